@@ -1,0 +1,7 @@
+# Developer tasks.
+
+.PHONY: test
+
+# Every test (installs missing Debian packages first).
+test:
+	scripts/test.sh

@@ -1,0 +1,118 @@
+//! The task API: POST, GET and DELETE on every operation, and `GetTaskStatus`.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use axum::routing::{MethodRouter, get, post};
+
+use crate::auth::{self, require_token};
+use crate::operations::{Operation, parse_submission};
+use crate::problem::Problem;
+use crate::results::produce;
+use crate::server::AppState;
+use crate::tasks::{Task, View, id_answer, json_answer};
+
+/// API routes on lower-case paths without the optional `/ocr` segment (see `server::normalize`).
+pub fn routes() -> Router<AppState> {
+    let router = Router::new()
+        .route("/connect/token", post(auth::issue_token))
+        .route("/v5.0/utilities/gettaskstatus", get(task_status));
+    Operation::ALL
+        .into_iter()
+        .fold(router, |router, operation| {
+            let path = format!("/v5.0/{}", operation.name().to_ascii_lowercase());
+            router.route(&path, operation_routes(operation))
+        })
+}
+
+fn operation_routes(operation: Operation) -> MethodRouter<AppState> {
+    get(move |State(state), headers, uri| fetch(state, operation, headers, uri))
+        .post(move |State(state), headers, body| submit(state, operation, headers, body))
+        .delete(move |State(state), headers, uri| remove(state, operation, headers, uri))
+}
+
+/// `GET /v5.0/ocr/{Operation}?id=`: the task's answer with its results.
+async fn fetch(
+    state: AppState,
+    operation: Operation,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, Problem> {
+    authorize(&state, operation, &headers)?;
+    answer(&state, &uri, View::Full)
+}
+
+/// `GET /v5.0/ocr/Utilities/GetTaskStatus?id=`: the task's answer without results.
+async fn task_status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, Problem> {
+    require_token(&state, &headers)?;
+    answer(&state, &uri, View::StatusOnly)
+}
+
+fn answer(state: &AppState, uri: &Uri, view: View) -> Result<Response, Problem> {
+    Ok(json_answer(state.tasks.answer(&task_id(uri)?, view)))
+}
+
+/// `DELETE /v5.0/ocr/{Operation}?id=`: forgets the task (unknown ids too).
+async fn remove(
+    state: AppState,
+    operation: Operation,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<StatusCode, Problem> {
+    authorize(&state, operation, &headers)?;
+    state.tasks.remove(&task_id(&uri)?);
+    Ok(StatusCode::OK)
+}
+
+/// `POST /v5.0/ocr/{Operation}`: validates the body, produces the task's results and answers
+/// its id.
+async fn submit(
+    state: AppState,
+    operation: Operation,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    authorize(&state, operation, &headers)?;
+    let body = body?;
+    let id = operation.new_task_id();
+    let schedule = state.schedule();
+    let task_id = id.clone();
+    // Decoding, hashing and rendering a large document must not hold up the async workers.
+    let task = tokio::task::spawn_blocking(move || {
+        let submission = parse_submission(operation, &body)?;
+        let outcome = produce(&submission);
+        let name = operation.name().to_owned();
+        Ok::<_, Problem>(Task::new(&task_id, name, schedule, outcome, Some(body)))
+    })
+    .await
+    .map_err(|error| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))??;
+    state.tasks.insert(id.clone(), task);
+    Ok(id_answer(id))
+}
+
+/// Trial operations need no token.
+fn authorize(state: &AppState, operation: Operation, headers: &HeaderMap) -> Result<(), Problem> {
+    if operation.is_trial() {
+        Ok(())
+    } else {
+        require_token(state, headers)
+    }
+}
+
+/// The `id` query parameter, percent-decoded; any string is a valid id.
+fn task_id(uri: &Uri) -> Result<String, Problem> {
+    let Query(parameters) = Query::<Vec<(String, String)>>::try_from_uri(uri)
+        .map_err(|rejection| Problem::bad_request(rejection.body_text()))?;
+    parameters
+        .into_iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("id"))
+        .map(|(_, id)| id)
+        .ok_or_else(|| Problem::bad_request("The query parameter \"id\" is missing."))
+}

@@ -1,0 +1,223 @@
+//! Test controls under `/_emulator/`: reset, faults, fixtures, token expiry and statistics.
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::problem::{Problem, parse_json};
+use crate::server::AppState;
+use crate::tasks::{Data, Outcome, ResultFile, Schedule, Task, id_answer};
+
+/// Paths starting with this are controls: no auth, no faults, no statistics.
+pub const PREFIX: &str = "/_emulator/";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/_emulator/reset", post(reset))
+        .route("/_emulator/faults", post(add_faults))
+        .route("/_emulator/tasks", post(create_task))
+        .route("/_emulator/tasks/{id}", get(inspect_task))
+        .route("/_emulator/tokens/expire", post(expire_tokens))
+        .route("/_emulator/stats", get(stats))
+}
+
+/// Forgets tasks, faults, statistics and tokens. The body is read (and ignored) so that the
+/// connection stays reusable.
+async fn reset(State(state): State<AppState>, _body: Bytes) -> StatusCode {
+    state.tasks.clear();
+    state.faults.clear();
+    state.stats.reset();
+    state.tokens.clear();
+    StatusCode::NO_CONTENT
+}
+
+async fn add_faults(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, Problem> {
+    state.faults.add(&body?)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Expires every issued token; the body is read and ignored, as for `reset`.
+async fn expire_tokens(State(state): State<AppState>, _body: Bytes) -> StatusCode {
+    state.tokens.clear();
+    StatusCode::NO_CONTENT
+}
+
+async fn stats(State(state): State<AppState>) -> Json<Value> {
+    Json(state.stats.to_json())
+}
+
+async fn inspect_task(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    let inspection = state
+        .tasks
+        .inspect(&id)
+        .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, format!("No task {id:?}.")))?;
+    let request: Option<Value> = inspection
+        .request
+        .and_then(|body| serde_json::from_slice(&body).ok());
+    Ok(Json(json!({
+        "id": id,
+        "operation": inspection.operation,
+        "taskStatus": inspection.task_status,
+        "request": request,
+        "polls": inspection.polls,
+    })))
+}
+
+/// A task created directly; every field is optional.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FixtureSpec {
+    id: Option<String>,
+    operation: Option<String>,
+    task_status: Option<String>,
+    response_status_code: Option<String>,
+    results: Option<Vec<FixtureResult>>,
+    error: Option<Value>,
+    #[serde(default)]
+    pending_ms: u64,
+    #[serde(default)]
+    processing_ms: u64,
+}
+
+/// One result of a fixture: its `type` and exactly one source of data.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FixtureResult {
+    #[serde(rename = "type")]
+    kind: String,
+    data: Option<String>,
+    text: Option<String>,
+    file: Option<PathBuf>,
+    generate: Option<Generate>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Generate {
+    bytes: usize,
+}
+
+async fn create_task(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    let spec: FixtureSpec = parse_json(&body?)?;
+    let id = spec
+        .id
+        .clone()
+        .unwrap_or_else(|| Uuid::new_v4().to_string());
+    let task_id = id.clone();
+    let task = tokio::task::spawn_blocking(move || fixture_task(&task_id, spec))
+        .await
+        .map_err(|error| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))??;
+    state.tasks.insert(id.clone(), task);
+    Ok(id_answer(id))
+}
+
+fn fixture_task(id: &str, spec: FixtureSpec) -> Result<Task, Problem> {
+    let results = spec
+        .results
+        .map(|results| results.into_iter().map(fixture_result).collect())
+        .transpose()?;
+    let task_status = spec.task_status.unwrap_or_else(|| "Completed".to_owned());
+    let response_status_code = spec
+        .response_status_code
+        .unwrap_or_else(|| default_response_status_code(&task_status).to_owned());
+    let outcome = Outcome {
+        task_status,
+        response_status_code,
+        results,
+        error: spec.error.unwrap_or(Value::Null),
+    };
+    let schedule = Schedule {
+        pending: Duration::from_millis(spec.pending_ms),
+        processing: Duration::from_millis(spec.processing_ms),
+    };
+    let operation = spec.operation.unwrap_or_else(|| "RecognizePdf".to_owned());
+    Ok(Task::new(id, operation, schedule, outcome, None))
+}
+
+fn default_response_status_code(task_status: &str) -> &'static str {
+    match task_status {
+        "Completed" => "Ok",
+        "Error" => "Error",
+        "NotExist" => "TaskNotFound",
+        _ => "NotReady",
+    }
+}
+
+fn fixture_result(result: FixtureResult) -> Result<ResultFile<'static>, Problem> {
+    let data = match (result.data, result.text, result.file, result.generate) {
+        (Some(data), None, None, None) => Data::Verbatim(data),
+        (None, Some(text), None, None) => Data::Base64(Cow::Owned(STANDARD.encode(text))),
+        (None, None, Some(file), None) => {
+            let bytes = std::fs::read(&file).map_err(|error| {
+                Problem::bad_request(format!("Cannot read {}: {error}", file.display()))
+            })?;
+            Data::Base64(Cow::Owned(STANDARD.encode(bytes)))
+        }
+        (None, None, None, Some(Generate { bytes })) => {
+            Data::Base64(Cow::Owned(generated_base64(bytes)))
+        }
+        _ => {
+            return Err(Problem::bad_request(
+                "Each result needs exactly one of data, text, file or generate.",
+            ));
+        }
+    };
+    Ok(ResultFile {
+        kind: Cow::Owned(result.kind),
+        data,
+    })
+}
+
+/// Base64 of `len` bytes where byte `i` is `i % 251`. 753 bytes (a multiple of both 3 and 251)
+/// always encode to the same 1004 characters, so the text is that block repeated plus a tail.
+fn generated_base64(len: usize) -> String {
+    const BLOCK: usize = 753;
+    let pattern = |count: usize| {
+        (0..count)
+            .map(|index| (index % 251) as u8)
+            .collect::<Vec<u8>>()
+    };
+    let block = STANDARD.encode(pattern(BLOCK));
+    let tail = STANDARD.encode(pattern(len % BLOCK));
+    let mut text = String::with_capacity(block.len() * (len / BLOCK) + tail.len());
+    for _ in 0..len / BLOCK {
+        text.push_str(&block);
+    }
+    text.push_str(&tail);
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_base64_matches_encoding_the_pattern() {
+        for len in [0, 1, 250, 251, 752, 753, 754, 10_000] {
+            let bytes: Vec<u8> = (0..len).map(|index| (index % 251) as u8).collect();
+            assert_eq!(generated_base64(len), STANDARD.encode(bytes), "{len}");
+        }
+    }
+}

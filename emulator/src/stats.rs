@@ -1,0 +1,81 @@
+//! Request and connection statistics served by `GET /_emulator/stats`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::http::Method;
+use serde_json::{Value, json};
+
+/// Counts of API requests and TCP connections since start or the last reset.
+#[derive(Default)]
+pub struct Stats {
+    requests: Mutex<RequestCounts>,
+    pub connections: Arc<Connections>,
+}
+
+#[derive(Default)]
+struct RequestCounts {
+    requests: u64,
+    by_route: BTreeMap<String, u64>,
+    token_requests: u64,
+}
+
+impl Stats {
+    /// Counts one API request (`path` as sent, without the query).
+    pub fn record(&self, method: &Method, path: &str) {
+        let mut counts = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+        counts.requests += 1;
+        *counts
+            .by_route
+            .entry(format!("{method} {path}"))
+            .or_default() += 1;
+        if path.eq_ignore_ascii_case("/connect/token") {
+            counts.token_requests += 1;
+        }
+    }
+
+    pub fn reset(&self) {
+        *self.requests.lock().unwrap_or_else(PoisonError::into_inner) = RequestCounts::default();
+        self.connections.reset();
+    }
+
+    pub fn to_json(&self) -> Value {
+        let counts = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+        json!({
+            "requests": counts.requests,
+            "by_route": counts.by_route,
+            "token_requests": counts.token_requests,
+            "connections_open": self.connections.open.load(Ordering::SeqCst),
+            "connections_max": self.connections.max.load(Ordering::SeqCst),
+            "connections_total": self.connections.total.load(Ordering::SeqCst),
+        })
+    }
+}
+
+/// Open, most simultaneously open, and accepted TCP connections.
+#[derive(Default)]
+pub struct Connections {
+    open: AtomicU64,
+    max: AtomicU64,
+    total: AtomicU64,
+}
+
+impl Connections {
+    pub fn opened(&self) {
+        self.total.fetch_add(1, Ordering::SeqCst);
+        let open = self.open.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max.fetch_max(open, Ordering::SeqCst);
+    }
+
+    pub fn closed(&self) {
+        self.open.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Starts counting afresh; the highest count starts at the connections open now.
+    fn reset(&self) {
+        self.total.store(0, Ordering::SeqCst);
+        self.max
+            .store(self.open.load(Ordering::SeqCst), Ordering::SeqCst);
+    }
+}

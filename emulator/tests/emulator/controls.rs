@@ -1,0 +1,254 @@
+//! Fixtures, task inspection, statistics and reset.
+
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+
+use crate::common::{Emulator, agent, body_for, document_body, is_guid, query_encode};
+
+/// The raw `results` of a task's GET answer (no shape check: fixtures may serve anything).
+fn raw_answer(emulator: &Emulator, id: &str) -> Value {
+    let reply = emulator.get(
+        &format!("/v5.0/ocr/RecognizePdf?id={}", query_encode(id)),
+        None,
+    );
+    assert_eq!(reply.status, 200);
+    reply.json()
+}
+
+#[test]
+fn fixture_results_from_data_text_file_and_generate() {
+    let emulator = Emulator::start(&["--no-auth"]);
+    let file =
+        std::env::temp_dir().join(format!("ocrcloud-emulator-fixture-{}", std::process::id()));
+    std::fs::write(&file, b"file bytes\x00\xff").unwrap();
+    let id = emulator.fixture(json!({"results": [
+        {"type": "Pdf", "data": "not base64 at all!"},
+        {"type": "Text", "text": "Grüße"},
+        {"type": "Other", "file": file},
+        {"type": "ImagePNG", "generate": {"bytes": 1000}},
+    ]}));
+    std::fs::remove_file(&file).unwrap();
+    assert!(is_guid(&id), "{id}");
+    let answer = emulator.fetch("RecognizePdf", &id, None);
+    assert_eq!(answer["taskStatus"], "Completed");
+    assert_eq!(answer["responseStatusCode"], "Ok");
+    assert_eq!(answer["error"], Value::Null);
+    let results = answer["results"].as_array().unwrap();
+    let decoded = |index: usize| {
+        STANDARD
+            .decode(results[index]["data"].as_str().unwrap())
+            .unwrap()
+    };
+    assert_eq!(
+        results[0],
+        json!({"type": "Pdf", "data": "not base64 at all!"})
+    );
+    assert_eq!(decoded(1), "Grüße".as_bytes());
+    assert_eq!(decoded(2), b"file bytes\x00\xff");
+    assert_eq!(
+        decoded(3),
+        (0..1000)
+            .map(|index| (index % 251) as u8)
+            .collect::<Vec<u8>>()
+    );
+    assert_eq!(results[3]["type"], "ImagePNG");
+}
+
+#[test]
+fn a_64_mib_generated_fixture_is_quick() {
+    let emulator = Emulator::start(&["--no-auth"]);
+    let started = Instant::now();
+    let id =
+        emulator.fixture(json!({"results": [{"type": "Pdf", "generate": {"bytes": 64 << 20}}]}));
+    let reply = emulator.get(&format!("/v5.0/ocr/RecognizePdf?id={id}"), None);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    let prefix = format!(
+        r#"{{"id":"{id}","taskStatus":"Completed","responseStatusCode":"Ok","results":[{{"type":"Pdf","data":""#
+    );
+    let suffix = r#""}],"error":null}"#;
+    assert!(reply.body.starts_with(prefix.as_bytes()) && reply.body.ends_with(suffix.as_bytes()));
+    let data = &reply.body[prefix.len()..reply.body.len() - suffix.len()];
+    assert_eq!(data.len(), (64 << 20) / 3 * 4 + 4);
+    // Check the first and last 3000 bytes.
+    let first = STANDARD.decode(&data[..4000]).unwrap();
+    let last = STANDARD.decode(&data[data.len() - 4000..]).unwrap();
+    let expected = |offset: usize, len: usize| {
+        (offset..offset + len)
+            .map(|index| (index % 251) as u8)
+            .collect::<Vec<u8>>()
+    };
+    assert_eq!(first, expected(0, 3000));
+    assert_eq!(last, expected((64 << 20) - last.len(), last.len()));
+}
+
+#[test]
+fn fixture_statuses_and_errors_are_served_as_given() {
+    let emulator = Emulator::start(&["--no-auth"]);
+    let queued = emulator.fixture(json!({"id": "queued", "taskStatus": "Queued"}));
+    assert_eq!(queued, "queued");
+    assert_eq!(
+        raw_answer(&emulator, "queued"),
+        json!({"id": "queued", "taskStatus": "Queued", "responseStatusCode": "NotReady", "results": null, "error": null})
+    );
+    emulator.fixture(json!({
+        "id": "odd", "taskStatus": "Completed", "responseStatusCode": "PartiallyNotFound",
+        "results": [], "error": {"messages": null, "warnings": ["page 2 is empty"]},
+    }));
+    assert_eq!(
+        raw_answer(&emulator, "odd"),
+        json!({"id": "odd", "taskStatus": "Completed", "responseStatusCode": "PartiallyNotFound",
+               "results": [], "error": {"messages": null, "warnings": ["page 2 is empty"]}})
+    );
+    emulator.fixture(json!({
+        "id": "failed", "taskStatus": "Error",
+        "error": {"messages": ["Recognition failed", "Page 3 is broken"], "warnings": []},
+    }));
+    let answer = emulator.fetch("RecognizePdf", "failed", None);
+    assert_eq!(answer["responseStatusCode"], "Error");
+    assert_eq!(
+        answer["error"]["messages"],
+        json!(["Recognition failed", "Page 3 is broken"])
+    );
+    assert_eq!(emulator.status("failed", None)["error"], answer["error"]);
+}
+
+#[test]
+fn fixtures_can_walk_pending_and_processing() {
+    let emulator = Emulator::start(&["--no-auth"]);
+    let started = Instant::now();
+    let id = emulator.fixture(json!({"id": "a b/ç", "pendingMs": 500, "processingMs": 500, "results": [{"type": "Text", "text": "done"}]}));
+    assert_eq!(id, "a b/ç");
+    let at = |milliseconds| {
+        sleep(Duration::from_millis(milliseconds).saturating_sub(started.elapsed()));
+        emulator.fetch("RecognizePdf", &id, None)["taskStatus"].clone()
+    };
+    assert_eq!(at(0), "Pending");
+    assert_eq!(at(750), "Processing");
+    assert_eq!(at(1250), "Completed");
+}
+
+#[test]
+fn invalid_fixtures_are_rejected() {
+    let emulator = Emulator::start(&[]);
+    for spec in [
+        json!({"status": "Completed"}),
+        json!({"results": [{"type": "Pdf"}]}),
+        json!({"results": [{"type": "Pdf", "data": "", "text": ""}]}),
+        json!({"results": [{"data": ""}]}),
+        json!({"results": [{"type": "Pdf", "file": "/nonexistent/ocrcloud-emulator"}]}),
+        json!([]),
+    ] {
+        emulator.control("tasks", &spec).problem(400);
+    }
+}
+
+#[test]
+fn inspection_shows_request_polls_and_status() {
+    let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "60000"]);
+    let token = emulator.token();
+    let body = document_body(b"%PDF-1.4", "TextAndPdf");
+    let id = emulator.submit("RecognizePdf", Some(&token), &body);
+    emulator.fetch("RecognizePdf", &id, Some(&token));
+    emulator.fetch("RecognizePdf", &id, Some(&token));
+    emulator.status(&id, Some(&token));
+    let reply = emulator.get(&format!("/_emulator/tasks/{id}"), None);
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(
+        reply.json(),
+        json!({"id": id, "operation": "RecognizePdf", "taskStatus": "Processing", "request": body, "polls": 3})
+    );
+    let fixture = emulator.fixture(json!({"operation": "RecognizeImage", "taskStatus": "Error"}));
+    assert_eq!(
+        emulator
+            .get(&format!("/_emulator/tasks/{fixture}"), None)
+            .json(),
+        json!({"id": fixture, "operation": "RecognizeImage", "taskStatus": "Error", "request": null, "polls": 0})
+    );
+    emulator.get("/_emulator/tasks/unknown", None).problem(404);
+}
+
+#[test]
+fn stats_count_requests_routes_and_connections() {
+    let emulator = Emulator::instant(&[]);
+    let token = emulator.token();
+    let id = emulator.submit("RecognizeImage", Some(&token), &body_for("RecognizeImage"));
+    emulator.fetch("RecognizeImage", &id, Some(&token));
+    emulator.get(&format!("/v5.0/RECOGNIZEIMAGE?id={id}"), Some(&token));
+    emulator.get("/nothing", None);
+    emulator.get(&format!("/_emulator/tasks/{id}"), None);
+    let stats = emulator.stats();
+    assert_eq!(stats["requests"], 5);
+    assert_eq!(stats["token_requests"], 1);
+    assert_eq!(
+        stats["by_route"],
+        json!({
+            "POST /connect/token": 1,
+            "POST /v5.0/ocr/RecognizeImage": 1,
+            "GET /v5.0/ocr/RecognizeImage": 1,
+            "GET /v5.0/RECOGNIZEIMAGE": 1,
+            "GET /nothing": 1,
+        })
+    );
+    assert_eq!(stats["connections_open"], 1);
+    assert_eq!(stats["connections_max"], 1);
+    assert_eq!(stats["connections_total"], 1);
+
+    // Four more clients, each keeping its connection alive.
+    let clients: Vec<ureq::Agent> = (0..4).map(|_| agent()).collect();
+    for client in &clients {
+        let mut response = client
+            .get(emulator.url("/v5.0/ocr/RecognizeImage?id=x"))
+            .call()
+            .unwrap();
+        response.body_mut().read_to_vec().unwrap();
+    }
+    let stats = emulator.stats();
+    assert_eq!(stats["connections_open"], 5);
+    assert_eq!(stats["connections_max"], 5);
+    assert_eq!(stats["connections_total"], 5);
+    drop(clients);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while emulator.stats()["connections_open"] != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "closed connections are still counted as open"
+        );
+        sleep(Duration::from_millis(20));
+    }
+    assert_eq!(emulator.stats()["connections_max"], 5);
+}
+
+#[test]
+fn reset_forgets_everything() {
+    let emulator = Emulator::instant(&[]);
+    let token = emulator.token();
+    let id = emulator.submit("RecognizeImage", Some(&token), &body_for("RecognizeImage"));
+    emulator.fault(json!({"path": "/v5.0/ocr/RecognizeImage", "kind": "status", "status": 500}));
+    let reply = emulator.control("reset", &json!({}));
+    assert_eq!(reply.status, 204);
+    assert_eq!(
+        emulator.stats(),
+        json!({"requests": 0, "by_route": {}, "token_requests": 0,
+               "connections_open": 1, "connections_max": 1, "connections_total": 0})
+    );
+    assert_eq!(
+        emulator
+            .get(&format!("/v5.0/ocr/RecognizeImage?id={id}"), Some(&token))
+            .status,
+        401
+    );
+    let token = emulator.token();
+    assert_eq!(
+        emulator.fetch("RecognizeImage", &id, Some(&token))["taskStatus"],
+        "NotExist"
+    );
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests: each starts its own emulator binary and talks HTTP to it.
+
+mod auth;
+mod cli;
+mod common;
+mod controls;
+mod faults;
+mod results;
+mod tasks;
+mod validation;

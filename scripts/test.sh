@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Every test of the project: formatting, lints, the Rust and C tests, the official SDK against the
+# emulator. Installs what it needs. Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "installing missing packages"
+scripts/install-deps.sh
+
+step "formatting and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "building"
+cargo build --workspace --quiet
+
+step "Rust and C tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace --no-fail-fast
+fi
+
+step "the official Python SDK against the emulator"
+emulator/tests/official-sdk/run.sh target/debug/ocrcloud-emulator
+
+step "all tests passed"
