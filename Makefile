@@ -1,6 +1,10 @@
-# Developer tasks.
+# The two commands of the quick start, and the developer tasks around them.
 
-.PHONY: test
+.PHONY: demo test
+
+# Builds everything, starts the emulator, runs examples/demo.c against it.
+demo:
+	scripts/demo.sh
 
 # Every test (installs missing Debian packages first).
 test:

@@ -1,0 +1,124 @@
+/*
+ * The quick-start demo: submit a PDF, poll with a progress line per attempt, save every result,
+ * print the text result.
+ *
+ *   demo BASE_URL PDF OUTPUT_DIR
+ *
+ * Credentials come from OCR_CLIENT_ID / OCR_CLIENT_SECRET (the emulator's defaults are
+ * demo / demo-secret). Build: cc demo.c -Iinclude -Ltarget/release -locrcloud
+ * -Wl,-rpath,$PWD/target/release
+ */
+#include "ocrcloud.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *status_name(ocr_task_status status) {
+    switch (status) {
+    case OCR_TASK_PENDING: return "Pending";
+    case OCR_TASK_PROCESSING: return "Processing";
+    case OCR_TASK_COMPLETED: return "Completed";
+    case OCR_TASK_ERROR: return "Error";
+    case OCR_TASK_NOT_EXIST: return "NotExist";
+    default: return "Unknown";
+    }
+}
+
+static void on_progress(void *user_data, const char *task_id, ocr_task_status status,
+                        uint32_t attempt) {
+    (void)user_data;
+    printf("  poll %2u: task %s is %s\n", attempt, task_id, status_name(status));
+    fflush(stdout);
+}
+
+static const char *extension(const char *type) {
+    if (strcmp(type, "Text") == 0) return "txt";
+    if (strcmp(type, "Pdf") == 0) return "pdf";
+    if (strcmp(type, "Hocr") == 0) return "html";
+    if (strcmp(type, "Json") == 0 || strcmp(type, "JSON") == 0) return "json";
+    return "bin";
+}
+
+static int fail(const char *what, ocr_code code) {
+    fprintf(stderr, "%s failed: %s: %s\n", what, ocr_code_name(code), ocr_last_error_message());
+    return 1;
+}
+
+static unsigned char *read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *data = malloc(size > 0 ? (size_t)size : 1);
+    *len = data ? fread(data, 1, (size_t)size, f) : 0;
+    fclose(f);
+    return data;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s BASE_URL PDF OUTPUT_DIR\n", argv[0]);
+        return 2;
+    }
+    const char *id = getenv("OCR_CLIENT_ID") ? getenv("OCR_CLIENT_ID") : "demo";
+    const char *secret = getenv("OCR_CLIENT_SECRET") ? getenv("OCR_CLIENT_SECRET") : "demo-secret";
+
+    ocr_client *client = NULL;
+    ocr_code code = ocr_client_new_with_credentials(argv[1], id, secret, &client);
+    if (code != OCR_OK) return fail("ocr_client_new_with_credentials", code);
+
+    size_t len = 0;
+    unsigned char *pdf = read_file(argv[2], &len);
+    if (!pdf) {
+        fprintf(stderr, "cannot read %s\n", argv[2]);
+        ocr_client_free(client);
+        return 1;
+    }
+    char *task_id = NULL;
+    code = ocr_submit(client, "RecognizePdf", pdf, len,
+                      "{\"language\":\"English\",\"resultType\":\"TextAndPdf\"}", &task_id);
+    free(pdf);
+    if (code != OCR_OK) {
+        ocr_client_free(client);
+        return fail("ocr_submit", code);
+    }
+    printf("submitted %s (%zu bytes) as task %s\n", argv[2], len, task_id);
+
+    ocr_poll_options *options = ocr_poll_options_new();
+    ocr_poll_options_set_interval_ms(options, 250);
+    ocr_poll_options_set_backoff(options, 1.5, 2000);
+    ocr_poll_options_set_timeout_ms(options, 60000);
+    ocr_poll_options_set_progress(options, on_progress, NULL);
+
+    ocr_result *result = NULL;
+    code = ocr_poll_until_done(client, task_id, options, &result);
+    int status = 0;
+    if (code != OCR_OK) {
+        status = fail("ocr_poll_until_done", code);
+    } else {
+        for (size_t i = 0; i < ocr_result_count(result); i++) {
+            const char *type = ocr_result_type(result, i);
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s.%s", argv[3], task_id, extension(type));
+            code = ocr_result_save(result, i, path);
+            if (code != OCR_OK) {
+                status = fail("ocr_result_save", code);
+                continue;
+            }
+            size_t size = 0;
+            const uint8_t *data = ocr_result_data(result, i, &size);
+            printf("saved %s result (%zu bytes) to %s\n", type, size, path);
+            if (strcmp(type, "Text") == 0) {
+                printf("---- recognized text ----\n%.*s-------------------------\n", (int)size,
+                       (const char *)data);
+            }
+        }
+        ocr_result_free(result);
+    }
+    ocr_poll_options_free(options);
+    ocr_string_free(task_id);
+    ocr_client_free(client);
+    return status;
+}

@@ -1,0 +1,257 @@
+//! `ocr_client`: creation, settings, submit.
+
+use super::{
+    Handle, borrow, boxed, free_boxed, give_string, guard_code, ocr_code, optional_str, out_param,
+    required_str, write_out,
+};
+use crate::auth::Auth;
+use crate::client::{Call, Client, Settings};
+use crate::error::{Result, invalid};
+use crate::operations::Operation;
+use std::ffi::c_char;
+use std::time::Duration;
+
+/// A connection to the service: base URL, credentials, settings and a pool of keep-alive
+/// connections.
+///
+/// Thread safety: one client may be shared by any number of threads; fetch, poll, submit and
+/// the setters may run concurrently. Settings apply to calls that start after the change.
+/// Free it with `ocr_client_free` once no call is using it.
+pub struct ocr_client {
+    _private: [u8; 0],
+}
+
+impl Handle for ocr_client {
+    type Value = Client;
+    const NAME: &'static str = "client";
+}
+
+/// The operation argument: NULL is `RecognizePdf`; names are matched without regard to case.
+pub(super) fn operation_arg(operation: *const c_char) -> Result<Operation> {
+    match optional_str(operation, "operation")? {
+        None => Ok(Operation::RECOGNIZE_PDF),
+        Some(name) => Operation::named(name),
+    }
+}
+
+pub(super) fn client_arg<'a>(client: *const ocr_client) -> Result<&'a Client> {
+    borrow(client)
+}
+
+fn new_client(
+    out: *mut *mut ocr_client,
+    base_url: *const c_char,
+    auth: impl FnOnce() -> Result<Auth>,
+) -> ocr_code {
+    guard_code(|| {
+        out_param(out, "out")?;
+        let base_url = optional_str(base_url, "base_url")?;
+        let client = Client::new(base_url, auth()?)?;
+        write_out(out, boxed(client));
+        Ok(())
+    })
+}
+
+/// Creates a client that sends a fixed token.
+///
+/// `base_url`: the service's address, e.g. `"https://api.aspose.cloud"` (NULL means exactly
+/// that); the library appends `/v5.0/ocr/<Operation>`. A path prefix is kept. Plain `http://`
+/// is refused at request time unless the host is loopback (localhost, 127.0.0.0/8, ::1) or
+/// `ocr_client_set_allow_insecure_http` allows it; TLS certificates are always verified.
+/// `access_token`: sent as `Authorization: Bearer <token>`; NULL sends no `Authorization`
+/// header (enough for the trial operations). The library copies both strings.
+///
+/// On `OCR_OK`, `*out` receives a client that the caller owns and frees with
+/// `ocr_client_free`; on failure `*out` is untouched. Nothing is sent until the first call.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_client_new(
+    base_url: *const c_char,
+    access_token: *const c_char,
+    out: *mut *mut ocr_client,
+) -> ocr_code {
+    new_client(out, base_url, || {
+        Auth::token(optional_str(access_token, "access_token")?)
+    })
+}
+
+/// Creates a client that obtains tokens itself from `{base_url}/connect/token` with client
+/// credentials (`grant_type=client_credentials`).
+///
+/// The token is fetched on first use, cached, replaced shortly before its `expires_in` runs out
+/// and once after a 401/403; when many threads need a token at the same moment, one request
+/// serves them all. `client_id` and `client_secret` must not be NULL; the library copies them
+/// and never puts them in a message. Ownership and `base_url` as for `ocr_client_new`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_client_new_with_credentials(
+    base_url: *const c_char,
+    client_id: *const c_char,
+    client_secret: *const c_char,
+    out: *mut *mut ocr_client,
+) -> ocr_code {
+    new_client(out, base_url, || {
+        Auth::credentials(
+            required_str(client_id, "client_id")?,
+            required_str(client_secret, "client_secret")?,
+        )
+    })
+}
+
+/// Frees a client. NULL does nothing. No call may be using the client at the same time, and
+/// the client must not be used afterwards.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_client_free(client: *mut ocr_client) {
+    free_boxed(client)
+}
+
+/// Changes one setting of a client.
+fn update(client: *mut ocr_client, change: impl FnOnce(&mut Settings) -> Result<()>) -> ocr_code {
+    guard_code(|| {
+        let client = client_arg(client)?;
+        let mut result = Ok(());
+        client.update_settings(|settings| result = change(settings));
+        result
+    })
+}
+
+/// A timeout argument in milliseconds; 0 is refused.
+fn timeout_arg(ms: u32, name: &str) -> Result<Duration> {
+    if ms == 0 {
+        return Err(invalid(format!("{name} must be at least 1 ms")));
+    }
+    Ok(Duration::from_millis(ms.into()))
+}
+
+/// Limit for connecting to the server (name resolution, TCP and TLS), in milliseconds (at least
+/// 1). Default 10000.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_client_set_connect_timeout_ms(
+    client: *mut ocr_client,
+    timeout_ms: u32,
+) -> ocr_code {
+    update(client, |s| {
+        s.connect_timeout = timeout_arg(timeout_ms, "timeout_ms")?;
+        Ok(())
+    })
+}
+
+/// Limit for each wait for more bytes from the server, in milliseconds (at least 1): a server
+/// that stops sending fails the request with `OCR_ERR_TIMEOUT` after this long. Default 30000.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_client_set_read_timeout_ms(
+    client: *mut ocr_client,
+    timeout_ms: u32,
+) -> ocr_code {
+    update(client, |s| {
+        s.read_timeout = timeout_arg(timeout_ms, "timeout_ms")?;
+        Ok(())
+    })
+}
+
+/// Limit for one whole request including its answer's body, in milliseconds (at least 1).
+/// Default 300000. A poll's deadline shortens it further.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_client_set_request_timeout_ms(
+    client: *mut ocr_client,
+    timeout_ms: u32,
+) -> ocr_code {
+    update(client, |s| {
+        s.request_timeout = timeout_arg(timeout_ms, "timeout_ms")?;
+        Ok(())
+    })
+}
+
+/// The `User-Agent` header; the library copies the string. Default `"ocrcloud/<version>"`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_client_set_user_agent(
+    client: *mut ocr_client,
+    user_agent: *const c_char,
+) -> ocr_code {
+    update(client, |s| {
+        let text = required_str(user_agent, "user_agent")?;
+        crate::auth::check_header_safe("user_agent", text)?;
+        s.user_agent = text.to_string();
+        Ok(())
+    })
+}
+
+/// The largest answer accepted, in bytes (at least 1); a larger answer fails with
+/// `OCR_ERR_TOO_LARGE` without being read into memory. Default 1073741824 (1 GiB).
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_client_set_max_response_bytes(
+    client: *mut ocr_client,
+    max_bytes: u64,
+) -> ocr_code {
+    update(client, |s| {
+        if max_bytes == 0 {
+            return Err(invalid("max_bytes must be at least 1"));
+        }
+        s.max_response_bytes = max_bytes;
+        Ok(())
+    })
+}
+
+/// Non-zero allows plain `http://` base URLs for hosts other than loopback, which sends tokens
+/// and secrets in clear text. Default 0 (refused with `OCR_ERR_INVALID_ARGUMENT`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_client_set_allow_insecure_http(
+    client: *mut ocr_client,
+    allow: i32,
+) -> ocr_code {
+    update(client, |s| {
+        s.allow_insecure_http = allow != 0;
+        Ok(())
+    })
+}
+
+/// How many requests a single call sends at most when failures are transient (connection
+/// errors; HTTP 429, 502, 503, 504, honouring `Retry-After`), with exponential backoff in
+/// between. 1 disables retries; 0 is refused. Default 3. Polls use their own schedule instead.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_client_set_max_attempts(client: *mut ocr_client, attempts: u32) -> ocr_code {
+    update(client, |s| {
+        if attempts == 0 {
+            return Err(invalid("attempts must be at least 1"));
+        }
+        s.max_attempts = attempts;
+        Ok(())
+    })
+}
+
+/// Submits a document to an operation and answers the new task's id.
+///
+/// `operation`: e.g. `"RecognizePdf"` (NULL means that), matched without regard to case; an
+/// unknown name is `OCR_ERR_INVALID_ARGUMENT`. `document`/`len`: the file's bytes (for the text
+/// to speech operations: UTF-8 text); they are base64-encoded into the operation's documented
+/// body (`{"image", "settings"}`, `{"image"}` for image processing, `{"text", "settings"}` for
+/// text to speech). `document` may be NULL only if `len` is 0. `settings_json`: a JSON object
+/// sent as `settings`, or NULL for the operation's defaults (see the README); anything but a JSON
+/// object is `OCR_ERR_INVALID_ARGUMENT`, and so is a settings object for an operation without
+/// settings. A submission is only retried when it certainly did not reach the server.
+///
+/// On `OCR_OK`, `*task_id_out` receives the id, which the caller frees with `ocr_string_free`.
+/// Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_submit(
+    client: *const ocr_client,
+    operation: *const c_char,
+    document: *const u8,
+    len: usize,
+    settings_json: *const c_char,
+    task_id_out: *mut *mut c_char,
+) -> ocr_code {
+    guard_code(|| {
+        out_param(task_id_out, "task_id_out")?;
+        let client = client_arg(client)?;
+        let op = operation_arg(operation)?;
+        let document: &[u8] = match (document.is_null(), len) {
+            (_, 0) => &[],
+            (true, _) => return Err(invalid("document is NULL but len is not 0")),
+            // SAFETY: the caller passes `len` readable bytes at `document`.
+            (false, _) => unsafe { std::slice::from_raw_parts(document, len) },
+        };
+        let settings = optional_str(settings_json, "settings_json")?;
+        let id = client.submit(op, document, settings, &Call::default())?;
+        write_out(task_id_out, give_string(id)?);
+        Ok(())
+    })
+}

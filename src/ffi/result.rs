@@ -1,0 +1,291 @@
+//! `ocr_result`: fetching, polling, and reading an answer.
+
+use super::client::{client_arg, ocr_client, operation_arg};
+use super::options::{OCR_TASK_UNKNOWN, ocr_poll_options, ocr_task_status, options_arg};
+use super::{
+    Handle, borrow, boxed, free_boxed, guard, guard_code, ocr_code, out_param, required_str,
+    write_out,
+};
+use crate::client::Call;
+use crate::error::{Result, invalid};
+use crate::files::save_atomically;
+use crate::poll::poll_until_done;
+use crate::wire::{Answer, MemorySink, TaskStatus};
+use std::ffi::{CString, c_char};
+use std::path::Path;
+
+/// One answer of the service for a task: its status, result files (decoded) and messages.
+///
+/// Every pointer an accessor returns belongs to the result and stays valid until
+/// `ocr_result_free`. Thread safety: a result is immutable; any number of threads may read it at
+/// once, but it must be freed once, after they are done.
+pub struct ocr_result {
+    _private: [u8; 0],
+}
+
+/// The value behind `ocr_result`.
+pub(super) struct OcrResult {
+    status: TaskStatus,
+    status_text: CString,
+    id: CString,
+    response_status: CString,
+    files: Vec<(CString, Vec<u8>)>,
+    messages: Vec<CString>,
+    warnings: Vec<CString>,
+}
+
+impl Handle for ocr_result {
+    type Value = OcrResult;
+    const NAME: &'static str = "result";
+}
+
+/// Text the parser checked to contain no NUL.
+fn c_text(text: String) -> CString {
+    CString::new(text).expect("the reader refuses strings with NUL")
+}
+
+impl OcrResult {
+    pub(super) fn new(answer: Answer<Vec<u8>>) -> OcrResult {
+        OcrResult {
+            status: answer.status(),
+            status_text: c_text(answer.task_status),
+            id: c_text(answer.id.unwrap_or_default()),
+            response_status: c_text(answer.response_status.unwrap_or_default()),
+            files: answer
+                .results
+                .into_iter()
+                .map(|file| (c_text(file.kind), file.data))
+                .collect(),
+            messages: answer.messages.into_iter().map(c_text).collect(),
+            warnings: answer.warnings.into_iter().map(c_text).collect(),
+        }
+    }
+}
+
+/// `ocr_fetch_result_for` with `RecognizePdf`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_fetch_result(
+    client: *const ocr_client,
+    task_id: *const c_char,
+    out: *mut *mut ocr_result,
+) -> ocr_code {
+    ocr_fetch_result_for(client, std::ptr::null(), task_id, out)
+}
+
+/// Asks once for a task's current answer: one GET of `/v5.0/ocr/<operation>?id=<task_id>`
+/// (transient failures are retried as `ocr_client_set_max_attempts` says).
+///
+/// Answers `OCR_OK` for every well-formed answer whatever the task's status: Pending, Error or
+/// NotExist are information, read them with the accessors. `operation`: NULL means
+/// `RecognizePdf`. `task_id`: any non-empty string without control characters; it is
+/// percent-encoded. On `OCR_OK`, `*out` receives a result the caller frees with
+/// `ocr_result_free`; otherwise `*out` is untouched. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_fetch_result_for(
+    client: *const ocr_client,
+    operation: *const c_char,
+    task_id: *const c_char,
+    out: *mut *mut ocr_result,
+) -> ocr_code {
+    guard_code(|| {
+        out_param(out, "out")?;
+        let client = client_arg(client)?;
+        let op = operation_arg(operation)?;
+        let task_id = required_str(task_id, "task_id")?;
+        let answer = client.fetch(op, task_id, &Call::default())?;
+        write_out(out, boxed(OcrResult::new(answer)));
+        Ok(())
+    })
+}
+
+/// `ocr_poll_until_done_for` with `RecognizePdf`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_poll_until_done(
+    client: *const ocr_client,
+    task_id: *const c_char,
+    options: *const ocr_poll_options,
+    out: *mut *mut ocr_result,
+) -> ocr_code {
+    ocr_poll_until_done_for(client, std::ptr::null(), task_id, options, out)
+}
+
+/// Asks for a task's answer until the task is done, waiting between requests as `options` say
+/// (NULL: the defaults of `ocr_poll_options_new`).
+///
+/// Answers `OCR_OK` only when the task is Completed, with `*out` receiving the final result
+/// (freed by the caller with `ocr_result_free`). Otherwise `*out` is untouched and the code says
+/// why: `OCR_ERR_TASK_FAILED` (status Error; the message holds the server's messages),
+/// `OCR_ERR_TASK_NOT_FOUND` (NotExist), `OCR_ERR_NOT_READY` (attempts used up),
+/// `OCR_ERR_TIMEOUT` (deadline), `OCR_ERR_CANCELLED` (cancel token), or the failure of the last
+/// request. Transient failures (connection errors, 429, 502, 503, 504) do not end the poll: they
+/// count as attempts, and `Retry-After` lengthens the next wait. The progress callback runs on
+/// the calling thread once per answer. Thread-safe: many polls may share one client.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_poll_until_done_for(
+    client: *const ocr_client,
+    operation: *const c_char,
+    task_id: *const c_char,
+    options: *const ocr_poll_options,
+    out: *mut *mut ocr_result,
+) -> ocr_code {
+    guard_code(|| {
+        out_param(out, "out")?;
+        let client = client_arg(client)?;
+        let op = operation_arg(operation)?;
+        let task_id = required_str(task_id, "task_id")?;
+        let options = options_arg(options)?;
+        let id = c_text(task_id.to_string());
+        let answer = poll_until_done(
+            client,
+            op,
+            task_id,
+            &options.poll,
+            &mut MemorySink::default(),
+            &mut |_, status, attempt| options.report(&id, status as ocr_task_status, attempt),
+        )?;
+        write_out(out, boxed(OcrResult::new(answer)));
+        Ok(())
+    })
+}
+
+/// Frees a result and everything its accessors returned. NULL does nothing.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_result_free(result: *mut ocr_result) {
+    free_boxed(result)
+}
+
+/// Runs an accessor: NULL or a panic answers `fallback`.
+fn read<T: Copy>(
+    result: *const ocr_result,
+    fallback: T,
+    access: impl FnOnce(&OcrResult) -> T,
+) -> T {
+    guard(fallback, || match borrow(result) {
+        Ok(result) => access(result),
+        Err(_) => fallback,
+    })
+}
+
+fn text_at(list: &[CString], index: usize) -> *const c_char {
+    list.get(index).map_or(std::ptr::null(), |s| s.as_ptr())
+}
+
+/// The task's status; `OCR_TASK_UNKNOWN` for a status string this library does not know (see
+/// `ocr_result_task_status_text`) and for NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_result_task_status(result: *const ocr_result) -> ocr_task_status {
+    read(result, OCR_TASK_UNKNOWN, |r| r.status as ocr_task_status)
+}
+
+/// The `taskStatus` string exactly as the server sent it, e.g. `"Completed"`. NULL for NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_result_task_status_text(result: *const ocr_result) -> *const c_char {
+    read(result, std::ptr::null(), |r| r.status_text.as_ptr())
+}
+
+/// The task id the server echoed; `""` if it sent none. NULL for NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_result_id(result: *const ocr_result) -> *const c_char {
+    read(result, std::ptr::null(), |r| r.id.as_ptr())
+}
+
+/// The raw `responseStatusCode`, e.g. `"Ok"`; `""` if absent. NULL for NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_result_response_status(result: *const ocr_result) -> *const c_char {
+    read(result, std::ptr::null(), |r| r.response_status.as_ptr())
+}
+
+/// How many result files the answer holds (0 until the task is Completed). 0 for NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_result_count(result: *const ocr_result) -> usize {
+    read(result, 0, |r| r.files.len())
+}
+
+/// The kind of result file `index`, as sent: `"Text"`, `"Pdf"`, `"Hocr"`, ...; `""` if the
+/// server sent none. NULL if `index` is out of range or `result` is NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_result_type(result: *const ocr_result, index: usize) -> *const c_char {
+    read(result, std::ptr::null(), |r| {
+        r.files
+            .get(index)
+            .map_or(std::ptr::null(), |(kind, _)| kind.as_ptr())
+    })
+}
+
+/// The decoded bytes of result file `index`; `*len` receives their number. Text results are
+/// UTF-8 bytes without a terminating NUL. Answers NULL (and `*len` = 0) if `index` is out of
+/// range or `result` is NULL, and NULL if `len` is NULL. An empty file answers a valid non-NULL
+/// pointer with `*len` = 0.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_result_data(
+    result: *const ocr_result,
+    index: usize,
+    len: *mut usize,
+) -> *const u8 {
+    guard(std::ptr::null(), || {
+        if len.is_null() {
+            return std::ptr::null();
+        }
+        let data = borrow(result).ok().and_then(|r| r.files.get(index));
+        write_out(len, data.map_or(0, |(_, bytes)| bytes.len()));
+        data.map_or(std::ptr::null(), |(_, bytes)| {
+            if bytes.is_empty() {
+                c"".as_ptr().cast()
+            } else {
+                bytes.as_ptr()
+            }
+        })
+    })
+}
+
+/// How many messages `error.messages` holds (why a task failed). 0 for NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_result_message_count(result: *const ocr_result) -> usize {
+    read(result, 0, |r| r.messages.len())
+}
+
+/// Message `index` of `error.messages`; NULL if out of range or `result` is NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_result_message(result: *const ocr_result, index: usize) -> *const c_char {
+    read(result, std::ptr::null(), |r| text_at(&r.messages, index))
+}
+
+/// How many warnings `error.warnings` holds. 0 for NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_result_warning_count(result: *const ocr_result) -> usize {
+    read(result, 0, |r| r.warnings.len())
+}
+
+/// Warning `index` of `error.warnings`; NULL if out of range or `result` is NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_result_warning(result: *const ocr_result, index: usize) -> *const c_char {
+    read(result, std::ptr::null(), |r| text_at(&r.warnings, index))
+}
+
+/// Writes the decoded bytes of result file `index` to `path`, atomically: through a temporary
+/// file in the same folder that is renamed over `path`, so a failure (a missing folder, no
+/// permission, a full disk) never leaves a partial file and an existing file is replaced whole.
+/// Failures are `OCR_ERR_IO` with the OS reason; an index out of range is
+/// `OCR_ERR_INVALID_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_result_save(
+    result: *const ocr_result,
+    index: usize,
+    path: *const c_char,
+) -> ocr_code {
+    guard_code(|| {
+        let result = borrow(result)?;
+        let path = required_str(path, "path")?;
+        let (_, data) = file_at(result, index)?;
+        save_atomically(Path::new(path), data)
+    })
+}
+
+fn file_at(result: &OcrResult, index: usize) -> Result<&(CString, Vec<u8>)> {
+    result.files.get(index).ok_or_else(|| {
+        invalid(format!(
+            "index {index} is out of range: the result has {} files",
+            result.files.len()
+        ))
+    })
+}

@@ -1,0 +1,385 @@
+//! Polling a task until it is done: interval, backoff, deadline, attempts, cancel, progress.
+
+use crate::cancel::Cancel;
+use crate::client::{Call, Client};
+use crate::error::{Code, Error, Result, invalid};
+use crate::operations::Operation;
+use crate::wire::{Answer, Sink, TaskStatus};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How to poll. The defaults suit the real service: the first wait is 1 s, each later wait is
+/// 1.5 times longer up to 10 s, there is no attempt limit, and the deadline is 10 minutes.
+#[derive(Clone, Debug)]
+pub struct PollOptions {
+    /// The wait after the first not-finished answer.
+    pub first_interval: Duration,
+    /// Each wait is the previous one times this factor (at least 1.0)...
+    pub backoff_factor: f64,
+    /// ...but never longer than this.
+    pub max_interval: Duration,
+    /// At most this many requests for the task; 0: no limit.
+    pub max_attempts: u32,
+    /// The whole poll ends after this long; `None`: no deadline.
+    pub timeout: Option<Duration>,
+    /// Ends the poll early when triggered.
+    pub cancel: Option<Arc<Cancel>>,
+}
+
+impl Default for PollOptions {
+    fn default() -> PollOptions {
+        PollOptions {
+            first_interval: Duration::from_secs(1),
+            backoff_factor: 1.5,
+            max_interval: Duration::from_secs(10),
+            max_attempts: 0,
+            timeout: Some(Duration::from_secs(600)),
+            cancel: None,
+        }
+    }
+}
+
+impl PollOptions {
+    /// Sets the backoff, refusing a factor below 1 or one that is not a number.
+    pub fn set_backoff(&mut self, factor: f64, max_interval: Duration) -> Result<()> {
+        if !(factor.is_finite() && factor >= 1.0) {
+            return Err(invalid(format!(
+                "the backoff factor must be a number of at least 1.0, not {factor}"
+            )));
+        }
+        self.backoff_factor = factor;
+        self.max_interval = max_interval;
+        Ok(())
+    }
+
+    /// The `n`-th wait (1-based): `min(first_interval * factor^(n-1), max_interval)`.
+    pub fn wait(&self, n: u32) -> Duration {
+        let factor = self
+            .backoff_factor
+            .powi(n.saturating_sub(1).min(i32::MAX as u32) as i32);
+        if self.first_interval.as_secs_f64() * factor >= self.max_interval.as_secs_f64() {
+            self.max_interval
+        } else {
+            self.first_interval.mul_f64(factor)
+        }
+    }
+}
+
+/// What a poll does next.
+pub enum Step<D> {
+    /// The poll is over, with this outcome.
+    Done(Result<Answer<D>>),
+    /// Ask again after this wait.
+    Wait(Duration),
+}
+
+/// One task's polling schedule: counts attempts, chooses waits, ends on the deadline.
+pub struct Schedule<'a> {
+    options: &'a PollOptions,
+    started: Instant,
+    deadline: Option<Instant>,
+    attempts: u32,
+    waits: u32,
+    last: Option<Result<TaskStatus, Error>>,
+}
+
+impl<'a> Schedule<'a> {
+    /// A schedule that starts now.
+    pub fn new(options: &'a PollOptions) -> Schedule<'a> {
+        Schedule::starting_at(options, Instant::now())
+    }
+
+    /// A schedule whose deadline counts from `started`.
+    pub fn starting_at(options: &'a PollOptions, started: Instant) -> Schedule<'a> {
+        Schedule {
+            options,
+            started,
+            deadline: options.timeout.map(|t| started + t),
+            attempts: 0,
+            waits: 0,
+            last: None,
+        }
+    }
+
+    /// The limits for the next request: the deadline, the cancel switch, a single attempt.
+    pub fn call(&self) -> Call<'a> {
+        Call {
+            deadline: self.deadline,
+            cancel: self.options.cancel.as_deref(),
+            attempts: Some(1),
+        }
+    }
+
+    /// Counts a request about to be sent and answers its number (from 1).
+    pub fn attempt(&mut self) -> u32 {
+        self.attempts += 1;
+        self.attempts
+    }
+
+    /// Decides, after a request's outcome, whether the poll is over or when to ask again.
+    pub fn next<D>(&mut self, task_id: &str, outcome: Result<Answer<D>>) -> Step<D> {
+        let retry_after = match outcome {
+            Ok(answer) => match answer.status() {
+                TaskStatus::Completed => return Step::Done(Ok(answer)),
+                TaskStatus::Error => return Step::Done(Err(task_failed(task_id, &answer))),
+                TaskStatus::NotExist => {
+                    return Step::Done(Err(Error::new(
+                        Code::TaskNotFound,
+                        format!(
+                            "task {task_id} does not exist: a wrong id, a cancelled task, or \
+                             results older than 24 hours"
+                        ),
+                    )));
+                }
+                status => {
+                    self.last = Some(Ok(status));
+                    None
+                }
+            },
+            Err(error) if error.transient => {
+                let after = error.retry_after;
+                self.last = Some(Err(error));
+                after
+            }
+            Err(error) => return Step::Done(Err(error)),
+        };
+        if self.options.max_attempts != 0 && self.attempts >= self.options.max_attempts {
+            return Step::Done(Err(self.exhausted(task_id)));
+        }
+        let wait = self
+            .options
+            .wait(self.waits + 1)
+            .max(retry_after.unwrap_or(Duration::ZERO));
+        if let Some(deadline) = self.deadline
+            && Instant::now() + wait >= deadline
+        {
+            return Step::Done(Err(self.out_of_time(task_id, wait)));
+        }
+        self.waits += 1;
+        Step::Wait(wait)
+    }
+
+    fn last_words(&self) -> String {
+        match &self.last {
+            Some(Ok(status)) => format!("still {}", status_word(*status)),
+            Some(Err(error)) => format!("not answering (last failure: {})", error.message()),
+            None => "not asked".to_string(),
+        }
+    }
+
+    fn exhausted(&self, task_id: &str) -> Error {
+        let message = format!(
+            "task {task_id} is {} after {} attempts, the limit",
+            self.last_words(),
+            self.attempts
+        );
+        match &self.last {
+            Some(Err(error)) => Error::new(error.code(), message),
+            _ => Error::new(Code::NotReady, message),
+        }
+    }
+
+    fn out_of_time(&self, task_id: &str, wait: Duration) -> Error {
+        Error::new(
+            Code::Timeout,
+            format!(
+                "task {task_id} is {} after {:.1} s and {} attempts; the next poll (in {:.1} s) \
+                 would pass the deadline of {:.1} s",
+                self.last_words(),
+                self.started.elapsed().as_secs_f64(),
+                self.attempts,
+                wait.as_secs_f64(),
+                self.options.timeout.unwrap_or_default().as_secs_f64()
+            ),
+        )
+    }
+}
+
+fn status_word(status: TaskStatus) -> &'static str {
+    match status {
+        TaskStatus::Pending => "Pending",
+        TaskStatus::Processing => "Processing",
+        TaskStatus::Completed => "Completed",
+        TaskStatus::Error => "Error",
+        TaskStatus::NotExist => "NotExist",
+        TaskStatus::Unknown => "in an unknown status",
+    }
+}
+
+fn task_failed<D>(task_id: &str, answer: &Answer<D>) -> Error {
+    let reason = if answer.messages.is_empty() {
+        format!(
+            "no message (responseStatusCode {})",
+            answer.response_status.as_deref().unwrap_or("absent")
+        )
+    } else {
+        answer.messages.join("; ")
+    };
+    Error::new(Code::TaskFailed, format!("task {task_id} failed: {reason}"))
+}
+
+/// Polls one task until it is Completed (answered) or the poll ends otherwise (an error).
+///
+/// `progress` runs on this thread once per answer, with the attempt number (from 1). Result
+/// data of the final answer goes into `sink`.
+pub fn poll_until_done<K: Sink>(
+    client: &Client,
+    op: Operation,
+    task_id: &str,
+    options: &PollOptions,
+    sink: &mut K,
+    progress: &mut dyn FnMut(&str, TaskStatus, u32),
+) -> Result<Answer<K::Data>> {
+    let mut schedule = Schedule::new(options);
+    loop {
+        let attempt = schedule.attempt();
+        let outcome = client.fetch_into(op, task_id, sink, &schedule.call());
+        if let Ok(answer) = &outcome {
+            progress(task_id, answer.status(), attempt);
+        }
+        match schedule.next(task_id, outcome) {
+            Step::Done(result) => return result,
+            Step::Wait(wait) => schedule
+                .call()
+                .sleep(wait, || Error::new(Code::Timeout, "the deadline passed"))?,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: &str) -> Result<Answer<()>> {
+        Ok(Answer {
+            id: Some("t".into()),
+            task_status: status.into(),
+            response_status: None,
+            results: Vec::new(),
+            messages: vec!["bad page".into(), "no text".into()],
+            warnings: Vec::new(),
+        })
+    }
+
+    fn options(first_ms: u64, factor: f64, max_ms: u64) -> PollOptions {
+        let mut options = PollOptions {
+            first_interval: Duration::from_millis(first_ms),
+            timeout: None,
+            ..PollOptions::default()
+        };
+        options
+            .set_backoff(factor, Duration::from_millis(max_ms))
+            .unwrap();
+        options
+    }
+
+    #[test]
+    fn waits_grow_by_the_factor_up_to_the_maximum() {
+        let options = options(1000, 2.0, 5000);
+        let waits: Vec<u128> = (1..=5).map(|n| options.wait(n).as_millis()).collect();
+        assert_eq!(waits, [1000, 2000, 4000, 5000, 5000]);
+        let flat = PollOptions::default();
+        assert_eq!(flat.wait(1), Duration::from_secs(1));
+        assert_eq!(flat.wait(2), Duration::from_millis(1500));
+        assert_eq!(flat.wait(100), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn refuses_backoff_factors_below_one() {
+        let mut options = PollOptions::default();
+        for bad in [0.5, -1.0, f64::NAN, f64::INFINITY] {
+            assert_eq!(
+                options.set_backoff(bad, Duration::ZERO).unwrap_err().code(),
+                Code::InvalidArgument
+            );
+        }
+    }
+
+    #[test]
+    fn a_schedule_waits_per_answer_and_ends_on_final_statuses() {
+        let options = options(100, 2.0, 1000);
+        let mut schedule = Schedule::new(&options);
+        schedule.attempt();
+        assert!(
+            matches!(schedule.next("t", answer("Pending")), Step::Wait(w) if w == Duration::from_millis(100))
+        );
+        schedule.attempt();
+        assert!(
+            matches!(schedule.next("t", answer("Queued")), Step::Wait(w) if w == Duration::from_millis(200))
+        );
+        schedule.attempt();
+        assert!(matches!(
+            schedule.next("t", answer("Completed")),
+            Step::Done(Ok(_))
+        ));
+
+        let Step::Done(Err(e)) = Schedule::new(&options).next("t", answer("Error")) else {
+            panic!("an Error answer ends the poll");
+        };
+        assert_eq!(e.code(), Code::TaskFailed);
+        assert_eq!(e.message(), "task t failed: bad page; no text");
+        let Step::Done(Err(e)) = Schedule::new(&options).next("t", answer("NotExist")) else {
+            panic!("a NotExist answer ends the poll");
+        };
+        assert_eq!(e.code(), Code::TaskNotFound);
+    }
+
+    #[test]
+    fn a_schedule_stops_after_the_attempt_limit() {
+        let mut options = options(10, 1.0, 10);
+        options.max_attempts = 2;
+        let mut schedule = Schedule::new(&options);
+        schedule.attempt();
+        assert!(matches!(
+            schedule.next("t", answer("Processing")),
+            Step::Wait(_)
+        ));
+        schedule.attempt();
+        let Step::Done(Err(e)) = schedule.next("t", answer("Processing")) else {
+            panic!("the limit ends the poll");
+        };
+        assert_eq!(e.code(), Code::NotReady);
+        assert!(
+            e.message().contains("still Processing after 2 attempts"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_schedule_keeps_going_through_transient_failures_and_honours_retry_after() {
+        let options = options(10, 1.0, 10);
+        let mut schedule = Schedule::new(&options);
+        schedule.attempt();
+        let mut busy = Error::transient(Code::Http, "HTTP 503");
+        busy.retry_after = Some(Duration::from_millis(700));
+        assert!(
+            matches!(schedule.next::<()>("t", Err(busy)), Step::Wait(w) if w == Duration::from_millis(700))
+        );
+        schedule.attempt();
+        let Step::Done(Err(e)) = schedule.next::<()>("t", Err(Error::new(Code::Protocol, "bad")))
+        else {
+            panic!("a lasting failure ends the poll");
+        };
+        assert_eq!(e.code(), Code::Protocol);
+    }
+
+    #[test]
+    fn a_schedule_ends_before_a_wait_that_would_pass_the_deadline() {
+        let mut options = options(300, 1.0, 300);
+        options.timeout = Some(Duration::from_millis(500));
+        let started = Instant::now();
+        let mut schedule = Schedule::starting_at(&options, started);
+        schedule.attempt();
+        assert!(matches!(
+            schedule.next("t", answer("Pending")),
+            Step::Wait(_)
+        ));
+        let mut late = Schedule::starting_at(&options, started - Duration::from_millis(300));
+        late.attempt();
+        let Step::Done(Err(e)) = late.next("t", answer("Pending")) else {
+            panic!("the deadline ends the poll");
+        };
+        assert_eq!(e.code(), Code::Timeout);
+        assert!(e.message().contains("still Pending"), "{e}");
+    }
+}

@@ -1,0 +1,257 @@
+/*
+ * The C contract seen from C: run as `test_core BASE_URL SAMPLE_PDF SCRATCH_DIR` against an
+ * emulator started with its default credentials. Prints one line per check and ends with
+ * "N passed, M failed"; exits non-zero on any failure.
+ */
+#define _GNU_SOURCE
+#include "ocrcloud.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int passed, failed;
+
+#define CHECK(cond, ...)                                                           \
+    do {                                                                           \
+        if (cond) {                                                                \
+            passed++;                                                              \
+        } else {                                                                   \
+            failed++;                                                              \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);        \
+            fprintf(stderr, __VA_ARGS__);                                          \
+            fprintf(stderr, " (last error: %s)\n", ocr_last_error_message());      \
+        }                                                                          \
+    } while (0)
+
+#define CHECK_CODE(call, expected)                                                 \
+    do {                                                                           \
+        ocr_code got_ = (call);                                                    \
+        CHECK(got_ == (expected), "%s returned %s, expected %s", #call,            \
+              ocr_code_name(got_), ocr_code_name(expected));                       \
+    } while (0)
+
+static unsigned char *read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *data = malloc(size > 0 ? (size_t)size : 1);
+    *len = fread(data, 1, (size_t)size, f);
+    fclose(f);
+    return data;
+}
+
+struct progress_log {
+    unsigned calls;
+    uint32_t last_attempt;
+    ocr_task_status last_status;
+    int ids_match;
+    const char *expected_id;
+};
+
+static void on_progress(void *user_data, const char *task_id, ocr_task_status status,
+                        uint32_t attempt) {
+    struct progress_log *log = user_data;
+    log->calls++;
+    log->ids_match &= strcmp(task_id, log->expected_id) == 0 && attempt == log->calls;
+    log->last_attempt = attempt;
+    log->last_status = status;
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+struct canceller {
+    const ocr_cancel *cancel;
+    double triggered_at;
+};
+
+static void *cancel_later(void *arg) {
+    struct canceller *c = arg;
+    usleep(200 * 1000);
+    c->triggered_at = now_ms();
+    ocr_cancel_trigger(c->cancel);
+    return NULL;
+}
+
+static void test_constants(void) {
+    CHECK(strcmp(ocr_version(), OCR_VERSION_STRING) == 0, "version %s", ocr_version());
+    CHECK(strcmp(ocr_code_name(OCR_ERR_TIMEOUT), "OCR_ERR_TIMEOUT") == 0, "name");
+    CHECK(strcmp(ocr_code_name(12345), "OCR_ERR_UNKNOWN") == 0, "unknown name");
+    CHECK(OCR_OK == 0 && OCR_ERR_INTERNAL == 14 && OCR_TASK_NOT_EXIST == 5, "values");
+}
+
+static void test_submit_poll_save(const ocr_client *client, const char *pdf_path,
+                                  const char *scratch) {
+    size_t pdf_len = 0;
+    unsigned char *pdf = read_file(pdf_path, &pdf_len);
+    CHECK(pdf != NULL, "cannot read %s", pdf_path);
+    if (!pdf) return;
+
+    char *task_id = NULL;
+    CHECK_CODE(ocr_submit(client, "RecognizePdf", pdf, pdf_len,
+                          "{\"language\":\"English\",\"resultType\":\"TextAndPdf\"}", &task_id),
+               OCR_OK);
+    if (!task_id) {
+        free(pdf);
+        return;
+    }
+
+    ocr_poll_options *options = ocr_poll_options_new();
+    struct progress_log log = {0, 0, OCR_TASK_UNKNOWN, 1, task_id};
+    CHECK_CODE(ocr_poll_options_set_interval_ms(options, 50), OCR_OK);
+    CHECK_CODE(ocr_poll_options_set_backoff(options, 1.5, 200), OCR_OK);
+    CHECK_CODE(ocr_poll_options_set_timeout_ms(options, 20000), OCR_OK);
+    CHECK_CODE(ocr_poll_options_set_progress(options, on_progress, &log), OCR_OK);
+
+    ocr_result *result = NULL;
+    CHECK_CODE(ocr_poll_until_done(client, task_id, options, &result), OCR_OK);
+    CHECK(log.calls >= 2 && log.ids_match, "progress calls %u", log.calls);
+    CHECK(log.last_status == OCR_TASK_COMPLETED, "last progress status %d", log.last_status);
+    if (result) {
+        CHECK(ocr_result_task_status(result) == OCR_TASK_COMPLETED, "status");
+        CHECK(strcmp(ocr_result_id(result), task_id) == 0, "id %s", ocr_result_id(result));
+        CHECK(strcmp(ocr_result_response_status(result), "Ok") == 0, "response status");
+        CHECK(ocr_result_count(result) == 2, "count %zu", ocr_result_count(result));
+        CHECK(strcmp(ocr_result_type(result, 0), "Text") == 0, "type 0");
+        CHECK(strcmp(ocr_result_type(result, 1), "Pdf") == 0, "type 1");
+        CHECK(ocr_result_type(result, 2) == NULL, "type out of range");
+        size_t len = 0;
+        const uint8_t *text = ocr_result_data(result, 0, &len);
+        CHECK(text && len > 0 && memmem(text, len, "Hello from ocrcloud!", 20) != NULL,
+              "text result");
+        const uint8_t *data = ocr_result_data(result, 1, &len);
+        CHECK(data && len == pdf_len && memcmp(data, pdf, len) == 0, "pdf round trip");
+        CHECK(ocr_result_data(result, 5, &len) == NULL && len == 0, "data out of range");
+        CHECK(ocr_result_message_count(result) == 0, "no messages");
+
+        char path[4096];
+        snprintf(path, sizeof path, "%s/result.pdf", scratch);
+        CHECK_CODE(ocr_result_save(result, 1, path), OCR_OK);
+        size_t saved_len = 0;
+        unsigned char *saved = read_file(path, &saved_len);
+        CHECK(saved && saved_len == pdf_len && memcmp(saved, pdf, pdf_len) == 0, "saved file");
+        free(saved);
+        snprintf(path, sizeof path, "%s/no/such/folder/result.pdf", scratch);
+        CHECK_CODE(ocr_result_save(result, 1, path), OCR_ERR_IO);
+        CHECK(strstr(ocr_last_error_message(), "No such file") != NULL, "IO reason");
+        ocr_result_free(result);
+    }
+
+    /* Fetching again gives the same Completed answer. */
+    result = NULL;
+    CHECK_CODE(ocr_fetch_result(client, task_id, &result), OCR_OK);
+    CHECK(result && ocr_result_task_status(result) == OCR_TASK_COMPLETED, "fetch again");
+    ocr_result_free(result);
+
+    ocr_string_free(task_id);
+    ocr_poll_options_free(options);
+    free(pdf);
+}
+
+static void test_failures(const ocr_client *client) {
+    ocr_result *result = NULL;
+    ocr_poll_options *options = ocr_poll_options_new();
+    CHECK_CODE(ocr_poll_options_set_interval_ms(options, 30), OCR_OK);
+
+    CHECK_CODE(ocr_fetch_result(client, "no-such-task", &result), OCR_OK);
+    CHECK(result && ocr_result_task_status(result) == OCR_TASK_NOT_EXIST, "NotExist is data");
+    ocr_result_free(result);
+    result = NULL;
+
+    CHECK_CODE(ocr_poll_until_done(client, "no-such-task", options, &result), OCR_ERR_TASK_NOT_FOUND);
+    CHECK(result == NULL, "no result on failure");
+
+    char *task_id = NULL;
+    const char not_a_pdf[] = "GIF89a";
+    CHECK_CODE(ocr_submit(client, NULL, (const uint8_t *)not_a_pdf, sizeof not_a_pdf - 1, NULL,
+                          &task_id),
+               OCR_OK);
+    CHECK_CODE(ocr_poll_until_done(client, task_id, options, &result), OCR_ERR_TASK_FAILED);
+    CHECK(strstr(ocr_last_error_message(), task_id) != NULL, "message names the task");
+    ocr_string_free(task_id);
+
+    CHECK_CODE(ocr_submit(client, "NoSuchOperation", NULL, 0, NULL, &task_id), OCR_ERR_INVALID_ARGUMENT);
+    CHECK_CODE(ocr_submit(client, NULL, NULL, 0, "[1,2]", &task_id), OCR_ERR_INVALID_ARGUMENT);
+    CHECK_CODE(ocr_fetch_result(client, "bad\r\nid", &result), OCR_ERR_INVALID_ARGUMENT);
+    ocr_poll_options_free(options);
+}
+
+static void test_cancel(const ocr_client *client, const char *pdf_path) {
+    size_t pdf_len = 0;
+    unsigned char *pdf = read_file(pdf_path, &pdf_len);
+    char *task_id = NULL;
+    CHECK_CODE(ocr_submit(client, NULL, pdf, pdf_len, NULL, &task_id), OCR_OK);
+    free(pdf);
+    if (!task_id) return;
+
+    ocr_poll_options *options = ocr_poll_options_new();
+    ocr_cancel *cancel = ocr_cancel_new();
+    CHECK_CODE(ocr_poll_options_set_interval_ms(options, 60000), OCR_OK);
+    CHECK_CODE(ocr_poll_options_set_cancel(options, cancel), OCR_OK);
+    struct canceller canceller = {cancel, 0};
+    pthread_t thread;
+    pthread_create(&thread, NULL, cancel_later, &canceller);
+    ocr_result *result = NULL;
+    CHECK_CODE(ocr_poll_until_done(client, task_id, options, &result), OCR_ERR_CANCELLED);
+    double returned_at = now_ms();
+    pthread_join(thread, NULL);
+    /* Valgrind slows everything down; it sets a wider bound through OCR_TEST_CANCEL_MS. */
+    double bound = getenv("OCR_TEST_CANCEL_MS") ? atof(getenv("OCR_TEST_CANCEL_MS")) : 50.0;
+    CHECK(returned_at - canceller.triggered_at < bound, "cancelled after %.1f ms",
+          returned_at - canceller.triggered_at);
+    ocr_cancel_free(cancel);
+    ocr_poll_options_free(options);
+    ocr_string_free(task_id);
+}
+
+static void test_credentials_and_nulls(const char *url) {
+    ocr_client *client = NULL;
+    ocr_result *result = NULL;
+    CHECK_CODE(ocr_client_new_with_credentials(url, "demo", "wrong-secret", &client), OCR_OK);
+    CHECK_CODE(ocr_fetch_result(client, "x", &result), OCR_ERR_UNAUTHORIZED);
+    CHECK(strstr(ocr_last_error_message(), "wrong-secret") == NULL, "no secret in message");
+    ocr_client_free(client);
+
+    client = NULL;
+    CHECK_CODE(ocr_client_new(NULL, NULL, NULL), OCR_ERR_INVALID_ARGUMENT);
+    CHECK_CODE(ocr_client_new("ftp://nope", NULL, &client), OCR_ERR_INVALID_ARGUMENT);
+    CHECK(client == NULL, "no client on failure");
+    CHECK_CODE(ocr_fetch_result(NULL, "x", &result), OCR_ERR_INVALID_ARGUMENT);
+    CHECK_CODE(ocr_poll_options_set_timeout_ms(NULL, 5), OCR_ERR_INVALID_ARGUMENT);
+    CHECK(ocr_result_count(NULL) == 0 && ocr_result_id(NULL) == NULL, "NULL accessors");
+    ocr_client_free(NULL);
+    ocr_result_free(NULL);
+    ocr_poll_options_free(NULL);
+    ocr_cancel_free(NULL);
+    ocr_string_free(NULL);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s BASE_URL SAMPLE_PDF SCRATCH_DIR\n", argv[0]);
+        return 2;
+    }
+    const char *url = argv[1];
+    ocr_client *client = NULL;
+    CHECK_CODE(ocr_client_new_with_credentials(url, "demo", "demo-secret", &client), OCR_OK);
+    if (!client) return 1;
+
+    test_constants();
+    test_submit_poll_save(client, argv[2], argv[3]);
+    test_failures(client);
+    test_cancel(client, argv[2]);
+    test_credentials_and_nulls(url);
+    ocr_client_free(client);
+
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,147 @@
+//! The C programs (tests/c and examples) compiled with -Wall -Wextra -Werror against the
+//! committed header and the built library, run against the emulator, and once under valgrind.
+
+mod common;
+
+use common::{Emulator, scratch_dir};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// `target/<profile>`, where cargo put `libocrcloud.so`.
+fn library_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
+}
+
+/// Compiles one C source into `target/<profile>/c-programs/<name>-<tag>` (a name per test, as
+/// tests run in parallel).
+fn compile(source: &str, tag: &str) -> PathBuf {
+    let lib = library_dir();
+    assert!(
+        lib.join("libocrcloud.so").exists(),
+        "libocrcloud.so is built with the tests"
+    );
+    let out_dir = lib.join("c-programs");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let name = Path::new(source).file_stem().unwrap();
+    let binary = out_dir.join(format!("{}-{tag}", name.to_string_lossy()));
+    let output = Command::new("gcc")
+        .args(["-std=c11", "-g", "-Wall", "-Wextra", "-Werror", "-pedantic"])
+        .arg(format!("-I{ROOT}/include"))
+        .arg(Path::new(ROOT).join(source))
+        .arg("-o")
+        .arg(&binary)
+        .arg(format!("-L{}", lib.display()))
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .args(["-locrcloud", "-lpthread"])
+        .output()
+        .expect("gcc runs");
+    assert!(
+        output.status.success(),
+        "gcc {source}:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    binary
+}
+
+fn show(output: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn run_test_core(tag: &str, wrapper: &[&str], cancel_bound_ms: &str) {
+    let binary = compile("tests/c/test_core.c", tag);
+    let emulator = Emulator::start(&["--pending-ms", "100", "--processing-ms", "100"]);
+    let scratch = scratch_dir(&format!("c-core-{tag}"));
+    let mut command = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut command = Command::new(program);
+            command.args(args).arg(&binary);
+            command
+        }
+        None => Command::new(&binary),
+    };
+    let output = command
+        .arg(&emulator.url)
+        .arg(Path::new(ROOT).join("examples/sample.pdf"))
+        .arg(&scratch)
+        .env("OCR_TEST_CANCEL_MS", cancel_bound_ms)
+        .output()
+        .expect("the test program runs");
+    assert!(output.status.success(), "{}", show(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.trim_end().ends_with(" passed, 0 failed"),
+        "{}",
+        show(&output)
+    );
+    std::fs::remove_dir_all(scratch).unwrap();
+}
+
+#[test]
+fn the_c_test_program_passes() {
+    run_test_core("native", &[], "50");
+}
+
+#[test]
+fn the_c_test_program_is_clean_under_valgrind() {
+    run_test_core(
+        "valgrind",
+        &[
+            "valgrind",
+            "--quiet",
+            concat!(
+                "--suppressions=",
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/c/valgrind.supp"
+            ),
+            "--error-exitcode=99",
+            "--leak-check=full",
+            "--show-leak-kinds=definite,indirect,possible",
+            "--errors-for-leak-kinds=definite,indirect,possible",
+        ],
+        "3000",
+    );
+}
+
+#[test]
+fn the_demo_saves_and_prints_the_results() {
+    let binary = compile("examples/demo.c", "demo");
+    let emulator = Emulator::start(&["--pending-ms", "100", "--processing-ms", "100"]);
+    let out = scratch_dir("demo");
+    let output = Command::new(&binary)
+        .arg(&emulator.url)
+        .arg(Path::new(ROOT).join("examples/sample.pdf"))
+        .arg(&out)
+        .env_remove("OCR_CLIENT_ID")
+        .env_remove("OCR_CLIENT_SECRET")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", show(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("poll  1: task "), "{stdout}");
+    assert!(stdout.contains("is Completed"), "{stdout}");
+    assert!(stdout.contains("Hello from ocrcloud!"), "{stdout}");
+    let mut saved: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    saved.sort();
+    assert_eq!(saved.len(), 2, "{saved:?}");
+    assert!(
+        saved[0].ends_with(".pdf") && saved[1].ends_with(".txt"),
+        "{saved:?}"
+    );
+    let pdf = std::fs::read(out.join(&saved[0])).unwrap();
+    assert_eq!(
+        pdf,
+        std::fs::read(Path::new(ROOT).join("examples/sample.pdf")).unwrap()
+    );
+    std::fs::remove_dir_all(out).unwrap();
+}

@@ -1,0 +1,395 @@
+//! Shared by the integration tests: a private emulator per test, its control endpoints, and
+//! safe wrappers around the C ABI so that tests read like a C program's checks.
+
+#![allow(dead_code)]
+
+use ocrcloud::ffi::*;
+use serde_json::Value;
+use std::ffi::{CStr, CString, c_char};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+/// The emulator binary next to the test executables (`target/<profile>/ocrcloud-emulator`),
+/// or `$OCRCLOUD_EMULATOR`.
+pub fn emulator_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("OCRCLOUD_EMULATOR") {
+        return path.into();
+    }
+    let exe = std::env::current_exe().expect("the test knows its path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    let binary = profile_dir.join("ocrcloud-emulator");
+    assert!(
+        binary.exists(),
+        "{} is missing: build it first with `cargo build -p ocrcloud-emulator`",
+        binary.display()
+    );
+    binary
+}
+
+/// An emulator process on a free loopback port, killed when dropped.
+pub struct Emulator {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    agent: ureq::Agent,
+}
+
+impl Emulator {
+    /// Starts an emulator with the default flags plus `args`.
+    pub fn start(args: &[&str]) -> Emulator {
+        Emulator::start_on("127.0.0.1:0", args)
+    }
+
+    /// Starts an emulator listening on `listen`.
+    pub fn start_on(listen: &str, args: &[&str]) -> Emulator {
+        let mut child = Command::new(emulator_binary())
+            .arg("--listen")
+            .arg(listen)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the emulator starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped"))
+            .read_line(&mut line)
+            .expect("the emulator prints its address");
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build(),
+        );
+        Emulator { child, url, agent }
+    }
+
+    /// The port the emulator listens on.
+    pub fn port(&self) -> u16 {
+        self.url.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// Calls a control endpoint and answers its body as JSON (`Null` when empty).
+    pub fn control(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}{path}", self.url);
+        let mut response = match (method, body) {
+            ("GET", _) => self.agent.get(&url).call(),
+            ("POST", Some(body)) => self
+                .agent
+                .post(&url)
+                .header("Content-Type", "application/json")
+                .send(body.to_string()),
+            ("POST", None) => self.agent.post(&url).send_empty(),
+            _ => panic!("unsupported control call {method}"),
+        }
+        .expect("the control endpoint answers");
+        assert!(
+            response.status().is_success(),
+            "{method} {path}: {}",
+            response.status()
+        );
+        let text = response.body_mut().read_to_string().unwrap();
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        }
+    }
+
+    /// Creates a task directly (see the emulator's README) and answers its id.
+    pub fn fixture(&self, spec: Value) -> String {
+        match self.control("POST", "/_emulator/tasks", Some(spec)) {
+            Value::String(id) => id,
+            other => panic!("a fixture answers its id, not {other}"),
+        }
+    }
+
+    /// Injects a fault (see the emulator's README).
+    pub fn fault(&self, spec: Value) {
+        self.control("POST", "/_emulator/faults", Some(spec));
+    }
+
+    /// What the emulator knows of a task.
+    pub fn task(&self, id: &str) -> Value {
+        self.control("GET", &format!("/_emulator/tasks/{id}"), None)
+    }
+
+    /// Request counters.
+    pub fn stats(&self) -> Value {
+        self.control("GET", "/_emulator/stats", None)
+    }
+
+    /// How many requests `METHOD /path` the emulator received.
+    pub fn count(&self, route: &str) -> u64 {
+        self.stats()["by_route"][route].as_u64().unwrap_or(0)
+    }
+
+    /// Kills the process now (for restart tests).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A NUL-terminated copy of `text`.
+pub fn c(text: &str) -> CString {
+    CString::new(text).unwrap()
+}
+
+/// The thread's last error message.
+pub fn last_error() -> String {
+    // SAFETY: the library answers a valid NUL-terminated string.
+    unsafe { CStr::from_ptr(ocr_last_error_message()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A borrowed C string as `&str` (NULL as `None`).
+pub fn text(ptr: *const c_char) -> Option<String> {
+    // SAFETY: the library answers NULL or a valid NUL-terminated string.
+    (!ptr.is_null()).then(|| {
+        unsafe { CStr::from_ptr(ptr) }
+            .to_string_lossy()
+            .into_owned()
+    })
+}
+
+/// The name of a code, for assertion messages.
+pub fn name(code: ocr_code) -> String {
+    text(ocr_code_name(code)).unwrap()
+}
+
+/// Asserts a code, showing names and the last error on mismatch.
+#[track_caller]
+pub fn assert_code(actual: ocr_code, expected: ocr_code) {
+    assert_eq!(name(actual), name(expected), "last error: {}", last_error());
+}
+
+/// An owned client handle.
+pub struct Client(pub *mut ocr_client);
+
+impl Client {
+    /// A client with a fixed token (or none).
+    pub fn with_token(url: &str, token: Option<&str>) -> Client {
+        let token = token.map(c);
+        let mut client = std::ptr::null_mut();
+        assert_code(
+            ocr_client_new(
+                c(url).as_ptr(),
+                token.as_ref().map_or(std::ptr::null(), |t| t.as_ptr()),
+                &mut client,
+            ),
+            OCR_OK,
+        );
+        Client(client)
+    }
+
+    /// A client with client credentials.
+    pub fn with_credentials(url: &str, id: &str, secret: &str) -> Client {
+        let mut client = std::ptr::null_mut();
+        assert_code(
+            ocr_client_new_with_credentials(
+                c(url).as_ptr(),
+                c(id).as_ptr(),
+                c(secret).as_ptr(),
+                &mut client,
+            ),
+            OCR_OK,
+        );
+        Client(client)
+    }
+
+    /// A client with the emulator's default credentials.
+    pub fn demo(emulator: &Emulator) -> Client {
+        Client::with_credentials(&emulator.url, "demo", "demo-secret")
+    }
+
+    /// `ocr_fetch_result_for`.
+    pub fn fetch(&self, operation: Option<&str>, task_id: &str) -> Result<OcrResult, ocr_code> {
+        let operation = operation.map(c);
+        let mut out = std::ptr::null_mut();
+        let code = ocr_fetch_result_for(
+            self.0,
+            operation.as_ref().map_or(std::ptr::null(), |o| o.as_ptr()),
+            c(task_id).as_ptr(),
+            &mut out,
+        );
+        OcrResult::from_call(code, out)
+    }
+
+    /// `ocr_poll_until_done_for`.
+    pub fn poll(
+        &self,
+        operation: Option<&str>,
+        task_id: &str,
+        options: Option<&Options>,
+    ) -> Result<OcrResult, ocr_code> {
+        let operation = operation.map(c);
+        let mut out = std::ptr::null_mut();
+        let code = ocr_poll_until_done_for(
+            self.0,
+            operation.as_ref().map_or(std::ptr::null(), |o| o.as_ptr()),
+            c(task_id).as_ptr(),
+            options.map_or(std::ptr::null(), |o| o.0),
+            &mut out,
+        );
+        OcrResult::from_call(code, out)
+    }
+
+    /// `ocr_submit`.
+    pub fn submit(
+        &self,
+        operation: Option<&str>,
+        document: &[u8],
+        settings: Option<&str>,
+    ) -> Result<String, ocr_code> {
+        let operation = operation.map(c);
+        let settings = settings.map(c);
+        let mut id: *mut c_char = std::ptr::null_mut();
+        let code = ocr_submit(
+            self.0,
+            operation.as_ref().map_or(std::ptr::null(), |o| o.as_ptr()),
+            document.as_ptr(),
+            document.len(),
+            settings.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+            &mut id,
+        );
+        if code != OCR_OK {
+            assert!(id.is_null(), "no out-parameter on failure");
+            return Err(code);
+        }
+        let text = text(id).unwrap();
+        ocr_string_free(id);
+        Ok(text)
+    }
+}
+
+// SAFETY: a client is documented as safe to share between threads.
+unsafe impl Send for Client {}
+unsafe impl Sync for Client {}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        ocr_client_free(self.0);
+    }
+}
+
+/// An owned result handle.
+pub struct OcrResult(pub *mut ocr_result);
+
+impl OcrResult {
+    fn from_call(code: ocr_code, out: *mut ocr_result) -> Result<OcrResult, ocr_code> {
+        if code == OCR_OK {
+            assert!(!out.is_null());
+            Ok(OcrResult(out))
+        } else {
+            assert!(out.is_null(), "no out-parameter on failure");
+            Err(code)
+        }
+    }
+
+    pub fn status(&self) -> ocr_task_status {
+        ocr_result_task_status(self.0)
+    }
+
+    pub fn status_text(&self) -> String {
+        text(ocr_result_task_status_text(self.0)).unwrap()
+    }
+
+    pub fn id(&self) -> String {
+        text(ocr_result_id(self.0)).unwrap()
+    }
+
+    pub fn response_status(&self) -> String {
+        text(ocr_result_response_status(self.0)).unwrap()
+    }
+
+    pub fn count(&self) -> usize {
+        ocr_result_count(self.0)
+    }
+
+    pub fn kind(&self, index: usize) -> Option<String> {
+        text(ocr_result_type(self.0, index))
+    }
+
+    pub fn data(&self, index: usize) -> Option<Vec<u8>> {
+        let mut len = 0usize;
+        let ptr = ocr_result_data(self.0, index, &mut len);
+        // SAFETY: the library answers `len` readable bytes at `ptr`.
+        (!ptr.is_null()).then(|| unsafe { std::slice::from_raw_parts(ptr, len) }.to_vec())
+    }
+
+    pub fn messages(&self) -> Vec<String> {
+        (0..ocr_result_message_count(self.0))
+            .map(|i| text(ocr_result_message(self.0, i)).unwrap())
+            .collect()
+    }
+
+    pub fn warnings(&self) -> Vec<String> {
+        (0..ocr_result_warning_count(self.0))
+            .map(|i| text(ocr_result_warning(self.0, i)).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for OcrResult {
+    fn drop(&mut self) {
+        ocr_result_free(self.0);
+    }
+}
+
+/// Owned poll options.
+pub struct Options(pub *mut ocr_poll_options);
+
+impl Options {
+    /// Fast polling for tests: `interval_ms` fixed, a deadline of `timeout_ms`.
+    pub fn fast(interval_ms: u32, timeout_ms: u32) -> Options {
+        let options = Options(ocr_poll_options_new());
+        assert_code(
+            ocr_poll_options_set_interval_ms(options.0, interval_ms),
+            OCR_OK,
+        );
+        assert_code(
+            ocr_poll_options_set_backoff(options.0, 1.0, interval_ms),
+            OCR_OK,
+        );
+        assert_code(
+            ocr_poll_options_set_timeout_ms(options.0, timeout_ms),
+            OCR_OK,
+        );
+        options
+    }
+}
+
+impl Drop for Options {
+    fn drop(&mut self) {
+        ocr_poll_options_free(self.0);
+    }
+}
+
+/// A small real PDF with a text layer.
+pub fn sample_pdf() -> Vec<u8> {
+    std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/sample.pdf"))
+        .expect("examples/sample.pdf")
+}
+
+/// A directory of its own for a test, emptied first.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ocrcloud-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
