@@ -45,18 +45,6 @@ static int fail(const char *what, ocr_code code) {
     return 1;
 }
 
-static unsigned char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *data = malloc(size > 0 ? (size_t)size : 1);
-    *len = data ? fread(data, 1, (size_t)size, f) : 0;
-    fclose(f);
-    return data;
-}
-
 int main(int argc, char **argv) {
     if (argc != 4) {
         fprintf(stderr, "usage: %s BASE_URL PDF OUTPUT_DIR\n", argv[0]);
@@ -69,22 +57,14 @@ int main(int argc, char **argv) {
     ocr_code code = ocr_client_new_with_credentials(argv[1], id, secret, &client);
     if (code != OCR_OK) return fail("ocr_client_new_with_credentials", code);
 
-    size_t len = 0;
-    unsigned char *pdf = read_file(argv[2], &len);
-    if (!pdf) {
-        fprintf(stderr, "cannot read %s\n", argv[2]);
-        ocr_client_free(client);
-        return 1;
-    }
     char *task_id = NULL;
-    code = ocr_submit(client, "RecognizePdf", pdf, len,
-                      "{\"language\":\"English\",\"resultType\":\"TextAndPdf\"}", &task_id);
-    free(pdf);
+    code = ocr_submit_file(client, "RecognizePdf", argv[2],
+                           "{\"language\":\"English\",\"resultType\":\"TextAndPdf\"}", &task_id);
     if (code != OCR_OK) {
         ocr_client_free(client);
-        return fail("ocr_submit", code);
+        return fail("ocr_submit_file", code);
     }
-    printf("submitted %s (%zu bytes) as task %s\n", argv[2], len, task_id);
+    printf("submitted %s as task %s\n", argv[2], task_id);
 
     ocr_poll_options *options = ocr_poll_options_new();
     ocr_poll_options_set_interval_ms(options, 250);

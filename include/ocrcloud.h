@@ -315,6 +315,12 @@ ocr_code ocr_client_set_max_attempts(ocr_client *client,
                                      uint32_t attempts);
 
 /**
+ * How many connections `ocr_poll_many` uses at most (at least 1). Default 4.
+ */
+ocr_code ocr_client_set_max_connections(ocr_client *client,
+                                        uint32_t connections);
+
+/**
  * Submits a document to an operation and answers the new task's id.
  *
  * `operation`: e.g. `"RecognizePdf"` (NULL means that), matched without regard to case; an
@@ -335,6 +341,37 @@ ocr_code ocr_submit(const ocr_client *client,
                     size_t len,
                     const char *settings_json,
                     char **task_id_out);
+
+/**
+ * Submits the file at `path` like `ocr_submit` does with bytes. The file is read while it is
+ * encoded, so only its encoding is held in memory. An unreadable file (missing, a folder, no
+ * permission) is `OCR_ERR_IO` with the OS reason; `path` must not be NULL. On `OCR_OK`,
+ * `*task_id_out` receives the id, which the caller frees with `ocr_string_free`. Thread-safe.
+ */
+ocr_code ocr_submit_file(const ocr_client *client,
+                         const char *operation,
+                         const char *path,
+                         const char *settings_json,
+                         char **task_id_out);
+
+/**
+ * Removes a task from the service's queue (`DELETE /v5.0/ocr/<operation>?id=<task_id>`);
+ * afterwards the task answers NotExist. `operation`: NULL means `RecognizePdf`. Thread-safe.
+ */
+ocr_code ocr_cancel_task(const ocr_client *client,
+                         const char *operation,
+                         const char *task_id);
+
+/**
+ * Asks for a task's status with the cheap `GET /v5.0/ocr/Utilities/GetTaskStatus?id=` call,
+ * which carries no result data. `operation` (NULL means `RecognizePdf`) only decides whether
+ * a token is sent (not for the trial operations). On `OCR_OK`, `*out` receives the status
+ * (`OCR_TASK_NOT_EXIST` for an unknown id). Thread-safe.
+ */
+ocr_code ocr_get_task_status(const ocr_client *client,
+                             const char *operation,
+                             const char *task_id,
+                             ocr_task_status *out);
 
 /**
  * Creates poll options with the defaults. Free them with `ocr_poll_options_free`. Answers NULL
@@ -457,6 +494,29 @@ ocr_code ocr_poll_until_done_for(const ocr_client *client,
                                  const char *task_id,
                                  const ocr_poll_options *options,
                                  ocr_result **out);
+
+/**
+ * Polls `count` tasks together from one call, each on the schedule `options` give (NULL: the
+ * defaults), with at most `ocr_client_set_max_connections` requests in flight (default 4), and
+ * never more requests per task than `ocr_poll_until_done` would send. The deadline and the
+ * cancel token of `options` apply to the whole call. The progress callback runs on the calling
+ * thread once per answer, with the task's id.
+ *
+ * `task_ids`: `count` non-NULL strings. `results_out` and `codes_out`: arrays of `count`
+ * elements, written for every task: `codes_out[i]` is the code `ocr_poll_until_done` would have
+ * given task i, and `results_out[i]` its result where that code is `OCR_OK` (the caller frees
+ * each with `ocr_result_free`), else NULL. Answers `OCR_OK` if every task completed, else the
+ * first failing task's code, with a message naming that task and how many failed. With a NULL
+ * or invalid argument nothing is written and the answer is `OCR_ERR_INVALID_ARGUMENT`.
+ * Thread-safe.
+ */
+ocr_code ocr_poll_many(const ocr_client *client,
+                       const char *operation,
+                       const char *const *task_ids,
+                       size_t count,
+                       const ocr_poll_options *options,
+                       ocr_result **results_out,
+                       ocr_code *codes_out);
 
 /**
  * Frees a result and everything its accessors returned. NULL does nothing.

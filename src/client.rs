@@ -3,7 +3,7 @@
 use crate::auth::{Auth, Bearer, check_header_safe};
 use crate::cancel::Cancel;
 use crate::error::{Code, Error, Result, invalid, protocol};
-use crate::operations::Operation;
+use crate::operations::{Document, Operation};
 use crate::wire::{self, Answer, MemorySink, Sink, Source, TokenAnswer};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::io::Read;
@@ -205,7 +205,7 @@ impl Client {
     pub fn submit(
         &self,
         op: Operation,
-        document: &[u8],
+        document: Document,
         settings: Option<&str>,
         call: &Call,
     ) -> Result<String> {

@@ -1,7 +1,10 @@
 //! The service's operations and the body each one takes.
 
-use crate::error::{Result, invalid};
+use crate::error::{Code, Error, Result, invalid};
 use base64_simd::STANDARD;
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
 
 /// What an operation's POST body looks like.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,7 +128,7 @@ impl Operation {
     ///
     /// The document is base64-encoded for image operations; for text to speech it is the text
     /// itself and must be UTF-8.
-    pub fn body(&self, document: &[u8], settings: Option<&str>) -> Result<Vec<u8>> {
+    pub fn body(&self, document: Document, settings: Option<&str>) -> Result<Vec<u8>> {
         let settings = match settings {
             Some(_) if self.shape == BodyShape::ImageOnly => {
                 return Err(invalid(format!("{} takes no settings", self.name)));
@@ -139,15 +142,26 @@ impl Operation {
         let mut body = Vec::new();
         match self.shape {
             BodyShape::ImageAndSettings | BodyShape::ImageOnly => {
-                let encoded = STANDARD.encoded_length(document.len());
-                body.try_reserve_exact(encoded + settings.len() + 32)
-                    .map_err(|_| invalid("the document is too large to encode in memory"))?;
                 body.extend_from_slice(b"{\"image\":\"");
-                STANDARD.encode_append(document, &mut body);
+                match document {
+                    Document::Bytes(bytes) => {
+                        reserve_encoded(&mut body, bytes.len() as u64, settings)?;
+                        STANDARD.encode_append(bytes, &mut body);
+                    }
+                    Document::File(path) => encode_file(path, &mut body, settings)?,
+                }
                 body.push(b'"');
             }
             BodyShape::TextAndSettings => {
-                let text = std::str::from_utf8(document).map_err(|_| {
+                let owned;
+                let bytes = match document {
+                    Document::Bytes(bytes) => bytes,
+                    Document::File(path) => {
+                        owned = std::fs::read(path).map_err(|e| unreadable(path, e))?;
+                        &owned
+                    }
+                };
+                let text = std::str::from_utf8(bytes).map_err(|_| {
                     invalid(format!("{} takes UTF-8 text as its document", self.name))
                 })?;
                 body.extend_from_slice(b"{\"text\":");
@@ -167,6 +181,59 @@ impl Operation {
     }
 }
 
+/// The document to submit: bytes in memory, or a file that is read while it is encoded (so only
+/// its encoding is held in memory).
+#[derive(Clone, Copy, Debug)]
+pub enum Document<'a> {
+    /// The document's bytes.
+    Bytes(&'a [u8]),
+    /// The path of the document's file.
+    File(&'a Path),
+}
+
+/// Reserves room for the base64 of `len` bytes and the rest of the body.
+fn reserve_encoded(body: &mut Vec<u8>, len: u64, settings: &str) -> Result<()> {
+    let encoded = usize::try_from(len)
+        .ok()
+        .and_then(|len| len.checked_add(2))
+        .map(|len| len / 3 * 4);
+    encoded
+        .and_then(|n| body.try_reserve_exact(n + settings.len() + 32).ok())
+        .ok_or_else(|| {
+            Error::new(
+                Code::TooLarge,
+                format!("the document ({len} bytes) is too large to encode in memory"),
+            )
+        })
+}
+
+/// Appends the base64 of a file's content, read in pieces of whole base64 groups.
+fn encode_file(path: &Path, body: &mut Vec<u8>, settings: &str) -> Result<()> {
+    let mut file = File::open(path).map_err(|e| unreadable(path, e))?;
+    let size = file.metadata().map_err(|e| unreadable(path, e))?.len();
+    reserve_encoded(body, size, settings)?;
+    let mut piece = vec![0u8; 3 << 20];
+    loop {
+        let mut filled = 0;
+        while filled < piece.len() {
+            match file.read(&mut piece[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(unreadable(path, e)),
+            }
+        }
+        STANDARD.encode_append(&piece[..filled], body);
+        if filled < piece.len() {
+            return Ok(());
+        }
+    }
+}
+
+fn unreadable(path: &Path, error: std::io::Error) -> Error {
+    Error::new(Code::Io, format!("cannot read {}: {error}", path.display()))
+}
+
 /// Refuses settings that are not a JSON object, naming the problem.
 fn check_settings(text: &str) -> Result<()> {
     match serde_json::from_str::<serde_json::Value>(text) {
@@ -179,13 +246,12 @@ fn check_settings(text: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Code;
     use serde_json::{Value, json};
 
     fn body_json(op: &str, document: &[u8], settings: Option<&str>) -> Value {
         let body = Operation::named(op)
             .unwrap()
-            .body(document, settings)
+            .body(Document::Bytes(document), settings)
             .unwrap();
         serde_json::from_slice(&body).unwrap()
     }
@@ -226,20 +292,60 @@ mod tests {
     }
 
     #[test]
+    fn encodes_files_in_pieces_like_bytes() {
+        let dir = std::env::temp_dir().join(format!("ocrcloud-ops-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("doc.bin");
+        let pdf = Operation::RECOGNIZE_PDF;
+        for len in [
+            0usize,
+            1,
+            2,
+            3,
+            (3 << 20) - 1,
+            3 << 20,
+            (3 << 20) + 1,
+            7_000_001,
+        ] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 31 % 256) as u8).collect();
+            std::fs::write(&path, &data).unwrap();
+            assert_eq!(
+                pdf.body(Document::File(&path), None).unwrap(),
+                pdf.body(Document::Bytes(&data), None).unwrap(),
+                "{len}"
+            );
+        }
+        std::fs::write(&path, "Grüße").unwrap();
+        let tts = Operation::named("ConvertTextToSpeech").unwrap();
+        assert_eq!(
+            tts.body(Document::File(&path), None).unwrap(),
+            tts.body(Document::Bytes("Grüße".as_bytes()), None).unwrap()
+        );
+        for missing in [dir.join("missing.pdf"), dir.clone()] {
+            let err = pdf.body(Document::File(&missing), None).unwrap_err();
+            assert_eq!(err.code(), Code::Io, "{err}");
+            assert!(err.message().contains("cannot read"), "{err}");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn refuses_settings_that_are_not_an_object_and_text_that_is_not_utf8() {
         let pdf = Operation::RECOGNIZE_PDF;
         for bad in ["[]", "\"x\"", "{", "{\"a\":}", ""] {
-            let err = pdf.body(b"x", Some(bad)).unwrap_err();
+            let err = pdf.body(Document::Bytes(b"x"), Some(bad)).unwrap_err();
             assert_eq!(err.code(), Code::InvalidArgument, "{bad}");
             assert!(err.message().contains("settings_json"), "{err}");
         }
         let tts = Operation::named("ConvertTextToSpeech").unwrap();
         assert_eq!(
-            tts.body(b"\xff", None).unwrap_err().code(),
+            tts.body(Document::Bytes(b"\xff"), None).unwrap_err().code(),
             Code::InvalidArgument
         );
         let binarize = Operation::named("BinarizeImage").unwrap();
-        let err = binarize.body(b"png", Some("{}")).unwrap_err();
+        let err = binarize
+            .body(Document::Bytes(b"png"), Some("{}"))
+            .unwrap_err();
         assert!(err.message().contains("takes no settings"), "{err}");
     }
 }

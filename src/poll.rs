@@ -5,7 +5,9 @@ use crate::client::{Call, Client};
 use crate::error::{Code, Error, Result, invalid};
 use crate::operations::Operation;
 use crate::wire::{Answer, Sink, TaskStatus};
-use std::sync::Arc;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 /// How to poll. The defaults suit the real service: the first wait is 1 s, each later wait is
@@ -243,6 +245,130 @@ pub fn poll_until_done<K: Sink>(
                 .call()
                 .sleep(wait, || Error::new(Code::Timeout, "the deadline passed"))?,
         }
+    }
+}
+
+/// Polls many tasks together from one call, with at most `client.settings().max_connections`
+/// requests in flight, each task on its own schedule (so no task is asked more often than
+/// [`poll_until_done`] would ask it). The deadline and the cancel switch of `options` apply to
+/// the whole call. Answers one outcome per task, in order.
+///
+/// `progress` runs on this thread once per answer, with the task's index, id and attempt.
+pub fn poll_many(
+    client: &Client,
+    op: Operation,
+    task_ids: &[&str],
+    options: &PollOptions,
+    progress: &mut dyn FnMut(usize, &str, TaskStatus, u32),
+) -> Vec<Result<Answer<Vec<u8>>>> {
+    let started = Instant::now();
+    let mut schedules: Vec<Schedule> = task_ids
+        .iter()
+        .map(|_| Schedule::starting_at(options, started))
+        .collect();
+    let mut outcomes: Vec<Option<Result<Answer<Vec<u8>>>>> =
+        task_ids.iter().map(|_| None).collect();
+    let call = Schedule::starting_at(options, started).call();
+    let queue = WorkQueue::default();
+    let (done_tx, done_rx) = mpsc::channel();
+    let workers = (client.settings().max_connections as usize).clamp(1, task_ids.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let (queue, done_tx, call) = (&queue, done_tx.clone(), &call);
+            scope.spawn(move || {
+                while let Some(index) = queue.take() {
+                    let outcome = client.fetch(op, task_ids[index], call);
+                    if done_tx.send((index, outcome)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        let mut due: BinaryHeap<Reverse<(Instant, usize)>> =
+            (0..task_ids.len()).map(|i| Reverse((started, i))).collect();
+        let mut in_flight = 0;
+        loop {
+            if options.cancel.as_deref().is_some_and(Cancel::is_triggered) {
+                break;
+            }
+            let now = Instant::now();
+            while let Some(&Reverse((when, index))) = due.peek() {
+                if when > now {
+                    break;
+                }
+                due.pop();
+                schedules[index].attempt();
+                queue.put(index);
+                in_flight += 1;
+            }
+            if in_flight == 0 && due.is_empty() {
+                break;
+            }
+            let next_due = due.peek().map(|Reverse((when, _))| *when);
+            let wait = next_due.map_or(CANCEL_CHECK, |when| {
+                when.saturating_duration_since(now).min(CANCEL_CHECK)
+            });
+            let Ok((index, outcome)) = done_rx.recv_timeout(wait) else {
+                continue;
+            };
+            in_flight -= 1;
+            let id = task_ids[index];
+            if let Ok(answer) = &outcome {
+                progress(index, id, answer.status(), schedules[index].attempts);
+            }
+            match schedules[index].next(id, outcome) {
+                Step::Done(result) => outcomes[index] = Some(result),
+                Step::Wait(wait) => due.push(Reverse((Instant::now() + wait, index))),
+            }
+        }
+        queue.close();
+        // Requests in flight end quickly once cancelled; their outcomes are dropped.
+    });
+    outcomes
+        .into_iter()
+        .map(|outcome| {
+            outcome.unwrap_or_else(|| Err(Error::new(Code::Cancelled, "cancelled by the caller")))
+        })
+        .collect()
+}
+
+/// How often a waiting `poll_many` looks at its cancel switch.
+const CANCEL_CHECK: Duration = Duration::from_millis(10);
+
+/// Task indexes waiting for a worker; closed when the call ends.
+#[derive(Default)]
+struct WorkQueue {
+    state: Mutex<(VecDeque<usize>, bool)>,
+    ready: Condvar,
+}
+
+impl WorkQueue {
+    fn put(&self, index: usize) {
+        self.lock().0.push_back(index);
+        self.ready.notify_one();
+    }
+
+    /// The next task, waiting for one; `None` once the queue is closed.
+    fn take(&self) -> Option<usize> {
+        let mut state = self.lock();
+        loop {
+            if state.1 {
+                return None;
+            }
+            if let Some(index) = state.0.pop_front() {
+                return Some(index);
+            }
+            state = self.ready.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn close(&self) {
+        self.lock().1 = true;
+        self.ready.notify_all();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (VecDeque<usize>, bool)> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

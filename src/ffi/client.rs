@@ -1,5 +1,6 @@
 //! `ocr_client`: creation, settings, submit.
 
+use super::options::ocr_task_status;
 use super::{
     Handle, borrow, boxed, free_boxed, give_string, guard_code, ocr_code, optional_str, out_param,
     required_str, write_out,
@@ -7,8 +8,9 @@ use super::{
 use crate::auth::Auth;
 use crate::client::{Call, Client, Settings};
 use crate::error::{Result, invalid};
-use crate::operations::Operation;
+use crate::operations::{Document, Operation};
 use std::ffi::c_char;
+use std::path::Path;
 use std::time::Duration;
 
 /// A connection to the service: base URL, credentials, settings and a pool of keep-alive
@@ -217,6 +219,21 @@ pub extern "C" fn ocr_client_set_max_attempts(client: *mut ocr_client, attempts:
     })
 }
 
+/// How many connections `ocr_poll_many` uses at most (at least 1). Default 4.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_client_set_max_connections(
+    client: *mut ocr_client,
+    connections: u32,
+) -> ocr_code {
+    update(client, |s| {
+        if connections == 0 {
+            return Err(invalid("connections must be at least 1"));
+        }
+        s.max_connections = connections;
+        Ok(())
+    })
+}
+
 /// Submits a document to an operation and answers the new task's id.
 ///
 /// `operation`: e.g. `"RecognizePdf"` (NULL means that), matched without regard to case; an
@@ -250,8 +267,70 @@ pub extern "C" fn ocr_submit(
             (false, _) => unsafe { std::slice::from_raw_parts(document, len) },
         };
         let settings = optional_str(settings_json, "settings_json")?;
-        let id = client.submit(op, document, settings, &Call::default())?;
+        let id = client.submit(op, Document::Bytes(document), settings, &Call::default())?;
         write_out(task_id_out, give_string(id)?);
+        Ok(())
+    })
+}
+
+/// Submits the file at `path` like `ocr_submit` does with bytes. The file is read while it is
+/// encoded, so only its encoding is held in memory. An unreadable file (missing, a folder, no
+/// permission) is `OCR_ERR_IO` with the OS reason; `path` must not be NULL. On `OCR_OK`,
+/// `*task_id_out` receives the id, which the caller frees with `ocr_string_free`. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_submit_file(
+    client: *const ocr_client,
+    operation: *const c_char,
+    path: *const c_char,
+    settings_json: *const c_char,
+    task_id_out: *mut *mut c_char,
+) -> ocr_code {
+    guard_code(|| {
+        out_param(task_id_out, "task_id_out")?;
+        let client = client_arg(client)?;
+        let op = operation_arg(operation)?;
+        let path = Path::new(required_str(path, "path")?);
+        let settings = optional_str(settings_json, "settings_json")?;
+        let id = client.submit(op, Document::File(path), settings, &Call::default())?;
+        write_out(task_id_out, give_string(id)?);
+        Ok(())
+    })
+}
+
+/// Removes a task from the service's queue (`DELETE /v5.0/ocr/<operation>?id=<task_id>`);
+/// afterwards the task answers NotExist. `operation`: NULL means `RecognizePdf`. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_cancel_task(
+    client: *const ocr_client,
+    operation: *const c_char,
+    task_id: *const c_char,
+) -> ocr_code {
+    guard_code(|| {
+        let client = client_arg(client)?;
+        let op = operation_arg(operation)?;
+        let task_id = required_str(task_id, "task_id")?;
+        client.cancel_task(op, task_id, &Call::default())
+    })
+}
+
+/// Asks for a task's status with the cheap `GET /v5.0/ocr/Utilities/GetTaskStatus?id=` call,
+/// which carries no result data. `operation` (NULL means `RecognizePdf`) only decides whether
+/// a token is sent (not for the trial operations). On `OCR_OK`, `*out` receives the status
+/// (`OCR_TASK_NOT_EXIST` for an unknown id). Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_get_task_status(
+    client: *const ocr_client,
+    operation: *const c_char,
+    task_id: *const c_char,
+    out: *mut ocr_task_status,
+) -> ocr_code {
+    guard_code(|| {
+        out_param(out, "out")?;
+        let client = client_arg(client)?;
+        let op = operation_arg(operation)?;
+        let task_id = required_str(task_id, "task_id")?;
+        let answer = client.task_status(op, task_id, &Call::default())?;
+        write_out(out, answer.status() as ocr_task_status);
         Ok(())
     })
 }

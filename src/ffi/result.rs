@@ -3,13 +3,13 @@
 use super::client::{client_arg, ocr_client, operation_arg};
 use super::options::{OCR_TASK_UNKNOWN, ocr_poll_options, ocr_task_status, options_arg};
 use super::{
-    Handle, borrow, boxed, free_boxed, guard, guard_code, ocr_code, out_param, required_str,
-    write_out,
+    Handle, OCR_OK, borrow, boxed, free_boxed, guard, guard_code, ocr_code, out_param,
+    required_str, write_out,
 };
 use crate::client::Call;
 use crate::error::{Result, invalid};
 use crate::files::save_atomically;
-use crate::poll::poll_until_done;
+use crate::poll::{poll_many, poll_until_done};
 use crate::wire::{Answer, MemorySink, TaskStatus};
 use std::ffi::{CString, c_char};
 use std::path::Path;
@@ -145,6 +145,87 @@ pub extern "C" fn ocr_poll_until_done_for(
         )?;
         write_out(out, boxed(OcrResult::new(answer)));
         Ok(())
+    })
+}
+
+/// Polls `count` tasks together from one call, each on the schedule `options` give (NULL: the
+/// defaults), with at most `ocr_client_set_max_connections` requests in flight (default 4), and
+/// never more requests per task than `ocr_poll_until_done` would send. The deadline and the
+/// cancel token of `options` apply to the whole call. The progress callback runs on the calling
+/// thread once per answer, with the task's id.
+///
+/// `task_ids`: `count` non-NULL strings. `results_out` and `codes_out`: arrays of `count`
+/// elements, written for every task: `codes_out[i]` is the code `ocr_poll_until_done` would have
+/// given task i, and `results_out[i]` its result where that code is `OCR_OK` (the caller frees
+/// each with `ocr_result_free`), else NULL. Answers `OCR_OK` if every task completed, else the
+/// first failing task's code, with a message naming that task and how many failed. With a NULL
+/// or invalid argument nothing is written and the answer is `OCR_ERR_INVALID_ARGUMENT`.
+/// Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_poll_many(
+    client: *const ocr_client,
+    operation: *const c_char,
+    task_ids: *const *const c_char,
+    count: usize,
+    options: *const ocr_poll_options,
+    results_out: *mut *mut ocr_result,
+    codes_out: *mut ocr_code,
+) -> ocr_code {
+    guard_code(|| {
+        let client = client_arg(client)?;
+        let op = operation_arg(operation)?;
+        let options = options_arg(options)?;
+        if count == 0 {
+            return Ok(());
+        }
+        out_param(task_ids.cast_mut(), "task_ids")?;
+        out_param(results_out, "results_out")?;
+        out_param(codes_out, "codes_out")?;
+        // SAFETY: the caller passes `count` elements in each array.
+        let (ids, results, codes) = unsafe {
+            (
+                std::slice::from_raw_parts(task_ids, count),
+                std::slice::from_raw_parts_mut(results_out, count),
+                std::slice::from_raw_parts_mut(codes_out, count),
+            )
+        };
+        let ids: Vec<&str> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| required_str(id, &format!("task_ids[{i}]")))
+            .collect::<Result<_>>()?;
+        let c_ids: Vec<CString> = ids.iter().map(|id| c_text(id.to_string())).collect();
+        let outcomes = poll_many(
+            client,
+            op,
+            &ids,
+            &options.poll,
+            &mut |index, _, status, attempt| {
+                options.report(&c_ids[index], status as ocr_task_status, attempt)
+            },
+        );
+        let mut first_failure = None;
+        let mut failures = 0;
+        for (index, outcome) in outcomes.into_iter().enumerate() {
+            match outcome {
+                Ok(answer) => {
+                    codes[index] = OCR_OK;
+                    results[index] = boxed(OcrResult::new(answer));
+                }
+                Err(error) => {
+                    codes[index] = error.code() as ocr_code;
+                    results[index] = std::ptr::null_mut();
+                    failures += 1;
+                    first_failure.get_or_insert(error);
+                }
+            }
+        }
+        match first_failure {
+            None => Ok(()),
+            Some(error) => Err(error.map_message(|m| {
+                format!("{failures} of {count} tasks did not complete; the first: {m}")
+            })),
+        }
     })
 }
 

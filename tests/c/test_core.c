@@ -213,6 +213,41 @@ static void test_cancel(const ocr_client *client, const char *pdf_path) {
     ocr_string_free(task_id);
 }
 
+static void test_lifecycle(const ocr_client *client, const char *pdf_path) {
+    enum { TASKS = 6 };
+    char *ids[TASKS] = {0};
+    for (int i = 0; i < TASKS - 1; i++) {
+        CHECK_CODE(ocr_submit_file(client, NULL, pdf_path, "{\"resultType\":\"Pdf\"}", &ids[i]),
+                   OCR_OK);
+    }
+    ids[TASKS - 1] = NULL;
+    ocr_task_status status = OCR_TASK_UNKNOWN;
+    CHECK_CODE(ocr_get_task_status(client, NULL, ids[0], &status), OCR_OK);
+    CHECK(status == OCR_TASK_PENDING || status == OCR_TASK_PROCESSING, "status %d", status);
+    CHECK_CODE(ocr_cancel_task(client, NULL, ids[0]), OCR_OK);
+    CHECK_CODE(ocr_get_task_status(client, NULL, ids[0], &status), OCR_OK);
+    CHECK(status == OCR_TASK_NOT_EXIST, "cancelled task status %d", status);
+    CHECK_CODE(ocr_submit_file(client, NULL, "/no/such/file.pdf", NULL, &ids[TASKS - 1]), OCR_ERR_IO);
+
+    const char *task_ids[TASKS - 1];
+    for (int i = 0; i < TASKS - 1; i++) task_ids[i] = ids[i];
+    ocr_result *results[TASKS - 1];
+    ocr_code codes[TASKS - 1];
+    ocr_poll_options *options = ocr_poll_options_new();
+    CHECK_CODE(ocr_poll_options_set_interval_ms(options, 40), OCR_OK);
+    CHECK_CODE(ocr_poll_many(client, NULL, task_ids, TASKS - 1, options, results, codes),
+               OCR_ERR_TASK_NOT_FOUND);
+    CHECK(codes[0] == OCR_ERR_TASK_NOT_FOUND && results[0] == NULL, "cancelled task in poll_many");
+    for (int i = 1; i < TASKS - 1; i++) {
+        size_t len = 0;
+        CHECK(codes[i] == OCR_OK && results[i] != NULL, "task %d: %s", i, ocr_code_name(codes[i]));
+        CHECK(results[i] && ocr_result_data(results[i], 0, &len) != NULL && len > 0, "data %d", i);
+        ocr_result_free(results[i]);
+    }
+    for (int i = 0; i < TASKS - 1; i++) ocr_string_free(ids[i]);
+    ocr_poll_options_free(options);
+}
+
 static void test_credentials_and_nulls(const char *url) {
     ocr_client *client = NULL;
     ocr_result *result = NULL;
@@ -249,6 +284,7 @@ int main(int argc, char **argv) {
     test_submit_poll_save(client, argv[2], argv[3]);
     test_failures(client);
     test_cancel(client, argv[2]);
+    test_lifecycle(client, argv[2]);
     test_credentials_and_nulls(url);
     ocr_client_free(client);
 

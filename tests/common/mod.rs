@@ -277,6 +277,103 @@ impl Client {
     }
 }
 
+impl Client {
+    /// `ocr_submit_file`.
+    pub fn submit_file(
+        &self,
+        operation: Option<&str>,
+        path: &str,
+        settings: Option<&str>,
+    ) -> Result<String, ocr_code> {
+        let operation = operation.map(c);
+        let settings = settings.map(c);
+        let mut id: *mut c_char = std::ptr::null_mut();
+        let code = ocr_submit_file(
+            self.0,
+            operation.as_ref().map_or(std::ptr::null(), |o| o.as_ptr()),
+            c(path).as_ptr(),
+            settings.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+            &mut id,
+        );
+        if code != OCR_OK {
+            assert!(id.is_null(), "no out-parameter on failure");
+            return Err(code);
+        }
+        let text = text(id).unwrap();
+        ocr_string_free(id);
+        Ok(text)
+    }
+
+    /// `ocr_cancel_task`.
+    pub fn cancel_task(&self, operation: Option<&str>, task_id: &str) -> Result<(), ocr_code> {
+        let operation = operation.map(c);
+        let code = ocr_cancel_task(
+            self.0,
+            operation.as_ref().map_or(std::ptr::null(), |o| o.as_ptr()),
+            c(task_id).as_ptr(),
+        );
+        if code == OCR_OK { Ok(()) } else { Err(code) }
+    }
+
+    /// `ocr_get_task_status`.
+    pub fn status(
+        &self,
+        operation: Option<&str>,
+        task_id: &str,
+    ) -> Result<ocr_task_status, ocr_code> {
+        let operation = operation.map(c);
+        let mut status = -1;
+        let code = ocr_get_task_status(
+            self.0,
+            operation.as_ref().map_or(std::ptr::null(), |o| o.as_ptr()),
+            c(task_id).as_ptr(),
+            &mut status,
+        );
+        if code == OCR_OK {
+            Ok(status)
+        } else {
+            assert_eq!(status, -1, "no out-parameter on failure");
+            Err(code)
+        }
+    }
+
+    /// `ocr_poll_many`: the call's code and, per task, its code and result.
+    pub fn poll_many(
+        &self,
+        operation: Option<&str>,
+        task_ids: &[String],
+        options: Option<&Options>,
+    ) -> (ocr_code, Vec<(ocr_code, Option<OcrResult>)>) {
+        let operation = operation.map(c);
+        let ids: Vec<_> = task_ids.iter().map(|id| c(id)).collect();
+        let pointers: Vec<*const c_char> = ids.iter().map(|id| id.as_ptr()).collect();
+        let mut results = vec![std::ptr::null_mut(); ids.len()];
+        let mut codes = vec![-1; ids.len()];
+        let code = ocr_poll_many(
+            self.0,
+            operation.as_ref().map_or(std::ptr::null(), |o| o.as_ptr()),
+            pointers.as_ptr(),
+            pointers.len(),
+            options.map_or(std::ptr::null(), |o| o.0),
+            results.as_mut_ptr(),
+            codes.as_mut_ptr(),
+        );
+        let per_task = codes
+            .into_iter()
+            .zip(results)
+            .map(|(code, result)| {
+                assert_eq!(
+                    code == OCR_OK,
+                    !result.is_null(),
+                    "a result exactly where the code is OCR_OK"
+                );
+                (code, (!result.is_null()).then_some(OcrResult(result)))
+            })
+            .collect();
+        (code, per_task)
+    }
+}
+
 // SAFETY: a client is documented as safe to share between threads.
 unsafe impl Send for Client {}
 unsafe impl Sync for Client {}
