@@ -14,21 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *status_name(ocr_task_status status) {
-    switch (status) {
-    case OCR_TASK_PENDING: return "Pending";
-    case OCR_TASK_PROCESSING: return "Processing";
-    case OCR_TASK_COMPLETED: return "Completed";
-    case OCR_TASK_ERROR: return "Error";
-    case OCR_TASK_NOT_EXIST: return "NotExist";
-    default: return "Unknown";
-    }
-}
-
 static void on_progress(void *user_data, const char *task_id, ocr_task_status status,
                         uint32_t attempt) {
     (void)user_data;
-    printf("  poll %2u: task %s is %s\n", attempt, task_id, status_name(status));
+    printf("  poll %2u: task %s is %s\n", attempt, task_id, ocr_task_status_name(status));
     fflush(stdout);
 }
 

@@ -84,7 +84,8 @@ typedef int32_t ocr_task_status;
  *
  * `user_data` is the pointer given to `ocr_poll_options_set_progress`; `task_id` is valid only
  * during the call; `status` is the task's status in this answer; `attempt` counts the requests
- * for this task from 1. The callback must return normally (no `longjmp`, no exceptions).
+ * for this task from 1. The callback must return normally (no `longjmp`, no exceptions); to
+ * stop the poll from inside it, trigger the poll's cancel token (`ocr_cancel_trigger`).
  */
 typedef void (*ocr_progress_fn)(void *user_data,
                                 const char *task_id,
@@ -374,6 +375,13 @@ ocr_code ocr_get_task_status(const ocr_client *client,
                              ocr_task_status *out);
 
 /**
+ * The name of a task status as the service spells it: `"Pending"`, `"Processing"`,
+ * `"Completed"`, `"Error"`, `"NotExist"`; `"Unknown"` for `OCR_TASK_UNKNOWN` and any other
+ * value. Never NULL; the string is static.
+ */
+const char *ocr_task_status_name(ocr_task_status status);
+
+/**
  * Creates poll options with the defaults. Free them with `ocr_poll_options_free`. Answers NULL
  * only if memory is exhausted.
  */
@@ -469,6 +477,26 @@ ocr_code ocr_fetch_result_for(const ocr_client *client,
                               ocr_result **out);
 
 /**
+ * Like `ocr_fetch_result_for`, but each result's decoded bytes are written to a file in the
+ * existing folder `dir` while the answer arrives, so memory use does not grow with the size of
+ * the results. The files are named `<task id>.<ext>` after the result's type (`Text`: `txt`,
+ * `Pdf`: `pdf`, `Hocr`: `html`, `JSON`: `json`, `Csv`: `csv`, `Excel`: `xlsx`, `ImagePNG`:
+ * `png`, `WavFile`: `wav`, others: `bin`; `<task id>-<index>.<ext>` when two results share an
+ * extension; characters other than letters, digits, `.`, `_`, `-` in the id become `_`), and
+ * existing files of those names are replaced. Each file appears whole, and only once the whole
+ * answer has been read and checked; on any failure no new file is left behind.
+ *
+ * On `OCR_OK` the result's accessors work as usual, except that `ocr_result_data` answers NULL:
+ * use `ocr_result_path` and `ocr_result_size`. An answer of a task that is not Completed has no
+ * files. A missing folder is `OCR_ERR_IO`. Thread-safe.
+ */
+ocr_code ocr_fetch_result_to_dir(const ocr_client *client,
+                                 const char *operation,
+                                 const char *task_id,
+                                 const char *dir,
+                                 ocr_result **out);
+
+/**
  * `ocr_poll_until_done_for` with `RecognizePdf`.
  */
 ocr_code ocr_poll_until_done(const ocr_client *client,
@@ -519,6 +547,18 @@ ocr_code ocr_poll_many(const ocr_client *client,
                        ocr_code *codes_out);
 
 /**
+ * Like `ocr_poll_until_done_for`, but the final answer's results are written to files in the
+ * existing folder `dir` while they arrive, as `ocr_fetch_result_to_dir` describes. On `OCR_OK`,
+ * read them with `ocr_result_path` and `ocr_result_size`. Thread-safe.
+ */
+ocr_code ocr_poll_until_done_to_dir(const ocr_client *client,
+                                    const char *operation,
+                                    const char *task_id,
+                                    const ocr_poll_options *options,
+                                    const char *dir,
+                                    ocr_result **out);
+
+/**
  * Frees a result and everything its accessors returned. NULL does nothing.
  */
 void ocr_result_free(ocr_result *result);
@@ -559,12 +599,26 @@ const char *ocr_result_type(const ocr_result *result,
 /**
  * The decoded bytes of result file `index`; `*len` receives their number. Text results are
  * UTF-8 bytes without a terminating NUL. Answers NULL (and `*len` = 0) if `index` is out of
- * range or `result` is NULL, and NULL if `len` is NULL. An empty file answers a valid non-NULL
- * pointer with `*len` = 0.
+ * range, if `result` is NULL, or if the bytes were written to a file (`ocr_result_path`); NULL
+ * if `len` is NULL. An empty file answers a valid non-NULL pointer with `*len` = 0.
  */
 const uint8_t *ocr_result_data(const ocr_result *result,
                                size_t index,
                                size_t *len);
+
+/**
+ * The number of decoded bytes of result file `index`, in memory or in its file. 0 if `index`
+ * is out of range or `result` is NULL.
+ */
+uint64_t ocr_result_size(const ocr_result *result,
+                         size_t index);
+
+/**
+ * The path of the file that holds result file `index`, for results from the `_to_dir` calls;
+ * NULL for results held in memory, an index out of range, or NULL.
+ */
+const char *ocr_result_path(const ocr_result *result,
+                            size_t index);
 
 /**
  * How many messages `error.messages` holds (why a task failed). 0 for NULL.

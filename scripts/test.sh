@@ -26,4 +26,7 @@ fi
 step "the official Python SDK against the emulator"
 emulator/tests/official-sdk/run.sh target/debug/ocrcloud-emulator
 
+step "a smoke run of the benchmark (tiny inputs; asserts nothing about speed)"
+benches/run.sh --smoke
+
 step "all tests passed"

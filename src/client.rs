@@ -3,13 +3,20 @@
 use crate::auth::{Auth, Bearer, check_header_safe};
 use crate::cancel::Cancel;
 use crate::error::{Code, Error, Result, invalid, protocol};
+use crate::files::{FileSink, persist_results};
 use crate::operations::{Document, Operation};
+use crate::transport::TcpConnector;
 use crate::wire::{self, Answer, MemorySink, Sink, Source, TokenAnswer};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::io::Read;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
-use ureq::http::{self, Method, Response, StatusCode, Uri, header};
+use ureq::http::{self, HeaderValue, Method, Response, StatusCode, Uri, header};
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{
+    ConnectProxyConnector, Connector, NextTimeout, RustlsConnector,
+};
 
 /// The real service.
 pub const DEFAULT_BASE_URL: &str = "https://api.aspose.cloud";
@@ -38,7 +45,7 @@ pub struct Settings {
     /// Limit for one whole request, body included. Default 300 s.
     pub request_timeout: Duration,
     /// The `User-Agent` header. Default `ocrcloud/<version>`.
-    pub user_agent: String,
+    pub user_agent: Arc<str>,
     /// The largest answer accepted, in bytes. Default 1 GiB.
     pub max_response_bytes: u64,
     /// Send to plain `http://` hosts other than loopback. Default false.
@@ -55,7 +62,7 @@ impl Default for Settings {
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(300),
-            user_agent: concat!("ocrcloud/", env!("CARGO_PKG_VERSION")).to_string(),
+            user_agent: Arc::from(concat!("ocrcloud/", env!("CARGO_PKG_VERSION"))),
             max_response_bytes: 1 << 30,
             allow_insecure_http: false,
             max_attempts: 3,
@@ -143,8 +150,13 @@ impl Client {
             .max_idle_connections_per_host(32)
             .input_buffer_size(256 * 1024)
             .build();
+        let connector =
+            ().chain(ConnectProxyConnector::default())
+                .chain(TcpConnector)
+                .chain(RustlsConnector::default());
+        let agent = ureq::Agent::with_parts(config, connector, CachingResolver::default());
         Ok(Client {
-            agent: ureq::Agent::new_with_config(config),
+            agent,
             base_url,
             insecure,
             auth,
@@ -186,6 +198,21 @@ impl Client {
         check_header_safe("the task id", task_id)?;
         let url = self.task_url(op.name(), Some(task_id));
         self.redacted(self.retrying(call, || self.get_answer(&url, !op.is_trial(), sink, call)))
+    }
+
+    /// Fetches the current answer for a task, writing each result to a file in `dir` while the
+    /// answer arrives (see [`crate::files::result_file_name`]); memory use does not grow with
+    /// the results' size, and every file appears whole once the answer has been read.
+    pub fn fetch_to_dir(
+        &self,
+        op: Operation,
+        task_id: &str,
+        dir: &Path,
+        call: &Call,
+    ) -> Result<Answer<PathBuf>> {
+        let mut sink = FileSink::new(dir)?;
+        let answer = self.fetch_into(op, task_id, &mut sink, call)?;
+        persist_results(answer, dir)
     }
 
     /// Asks the cheap `Utilities/GetTaskStatus` call for a task's status (answers carry no data).
@@ -337,13 +364,13 @@ impl Client {
         let mut builder = http::Request::builder()
             .method(request.method.clone())
             .uri(request.url)
-            .header(header::USER_AGENT, &settings.user_agent)
-            .header(header::ACCEPT, request.accept);
+            .header(header::USER_AGENT, &*settings.user_agent)
+            .header(header::ACCEPT, HeaderValue::from_static(request.accept));
         if let Some(bearer) = bearer {
             builder = builder.header(header::AUTHORIZATION, format!("Bearer {}", bearer.value));
         }
         if let Some((_, content_type)) = request.body {
-            builder = builder.header(header::CONTENT_TYPE, content_type);
+            builder = builder.header(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         }
         let body: &[u8] = request.body.map_or(&[], |(body, _)| body);
         let http_request = builder
@@ -355,6 +382,7 @@ impl Client {
             .timeout_connect(Some(bounded(settings.connect_timeout)))
             .timeout_resolve(Some(bounded(settings.connect_timeout)))
             .timeout_per_read(Some(bounded(settings.read_timeout)))
+            .timeout_per_write(Some(bounded(settings.read_timeout)))
             .timeout_global(Some(bounded(settings.request_timeout)))
             .build();
         self.agent.run(http_request).map_err(|e| {
@@ -415,7 +443,10 @@ impl Client {
     /// Runs `attempt` until it succeeds, fails for good, or the allowed attempts are used,
     /// waiting with exponential backoff (and at least `Retry-After`) between attempts.
     fn retrying<T>(&self, call: &Call, mut attempt: impl FnMut() -> Result<T>) -> Result<T> {
-        let attempts = call.attempts.unwrap_or(self.settings().max_attempts).max(1);
+        let attempts = call
+            .attempts
+            .unwrap_or_else(|| self.settings().max_attempts)
+            .max(1);
         let mut sent = 1;
         loop {
             match attempt() {
@@ -456,6 +487,43 @@ impl Client {
             ),
             None => format!("{}/v5.0/ocr/{path}", self.base_url),
         }
+    }
+}
+
+/// How long resolved addresses are reused.
+const RESOLVED_LIFETIME: Duration = Duration::from_secs(60);
+
+/// Remembers resolved addresses for a minute. ureq resolves the host before it looks for a
+/// pooled connection, and with a timeout it resolves on a new thread, so without the cache every
+/// request over a keep-alive connection would start a thread and look the host up again.
+#[derive(Debug, Default)]
+struct CachingResolver {
+    resolver: DefaultResolver,
+    cache: Mutex<Vec<(String, Instant, ResolvedSocketAddrs)>>,
+}
+
+impl Resolver for CachingResolver {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> std::result::Result<ResolvedSocketAddrs, ureq::Error> {
+        let key = format!(
+            "{}://{}",
+            uri.scheme_str().unwrap_or(""),
+            uri.authority().map_or("", |a| a.as_str())
+        );
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.retain(|(_, at, _)| at.elapsed() < RESOLVED_LIFETIME);
+        if let Some((_, _, addresses)) = cache.iter().find(|(host, _, _)| *host == key) {
+            return Ok(addresses.clone());
+        }
+        drop(cache);
+        let addresses = self.resolver.resolve(uri, config, timeout)?;
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.push((key, Instant::now(), addresses.clone()));
+        Ok(addresses)
     }
 }
 

@@ -19,4 +19,5 @@ pub mod ffi;
 pub mod files;
 pub mod operations;
 pub mod poll;
+mod transport;
 pub mod wire;

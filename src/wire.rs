@@ -14,8 +14,11 @@ use serde::Deserialize;
 
 /// How deeply unknown JSON values may nest before the answer is refused.
 const MAX_DEPTH: usize = 512;
-/// Size of the read buffer between the network and the parser.
+/// The largest read buffer between the network and the parser; small answers get a buffer of
+/// their own size, so that frequent status polls do not clear a large buffer each time.
 const BUFFER_BYTES: usize = 256 * 1024;
+/// The smallest read buffer.
+const MIN_BUFFER_BYTES: usize = 1024;
 
 /// Where the bytes of an answer come from.
 pub trait Source {
@@ -69,7 +72,9 @@ impl Sink for MemorySink {
         self.current = Vec::new();
         self.current
             .try_reserve_exact(size_hint)
-            .map_err(|_| out_of_memory(size_hint))
+            .map_err(|_| out_of_memory(size_hint))?;
+        ask_for_huge_pages(&mut self.current);
+        Ok(())
     }
 
     fn reserve(&mut self, additional: usize) -> Result<&mut Vec<u8>> {
@@ -93,6 +98,30 @@ impl Sink for MemorySink {
 
     fn empty(&mut self) -> Result<Vec<u8>> {
         Ok(Vec::new())
+    }
+}
+
+/// Asks the kernel to back a large buffer with 2 MiB pages where it can (Linux transparent huge
+/// pages in `madvise` mode). Fresh memory is paid for at its first touch, page by page; with huge
+/// pages a 64 MiB result takes 32 faults instead of 16384, which was a third of a large fetch.
+fn ask_for_huge_pages(buffer: &mut Vec<u8>) {
+    const HUGE_PAGE: usize = 2 << 20;
+    if buffer.capacity() < 2 * HUGE_PAGE {
+        return;
+    }
+    let start = buffer.as_mut_ptr() as usize;
+    let aligned = start.next_multiple_of(HUGE_PAGE);
+    let end = (start + buffer.capacity()) / HUGE_PAGE * HUGE_PAGE;
+    if end > aligned {
+        // SAFETY: advice on whole pages inside the vector's own allocation; it does not change
+        // the memory's contents or validity, and failure only means small pages are used.
+        unsafe {
+            libc::madvise(
+                aligned as *mut libc::c_void,
+                end - aligned,
+                libc::MADV_HUGEPAGE,
+            );
+        }
     }
 }
 
@@ -192,17 +221,23 @@ struct JsonStream<S> {
     /// Bytes taken from the source so far.
     taken: u64,
     utf8_pending: Vec<u8>,
+    /// The last field name read.
+    name: Vec<u8>,
 }
 
 impl<S: Source> JsonStream<S> {
     fn new(source: S) -> Self {
+        let size = source.remaining().map_or(BUFFER_BYTES, |n| {
+            usize::try_from(n).map_or(BUFFER_BYTES, |n| n.clamp(MIN_BUFFER_BYTES, BUFFER_BYTES))
+        });
         JsonStream {
             source,
-            buf: vec![0; BUFFER_BYTES].into_boxed_slice(),
+            buf: vec![0; size].into_boxed_slice(),
             pos: 0,
             end: 0,
             taken: 0,
             utf8_pending: Vec::new(),
+            name: Vec::new(),
         }
     }
 
@@ -288,10 +323,11 @@ impl<S: Source> JsonStream<S> {
     }
 
     /// Reads a string's content after its opening quote, passing the unescaped bytes to `piece`.
-    /// Control characters are refused unless `raw_controls` (the base64 decoder refuses them).
+    /// Control characters are refused, except in base64 result `data`: there the decoder refuses
+    /// raw ones, and escaped line breaks (MIME-style base64) are dropped.
     fn string_with(
         &mut self,
-        raw_controls: bool,
+        data: bool,
         piece: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
         loop {
@@ -301,7 +337,7 @@ impl<S: Source> JsonStream<S> {
             let chunk = &self.buf[self.pos..self.end];
             let stop = memchr::memchr2(b'"', b'\\', chunk);
             let text = &chunk[..stop.unwrap_or(chunk.len())];
-            if !raw_controls && let Some(at) = text.iter().position(|&b| b < 0x20) {
+            if !data && let Some(at) = text.iter().position(|&b| b < 0x20) {
                 self.pos += at;
                 return Err(self.malformed("a control character inside a string"));
             }
@@ -330,7 +366,9 @@ impl<S: Source> JsonStream<S> {
                 b'u' => self.unicode_escape()?.encode_utf8(&mut utf8).as_bytes(),
                 _ => return Err(self.malformed("an invalid escape sequence")),
             };
-            piece(unescaped)?;
+            if !(data && matches!(unescaped, b"\n" | b"\r")) {
+                piece(unescaped)?;
+            }
         }
     }
 
@@ -407,12 +445,22 @@ impl<S: Source> JsonStream<S> {
         }
     }
 
-    /// A field name (the opening quote is next) followed by its colon.
-    fn field_name(&mut self) -> Result<String> {
+    /// Reads a field name (the opening quote is next) into `self.name`, and its colon.
+    fn field_name(&mut self) -> Result<()> {
         self.expect(b'"', "at the start of a field name")?;
-        let name = self.owned_string("name")?;
-        self.expect(b':', "after a field name")?;
-        Ok(name)
+        let mut name = std::mem::take(&mut self.name);
+        name.clear();
+        let read = self.string_with(false, &mut |piece| {
+            name.extend_from_slice(piece);
+            Ok(())
+        });
+        let valid = std::str::from_utf8(&name).is_ok();
+        self.name = name;
+        read?;
+        if !valid {
+            return Err(self.malformed("a field name that is not valid UTF-8"));
+        }
+        self.expect(b':', "after a field name")
     }
 
     /// Skips `true`, `false` or `null` whose first byte is next.
@@ -560,12 +608,14 @@ impl<S: Source> JsonStream<S> {
         }
     }
 
-    /// Walks `{ "name": value, ... }` or `null`, calling `field` with each name and the value unread.
-    /// Returns false for `null`.
+    /// Walks `{ "name": value, ... }` or `null`, calling `field` with the value unread and the
+    /// index of its name in `fields` (compared without regard to ASCII case; `None` for other
+    /// names). A known field may appear once. Returns false for `null`.
     fn object(
         &mut self,
         what: &str,
-        field: &mut dyn FnMut(&mut Self, &str) -> Result<()>,
+        fields: &[&str],
+        field: &mut dyn FnMut(&mut Self, Option<usize>) -> Result<()>,
     ) -> Result<bool> {
         if self.null(what)? {
             return Ok(false);
@@ -578,9 +628,22 @@ impl<S: Source> JsonStream<S> {
             self.pos += 1;
             return Ok(true);
         }
+        let mut seen = 0u64;
         loop {
-            let name = self.field_name()?;
-            field(self, &name)?;
+            self.field_name()?;
+            let index = fields
+                .iter()
+                .position(|f| f.as_bytes().eq_ignore_ascii_case(&self.name));
+            if let Some(index) = index {
+                if seen & (1 << index) != 0 {
+                    return Err(protocol(format!(
+                        "{what} has the field {} twice",
+                        fields[index]
+                    )));
+                }
+                seen |= 1 << index;
+            }
+            field(self, index)?;
             match self.peek(what)? {
                 b',' => self.pos += 1,
                 b'}' => {
@@ -609,39 +672,30 @@ impl<S: Source> JsonStream<S> {
                 "the answer is not a JSON object".to_string() + &self.preview(),
             ));
         }
-        let mut seen = Seen::default();
         let mut id = None;
         let mut task_status = None;
         let mut response_status = None;
         let mut results = Vec::new();
         let mut messages = Vec::new();
         let mut warnings = Vec::new();
-        self.object("the answer", &mut |json, name| {
-            match known(
-                name,
-                &["id", "taskStatus", "responseStatusCode", "results", "error"],
-            ) {
-                Some(0) => id = json.nullable_string(seen.once("id")?)?,
-                Some(1) => task_status = json.nullable_string(seen.once("taskStatus")?)?,
-                Some(2) => {
-                    response_status = json.nullable_string(seen.once("responseStatusCode")?)?
-                }
-                Some(3) => {
-                    seen.once("results")?;
-                    json.array("results", &mut |json| {
-                        if !json.null("results")? {
-                            let index = results.len();
-                            results.push(json.result_file(index, sink)?);
-                        }
-                        Ok(())
-                    })?
-                }
+        let fields = ["id", "taskStatus", "responseStatusCode", "results", "error"];
+        self.object("the answer", &fields, &mut |json, index| {
+            match index {
+                Some(0) => id = json.nullable_string("id")?,
+                Some(1) => task_status = json.nullable_string("taskStatus")?,
+                Some(2) => response_status = json.nullable_string("responseStatusCode")?,
+                Some(3) => json.array("results", &mut |json| {
+                    if !json.null("results")? {
+                        let index = results.len();
+                        results.push(json.result_file(index, sink)?);
+                    }
+                    Ok(())
+                })?,
                 Some(4) => {
-                    seen.once("error")?;
-                    json.object("error", &mut |json, name| {
-                        match known(name, &["messages", "warnings"]) {
-                            Some(0) => messages = json.strings(seen.once("error.messages")?)?,
-                            Some(1) => warnings = json.strings(seen.once("error.warnings")?)?,
+                    json.object("error", &["messages", "warnings"], &mut |json, index| {
+                        match index {
+                            Some(0) => messages = json.strings("error.messages")?,
+                            Some(1) => warnings = json.strings("error.warnings")?,
                             _ => json.skip_value()?,
                         }
                         Ok(())
@@ -664,17 +718,13 @@ impl<S: Source> JsonStream<S> {
     }
 
     fn result_file<K: Sink>(&mut self, index: usize, sink: &mut K) -> Result<ResultFile<K::Data>> {
-        let mut seen = Seen::default();
         let mut kind = None;
         let mut data = None;
         let context = format!("results[{index}]");
-        self.object(&context, &mut |json, name| {
-            match known(name, &["type", "data"]) {
-                Some(0) => kind = json.nullable_string(seen.once("results[].type")?)?,
-                Some(1) => {
-                    seen.once("results[].data")?;
-                    data = Some(json.result_data(index, sink)?);
-                }
+        self.object(&context, &["type", "data"], &mut |json, field| {
+            match field {
+                Some(0) => kind = json.nullable_string("results[].type")?,
+                Some(1) => data = Some(json.result_data(index, sink)?),
                 _ => json.skip_value()?,
             }
             Ok(())
@@ -712,10 +762,6 @@ impl<S: Source> JsonStream<S> {
             )
         };
         self.string_with(true, &mut |piece| {
-            // Escaped line breaks (MIME-style base64) are skipped; anything else is decoded.
-            if piece == b"\n" || piece == b"\r" {
-                return Ok(());
-            }
             let out = sink.reserve(decoder.max_output(piece.len()))?;
             decoder.feed(piece, out).map_err(bad)?;
             sink.flush()
@@ -732,25 +778,6 @@ impl<S: Source> JsonStream<S> {
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
         format!(" (it starts with \"{}\")", text.trim())
-    }
-}
-
-/// The index of `name` in `fields`, compared without regard to ASCII case.
-fn known(name: &str, fields: &[&str]) -> Option<usize> {
-    fields.iter().position(|f| f.eq_ignore_ascii_case(name))
-}
-
-/// Remembers which known fields were read, to refuse duplicates.
-#[derive(Default)]
-struct Seen(Vec<&'static str>);
-
-impl Seen {
-    fn once(&mut self, field: &'static str) -> Result<&'static str> {
-        if self.0.contains(&field) {
-            return Err(protocol(format!("the answer has the field {field} twice")));
-        }
-        self.0.push(field);
-        Ok(field)
     }
 }
 
@@ -919,6 +946,18 @@ mod tests {
             parse_answer(body.as_bytes()).unwrap_err().code(),
             Code::Decode
         );
+    }
+
+    #[test]
+    fn refuses_a_raw_line_break_in_data_however_the_answer_arrives() {
+        // Found by tests/properties.rs: read a byte at a time, a raw line break arrived as a
+        // piece of its own and was dropped as if it had been an escaped one.
+        let body = "{\"taskStatus\":\"Completed\",\"results\":[{\"data\":\"\nAAAAAAAA\"}]}";
+        for step in [1, 2, 1000] {
+            let err = read_answer(Trickle(body.as_bytes(), step), &mut MemorySink::default())
+                .unwrap_err();
+            assert_eq!(err.code(), Code::Decode, "step {step}: {err}");
+        }
     }
 
     #[test]

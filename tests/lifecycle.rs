@@ -436,6 +436,26 @@ fn poll_many_checks_its_arguments_before_polling() {
     );
     assert!(last_error().contains("task_ids[1]"), "{}", last_error());
     assert_eq!(codes, [-1, -1], "nothing is written for invalid arguments");
+    let (bad, empty) = (c("a\nb"), c(""));
+    for ids in [[a.as_ptr(), bad.as_ptr()], [empty.as_ptr(), a.as_ptr()]] {
+        assert_code(
+            ocr_poll_many(
+                client.0,
+                std::ptr::null(),
+                ids.as_ptr(),
+                2,
+                std::ptr::null(),
+                results.as_mut_ptr(),
+                codes.as_mut_ptr(),
+            ),
+            OCR_ERR_INVALID_ARGUMENT,
+        );
+        assert_eq!(
+            codes,
+            [-1, -1],
+            "ids are checked before anything is written"
+        );
+    }
     assert_code(
         ocr_poll_many(
             client.0,

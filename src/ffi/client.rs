@@ -171,7 +171,7 @@ pub extern "C" fn ocr_client_set_user_agent(
     update(client, |s| {
         let text = required_str(user_agent, "user_agent")?;
         crate::auth::check_header_safe("user_agent", text)?;
-        s.user_agent = text.to_string();
+        s.user_agent = text.into();
         Ok(())
     })
 }

@@ -24,11 +24,28 @@ pub const OCR_TASK_ERROR: ocr_task_status = 4;
 /// No such task: a wrong id, a cancelled task, or results older than 24 hours.
 pub const OCR_TASK_NOT_EXIST: ocr_task_status = 5;
 
+/// The name of a task status as the service spells it: `"Pending"`, `"Processing"`,
+/// `"Completed"`, `"Error"`, `"NotExist"`; `"Unknown"` for `OCR_TASK_UNKNOWN` and any other
+/// value. Never NULL; the string is static.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_task_status_name(status: ocr_task_status) -> *const c_char {
+    let name: &'static std::ffi::CStr = match status {
+        OCR_TASK_PENDING => c"Pending",
+        OCR_TASK_PROCESSING => c"Processing",
+        OCR_TASK_COMPLETED => c"Completed",
+        OCR_TASK_ERROR => c"Error",
+        OCR_TASK_NOT_EXIST => c"NotExist",
+        _ => c"Unknown",
+    };
+    name.as_ptr()
+}
+
 /// Called once per answer while a poll waits for a task, on the thread that called the poll.
 ///
 /// `user_data` is the pointer given to `ocr_poll_options_set_progress`; `task_id` is valid only
 /// during the call; `status` is the task's status in this answer; `attempt` counts the requests
-/// for this task from 1. The callback must return normally (no `longjmp`, no exceptions).
+/// for this task from 1. The callback must return normally (no `longjmp`, no exceptions); to
+/// stop the poll from inside it, trigger the poll's cancel token (`ocr_cancel_trigger`).
 pub type ocr_progress_fn = Option<
     extern "C" fn(
         user_data: *mut c_void,
@@ -264,6 +281,20 @@ mod tests {
         ] {
             assert_eq!(constant, status as i32);
         }
+    }
+
+    #[test]
+    fn status_names_are_the_services_spelling() {
+        let name = |status| {
+            // SAFETY: the function answers a static NUL-terminated string.
+            unsafe { std::ffi::CStr::from_ptr(ocr_task_status_name(status)) }
+                .to_str()
+                .unwrap()
+        };
+        assert_eq!(name(OCR_TASK_PENDING), "Pending");
+        assert_eq!(name(OCR_TASK_NOT_EXIST), "NotExist");
+        assert_eq!(name(OCR_TASK_UNKNOWN), "Unknown");
+        assert_eq!(name(42), "Unknown");
     }
 
     #[test]

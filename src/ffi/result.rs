@@ -6,13 +6,14 @@ use super::{
     Handle, OCR_OK, borrow, boxed, free_boxed, guard, guard_code, ocr_code, out_param,
     required_str, write_out,
 };
+use crate::auth::check_header_safe;
 use crate::client::Call;
 use crate::error::{Result, invalid};
-use crate::files::save_atomically;
+use crate::files::{FileSink, copy_atomically, persist_results, save_atomically};
 use crate::poll::{poll_many, poll_until_done};
 use crate::wire::{Answer, MemorySink, TaskStatus};
 use std::ffi::{CString, c_char};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// One answer of the service for a task: its status, result files (decoded) and messages.
 ///
@@ -29,9 +30,30 @@ pub(super) struct OcrResult {
     status_text: CString,
     id: CString,
     response_status: CString,
-    files: Vec<(CString, Vec<u8>)>,
+    files: Vec<Entry>,
     messages: Vec<CString>,
     warnings: Vec<CString>,
+}
+
+/// One result file: its type and where its bytes are.
+struct Entry {
+    kind: CString,
+    stored: Stored,
+}
+
+/// Where a result file's decoded bytes are.
+enum Stored {
+    Memory(Vec<u8>),
+    File { path: CString, size: u64 },
+}
+
+impl Stored {
+    fn in_file(path: PathBuf) -> Stored {
+        Stored::File {
+            size: std::fs::metadata(&path).map_or(0, |m| m.len()),
+            path: c_text(path.to_string_lossy().into_owned()),
+        }
+    }
 }
 
 impl Handle for ocr_result {
@@ -45,7 +67,7 @@ fn c_text(text: String) -> CString {
 }
 
 impl OcrResult {
-    pub(super) fn new(answer: Answer<Vec<u8>>) -> OcrResult {
+    fn new<D>(answer: Answer<D>, store: impl Fn(D) -> Stored) -> OcrResult {
         OcrResult {
             status: answer.status(),
             status_text: c_text(answer.task_status),
@@ -54,7 +76,10 @@ impl OcrResult {
             files: answer
                 .results
                 .into_iter()
-                .map(|file| (c_text(file.kind), file.data))
+                .map(|file| Entry {
+                    kind: c_text(file.kind),
+                    stored: store(file.data),
+                })
                 .collect(),
             messages: answer.messages.into_iter().map(c_text).collect(),
             warnings: answer.warnings.into_iter().map(c_text).collect(),
@@ -93,7 +118,39 @@ pub extern "C" fn ocr_fetch_result_for(
         let op = operation_arg(operation)?;
         let task_id = required_str(task_id, "task_id")?;
         let answer = client.fetch(op, task_id, &Call::default())?;
-        write_out(out, boxed(OcrResult::new(answer)));
+        write_out(out, boxed(OcrResult::new(answer, Stored::Memory)));
+        Ok(())
+    })
+}
+
+/// Like `ocr_fetch_result_for`, but each result's decoded bytes are written to a file in the
+/// existing folder `dir` while the answer arrives, so memory use does not grow with the size of
+/// the results. The files are named `<task id>.<ext>` after the result's type (`Text`: `txt`,
+/// `Pdf`: `pdf`, `Hocr`: `html`, `JSON`: `json`, `Csv`: `csv`, `Excel`: `xlsx`, `ImagePNG`:
+/// `png`, `WavFile`: `wav`, others: `bin`; `<task id>-<index>.<ext>` when two results share an
+/// extension; characters other than letters, digits, `.`, `_`, `-` in the id become `_`), and
+/// existing files of those names are replaced. Each file appears whole, and only once the whole
+/// answer has been read and checked; on any failure no new file is left behind.
+///
+/// On `OCR_OK` the result's accessors work as usual, except that `ocr_result_data` answers NULL:
+/// use `ocr_result_path` and `ocr_result_size`. An answer of a task that is not Completed has no
+/// files. A missing folder is `OCR_ERR_IO`. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_fetch_result_to_dir(
+    client: *const ocr_client,
+    operation: *const c_char,
+    task_id: *const c_char,
+    dir: *const c_char,
+    out: *mut *mut ocr_result,
+) -> ocr_code {
+    guard_code(|| {
+        out_param(out, "out")?;
+        let client = client_arg(client)?;
+        let op = operation_arg(operation)?;
+        let task_id = required_str(task_id, "task_id")?;
+        let dir = Path::new(required_str(dir, "dir")?);
+        let answer = client.fetch_to_dir(op, task_id, dir, &Call::default())?;
+        write_out(out, boxed(OcrResult::new(answer, Stored::in_file)));
         Ok(())
     })
 }
@@ -143,7 +200,7 @@ pub extern "C" fn ocr_poll_until_done_for(
             &mut MemorySink::default(),
             &mut |_, status, attempt| options.report(&id, status as ocr_task_status, attempt),
         )?;
-        write_out(out, boxed(OcrResult::new(answer)));
+        write_out(out, boxed(OcrResult::new(answer, Stored::Memory)));
         Ok(())
     })
 }
@@ -192,7 +249,12 @@ pub extern "C" fn ocr_poll_many(
         let ids: Vec<&str> = ids
             .iter()
             .enumerate()
-            .map(|(i, &id)| required_str(id, &format!("task_ids[{i}]")))
+            .map(|(i, &id)| {
+                let name = format!("task_ids[{i}]");
+                let id = required_str(id, &name)?;
+                check_header_safe(&name, id)?;
+                Ok(id)
+            })
             .collect::<Result<_>>()?;
         let c_ids: Vec<CString> = ids.iter().map(|id| c_text(id.to_string())).collect();
         let outcomes = poll_many(
@@ -210,7 +272,7 @@ pub extern "C" fn ocr_poll_many(
             match outcome {
                 Ok(answer) => {
                     codes[index] = OCR_OK;
-                    results[index] = boxed(OcrResult::new(answer));
+                    results[index] = boxed(OcrResult::new(answer, Stored::Memory));
                 }
                 Err(error) => {
                     codes[index] = error.code() as ocr_code;
@@ -226,6 +288,40 @@ pub extern "C" fn ocr_poll_many(
                 format!("{failures} of {count} tasks did not complete; the first: {m}")
             })),
         }
+    })
+}
+
+/// Like `ocr_poll_until_done_for`, but the final answer's results are written to files in the
+/// existing folder `dir` while they arrive, as `ocr_fetch_result_to_dir` describes. On `OCR_OK`,
+/// read them with `ocr_result_path` and `ocr_result_size`. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_poll_until_done_to_dir(
+    client: *const ocr_client,
+    operation: *const c_char,
+    task_id: *const c_char,
+    options: *const ocr_poll_options,
+    dir: *const c_char,
+    out: *mut *mut ocr_result,
+) -> ocr_code {
+    guard_code(|| {
+        out_param(out, "out")?;
+        let client = client_arg(client)?;
+        let op = operation_arg(operation)?;
+        let task_id = required_str(task_id, "task_id")?;
+        let options = options_arg(options)?;
+        let dir = Path::new(required_str(dir, "dir")?);
+        let id = c_text(task_id.to_string());
+        let answer = poll_until_done(
+            client,
+            op,
+            task_id,
+            &options.poll,
+            &mut FileSink::new(dir)?,
+            &mut |_, status, attempt| options.report(&id, status as ocr_task_status, attempt),
+        )?;
+        let answer = persist_results(answer, dir)?;
+        write_out(out, boxed(OcrResult::new(answer, Stored::in_file)));
+        Ok(())
     })
 }
 
@@ -289,14 +385,14 @@ pub extern "C" fn ocr_result_type(result: *const ocr_result, index: usize) -> *c
     read(result, std::ptr::null(), |r| {
         r.files
             .get(index)
-            .map_or(std::ptr::null(), |(kind, _)| kind.as_ptr())
+            .map_or(std::ptr::null(), |f| f.kind.as_ptr())
     })
 }
 
 /// The decoded bytes of result file `index`; `*len` receives their number. Text results are
 /// UTF-8 bytes without a terminating NUL. Answers NULL (and `*len` = 0) if `index` is out of
-/// range or `result` is NULL, and NULL if `len` is NULL. An empty file answers a valid non-NULL
-/// pointer with `*len` = 0.
+/// range, if `result` is NULL, or if the bytes were written to a file (`ocr_result_path`); NULL
+/// if `len` is NULL. An empty file answers a valid non-NULL pointer with `*len` = 0.
 #[unsafe(no_mangle)]
 pub extern "C" fn ocr_result_data(
     result: *const ocr_result,
@@ -307,15 +403,47 @@ pub extern "C" fn ocr_result_data(
         if len.is_null() {
             return std::ptr::null();
         }
-        let data = borrow(result).ok().and_then(|r| r.files.get(index));
-        write_out(len, data.map_or(0, |(_, bytes)| bytes.len()));
-        data.map_or(std::ptr::null(), |(_, bytes)| {
+        let bytes = borrow(result)
+            .ok()
+            .and_then(|r| r.files.get(index))
+            .and_then(|f| match &f.stored {
+                Stored::Memory(bytes) => Some(bytes),
+                Stored::File { .. } => None,
+            });
+        write_out(len, bytes.map_or(0, Vec::len));
+        bytes.map_or(std::ptr::null(), |bytes| {
             if bytes.is_empty() {
                 c"".as_ptr().cast()
             } else {
                 bytes.as_ptr()
             }
         })
+    })
+}
+
+/// The number of decoded bytes of result file `index`, in memory or in its file. 0 if `index`
+/// is out of range or `result` is NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_result_size(result: *const ocr_result, index: usize) -> u64 {
+    read(result, 0, |r| {
+        r.files.get(index).map_or(0, |f| match &f.stored {
+            Stored::Memory(bytes) => bytes.len() as u64,
+            Stored::File { size, .. } => *size,
+        })
+    })
+}
+
+/// The path of the file that holds result file `index`, for results from the `_to_dir` calls;
+/// NULL for results held in memory, an index out of range, or NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_result_path(result: *const ocr_result, index: usize) -> *const c_char {
+    read(result, std::ptr::null(), |r| {
+        r.files
+            .get(index)
+            .map_or(std::ptr::null(), |f| match &f.stored {
+                Stored::Memory(_) => std::ptr::null(),
+                Stored::File { path, .. } => path.as_ptr(),
+            })
     })
 }
 
@@ -357,16 +485,18 @@ pub extern "C" fn ocr_result_save(
     guard_code(|| {
         let result = borrow(result)?;
         let path = required_str(path, "path")?;
-        let (_, data) = file_at(result, index)?;
-        save_atomically(Path::new(path), data)
-    })
-}
-
-fn file_at(result: &OcrResult, index: usize) -> Result<&(CString, Vec<u8>)> {
-    result.files.get(index).ok_or_else(|| {
-        invalid(format!(
-            "index {index} is out of range: the result has {} files",
-            result.files.len()
-        ))
+        let entry = result.files.get(index).ok_or_else(|| {
+            invalid(format!(
+                "index {index} is out of range: the result has {} files",
+                result.files.len()
+            ))
+        })?;
+        match &entry.stored {
+            Stored::Memory(bytes) => save_atomically(Path::new(path), bytes),
+            Stored::File { path: source, .. } => copy_atomically(
+                Path::new(source.to_str().expect("paths of results are UTF-8")),
+                Path::new(path),
+            ),
+        }
     })
 }

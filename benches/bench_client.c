@@ -1,0 +1,213 @@
+/*
+ * The C side of benches/bench.py. Each mode does one measured job through the C API and prints
+ * one line of figures; bench.py times the process and reads its peak RSS.
+ *
+ *   bench_client memory  BASE_URL TOKEN TASK_ID            fetch + decode into memory
+ *   bench_client dir     BASE_URL TOKEN TASK_ID DIR        fetch + decode straight to files
+ *   bench_client polls   BASE_URL TOKEN TASK_ID COUNT      keep-alive polls vs a raw socket loop
+ *   bench_client many    BASE_URL TOKEN IDS_FILE INTERVAL  ocr_poll_many on the ids in IDS_FILE
+ */
+#define _GNU_SOURCE
+#include "ocrcloud.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what, ocr_code code) {
+    fprintf(stderr, "%s: %s: %s\n", what, ocr_code_name(code), ocr_last_error_message());
+    exit(1);
+}
+
+static size_t total_bytes(const ocr_result *result) {
+    size_t total = 0;
+    for (size_t i = 0; i < ocr_result_count(result); i++) {
+        size_t len = 0;
+        ocr_result_data(result, i, &len);
+        total += len;
+    }
+    return total;
+}
+
+static int fetch_memory(const ocr_client *client, const char *task_id) {
+    ocr_result *result = NULL;
+    ocr_code code = ocr_fetch_result(client, task_id, &result);
+    if (code != OCR_OK) die("ocr_fetch_result", code);
+    printf("decoded_bytes=%zu\n", total_bytes(result));
+    ocr_result_free(result);
+    return 0;
+}
+
+static int fetch_dir(const ocr_client *client, const char *task_id, const char *dir) {
+    ocr_result *result = NULL;
+    ocr_code code = ocr_fetch_result_to_dir(client, NULL, task_id, dir, &result);
+    if (code != OCR_OK) die("ocr_fetch_result_to_dir", code);
+    printf("files=%zu first=%s\n", ocr_result_count(result), ocr_result_path(result, 0));
+    ocr_result_free(result);
+    return 0;
+}
+
+/* Host and port of an http://HOST:PORT base URL (loopback IPv4 only: a benchmark tool). */
+static int connect_raw(const char *base_url) {
+    char host[64] = {0};
+    int port = 0;
+    if (sscanf(base_url, "http://%63[^:]:%d", host, &port) != 2) return -1;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, host, &addr.sin_addr);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0 ? fd : -1;
+}
+
+/* Sends `request` and reads one answer with a Content-Length body; returns 0 on success. */
+static int raw_exchange(int fd, const char *request, size_t request_len) {
+    static char buf[65536];
+    if (write(fd, request, request_len) != (ssize_t)request_len) return -1;
+    size_t have = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+        if (n <= 0) return -1;
+        have += (size_t)n;
+        buf[have] = 0;
+        char *end = strstr(buf, "\r\n\r\n");
+        if (!end) continue;
+        char *length = strcasestr(buf, "content-length:");
+        if (!length) return -1;
+        size_t body = strtoul(length + 15, NULL, 10);
+        size_t head = (size_t)(end + 4 - buf);
+        while (have < head + body) {
+            n = read(fd, buf + have, sizeof buf - 1 - have);
+            if (n <= 0) return -1;
+            have += (size_t)n;
+        }
+        return 0;
+    }
+}
+
+static int polls(const ocr_client *client, const char *base_url, const char *token,
+                 const char *task_id, int count) {
+    char host[128];
+    sscanf(base_url, "http://%127[^/]", host);
+    char request[1024];
+    int request_len = snprintf(request, sizeof request,
+                               "GET /v5.0/ocr/RecognizePdf?id=%s HTTP/1.1\r\nHost: %s\r\n"
+                               "User-Agent: ocrcloud/%s\r\nAccept: application/json\r\n"
+                               "Authorization: Bearer %s\r\n\r\n",
+                               task_id, host, ocr_version(), token);
+    int fd = connect_raw(base_url);
+    if (fd < 0) {
+        fprintf(stderr, "cannot connect to %s\n", base_url);
+        return 1;
+    }
+    /* Warm both paths, then interleave blocks so both see the same machine. */
+    ocr_result *result = NULL;
+    for (int i = 0; i < 50; i++) {
+        if (raw_exchange(fd, request, (size_t)request_len) != 0) return 1;
+        ocr_code code = ocr_fetch_result(client, task_id, &result);
+        if (code != OCR_OK) die("ocr_fetch_result", code);
+        ocr_result_free(result);
+    }
+    double raw = 0, ours = 0;
+    int block = count / 10 > 0 ? count / 10 : 1;
+    for (int done = 0; done < count; done += block) {
+        double start = now_s();
+        for (int i = 0; i < block; i++) {
+            if (raw_exchange(fd, request, (size_t)request_len) != 0) return 1;
+        }
+        raw += now_s() - start;
+        start = now_s();
+        for (int i = 0; i < block; i++) {
+            ocr_code code = ocr_fetch_result(client, task_id, &result);
+            if (code != OCR_OK) die("ocr_fetch_result", code);
+            ocr_result_free(result);
+        }
+        ours += now_s() - start;
+    }
+    close(fd);
+    int total = ((count + block - 1) / block) * block;
+    printf("raw_us=%.2f ocrcloud_us=%.2f ratio=%.3f\n", raw / total * 1e6, ours / total * 1e6,
+           ours / raw);
+    return 0;
+}
+
+struct tally {
+    unsigned answers;
+};
+
+static void count_answer(void *user_data, const char *task_id, ocr_task_status status,
+                         uint32_t attempt) {
+    (void)task_id;
+    (void)status;
+    (void)attempt;
+    ((struct tally *)user_data)->answers++;
+}
+
+static int many(const ocr_client *client, const char *ids_file, unsigned interval_ms) {
+    FILE *f = fopen(ids_file, "r");
+    if (!f) return 1;
+    size_t capacity = 1024, count = 0;
+    char **ids = malloc(capacity * sizeof *ids);
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (count == capacity) ids = realloc(ids, (capacity *= 2) * sizeof *ids);
+        ids[count++] = strdup(line);
+    }
+    fclose(f);
+    ocr_result **results = calloc(count, sizeof *results);
+    ocr_code *codes = calloc(count, sizeof *codes);
+    struct tally tally = {0};
+    ocr_poll_options *options = ocr_poll_options_new();
+    ocr_poll_options_set_interval_ms(options, interval_ms);
+    ocr_poll_options_set_backoff(options, 1.0, interval_ms);
+    ocr_poll_options_set_progress(options, count_answer, &tally);
+    double start = now_s();
+    ocr_code code = ocr_poll_many(client, NULL, (const char *const *)ids, count, options, results,
+                                  codes);
+    double elapsed = now_s() - start;
+    if (code != OCR_OK) die("ocr_poll_many", code);
+    for (size_t i = 0; i < count; i++) {
+        ocr_result_free(results[i]);
+        free(ids[i]);
+    }
+    printf("tasks=%zu seconds=%.3f requests=%u\n", count, elapsed, tally.answers);
+    ocr_poll_options_free(options);
+    free(results);
+    free(codes);
+    free(ids);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 5) {
+        fprintf(stderr, "usage: see the comment at the top of bench_client.c\n");
+        return 2;
+    }
+    const char *mode = argv[1], *url = argv[2], *token = argv[3];
+    ocr_client *client = NULL;
+    ocr_code code = ocr_client_new(url, token, &client);
+    if (code != OCR_OK) die("ocr_client_new", code);
+    ocr_client_set_max_response_bytes(client, (uint64_t)4 << 30);
+    int status = 2;
+    if (strcmp(mode, "memory") == 0) status = fetch_memory(client, argv[4]);
+    if (strcmp(mode, "dir") == 0 && argc == 6) status = fetch_dir(client, argv[4], argv[5]);
+    if (strcmp(mode, "polls") == 0 && argc == 6)
+        status = polls(client, url, token, argv[4], atoi(argv[5]));
+    if (strcmp(mode, "many") == 0 && argc == 6)
+        status = many(client, argv[4], (unsigned)atoi(argv[5]));
+    ocr_client_free(client);
+    return status;
+}
