@@ -29,6 +29,26 @@
 #define OCR_VERSION_STRING "0.1.0"
 
 /**
+ * Log nothing (the default unless `OCRCLOUD_LOG` says otherwise).
+ */
+#define OCR_LOG_OFF 0
+
+/**
+ * Failures and unsafe settings.
+ */
+#define OCR_LOG_WARN 1
+
+/**
+ * Retries, backoff waits, token refreshes.
+ */
+#define OCR_LOG_INFO 2
+
+/**
+ * Every request and every poll.
+ */
+#define OCR_LOG_DEBUG 3
+
+/**
  * A switch that cancels polls from any thread.
  *
  * Thread safety: all functions may be called from any thread at any time. The switch stays
@@ -78,6 +98,18 @@ typedef int32_t ocr_code;
  * Where a task is in the service's queue. The values are fixed and never reused.
  */
 typedef int32_t ocr_task_status;
+
+/**
+ * Receives one log line: `level` is `OCR_LOG_WARN`, `OCR_LOG_INFO` or `OCR_LOG_DEBUG`;
+ * `message` is valid only during the call and never contains a token or secret.
+ *
+ * It may be called from any thread, including the library's own worker threads of
+ * `ocr_poll_many` and several threads at once, so it must be thread-safe. It must return
+ * normally and must not call `ocr_set_log_callback`.
+ */
+typedef void (*ocr_log_fn)(void *user_data,
+                           int32_t level,
+                           const char *message);
 
 /**
  * Called once per answer while a poll waits for a task, on the thread that called the poll.
@@ -373,6 +405,22 @@ ocr_code ocr_get_task_status(const ocr_client *client,
                              const char *operation,
                              const char *task_id,
                              ocr_task_status *out);
+
+/**
+ * Sends the library's log lines to `callback` (with `user_data` passed back unchanged) instead
+ * of stderr; NULL restores stderr. The setting is process-wide; the lines wanted are chosen by
+ * `ocr_set_log_level` or the `OCRCLOUD_LOG` environment variable (`warn`, `info`, `debug`),
+ * and are off by default. See `ocr_log_fn` for the rules the callback must follow.
+ */
+void ocr_set_log_callback(ocr_log_fn callback,
+                          void *user_data);
+
+/**
+ * Chooses the most detailed log lines passed on, process-wide: `OCR_LOG_OFF` (0),
+ * `OCR_LOG_WARN`, `OCR_LOG_INFO` or `OCR_LOG_DEBUG` (3); overrides `OCRCLOUD_LOG`. Another
+ * value is `OCR_ERR_INVALID_ARGUMENT`. Thread-safe.
+ */
+ocr_code ocr_set_log_level(int32_t level);
 
 /**
  * The name of a task status as the service spells it: `"Pending"`, `"Processing"`,

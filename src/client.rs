@@ -4,6 +4,7 @@ use crate::auth::{Auth, Bearer, check_header_safe};
 use crate::cancel::Cancel;
 use crate::error::{Code, Error, Result, invalid, protocol};
 use crate::files::{FileSink, persist_results};
+use crate::logging::{Level, log};
 use crate::operations::{Document, Operation};
 use crate::transport::TcpConnector;
 use crate::wire::{self, Answer, MemorySink, Sink, Source, TokenAnswer};
@@ -338,6 +339,12 @@ impl Client {
             {
                 refreshed = true;
                 drop(response);
+                log(Level::Info, || {
+                    format!(
+                        "{} {} answered HTTP {}; fetching a new token and trying once more",
+                        request.method, request.url, status
+                    )
+                });
                 continue;
             }
             return Err(status_error(
@@ -385,13 +392,30 @@ impl Client {
             .timeout_per_write(Some(bounded(settings.read_timeout)))
             .timeout_global(Some(bounded(settings.request_timeout)))
             .build();
-        self.agent.run(http_request).map_err(|e| {
+        let started = Instant::now();
+        let outcome = self.agent.run(http_request).map_err(|e| {
             let unsent = matches!(&e, ureq::Error::ConnectionFailed)
                 || matches!(&e, ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused);
             let mut error = transport_error(e, &format!("{} {}", request.method, request.url), call);
             error.transient &= request.idempotent || unsent;
             error
-        })
+        });
+        log(Level::Debug, || {
+            let took = started.elapsed().as_secs_f64() * 1000.0;
+            match &outcome {
+                Ok(response) => format!(
+                    "{} {} -> HTTP {} ({took:.1} ms to the headers)",
+                    request.method,
+                    request.url,
+                    response.status().as_u16()
+                ),
+                Err(error) => format!(
+                    "{} ({took:.1} ms)",
+                    self.redact(error.message().to_string())
+                ),
+            }
+        });
+        outcome
     }
 
     /// Exchanges client credentials for a token at `{base_url}/connect/token`.
@@ -437,6 +461,10 @@ impl Client {
                 kind.escape_default()
             )));
         }
+        log(Level::Info, || match answer.expires_in {
+            Some(seconds) => format!("obtained a token from {url}, valid for {seconds} s"),
+            None => format!("obtained a token from {url} without a lifetime"),
+        });
         Ok((answer.access_token, answer.expires_in))
     }
 
@@ -452,6 +480,14 @@ impl Client {
             match attempt() {
                 Err(error) if error.transient && sent < attempts => {
                     let wait = retry_wait(sent, error.retry_after);
+                    log(Level::Info, || {
+                        format!(
+                            "{}; trying again in {:.2} s (attempt {} of {attempts})",
+                            self.redact(error.message().to_string()),
+                            wait.as_secs_f64(),
+                            sent + 1
+                        )
+                    });
                     call.sleep(wait, || {
                         error.clone().map_message(|m| {
                             format!("{m} (no time was left before the deadline to try again)")
@@ -466,15 +502,15 @@ impl Client {
 
     /// Removes every secret of this client from an error's message.
     fn redacted<T>(&self, result: Result<T>) -> Result<T> {
-        result.map_err(|e| {
-            let secrets = self.auth.secrets();
-            e.map_message(|mut message| {
-                for secret in secrets.iter().filter(|s| s.len() >= 4) {
-                    message = message.replace(&**secret, "[redacted]");
-                }
-                message
-            })
-        })
+        result.map_err(|e| e.map_message(|message| self.redact(message)))
+    }
+
+    /// `text` without any secret of this client (tokens, the client secret).
+    fn redact(&self, mut text: String) -> String {
+        for secret in self.auth.secrets().iter().filter(|s| s.len() >= 4) {
+            text = text.replace(&**secret, "[redacted]");
+        }
+        text
     }
 
     /// `{base}/v5.0/ocr/{path}` with the id percent-encoded as the query.

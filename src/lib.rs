@@ -8,7 +8,8 @@
 //! - [`client`]: HTTP, retries and the calls of the task API;
 //! - [`poll`]: waiting for a task with interval, backoff, deadline and cancellation;
 //! - [`operations`]: the service's operations and their request bodies;
-//! - [`files`]: files that appear whole or not at all.
+//! - [`files`]: files that appear whole or not at all;
+//! - [`logging`]: what the library is doing, to stderr or the host's logger.
 
 pub mod auth;
 pub mod cancel;
@@ -17,6 +18,7 @@ pub mod decode;
 pub mod error;
 pub mod ffi;
 pub mod files;
+pub mod logging;
 pub mod operations;
 pub mod poll;
 mod transport;

@@ -3,6 +3,7 @@
 use crate::cancel::Cancel;
 use crate::client::{Call, Client};
 use crate::error::{Code, Error, Result, invalid};
+use crate::logging::{Level, log};
 use crate::operations::Operation;
 use crate::wire::{Answer, Sink, TaskStatus};
 use std::cmp::Reverse;
@@ -158,6 +159,18 @@ impl<'a> Schedule<'a> {
             return Step::Done(Err(self.out_of_time(task_id, wait)));
         }
         self.waits += 1;
+        let level = match self.last {
+            Some(Err(_)) => Level::Info,
+            _ => Level::Debug,
+        };
+        log(level, || {
+            format!(
+                "task {task_id} is {} after attempt {}; next poll in {:.2} s",
+                self.last_words(),
+                self.attempts,
+                wait.as_secs_f64()
+            )
+        });
         Step::Wait(wait)
     }
 

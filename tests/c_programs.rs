@@ -121,9 +121,17 @@ fn the_demo_saves_and_prints_the_results() {
         .arg(&out)
         .env_remove("OCR_CLIENT_ID")
         .env_remove("OCR_CLIENT_SECRET")
+        .env("OCRCLOUD_LOG", "debug")
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", show(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("ocrcloud info: obtained a token"),
+        "OCRCLOUD_LOG logs to stderr: {stderr}"
+    );
+    assert!(stderr.contains("ocrcloud debug: GET http://"), "{stderr}");
+    assert!(!stderr.contains("demo-secret"), "{stderr}");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("poll  1: task "), "{stdout}");
     assert!(stdout.contains("is Completed"), "{stdout}");

@@ -6,10 +6,12 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 mod client;
+mod logging;
 mod options;
 mod result;
 
 pub use client::*;
+pub use logging::*;
 pub use options::*;
 pub use result::*;
 
