@@ -23,6 +23,12 @@ else
   cargo test --workspace --no-fail-fast
 fi
 
+step "the Python binding against the emulator"
+bindings/python/test.sh target/debug target/debug/ocrcloud-emulator
+
+step "the C++ header against the emulator (natively and under valgrind)"
+bindings/cpp/test.sh target/debug target/debug/ocrcloud-emulator
+
 step "the official Python SDK against the emulator"
 emulator/tests/official-sdk/run.sh target/debug/ocrcloud-emulator
 

@@ -1,0 +1,459 @@
+// The C++ interface (include/ocrcloud.hpp) against an emulator started with its default
+// credentials and --pending-ms 100 --processing-ms 100:
+//
+//   test BASE_URL SAMPLE_PDF SCRATCH_DIR
+//
+// Fixtures are made by submitting documents: a PDF completes, anything else ends in Error, an
+// unknown id is NotExist. OCR_TEST_UNDER_VALGRIND=1 widens the time bounds and shortens the
+// create/free cycles (valgrind checks for leaks instead of the RSS). Prints one line per failed
+// check and ends with "N passed, M failed"; exits non-zero on any failure.
+#include "ocrcloud.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+#include <unistd.h>
+
+using ocrcloud::Client;
+using ocrcloud::Error;
+using ocrcloud::PollOptions;
+using ocrcloud::Result;
+using Clock = std::chrono::steady_clock;
+
+static int passed, failed;
+
+#define CHECK(cond, detail)                                                                 \
+    do {                                                                                    \
+        if (cond) {                                                                         \
+            passed++;                                                                       \
+        } else {                                                                            \
+            failed++;                                                                       \
+            std::cerr << "FAIL " << __FILE__ << ":" << __LINE__ << ": " << #cond << ": "    \
+                      << detail << "\n";                                                    \
+        }                                                                                   \
+    } while (0)
+
+// Runs `body`, which must throw ocrcloud::Error with `code`; answers its what().
+template <typename Body>
+static std::string expect_error(ocr_code code, Body body, int line) {
+    try {
+        body();
+        failed++;
+        std::cerr << "FAIL line " << line << ": no exception, expected " << ocr_code_name(code)
+                  << "\n";
+    } catch (const Error &error) {
+        if (error.code() == code) {
+            passed++;
+        } else {
+            failed++;
+            std::cerr << "FAIL line " << line << ": " << error.what() << ", expected "
+                      << ocr_code_name(code) << "\n";
+        }
+        return error.what();
+    }
+    return "";
+}
+#define EXPECT_ERROR(code, ...) expect_error(code, [&] { __VA_ARGS__; }, __LINE__)
+
+static bool contains(std::string_view text, std::string_view part) {
+    return text.find(part) != std::string_view::npos;
+}
+
+static std::string read_file(const std::string &path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+static long rss_bytes() {
+    std::ifstream statm("/proc/self/statm");
+    long size = 0, resident = 0;
+    statm >> size >> resident;
+    return resident * sysconf(_SC_PAGESIZE);
+}
+
+static const bool under_valgrind = std::getenv("OCR_TEST_UNDER_VALGRIND") != nullptr;
+static std::string url, sample_path, scratch, sample;
+
+static PollOptions fast() {
+    PollOptions options;
+    options.interval_ms(20).backoff(1.0, 20).timeout_ms(30000);
+    return options;
+}
+
+static Client demo_client() { return Client::with_credentials(url.c_str(), "demo", "demo-secret"); }
+
+static void test_constants() {
+    CHECK(ocrcloud::version() == OCR_VERSION_STRING, ocrcloud::version());
+    Error error(OCR_ERR_TIMEOUT, "slow");
+    CHECK(error.code() == OCR_ERR_TIMEOUT && std::strcmp(error.code_name(), "OCR_ERR_TIMEOUT") == 0,
+          error.code_name());
+    CHECK(std::string(error.what()) == "OCR_ERR_TIMEOUT: slow", error.what());
+    static_assert(!std::is_copy_constructible_v<Client> && std::is_move_constructible_v<Client>);
+    static_assert(!std::is_copy_constructible_v<Result> && std::is_move_assignable_v<Result>);
+    static_assert(!std::is_copy_assignable_v<PollOptions>);
+    static_assert(!std::is_copy_constructible_v<ocrcloud::CancelToken>);
+}
+
+struct Report {
+    std::string task_id;
+    ocr_task_status status;
+    std::uint32_t attempt;
+};
+
+static void test_round_trip_with_progress(const Client &client) {
+    std::string task_id = client.submit(sample, "RecognizePdf",
+                                        R"({"language":"English","resultType":"TextAndPdf"})");
+    std::vector<Report> reports;
+    PollOptions options;
+    options.interval_ms(30).backoff(1.5, 200).timeout_ms(30000).progress(
+        [&](std::string_view task, ocr_task_status status, std::uint32_t attempt) {
+            reports.push_back(Report{std::string(task), status, attempt});
+        });
+    Result result = client.poll(task_id, options);
+    CHECK(result.status() == OCR_TASK_COMPLETED, result.status());
+    CHECK(result.status_text() == "Completed", result.status_text());
+    CHECK(result.id() == task_id, result.id());
+    CHECK(result.response_status() == "Ok", result.response_status());
+    CHECK(result.count() == 2, result.count());
+    CHECK(result.type(0) == "Text" && result.type(1) == "Pdf", result.type(0));
+    CHECK(contains(result.data(0), "Hello from ocrcloud!"), result.data(0));
+    CHECK(result.data(1) == sample, "the Pdf result is the document, byte for byte");
+    CHECK(result.messages().empty() && result.warnings().empty(), "no messages");
+    bool out_of_range = false;
+    try {
+        (void)result.data(2);
+    } catch (const std::out_of_range &) {
+        out_of_range = true;
+    }
+    CHECK(out_of_range, "data(2) throws std::out_of_range");
+
+    CHECK(reports.size() >= 2, reports.size());
+    bool in_order = true;
+    for (std::size_t i = 0; i < reports.size(); i++) {
+        in_order &= reports[i].attempt == i + 1 && reports[i].task_id == task_id;
+    }
+    CHECK(in_order, "attempts count from 1, each with the task id");
+    CHECK(!reports.empty() && (reports.front().status == OCR_TASK_PENDING ||
+                               reports.front().status == OCR_TASK_PROCESSING),
+          "first not finished");
+    CHECK(!reports.empty() && reports.back().status == OCR_TASK_COMPLETED, "last Completed");
+
+    std::string path = scratch + "/result.pdf";
+    result.save(1, path);
+    CHECK(read_file(path) == sample, "saved file");
+    std::string message =
+        EXPECT_ERROR(OCR_ERR_IO, result.save(1, scratch + "/no/such/folder/result.pdf"));
+    CHECK(contains(message, "No such file"), message);
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, result.save(7, path));
+
+    Result again = client.fetch(task_id);
+    CHECK(again.status() == OCR_TASK_COMPLETED && again.data(1) == sample, "fetch again");
+}
+
+static void test_submit_file_status_and_cancel(const Client &client) {
+    std::string task_id = client.submit_file(sample_path, nullptr, R"({"resultType":"Pdf"})");
+    ocr_task_status status = client.task_status(task_id);
+    CHECK(status == OCR_TASK_PENDING || status == OCR_TASK_PROCESSING, status);
+    Result result = client.poll(task_id, fast());
+    CHECK(result.count() == 1 && result.data(0) == sample, "submit_file round trip");
+    CHECK(client.task_status(task_id) == OCR_TASK_COMPLETED, "status Completed");
+    client.cancel_task(task_id);
+    CHECK(client.task_status(task_id) == OCR_TASK_NOT_EXIST, "cancelled task is gone");
+    std::string message = EXPECT_ERROR(OCR_ERR_IO, client.submit_file("/no/such/file.pdf"));
+    CHECK(contains(message, "/no/such/file.pdf"), message);
+}
+
+static void test_results_in_files(const Client &client) {
+    std::string task_id = client.submit(sample, nullptr, R"({"resultType":"TextAndPdf"})");
+    Result result = client.poll_to_dir(task_id, fast(), scratch);
+    CHECK(result.count() == 2 && result.path(1) == scratch + "/" + task_id + ".pdf",
+          result.path(1));
+    CHECK(result.size(1) == sample.size(), result.size(1));
+    CHECK(read_file(std::string(result.path(1))) == sample, "the file holds the Pdf result");
+    bool in_file = false;
+    try {
+        (void)result.data(1);
+    } catch (const std::out_of_range &) {
+        in_file = true;
+    }
+    CHECK(in_file, "data() of a file result throws");
+    Result fetched = client.fetch_to_dir(task_id, scratch);
+    CHECK(fetched.path(0) == scratch + "/" + task_id + ".txt", fetched.path(0));
+    EXPECT_ERROR(OCR_ERR_IO, client.fetch_to_dir(task_id, scratch + "/missing"));
+    Result in_memory = client.fetch(task_id);
+    CHECK(in_memory.path(1).empty() && in_memory.size(1) == in_memory.data(1).size(), "memory");
+}
+
+static void test_final_statuses(const Client &client) {
+    std::string not_a_pdf = client.submit("GIF89a not a pdf");
+    std::string message = EXPECT_ERROR(OCR_ERR_TASK_FAILED, client.poll(not_a_pdf, fast()));
+    CHECK(contains(message, "The document is not a PDF file."), message);
+    CHECK(contains(message, not_a_pdf), message);
+    Result failed_result = client.fetch(not_a_pdf);
+    CHECK(failed_result.status() == OCR_TASK_ERROR, failed_result.status());
+    CHECK(failed_result.messages() == std::vector<std::string>{"The document is not a PDF file."},
+          failed_result.messages().size());
+
+    message = EXPECT_ERROR(OCR_ERR_TASK_NOT_FOUND, client.poll("never-existed", fast()));
+    CHECK(contains(message, "never-existed"), message);
+    Result missing = client.fetch("never-existed");
+    CHECK(missing.status() == OCR_TASK_NOT_EXIST && missing.id() == "never-existed", "NotExist");
+
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, client.submit("x", "RecognizeEverything"));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, client.submit("x", nullptr, "[1]"));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, client.fetch(""));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, client.fetch("bad\r\nid"));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, PollOptions().backoff(0.5, 10));
+}
+
+static void test_poll_many(Client &client) {
+    std::vector<std::string> ids = {client.submit(sample), client.submit("GIF89a"),
+                                    "never-existed", client.submit(sample)};
+    client.set_max_connections(2);
+    std::vector<std::string> seen;
+    PollOptions options = fast();
+    options.progress([&](std::string_view task, ocr_task_status, std::uint32_t) {
+        seen.emplace_back(task);
+    });
+    std::vector<ocrcloud::PollOutcome> outcomes = client.poll_many(ids, options);
+    CHECK(outcomes.size() == 4, outcomes.size());
+    if (outcomes.size() == 4) {
+        CHECK(outcomes[0].code == OCR_OK && outcomes[0].result.data(0) == sample, "task 0");
+        CHECK(outcomes[1].code == OCR_ERR_TASK_FAILED && outcomes[1].result.count() == 0,
+              ocr_code_name(outcomes[1].code));
+        CHECK(outcomes[2].code == OCR_ERR_TASK_NOT_FOUND, ocr_code_name(outcomes[2].code));
+        CHECK(outcomes[3].code == OCR_OK && outcomes[3].result.data(0) == sample, "task 3");
+    }
+    CHECK(seen.size() >= 4, seen.size());
+    CHECK(client.poll_many({}, options).empty(), "no tasks");
+    std::string empty_id =
+        EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, client.poll_many({ids[0], ""}, options));
+    CHECK(contains(empty_id, "task_ids[1]"), empty_id);
+    std::string message =
+        EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, client.poll_many(ids, options, "Nope"));
+    CHECK(contains(message, "Nope"), message);
+}
+
+static void test_unauthorized() {
+    Client wrong = Client::with_credentials(url.c_str(), "demo", "not-the-secret");
+    std::string message = EXPECT_ERROR(OCR_ERR_UNAUTHORIZED, wrong.fetch("x"));
+    CHECK(!contains(message, "not-the-secret"), message);
+    Client bad_token = Client::with_token(url.c_str(), "made-up-token-123");
+    message = EXPECT_ERROR(OCR_ERR_UNAUTHORIZED, bad_token.fetch("x"));
+    CHECK(contains(message, "401"), message);
+    Client no_token = Client::with_token(url.c_str());
+    EXPECT_ERROR(OCR_ERR_UNAUTHORIZED, no_token.fetch("x"));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, Client::with_token("ftp://nope"));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, Client::with_credentials(url.c_str(), "", "secret"));
+}
+
+static void test_settings() {
+    Client client = demo_client();
+    client.set_connect_timeout_ms(5000)
+        .set_read_timeout_ms(5000)
+        .set_request_timeout_ms(5000)
+        .set_user_agent("tests/1.0")
+        .set_max_attempts(2)
+        .set_max_response_bytes(10);
+    std::string task_id = client.submit(sample);
+    std::string message = EXPECT_ERROR(OCR_ERR_TOO_LARGE, client.poll(task_id, fast()));
+    client.set_max_response_bytes(1 << 20);
+    CHECK(client.poll(task_id, fast()).data(0) == sample, "after raising the limit");
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, client.set_request_timeout_ms(0));
+
+    Client far = Client::with_token("http://192.0.2.1:9", "token");
+    message = EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, far.fetch("x"));
+    CHECK(contains(message, "plain http"), message);
+    far.set_allow_insecure_http(true).set_connect_timeout_ms(200).set_max_attempts(1);
+    try {
+        far.fetch("x");
+        CHECK(false, "an unreachable host answered");
+    } catch (const Error &error) {
+        CHECK(error.code() == OCR_ERR_NETWORK || error.code() == OCR_ERR_TIMEOUT, error.what());
+    }
+}
+
+static void test_cancel_from_another_thread(const Client &client) {
+    std::string task_id = client.submit(sample);
+    ocrcloud::CancelToken token;
+    PollOptions options;
+    options.interval_ms(60000).cancel(token);
+    Clock::time_point triggered_at;
+    std::thread canceller([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        triggered_at = Clock::now();
+        token.cancel();
+    });
+    EXPECT_ERROR(OCR_ERR_CANCELLED, client.poll(task_id, options));
+    Clock::time_point returned_at = Clock::now();
+    canceller.join();
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(returned_at - triggered_at);
+    CHECK(ms.count() < (under_valgrind ? 3000 : 1000), ms.count() << " ms");
+    std::cout << "cancel: the poll returned " << ms.count() << " ms after the trigger\n";
+    // A triggered token stays triggered, also through a moved PollOptions.
+    PollOptions moved = std::move(options);
+    EXPECT_ERROR(OCR_ERR_CANCELLED, client.poll(task_id, moved));
+}
+
+static void test_progress_exception_is_rethrown_after_the_poll(const Client &client) {
+    std::string task_id = client.submit(sample);
+    int calls = 0;
+    PollOptions options = fast();
+    options.progress([&](std::string_view, ocr_task_status, std::uint32_t) {
+        calls++;
+        throw std::runtime_error("stop from progress");
+    });
+    std::string what;
+    try {
+        client.poll(task_id, options);
+    } catch (const Error &error) {
+        what = std::string("ocrcloud::Error ") + error.what();
+    } catch (const std::runtime_error &error) {
+        what = error.what();
+    }
+    CHECK(what == "stop from progress", what);
+    CHECK(calls == 1, calls);
+    // The next poll with the same options starts afresh.
+    calls = 0;
+    what.clear();
+    try {
+        client.poll(task_id, options);
+    } catch (const std::runtime_error &error) {
+        what = error.what();
+    }
+    CHECK(what == "stop from progress" && calls == 1, what);
+    CHECK(client.poll(task_id, fast()).status() == OCR_TASK_COMPLETED, "the task completed");
+    try {
+        client.poll_many({task_id}, options);
+    } catch (const std::runtime_error &error) {
+        what = error.what();
+    }
+    CHECK(what == "stop from progress", "poll_many rethrows too");
+}
+
+static void test_moves(const Client &client) {
+    std::string task_id = client.submit(sample);
+    Result first = client.poll(task_id, fast());
+    Result second = std::move(first);
+    CHECK(second.count() == 1 && second.data(0) == sample, "moved-to result");
+    CHECK(first.count() == 0 && first.id().empty() && first.status() == OCR_TASK_UNKNOWN,
+          "moved-from result is empty");
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, first.save(0, scratch + "/x"));
+    first = std::move(second);
+    CHECK(first.data(0) == sample && second.count() == 0, "move assignment");
+    first = client.fetch(task_id);  // the old result is freed
+    CHECK(first.id() == task_id, first.id());
+
+    Client a = demo_client();
+    Client b = std::move(a);
+    CHECK(b.fetch(task_id).status() == OCR_TASK_COMPLETED, "moved-to client");
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.fetch(task_id));
+    a = std::move(b);
+    CHECK(a.fetch(task_id).status() == OCR_TASK_COMPLETED, "move-assigned client");
+
+    int calls = 0;
+    PollOptions options = fast();
+    options.progress([&](std::string_view, ocr_task_status, std::uint32_t) { calls++; });
+    PollOptions moved_options = std::move(options);
+    a.poll(task_id, moved_options);
+    CHECK(calls == 1, "progress survives a move of its options: " << calls);
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, options.interval_ms(5));
+    moved_options.progress(nullptr);
+    a.poll(task_id, moved_options);
+    CHECK(calls == 1, "progress removed");
+
+    ocrcloud::CancelToken token;
+    ocrcloud::CancelToken moved_token = std::move(token);
+    token.cancel();  // NULL: does nothing
+    moved_token.cancel();
+}
+
+static void test_cycles(const Client &client) {
+    std::string task_id = client.submit("%PDF-1.4 tiny");
+    client.poll(task_id, fast());
+    int cycles = under_valgrind ? 100 : 10000;
+    auto measure = [&](const char *what, auto cycle) {
+        for (int i = 0; i < cycles / 10; i++) cycle();  // warm up
+        long before = rss_bytes();
+        for (int i = 0; i < cycles; i++) cycle();
+        long after = rss_bytes();
+        std::cout << what << ": RSS " << before / 1024 << " KiB before, " << after / 1024
+                  << " KiB after " << cycles << " cycles (" << (after - before) / 1024
+                  << " KiB)\n";
+        if (!under_valgrind) CHECK(after - before < 2 * 1024 * 1024, what);
+    };
+    measure("clients", [&] {
+        Client::with_token(url.c_str(), "token");
+        Client::with_credentials(url.c_str(), "demo", "demo-secret").set_max_attempts(2);
+    });
+    bool all_ok = true;
+    measure("results", [&] { all_ok &= client.fetch(task_id).data(0) == "%PDF-1.4 tiny"; });
+    CHECK(all_ok, "every fetch answered the document");
+    measure("poll options and cancel tokens", [&] {
+        ocrcloud::CancelToken token;
+        PollOptions options;
+        options.cancel(token).progress([](std::string_view, ocr_task_status, std::uint32_t) {});
+    });
+}
+
+static void test_log_handler() {
+    std::mutex lock;
+    std::vector<std::pair<int, std::string>> lines;
+    ocrcloud::set_log_handler([&](int level, std::string_view message) {
+        std::lock_guard<std::mutex> guard(lock);
+        lines.emplace_back(level, std::string(message));
+    });
+    ocrcloud::set_log_level(OCR_LOG_DEBUG);
+    demo_client().fetch("no-such-task");
+    ocrcloud::set_log_level(OCR_LOG_OFF);
+    ocrcloud::set_log_handler(nullptr);
+    bool token = false, request = false, secret = false;
+    for (const auto &[level, text] : lines) {
+        token |= level == OCR_LOG_INFO && contains(text, "obtained a token");
+        request |= level == OCR_LOG_DEBUG && contains(text, "-> HTTP 200");
+        secret |= contains(text, "demo-secret");
+    }
+    CHECK(token && request, lines.size());
+    CHECK(!secret, "no secret in log lines");
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, ocrcloud::set_log_level(9));
+}
+
+int main(int argc, char **argv) {
+    if (argc != 4) {
+        std::cerr << "usage: " << argv[0] << " BASE_URL SAMPLE_PDF SCRATCH_DIR\n";
+        return 2;
+    }
+    url = argv[1];
+    sample_path = argv[2];
+    scratch = argv[3];
+    sample = read_file(sample_path);
+    try {
+        Client client = demo_client();
+        test_constants();
+        test_round_trip_with_progress(client);
+        test_submit_file_status_and_cancel(client);
+        test_results_in_files(client);
+        test_final_statuses(client);
+        test_poll_many(client);
+        test_unauthorized();
+        test_settings();
+        test_cancel_from_another_thread(client);
+        test_progress_exception_is_rethrown_after_the_poll(client);
+        test_moves(client);
+        test_cycles(client);
+        test_log_handler();
+    } catch (const std::exception &error) {
+        failed++;
+        std::cerr << "FAIL: uncaught exception: " << error.what() << "\n";
+    }
+    std::cout << passed << " passed, " << failed << " failed" << std::endl;
+    return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Builds the C++ test program and examples/cpp/demo.cpp with -Werror, runs the demo, the tests
+# natively and the tests under valgrind against a fresh emulator.
+# Usage: bindings/cpp/test.sh [LIB_DIR] [EMULATOR_BIN]
+# (defaults: target/debug and target/debug/ocrcloud-emulator). Ends with "N passed, M failed".
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+lib_dir=$(cd "${1:-$root/target/debug}" && pwd)
+emulator=${2:-$root/target/debug/ocrcloud-emulator}
+
+work=$(mktemp -d)
+url=$("$root/scripts/start-emulator.sh" "$emulator" "$work/emulator.pid" --pending-ms 100 --processing-ms 100)
+trap 'kill "$(cat "$work/emulator.pid")" 2>/dev/null; rm -rf "$work"' EXIT
+
+cxx=(g++ -std=c++17 -g -Wall -Wextra -Werror -pedantic -I"$root/include")
+link=(-L"$lib_dir" -Wl,-rpath,"$lib_dir" -locrcloud -lpthread)
+if ! "${cxx[@]}" "$here/test.cpp" -o "$work/test" "${link[@]}" ||
+  ! "${cxx[@]}" "$root/examples/cpp/demo.cpp" -o "$work/demo" "${link[@]}"; then
+  echo "FAIL: compiling"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+passed=0 failed=0
+
+# The demo: a progress line per poll, the text printed, both results saved.
+mkdir "$work/demo-output"
+if "$work/demo" "$url" "$root/examples/sample.pdf" "$work/demo-output" >"$work/demo.log" 2>&1 &&
+  grep -q "poll  1: task " "$work/demo.log" && grep -q "is Completed" "$work/demo.log" &&
+  grep -q "Hello from ocrcloud!" "$work/demo.log" &&
+  [ "$(ls "$work/demo-output" | grep -c '\.pdf$\|\.txt$')" -eq 2 ] &&
+  cmp -s "$root/examples/sample.pdf" "$work/demo-output"/*.pdf; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  echo "FAIL: the demo" && cat "$work/demo.log"
+fi
+
+# Runs the test program (behind an optional wrapper) and adds its "N passed, M failed".
+run_tests() {
+  local name=$1 status=0
+  shift
+  mkdir "$work/scratch-$name"
+  echo "== $name"
+  "$@" "$work/test" "$url" "$root/examples/sample.pdf" "$work/scratch-$name" | tee "$work/$name.log" ||
+    status=$?
+  local summary
+  summary=$(tail -n 1 "$work/$name.log")
+  if [[ $summary =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+    passed=$((passed + BASH_REMATCH[1]))
+    failed=$((failed + BASH_REMATCH[2]))
+  fi
+  if [ "$status" -ne 0 ] && [[ ! $summary =~ [1-9][0-9]*\ failed$ ]]; then
+    echo "FAIL: $name exited with status $status"
+    failed=$((failed + 1))
+  fi
+}
+
+run_tests native env
+run_tests valgrind env OCR_TEST_UNDER_VALGRIND=1 valgrind --quiet --error-exitcode=99 \
+  --leak-check=full --show-leak-kinds=definite,indirect,possible \
+  --errors-for-leak-kinds=definite,indirect,possible --suppressions="$root/tests/c/valgrind.supp"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,780 @@
+"""Python bindings for ocrcloud, the client of the Aspose OCR Cloud v5.0 task API.
+
+A thin ctypes layer over the C library ``libocrcloud``: fetching, polling, retries, tokens and
+base64 decoding all happen in the library. Standard library only; Python 3.8+.
+
+The library is loaded at import from ``$OCRCLOUD_LIBRARY`` (a path to the file), else from the
+folder ``$OCRCLOUD_LIBRARY_DIR``, else wherever ``ctypes.util.find_library("ocrcloud")`` finds
+it.
+
+Ownership: ``Client``, ``Result`` and ``CancelToken`` own a native object each. ``close()`` (or
+leaving a ``with`` block, or garbage collection) frees it; ``close()`` may be called twice, and a
+``close()`` while another thread is inside a call on the same object frees it when that call
+returns. Using an object after ``close()`` raises ``ValueError``.
+
+Threads: a ``Client`` may be shared by any number of threads; the library releases the GIL
+while it waits. ``CancelToken.cancel()`` works from any thread. Progress callbacks run on the
+thread that called ``poll``.
+
+Errors: every failure of the library raises an ``OcrError`` subclass with ``.code`` (a
+``Code``) and ``.message`` (the library's sentence naming what failed).
+"""
+
+import ctypes
+import ctypes.util
+import enum
+import json
+import os
+import sys
+import threading
+from collections import namedtuple
+from contextlib import contextmanager
+from ctypes import (
+    CFUNCTYPE, POINTER, Structure, byref, c_char_p, c_double, c_int32, c_size_t, c_uint32,
+    c_uint64, c_void_p,
+)
+
+__all__ = [
+    "Client", "Result", "ResultFile", "CancelToken", "TaskStatus", "Code", "OcrError",
+    "InvalidArgumentError", "NetworkError", "TimedOutError", "HttpError", "UnauthorizedError",
+    "ProtocolError", "DecodeError", "TaskFailedError", "TaskNotFoundError", "NotReadyError",
+    "CancelledError", "TooLargeError", "FileError", "InternalError", "version", "LogLevel",
+    "set_log_level", "log_to",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading the library and declaring every function of include/ocrcloud.h.
+
+def _library_path():
+    path = os.environ.get("OCRCLOUD_LIBRARY")
+    if path:
+        return path
+    folder = os.environ.get("OCRCLOUD_LIBRARY_DIR")
+    if folder:
+        name = {"darwin": "libocrcloud.dylib", "win32": "ocrcloud.dll"}.get(
+            sys.platform, "libocrcloud.so")
+        return os.path.join(folder, name)
+    found = ctypes.util.find_library("ocrcloud")
+    if found:
+        return found
+    raise ImportError(
+        "libocrcloud was not found: set OCRCLOUD_LIBRARY to the library's path or "
+        "OCRCLOUD_LIBRARY_DIR to its folder (e.g. target/release)")
+
+
+def _load():
+    path = _library_path()
+    try:
+        return ctypes.CDLL(path)
+    except OSError as error:
+        raise ImportError(f"cannot load libocrcloud from {path!r}: {error}") from error
+
+
+_lib = _load()
+
+
+class _Client(Structure):
+    """ocr_client (opaque)."""
+
+
+class _Result(Structure):
+    """ocr_result (opaque)."""
+
+
+class _Options(Structure):
+    """ocr_poll_options (opaque)."""
+
+
+class _Cancel(Structure):
+    """ocr_cancel (opaque)."""
+
+
+_code = c_int32
+_status = c_int32
+_client_p = POINTER(_Client)
+_result_p = POINTER(_Result)
+_options_p = POINTER(_Options)
+_cancel_p = POINTER(_Cancel)
+_PROGRESS = CFUNCTYPE(None, c_void_p, c_char_p, c_int32, c_uint32)
+_LOG = CFUNCTYPE(None, c_void_p, c_int32, c_char_p)
+
+# The task id that ocr_submit returns and the bytes of ocr_result_data are c_void_p, so that
+# ctypes leaves the pointer alone (to be freed, or read with its length); the document of
+# ocr_submit is c_char_p, so that bytes pass without a copy.
+_SIGNATURES = {
+    "ocr_version": (c_char_p, []),
+    "ocr_code_name": (c_char_p, [_code]),
+    "ocr_task_status_name": (c_char_p, [_status]),
+    "ocr_set_log_callback": (None, [_LOG, c_void_p]),
+    "ocr_set_log_level": (_code, [c_int32]),
+    "ocr_last_error_message": (c_char_p, []),
+    "ocr_string_free": (None, [c_void_p]),
+    "ocr_client_new": (_code, [c_char_p, c_char_p, POINTER(_client_p)]),
+    "ocr_client_new_with_credentials": (
+        _code, [c_char_p, c_char_p, c_char_p, POINTER(_client_p)]),
+    "ocr_client_free": (None, [_client_p]),
+    "ocr_client_set_connect_timeout_ms": (_code, [_client_p, c_uint32]),
+    "ocr_client_set_read_timeout_ms": (_code, [_client_p, c_uint32]),
+    "ocr_client_set_request_timeout_ms": (_code, [_client_p, c_uint32]),
+    "ocr_client_set_user_agent": (_code, [_client_p, c_char_p]),
+    "ocr_client_set_max_response_bytes": (_code, [_client_p, c_uint64]),
+    "ocr_client_set_allow_insecure_http": (_code, [_client_p, c_int32]),
+    "ocr_client_set_max_attempts": (_code, [_client_p, c_uint32]),
+    "ocr_client_set_max_connections": (_code, [_client_p, c_uint32]),
+    "ocr_submit": (
+        _code, [_client_p, c_char_p, c_char_p, c_size_t, c_char_p, POINTER(c_void_p)]),
+    "ocr_poll_options_new": (_options_p, []),
+    "ocr_poll_options_free": (None, [_options_p]),
+    "ocr_poll_options_set_interval_ms": (_code, [_options_p, c_uint32]),
+    "ocr_poll_options_set_backoff": (_code, [_options_p, c_double, c_uint32]),
+    "ocr_poll_options_set_max_attempts": (_code, [_options_p, c_uint32]),
+    "ocr_poll_options_set_timeout_ms": (_code, [_options_p, c_uint32]),
+    "ocr_poll_options_set_cancel": (_code, [_options_p, _cancel_p]),
+    "ocr_poll_options_set_progress": (_code, [_options_p, _PROGRESS, c_void_p]),
+    "ocr_cancel_new": (_cancel_p, []),
+    "ocr_cancel_trigger": (None, [_cancel_p]),
+    "ocr_cancel_free": (None, [_cancel_p]),
+    "ocr_fetch_result": (_code, [_client_p, c_char_p, POINTER(_result_p)]),
+    "ocr_fetch_result_for": (_code, [_client_p, c_char_p, c_char_p, POINTER(_result_p)]),
+    "ocr_poll_until_done": (_code, [_client_p, c_char_p, _options_p, POINTER(_result_p)]),
+    "ocr_poll_until_done_for": (
+        _code, [_client_p, c_char_p, c_char_p, _options_p, POINTER(_result_p)]),
+    "ocr_result_free": (None, [_result_p]),
+    "ocr_result_task_status": (_status, [_result_p]),
+    "ocr_result_task_status_text": (c_char_p, [_result_p]),
+    "ocr_result_id": (c_char_p, [_result_p]),
+    "ocr_result_response_status": (c_char_p, [_result_p]),
+    "ocr_result_count": (c_size_t, [_result_p]),
+    "ocr_result_type": (c_char_p, [_result_p, c_size_t]),
+    "ocr_result_data": (c_void_p, [_result_p, c_size_t, POINTER(c_size_t)]),
+    "ocr_result_message_count": (c_size_t, [_result_p]),
+    "ocr_result_message": (c_char_p, [_result_p, c_size_t]),
+    "ocr_result_warning_count": (c_size_t, [_result_p]),
+    "ocr_result_warning": (c_char_p, [_result_p, c_size_t]),
+    "ocr_result_save": (_code, [_result_p, c_size_t, c_char_p]),
+    # The task lifecycle: Client.submit_file, cancel_task, task_status, poll_many (and
+    # ocr_client_set_max_connections above) need these.
+    "ocr_submit_file": (_code, [_client_p, c_char_p, c_char_p, c_char_p, POINTER(c_void_p)]),
+    "ocr_cancel_task": (_code, [_client_p, c_char_p, c_char_p]),
+    "ocr_get_task_status": (_code, [_client_p, c_char_p, c_char_p, POINTER(_status)]),
+    "ocr_poll_many": (_code, [_client_p, c_char_p, POINTER(c_char_p), c_size_t, _options_p,
+                              POINTER(_result_p), POINTER(_code)]),
+    # Results written to files: Client.fetch_to_dir, poll_to_dir and Result.sizes, paths need
+    # these.
+    "ocr_fetch_result_to_dir": (
+        _code, [_client_p, c_char_p, c_char_p, c_char_p, POINTER(_result_p)]),
+    "ocr_poll_until_done_to_dir": (
+        _code, [_client_p, c_char_p, c_char_p, _options_p, c_char_p, POINTER(_result_p)]),
+    "ocr_result_size": (c_uint64, [_result_p, c_size_t]),
+    "ocr_result_path": (c_char_p, [_result_p, c_size_t]),
+}
+
+for _name, (_restype, _argtypes) in _SIGNATURES.items():
+    _function = getattr(_lib, _name)  # an older library: AttributeError naming the function
+    _function.restype = _restype
+    _function.argtypes = _argtypes
+
+
+def version():
+    """The version of the loaded library, e.g. ``"0.1.0"``."""
+    return _lib.ocr_version().decode()
+
+
+# ---------------------------------------------------------------------------------------------
+# Codes, statuses and errors.
+
+class Code(enum.IntEnum):
+    """The library's ``ocr_code`` values (``OCR_ERR_`` dropped)."""
+    OK = 0
+    INVALID_ARGUMENT = 1
+    NETWORK = 2
+    TIMEOUT = 3
+    HTTP = 4
+    UNAUTHORIZED = 5
+    PROTOCOL = 6
+    DECODE = 7
+    TASK_FAILED = 8
+    TASK_NOT_FOUND = 9
+    NOT_READY = 10
+    CANCELLED = 11
+    TOO_LARGE = 12
+    IO = 13
+    INTERNAL = 14
+
+
+class TaskStatus(enum.IntEnum):
+    """The library's ``ocr_task_status`` values (``OCR_TASK_`` dropped)."""
+    UNKNOWN = 0
+    PENDING = 1
+    PROCESSING = 2
+    COMPLETED = 3
+    ERROR = 4
+    NOT_EXIST = 5
+
+
+class OcrError(Exception):
+    """A failure reported by the library: ``code`` (a ``Code``, or an int the module does not
+    know) and ``message``, the library's sentence naming what failed."""
+
+    def __init__(self, code, message):
+        super().__init__(code, message)
+        self.code = code
+        self.message = message
+
+    def __str__(self):
+        return f"{_lib.ocr_code_name(self.code).decode()}: {self.message}"
+
+
+class InvalidArgumentError(OcrError, ValueError):
+    """A None, malformed or out-of-range argument; nothing was sent."""
+
+
+class NetworkError(OcrError):
+    """The connection could not be made or broke off (after the retries)."""
+
+
+class TimedOutError(OcrError):
+    """A request timed out, or the poll's deadline passed."""
+
+
+class HttpError(OcrError):
+    """The server answered an HTTP error status (after the retries)."""
+
+
+class UnauthorizedError(OcrError):
+    """The server refused the token or the credentials."""
+
+
+class ProtocolError(OcrError):
+    """The server's answer does not follow the protocol."""
+
+
+class DecodeError(OcrError):
+    """A result's base64 data is invalid."""
+
+
+class TaskFailedError(OcrError):
+    """The task ended in Error; the message holds the server's messages."""
+
+
+class TaskNotFoundError(OcrError):
+    """The task does not exist (a wrong id, a cancelled task, or results older than 24 h)."""
+
+
+class NotReadyError(OcrError):
+    """The task was still not finished when the poll's attempts ran out."""
+
+
+class CancelledError(OcrError):
+    """The poll was cancelled through a ``CancelToken``."""
+
+
+class TooLargeError(OcrError):
+    """An answer exceeds the client's size limit, or the server refused a request as too
+    large."""
+
+
+class FileError(OcrError):
+    """Reading or writing a local file failed; the message holds the OS reason."""
+
+
+class InternalError(OcrError):
+    """A bug in the library (a caught panic)."""
+
+
+_ERRORS = {
+    Code.INVALID_ARGUMENT: InvalidArgumentError, Code.NETWORK: NetworkError,
+    Code.TIMEOUT: TimedOutError, Code.HTTP: HttpError, Code.UNAUTHORIZED: UnauthorizedError,
+    Code.PROTOCOL: ProtocolError, Code.DECODE: DecodeError, Code.TASK_FAILED: TaskFailedError,
+    Code.TASK_NOT_FOUND: TaskNotFoundError, Code.NOT_READY: NotReadyError,
+    Code.CANCELLED: CancelledError, Code.TOO_LARGE: TooLargeError, Code.IO: FileError,
+    Code.INTERNAL: InternalError,
+}
+
+
+def _error(code, message):
+    try:
+        code = Code(code)
+    except ValueError:  # a code newer than this module
+        pass
+    return _ERRORS.get(code, OcrError)(code, message)
+
+
+def _last_error():
+    return _lib.ocr_last_error_message().decode("utf-8", "replace")
+
+
+def _check(code):
+    """Raises the error for a failed call; must run right after it, on the same thread."""
+    if code != Code.OK:
+        raise _error(code, _last_error())
+
+
+# ---------------------------------------------------------------------------------------------
+# Logging.
+
+class LogLevel(enum.IntEnum):
+    """How much the library tells (``OCR_LOG_*``)."""
+    OFF = 0
+    WARN = 1
+    INFO = 2
+    DEBUG = 3
+
+
+_PYTHON_LEVELS = {LogLevel.WARN: 30, LogLevel.INFO: 20, LogLevel.DEBUG: 10}
+_log_callback = None  # the installed ctypes callback, kept alive while the library may call it
+
+
+def set_log_level(level):
+    """Chooses the library's log lines, process-wide (overrides ``$OCRCLOUD_LOG``)."""
+    _check(_lib.ocr_set_log_level(int(level)))
+
+
+def log_to(logger):
+    """Routes the library's log lines (request lines, retries, waits, token refreshes; never a
+    secret) to a ``logging.Logger``, e.g. ``logging.getLogger("ocrcloud")``; ``None`` sends them
+    to stderr again. Which lines come is chosen by ``set_log_level`` or ``$OCRCLOUD_LOG``. Lines
+    may come from the library's own threads."""
+    global _log_callback
+    if logger is None:
+        _lib.ocr_set_log_callback(_LOG(), None)
+        _log_callback = None
+        return
+
+    def receive(_user_data, level, message):
+        logger.log(_PYTHON_LEVELS.get(level, 10), "%s", message.decode("utf-8", "replace"))
+
+    callback = _LOG(receive)
+    _lib.ocr_set_log_callback(callback, None)
+    _log_callback = callback
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers.
+
+def _text(value, name):
+    """A str (or None) as the NUL-terminated UTF-8 the library takes."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str or None, not {type(value).__name__}")
+    if "\0" in value:
+        raise ValueError(f"{name} contains a NUL character")
+    return value.encode("utf-8")
+
+
+def _uint(value, bits, name):
+    """An int that fits the library's unsigned parameter (ctypes would silently wrap it)."""
+    if not isinstance(value, int) or not 0 <= value < 1 << bits:
+        raise ValueError(f"{name} must be an int from 0 to {(1 << bits) - 1}, not {value!r}")
+    return value
+
+
+def _decode(raw):
+    """A string the library answered (None for NULL)."""
+    return None if raw is None else raw.decode("utf-8", "replace")
+
+
+def _task_status(value):
+    try:
+        return TaskStatus(value)
+    except ValueError:
+        return TaskStatus.UNKNOWN
+
+
+class _Native:
+    """Owns one native handle: frees it once, after the last call that uses it returns."""
+
+    def __init__(self, handle, free):
+        self._handle = handle
+        self._free = free
+        self._lock = threading.Lock()
+        self._users = 0
+        self._closed = False
+
+    @contextmanager
+    def _use(self):
+        with self._lock:
+            if self._closed:
+                raise ValueError(f"the {type(self).__name__} is closed")
+            self._users += 1
+        try:
+            yield self._handle
+        finally:
+            with self._lock:
+                self._users -= 1
+                release = self._closed and self._users == 0
+            if release:
+                self._release()
+
+    def _release(self):
+        handle, self._handle = self._handle, None
+        self._free(handle)
+
+    def close(self):
+        """Frees the native object; later calls raise ValueError. Calling it again does
+        nothing."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            release = self._users == 0
+        if release:
+            self._release()
+
+    @property
+    def closed(self):
+        return self._closed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_lock", None) is not None:
+            self.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# The public classes.
+
+class CancelToken(_Native):
+    """A switch that ends polls using it with ``CancelledError`` within milliseconds.
+
+    ``cancel()`` is safe from any thread at any time; once triggered it stays triggered. A poll
+    keeps its own reference, so closing the token while a poll uses it is safe."""
+
+    def __init__(self):
+        handle = _lib.ocr_cancel_new()
+        if not handle:
+            raise MemoryError("ocr_cancel_new")
+        super().__init__(handle, _lib.ocr_cancel_free)
+
+    def cancel(self):
+        """Triggers the token."""
+        with self._use() as handle:
+            _lib.ocr_cancel_trigger(handle)
+
+
+ResultFile = namedtuple("ResultFile", "type data")
+ResultFile.__doc__ = """One result file: ``type`` as the server sent it ("Text", "Pdf", ...) and
+``data``, the decoded bytes (text results are UTF-8)."""
+
+
+class Result(_Native):
+    """One answer of the service for a task, made by ``Client.fetch`` and the polls.
+
+    The small fields are copied when the result is made and stay readable after ``close()``:
+    ``status`` (a ``TaskStatus``), ``status_text`` (the server's string), ``id``,
+    ``response_status``, ``types``, ``sizes`` (bytes per file), ``paths`` (per file: where a
+    ``_to_dir`` call wrote it, None when it is in memory), ``messages`` and ``warnings``. The
+    native result, which holds the decoded files, is kept until ``close()`` (or the end of a
+    ``with`` block, or garbage collection) for ``files`` and ``save``; these raise ValueError
+    after ``close()``. Results are immutable and may be read from many threads."""
+
+    def __init__(self, handle):
+        super().__init__(handle, _lib.ocr_result_free)
+        self.status = _task_status(_lib.ocr_result_task_status(handle))
+        self.status_text = _decode(_lib.ocr_result_task_status_text(handle))
+        self.id = _decode(_lib.ocr_result_id(handle))
+        self.response_status = _decode(_lib.ocr_result_response_status(handle))
+        count = _lib.ocr_result_count(handle)
+        self.types = [_decode(_lib.ocr_result_type(handle, i)) for i in range(count)]
+        self.sizes = [_lib.ocr_result_size(handle, i) for i in range(count)]
+        self.paths = [_decode(_lib.ocr_result_path(handle, i)) for i in range(count)]
+        self.messages = [_decode(_lib.ocr_result_message(handle, i))
+                         for i in range(_lib.ocr_result_message_count(handle))]
+        self.warnings = [_decode(_lib.ocr_result_warning(handle, i))
+                         for i in range(_lib.ocr_result_warning_count(handle))]
+
+    @property
+    def files(self):
+        """The result files as a list of ``ResultFile``; the bytes are copied on every access,
+        so keep the list rather than asking again. ``data`` is None for files that a ``_to_dir``
+        call wrote (see ``paths``)."""
+        with self._use() as handle:
+            files = []
+            for index, kind in enumerate(self.types):
+                size = c_size_t()
+                data = _lib.ocr_result_data(handle, index, byref(size))
+                data = ctypes.string_at(data, size.value) if data else None
+                files.append(ResultFile(kind, data))
+            return files
+
+    def save(self, index, path):
+        """Writes file ``index`` to ``path`` atomically (a failure leaves no partial file):
+        ``FileError`` with the OS reason, ``InvalidArgumentError`` for a bad index."""
+        path = _text(os.fspath(path), "path")
+        with self._use() as handle:
+            _check(_lib.ocr_result_save(handle, _uint(index, 64, "index"), path))
+
+    def __repr__(self):
+        return f"<Result {self.id!r} {self.status.name} types={self.types}>"
+
+
+class Client(_Native):
+    """A connection to the service: base URL, credentials, settings and a connection pool.
+
+    ``Client(base_url=None, token=None, **settings)`` sends a fixed token (None: no token, enough
+    for the trial operations); ``Client.with_credentials`` obtains and refreshes tokens itself.
+    ``base_url`` None means ``https://api.aspose.cloud``; plain ``http://`` is accepted for
+    loopback hosts only, unless ``allow_insecure_http=True``. ``settings`` are the keyword
+    arguments of ``configure``.
+
+    ``operation`` arguments name the API operation, e.g. ``"RecognizePdf"`` (None means that);
+    see the README for the list. A client may be shared by any number of threads."""
+
+    _SETTERS = {
+        "connect_timeout_ms": ("ocr_client_set_connect_timeout_ms", 32),
+        "read_timeout_ms": ("ocr_client_set_read_timeout_ms", 32),
+        "request_timeout_ms": ("ocr_client_set_request_timeout_ms", 32),
+        "max_response_bytes": ("ocr_client_set_max_response_bytes", 64),
+        "max_attempts": ("ocr_client_set_max_attempts", 32),
+        "max_connections": ("ocr_client_set_max_connections", 32),
+        "allow_insecure_http": ("ocr_client_set_allow_insecure_http", None),
+        "user_agent": ("ocr_client_set_user_agent", None),
+    }
+
+    def __init__(self, base_url=None, token=None, **settings):
+        self._start(_lib.ocr_client_new, [_text(base_url, "base_url"), _text(token, "token")],
+                    settings)
+
+    @classmethod
+    def with_credentials(cls, base_url, client_id, client_secret, **settings):
+        """A client that obtains tokens from ``{base_url}/connect/token`` with client credentials,
+        caches them and replaces them before they expire."""
+        client = cls.__new__(cls)
+        client._start(_lib.ocr_client_new_with_credentials,
+                      [_text(base_url, "base_url"), _text(client_id, "client_id"),
+                       _text(client_secret, "client_secret")], settings)
+        return client
+
+    def _start(self, new, args, settings):
+        handle = _client_p()
+        _check(new(*args, byref(handle)))
+        super().__init__(handle, _lib.ocr_client_free)
+        self.configure(**settings)
+
+    def configure(self, **settings):
+        """Changes settings for calls that start afterwards: ``connect_timeout_ms`` (default
+        10000), ``read_timeout_ms`` (30000), ``request_timeout_ms`` (300000), ``user_agent``,
+        ``max_response_bytes`` (1 GiB), ``allow_insecure_http`` (False), ``max_attempts``
+        (3; how many requests one call sends at most when failures are transient) and
+        ``max_connections`` (4; how many requests ``poll_many`` has in flight at most)."""
+        for name, value in settings.items():
+            if name not in self._SETTERS:
+                raise TypeError(f"unknown setting {name!r}")
+            function, bits = self._SETTERS[name]
+            if name == "user_agent":
+                value = _text(value, name)
+            elif name == "allow_insecure_http":
+                value = 1 if value else 0
+            else:
+                value = _uint(value, bits, name)
+            with self._use() as handle:
+                _check(getattr(_lib, function)(handle, value))
+
+    def submit(self, document, operation=None, settings=None):
+        """Submits ``document`` (bytes; for text to speech a str or UTF-8 bytes) and answers the
+        new task's id. ``settings``: a dict or a JSON object string, or None for the operation's
+        defaults. A submission is only retried when it certainly did not reach the server."""
+        if isinstance(document, str):
+            document = document.encode("utf-8")
+        elif document is not None and not isinstance(document, bytes):
+            document = bytes(memoryview(document))
+        return self._submit(_lib.ocr_submit, operation,
+                            [document, len(document) if document else 0], settings)
+
+    def submit_file(self, path, operation=None, settings=None):
+        """Submits the file at ``path`` like ``submit`` does with bytes; the library reads it
+        while it encodes it. An unreadable file raises ``FileError``."""
+        return self._submit(_lib.ocr_submit_file, operation,
+                            [_text(os.fspath(path), "path")], settings)
+
+    def _submit(self, function, operation, document, settings):
+        if isinstance(settings, dict):
+            settings = json.dumps(settings)
+        operation = _text(operation, "operation")
+        settings = _text(settings, "settings")
+        task_id = c_void_p()
+        with self._use() as handle:
+            _check(function(handle, operation, *document, settings, byref(task_id)))
+        try:
+            return ctypes.string_at(task_id).decode()
+        finally:
+            _lib.ocr_string_free(task_id)
+
+    def fetch(self, task_id, operation=None):
+        """Asks once for a task's current answer. Any status is information (read
+        ``Result.status``); only failures to get an answer raise."""
+        task_id = _text(task_id, "task_id")
+        operation = _text(operation, "operation")
+        result = _result_p()
+        with self._use() as handle:
+            _check(_lib.ocr_fetch_result_for(handle, operation, task_id, byref(result)))
+        return Result(result)
+
+    def poll(self, task_id, operation=None, **options):
+        """Asks for a task's answer until it is done and answers the Completed ``Result``.
+
+        Raises ``TaskFailedError`` (status Error; the message holds the server's messages),
+        ``TaskNotFoundError``, ``NotReadyError`` (``max_attempts`` used up), ``TimedOutError``
+        (``timeout_ms`` passed), ``CancelledError`` (``cancel`` triggered), or the failure of the
+        last request. The keyword-only options, each left None for the library's default:
+
+        - ``interval_ms``: the first wait (1000);
+        - ``backoff``: ``(factor, max_ms)``, each later wait is ``factor`` times longer, up to
+          ``max_ms`` (``(1.5, 10000)``);
+        - ``max_attempts``: at most this many requests (no limit);
+        - ``timeout_ms``: the deadline of the whole poll (600000; 0: none);
+        - ``cancel``: a ``CancelToken``;
+        - ``progress(task_id, status, attempt)``: runs on this thread once per answer. If it
+          raises, it is not called again, the poll goes on to its end, and then its exception is
+          raised instead of the poll's outcome.
+        """
+        task_id = _text(task_id, "task_id")
+        operation = _text(operation, "operation")
+        result = _result_p()
+        with _PollOptions(**options) as poll_options, self._use() as handle:
+            code = _lib.ocr_poll_until_done_for(handle, operation, task_id, poll_options.handle,
+                                                byref(result))
+            poll_options.check(code, [result])
+        return Result(result)
+
+    def fetch_to_dir(self, task_id, directory, operation=None):
+        """Like ``fetch``, but the result files are written to the existing folder ``directory``
+        while the answer arrives, so memory use does not grow with their size. They are named
+        ``<task id>.<ext>`` (see the header for the details) and listed in ``Result.paths``;
+        ``Result.files`` has no data for them. A missing folder raises ``FileError``."""
+        task_id = _text(task_id, "task_id")
+        directory = _text(os.fspath(directory), "directory")
+        operation = _text(operation, "operation")
+        result = _result_p()
+        with self._use() as handle:
+            _check(_lib.ocr_fetch_result_to_dir(handle, operation, task_id, directory,
+                                                byref(result)))
+        return Result(result)
+
+    def poll_to_dir(self, task_id, directory, operation=None, **options):
+        """Like ``poll`` (with its options), but the final answer's files are written to
+        ``directory`` as ``fetch_to_dir`` describes."""
+        task_id = _text(task_id, "task_id")
+        directory = _text(os.fspath(directory), "directory")
+        operation = _text(operation, "operation")
+        result = _result_p()
+        with _PollOptions(**options) as poll_options, self._use() as handle:
+            code = _lib.ocr_poll_until_done_to_dir(handle, operation, task_id,
+                                                   poll_options.handle, directory, byref(result))
+            poll_options.check(code, [result])
+        return Result(result)
+
+    def poll_many(self, task_ids, operation=None, **options):
+        """Polls many tasks together from this thread, each on the schedule the options give
+        (those of ``poll``; the deadline and ``cancel`` apply to the whole call), with at most
+        ``max_connections`` requests in flight.
+
+        Answers a list with one entry per task, in order: its Completed ``Result``, or the
+        ``OcrError`` it ended with (returned, not raised). The library gives a message only for
+        the first failing task; the others' errors name their task and code. Raises for a
+        failure of the call itself (such as a None task id) and for an exception of
+        ``progress``."""
+        ids = [_text(task_id, "task id") for task_id in task_ids]
+        operation = _text(operation, "operation")
+        count = len(ids)
+        results = (_result_p * count)()
+        codes = (_code * count)(*[-1] * count)  # -1: not written
+        with _PollOptions(**options) as poll_options, self._use() as handle:
+            code = _lib.ocr_poll_many(handle, operation, (c_char_p * count)(*ids), count,
+                                      poll_options.handle, results, codes)
+            message = _last_error() if code != Code.OK else ""
+            written = count == 0 or codes[0] != -1
+            poll_options.check(Code.OK if written else code, results)
+        outcomes = []
+        for task_id, code, result in zip(ids, codes, results):
+            if code == Code.OK:
+                outcomes.append(Result(result))
+            else:
+                outcomes.append(_error(code, message or f"task {task_id.decode()} did not "
+                                       f"complete: {_lib.ocr_code_name(code).decode()}"))
+                message = ""
+        return outcomes
+
+    def cancel_task(self, task_id, operation=None):
+        """Removes a task from the service's queue; afterwards it answers NotExist."""
+        task_id = _text(task_id, "task_id")
+        operation = _text(operation, "operation")
+        with self._use() as handle:
+            _check(_lib.ocr_cancel_task(handle, operation, task_id))
+
+    def task_status(self, task_id, operation=None):
+        """A task's ``TaskStatus`` from the cheap status call, which carries no result data
+        (``NOT_EXIST`` for an unknown id)."""
+        task_id = _text(task_id, "task_id")
+        operation = _text(operation, "operation")
+        status = _status()
+        with self._use() as handle:
+            _check(_lib.ocr_get_task_status(handle, operation, task_id, byref(status)))
+        return _task_status(status.value)
+
+
+class _PollOptions:
+    """Native poll options for one call. An exception raised by ``progress`` is kept, and
+    ``check`` raises it after the call."""
+
+    def __init__(self, *, interval_ms=None, backoff=None, max_attempts=None, timeout_ms=None,
+                 cancel=None, progress=None):
+        if cancel is not None and not isinstance(cancel, CancelToken):
+            raise TypeError("cancel must be a CancelToken")
+        self._progress = progress
+        self._raised = None
+        self._callback = _PROGRESS(self._report) if progress else None  # kept for the call
+        self.handle = _lib.ocr_poll_options_new()
+        if not self.handle:
+            raise MemoryError("ocr_poll_options_new")
+        try:
+            if interval_ms is not None:
+                _check(_lib.ocr_poll_options_set_interval_ms(
+                    self.handle, _uint(interval_ms, 32, "interval_ms")))
+            if backoff is not None:
+                factor, max_ms = backoff
+                _check(_lib.ocr_poll_options_set_backoff(
+                    self.handle, factor, _uint(max_ms, 32, "backoff max_ms")))
+            if max_attempts is not None:
+                _check(_lib.ocr_poll_options_set_max_attempts(
+                    self.handle, _uint(max_attempts, 32, "max_attempts")))
+            if timeout_ms is not None:
+                _check(_lib.ocr_poll_options_set_timeout_ms(
+                    self.handle, _uint(timeout_ms, 32, "timeout_ms")))
+            if cancel is not None:
+                with cancel._use() as token:
+                    _check(_lib.ocr_poll_options_set_cancel(self.handle, token))
+            if progress is not None:
+                _check(_lib.ocr_poll_options_set_progress(self.handle, self._callback, None))
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def _report(self, _user_data, task_id, status, attempt):
+        if self._raised is None:
+            try:
+                self._progress(_decode(task_id), _task_status(status), attempt)
+            except BaseException as error:  # raised by check() once the call returns
+                self._raised = error
+
+    def check(self, code, results):
+        """Right after the call: raises the exception of ``progress`` (freeing ``results``),
+        else the call's error."""
+        if self._raised is not None:
+            for result in results:
+                _lib.ocr_result_free(result)
+            raise self._raised
+        _check(code)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _lib.ocr_poll_options_free(self.handle)

@@ -1,0 +1,576 @@
+"""Tests of the Python bindings against a running emulator (started with its default
+credentials and `--pending-ms 100 --processing-ms 100`).
+
+    python3 test_ocrcloud.py BASE_URL      (or set OCRCLOUD_EMULATOR_URL)
+
+The library is found as ocrcloud.py finds it (OCRCLOUD_LIBRARY_DIR, ...). Ends with the line
+"N passed, M failed" and exits non-zero on any failure.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.request
+
+import ocrcloud
+from ocrcloud import Client, Code, TaskStatus
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+SAMPLE_PDF = os.path.join(ROOT, "examples", "sample.pdf")
+URL = None  # set by main()
+
+
+def control(method, path, body=None):
+    """Calls an emulator control endpoint; answers the body (parsed when it is JSON)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(URL + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as response:
+        text = response.read().decode()
+    return json.loads(text) if response.headers.get_content_type() == "application/json" else text
+
+
+def fixture(spec):
+    """Creates a task on the emulator and answers its id."""
+    return control("POST", "/_emulator/tasks", spec)
+
+
+def polls(task_id):
+    return control("GET", f"/_emulator/tasks/{task_id}")["polls"]
+
+
+def demo_client(**settings):
+    return Client.with_credentials(URL, "demo", "demo-secret", **settings)
+
+
+def sample_pdf():
+    with open(SAMPLE_PDF, "rb") as f:
+        return f.read()
+
+
+def rss_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+FAST = {"interval_ms": 20, "backoff": (1.0, 20), "timeout_ms": 20000}
+
+
+class HeaderCoverage(unittest.TestCase):
+    """The module follows include/ocrcloud.h: every function declared, every code mapped."""
+
+    def setUp(self):
+        with open(os.path.join(ROOT, "include", "ocrcloud.h")) as f:
+            self.header = f.read()
+
+    def test_every_function_has_a_signature(self):
+        declared = set(re.findall(r"^[a-z][\w ]*?\**\s*\**(ocr_\w+)\(", self.header, re.M))
+        self.assertTrue(declared)
+        self.assertEqual(declared - set(ocrcloud._SIGNATURES), set())
+
+    def test_every_code_and_status_is_mapped(self):
+        codes = dict(re.findall(r"#define OCR_((?:OK|ERR_\w+)) (\d+)", self.header))
+        self.assertEqual({name.replace("ERR_", "", 1): int(v) for name, v in codes.items()},
+                         {member.name: member.value for member in Code})
+        for code in Code:
+            if code != Code.OK:
+                self.assertEqual(ocrcloud._ERRORS[code](code, "m").code, code)
+                self.assertIn(f"OCR_ERR_{code.name}", str(ocrcloud._ERRORS[code](code, "m")))
+        statuses = dict(re.findall(r"#define OCR_TASK_(\w+) (\d+)", self.header))
+        self.assertEqual({name: int(v) for name, v in statuses.items()},
+                         {member.name: member.value for member in TaskStatus})
+
+    def test_version(self):
+        expected = re.search(r'#define OCR_VERSION_STRING "([^"]+)"', self.header).group(1)
+        self.assertEqual(ocrcloud.version(), expected)
+
+
+class Fetch(unittest.TestCase):
+    def setUp(self):
+        self.client = demo_client()
+
+    def tearDown(self):
+        self.client.close()
+
+    def test_a_completed_fixture_gives_its_decoded_files(self):
+        task = fixture({"results": [{"type": "Text", "text": "héllo\n"},
+                                    {"type": "Pdf", "generate": {"bytes": 1000}}]})
+        with self.client.fetch(task) as result:
+            self.assertEqual(result.status, TaskStatus.COMPLETED)
+            self.assertEqual(result.status_text, "Completed")
+            self.assertEqual(result.id, task)
+            self.assertEqual(result.response_status, "Ok")
+            self.assertEqual(result.types, ["Text", "Pdf"])
+            files = result.files
+            self.assertEqual(files[0], ("Text", "héllo\n".encode()))
+            self.assertEqual(files[1].type, "Pdf")
+            self.assertEqual(files[1].data, bytes(i % 251 for i in range(1000)))
+            self.assertEqual(result.messages, [])
+
+    def test_every_status_is_information(self):
+        for status, expected in [("Pending", TaskStatus.PENDING),
+                                 ("Processing", TaskStatus.PROCESSING),
+                                 ("Queued", TaskStatus.UNKNOWN)]:
+            with self.client.fetch(fixture({"taskStatus": status})) as result:
+                self.assertEqual(result.status, expected)
+                self.assertEqual(result.status_text, status)
+                self.assertEqual(result.files, [])
+        failed = fixture({"taskStatus": "Error", "error": {
+            "messages": ["page 1 is blank", "no text"], "warnings": ["low resolution"]}})
+        with self.client.fetch(failed) as result:
+            self.assertEqual(result.status, TaskStatus.ERROR)
+            self.assertEqual(result.messages, ["page 1 is blank", "no text"])
+            self.assertEqual(result.warnings, ["low resolution"])
+        with self.client.fetch("no-such-task", "RecognizeImage") as result:
+            self.assertEqual(result.status, TaskStatus.NOT_EXIST)
+            self.assertEqual(result.id, "no-such-task")
+
+    def test_a_client_is_shared_by_threads(self):
+        task = fixture({"results": [{"type": "Text", "text": "x"}]})
+        statuses = []
+
+        def fetch():
+            for _ in range(20):
+                with self.client.fetch(task) as result:
+                    statuses.append(result.status)
+
+        threads = [threading.Thread(target=fetch) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual(statuses, [TaskStatus.COMPLETED] * 160)
+
+
+class SubmitAndPoll(unittest.TestCase):
+    def setUp(self):
+        self.client = demo_client()
+
+    def tearDown(self):
+        self.client.close()
+
+    def test_round_trip_with_progress_and_save(self):
+        pdf = sample_pdf()
+        task = self.client.submit(pdf, "RecognizePdf",
+                                  {"language": "English", "resultType": "TextAndPdf"})
+        reports = []
+        with self.client.poll(task, interval_ms=30, backoff=(1.5, 200), timeout_ms=20000,
+                              progress=lambda *report: reports.append(report)) as result:
+            self.assertEqual(result.status, TaskStatus.COMPLETED)
+            text, pdf_file = result.files
+            self.assertEqual(text.type, "Text")
+            self.assertIn("Hello from ocrcloud!", text.data.decode())
+            self.assertEqual(pdf_file, ("Pdf", pdf))
+            with tempfile.TemporaryDirectory() as folder:
+                path = os.path.join(folder, "out.pdf")
+                result.save(1, path)
+                with open(path, "rb") as f:
+                    self.assertEqual(f.read(), pdf)
+                with self.assertRaises(ocrcloud.FileError) as raised:
+                    result.save(1, os.path.join(folder, "missing", "out.pdf"))
+                self.assertEqual(raised.exception.code, Code.IO)
+                self.assertIn("No such file", raised.exception.message)
+                with self.assertRaises(ocrcloud.InvalidArgumentError):
+                    result.save(2, path)
+                self.assertEqual(os.listdir(folder), ["out.pdf"])
+        self.assertGreaterEqual(len(reports), 3)
+        self.assertEqual([r[2] for r in reports], list(range(1, len(reports) + 1)))
+        self.assertTrue(all(r[0] == task for r in reports))
+        self.assertEqual(reports[0][1], TaskStatus.PENDING)
+        self.assertIn(TaskStatus.PROCESSING, [r[1] for r in reports])
+        self.assertEqual(reports[-1][1], TaskStatus.COMPLETED)
+        self.assertIsInstance(reports[-1][1], TaskStatus)
+        self.assertEqual(polls(task), len(reports))
+
+    def test_submit_sends_the_documented_body(self):
+        task = self.client.submit(bytearray(b"%PDF-1.4 tiny"))
+        request = control("GET", f"/_emulator/tasks/{task}")["request"]
+        self.assertEqual(request["image"], "JVBERi0xLjQgdGlueQ==")
+        self.assertEqual(request["settings"]["resultType"], "Pdf")
+        task = self.client.submit(b"%PDF-1.4", settings='{"resultType": "Hocr"}')
+        self.assertEqual(control("GET", f"/_emulator/tasks/{task}")["request"]["settings"],
+                         {"resultType": "Hocr"})
+        task = self.client.submit("Hello", "ConvertTextToSpeech")
+        self.assertEqual(control("GET", f"/_emulator/tasks/{task}")["request"]["text"], "Hello")
+
+    def test_submit_refuses_bad_operations_and_settings(self):
+        with self.assertRaises(ocrcloud.InvalidArgumentError) as raised:
+            self.client.submit(b"x", "RecognizeEverything")
+        self.assertIn("RecognizeEverything", raised.exception.message)
+        with self.assertRaises(ocrcloud.InvalidArgumentError) as raised:
+            self.client.submit(b"x", settings="[1]")
+        self.assertIn("settings_json", raised.exception.message)
+        with self.assertRaises(TypeError):
+            self.client.submit(5)
+
+    def test_an_error_task_raises_task_failed_with_the_servers_message(self):
+        task = fixture({"taskStatus": "Error",
+                        "error": {"messages": ["the scan is unreadable"]}})
+        with self.assertRaises(ocrcloud.TaskFailedError) as raised:
+            self.client.poll(task, **FAST)
+        self.assertEqual(raised.exception.code, Code.TASK_FAILED)
+        self.assertIn("the scan is unreadable", raised.exception.message)
+        self.assertIn(task, str(raised.exception))
+        not_a_pdf = self.client.submit(b"GIF89a not a pdf")
+        with self.assertRaises(ocrcloud.TaskFailedError) as raised:
+            self.client.poll(not_a_pdf, **FAST)
+        self.assertIn("The document is not a PDF file.", raised.exception.message)
+
+    def test_a_missing_task_raises_task_not_found(self):
+        with self.assertRaises(ocrcloud.TaskNotFoundError) as raised:
+            self.client.poll("never-existed", **FAST)
+        self.assertEqual(raised.exception.code, Code.TASK_NOT_FOUND)
+        self.assertIn("never-existed", raised.exception.message)
+
+    def test_attempts_and_deadline(self):
+        pending = fixture({"taskStatus": "Pending"})
+        with self.assertRaises(ocrcloud.NotReadyError):
+            self.client.poll(pending, interval_ms=10, max_attempts=4, timeout_ms=0)
+        self.assertEqual(polls(pending), 4)
+        started = time.monotonic()
+        with self.assertRaises(ocrcloud.TimedOutError) as raised:
+            self.client.poll(pending, interval_ms=200, backoff=(1.0, 200), timeout_ms=700)
+        self.assertLess(time.monotonic() - started, 0.7)
+        self.assertEqual(raised.exception.code, Code.TIMEOUT)
+        with self.assertRaises(ocrcloud.InvalidArgumentError):
+            self.client.poll(pending, backoff=(0.5, 100))
+        with self.assertRaises(ValueError):
+            self.client.poll(pending, interval_ms=-1)
+
+    def test_cancel_from_another_thread_ends_the_poll_promptly(self):
+        pending = fixture({"taskStatus": "Pending"})
+        triggered = []
+        with ocrcloud.CancelToken() as token:
+            def cancel_later():
+                time.sleep(0.3)
+                triggered.append(time.monotonic())
+                token.cancel()
+
+            thread = threading.Thread(target=cancel_later)
+            thread.start()
+            with self.assertRaises(ocrcloud.CancelledError) as raised:
+                self.client.poll(pending, interval_ms=10000, timeout_ms=0, cancel=token)
+            returned = time.monotonic()
+            thread.join()
+            print(f"\n    cancel: the poll returned {1000 * (returned - triggered[0]):.1f} ms "
+                  "after the trigger", end=" ")
+            self.assertLess(returned - triggered[0], 1.0)
+            self.assertEqual(raised.exception.code, Code.CANCELLED)
+            # A triggered token stays triggered: the next poll sends nothing.
+            before = polls(pending)
+            with self.assertRaises(ocrcloud.CancelledError):
+                self.client.poll(pending, cancel=token)
+            self.assertEqual(polls(pending), before)
+
+    def test_an_exception_in_progress_is_raised_after_the_poll(self):
+        task = self.client.submit(sample_pdf())
+        calls = []
+
+        def progress(task_id, status, attempt):
+            calls.append(attempt)
+            raise KeyError("stop")
+
+        with self.assertRaises(KeyError):
+            self.client.poll(task, progress=progress, **FAST)
+        self.assertEqual(calls, [1])
+        with self.client.poll(task, **FAST) as result:
+            self.assertEqual(result.status, TaskStatus.COMPLETED)
+
+
+class Lifecycle(unittest.TestCase):
+    def setUp(self):
+        self.client = demo_client()
+
+    def tearDown(self):
+        self.client.close()
+
+    def test_a_file_is_submitted_like_its_bytes(self):
+        task = self.client.submit_file(SAMPLE_PDF, settings={"resultType": "Pdf"})
+        with self.client.poll(task, **FAST) as result:
+            self.assertEqual(result.files, [("Pdf", sample_pdf())])
+        with self.assertRaises(ocrcloud.FileError) as raised:
+            self.client.submit_file("/no/such/file.pdf")
+        self.assertEqual(raised.exception.code, Code.IO)
+        self.assertIn("/no/such/file.pdf", raised.exception.message)
+
+    def test_status_follows_the_task_and_cancel_removes_it(self):
+        task = self.client.submit(sample_pdf())
+        self.assertIn(self.client.task_status(task), (TaskStatus.PENDING, TaskStatus.PROCESSING))
+        with self.client.poll(task, **FAST):
+            pass
+        self.assertEqual(self.client.task_status(task), TaskStatus.COMPLETED)
+        self.client.cancel_task(task)
+        self.assertEqual(self.client.task_status(task), TaskStatus.NOT_EXIST)
+        self.assertEqual(self.client.task_status("no-such-task"), TaskStatus.NOT_EXIST)
+        with self.assertRaises(ocrcloud.InvalidArgumentError):
+            self.client.cancel_task(None)
+
+    def test_poll_many_gives_each_task_its_result_or_error(self):
+        done = [self.client.submit(sample_pdf()) for _ in range(3)]
+        failed = self.client.submit(b"GIF89a")
+        reports = []
+        self.client.configure(max_connections=2)
+        outcomes = self.client.poll_many(
+            done[:2] + [failed, "never-existed"] + done[2:],
+            progress=lambda *report: reports.append(report), **FAST)
+        self.assertEqual(len(outcomes), 5)
+        for index in (0, 1, 4):
+            with outcomes[index] as result:
+                self.assertEqual(result.files, [("Pdf", sample_pdf())])
+        self.assertIsInstance(outcomes[2], ocrcloud.TaskFailedError)
+        self.assertIn("The document is not a PDF file.", outcomes[2].message)
+        self.assertIsInstance(outcomes[3], ocrcloud.TaskNotFoundError)
+        self.assertIn("never-existed", outcomes[3].message)
+        self.assertEqual({r[0] for r in reports}, set(done) | {failed, "never-existed"})
+        self.assertEqual(self.client.poll_many([]), [])
+        with self.assertRaises(ocrcloud.InvalidArgumentError) as raised:
+            self.client.poll_many([done[0], None])
+        self.assertIn("task_ids[1]", raised.exception.message)
+
+    def test_results_can_be_written_to_files(self):
+        task = self.client.submit(sample_pdf(), settings={"resultType": "TextAndPdf"})
+        with tempfile.TemporaryDirectory() as folder:
+            with self.client.poll_to_dir(task, folder, progress=lambda *r: None,
+                                         **FAST) as result:
+                self.assertEqual(result.types, ["Text", "Pdf"])
+                self.assertEqual(result.paths, [os.path.join(folder, f"{task}.txt"),
+                                                os.path.join(folder, f"{task}.pdf")])
+                self.assertEqual(result.sizes[1], len(sample_pdf()))
+                self.assertEqual([f.data for f in result.files], [None, None])
+                with open(result.paths[1], "rb") as f:
+                    self.assertEqual(f.read(), sample_pdf())
+            with self.client.fetch_to_dir(task, folder) as result:
+                self.assertEqual(result.status, TaskStatus.COMPLETED)
+                self.assertEqual(sorted(os.listdir(folder)), [f"{task}.pdf", f"{task}.txt"])
+            with self.assertRaises(ocrcloud.FileError):
+                self.client.fetch_to_dir(task, os.path.join(folder, "missing"))
+        with self.client.fetch(task) as result:
+            self.assertEqual(result.paths, [None, None])
+            self.assertEqual(result.sizes, [len(f.data) for f in result.files])
+
+    def test_poll_many_is_cancelled_as_a_whole(self):
+        pending = [fixture({"taskStatus": "Pending"}) for _ in range(3)]
+        with ocrcloud.CancelToken() as token:
+            threading.Timer(0.2, token.cancel).start()
+            started = time.monotonic()
+            outcomes = self.client.poll_many(pending, interval_ms=10000, cancel=token)
+        self.assertLess(time.monotonic() - started, 1.2)
+        self.assertEqual([error.code for error in outcomes], [Code.CANCELLED] * 3)
+
+
+class ClientSettings(unittest.TestCase):
+    def test_wrong_credentials_and_tokens_are_unauthorized(self):
+        task = fixture({"results": [{"type": "Text", "text": "x"}]})
+        with Client.with_credentials(URL, "demo", "not-the-secret") as client:
+            with self.assertRaises(ocrcloud.UnauthorizedError) as raised:
+                client.fetch(task)
+        self.assertEqual(raised.exception.code, Code.UNAUTHORIZED)
+        self.assertNotIn("not-the-secret", str(raised.exception))
+        with Client(URL, "made-up-token-123") as client:
+            with self.assertRaises(ocrcloud.UnauthorizedError) as raised:
+                client.fetch(task)
+        self.assertIn("401", raised.exception.message)
+
+    def test_log_lines_reach_a_python_logger(self):
+        import logging
+
+        class Collect(logging.Handler):
+            def __init__(self):
+                super().__init__()
+                self.records = []
+
+            def emit(self, record):
+                self.records.append(record)
+
+        logger = logging.getLogger("ocrcloud-test")
+        logger.propagate = False
+        logger.setLevel(logging.DEBUG)
+        handler = Collect()
+        logger.addHandler(handler)
+        ocrcloud.log_to(logger)
+        ocrcloud.set_log_level(ocrcloud.LogLevel.DEBUG)
+        try:
+            with demo_client() as client, client.fetch("no-such-task"):
+                pass
+        finally:
+            ocrcloud.set_log_level(ocrcloud.LogLevel.OFF)
+            ocrcloud.log_to(None)
+        lines = [(r.levelno, r.getMessage()) for r in handler.records]
+        self.assertTrue(any(level == logging.INFO and "obtained a token" in text
+                            for level, text in lines), lines)
+        self.assertTrue(any(level == logging.DEBUG and "-> HTTP 200" in text
+                            for level, text in lines), lines)
+        self.assertFalse(any("demo-secret" in text for _, text in lines))
+        with self.assertRaises(ocrcloud.InvalidArgumentError):
+            ocrcloud.set_log_level(7)
+
+    def test_settings(self):
+        big = fixture({"results": [{"type": "Pdf", "generate": {"bytes": 1000}}]})
+        with demo_client(max_response_bytes=500, user_agent="tests/1.0",
+                         connect_timeout_ms=5000, read_timeout_ms=5000,
+                         request_timeout_ms=5000, max_attempts=1) as client:
+            with self.assertRaises(ocrcloud.TooLargeError) as raised:
+                client.fetch(big)
+            self.assertIn("500", raised.exception.message)
+            client.configure(max_response_bytes=100000)
+            with client.fetch(big) as result:
+                self.assertEqual(len(result.files[0].data), 1000)
+            with self.assertRaises(ocrcloud.InvalidArgumentError):
+                client.configure(request_timeout_ms=0)
+            with self.assertRaises(ValueError):
+                client.configure(read_timeout_ms=1 << 32)
+            with self.assertRaises(TypeError):
+                client.configure(colour="blue")
+
+    def test_plain_http_is_only_for_loopback_unless_allowed(self):
+        with Client("http://192.0.2.1:9", "token") as client:
+            with self.assertRaises(ocrcloud.InvalidArgumentError) as raised:
+                client.fetch("x")
+            self.assertIn("plain http", raised.exception.message)
+            client.configure(allow_insecure_http=True, connect_timeout_ms=200, max_attempts=1)
+            with self.assertRaises((ocrcloud.TimedOutError, ocrcloud.NetworkError)):
+                client.fetch("x")
+        with self.assertRaises(ocrcloud.InvalidArgumentError):
+            Client("ftp://x")
+
+
+class Misuse(unittest.TestCase):
+    def test_closed_objects_raise_and_never_crash(self):
+        client = demo_client()
+        result = client.fetch(fixture({"results": [{"type": "Text", "text": "kept"}]}))
+        client.close()
+        client.close()
+        self.assertTrue(client.closed)
+        for call in (lambda: client.fetch("x"), lambda: client.poll("x"),
+                     lambda: client.submit(b"x"), lambda: client.configure(max_attempts=2)):
+            with self.assertRaisesRegex(ValueError, "the Client is closed"):
+                call()
+        self.assertEqual(result.files[0].data, b"kept")  # results outlive their client
+        result.close()
+        result.close()
+        self.assertEqual(result.status, TaskStatus.COMPLETED)
+        self.assertEqual(result.types, ["Text"])
+        with self.assertRaisesRegex(ValueError, "the Result is closed"):
+            result.files
+        with self.assertRaisesRegex(ValueError, "the Result is closed"):
+            result.save(0, "/tmp/never-written")
+        token = ocrcloud.CancelToken()
+        token.close()
+        with self.assertRaisesRegex(ValueError, "the CancelToken is closed"):
+            token.cancel()
+        with demo_client() as client, self.assertRaisesRegex(ValueError, "closed"):
+            client.poll("x", cancel=token)
+
+    def test_closing_a_client_during_a_poll_frees_it_afterwards(self):
+        pending = fixture({"taskStatus": "Pending"})
+        client = demo_client()
+        token = ocrcloud.CancelToken()
+        outcome = []
+
+        def poll():
+            try:
+                client.poll(pending, interval_ms=50, backoff=(1.0, 50), cancel=token)
+            except ocrcloud.OcrError as error:
+                outcome.append(error.code)
+
+        thread = threading.Thread(target=poll)
+        thread.start()
+        time.sleep(0.2)
+        client.close()
+        time.sleep(0.2)  # the poll goes on with the client it started with
+        token.cancel()
+        thread.join()
+        self.assertEqual(outcome, [Code.CANCELLED])
+        self.assertGreater(polls(pending), 3)
+        with self.assertRaises(ValueError):
+            client.fetch(pending)
+        token.close()
+
+    def test_none_and_bad_arguments_raise_clear_exceptions(self):
+        with demo_client() as client:
+            for call in (lambda: client.fetch(None), lambda: client.poll(None)):
+                with self.assertRaises(ocrcloud.InvalidArgumentError) as raised:
+                    call()
+                self.assertIsInstance(raised.exception, ValueError)
+                self.assertIn("task_id is NULL", raised.exception.message)
+            for bad in ("", "a\r\nHost: evil"):
+                with self.assertRaises(ocrcloud.InvalidArgumentError):
+                    client.fetch(bad)
+            with self.assertRaisesRegex(ValueError, "NUL"):
+                client.fetch("a\0b")
+            with self.assertRaises(TypeError):
+                client.fetch(42)
+            with self.assertRaises(TypeError):
+                client.poll("x", cancel="soon")
+        with self.assertRaises(ocrcloud.InvalidArgumentError):
+            Client.with_credentials(URL, None, "secret")
+
+
+class Memory(unittest.TestCase):
+    """10,000 create/free cycles do not grow the process (a tolerance of 2 MiB)."""
+
+    TOLERANCE = 2 << 20
+    CYCLES = 10000
+
+    def measure(self, what, cycle):
+        for _ in range(1000):  # warm up: allocator pools, connections, caches
+            cycle()
+        before = rss_bytes()
+        for _ in range(self.CYCLES):
+            cycle()
+        after = rss_bytes()
+        print(f"\n    {what}: RSS {before / 2**20:.2f} MiB before, {after / 2**20:.2f} MiB "
+              f"after {self.CYCLES} cycles ({(after - before) / 2**10:+.0f} KiB)", end=" ")
+        self.assertLess(after - before, self.TOLERANCE)
+
+    def test_clients(self):
+        def cycle():
+            Client(URL, "token").close()
+            with Client.with_credentials(URL, "demo", "demo-secret", max_attempts=2):
+                pass
+        self.measure("clients", cycle)
+
+    def test_results(self):
+        task = fixture({"results": [{"type": "Text", "text": "small"}]})
+        with demo_client() as client:
+            def cycle():
+                with client.fetch(task) as result:
+                    assert result.files[0].data == b"small"
+            self.measure("results", cycle)
+
+
+class Sample(unittest.TestCase):
+    def test_the_sample_saves_and_prints_the_results(self):
+        with tempfile.TemporaryDirectory() as folder:
+            output = subprocess.run(
+                [sys.executable, os.path.join(HERE, "sample.py"), URL, SAMPLE_PDF, folder],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False, text=True)
+            self.assertEqual(output.returncode, 0, output.stdout)
+            self.assertIn("poll  1: task ", output.stdout)
+            self.assertIn("is COMPLETED", output.stdout)
+            self.assertIn("Hello from ocrcloud!", output.stdout)
+            saved = sorted(os.listdir(folder))
+            self.assertEqual([name.rsplit(".", 1)[1] for name in saved], ["pdf", "txt"])
+            with open(os.path.join(folder, saved[0]), "rb") as f:
+                self.assertEqual(f.read(), sample_pdf())
+
+
+def main():
+    global URL
+    URL = sys.argv[1] if len(sys.argv) > 1 else os.environ["OCRCLOUD_EMULATOR_URL"]
+    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
+    result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2).run(suite)
+    failed = len(result.failures) + len(result.errors)
+    print(f"{result.testsRun - failed - len(result.skipped)} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,467 @@
+/*
+ * ocrcloud.hpp: a header-only C++17 interface to ocrcloud.h, the client of the Aspose OCR Cloud
+ * v5.0 task API. Link with -locrcloud as for C.
+ *
+ * - Every object owns its native handle (std::unique_ptr with the matching _free) and is
+ *   move-only; a moved-from object holds nothing, and calls on it throw Error
+ *   (OCR_ERR_INVALID_ARGUMENT) or answer nothing, never crash.
+ * - Failures throw ocrcloud::Error with the library's code and message.
+ * - Nullable string arguments are `const char *`: nullptr means what NULL means in C (no token,
+ *   the default base URL, the operation RecognizePdf, the default settings).
+ * - Threads: as in C. A Client may be shared by any number of threads (except for its setters,
+ *   which are non-const here), CancelToken::cancel works from any thread, a Result may be read
+ *   by many threads, and progress callbacks run on the thread that called the poll.
+ */
+#ifndef OCRCLOUD_HPP
+#define OCRCLOUD_HPP
+
+#include "ocrcloud.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace ocrcloud {
+
+/// A failure reported by the library. what() is "<code name>: <the library's sentence>".
+class Error : public std::runtime_error {
+public:
+    Error(ocr_code code, const std::string &message)
+        : std::runtime_error(std::string(ocr_code_name(code)) + ": " + message), code_(code) {}
+
+    /// The OCR_ERR_* code.
+    ocr_code code() const noexcept { return code_; }
+    /// The code's name, e.g. "OCR_ERR_TASK_FAILED".
+    const char *code_name() const noexcept { return ocr_code_name(code_); }
+
+private:
+    ocr_code code_;
+};
+
+/// The version of the loaded library, e.g. "0.1.0".
+inline std::string_view version() noexcept { return ocr_version(); }
+
+namespace detail {
+
+/// Throws the Error of a failed call; must run right after it, on the same thread.
+inline void check(ocr_code code) {
+    if (code != OCR_OK) throw Error(code, ocr_last_error_message());
+}
+
+inline std::string_view view(const char *text) noexcept {
+    return text ? std::string_view(text) : std::string_view();
+}
+
+struct ClientFree {
+    void operator()(ocr_client *client) const noexcept { ocr_client_free(client); }
+};
+struct ResultFree {
+    void operator()(ocr_result *result) const noexcept { ocr_result_free(result); }
+};
+struct OptionsFree {
+    void operator()(ocr_poll_options *options) const noexcept { ocr_poll_options_free(options); }
+};
+struct CancelFree {
+    void operator()(ocr_cancel *cancel) const noexcept { ocr_cancel_free(cancel); }
+};
+struct StringFree {
+    void operator()(char *text) const noexcept { ocr_string_free(text); }
+};
+
+/// Copies a string the library gave to the caller, and frees it.
+inline std::string take(char *text) {
+    std::unique_ptr<char, StringFree> owned(text);
+    return std::string(owned.get());
+}
+
+/// The exception a progress callback threw during the poll running on this thread. Exceptions
+/// must not cross the C callback, so the trampoline keeps it here and the poll rethrows it once
+/// the C call returns. Progress runs on the polling thread, so a per-thread slot keeps apart the
+/// polls of several threads that share one PollOptions.
+inline std::exception_ptr &progress_exception() noexcept {
+    static thread_local std::exception_ptr pending;
+    return pending;
+}
+
+inline void rethrow_progress_exception() {
+    if (std::exception_ptr pending = std::exchange(progress_exception(), nullptr)) {
+        std::rethrow_exception(pending);
+    }
+}
+
+/// The handler that set_log_handler installed.
+inline std::function<void(int, std::string_view)> &log_handler() noexcept {
+    static std::function<void(int, std::string_view)> handler;
+    return handler;
+}
+
+inline void log_trampoline(void *, int32_t level, const char *message) noexcept {
+    try {
+        log_handler()(level, message);
+    } catch (...) {
+        // A log line is not worth unwinding through the library: it is dropped.
+    }
+}
+
+}  // namespace detail
+
+/// Chooses the library's log lines, process-wide: OCR_LOG_OFF, OCR_LOG_WARN, OCR_LOG_INFO or
+/// OCR_LOG_DEBUG (overrides $OCRCLOUD_LOG).
+inline void set_log_level(int level) { detail::check(ocr_set_log_level(level)); }
+
+/// Sends the library's log lines (request lines, retries, waits, token refreshes; never a
+/// secret) to `handler(level, message)` instead of stderr; an empty handler restores stderr.
+/// The handler may run on any thread, also on several at once; exceptions it throws are
+/// dropped. Do not call set_log_handler from inside the handler.
+inline void set_log_handler(std::function<void(int, std::string_view)> handler) {
+    ocr_set_log_callback(nullptr, nullptr);
+    detail::log_handler() = std::move(handler);
+    if (detail::log_handler()) ocr_set_log_callback(detail::log_trampoline, nullptr);
+}
+
+/// A switch that ends the polls whose options use it with OCR_ERR_CANCELLED within
+/// milliseconds. cancel() is safe from any thread; once triggered it stays triggered. Options
+/// keep their own reference, so the token may be destroyed before them.
+class CancelToken {
+public:
+    CancelToken() : cancel_(ocr_cancel_new()) {
+        if (!cancel_) throw std::bad_alloc();
+    }
+
+    /// Triggers the token.
+    void cancel() const noexcept { ocr_cancel_trigger(cancel_.get()); }
+
+    const ocr_cancel *native() const noexcept { return cancel_.get(); }
+
+private:
+    std::unique_ptr<ocr_cancel, detail::CancelFree> cancel_;
+};
+
+/// How to poll, built with chained setters. Defaults: first wait 1000 ms, backoff 1.5 up to
+/// 10000 ms, no attempt limit, a deadline of 600000 ms, no cancel token, no progress.
+/// Setters must not run while a poll uses the options; many polls may use them at once.
+class PollOptions {
+public:
+    /// Called once per answer, on the thread that called the poll. If it throws, it is not
+    /// called again during that poll, the poll goes on to its end, and then the exception is
+    /// rethrown instead of the poll's outcome.
+    using Progress = std::function<void(std::string_view task_id, ocr_task_status status,
+                                        std::uint32_t attempt)>;
+
+    PollOptions() : options_(ocr_poll_options_new()) {
+        if (!options_) throw std::bad_alloc();
+    }
+
+    /// The first wait, in milliseconds.
+    PollOptions &interval_ms(std::uint32_t first_interval_ms) {
+        detail::check(ocr_poll_options_set_interval_ms(options_.get(), first_interval_ms));
+        return *this;
+    }
+    /// The n-th wait is min(first * factor^(n-1), max_interval_ms); factor >= 1.
+    PollOptions &backoff(double factor, std::uint32_t max_interval_ms) {
+        detail::check(ocr_poll_options_set_backoff(options_.get(), factor, max_interval_ms));
+        return *this;
+    }
+    /// At most this many requests (then OCR_ERR_NOT_READY); 0: no limit.
+    PollOptions &max_attempts(std::uint32_t attempts) {
+        detail::check(ocr_poll_options_set_max_attempts(options_.get(), attempts));
+        return *this;
+    }
+    /// The deadline of the whole poll (then OCR_ERR_TIMEOUT); 0: none.
+    PollOptions &timeout_ms(std::uint32_t timeout_ms) {
+        detail::check(ocr_poll_options_set_timeout_ms(options_.get(), timeout_ms));
+        return *this;
+    }
+    /// The token that cancels polls using these options.
+    PollOptions &cancel(const CancelToken &token) {
+        detail::check(ocr_poll_options_set_cancel(options_.get(), token.native()));
+        return *this;
+    }
+    /// The progress callback; an empty function removes it.
+    PollOptions &progress(Progress callback) {
+        std::unique_ptr<Progress> held;
+        if (callback) held = std::make_unique<Progress>(std::move(callback));
+        detail::check(ocr_poll_options_set_progress(options_.get(), held ? &trampoline : nullptr,
+                                                    held.get()));
+        progress_ = std::move(held);
+        return *this;
+    }
+
+    const ocr_poll_options *native() const noexcept { return options_.get(); }
+
+private:
+    static void trampoline(void *user_data, const char *task_id, ocr_task_status status,
+                           std::uint32_t attempt) noexcept {
+        std::exception_ptr &pending = detail::progress_exception();
+        if (pending) return;
+        try {
+            (*static_cast<const Progress *>(user_data))(task_id, status, attempt);
+        } catch (...) {
+            pending = std::current_exception();
+        }
+    }
+
+    std::unique_ptr<ocr_poll_options, detail::OptionsFree> options_;
+    std::unique_ptr<Progress> progress_;  // user_data: stays put when the options move
+};
+
+/// One answer of the service for a task. Move-only; the views it answers stay valid as long as
+/// the native result lives (until the Result, or the one it was moved to, is destroyed).
+class Result {
+public:
+    /// Takes ownership of a result from the C API (nullptr: an empty Result).
+    explicit Result(ocr_result *result) noexcept : result_(result) {}
+
+    ocr_task_status status() const noexcept { return ocr_result_task_status(result_.get()); }
+    /// The status exactly as the server sent it, e.g. "Completed".
+    std::string_view status_text() const noexcept {
+        return detail::view(ocr_result_task_status_text(result_.get()));
+    }
+    std::string_view id() const noexcept { return detail::view(ocr_result_id(result_.get())); }
+    /// The raw responseStatusCode, e.g. "Ok".
+    std::string_view response_status() const noexcept {
+        return detail::view(ocr_result_response_status(result_.get()));
+    }
+    /// How many result files there are (0 until the task is Completed).
+    std::size_t count() const noexcept { return ocr_result_count(result_.get()); }
+
+    /// The type of file `index` ("Text", "Pdf", ...); std::out_of_range past count().
+    std::string_view type(std::size_t index) const {
+        const char *type = ocr_result_type(result_.get(), index);
+        if (!type) throw std::out_of_range("ocrcloud::Result::type: no such result file");
+        return type;
+    }
+    /// The decoded bytes of file `index` (binary; not NUL-terminated). std::out_of_range past
+    /// count(), and for files that a _to_dir call wrote (see path()).
+    std::string_view data(std::size_t index) const {
+        std::size_t len = 0;
+        const std::uint8_t *data = ocr_result_data(result_.get(), index, &len);
+        if (!data) throw std::out_of_range("ocrcloud::Result::data: no such file in memory");
+        return std::string_view(reinterpret_cast<const char *>(data), len);
+    }
+    /// The number of bytes of file `index`, in memory or in its file; 0 past count().
+    std::uint64_t size(std::size_t index) const noexcept {
+        return ocr_result_size(result_.get(), index);
+    }
+    /// Where a _to_dir call wrote file `index`; empty for files in memory and past count().
+    std::string_view path(std::size_t index) const noexcept {
+        return detail::view(ocr_result_path(result_.get(), index));
+    }
+
+    /// error.messages: why the task failed.
+    std::vector<std::string> messages() const {
+        std::vector<std::string> list;
+        for (std::size_t i = 0; i < ocr_result_message_count(result_.get()); i++) {
+            list.emplace_back(ocr_result_message(result_.get(), i));
+        }
+        return list;
+    }
+    /// error.warnings.
+    std::vector<std::string> warnings() const {
+        std::vector<std::string> list;
+        for (std::size_t i = 0; i < ocr_result_warning_count(result_.get()); i++) {
+            list.emplace_back(ocr_result_warning(result_.get(), i));
+        }
+        return list;
+    }
+
+    /// Writes file `index` to `path` atomically (a failure leaves no partial file).
+    void save(std::size_t index, const std::string &path) const {
+        detail::check(ocr_result_save(result_.get(), index, path.c_str()));
+    }
+
+    const ocr_result *native() const noexcept { return result_.get(); }
+
+private:
+    std::unique_ptr<ocr_result, detail::ResultFree> result_;
+};
+
+/// One task's outcome in Client::poll_many: `code` is what poll would have thrown (OCR_OK:
+/// `result` holds the Completed answer; otherwise `result` is empty).
+struct PollOutcome {
+    ocr_code code;
+    Result result;
+};
+
+/// A connection to the service: base URL, credentials, settings and a connection pool.
+/// `operation` arguments name the API operation (nullptr: "RecognizePdf"). Thread-safe except
+/// for the setters; Settings apply to calls that start after the change.
+class Client {
+public:
+    /// A client that sends a fixed token (nullptr: none, enough for the trial operations).
+    /// base_url nullptr means https://api.aspose.cloud; plain http:// only for loopback hosts
+    /// unless set_allow_insecure_http(true).
+    static Client with_token(const char *base_url, const char *token = nullptr) {
+        ocr_client *client = nullptr;
+        detail::check(ocr_client_new(base_url, token, &client));
+        return Client(client);
+    }
+    /// A client that obtains and refreshes tokens from {base_url}/connect/token itself.
+    static Client with_credentials(const char *base_url, const std::string &client_id,
+                                   const std::string &client_secret) {
+        ocr_client *client = nullptr;
+        detail::check(ocr_client_new_with_credentials(base_url, client_id.c_str(),
+                                                      client_secret.c_str(), &client));
+        return Client(client);
+    }
+
+    Client &set_connect_timeout_ms(std::uint32_t ms) {
+        detail::check(ocr_client_set_connect_timeout_ms(client_.get(), ms));
+        return *this;
+    }
+    Client &set_read_timeout_ms(std::uint32_t ms) {
+        detail::check(ocr_client_set_read_timeout_ms(client_.get(), ms));
+        return *this;
+    }
+    Client &set_request_timeout_ms(std::uint32_t ms) {
+        detail::check(ocr_client_set_request_timeout_ms(client_.get(), ms));
+        return *this;
+    }
+    Client &set_user_agent(const std::string &user_agent) {
+        detail::check(ocr_client_set_user_agent(client_.get(), user_agent.c_str()));
+        return *this;
+    }
+    Client &set_max_response_bytes(std::uint64_t max_bytes) {
+        detail::check(ocr_client_set_max_response_bytes(client_.get(), max_bytes));
+        return *this;
+    }
+    Client &set_allow_insecure_http(bool allow) {
+        detail::check(ocr_client_set_allow_insecure_http(client_.get(), allow ? 1 : 0));
+        return *this;
+    }
+    /// How many requests one call sends at most when failures are transient (default 3).
+    Client &set_max_attempts(std::uint32_t attempts) {
+        detail::check(ocr_client_set_max_attempts(client_.get(), attempts));
+        return *this;
+    }
+    /// How many requests poll_many has in flight at most (default 4).
+    Client &set_max_connections(std::uint32_t connections) {
+        detail::check(ocr_client_set_max_connections(client_.get(), connections));
+        return *this;
+    }
+
+    /// Submits a document (binary bytes in a string_view) and answers the new task's id.
+    /// settings_json: a JSON object, or nullptr for the operation's defaults.
+    std::string submit(std::string_view document, const char *operation = nullptr,
+                       const char *settings_json = nullptr) const {
+        char *task_id = nullptr;
+        detail::check(ocr_submit(client_.get(), operation,
+                                 reinterpret_cast<const std::uint8_t *>(document.data()),
+                                 document.size(), settings_json, &task_id));
+        return detail::take(task_id);
+    }
+    /// Submits the file at `path` (read while it is encoded); an unreadable file is OCR_ERR_IO.
+    std::string submit_file(const std::string &path, const char *operation = nullptr,
+                            const char *settings_json = nullptr) const {
+        char *task_id = nullptr;
+        detail::check(
+            ocr_submit_file(client_.get(), operation, path.c_str(), settings_json, &task_id));
+        return detail::take(task_id);
+    }
+
+    /// One request for the task's current answer; every status is information.
+    Result fetch(const std::string &task_id, const char *operation = nullptr) const {
+        ocr_result *result = nullptr;
+        detail::check(ocr_fetch_result_for(client_.get(), operation, task_id.c_str(), &result));
+        return Result(result);
+    }
+
+    /// Polls with the default options until the task is Completed; throws Error otherwise
+    /// (OCR_ERR_TASK_FAILED, OCR_ERR_TASK_NOT_FOUND, OCR_ERR_TIMEOUT, ...).
+    Result poll(const std::string &task_id, const char *operation = nullptr) const {
+        ocr_result *result = nullptr;
+        detail::check(ocr_poll_until_done_for(client_.get(), operation, task_id.c_str(), nullptr,
+                                              &result));
+        return Result(result);
+    }
+    /// Polls as `options` say until the task is Completed; throws Error otherwise, or the
+    /// exception of the progress callback.
+    Result poll(const std::string &task_id, const PollOptions &options,
+                const char *operation = nullptr) const {
+        ocr_result *out = nullptr;
+        detail::progress_exception() = nullptr;
+        ocr_code code = ocr_poll_until_done_for(client_.get(), operation, task_id.c_str(),
+                                                options.native(), &out);
+        Result result(out);
+        detail::rethrow_progress_exception();
+        detail::check(code);
+        return result;
+    }
+
+    /// Like fetch, but the result files are written to the existing folder `dir` while the
+    /// answer arrives (named <task id>.<ext>; see ocr_fetch_result_to_dir); read them with
+    /// Result::path and Result::size. A missing folder is OCR_ERR_IO.
+    Result fetch_to_dir(const std::string &task_id, const std::string &dir,
+                        const char *operation = nullptr) const {
+        ocr_result *result = nullptr;
+        detail::check(ocr_fetch_result_to_dir(client_.get(), operation, task_id.c_str(),
+                                              dir.c_str(), &result));
+        return Result(result);
+    }
+    /// Like poll, but the final answer's files are written to `dir` as fetch_to_dir says.
+    Result poll_to_dir(const std::string &task_id, const PollOptions &options,
+                       const std::string &dir, const char *operation = nullptr) const {
+        ocr_result *out = nullptr;
+        detail::progress_exception() = nullptr;
+        ocr_code code = ocr_poll_until_done_to_dir(client_.get(), operation, task_id.c_str(),
+                                                   options.native(), dir.c_str(), &out);
+        Result result(out);
+        detail::rethrow_progress_exception();
+        detail::check(code);
+        return result;
+    }
+
+    /// Polls many tasks together from this thread (see ocr_poll_many): one outcome per task, in
+    /// order. Throws Error when the call itself fails (nothing polled), or the exception of the
+    /// progress callback.
+    std::vector<PollOutcome> poll_many(const std::vector<std::string> &task_ids,
+                                       const PollOptions &options,
+                                       const char *operation = nullptr) const {
+        std::vector<const char *> ids;
+        for (const std::string &id : task_ids) ids.push_back(id.c_str());
+        std::vector<ocr_result *> results(ids.size(), nullptr);
+        std::vector<ocr_code> codes(ids.size(), -1);  // -1: not written
+        detail::progress_exception() = nullptr;
+        ocr_code code = ocr_poll_many(client_.get(), operation, ids.data(), ids.size(),
+                                      options.native(), results.data(), codes.data());
+        std::vector<PollOutcome> outcomes;
+        for (std::size_t i = 0; i < ids.size(); i++) {
+            outcomes.push_back(PollOutcome{codes[i], Result(results[i])});
+        }
+        detail::rethrow_progress_exception();
+        if (!codes.empty() && codes[0] == -1) detail::check(code);
+        return outcomes;
+    }
+
+    /// The task's status from the cheap status call (no result data); OCR_TASK_NOT_EXIST for
+    /// an unknown id.
+    ocr_task_status task_status(const std::string &task_id,
+                                const char *operation = nullptr) const {
+        ocr_task_status status = OCR_TASK_UNKNOWN;
+        detail::check(ocr_get_task_status(client_.get(), operation, task_id.c_str(), &status));
+        return status;
+    }
+    /// Removes the task from the service's queue; afterwards it answers NotExist.
+    void cancel_task(const std::string &task_id, const char *operation = nullptr) const {
+        detail::check(ocr_cancel_task(client_.get(), operation, task_id.c_str()));
+    }
+
+    ocr_client *native() const noexcept { return client_.get(); }
+
+private:
+    explicit Client(ocr_client *client) noexcept : client_(client) {}
+
+    std::unique_ptr<ocr_client, detail::ClientFree> client_;
+};
+
+}  // namespace ocrcloud
+
+#endif  // OCRCLOUD_HPP
