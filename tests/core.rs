@@ -5,8 +5,7 @@ mod common;
 use common::*;
 use ocrcloud::ffi::*;
 use serde_json::json;
-use std::ffi::{CStr, c_char, c_void};
-use std::sync::Mutex;
+use std::ffi::c_char;
 use std::time::{Duration, Instant};
 
 fn fast_emulator() -> Emulator {
@@ -94,23 +93,6 @@ fn task_ids_are_percent_encoded() {
     }
 }
 
-/// Progress reports collected by the callback.
-type Reports = Mutex<Vec<(String, ocr_task_status, u32)>>;
-
-extern "C" fn record_progress(
-    user_data: *mut c_void,
-    task_id: *const c_char,
-    status: ocr_task_status,
-    attempt: u32,
-) {
-    // SAFETY: the test passes a `Reports` and the library a valid task id.
-    let reports = unsafe { &*(user_data as *const Reports) };
-    let id = unsafe { CStr::from_ptr(task_id) }
-        .to_string_lossy()
-        .into_owned();
-    reports.lock().unwrap().push((id, status, attempt));
-}
-
 #[test]
 fn submit_then_poll_returns_the_documents_results_with_progress() {
     let emulator = fast_emulator();
@@ -124,15 +106,8 @@ fn submit_then_poll_returns_the_documents_results_with_progress() {
         )
         .unwrap();
     let options = Options::fast(30, 10_000);
-    let reports: Reports = Mutex::new(Vec::new());
-    assert_code(
-        ocr_poll_options_set_progress(
-            options.0,
-            Some(record_progress),
-            &reports as *const Reports as *mut c_void,
-        ),
-        OCR_OK,
-    );
+    let reports = Reports::default();
+    options.report_to(&reports);
     let result = client.poll(None, &id, Some(&options)).unwrap();
     assert_eq!(result.status(), OCR_TASK_COMPLETED);
     assert_eq!(result.kind(0).unwrap(), "Text");

@@ -6,8 +6,7 @@ mod common;
 use common::*;
 use ocrcloud::ffi::*;
 use serde_json::json;
-use std::ffi::{CStr, c_char, c_void};
-use std::sync::Mutex;
+use std::ffi::c_char;
 use std::time::{Duration, Instant};
 
 fn fast_emulator() -> Emulator {
@@ -207,23 +206,6 @@ fn status_uses_the_cheap_call_and_follows_the_task() {
     );
 }
 
-/// Answers reported to the progress callback of `ocr_poll_many`.
-type Seen = Mutex<Vec<(String, ocr_task_status, u32)>>;
-
-extern "C" fn record(
-    user_data: *mut c_void,
-    task_id: *const c_char,
-    status: ocr_task_status,
-    attempt: u32,
-) {
-    // SAFETY: the test passes a `Seen`; the library passes a valid id.
-    let seen = unsafe { &*(user_data as *const Seen) };
-    let id = unsafe { CStr::from_ptr(task_id) }
-        .to_string_lossy()
-        .into_owned();
-    seen.lock().unwrap().push((id, status, attempt));
-}
-
 #[test]
 fn poll_many_gives_each_task_its_own_code_and_result() {
     let emulator = fast_emulator();
@@ -261,11 +243,8 @@ fn poll_many_gives_each_task_its_own_code_and_result() {
         }
     }
     let options = Options::fast(40, 30_000);
-    let seen: Seen = Mutex::new(Vec::new());
-    assert_code(
-        ocr_poll_options_set_progress(options.0, Some(record), &seen as *const Seen as *mut c_void),
-        OCR_OK,
-    );
+    let seen = Reports::default();
+    options.report_to(&seen);
     let (code, per_task) = client.poll_many(None, &ids, Some(&options));
     assert_code(code, OCR_ERR_TASK_FAILED);
     assert!(

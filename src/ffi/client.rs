@@ -40,6 +40,20 @@ pub(super) fn client_arg<'a>(client: *const ocr_client) -> Result<&'a Client> {
     borrow(client)
 }
 
+/// The arguments a call about one task starts with: the client, the operation (NULL:
+/// `RecognizePdf`) and the task id.
+pub(super) fn task_args<'a>(
+    client: *const ocr_client,
+    operation: *const c_char,
+    task_id: *const c_char,
+) -> Result<(&'a Client, Operation, &'a str)> {
+    Ok((
+        client_arg(client)?,
+        operation_arg(operation)?,
+        required_str(task_id, "task_id")?,
+    ))
+}
+
 fn new_client(
     out: *mut *mut ocr_client,
     base_url: *const c_char,
@@ -306,9 +320,7 @@ pub extern "C" fn ocr_cancel_task(
     task_id: *const c_char,
 ) -> ocr_code {
     guard_code(|| {
-        let client = client_arg(client)?;
-        let op = operation_arg(operation)?;
-        let task_id = required_str(task_id, "task_id")?;
+        let (client, op, task_id) = task_args(client, operation, task_id)?;
         client.cancel_task(op, task_id, &Call::default())
     })
 }
@@ -326,9 +338,7 @@ pub extern "C" fn ocr_get_task_status(
 ) -> ocr_code {
     guard_code(|| {
         out_param(out, "out")?;
-        let client = client_arg(client)?;
-        let op = operation_arg(operation)?;
-        let task_id = required_str(task_id, "task_id")?;
+        let (client, op, task_id) = task_args(client, operation, task_id)?;
         let answer = client.task_status(op, task_id, &Call::default())?;
         write_out(out, answer.status() as ocr_task_status);
         Ok(())

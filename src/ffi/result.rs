@@ -1,6 +1,6 @@
 //! `ocr_result`: fetching, polling, and reading an answer.
 
-use super::client::{client_arg, ocr_client, operation_arg};
+use super::client::{client_arg, ocr_client, operation_arg, task_args};
 use super::options::{OCR_TASK_UNKNOWN, ocr_poll_options, ocr_task_status, options_arg};
 use super::{
     Handle, OCR_OK, borrow, boxed, free_boxed, guard, guard_code, ocr_code, out_param,
@@ -114,9 +114,7 @@ pub extern "C" fn ocr_fetch_result_for(
 ) -> ocr_code {
     guard_code(|| {
         out_param(out, "out")?;
-        let client = client_arg(client)?;
-        let op = operation_arg(operation)?;
-        let task_id = required_str(task_id, "task_id")?;
+        let (client, op, task_id) = task_args(client, operation, task_id)?;
         let answer = client.fetch(op, task_id, &Call::default())?;
         write_out(out, boxed(OcrResult::new(answer, Stored::Memory)));
         Ok(())
@@ -145,9 +143,7 @@ pub extern "C" fn ocr_fetch_result_to_dir(
 ) -> ocr_code {
     guard_code(|| {
         out_param(out, "out")?;
-        let client = client_arg(client)?;
-        let op = operation_arg(operation)?;
-        let task_id = required_str(task_id, "task_id")?;
+        let (client, op, task_id) = task_args(client, operation, task_id)?;
         let dir = Path::new(required_str(dir, "dir")?);
         let answer = client.fetch_to_dir(op, task_id, dir, &Call::default())?;
         write_out(out, boxed(OcrResult::new(answer, Stored::in_file)));
@@ -187,9 +183,7 @@ pub extern "C" fn ocr_poll_until_done_for(
 ) -> ocr_code {
     guard_code(|| {
         out_param(out, "out")?;
-        let client = client_arg(client)?;
-        let op = operation_arg(operation)?;
-        let task_id = required_str(task_id, "task_id")?;
+        let (client, op, task_id) = task_args(client, operation, task_id)?;
         let options = options_arg(options)?;
         let id = c_text(task_id.to_string());
         let answer = poll_until_done(
@@ -305,9 +299,7 @@ pub extern "C" fn ocr_poll_until_done_to_dir(
 ) -> ocr_code {
     guard_code(|| {
         out_param(out, "out")?;
-        let client = client_arg(client)?;
-        let op = operation_arg(operation)?;
-        let task_id = required_str(task_id, "task_id")?;
+        let (client, op, task_id) = task_args(client, operation, task_id)?;
         let options = options_arg(options)?;
         let dir = Path::new(required_str(dir, "dir")?);
         let id = c_text(task_id.to_string());

@@ -5,7 +5,7 @@
 
 use ocrcloud::ffi::*;
 use serde_json::Value;
-use std::ffi::{CStr, CString, c_char};
+use std::ffi::{CStr, CString, c_char, c_void};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -469,6 +469,37 @@ impl Options {
         );
         options
     }
+}
+
+impl Options {
+    /// Sends every progress report to `reports` (which must outlive the polls).
+    pub fn report_to(&self, reports: &Reports) {
+        assert_code(
+            ocr_poll_options_set_progress(
+                self.0,
+                Some(record_progress),
+                reports as *const Reports as *mut c_void,
+            ),
+            OCR_OK,
+        );
+    }
+}
+
+/// What progress callbacks reported: (task id, status, attempt).
+pub type Reports = std::sync::Mutex<Vec<(String, ocr_task_status, u32)>>;
+
+extern "C" fn record_progress(
+    user_data: *mut c_void,
+    task_id: *const c_char,
+    status: ocr_task_status,
+    attempt: u32,
+) {
+    // SAFETY: `report_to` passes a `Reports`; the library passes a valid task id.
+    let reports = unsafe { &*(user_data as *const Reports) };
+    reports
+        .lock()
+        .unwrap()
+        .push((text(task_id).unwrap(), status, attempt));
 }
 
 impl Drop for Options {
