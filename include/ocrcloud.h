@@ -105,7 +105,8 @@ typedef int32_t ocr_task_status;
  *
  * It may be called from any thread, including the library's own worker threads of
  * `ocr_poll_many` and several threads at once, so it must be thread-safe. It must return
- * normally and must not call `ocr_set_log_callback`.
+ * normally and must not call `ocr_set_log_callback`; other `ocr_` calls made from inside it
+ * work but log nothing.
  */
 typedef void (*ocr_log_fn)(void *user_data,
                            int32_t level,
@@ -410,7 +411,9 @@ ocr_code ocr_get_task_status(const ocr_client *client,
  * Sends the library's log lines to `callback` (with `user_data` passed back unchanged) instead
  * of stderr; NULL restores stderr. The setting is process-wide; the lines wanted are chosen by
  * `ocr_set_log_level` or the `OCRCLOUD_LOG` environment variable (`warn`, `info`, `debug`),
- * and are off by default. See `ocr_log_fn` for the rules the callback must follow.
+ * and are off by default. When this function returns, the previous callback is not running and
+ * will not be called again, so its `user_data` may be freed. See `ocr_log_fn` for the rules the
+ * callback must follow.
  */
 void ocr_set_log_callback(ocr_log_fn callback,
                           void *user_data);

@@ -2,6 +2,7 @@
 //! and token refreshes. They go to stderr when `OCRCLOUD_LOG` is `warn`, `info` or `debug`, or
 //! to a function the host program installs. Messages never contain tokens or secrets.
 
+use std::cell::Cell;
 use std::fmt;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -70,14 +71,26 @@ pub fn set_receiver(receiver: Option<Receiver>) {
     *RECEIVER.write().unwrap_or_else(|e| e.into_inner()) = receiver;
 }
 
-/// Passes on the line `message()` if `level` is wanted; the message is built only then.
+thread_local! {
+    /// Whether this thread is inside the receiver: lines it causes are dropped, so a receiver
+    /// that calls into the library neither recurses nor takes the lock twice.
+    static RECEIVING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Passes on the line `message()` if `level` is wanted; the message is built only then. The
+/// receiver runs under a read lock, so that once `set_receiver` returns the previous receiver is
+/// no longer running and will not be called again.
 pub fn log(level: Level, message: impl FnOnce() -> String) {
-    if !enabled(level) {
+    if !enabled(level) || RECEIVING.get() {
         return;
     }
     let message = message();
     match &*RECEIVER.read().unwrap_or_else(|e| e.into_inner()) {
-        Some(receiver) => receiver(level, &message),
+        Some(receiver) => {
+            RECEIVING.set(true);
+            receiver(level, &message);
+            RECEIVING.set(false);
+        }
         None => eprintln!("ocrcloud {level}: {message}"),
     }
 }

@@ -76,8 +76,32 @@ fn log_lines_reach_the_callback_by_level_without_secrets() {
     with_token.fetch(None, "whatever").unwrap();
     assert!(take_lines().is_empty(), "nothing below warn");
     assert_code(ocr_set_log_level(4), OCR_ERR_INVALID_ARGUMENT);
+
+    // A callback may call into the library: those calls work and log nothing.
+    assert_code(ocr_set_log_level(OCR_LOG_DEBUG), OCR_OK);
+    ocr_set_log_callback(Some(call_back_in), with_token.0.cast());
+    with_token.fetch(None, "whatever").unwrap();
+    assert!(NESTED_CALLS.load(std::sync::atomic::Ordering::SeqCst) > 0);
+
     assert_code(ocr_set_log_level(OCR_LOG_OFF), OCR_OK);
     ocr_set_log_callback(None, std::ptr::null_mut());
+}
+
+static NESTED_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+extern "C" fn call_back_in(user_data: *mut c_void, _level: i32, _message: *const c_char) {
+    let client = user_data as *const ocr_client;
+    let mut status = 0;
+    assert_code(
+        ocr_get_task_status(
+            client,
+            std::ptr::null(),
+            c("whatever").as_ptr(),
+            &mut status,
+        ),
+        OCR_OK,
+    );
+    NESTED_CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
 }
 
 fn has_line(lines: &[(i32, String)], level: i32, fragment: &str) -> bool {

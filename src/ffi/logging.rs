@@ -19,7 +19,8 @@ pub const OCR_LOG_DEBUG: i32 = 3;
 ///
 /// It may be called from any thread, including the library's own worker threads of
 /// `ocr_poll_many` and several threads at once, so it must be thread-safe. It must return
-/// normally and must not call `ocr_set_log_callback`.
+/// normally and must not call `ocr_set_log_callback`; other `ocr_` calls made from inside it
+/// work but log nothing.
 pub type ocr_log_fn =
     Option<extern "C" fn(user_data: *mut c_void, level: i32, message: *const c_char)>;
 
@@ -44,7 +45,9 @@ impl HostLogger {
 /// Sends the library's log lines to `callback` (with `user_data` passed back unchanged) instead
 /// of stderr; NULL restores stderr. The setting is process-wide; the lines wanted are chosen by
 /// `ocr_set_log_level` or the `OCRCLOUD_LOG` environment variable (`warn`, `info`, `debug`),
-/// and are off by default. See `ocr_log_fn` for the rules the callback must follow.
+/// and are off by default. When this function returns, the previous callback is not running and
+/// will not be called again, so its `user_data` may be freed. See `ocr_log_fn` for the rules the
+/// callback must follow.
 #[unsafe(no_mangle)]
 pub extern "C" fn ocr_set_log_callback(callback: ocr_log_fn, user_data: *mut c_void) {
     guard((), || {
