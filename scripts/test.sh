@@ -29,6 +29,12 @@ bindings/python/test.sh target/debug target/debug/ocrcloud-emulator
 step "the C++ header against the emulator (natively and under valgrind)"
 bindings/cpp/test.sh target/debug target/debug/ocrcloud-emulator
 
+step "the Java binding against the emulator"
+bindings/java/test.sh target/debug target/debug/ocrcloud-emulator
+
+step "the C# binding against the emulator (mono)"
+bindings/csharp/test.sh target/debug target/debug/ocrcloud-emulator
+
 step "the official Python SDK against the emulator"
 emulator/tests/official-sdk/run.sh target/debug/ocrcloud-emulator
 

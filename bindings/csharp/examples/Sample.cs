@@ -1,0 +1,72 @@
+using System;
+using System.IO;
+using Ocrcloud;
+
+/// <summary>Submits a PDF, polls with a progress line per answer, saves every result, prints the text.</summary>
+public static class Sample
+{
+    /// <summary>Prints on the polling thread, in order (a Progress&lt;T&gt; would post to the thread pool).</summary>
+    private sealed class PrintProgress : IProgress<PollProgress>
+    {
+        public void Report(PollProgress p)
+        {
+            Console.WriteLine("  poll {0,2}: task {1} is {2}", p.Attempt, p.TaskId, p.Status);
+        }
+    }
+
+    private static string Extension(string type)
+    {
+        switch (type)
+        {
+            case "Text": return "txt";
+            case "Pdf": return "pdf";
+            case "Hocr": return "html";
+            case "JSON": return "json";
+            default: return "bin";
+        }
+    }
+
+    public static int Main(string[] args)
+    {
+        string url = args[0]; // "https://api.aspose.cloud", or the emulator's URL
+        string pdf = args.Length > 1 ? args[1] : "examples/sample.pdf";
+        string outputDir = args.Length > 2 ? args[2] : ".";
+        string clientId = Environment.GetEnvironmentVariable("OCR_CLIENT_ID") ?? "demo";
+        string secret = Environment.GetEnvironmentVariable("OCR_CLIENT_SECRET") ?? "demo-secret";
+        try
+        {
+            using (OcrClient client = OcrClient.WithCredentials(url, clientId, secret))
+            {
+                string taskId = client.SubmitFile("RecognizePdf", pdf,
+                    "{\"language\":\"English\",\"resultType\":\"TextAndPdf\"}");
+                Console.WriteLine("submitted " + pdf + " as task " + taskId);
+                var options = new PollOptions
+                {
+                    Interval = TimeSpan.FromMilliseconds(250),
+                    Backoff = new Backoff(1.5, TimeSpan.FromSeconds(2)),
+                    Timeout = TimeSpan.FromMinutes(1),
+                };
+                using (OcrResult result = client.PollUntilDone(taskId, options, progress: new PrintProgress()))
+                {
+                    for (int i = 0; i < result.Files.Count; i++)
+                    {
+                        OcrFile file = result.Files[i];
+                        string path = Path.Combine(outputDir, taskId + "." + Extension(file.Type));
+                        result.Save(i, path);
+                        Console.WriteLine("saved " + file.Type + " result (" + file.Size + " bytes) to " + path);
+                        if (file.Type == "Text")
+                        {
+                            Console.Write("---- recognized text ----\n" + file.Text + "-------------------------\n");
+                        }
+                    }
+                }
+            }
+            return 0;
+        }
+        catch (OcrException e)
+        {
+            Console.Error.WriteLine("failed: " + e.Code + ": " + e.Message);
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,142 @@
+using System;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Ocrcloud
+{
+    /// <summary>
+    /// The C API of include/ocrcloud.h, one declaration per function. Strings travel as
+    /// NUL-terminated UTF-8 byte arrays (see <see cref="Utf8"/> and <see cref="FromUtf8"/>), the
+    /// same on .NET and mono. "ocrcloud" resolves to libocrcloud.so through the library path.
+    /// </summary>
+    internal static class Native
+    {
+        private const string Lib = "ocrcloud";
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void ProgressFn(IntPtr userData, IntPtr taskId, int status, uint attempt);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void LogFn(IntPtr userData, int level, IntPtr message);
+
+        [DllImport(Lib)] internal static extern IntPtr ocr_version();
+        [DllImport(Lib)] internal static extern IntPtr ocr_code_name(int code);
+        [DllImport(Lib)] internal static extern IntPtr ocr_task_status_name(int status);
+        [DllImport(Lib)] internal static extern void ocr_set_log_callback(LogFn callback, IntPtr userData);
+        [DllImport(Lib)] internal static extern int ocr_set_log_level(int level);
+        [DllImport(Lib)] internal static extern IntPtr ocr_last_error_message();
+        [DllImport(Lib)] internal static extern void ocr_string_free(IntPtr s);
+
+        [DllImport(Lib)] internal static extern int ocr_client_new(byte[] baseUrl, byte[] accessToken, out ClientHandle client);
+        [DllImport(Lib)] internal static extern int ocr_client_new_with_credentials(byte[] baseUrl, byte[] clientId, byte[] clientSecret, out ClientHandle client);
+        [DllImport(Lib)] internal static extern void ocr_client_free(IntPtr client);
+        [DllImport(Lib)] internal static extern int ocr_client_set_connect_timeout_ms(ClientHandle client, uint timeoutMs);
+        [DllImport(Lib)] internal static extern int ocr_client_set_read_timeout_ms(ClientHandle client, uint timeoutMs);
+        [DllImport(Lib)] internal static extern int ocr_client_set_request_timeout_ms(ClientHandle client, uint timeoutMs);
+        [DllImport(Lib)] internal static extern int ocr_client_set_user_agent(ClientHandle client, byte[] userAgent);
+        [DllImport(Lib)] internal static extern int ocr_client_set_max_response_bytes(ClientHandle client, ulong maxBytes);
+        [DllImport(Lib)] internal static extern int ocr_client_set_allow_insecure_http(ClientHandle client, int allow);
+        [DllImport(Lib)] internal static extern int ocr_client_set_max_attempts(ClientHandle client, uint attempts);
+        [DllImport(Lib)] internal static extern int ocr_client_set_max_connections(ClientHandle client, uint connections);
+
+        [DllImport(Lib)] internal static extern int ocr_submit(ClientHandle client, byte[] operation, byte[] document, UIntPtr len, byte[] settingsJson, out IntPtr taskId);
+        [DllImport(Lib)] internal static extern int ocr_submit_file(ClientHandle client, byte[] operation, byte[] path, byte[] settingsJson, out IntPtr taskId);
+        [DllImport(Lib)] internal static extern int ocr_cancel_task(ClientHandle client, byte[] operation, byte[] taskId);
+        [DllImport(Lib)] internal static extern int ocr_get_task_status(ClientHandle client, byte[] operation, byte[] taskId, out int status);
+
+        [DllImport(Lib)] internal static extern PollOptionsHandle ocr_poll_options_new();
+        [DllImport(Lib)] internal static extern void ocr_poll_options_free(IntPtr options);
+        [DllImport(Lib)] internal static extern int ocr_poll_options_set_interval_ms(PollOptionsHandle options, uint firstIntervalMs);
+        [DllImport(Lib)] internal static extern int ocr_poll_options_set_backoff(PollOptionsHandle options, double factor, uint maxIntervalMs);
+        [DllImport(Lib)] internal static extern int ocr_poll_options_set_max_attempts(PollOptionsHandle options, uint attempts);
+        [DllImport(Lib)] internal static extern int ocr_poll_options_set_timeout_ms(PollOptionsHandle options, uint timeoutMs);
+        [DllImport(Lib)] internal static extern int ocr_poll_options_set_cancel(PollOptionsHandle options, CancelHandle cancel);
+        [DllImport(Lib)] internal static extern int ocr_poll_options_set_progress(PollOptionsHandle options, ProgressFn progress, IntPtr userData);
+
+        [DllImport(Lib)] internal static extern CancelHandle ocr_cancel_new();
+        [DllImport(Lib)] internal static extern void ocr_cancel_trigger(CancelHandle cancel);
+        [DllImport(Lib)] internal static extern void ocr_cancel_free(IntPtr cancel);
+
+        [DllImport(Lib)] internal static extern int ocr_fetch_result(ClientHandle client, byte[] taskId, out ResultHandle result);
+        [DllImport(Lib)] internal static extern int ocr_fetch_result_for(ClientHandle client, byte[] operation, byte[] taskId, out ResultHandle result);
+        [DllImport(Lib)] internal static extern int ocr_fetch_result_to_dir(ClientHandle client, byte[] operation, byte[] taskId, byte[] dir, out ResultHandle result);
+        [DllImport(Lib)] internal static extern int ocr_poll_until_done(ClientHandle client, byte[] taskId, PollOptionsHandle options, out ResultHandle result);
+        [DllImport(Lib)] internal static extern int ocr_poll_until_done_for(ClientHandle client, byte[] operation, byte[] taskId, PollOptionsHandle options, out ResultHandle result);
+        [DllImport(Lib)] internal static extern int ocr_poll_many(ClientHandle client, byte[] operation, IntPtr[] taskIds, UIntPtr count, PollOptionsHandle options, [In, Out] IntPtr[] results, [In, Out] int[] codes);
+        [DllImport(Lib)] internal static extern int ocr_poll_until_done_to_dir(ClientHandle client, byte[] operation, byte[] taskId, PollOptionsHandle options, byte[] dir, out ResultHandle result);
+
+        [DllImport(Lib)] internal static extern void ocr_result_free(IntPtr result);
+        [DllImport(Lib)] internal static extern int ocr_result_task_status(ResultHandle result);
+        [DllImport(Lib)] internal static extern IntPtr ocr_result_task_status_text(ResultHandle result);
+        [DllImport(Lib)] internal static extern IntPtr ocr_result_id(ResultHandle result);
+        [DllImport(Lib)] internal static extern IntPtr ocr_result_response_status(ResultHandle result);
+        [DllImport(Lib)] internal static extern UIntPtr ocr_result_count(ResultHandle result);
+        [DllImport(Lib)] internal static extern IntPtr ocr_result_type(ResultHandle result, UIntPtr index);
+        [DllImport(Lib)] internal static extern IntPtr ocr_result_data(ResultHandle result, UIntPtr index, out UIntPtr len);
+        [DllImport(Lib)] internal static extern ulong ocr_result_size(ResultHandle result, UIntPtr index);
+        [DllImport(Lib)] internal static extern IntPtr ocr_result_path(ResultHandle result, UIntPtr index);
+        [DllImport(Lib)] internal static extern UIntPtr ocr_result_message_count(ResultHandle result);
+        [DllImport(Lib)] internal static extern IntPtr ocr_result_message(ResultHandle result, UIntPtr index);
+        [DllImport(Lib)] internal static extern UIntPtr ocr_result_warning_count(ResultHandle result);
+        [DllImport(Lib)] internal static extern IntPtr ocr_result_warning(ResultHandle result, UIntPtr index);
+        [DllImport(Lib)] internal static extern int ocr_result_save(ResultHandle result, UIntPtr index, byte[] path);
+
+        /// <summary>A string as NUL-terminated UTF-8; null stays null (NULL in C).</summary>
+        internal static byte[] Utf8(string s)
+        {
+            if (s == null)
+            {
+                return null;
+            }
+            if (s.IndexOf('\0') >= 0)
+            {
+                throw new ArgumentException("a string argument contains a NUL character");
+            }
+            var bytes = new byte[Encoding.UTF8.GetByteCount(s) + 1];
+            Encoding.UTF8.GetBytes(s, 0, s.Length, bytes, 0);
+            return bytes;
+        }
+
+        /// <summary>A NUL-terminated UTF-8 string from the library, copied; NULL gives null.</summary>
+        internal static unsafe string FromUtf8(IntPtr p)
+        {
+            if (p == IntPtr.Zero)
+            {
+                return null;
+            }
+            var bytes = (byte*)p;
+            int length = 0;
+            while (bytes[length] != 0)
+            {
+                length++;
+            }
+            return Encoding.UTF8.GetString(bytes, length);
+        }
+
+        /// <summary>Throws for a failing code; call it right after the call, on the same thread.</summary>
+        internal static void Check(int code)
+        {
+            if (code != 0)
+            {
+                throw Failure(code);
+            }
+        }
+
+        /// <summary>The exception for a failing code, with the thread's last error message read now.</summary>
+        internal static OcrException Failure(int code)
+        {
+            return new OcrException((OcrCode)code, FromUtf8(ocr_last_error_message()));
+        }
+
+        /// <summary>A time span as the C API's unsigned 32-bit milliseconds.</summary>
+        internal static uint Millis(TimeSpan span)
+        {
+            double ms = Math.Floor(span.TotalMilliseconds);
+            if (ms < 0 || ms > uint.MaxValue)
+            {
+                throw new ArgumentOutOfRangeException("span", span, "must be between 0 and 2^32-1 ms");
+            }
+            return (uint)ms;
+        }
+    }
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Compiles the C# binding with its tests and sample (mcs), starts an emulator, runs the tests (mono).
+# Usage: bindings/csharp/test.sh [LIB_DIR] [EMULATOR_BIN]
+#   LIB_DIR holds libocrcloud.so (default <repo>/target/debug); EMULATOR_BIN defaults to
+#   LIB_DIR/ocrcloud-emulator.
+# The last line is "N passed, M failed"; the exit status is non-zero on any failure.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+lib_dir=$(cd "${1:-$repo/target/debug}" && pwd)
+emulator=${2:-$lib_dir/ocrcloud-emulator}
+build=$here/build
+
+rm -rf "$build"
+mkdir -p "$build"
+if ! { mcs -target:library -unsafe -warnaserror -out:"$build/Ocrcloud.dll" "$here"/src/*.cs &&
+       mcs -warnaserror -r:"$build/Ocrcloud.dll" -out:"$build/Sample.exe" "$here/examples/Sample.cs" &&
+       mcs -warnaserror -r:"$build/Ocrcloud.dll" -out:"$build/BindingTests.exe" "$here/tests/BindingTests.cs"; }; then
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+pidfile=$(mktemp) log=$(mktemp)
+url=$("$repo/scripts/start-emulator.sh" "$emulator" "$pidfile" --pending-ms 100 --processing-ms 100)
+trap 'kill "$(cat "$pidfile")" 2>/dev/null; rm -f "$pidfile" "$log"' EXIT
+
+status=0
+
+# [DllImport("ocrcloud")] finds libocrcloud.so through the library path.
+LD_LIBRARY_PATH="$lib_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+  mono --debug "$build/BindingTests.exe" "$url" "$repo/examples/sample.pdf" "$build/Sample.exe" \
+    "$repo/include/ocrcloud.h" 2>&1 | tee "$log" || status=$?
+# A crash ends the run before the tests' own summary.
+if ! tail -n 1 "$log" | grep -Eq '^[0-9]+ passed, [0-9]+ failed$'; then
+  echo "the tests did not finish (status $status)"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+exit "$status"

@@ -1,0 +1,820 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Net;
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.RegularExpressions;
+using System.Threading;
+using System.Threading.Tasks;
+using Ocrcloud;
+
+/// <summary>
+/// The C# binding against a running emulator (started with --pending-ms 100 --processing-ms 100).
+/// Usage: BindingTests.exe EMULATOR_URL SAMPLE_PDF SAMPLE_EXE HEADER. Every static method named Test* is
+/// a test; the last line says "N passed, M failed" and the exit status is non-zero on any failure.
+/// </summary>
+public static class BindingTests
+{
+    private static string url;
+    private static string samplePdf;
+    private static string sampleExe;
+    private static string header;
+
+    public static int Main(string[] args)
+    {
+        url = args[0];
+        samplePdf = args[1];
+        sampleExe = args[2];
+        header = File.ReadAllText(args[3]);
+        int passed = 0, failed = 0;
+        foreach (MethodInfo test in typeof(BindingTests).GetMethods(BindingFlags.Static | BindingFlags.NonPublic)
+                     .Where(m => m.Name.StartsWith("Test")).OrderBy(m => m.Name))
+        {
+            var watch = Stopwatch.StartNew();
+            try
+            {
+                test.Invoke(null, null);
+                passed++;
+                Console.WriteLine("PASS {0} ({1} ms)", test.Name, watch.ElapsedMilliseconds);
+            }
+            catch (TargetInvocationException e)
+            {
+                failed++;
+                Console.WriteLine("FAIL {0}: {1}", test.Name, e.InnerException);
+            }
+        }
+        Console.WriteLine("{0} passed, {1} failed", passed, failed);
+        return failed == 0 ? 0 : 1;
+    }
+
+    // ---- helpers ----
+
+    private static void Check(bool condition, string what)
+    {
+        if (!condition)
+        {
+            throw new Exception("check failed: " + what);
+        }
+    }
+
+    private static void Equal<T>(T actual, T expected)
+    {
+        if (!EqualityComparer<T>.Default.Equals(actual, expected))
+        {
+            throw new Exception("expected <" + expected + "> but was <" + actual + ">");
+        }
+    }
+
+    /// <summary>Runs body, which must throw OcrException with code; answers it.</summary>
+    private static OcrException Fails(OcrCode code, Action body)
+    {
+        OcrException e = Throws<OcrException>(body);
+        Check(e.Code == code, "expected " + code + " but got " + e);
+        Check(e.Message.Length > 0, "a message");
+        return e;
+    }
+
+    /// <summary>Runs body, which must throw T (or a subclass); answers it.</summary>
+    private static T Throws<T>(Action body) where T : Exception
+    {
+        try
+        {
+            body();
+        }
+        catch (T e)
+        {
+            return e;
+        }
+        catch (Exception e)
+        {
+            throw new Exception("expected " + typeof(T).Name + " but got " + e);
+        }
+        throw new Exception("expected " + typeof(T).Name);
+    }
+
+    private static OcrClient DemoClient()
+    {
+        return OcrClient.WithCredentials(url, "demo", "demo-secret");
+    }
+
+    private static PollOptions Fast()
+    {
+        return new PollOptions
+        {
+            Interval = TimeSpan.FromMilliseconds(30),
+            Backoff = new Backoff(1.0, TimeSpan.FromMilliseconds(30)),
+            Timeout = TimeSpan.FromSeconds(10),
+        };
+    }
+
+    /// <summary>Reports synchronously on the polling thread.</summary>
+    private sealed class Recorder : IProgress<PollProgress>
+    {
+        public readonly List<PollProgress> Reports = new List<PollProgress>();
+        public readonly List<int> Threads = new List<int>();
+        public Action OnReport = () => { };
+
+        public void Report(PollProgress value)
+        {
+            Reports.Add(value);
+            Threads.Add(Thread.CurrentThread.ManagedThreadId);
+            OnReport();
+        }
+    }
+
+    private static string Control(string method, string path, string json)
+    {
+        using (var web = new WebClient { Encoding = Encoding.UTF8 })
+        {
+            if (json == null)
+            {
+                return web.DownloadString(url + path);
+            }
+            web.Headers[HttpRequestHeader.ContentType] = "application/json";
+            return web.UploadString(url + path, method, json);
+        }
+    }
+
+    /// <summary>Creates a fixture task through the emulator's control endpoint and answers its id.</summary>
+    private static string Fixture(string json)
+    {
+        return Control("POST", "/_emulator/tasks", json);
+    }
+
+    /// <summary>How many GETs the emulator answered for a task.</summary>
+    private static int Polls(string taskId)
+    {
+        Match m = Regex.Match(Control("GET", "/_emulator/tasks/" + Uri.EscapeDataString(taskId), null), "\"polls\":\\s*(\\d+)");
+        Check(m.Success, "polls in the task's description");
+        return int.Parse(m.Groups[1].Value);
+    }
+
+    [DllImport("ocrcloud")]
+    private static extern IntPtr ocr_code_name(int code);
+
+    [DllImport("ocrcloud")]
+    private static extern IntPtr ocr_task_status_name(int status);
+
+    [DllImport("libc.so.6")]
+    private static extern int malloc_trim(UIntPtr pad);
+
+    /// <summary>
+    /// The process's resident set size in bytes, after a garbage collection and after giving free
+    /// malloc pages back to the system, so that only live memory counts.
+    /// </summary>
+    private static long Rss()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        malloc_trim(UIntPtr.Zero);
+        string[] fields = File.ReadAllText("/proc/self/statm").Trim().Split(' ');
+        return long.Parse(fields[1]) * 4096;
+    }
+
+    // ---- tests ----
+
+    private static SortedDictionary<string, int> Defines(string prefix)
+    {
+        var found = new SortedDictionary<string, int>();
+        foreach (Match m in Regex.Matches(header, "#define " + prefix + @"(\w+) (\d+)"))
+        {
+            found[m.Groups[1].Value] = int.Parse(m.Groups[2].Value);
+        }
+        return found;
+    }
+
+    private static SortedDictionary<string, int> Members(Type type)
+    {
+        var found = new SortedDictionary<string, int>();
+        foreach (object value in Enum.GetValues(type))
+        {
+            found[Regex.Replace(value.ToString(), "(?<=.)([A-Z])", "_$1").ToUpperInvariant()] = (int)value;
+        }
+        return found;
+    }
+
+    private static void TestTheBindingFollowsTheHeader()
+    {
+        var declared = new SortedSet<string>(Regex.Matches(header, @"^[a-z][\w ]*?\**\s*\**(ocr_\w+)\(", RegexOptions.Multiline)
+            .Cast<Match>().Select(m => m.Groups[1].Value));
+        Check(declared.Count > 40, "functions found in the header: " + declared.Count);
+        Type native = typeof(OcrClient).Assembly.GetType("Ocrcloud.Native", true);
+        declared.ExceptWith(native.GetMethods(BindingFlags.Static | BindingFlags.NonPublic).Select(m => m.Name));
+        Equal(string.Join(" ", declared), "");
+
+        Equal(string.Join(" ", Members(typeof(OcrCode))), string.Join(" ", Defines("OCR_ERR_")));
+        Equal(string.Join(" ", Members(typeof(OcrTaskStatus))), string.Join(" ", Defines("OCR_TASK_")));
+        Equal(string.Join(" ", Members(typeof(OcrLogLevel))), string.Join(" ", Defines("OCR_LOG_")));
+        foreach (OcrCode code in Enum.GetValues(typeof(OcrCode)))
+        {
+            Equal(Marshal.PtrToStringAnsi(ocr_code_name((int)code)), "OCR_ERR_" + Members(typeof(OcrCode)).First(m => m.Value == (int)code).Key);
+        }
+        foreach (OcrTaskStatus status in Enum.GetValues(typeof(OcrTaskStatus)))
+        {
+            string expected = status == OcrTaskStatus.Unknown ? "Unknown" : status.ToString();
+            Equal(Marshal.PtrToStringAnsi(ocr_task_status_name((int)status)), expected);
+        }
+        Equal(OcrClient.LibraryVersion, Regex.Match(header, "#define OCR_VERSION_STRING \"([^\"]+)\"").Groups[1].Value);
+    }
+
+    private static void TestSubmittedDocumentComesBackByteForByte()
+    {
+        byte[] pdf = File.ReadAllBytes(samplePdf);
+        using (OcrClient client = DemoClient())
+        {
+            string id = client.Submit("RecognizePdf", pdf, "{\"resultType\":\"TextAndPdf\"}");
+            using (OcrResult polled = client.PollUntilDone(id, Fast()))
+            {
+                Equal(polled.Status, OcrTaskStatus.Completed);
+            }
+            using (OcrResult result = client.Fetch("recognizepdf", id))
+            {
+                Equal(result.Status, OcrTaskStatus.Completed);
+                Equal(result.StatusText, "Completed");
+                Equal(result.ResponseStatus, "Ok");
+                Equal(result.Id, id);
+                Equal(result.Files.Count, 2);
+                Equal(result.Files[0].Type, "Text");
+                Check(result.Files[0].Text.Contains("Hello from ocrcloud!"), result.Files[0].Text);
+                Equal(result.Files[1].Type, "Pdf");
+                Check(result.Files[1].Data.SequenceEqual(pdf), "the Pdf result is the submitted document");
+                Equal(result.Messages.Count, 0);
+                Equal(result.Warnings.Count, 0);
+
+                string dir = Path.Combine(Path.GetTempPath(), "ocrcloud-cs-" + Guid.NewGuid());
+                Directory.CreateDirectory(dir);
+                string saved = Path.Combine(dir, "out.pdf");
+                result.Save(1, saved);
+                Check(File.ReadAllBytes(saved).SequenceEqual(pdf), "the saved file is the document");
+                Directory.Delete(dir, true);
+            }
+        }
+    }
+
+    private static void TestPollReportsProgressUntilCompleted()
+    {
+        var recorder = new Recorder();
+        using (OcrClient client = DemoClient())
+        {
+            string id = client.Submit(null, File.ReadAllBytes(samplePdf));
+            using (OcrResult result = client.PollUntilDone("RecognizePdf", id, Fast(), CancellationToken.None, recorder))
+            {
+                Equal(result.Files[0].Type, "Pdf");
+            }
+            List<PollProgress> reports = recorder.Reports;
+            Check(reports.Count >= 3, "Pending, Processing and Completed were seen: " + reports.Count);
+            for (int i = 0; i < reports.Count; i++)
+            {
+                Equal(reports[i].TaskId, id);
+                Equal(reports[i].Attempt, (uint)(i + 1));
+            }
+            Check(recorder.Threads.All(t => t == Thread.CurrentThread.ManagedThreadId), "progress runs on the polling thread");
+            Equal(reports[0].Status, OcrTaskStatus.Pending);
+            Check(reports.Any(r => r.Status == OcrTaskStatus.Processing), "Processing was seen");
+            Equal(reports[reports.Count - 1].Status, OcrTaskStatus.Completed);
+            Equal(Polls(id), reports.Count);
+        }
+    }
+
+    private static void TestATaskInErrorIsTaskFailedWithTheServersMessage()
+    {
+        using (OcrClient client = DemoClient())
+        {
+            string id = client.Submit("RecognizePdf", Encoding.UTF8.GetBytes("GIF89a not a pdf"));
+            OcrException e = Fails(OcrCode.TaskFailed, () => client.PollUntilDone(id, Fast()));
+            Check(e.Message.Contains("The document is not a PDF file."), e.Message);
+            Check(e.Message.Contains(id), e.Message);
+            using (OcrResult result = client.Fetch(id))
+            {
+                Equal(result.Status, OcrTaskStatus.Error);
+                Equal(result.Files.Count, 0);
+                Check(result.Messages.SequenceEqual(new[] { "The document is not a PDF file." }), string.Join("|", result.Messages));
+            }
+            string warned = Fixture("{\"taskStatus\": \"Error\", \"error\": {\"messages\": [\"blank\", \"no text\"],"
+                + " \"warnings\": [\"low resolution\"]}}");
+            using (OcrResult result = client.Fetch(warned))
+            {
+                Check(result.Messages.SequenceEqual(new[] { "blank", "no text" }), string.Join("|", result.Messages));
+                Check(result.Warnings.SequenceEqual(new[] { "low resolution" }), string.Join("|", result.Warnings));
+            }
+        }
+    }
+
+    private static void TestAnUnknownTaskIsTaskNotFound()
+    {
+        using (OcrClient client = DemoClient())
+        {
+            OcrException e = Fails(OcrCode.TaskNotFound, () => client.PollUntilDone("never-existed", Fast()));
+            Check(e.Message.Contains("never-existed"), e.Message);
+            using (OcrResult result = client.Fetch("never-existed"))
+            {
+                Equal(result.Status, OcrTaskStatus.NotExist);
+                Equal(result.Id, "never-existed");
+            }
+        }
+    }
+
+    private static void TestStatusesAreInformationForFetch()
+    {
+        using (OcrClient client = DemoClient())
+        {
+            using (OcrResult result = client.Fetch(Fixture("{\"taskStatus\": \"Pending\"}")))
+            {
+                Equal(result.Status, OcrTaskStatus.Pending);
+                Equal(result.ResponseStatus, "NotReady");
+            }
+            using (OcrResult result = client.Fetch(Fixture("{\"taskStatus\": \"Queued\"}")))
+            {
+                Equal(result.Status, OcrTaskStatus.Unknown);
+                Equal(result.StatusText, "Queued");
+            }
+        }
+    }
+
+    private static void TestWrongTokenOrSecretIsUnauthorized()
+    {
+        string done = Fixture("{\"results\": [{\"type\": \"Text\", \"text\": \"x\"}]}");
+        using (OcrClient client = OcrClient.WithToken(url, "made-up-token-123"))
+        {
+            OcrException e = Fails(OcrCode.Unauthorized, () => client.Fetch(done));
+            Check(e.Message.Contains("401"), e.Message);
+        }
+        using (OcrClient client = OcrClient.WithCredentials(url, "demo", "not-the-secret"))
+        {
+            OcrException e = Fails(OcrCode.Unauthorized, () => client.PollUntilDone(done, Fast()));
+            Check(!e.Message.Contains("not-the-secret"), e.Message);
+        }
+    }
+
+    private static void TestCancelFromAnotherThreadEndsThePollPromptly()
+    {
+        string pending = Fixture("{\"taskStatus\": \"Pending\"}");
+        var slow = new PollOptions { Interval = TimeSpan.FromSeconds(10), Timeout = TimeSpan.Zero };
+        using (OcrClient client = DemoClient())
+        using (var source = new CancellationTokenSource())
+        {
+            var watch = Stopwatch.StartNew();
+            long triggeredAt = 0;
+            var trigger = new Thread(() => {
+                Thread.Sleep(300);
+                Interlocked.Exchange(ref triggeredAt, watch.ElapsedMilliseconds);
+                source.Cancel();
+            }) { IsBackground = true };
+            trigger.Start();
+            OperationCanceledException e = Throws<OperationCanceledException>(
+                () => client.PollUntilDone(pending, slow, source.Token));
+            long ms = watch.ElapsedMilliseconds - Interlocked.Read(ref triggeredAt);
+            trigger.Join();
+            Console.WriteLine("  poll returned {0} ms after Cancel()", ms);
+            Check(ms < 1000, "returned " + ms + " ms after the cancel");
+            Equal(e.CancellationToken, source.Token);
+            Equal(((OcrException)e.InnerException).Code, OcrCode.Cancelled);
+            // A cancelled token ends the next poll before anything is sent.
+            int before = Polls(pending);
+            Throws<OperationCanceledException>(() => client.PollUntilDone(pending, slow, source.Token));
+            Equal(Polls(pending), before);
+        }
+    }
+
+    private static void TestAsyncPollCompletesAndHonoursTheToken()
+    {
+        string pending = Fixture("{\"taskStatus\": \"Pending\"}");
+        string done = Fixture("{\"results\": [{\"type\": \"Text\", \"text\": \"async\"}]}");
+        using (OcrClient client = DemoClient())
+        {
+            using (OcrResult result = client.PollUntilDoneAsync("RecognizePdf", done, Fast()).Result)
+            {
+                Equal(result.Files[0].Text, "async");
+            }
+            using (var source = new CancellationTokenSource())
+            {
+                var watch = Stopwatch.StartNew();
+                Task<OcrResult> task = client.PollUntilDoneAsync(pending, new PollOptions { Interval = TimeSpan.FromSeconds(10) }, source.Token);
+                source.CancelAfter(300);
+                Throws<AggregateException>(() => task.Wait());
+                Check(task.IsCanceled, "the task is Canceled: " + task.Status);
+                Check(watch.ElapsedMilliseconds < 1300, "ended " + watch.ElapsedMilliseconds + " ms after start");
+            }
+            using (var source = new CancellationTokenSource())
+            {
+                source.Cancel();
+                Task<OcrResult> task = client.PollUntilDoneAsync(done, Fast(), source.Token);
+                Throws<AggregateException>(() => task.Wait());
+                Check(task.IsCanceled, "an already cancelled token cancels the task: " + task.Status);
+            }
+        }
+    }
+
+    private static void TestPollLimitsAndOptionValidation()
+    {
+        string pending = Fixture("{\"taskStatus\": \"Pending\"}");
+        using (OcrClient client = DemoClient())
+        {
+            PollOptions limited = Fast();
+            limited.MaxAttempts = 3;
+            limited.Timeout = TimeSpan.Zero;
+            OcrException e = Fails(OcrCode.NotReady, () => client.PollUntilDone(pending, limited));
+            Check(e.Message.Contains("3 attempts"), e.Message);
+            Equal(Polls(pending), 3);
+            var watch = Stopwatch.StartNew();
+            Fails(OcrCode.Timeout, () => client.PollUntilDone(pending, new PollOptions
+            {
+                Interval = TimeSpan.FromMilliseconds(200),
+                Backoff = new Backoff(1.0, TimeSpan.FromMilliseconds(200)),
+                Timeout = TimeSpan.FromMilliseconds(700),
+            }));
+            Check(watch.ElapsedMilliseconds < 700, "the deadline is kept");
+            PollOptions bad = Fast();
+            bad.Backoff = new Backoff(0.5, TimeSpan.FromSeconds(1));
+            Fails(OcrCode.InvalidArgument, () => client.PollUntilDone(pending, bad));
+            bad.Backoff = null;
+            bad.Timeout = TimeSpan.FromMilliseconds(-1);
+            Throws<ArgumentOutOfRangeException>(() => client.PollUntilDone(pending, bad));
+        }
+    }
+
+    private static void TestAProgressExceptionIsThrownByThePoll()
+    {
+        string done = Fixture("{\"results\": [{\"type\": \"Text\", \"text\": \"x\"}]}");
+        using (OcrClient client = DemoClient())
+        {
+            var recorder = new Recorder { OnReport = () => { throw new InvalidOperationException("progress broke"); } };
+            InvalidOperationException e = Throws<InvalidOperationException>(
+                () => client.PollUntilDone(done, Fast(), CancellationToken.None, recorder));
+            Equal(e.Message, "progress broke");
+        }
+    }
+
+    private static void TestSubmitRefusesBadArgumentsBeforeSending()
+    {
+        using (OcrClient client = DemoClient())
+        {
+            OcrException e = Fails(OcrCode.InvalidArgument, () => client.Submit("RecognizeEverything", new byte[1]));
+            Check(e.Message.Contains("RecognizeEverything"), e.Message);
+            e = Fails(OcrCode.InvalidArgument, () => client.Submit(null, new byte[1], "[1]"));
+            Check(e.Message.Contains("settings_json"), e.Message);
+            Check(client.Submit("RecognizePdf", new byte[0]).Length > 0, "an empty document is a document");
+            Fails(OcrCode.InvalidArgument, () => client.Fetch("a\r\nHost: evil"));
+            Fails(OcrCode.InvalidArgument, () => client.Fetch(null));
+            Fails(OcrCode.InvalidArgument, () => client.Fetch("Nope", "x"));
+            Throws<ArgumentException>(() => client.Fetch("a\0b"));
+            Throws<ArgumentNullException>(() => client.Submit(null, null));
+            Fails(OcrCode.InvalidArgument, () => OcrClient.WithToken("ftp://x", null));
+            Fails(OcrCode.InvalidArgument, () => OcrClient.WithCredentials(url, null, "secret"));
+        }
+    }
+
+    private static void TestStringsTravelAsUtf8()
+    {
+        string id = "ünï ✓ a b/c?d&e=f";
+        Fixture("{\"id\": \"" + id + "\", \"results\": [{\"type\": \"Text\", \"text\": \"héllo ✓\\n\"}]}");
+        using (OcrClient client = DemoClient())
+        using (OcrResult result = client.Fetch(id))
+        {
+            Equal(result.Id, id);
+            Equal(result.Files[0].Text, "héllo ✓\n");
+            client.SetUserAgent("ocrcloud-csharp ✓");
+        }
+    }
+
+    private static void TestClientSettings()
+    {
+        string done = Fixture("{\"results\": [{\"type\": \"Pdf\", \"generate\": {\"bytes\": 100000}}]}");
+        using (OcrClient client = DemoClient())
+        {
+            client.SetConnectTimeout(TimeSpan.FromSeconds(5));
+            client.SetReadTimeout(TimeSpan.FromSeconds(5));
+            client.SetRequestTimeout(TimeSpan.FromSeconds(20));
+            client.SetUserAgent("binding-test");
+            client.SetMaxAttempts(1);
+            client.SetAllowInsecureHttp(false);
+            client.SetMaxResponseBytes(10000);
+            OcrException e = Fails(OcrCode.TooLarge, () => client.Fetch(done));
+            Check(e.Message.Contains("10000"), e.Message);
+            client.SetMaxResponseBytes(1000000);
+            using (OcrResult result = client.Fetch(done))
+            {
+                Equal(result.Files[0].Data.Length, 100000);
+                Equal(result.Files[0].Data[252], (byte)1);
+            }
+            Fails(OcrCode.InvalidArgument, () => client.SetRequestTimeout(TimeSpan.Zero));
+            Fails(OcrCode.InvalidArgument, () => client.SetMaxAttempts(0));
+        }
+        using (OcrClient client = OcrClient.WithToken("http://192.0.2.1:9", "token"))
+        {
+            OcrException e = Fails(OcrCode.InvalidArgument, () => client.Fetch("x"));
+            Check(e.Message.Contains("plain http"), e.Message);
+        }
+    }
+
+    private static void TestSaveFailures()
+    {
+        string done = Fixture("{\"results\": [{\"type\": \"Pdf\", \"generate\": {\"bytes\": 5000}}]}");
+        using (OcrClient client = DemoClient())
+        using (OcrResult result = client.Fetch(done))
+        {
+            OcrException e = Fails(OcrCode.Io, () => result.Save(0, "/nonexistent-dir/out.pdf"));
+            Check(e.Message.Contains("No such file or directory"), e.Message);
+            Fails(OcrCode.InvalidArgument, () => result.Save(1, "/tmp/never-written.pdf"));
+            Fails(OcrCode.InvalidArgument, () => result.Save(-1, "/tmp/never-written.pdf"));
+        }
+    }
+
+    private static void TestThreadsShareAClientAndGetTheirOwnMessages()
+    {
+        using (OcrClient client = DemoClient())
+        {
+            var problems = new List<string>();
+            var threads = Enumerable.Range(0, 8).Select(i => new Thread(() => {
+                string id = "missing-" + i;
+                try
+                {
+                    OcrException e = Fails(OcrCode.TaskNotFound, () => client.PollUntilDone(id, Fast()));
+                    Check(e.Message.Contains(id), e.Message);
+                }
+                catch (Exception e)
+                {
+                    lock (problems)
+                    {
+                        problems.Add(e.Message);
+                    }
+                }
+            }) { IsBackground = true }).ToList();
+            threads.ForEach(t => t.Start());
+            threads.ForEach(t => t.Join());
+            Equal(string.Join("; ", problems), "");
+        }
+    }
+
+    private static void TestDisposedObjectsThrowAClearException()
+    {
+        string done = Fixture("{\"results\": [{\"type\": \"Text\", \"text\": \"x\"}]}");
+        OcrClient client = DemoClient();
+        OcrResult result = client.Fetch(done);
+        client.Dispose();
+        client.Dispose();
+        ObjectDisposedException e = Throws<ObjectDisposedException>(() => client.Fetch(done));
+        Check(e.Message.Contains("OcrClient is disposed"), e.Message);
+        Throws<ObjectDisposedException>(() => client.SetUserAgent("x"));
+        Throws<ObjectDisposedException>(() => client.PollUntilDone(done));
+        Equal(result.Files[0].Text, "x");
+        result.Dispose();
+        result.Dispose();
+        Equal(result.Files[0].Text, "x");
+        e = Throws<ObjectDisposedException>(() => result.Save(0, "/tmp/never-written.txt"));
+        Check(e.Message.Contains("OcrResult is disposed"), e.Message);
+    }
+
+    private static void TestDisposingAClientDuringAPollWaitsForThePoll()
+    {
+        string pending = Fixture("{\"taskStatus\": \"Pending\"}");
+        OcrClient client = DemoClient();
+        using (var source = new CancellationTokenSource())
+        {
+            Exception outcome = null;
+            var poller = new Thread(() => {
+                try
+                {
+                    client.PollUntilDone(pending, new PollOptions { Interval = TimeSpan.FromMilliseconds(30), Timeout = TimeSpan.Zero }, source.Token);
+                }
+                catch (Exception e)
+                {
+                    outcome = e;
+                }
+            }) { IsBackground = true };
+            poller.Start();
+            try
+            {
+                Thread.Sleep(200);
+                client.Dispose();
+                Throws<ObjectDisposedException>(() => client.Fetch(pending));
+                Thread.Sleep(100);
+                Check(poller.IsAlive, "the poll goes on with the disposed client");
+            }
+            finally
+            {
+                source.Cancel();
+                poller.Join();
+            }
+            Check(outcome is OperationCanceledException, "" + outcome);
+        }
+    }
+
+    private static void TestAFileIsSubmittedLikeItsBytes()
+    {
+        using (OcrClient client = DemoClient())
+        {
+            string id = client.SubmitFile(null, samplePdf, "{\"resultType\": \"Pdf\"}");
+            using (OcrResult result = client.PollUntilDone(id, Fast()))
+            {
+                Check(result.Files[0].Data.SequenceEqual(File.ReadAllBytes(samplePdf)), "the document");
+            }
+            OcrException e = Fails(OcrCode.Io, () => client.SubmitFile(null, "/no/such/file.pdf"));
+            Check(e.Message.Contains("/no/such/file.pdf"), e.Message);
+        }
+    }
+
+    private static void TestStatusFollowsTheTaskAndCancelRemovesIt()
+    {
+        using (OcrClient client = DemoClient())
+        {
+            string id = client.Submit(null, File.ReadAllBytes(samplePdf));
+            OcrTaskStatus early = client.GetTaskStatus(null, id);
+            Check(early == OcrTaskStatus.Pending || early == OcrTaskStatus.Processing, "early: " + early);
+            client.PollUntilDone(id, Fast()).Dispose();
+            Equal(client.GetTaskStatus("RecognizePdf", id), OcrTaskStatus.Completed);
+            client.CancelTask(null, id);
+            Equal(client.GetTaskStatus(null, id), OcrTaskStatus.NotExist);
+            Equal(client.GetTaskStatus(null, "no-such-task"), OcrTaskStatus.NotExist);
+            Fails(OcrCode.InvalidArgument, () => client.CancelTask(null, null));
+        }
+    }
+
+    private static void TestPollManyGivesEachTaskItsResultOrError()
+    {
+        byte[] pdf = File.ReadAllBytes(samplePdf);
+        using (OcrClient client = DemoClient())
+        {
+            client.SetMaxConnections(2);
+            Fails(OcrCode.InvalidArgument, () => client.SetMaxConnections(0));
+            string[] done = { client.Submit(null, pdf), client.Submit(null, pdf) };
+            string failed = client.Submit(null, Encoding.UTF8.GetBytes("GIF89a"));
+            string[] ids = { done[0], failed, "never-existed", done[1] };
+            var recorder = new Recorder();
+            IReadOnlyList<PollOutcome> outcomes = client.PollMany(null, ids, Fast(), CancellationToken.None, recorder);
+            Equal(outcomes.Count, 4);
+            foreach (int i in new[] { 0, 3 })
+            {
+                Equal(outcomes[i].TaskId, ids[i]);
+                Check(outcomes[i].Error == null, "no error");
+                using (OcrResult result = outcomes[i].Result)
+                {
+                    Check(result.Files[0].Data.SequenceEqual(pdf), "the document");
+                }
+            }
+            Check(outcomes[1].Result == null, "no result");
+            Equal(outcomes[1].Error.Code, OcrCode.TaskFailed);
+            Check(outcomes[1].Error.Message.Contains("The document is not a PDF file."), outcomes[1].Error.Message);
+            Equal(outcomes[2].Error.Code, OcrCode.TaskNotFound);
+            Check(outcomes[2].Error.Message.Contains("never-existed"), outcomes[2].Error.Message);
+            Equal(string.Join(" ", recorder.Reports.Select(r => r.TaskId).Distinct().OrderBy(t => t)),
+                string.Join(" ", ids.OrderBy(t => t)));
+            Equal(client.PollMany(null, new string[0], null).Count, 0);
+            OcrException e = Fails(OcrCode.InvalidArgument, () => client.PollMany(null, new[] { done[0], null }, Fast()));
+            Check(e.Message.Contains("task_ids[1]"), e.Message);
+        }
+    }
+
+    private static void TestPollManyIsCancelledAsAWhole()
+    {
+        string[] pending = Enumerable.Range(0, 3).Select(i => Fixture("{\"taskStatus\": \"Pending\"}")).ToArray();
+        using (OcrClient client = DemoClient())
+        using (var source = new CancellationTokenSource())
+        {
+            source.CancelAfter(200);
+            var watch = Stopwatch.StartNew();
+            Throws<OperationCanceledException>(() => client.PollMany(null, pending,
+                new PollOptions { Interval = TimeSpan.FromSeconds(10) }, source.Token));
+            Check(watch.ElapsedMilliseconds < 1200, "ended after " + watch.ElapsedMilliseconds + " ms");
+        }
+    }
+
+    private static void TestResultsCanBeWrittenToFiles()
+    {
+        byte[] pdf = File.ReadAllBytes(samplePdf);
+        string dir = Path.Combine(Path.GetTempPath(), "ocrcloud-cs-dir-" + Guid.NewGuid());
+        Directory.CreateDirectory(dir);
+        try
+        {
+            using (OcrClient client = DemoClient())
+            {
+                string id = client.Submit(null, pdf, "{\"resultType\": \"TextAndPdf\"}");
+                using (OcrResult result = client.PollUntilDoneToDir(null, id, dir, Fast(), CancellationToken.None, new Recorder()))
+                {
+                    Equal(result.Files.Count, 2);
+                    Equal(result.Files[0].Path, Path.Combine(dir, id + ".txt"));
+                    OcrFile file = result.Files[1];
+                    Equal(file.Type, "Pdf");
+                    Equal(file.Path, Path.Combine(dir, id + ".pdf"));
+                    Equal(file.Size, (long)pdf.Length);
+                    Check(file.Data == null, "no data in memory");
+                    Check(File.ReadAllBytes(file.Path).SequenceEqual(pdf), "the written file is the document");
+                }
+                using (OcrResult result = client.FetchToDir("RecognizePdf", id, dir))
+                {
+                    Equal(result.Status, OcrTaskStatus.Completed);
+                }
+                Equal(string.Join(" ", Directory.GetFiles(dir).Select(Path.GetFileName).OrderBy(n => n)), id + ".pdf " + id + ".txt");
+                Fails(OcrCode.Io, () => client.FetchToDir(null, id, Path.Combine(dir, "missing")));
+                using (OcrResult result = client.Fetch(id))
+                {
+                    foreach (OcrFile file in result.Files)
+                    {
+                        Check(file.Path == null, "in memory");
+                        Equal(file.Size, (long)file.Data.Length);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    private static void TestLogLinesReachAHandler()
+    {
+        var lines = new List<string>();
+        OcrLog.SetHandler((level, message) => {
+            lock (lines)
+            {
+                lines.Add(level + " " + message);
+            }
+        });
+        OcrLog.SetLevel(OcrLogLevel.Debug);
+        try
+        {
+            using (OcrClient client = DemoClient())
+            using (OcrResult result = client.Fetch("no-such-task"))
+            {
+                Equal(result.Status, OcrTaskStatus.NotExist);
+            }
+        }
+        finally
+        {
+            OcrLog.SetLevel(OcrLogLevel.Off);
+            OcrLog.SetHandler(null);
+        }
+        string all = string.Join("\n", lines);
+        Check(lines.Any(l => l.StartsWith("Info ") && l.Contains("obtained a token")), all);
+        Check(lines.Any(l => l.StartsWith("Debug ") && l.Contains("-> HTTP 200")), all);
+        Check(!all.Contains("demo-secret"), all);
+        Fails(OcrCode.InvalidArgument, () => OcrLog.SetLevel((OcrLogLevel)7));
+    }
+
+    private static void TestNoMemoryGrowthOverCreateFreeCycles()
+    {
+        string small = Fixture("{\"results\": [{\"type\": \"Pdf\", \"generate\": {\"bytes\": 1024}}]}");
+        using (OcrClient client = DemoClient())
+        {
+            var cycles = new Dictionary<string, Action>
+            {
+                { "clients", () => {
+                    using (OcrClient c = OcrClient.WithCredentials(url, "demo", "demo-secret"))
+                    {
+                        c.SetUserAgent("cycle");
+                    }
+                } },
+                { "results", () => {
+                    using (OcrResult result = client.Fetch(small))
+                    {
+                        Equal(result.Files[0].Data.Length, 1024);
+                    }
+                } },
+            };
+            foreach (KeyValuePair<string, Action> cycle in cycles)
+            {
+                for (int i = 0; i < 5000; i++)
+                {
+                    cycle.Value();
+                }
+                long before = Rss();
+                for (int i = 0; i < 10000; i++)
+                {
+                    cycle.Value();
+                }
+                long after = Rss();
+                Console.WriteLine("  10000 {0}: RSS {1:F1} MiB -> {2:F1} MiB ({3:+0;-0} KiB)", cycle.Key,
+                    before / 1048576.0, after / 1048576.0, (after - before) / 1024);
+                Check(after - before < 4 * 1024 * 1024, cycle.Key + ": RSS grew by " + (after - before) / 1024 + " KiB");
+            }
+        }
+    }
+
+    private static void TestTheSampleProgramRuns()
+    {
+        string output = Path.Combine(Path.GetTempPath(), "ocrcloud-cs-sample-" + Guid.NewGuid());
+        Directory.CreateDirectory(output);
+        var start = new ProcessStartInfo(Process.GetCurrentProcess().MainModule.FileName,
+            "\"" + sampleExe + "\" " + url + " \"" + samplePdf + "\" \"" + output + "\"")
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+        };
+        using (Process process = Process.Start(start))
+        {
+            string text = process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            Equal(process.ExitCode, 0);
+            Check(text.Contains("poll  1: task ") && text.Contains("is Completed"), text);
+            Check(text.Contains("Hello from ocrcloud!"), text);
+        }
+        Equal(Directory.GetFiles(output).Length, 2);
+        Directory.Delete(output, true);
+    }
+}

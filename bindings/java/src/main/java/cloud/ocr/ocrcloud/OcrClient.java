@@ -1,0 +1,304 @@
+package cloud.ocr.ocrcloud;
+
+import cloud.ocr.ocrcloud.OcrLibrary.ClientHandle;
+import cloud.ocr.ocrcloud.OcrLibrary.SizeT;
+import com.sun.jna.Pointer;
+import com.sun.jna.ptr.IntByReference;
+import com.sun.jna.ptr.PointerByReference;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+
+import static cloud.ocr.ocrcloud.OcrLibrary.LIB;
+
+/**
+ * A connection to the service: base URL, credentials, settings and a pool of keep-alive
+ * connections.
+ *
+ * <p>Build one and share it: every method is safe from any number of threads at once, and
+ * settings apply to calls that start after the change. {@link #close()} frees it (idempotent);
+ * calls running on other threads finish first, later calls throw IllegalStateException.
+ * Failures throw {@link OcrException}. {@code operation} arguments name the service's operation,
+ * e.g. {@code "RecognizePdf"} (matched without regard to case; {@code null} means that one).
+ */
+public final class OcrClient implements AutoCloseable {
+    private final NativeHandle<ClientHandle> handle;
+
+    private OcrClient(PointerByReference out) {
+        handle = new NativeHandle<>(this, "OcrClient", new ClientHandle(out.getValue()), LIB::ocr_client_free);
+    }
+
+    /**
+     * A client that sends a fixed token ({@code null}: none, enough for the trial operations).
+     * {@code baseUrl}: e.g. {@code "https://api.aspose.cloud"} ({@code null} means that one);
+     * plain {@code http://} is refused at request time except for loopback hosts, unless
+     * {@link #setAllowInsecureHttp} allows it. Nothing is sent until the first call.
+     */
+    public static OcrClient withToken(String baseUrl, String accessToken) {
+        PointerByReference out = new PointerByReference();
+        OcrException.check(LIB.ocr_client_new(arg(baseUrl), arg(accessToken), out));
+        return new OcrClient(out);
+    }
+
+    /**
+     * A client that obtains tokens itself from {@code {baseUrl}/connect/token} with client
+     * credentials, caches them and renews them before they expire. The secret never appears in a
+     * message. {@code baseUrl} as for {@link #withToken}.
+     */
+    public static OcrClient withCredentials(String baseUrl, String clientId, String clientSecret) {
+        PointerByReference out = new PointerByReference();
+        OcrException.check(LIB.ocr_client_new_with_credentials(arg(baseUrl), arg(clientId), arg(clientSecret), out));
+        return new OcrClient(out);
+    }
+
+    /** The version of the native library, e.g. {@code "0.1.0"}. */
+    public static String libraryVersion() {
+        return LIB.ocr_version();
+    }
+
+    /** Limit for connecting (name resolution, TCP, TLS). Default 10 s. */
+    public void setConnectTimeout(Duration timeout) {
+        int ms = millis(timeout);
+        run(client -> LIB.ocr_client_set_connect_timeout_ms(client, ms));
+    }
+
+    /** Limit for each wait for more bytes from the server. Default 30 s. */
+    public void setReadTimeout(Duration timeout) {
+        int ms = millis(timeout);
+        run(client -> LIB.ocr_client_set_read_timeout_ms(client, ms));
+    }
+
+    /** Limit for one whole request including its answer. Default 300 s. */
+    public void setRequestTimeout(Duration timeout) {
+        int ms = millis(timeout);
+        run(client -> LIB.ocr_client_set_request_timeout_ms(client, ms));
+    }
+
+    /** The {@code User-Agent} header. Default {@code "ocrcloud/<version>"}. */
+    public void setUserAgent(String userAgent) {
+        String agent = arg(userAgent);
+        run(client -> LIB.ocr_client_set_user_agent(client, agent));
+    }
+
+    /** The largest answer accepted, in bytes (at least 1); larger is {@link OcrCode#TOO_LARGE}. Default 1 GiB. */
+    public void setMaxResponseBytes(long maxBytes) {
+        run(client -> LIB.ocr_client_set_max_response_bytes(client, maxBytes));
+    }
+
+    /** Allows plain {@code http://} for hosts other than loopback (tokens travel in clear text). */
+    public void setAllowInsecureHttp(boolean allow) {
+        run(client -> LIB.ocr_client_set_allow_insecure_http(client, allow ? 1 : 0));
+    }
+
+    /** How many requests one call sends at most on transient failures (1: no retries). Default 3. */
+    public void setMaxAttempts(int attempts) {
+        run(client -> LIB.ocr_client_set_max_attempts(client, attempts));
+    }
+
+    /** How many requests {@link #pollMany} has in flight at most (at least 1). Default 4. */
+    public void setMaxConnections(int connections) {
+        run(client -> LIB.ocr_client_set_max_connections(client, connections));
+    }
+
+    /**
+     * Submits a document and answers the new task's id. {@code settingsJson}: a JSON object sent
+     * as the operation's {@code settings}, or {@code null} for its defaults. A submission is only
+     * retried when it certainly did not reach the server.
+     */
+    public String submit(String operation, byte[] document, String settingsJson) {
+        String op = arg(operation);
+        String settings = arg(settingsJson);
+        return handle.call(client -> {
+            PointerByReference out = new PointerByReference();
+            OcrException.check(LIB.ocr_submit(client, op, document, new SizeT(document.length), settings, out));
+            return taskId(out);
+        });
+    }
+
+    /**
+     * Submits the file at {@code path} like {@link #submit} does with bytes; the library reads it
+     * while it encodes it. An unreadable file is {@link OcrCode#IO}.
+     */
+    public String submitFile(String operation, Path path, String settingsJson) {
+        String op = arg(operation);
+        String file = arg(path.toString());
+        String settings = arg(settingsJson);
+        return handle.call(client -> {
+            PointerByReference out = new PointerByReference();
+            OcrException.check(LIB.ocr_submit_file(client, op, file, settings, out));
+            return taskId(out);
+        });
+    }
+
+    private static String taskId(PointerByReference out) {
+        Pointer id = out.getValue();
+        try {
+            return id.getString(0, "UTF-8");
+        } finally {
+            LIB.ocr_string_free(id);
+        }
+    }
+
+    /** Removes a task from the service's queue; afterwards it answers NotExist. */
+    public void cancelTask(String operation, String taskId) {
+        String op = arg(operation);
+        String id = arg(taskId);
+        run(client -> LIB.ocr_cancel_task(client, op, id));
+    }
+
+    /**
+     * A task's status from the cheap status call, which carries no result data
+     * ({@link TaskStatus#NOT_EXIST} for an unknown id).
+     */
+    public TaskStatus taskStatus(String operation, String taskId) {
+        String op = arg(operation);
+        String id = arg(taskId);
+        IntByReference status = new IntByReference();
+        run(client -> LIB.ocr_get_task_status(client, op, id, status));
+        return TaskStatus.of(status.getValue());
+    }
+
+    /** {@link #fetch(String, String)} with {@code RecognizePdf}. */
+    public OcrResult fetch(String taskId) {
+        String id = arg(taskId);
+        return handle.call(client -> {
+            PointerByReference out = new PointerByReference();
+            OcrException.check(LIB.ocr_fetch_result(client, id, out));
+            return OcrResult.take(out.getValue());
+        });
+    }
+
+    /**
+     * Asks once for a task's current answer. Every well-formed answer is a result, whatever the
+     * task's status (Pending, Error, NotExist are information); the caller closes it.
+     */
+    public OcrResult fetch(String operation, String taskId) {
+        String op = arg(operation);
+        String id = arg(taskId);
+        return handle.call(client -> {
+            PointerByReference out = new PointerByReference();
+            OcrException.check(LIB.ocr_fetch_result_for(client, op, id, out));
+            return OcrResult.take(out.getValue());
+        });
+    }
+
+    /**
+     * Like {@link #fetch(String, String)}, but the result files are written to the existing
+     * folder {@code dir} while the answer arrives, so memory use does not grow with their size.
+     * They are named {@code <task id>.<ext>} (see {@code ocr_fetch_result_to_dir} in the header)
+     * and listed with their paths in {@link OcrResult#files()}, without data. A missing folder is
+     * {@link OcrCode#IO}.
+     */
+    public OcrResult fetchToDir(String operation, String taskId, Path dir) {
+        String op = arg(operation);
+        String id = arg(taskId);
+        String folder = arg(dir.toString());
+        return handle.call(client -> {
+            PointerByReference out = new PointerByReference();
+            OcrException.check(LIB.ocr_fetch_result_to_dir(client, op, id, folder, out));
+            return OcrResult.take(out.getValue());
+        });
+    }
+
+    /** {@link #pollUntilDone(String, String, PollOptions)} with {@code RecognizePdf}. */
+    public OcrResult pollUntilDone(String taskId, PollOptions options) {
+        String id = arg(taskId);
+        return handle.call(client -> {
+            try (PollOptions.NativeOptions o = new PollOptions.NativeOptions(options)) {
+                PointerByReference out = new PointerByReference();
+                return o.result(LIB.ocr_poll_until_done(client, id, o.handle, out), out);
+            }
+        });
+    }
+
+    /**
+     * Asks for a task's answer until the task is done, waiting as {@code options} say
+     * ({@code null}: the defaults). Answers the Completed task's result, which the caller closes.
+     * Otherwise throws: {@link OcrCode#TASK_FAILED} (status Error, with the server's messages),
+     * {@link OcrCode#TASK_NOT_FOUND}, {@link OcrCode#NOT_READY} (attempts used up),
+     * {@link OcrCode#TIMEOUT} (deadline), {@link OcrCode#CANCELLED}, or the last request's failure.
+     * Blocks the calling thread, which also runs the progress listener.
+     */
+    public OcrResult pollUntilDone(String operation, String taskId, PollOptions options) {
+        String op = arg(operation);
+        String id = arg(taskId);
+        return handle.call(client -> {
+            try (PollOptions.NativeOptions o = new PollOptions.NativeOptions(options)) {
+                PointerByReference out = new PointerByReference();
+                return o.result(LIB.ocr_poll_until_done_for(client, op, id, o.handle, out), out);
+            }
+        });
+    }
+
+    /**
+     * Like {@link #pollUntilDone(String, String, PollOptions)}, but the final answer's files are
+     * written to {@code dir} as {@link #fetchToDir} describes.
+     */
+    public OcrResult pollUntilDoneToDir(String operation, String taskId, PollOptions options, Path dir) {
+        String op = arg(operation);
+        String id = arg(taskId);
+        String folder = arg(dir.toString());
+        return handle.call(client -> {
+            try (PollOptions.NativeOptions o = new PollOptions.NativeOptions(options)) {
+                PointerByReference out = new PointerByReference();
+                return o.result(LIB.ocr_poll_until_done_to_dir(client, op, id, o.handle, folder, out), out);
+            }
+        });
+    }
+
+    /**
+     * Polls many tasks together from this thread, each on the schedule {@code options} give (the
+     * deadline and the cancel token apply to the whole call; progress comes on this thread), with
+     * at most {@link #setMaxConnections} requests in flight. Answers one {@link PollOutcome} per
+     * task, in order; the caller closes their results. Throws only when the call itself fails
+     * (such as a {@code null} task id) or the progress listener threw.
+     */
+    public List<PollOutcome> pollMany(String operation, List<String> taskIds, PollOptions options) {
+        String op = arg(operation);
+        String[] ids = taskIds.stream().map(OcrClient::arg).toArray(String[]::new);
+        return handle.call(client -> {
+            try (PollOptions.NativeOptions o = new PollOptions.NativeOptions(options)) {
+                Pointer[] results = new Pointer[ids.length];
+                int[] codes = new int[ids.length];
+                Arrays.fill(codes, -1);
+                int code = LIB.ocr_poll_many(client, op, ids, new SizeT(ids.length), o.handle, results, codes);
+                return o.outcomes(code, taskIds, results, codes);
+            }
+        });
+    }
+
+    /** Frees the client once calls running on other threads have returned; idempotent. */
+    @Override
+    public void close() {
+        handle.close();
+    }
+
+    private interface Setter {
+        int apply(ClientHandle client);
+    }
+
+    private void run(Setter setter) {
+        handle.call(client -> {
+            OcrException.check(setter.apply(client));
+            return null;
+        });
+    }
+
+    /** A string argument; a NUL inside would silently cut it short in C. */
+    static String arg(String s) {
+        if (s != null && s.indexOf('\0') >= 0) {
+            throw new IllegalArgumentException("a string argument contains a NUL character");
+        }
+        return s;
+    }
+
+    /** A duration as the C API's unsigned 32-bit milliseconds. */
+    static int millis(Duration d) {
+        long ms = d.toMillis();
+        if (ms < 0 || ms > 0xFFFF_FFFFL) {
+            throw new IllegalArgumentException("duration out of range: " + d);
+        }
+        return (int) ms;
+    }
+}

@@ -1,0 +1,218 @@
+package cloud.ocr.ocrcloud;
+
+import cloud.ocr.ocrcloud.OcrLibrary.PollOptionsHandle;
+import cloud.ocr.ocrcloud.OcrLibrary.ProgressFn;
+import cloud.ocr.ocrcloud.OcrLibrary.ResultHandle;
+import com.sun.jna.Pointer;
+import com.sun.jna.ptr.PointerByReference;
+import java.lang.ref.Reference;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import static cloud.ocr.ocrcloud.OcrLibrary.LIB;
+
+/**
+ * How to poll: interval, backoff, attempt limit, deadline, cancellation and progress. Immutable;
+ * one instance may serve many polls on many threads. What is not set keeps the library's
+ * default: the first wait is 1 s, each later wait 1.5 times longer up to 10 s, no attempt limit,
+ * a deadline of 10 minutes. Values the library refuses make the poll throw
+ * {@link OcrCode#INVALID_ARGUMENT}.
+ */
+public final class PollOptions {
+    private final Duration interval;
+    private final Double backoffFactor;
+    private final Duration maxInterval;
+    private final Integer maxAttempts;
+    private final Duration timeout;
+    private final CancelToken cancelToken;
+    private final ProgressListener progress;
+
+    private PollOptions(Builder b) {
+        interval = b.interval;
+        backoffFactor = b.backoffFactor;
+        maxInterval = b.maxInterval;
+        maxAttempts = b.maxAttempts;
+        timeout = b.timeout;
+        cancelToken = b.cancelToken;
+        progress = b.progress;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Builds {@link PollOptions}; not thread-safe. */
+    public static final class Builder {
+        private Duration interval;
+        private Double backoffFactor;
+        private Duration maxInterval;
+        private Integer maxAttempts;
+        private Duration timeout;
+        private CancelToken cancelToken;
+        private ProgressListener progress;
+
+        private Builder() {}
+
+        /** The wait after the first not-finished answer. */
+        public Builder interval(Duration first) {
+            interval = first;
+            return this;
+        }
+
+        /** The n-th wait is {@code min(first * factor^(n-1), max)}; factor at least 1.0. */
+        public Builder backoff(double factor, Duration max) {
+            backoffFactor = factor;
+            maxInterval = max;
+            return this;
+        }
+
+        /** At most this many requests, then {@link OcrCode#NOT_READY}; 0: no limit. */
+        public Builder maxAttempts(int attempts) {
+            maxAttempts = attempts;
+            return this;
+        }
+
+        /** The deadline of the whole poll, then {@link OcrCode#TIMEOUT}; {@code Duration.ZERO}: none. */
+        public Builder timeout(Duration deadline) {
+            timeout = deadline;
+            return this;
+        }
+
+        /** The token that cancels the poll; it must be open when a poll starts. */
+        public Builder cancelToken(CancelToken token) {
+            cancelToken = token;
+            return this;
+        }
+
+        /** Called once per answer, on the polling thread. */
+        public Builder progress(ProgressListener listener) {
+            progress = listener;
+            return this;
+        }
+
+        public PollOptions build() {
+            return new PollOptions(this);
+        }
+    }
+
+    /**
+     * The native options of one poll (NULL for {@code null} options), freed by {@link #close()}.
+     * Keeps the progress callback strongly reachable until then, so that the garbage collector
+     * cannot take it while native code may call it.
+     */
+    static final class NativeOptions implements AutoCloseable {
+        final PollOptionsHandle handle;
+        private final ProgressFn callback;
+        private Throwable listenerFailure;
+
+        NativeOptions(PollOptions options) {
+            if (options == null) {
+                handle = null;
+                callback = null;
+                return;
+            }
+            handle = LIB.ocr_poll_options_new();
+            if (handle == null) {
+                throw new OutOfMemoryError("ocr_poll_options_new");
+            }
+            try {
+                if (options.interval != null) {
+                    OcrException.check(LIB.ocr_poll_options_set_interval_ms(handle, OcrClient.millis(options.interval)));
+                }
+                if (options.backoffFactor != null) {
+                    OcrException.check(LIB.ocr_poll_options_set_backoff(handle, options.backoffFactor,
+                            OcrClient.millis(options.maxInterval)));
+                }
+                if (options.maxAttempts != null) {
+                    OcrException.check(LIB.ocr_poll_options_set_max_attempts(handle, options.maxAttempts));
+                }
+                if (options.timeout != null) {
+                    OcrException.check(LIB.ocr_poll_options_set_timeout_ms(handle, OcrClient.millis(options.timeout)));
+                }
+                if (options.cancelToken != null) {
+                    options.cancelToken.attachTo(handle);
+                }
+                ProgressListener listener = options.progress;
+                callback = listener == null ? null : (userData, taskId, status, attempt) -> {
+                    if (listenerFailure != null) {
+                        return;
+                    }
+                    try {
+                        listener.onProgress(taskId.getString(0, "UTF-8"), TaskStatus.of(status), attempt);
+                    } catch (Throwable t) {
+                        listenerFailure = t; // thrown by the poll once it returns
+                    }
+                };
+                if (callback != null) {
+                    OcrException.check(LIB.ocr_poll_options_set_progress(handle, callback, null));
+                }
+            } catch (RuntimeException | Error e) {
+                LIB.ocr_poll_options_free(handle);
+                throw e;
+            }
+        }
+
+        /**
+         * The outcome of a poll that answered {@code code}: the listener's exception if it threw
+         * one (the result is freed), else the poll's failure, else its result.
+         */
+        OcrResult result(int code, PointerByReference out) {
+            OcrException failure = code == 0 ? null : OcrException.failure(code);
+            throwListenerFailure(failure == null ? new Pointer[] {out.getValue()} : new Pointer[0]);
+            if (failure != null) {
+                throw failure;
+            }
+            return OcrResult.take(out.getValue());
+        }
+
+        /**
+         * The outcomes of {@code ocr_poll_many}, whose {@code codes} were filled with -1 before the
+         * call: they stay -1 when the call itself failed and wrote nothing.
+         */
+        List<PollOutcome> outcomes(int code, List<String> taskIds, Pointer[] results, int[] codes) {
+            String message = code == 0 ? null : LIB.ocr_last_error_message();
+            throwListenerFailure(results);
+            if (codes.length > 0 && codes[0] == -1) {
+                throw new OcrException(OcrCode.of(code), message);
+            }
+            List<PollOutcome> outcomes = new ArrayList<>();
+            for (int i = 0; i < codes.length; i++) {
+                String id = taskIds.get(i);
+                if (codes[i] == 0) {
+                    outcomes.add(new PollOutcome(id, OcrResult.take(results[i]), null));
+                } else {
+                    // The library words a message only for the first failing task.
+                    outcomes.add(new PollOutcome(id, null, new OcrException(OcrCode.of(codes[i]), message != null
+                            ? message : "task " + id + " did not complete: " + LIB.ocr_code_name(codes[i]))));
+                    message = null;
+                }
+            }
+            return outcomes;
+        }
+
+        private void throwListenerFailure(Pointer[] results) {
+            if (listenerFailure == null) {
+                return;
+            }
+            for (Pointer result : results) {
+                if (result != null) {
+                    LIB.ocr_result_free(new ResultHandle(result));
+                }
+            }
+            if (listenerFailure instanceof RuntimeException e) {
+                throw e;
+            }
+            if (listenerFailure instanceof Error e) {
+                throw e;
+            }
+            throw new IllegalStateException("the progress listener failed", listenerFailure);
+        }
+
+        @Override
+        public void close() {
+            LIB.ocr_poll_options_free(handle);
+            Reference.reachabilityFence(callback);
+        }
+    }
+}

@@ -1,0 +1,704 @@
+package cloud.ocr.ocrcloud;
+
+import java.io.IOException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static cloud.ocr.ocrcloud.OcrLibrary.LIB;
+
+/**
+ * The Java binding against a running emulator (started with --pending-ms 100 --processing-ms 100).
+ * Usage: BindingTests EMULATOR_URL SAMPLE_PDF HEADER. Every static method named test* is a test; the last
+ * line says "N passed, M failed" and the exit status is non-zero on any failure.
+ */
+public final class BindingTests {
+    private static String url;
+    private static Path samplePdf;
+    private static String header;
+    private static final HttpClient HTTP = HttpClient.newHttpClient();
+
+    public static void main(String[] args) throws Exception {
+        url = args[0];
+        samplePdf = Path.of(args[1]);
+        header = Files.readString(Path.of(args[2]));
+        List<Method> tests = new ArrayList<>();
+        for (Method m : BindingTests.class.getDeclaredMethods()) {
+            if (m.getName().startsWith("test") && Modifier.isStatic(m.getModifiers())) {
+                tests.add(m);
+            }
+        }
+        tests.sort((a, b) -> a.getName().compareTo(b.getName()));
+        int passed = 0, failed = 0;
+        for (Method test : tests) {
+            long started = System.nanoTime();
+            try {
+                test.invoke(null);
+                passed++;
+                System.out.printf("PASS %s (%d ms)%n", test.getName(), (System.nanoTime() - started) / 1_000_000);
+            } catch (java.lang.reflect.InvocationTargetException e) {
+                failed++;
+                System.out.println("FAIL " + test.getName() + ": " + e.getCause());
+                e.getCause().printStackTrace(System.out);
+            }
+        }
+        System.out.println(passed + " passed, " + failed + " failed");
+        System.exit(failed == 0 ? 0 : 1);
+    }
+
+    // ---- helpers ----
+
+    static void check(boolean condition, String what) {
+        if (!condition) {
+            throw new AssertionError(what);
+        }
+    }
+
+    static void equal(Object actual, Object expected) {
+        if (!java.util.Objects.equals(actual, expected)) {
+            throw new AssertionError("expected <" + expected + "> but was <" + actual + ">");
+        }
+    }
+
+    interface Body {
+        void run() throws Exception;
+    }
+
+    /** Runs body, which must throw OcrException with code; answers it. */
+    static OcrException fails(OcrCode code, Body body) throws Exception {
+        try {
+            body.run();
+        } catch (OcrException e) {
+            check(e.code() == code, "expected " + code + " but got " + e);
+            check(!e.getMessage().isEmpty(), "a message");
+            return e;
+        }
+        throw new AssertionError("expected OcrException " + code);
+    }
+
+    /** Runs body, which must throw type; answers it. */
+    static <T extends Throwable> T throwsType(Class<T> type, Body body) throws Exception {
+        try {
+            body.run();
+        } catch (Throwable t) {
+            if (type.isInstance(t)) {
+                return type.cast(t);
+            }
+            throw new AssertionError("expected " + type.getSimpleName() + " but got " + t, t);
+        }
+        throw new AssertionError("expected " + type.getSimpleName());
+    }
+
+    static OcrClient demoClient() {
+        return OcrClient.withCredentials(url, "demo", "demo-secret");
+    }
+
+    static PollOptions.Builder fast() {
+        return PollOptions.builder().interval(Duration.ofMillis(30)).backoff(1.0, Duration.ofMillis(30))
+                .timeout(Duration.ofSeconds(10));
+    }
+
+    /** Creates a fixture task through the emulator's control endpoint and answers its id. */
+    static String fixture(String json) throws IOException, InterruptedException {
+        return control("POST", "/_emulator/tasks", json);
+    }
+
+    /** How many GETs the emulator answered for a task. */
+    static int polls(String taskId) throws IOException, InterruptedException {
+        Matcher m = Pattern.compile("\"polls\":\\s*(\\d+)").matcher(control("GET", "/_emulator/tasks/" + taskId, null));
+        check(m.find(), "polls in the task's description");
+        return Integer.parseInt(m.group(1));
+    }
+
+    static String control(String method, String path, String json) throws IOException, InterruptedException {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(url + path));
+        if (json != null) {
+            request.header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(json));
+        }
+        HttpResponse<String> response = HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+        check(response.statusCode() / 100 == 2, method + " " + path + ": " + response.statusCode() + " " + response.body());
+        return response.body();
+    }
+
+    interface LibC extends com.sun.jna.Library {
+        LibC C = com.sun.jna.Native.load("c", LibC.class);
+
+        int malloc_trim(com.sun.jna.NativeLong pad);
+    }
+
+    /**
+     * The process's resident set size in bytes, after a garbage collection (JNA frees the native
+     * copies of string arguments when their Java objects are collected) and after giving free
+     * malloc pages back to the system, so that only live memory counts.
+     */
+    static long rss() throws IOException, InterruptedException {
+        System.gc();
+        Thread.sleep(200);
+        LibC.C.malloc_trim(new com.sun.jna.NativeLong(0));
+        String[] fields = Files.readString(Path.of("/proc/self/statm")).trim().split(" ");
+        return Long.parseLong(fields[1]) * 4096;
+    }
+
+    // ---- tests ----
+
+    static Map<String, Integer> defines(String prefix) {
+        Map<String, Integer> found = new TreeMap<>();
+        Matcher m = Pattern.compile("#define " + prefix + "(\\w+) (\\d+)").matcher(header);
+        while (m.find()) {
+            found.put(m.group(1), Integer.parseInt(m.group(2)));
+        }
+        return found;
+    }
+
+    static void testTheBindingFollowsTheHeader() {
+        Set<String> declared = new TreeSet<>();
+        Matcher m = Pattern.compile("(?m)^[a-z][\\w ]*?\\**\\s*\\**(ocr_\\w+)\\(").matcher(header);
+        while (m.find()) {
+            declared.add(m.group(1));
+        }
+        check(declared.size() > 40, "functions found in the header: " + declared);
+        Set<String> mapped = new TreeSet<>();
+        for (Method method : OcrLibrary.class.getDeclaredMethods()) {
+            mapped.add(method.getName());
+        }
+        declared.removeAll(mapped);
+        equal(declared, Set.of());
+
+        Map<String, Integer> codes = new TreeMap<>();
+        for (OcrCode code : OcrCode.values()) {
+            if (code != OcrCode.UNKNOWN) {
+                codes.put(code.name(), code.value);
+                equal(LIB.ocr_code_name(code.value), "OCR_ERR_" + code.name());
+            }
+        }
+        equal(codes, defines("OCR_ERR_"));
+        Map<String, Integer> statuses = new TreeMap<>();
+        for (TaskStatus status : TaskStatus.values()) {
+            statuses.put(status.name(), status.ordinal());
+            equal(TaskStatus.of(status.ordinal()), status);
+        }
+        equal(statuses, defines("OCR_TASK_"));
+        Map<String, Integer> levels = new TreeMap<>();
+        for (OcrLog.Level level : OcrLog.Level.values()) {
+            levels.put(level.name(), level.ordinal());
+        }
+        equal(levels, defines("OCR_LOG_"));
+        Matcher version = Pattern.compile("#define OCR_VERSION_STRING \"([^\"]+)\"").matcher(header);
+        check(version.find(), "the header's version");
+        equal(OcrClient.libraryVersion(), version.group(1));
+        equal(OcrCode.of(15), OcrCode.UNKNOWN);
+        equal(TaskStatus.of(42), TaskStatus.UNKNOWN);
+    }
+
+    static void testSubmittedDocumentComesBackByteForByte() throws Exception {
+        byte[] pdf = Files.readAllBytes(samplePdf);
+        try (OcrClient client = demoClient()) {
+            String id = client.submit("RecognizePdf", pdf, "{\"resultType\":\"TextAndPdf\"}");
+            try (OcrResult polled = client.pollUntilDone(id, fast().build())) {
+                equal(polled.status(), TaskStatus.COMPLETED);
+            }
+            try (OcrResult result = client.fetch("recognizepdf", id)) {
+                equal(result.status(), TaskStatus.COMPLETED);
+                equal(result.statusText(), "Completed");
+                equal(result.responseStatus(), "Ok");
+                equal(result.id(), id);
+                equal(result.files().size(), 2);
+                equal(result.files().get(0).type(), "Text");
+                check(result.files().get(0).text().contains("Hello from ocrcloud!"), result.files().get(0).text());
+                equal(result.files().get(1).type(), "Pdf");
+                check(Arrays.equals(result.files().get(1).data(), pdf), "the Pdf result is the submitted document");
+                equal(result.messages(), List.of());
+                equal(result.warnings(), List.of());
+
+                Path dir = Files.createTempDirectory("ocrcloud-java");
+                Path saved = dir.resolve("out.pdf");
+                result.save(1, saved);
+                check(Arrays.equals(Files.readAllBytes(saved), pdf), "the saved file is the document");
+                Files.delete(saved);
+                Files.delete(dir);
+            }
+        }
+    }
+
+    static void testPollReportsProgressUntilCompleted() throws Exception {
+        record Report(String taskId, TaskStatus status, int attempt) {}
+        List<Report> reports = Collections.synchronizedList(new ArrayList<>());
+        Thread caller = Thread.currentThread();
+        try (OcrClient client = demoClient()) {
+            String id = client.submit(null, Files.readAllBytes(samplePdf), null);
+            PollOptions options = fast().progress((taskId, status, attempt) -> {
+                check(Thread.currentThread() == caller, "progress runs on the polling thread");
+                reports.add(new Report(taskId, status, attempt));
+            }).build();
+            try (OcrResult result = client.pollUntilDone("RecognizePdf", id, options)) {
+                equal(result.files().get(0).type(), "Pdf");
+            }
+            check(reports.size() >= 3, "Pending, Processing and Completed were seen: " + reports);
+            for (int i = 0; i < reports.size(); i++) {
+                equal(reports.get(i).taskId(), id);
+                equal(reports.get(i).attempt(), i + 1);
+            }
+            equal(reports.get(0).status(), TaskStatus.PENDING);
+            check(reports.stream().anyMatch(r -> r.status() == TaskStatus.PROCESSING), "Processing: " + reports);
+            equal(reports.get(reports.size() - 1).status(), TaskStatus.COMPLETED);
+            equal(polls(id), reports.size());
+        }
+    }
+
+    static void testATaskInErrorIsTaskFailedWithTheServersMessage() throws Exception {
+        try (OcrClient client = demoClient()) {
+            String id = client.submit("RecognizePdf", "GIF89a not a pdf".getBytes(StandardCharsets.UTF_8), null);
+            OcrException e = fails(OcrCode.TASK_FAILED, () -> client.pollUntilDone(id, fast().build()));
+            check(e.getMessage().contains("The document is not a PDF file."), e.getMessage());
+            check(e.getMessage().contains(id), e.getMessage());
+            try (OcrResult result = client.fetch(id)) {
+                equal(result.status(), TaskStatus.ERROR);
+                equal(result.files(), List.of());
+                equal(result.messages(), List.of("The document is not a PDF file."));
+            }
+            String warned = fixture("{\"taskStatus\": \"Error\", \"error\": {\"messages\": [\"blank\", \"no text\"],"
+                    + " \"warnings\": [\"low resolution\"]}}");
+            try (OcrResult result = client.fetch(warned)) {
+                equal(result.messages(), List.of("blank", "no text"));
+                equal(result.warnings(), List.of("low resolution"));
+            }
+        }
+    }
+
+    static void testAnUnknownTaskIsTaskNotFound() throws Exception {
+        try (OcrClient client = demoClient()) {
+            OcrException e = fails(OcrCode.TASK_NOT_FOUND, () -> client.pollUntilDone("never-existed", fast().build()));
+            check(e.getMessage().contains("never-existed"), e.getMessage());
+            try (OcrResult result = client.fetch("never-existed")) {
+                equal(result.status(), TaskStatus.NOT_EXIST);
+                equal(result.id(), "never-existed");
+            }
+        }
+    }
+
+    static void testStatusesAreInformationForFetch() throws Exception {
+        try (OcrClient client = demoClient()) {
+            try (OcrResult result = client.fetch(fixture("{\"taskStatus\": \"Pending\"}"))) {
+                equal(result.status(), TaskStatus.PENDING);
+                equal(result.responseStatus(), "NotReady");
+            }
+            try (OcrResult result = client.fetch(fixture("{\"taskStatus\": \"Queued\"}"))) {
+                equal(result.status(), TaskStatus.UNKNOWN);
+                equal(result.statusText(), "Queued");
+            }
+        }
+    }
+
+    static void testWrongTokenOrSecretIsUnauthorized() throws Exception {
+        String done = fixture("{\"results\": [{\"type\": \"Text\", \"text\": \"x\"}]}");
+        try (OcrClient client = OcrClient.withToken(url, "made-up-token-123")) {
+            OcrException e = fails(OcrCode.UNAUTHORIZED, () -> client.fetch(done));
+            check(e.getMessage().contains("401"), e.getMessage());
+        }
+        try (OcrClient client = OcrClient.withCredentials(url, "demo", "not-the-secret")) {
+            OcrException e = fails(OcrCode.UNAUTHORIZED, () -> client.pollUntilDone(done, fast().build()));
+            check(!e.getMessage().contains("not-the-secret"), e.getMessage());
+        }
+    }
+
+    static void testCancelFromAnotherThreadEndsThePollPromptly() throws Exception {
+        String pending = fixture("{\"taskStatus\": \"Pending\"}");
+        try (OcrClient client = demoClient(); CancelToken token = new CancelToken()) {
+            PollOptions options = PollOptions.builder().interval(Duration.ofSeconds(10)).timeout(Duration.ZERO)
+                    .cancelToken(token).build();
+            AtomicLong triggeredAt = new AtomicLong();
+            Thread trigger = new Thread(() -> {
+                try {
+                    Thread.sleep(300);
+                } catch (InterruptedException e) {
+                    throw new RuntimeException(e);
+                }
+                triggeredAt.set(System.nanoTime());
+                token.cancel();
+            });
+            trigger.start();
+            fails(OcrCode.CANCELLED, () -> client.pollUntilDone(pending, options));
+            long returnedAt = System.nanoTime();
+            trigger.join();
+            long ms = (returnedAt - triggeredAt.get()) / 1_000_000;
+            System.out.println("  poll returned " + ms + " ms after cancel()");
+            check(ms < 1000, "returned " + ms + " ms after the cancel");
+            // A triggered token stays triggered: the next poll ends before sending anything.
+            int before = polls(pending);
+            fails(OcrCode.CANCELLED, () -> client.pollUntilDone(pending, options));
+            equal(polls(pending), before);
+        }
+    }
+
+    static void testPollLimitsAndOptionValidation() throws Exception {
+        String pending = fixture("{\"taskStatus\": \"Pending\"}");
+        try (OcrClient client = demoClient()) {
+            OcrException e = fails(OcrCode.NOT_READY,
+                    () -> client.pollUntilDone(pending, fast().maxAttempts(3).timeout(Duration.ZERO).build()));
+            check(e.getMessage().contains("3 attempts"), e.getMessage());
+            equal(polls(pending), 3);
+            long started = System.nanoTime();
+            fails(OcrCode.TIMEOUT, () -> client.pollUntilDone(pending,
+                    fast().interval(Duration.ofMillis(200)).backoff(1.0, Duration.ofMillis(200))
+                            .timeout(Duration.ofMillis(700)).build()));
+            check(System.nanoTime() - started < 700_000_000L, "the deadline is kept");
+            fails(OcrCode.INVALID_ARGUMENT,
+                    () -> client.pollUntilDone(pending, fast().backoff(0.5, Duration.ofSeconds(1)).build()));
+            throwsType(IllegalArgumentException.class,
+                    () -> client.pollUntilDone(pending, fast().timeout(Duration.ofMillis(-1)).build()));
+        }
+    }
+
+    static void testAListenerExceptionIsThrownByThePoll() throws Exception {
+        try (OcrClient client = demoClient()) {
+            String done = fixture("{\"results\": [{\"type\": \"Text\", \"text\": \"x\"}]}");
+            IllegalStateException e = throwsType(IllegalStateException.class, () -> client.pollUntilDone(done,
+                    fast().progress((id, status, attempt) -> { throw new IllegalStateException("listener broke"); })
+                            .build()));
+            equal(e.getMessage(), "listener broke");
+        }
+    }
+
+    static void testSubmitRefusesBadArgumentsBeforeSending() throws Exception {
+        try (OcrClient client = demoClient()) {
+            OcrException e = fails(OcrCode.INVALID_ARGUMENT, () -> client.submit("RecognizeEverything", new byte[1], null));
+            check(e.getMessage().contains("RecognizeEverything"), e.getMessage());
+            e = fails(OcrCode.INVALID_ARGUMENT, () -> client.submit(null, new byte[1], "[1]"));
+            check(e.getMessage().contains("settings_json"), e.getMessage());
+            String id = client.submit("RecognizePdf", new byte[0], null);
+            check(!id.isEmpty(), "an empty document is a document");
+            fails(OcrCode.INVALID_ARGUMENT, () -> client.fetch("a\r\nHost: evil"));
+            fails(OcrCode.INVALID_ARGUMENT, () -> client.fetch(null));
+            fails(OcrCode.INVALID_ARGUMENT, () -> client.fetch("Nope", "x"));
+            throwsType(IllegalArgumentException.class, () -> client.fetch("a\0b"));
+            fails(OcrCode.INVALID_ARGUMENT, () -> OcrClient.withToken("ftp://x", null));
+            fails(OcrCode.INVALID_ARGUMENT, () -> OcrClient.withCredentials(url, null, "secret"));
+        }
+    }
+
+    static void testStringsTravelAsUtf8() throws Exception {
+        String id = "ünï ✓ a b/c?d&e=f";
+        fixture("{\"id\": \"" + id + "\", \"results\": [{\"type\": \"Text\", \"text\": \"héllo ✓\\n\"}]}");
+        try (OcrClient client = demoClient(); OcrResult result = client.fetch(id)) {
+            equal(result.id(), id);
+            equal(result.files().get(0).text(), "héllo ✓\n");
+            client.setUserAgent("ocrcloud-java ✓");
+        }
+    }
+
+    static void testClientSettings() throws Exception {
+        String done = fixture("{\"results\": [{\"type\": \"Pdf\", \"generate\": {\"bytes\": 100000}}]}");
+        try (OcrClient client = demoClient()) {
+            client.setConnectTimeout(Duration.ofSeconds(5));
+            client.setReadTimeout(Duration.ofSeconds(5));
+            client.setRequestTimeout(Duration.ofSeconds(20));
+            client.setUserAgent("binding-test");
+            client.setMaxAttempts(1);
+            client.setAllowInsecureHttp(false);
+            client.setMaxResponseBytes(10_000);
+            OcrException e = fails(OcrCode.TOO_LARGE, () -> client.fetch(done));
+            check(e.getMessage().contains("10000"), e.getMessage());
+            client.setMaxResponseBytes(1_000_000);
+            try (OcrResult result = client.fetch(done)) {
+                equal(result.files().get(0).data().length, 100_000);
+                equal(result.files().get(0).data()[252] & 0xFF, 1);
+            }
+            fails(OcrCode.INVALID_ARGUMENT, () -> client.setRequestTimeout(Duration.ZERO));
+            fails(OcrCode.INVALID_ARGUMENT, () -> client.setMaxAttempts(0));
+        }
+        try (OcrClient client = OcrClient.withToken("http://192.0.2.1:9", "token")) {
+            OcrException e = fails(OcrCode.INVALID_ARGUMENT, () -> client.fetch("x"));
+            check(e.getMessage().contains("plain http"), e.getMessage());
+        }
+    }
+
+    static void testSaveFailures() throws Exception {
+        String done = fixture("{\"results\": [{\"type\": \"Pdf\", \"generate\": {\"bytes\": 5000}}]}");
+        try (OcrClient client = demoClient(); OcrResult result = client.fetch(done)) {
+            OcrException e = fails(OcrCode.IO, () -> result.save(0, Path.of("/nonexistent-dir/out.pdf")));
+            check(e.getMessage().contains("No such file or directory"), e.getMessage());
+            fails(OcrCode.INVALID_ARGUMENT, () -> result.save(1, Path.of("/tmp/never-written.pdf")));
+            fails(OcrCode.INVALID_ARGUMENT, () -> result.save(-1, Path.of("/tmp/never-written.pdf")));
+        }
+    }
+
+    static void testThreadsShareAClientAndGetTheirOwnMessages() throws Exception {
+        try (OcrClient client = demoClient()) {
+            List<Thread> threads = new ArrayList<>();
+            List<String> problems = Collections.synchronizedList(new ArrayList<>());
+            for (int i = 0; i < 8; i++) {
+                String id = "missing-" + i;
+                threads.add(new Thread(() -> {
+                    try {
+                        OcrException e = fails(OcrCode.TASK_NOT_FOUND, () -> client.pollUntilDone(id, fast().build()));
+                        check(e.getMessage().contains(id), e.getMessage());
+                    } catch (Throwable t) {
+                        problems.add(t.toString());
+                    }
+                }));
+            }
+            threads.forEach(Thread::start);
+            for (Thread t : threads) {
+                t.join();
+            }
+            equal(problems, List.of());
+        }
+    }
+
+    static void testClosedObjectsThrowAClearException() throws Exception {
+        String done = fixture("{\"results\": [{\"type\": \"Text\", \"text\": \"x\"}]}");
+        OcrClient client = demoClient();
+        OcrResult result = client.fetch(done);
+        client.close();
+        client.close();
+        IllegalStateException e = throwsType(IllegalStateException.class, () -> client.fetch(done));
+        equal(e.getMessage(), "OcrClient is closed");
+        throwsType(IllegalStateException.class, () -> client.setUserAgent("x"));
+        equal(result.files().get(0).text(), "x");
+        result.close();
+        result.close();
+        equal(result.files().get(0).text(), "x");
+        e = throwsType(IllegalStateException.class, () -> result.save(0, Path.of("/tmp/never-written.txt")));
+        equal(e.getMessage(), "OcrResult is closed");
+        CancelToken token = new CancelToken();
+        token.close();
+        token.close();
+        e = throwsType(IllegalStateException.class, token::cancel);
+        equal(e.getMessage(), "CancelToken is closed");
+        try (OcrClient other = demoClient()) {
+            throwsType(IllegalStateException.class,
+                    () -> other.pollUntilDone(done, fast().cancelToken(token).build()));
+        }
+    }
+
+    static void testClosingAClientDuringAPollWaitsForThePoll() throws Exception {
+        String pending = fixture("{\"taskStatus\": \"Pending\"}");
+        OcrClient client = demoClient();
+        try (CancelToken token = new CancelToken()) {
+            List<Throwable> outcome = Collections.synchronizedList(new ArrayList<>());
+            Thread poller = new Thread(() -> {
+                try {
+                    client.pollUntilDone(pending, fast().cancelToken(token).timeout(Duration.ZERO).build());
+                } catch (Throwable t) {
+                    outcome.add(t);
+                }
+            });
+            poller.start();
+            try {
+                Thread.sleep(200);
+                client.close();
+                throwsType(IllegalStateException.class, () -> client.fetch(pending));
+                Thread.sleep(100);
+                check(poller.isAlive(), "the poll goes on with the closed client");
+            } finally {
+                token.cancel();
+                poller.join();
+            }
+            check(outcome.get(0) instanceof OcrException oe && oe.code() == OcrCode.CANCELLED, "" + outcome);
+        }
+    }
+
+    static void testAFileIsSubmittedLikeItsBytes() throws Exception {
+        try (OcrClient client = demoClient()) {
+            String id = client.submitFile(null, samplePdf, "{\"resultType\": \"Pdf\"}");
+            try (OcrResult result = client.pollUntilDone(id, fast().build())) {
+                check(Arrays.equals(result.files().get(0).data(), Files.readAllBytes(samplePdf)), "the document");
+            }
+            OcrException e = fails(OcrCode.IO, () -> client.submitFile(null, Path.of("/no/such/file.pdf"), null));
+            check(e.getMessage().contains("/no/such/file.pdf"), e.getMessage());
+        }
+    }
+
+    static void testStatusFollowsTheTaskAndCancelRemovesIt() throws Exception {
+        try (OcrClient client = demoClient()) {
+            String id = client.submit(null, Files.readAllBytes(samplePdf), null);
+            TaskStatus early = client.taskStatus(null, id);
+            check(early == TaskStatus.PENDING || early == TaskStatus.PROCESSING, "early: " + early);
+            client.pollUntilDone(id, fast().build()).close();
+            equal(client.taskStatus("RecognizePdf", id), TaskStatus.COMPLETED);
+            client.cancelTask(null, id);
+            equal(client.taskStatus(null, id), TaskStatus.NOT_EXIST);
+            equal(client.taskStatus(null, "no-such-task"), TaskStatus.NOT_EXIST);
+            fails(OcrCode.INVALID_ARGUMENT, () -> client.cancelTask(null, null));
+        }
+    }
+
+    static void testPollManyGivesEachTaskItsResultOrError() throws Exception {
+        byte[] pdf = Files.readAllBytes(samplePdf);
+        try (OcrClient client = demoClient()) {
+            client.setMaxConnections(2);
+            fails(OcrCode.INVALID_ARGUMENT, () -> client.setMaxConnections(0));
+            List<String> done = List.of(client.submit(null, pdf, null), client.submit(null, pdf, null));
+            String failed = client.submit(null, "GIF89a".getBytes(StandardCharsets.UTF_8), null);
+            List<String> ids = List.of(done.get(0), failed, "never-existed", done.get(1));
+            List<String> reported = Collections.synchronizedList(new ArrayList<>());
+            List<PollOutcome> outcomes = client.pollMany(null, ids,
+                    fast().progress((id, status, attempt) -> reported.add(id)).build());
+            equal(outcomes.size(), 4);
+            for (int i : new int[] {0, 3}) {
+                equal(outcomes.get(i).taskId(), ids.get(i));
+                equal(outcomes.get(i).error(), null);
+                try (OcrResult result = outcomes.get(i).result()) {
+                    check(Arrays.equals(result.files().get(0).data(), pdf), "the document");
+                }
+            }
+            equal(outcomes.get(1).result(), null);
+            equal(outcomes.get(1).error().code(), OcrCode.TASK_FAILED);
+            check(outcomes.get(1).error().getMessage().contains("The document is not a PDF file."),
+                    outcomes.get(1).error().getMessage());
+            equal(outcomes.get(2).error().code(), OcrCode.TASK_NOT_FOUND);
+            check(outcomes.get(2).error().getMessage().contains("never-existed"), outcomes.get(2).error().getMessage());
+            equal(new TreeSet<>(reported), new TreeSet<>(ids));
+            equal(client.pollMany(null, List.of(), null), List.of());
+            OcrException e = fails(OcrCode.INVALID_ARGUMENT,
+                    () -> client.pollMany(null, Arrays.asList(done.get(0), null), fast().build()));
+            check(e.getMessage().contains("task_ids[1]"), e.getMessage());
+        }
+    }
+
+    static void testPollManyIsCancelledAsAWhole() throws Exception {
+        List<String> pending = List.of(fixture("{\"taskStatus\": \"Pending\"}"),
+                fixture("{\"taskStatus\": \"Pending\"}"), fixture("{\"taskStatus\": \"Pending\"}"));
+        try (OcrClient client = demoClient(); CancelToken token = new CancelToken()) {
+            Thread trigger = new Thread(() -> {
+                try {
+                    Thread.sleep(200);
+                } catch (InterruptedException e) {
+                    throw new RuntimeException(e);
+                }
+                token.cancel();
+            });
+            trigger.start();
+            long started = System.nanoTime();
+            List<PollOutcome> outcomes = client.pollMany(null, pending,
+                    PollOptions.builder().interval(Duration.ofSeconds(10)).cancelToken(token).build());
+            trigger.join();
+            check(System.nanoTime() - started < 1_200_000_000L, "ended promptly");
+            for (PollOutcome outcome : outcomes) {
+                equal(outcome.error().code(), OcrCode.CANCELLED);
+            }
+        }
+    }
+
+    static void testResultsCanBeWrittenToFiles() throws Exception {
+        byte[] pdf = Files.readAllBytes(samplePdf);
+        Path dir = Files.createTempDirectory("ocrcloud-java-dir");
+        try (OcrClient client = demoClient()) {
+            String id = client.submit(null, pdf, "{\"resultType\": \"TextAndPdf\"}");
+            try (OcrResult result = client.pollUntilDoneToDir(null, id, fast().progress((t, s, a) -> {}).build(), dir)) {
+                equal(result.files().size(), 2);
+                equal(result.files().get(0).path(), dir.resolve(id + ".txt"));
+                OcrFile file = result.files().get(1);
+                equal(file.type(), "Pdf");
+                equal(file.path(), dir.resolve(id + ".pdf"));
+                equal(file.size(), (long) pdf.length);
+                equal(file.data(), null);
+                check(Arrays.equals(Files.readAllBytes(file.path()), pdf), "the written file is the document");
+            }
+            try (OcrResult result = client.fetchToDir("RecognizePdf", id, dir)) {
+                equal(result.status(), TaskStatus.COMPLETED);
+            }
+            try (var files = Files.list(dir)) {
+                equal(files.map(p -> p.getFileName().toString()).sorted().toList(), List.of(id + ".pdf", id + ".txt"));
+            }
+            fails(OcrCode.IO, () -> client.fetchToDir(null, id, dir.resolve("missing")));
+            try (OcrResult result = client.fetch(id)) {
+                for (OcrFile file : result.files()) {
+                    equal(file.path(), null);
+                    equal(file.size(), (long) file.data().length);
+                }
+            }
+        } finally {
+            try (var files = Files.list(dir)) {
+                for (Path p : files.toList()) {
+                    Files.delete(p);
+                }
+            }
+            Files.delete(dir);
+        }
+    }
+
+    static void testLogLinesReachAHandler() throws Exception {
+        List<String> lines = Collections.synchronizedList(new ArrayList<>());
+        OcrLog.setHandler((level, message) -> lines.add(level + " " + message));
+        OcrLog.setLevel(OcrLog.Level.DEBUG);
+        try (OcrClient client = demoClient(); OcrResult result = client.fetch("no-such-task")) {
+            equal(result.status(), TaskStatus.NOT_EXIST);
+        } finally {
+            OcrLog.setLevel(OcrLog.Level.OFF);
+            OcrLog.setHandler(null);
+        }
+        check(lines.stream().anyMatch(l -> l.startsWith("INFO ") && l.contains("obtained a token")), "" + lines);
+        check(lines.stream().anyMatch(l -> l.startsWith("DEBUG ") && l.contains("-> HTTP 200")), "" + lines);
+        check(lines.stream().noneMatch(l -> l.contains("demo-secret")), "" + lines);
+    }
+
+    static void testNoMemoryGrowthOverCreateFreeCycles() throws Exception {
+        String small = fixture("{\"results\": [{\"type\": \"Pdf\", \"generate\": {\"bytes\": 1024}}]}");
+        Body clients = () -> {
+            try (OcrClient client = OcrClient.withCredentials(url, "demo", "demo-secret")) {
+                client.setUserAgent("cycle");
+            }
+        };
+        try (OcrClient client = demoClient()) {
+            Body results = () -> {
+                try (OcrResult result = client.fetch(small)) {
+                    check(result.files().get(0).data().length == 1024, "1 KiB");
+                }
+            };
+            for (Body cycle : List.of(clients, results)) {
+                for (int i = 0; i < 5_000; i++) {
+                    cycle.run();
+                }
+                long before = rss();
+                for (int i = 0; i < 10_000; i++) {
+                    cycle.run();
+                }
+                long after = rss();
+                String name = cycle == clients ? "clients" : "results";
+                System.out.printf("  10000 %s: RSS %.1f MiB -> %.1f MiB (%+d KiB)%n", name, before / 1048576.0,
+                        after / 1048576.0, (after - before) / 1024);
+                check(after - before < 4 * 1024 * 1024, name + ": RSS grew by " + (after - before) / 1024 + " KiB");
+            }
+        }
+    }
+
+    static void testTheSampleProgramRuns() throws Exception {
+        Path out = Files.createTempDirectory("ocrcloud-java-sample");
+        Process process = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"),
+                "-Djna.library.path=" + System.getProperty("jna.library.path"),
+                "Sample", url, samplePdf.toString(), out.toString())
+                .redirectErrorStream(true).start();
+        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        equal(process.waitFor(), 0);
+        check(output.contains("poll  1: task ") && output.contains("is COMPLETED"), output);
+        check(output.contains("Hello from ocrcloud!"), output);
+        try (var files = Files.list(out)) {
+            List<Path> saved = files.sorted().toList();
+            equal(saved.size(), 2);
+            for (Path p : saved) {
+                Files.delete(p);
+            }
+        }
+        Files.delete(out);
+    }
+}
