@@ -11,6 +11,7 @@ scripts/install-deps.sh
 
 step "formatting and lints"
 cargo fmt --all --check
+cargo fmt --manifest-path fuzz/Cargo.toml --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "building"

@@ -79,7 +79,8 @@ impl Auth {
         }))
     }
 
-    /// The token to send, fetching one with `fetch` when the credentials have none fresh.
+    /// The token to send, fetching one with `fetch` (which answers a sendable token) when the
+    /// credentials have none fresh.
     ///
     /// Many threads may ask at once: one of them fetches while the others wait for its token.
     /// `fetch` gets the id and secret and answers the token and its `expires_in` seconds.
@@ -104,7 +105,6 @@ impl Auth {
             return Ok(Some(token.clone()));
         }
         let (value, expires_in) = fetch(&credentials.client_id, &credentials.client_secret)?;
-        check_header_safe("the token from the token endpoint", &value)?;
         let fetched_at = Instant::now();
         cache.generation += 1;
         let bearer = Bearer {

@@ -6,8 +6,8 @@ use crate::error::{Code, Error, Result, invalid, protocol};
 use crate::files::{FileSink, persist_results};
 use crate::logging::{Level, log};
 use crate::operations::{Document, Operation};
-use crate::transport::TcpConnector;
-use crate::wire::{self, Answer, MemorySink, Sink, Source, TokenAnswer};
+use crate::transport::{self, TcpConnector};
+use crate::wire::{self, Answer, DiscardSink, MemorySink, Sink, Source, TokenAnswer};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -29,6 +29,9 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 /// How much of an error answer, a token answer or a task id answer is read.
 const SMALL_BODY_LIMIT: u64 = 64 * 1024;
+/// Bodies larger than this are sent after the server's `100 Continue`, so that a server that
+/// refuses them (413, 401) says so before the upload instead of resetting it.
+const EXPECT_CONTINUE_ABOVE: usize = 1 << 20;
 /// The longest `Retry-After` that is honoured; longer ones are shortened to this.
 const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// The first wait between retries; it doubles with each retry.
@@ -78,16 +81,21 @@ pub struct Call<'a> {
     /// When the whole call must end.
     pub deadline: Option<Instant>,
     /// Ends the call early when triggered.
-    pub cancel: Option<&'a Cancel>,
+    pub cancel: Option<&'a Arc<Cancel>>,
     /// Requests the call may send when failures are transient; `None`: the client's setting.
     pub attempts: Option<u32>,
 }
 
 impl Call<'_> {
+    /// Whether the call's cancel switch was triggered.
+    pub fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(|cancel| cancel.is_triggered())
+    }
+
     /// Fails if the call was cancelled or its deadline passed.
     pub fn check(&self) -> Result<()> {
-        if self.cancel.is_some_and(Cancel::is_triggered) {
-            return Err(Error::new(Code::Cancelled, "cancelled by the caller"));
+        if self.cancelled() {
+            return Err(cancelled());
         }
         if self.deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(Error::new(Code::Timeout, "the deadline passed"));
@@ -115,7 +123,7 @@ impl Call<'_> {
             }
         };
         if cancelled {
-            return Err(Error::new(Code::Cancelled, "cancelled by the caller"));
+            return Err(self::cancelled());
         }
         Ok(())
     }
@@ -280,6 +288,7 @@ impl Client {
                 .idempotent(),
             call,
         )?;
+        check_no_encoding(&response, url)?;
         let content_type = header_text(&response, header::CONTENT_TYPE);
         let limit = self.settings().max_response_bytes;
         let expected = content_length(&response);
@@ -380,6 +389,9 @@ impl Client {
             builder = builder.header(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         }
         let body: &[u8] = request.body.map_or(&[], |(body, _)| body);
+        if body.len() > EXPECT_CONTINUE_ABOVE {
+            builder = builder.header(header::EXPECT, HeaderValue::from_static("100-continue"));
+        }
         let http_request = builder
             .body(body)
             .map_err(|e| invalid(format!("cannot build a request for {}: {e}", request.url)))?;
@@ -461,6 +473,12 @@ impl Client {
                 kind.escape_default()
             )));
         }
+        check_header_safe("the token", &answer.access_token).map_err(|_| {
+            protocol(format!(
+                "the token endpoint {url} answered a token that cannot be sent (empty or with \
+                 control characters)"
+            ))
+        })?;
         log(Level::Info, || match answer.expires_in {
             Some(seconds) => format!("obtained a token from {url}, valid for {seconds} s"),
             None => format!("obtained a token from {url} without a lifetime"),
@@ -477,7 +495,11 @@ impl Client {
             .max(1);
         let mut sent = 1;
         loop {
-            match attempt() {
+            let outcome = {
+                let _watch = transport::watch(call.cancel);
+                attempt()
+            };
+            match outcome {
                 Err(error) if error.transient && sent < attempts => {
                     let wait = retry_wait(sent, error.retry_after);
                     log(Level::Info, || {
@@ -505,10 +527,15 @@ impl Client {
         result.map_err(|e| e.map_message(|message| self.redact(message)))
     }
 
-    /// `text` without any secret of this client (tokens, the client secret).
+    /// `text` without any secret of this client (tokens, the client secret), also in the
+    /// form-encoded spellings a server could echo.
     fn redact(&self, mut text: String) -> String {
         for secret in self.auth.secrets().iter().filter(|s| s.len() >= 4) {
-            text = text.replace(&**secret, "[redacted]");
+            let encoded = utf8_percent_encode(secret, QUERY_VALUE).to_string();
+            let plus_for_space = encoded.replace("%20", "+");
+            for spelling in [&**secret, &encoded, &plus_for_space] {
+                text = text.replace(spelling, "[redacted]");
+            }
         }
         text
     }
@@ -609,36 +636,6 @@ impl<'a> Request<'a> {
     }
 }
 
-/// Checks and discards result data; for status answers, which should carry none.
-#[derive(Default)]
-struct DiscardSink(Vec<u8>);
-
-impl Sink for DiscardSink {
-    type Data = ();
-
-    fn start(&mut self, _size_hint: usize) -> Result<()> {
-        Ok(())
-    }
-
-    fn reserve(&mut self, additional: usize) -> Result<&mut Vec<u8>> {
-        self.0.clear();
-        self.0.reserve(additional);
-        Ok(&mut self.0)
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        Ok(())
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        Ok(())
-    }
-
-    fn empty(&mut self) -> Result<()> {
-        Ok(())
-    }
-}
-
 /// The body of an answer as the parser reads it: counted, limited and cancellable.
 struct HttpSource<'a> {
     body: ureq::BodyReader<'static>,
@@ -651,13 +648,10 @@ struct HttpSource<'a> {
 
 impl Source for HttpSource<'_> {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
-        if self.call.cancel.is_some_and(Cancel::is_triggered) {
-            return Err(Error::new(Code::Cancelled, "cancelled by the caller"));
-        }
+        self.call.check()?;
         let n = self.body.read(buf).map_err(|e| {
             let what = format!(
-                "GET {} (after {} of {} bytes of the answer)",
-                self.url,
+                "reading the answer after {} of {} bytes",
                 self.received,
                 self.expected.map_or("?".to_string(), |n| n.to_string())
             );
@@ -750,6 +744,7 @@ fn content_length(response: &Response<ureq::Body>) -> Option<u64> {
 
 /// Reads a small answer (a task id, a token, an error) as text, at most [`SMALL_BODY_LIMIT`].
 fn read_small_body(response: Response<ureq::Body>, url: &str) -> Result<String> {
+    check_no_encoding(&response, url)?;
     let mut body = Vec::new();
     response
         .into_body()
@@ -766,6 +761,21 @@ fn read_small_body(response: Response<ureq::Body>, url: &str) -> Result<String> 
         )));
     }
     String::from_utf8(body).map_err(|_| protocol(format!("the answer of {url} is not UTF-8 text")))
+}
+
+/// Refuses an answer in a content encoding (gzip, br, ...): the client asks for none and reads
+/// none, so such a body must not be taken for JSON or text.
+fn check_no_encoding(response: &Response<ureq::Body>, url: &str) -> Result<()> {
+    let encoding = header_text(response, header::CONTENT_ENCODING);
+    let encoding = encoding.trim();
+    if encoding.is_empty() || encoding.eq_ignore_ascii_case("identity") {
+        return Ok(());
+    }
+    Err(protocol(format!(
+        "{url} answered with Content-Encoding \"{}\", which this client did not ask for and \
+         cannot read",
+        encoding.escape_default()
+    )))
 }
 
 /// The task id in the text of a POST answer (bare, or JSON-quoted by a lenient server).
@@ -858,9 +868,17 @@ fn random_fraction() -> f64 {
     (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// The failure of a call whose cancel switch was triggered.
+fn cancelled() -> Error {
+    Error::new(Code::Cancelled, "cancelled by the caller")
+}
+
 /// Turns a ureq failure into our error, saying what was being done.
 fn transport_error(error: ureq::Error, what: &str, call: &Call) -> Error {
     use std::io::ErrorKind;
+    if call.cancelled() {
+        return cancelled();
+    }
     let deadline_passed = call
         .remaining()
         .is_some_and(|left| left < Duration::from_millis(20));

@@ -28,7 +28,11 @@ impl TempFile {
         };
         loop {
             let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let path = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
+            let path = dir.join(format!(
+                ".{}.{}.{n}.tmp",
+                shortened(name),
+                std::process::id()
+            ));
             match OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(file) => {
                     return Ok(TempFile {
@@ -71,6 +75,16 @@ impl Drop for TempFile {
             let _ = std::fs::remove_file(&self.path);
         }
     }
+}
+
+/// At most 64 bytes of `name`, cut at a character boundary: the temporary file's name stays
+/// within the file system's limit (255 bytes) however long the final name is.
+fn shortened(name: &str) -> &str {
+    let mut end = name.len().min(64);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
 }
 
 /// Writes `data` to `path` atomically: through a temporary file in the same folder and a
@@ -387,6 +401,17 @@ mod tests {
         assert_eq!(names, ["t-0.csv", "t.xlsx", "t-2.csv"]);
         assert_eq!(result_file_name("../a b/c", &["JSON"], 0), "_.._a_b_c.json");
         assert_eq!(result_file_name("", &["WavFile"], 0), "_.wav");
+    }
+
+    #[test]
+    fn saves_names_of_the_longest_allowed_length() {
+        // The temporary name once added 20 bytes to the final one, so that names longer than
+        // 235 bytes could not be saved although the file system allows 255.
+        let dir = scratch_dir("long");
+        let name = format!("{}é{}.pdf", "n".repeat(63), "n".repeat(186));
+        save_atomically(&dir.join(&name), b"x").unwrap();
+        assert_eq!(entries(&dir), [name]);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -108,7 +108,7 @@ impl<'a> Schedule<'a> {
     pub fn call(&self) -> Call<'a> {
         Call {
             deadline: self.deadline,
-            cancel: self.options.cancel.as_deref(),
+            cancel: self.options.cancel.as_ref(),
             attempts: Some(1),
         }
     }
@@ -122,23 +122,16 @@ impl<'a> Schedule<'a> {
     /// Decides, after a request's outcome, whether the poll is over or when to ask again.
     pub fn next<D>(&mut self, task_id: &str, outcome: Result<Answer<D>>) -> Step<D> {
         let retry_after = match outcome {
-            Ok(answer) => match answer.status() {
-                TaskStatus::Completed => return Step::Done(Ok(answer)),
-                TaskStatus::Error => return Step::Done(Err(task_failed(task_id, &answer))),
-                TaskStatus::NotExist => {
-                    return Step::Done(Err(Error::new(
-                        Code::TaskNotFound,
-                        format!(
-                            "task {task_id} does not exist: a wrong id, a cancelled task, or \
-                             results older than 24 hours"
-                        ),
-                    )));
+            Ok(answer) => {
+                let status = answer.status();
+                match final_outcome(task_id, answer) {
+                    Some(done) => return Step::Done(done),
+                    None => {
+                        self.last = Some(Ok(status));
+                        None
+                    }
                 }
-                status => {
-                    self.last = Some(Ok(status));
-                    None
-                }
-            },
+            }
             Err(error) if error.transient => {
                 let after = error.retry_after;
                 self.last = Some(Err(error));
@@ -218,6 +211,24 @@ fn status_word(status: TaskStatus) -> &'static str {
         TaskStatus::Error => "Error",
         TaskStatus::NotExist => "NotExist",
         TaskStatus::Unknown => "in an unknown status",
+    }
+}
+
+/// What a poll ends with for an answer of a finished task: the answer itself when it is
+/// Completed, `TaskFailed` (with the server's messages) for Error, `TaskNotFound` for NotExist;
+/// `None` while the task is not finished.
+pub fn final_outcome<D>(task_id: &str, answer: Answer<D>) -> Option<Result<Answer<D>>> {
+    match answer.status() {
+        TaskStatus::Completed => Some(Ok(answer)),
+        TaskStatus::Error => Some(Err(task_failed(task_id, &answer))),
+        TaskStatus::NotExist => Some(Err(Error::new(
+            Code::TaskNotFound,
+            format!(
+                "task {task_id} does not exist: a wrong id, a cancelled task, or results older \
+                 than 24 hours"
+            ),
+        ))),
+        TaskStatus::Pending | TaskStatus::Processing | TaskStatus::Unknown => None,
     }
 }
 

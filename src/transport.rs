@@ -1,21 +1,54 @@
-//! Plain TCP for the HTTP agent, with a cheap check of pooled connections.
+//! Plain TCP for the HTTP agent: cancellable waits and a cheap check of pooled connections.
 //!
-//! Before it reuses a keep-alive connection (and again when it returns one to its pool), ureq
-//! asks the transport whether the connection is still open. Its own TCP transport answers with
-//! three system calls (non-blocking on, a read, non-blocking off); this one peeks with
-//! `MSG_DONTWAIT` in one. Status polls are small requests on one connection, so those calls
-//! were a large share of their cost. Everything else follows ureq's TCP transport: connect with
-//! a timeout to each resolved address in turn, `TCP_NODELAY`, timeouts set only when they change.
+//! - While a call with a cancel switch runs on a thread ([`watch`]), waits for the server on that
+//!   thread wake every few milliseconds to look at the switch, so a cancel ends a request that
+//!   waits for a silent server at once instead of at its timeout.
+//! - Before it reuses a keep-alive connection (and again when it returns one to its pool), ureq
+//!   asks the transport whether the connection is still open. Its own TCP transport answers with
+//!   three system calls (non-blocking on, a read, non-blocking off); this one peeks with
+//!   `MSG_DONTWAIT` in one. Status polls are small requests on one connection, so those calls
+//!   were a large share of their cost.
+//!
+//! Everything else follows ureq's TCP transport: connect with a timeout to each resolved address
+//! in turn, `TCP_NODELAY`, timeouts set only when they change. Connecting itself is not
+//! cancellable; the connect timeout bounds it.
 
+use crate::cancel::Cancel;
+use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 use ureq::Timeout;
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, ShutdownHandle,
     Transport,
 };
+
+/// How often a wait for the server looks at the cancel switch of the call it serves.
+const CANCEL_CHECK: Duration = Duration::from_millis(10);
+
+thread_local! {
+    /// The cancel switch of the call running on this thread, if it has one.
+    static WATCHED: RefCell<Option<Arc<Cancel>>> = const { RefCell::new(None) };
+}
+
+/// Makes waits for the server on this thread end when `cancel` is triggered, until the returned
+/// guard is dropped. They then fail with an I/O error; the caller sees the switch and reports
+/// the cancel.
+pub fn watch(cancel: Option<&Arc<Cancel>>) -> Watch {
+    Watch(WATCHED.replace(cancel.cloned()))
+}
+
+/// Restores the previously watched switch when dropped.
+pub struct Watch(Option<Arc<Cancel>>);
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        WATCHED.set(self.0.take());
+    }
+}
 
 /// Opens TCP connections (for plain http, and under TLS for https).
 #[derive(Debug, Default)]
@@ -87,23 +120,66 @@ fn connect(details: &ConnectionDetails) -> Result<TcpStream, ureq::Error> {
 pub struct TcpTransport {
     stream: Arc<TcpStream>,
     buffers: LazyBuffers,
-    read_timeout: Option<std::time::Duration>,
-    write_timeout: Option<std::time::Duration>,
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
 }
 
-/// The limit of the next read or write, or the timeout error if none is left.
-fn limit(timeout: NextTimeout) -> Result<(Option<std::time::Duration>, Timeout), ureq::Error> {
-    if timeout.after.is_zero() {
-        return Err(ureq::Error::Timeout(timeout.reason));
+/// How long one read or write may wait, and how to wait for it.
+struct Wait {
+    /// The limit of the whole read or write (`None`: no limit).
+    limit: Option<Duration>,
+    reason: Timeout,
+    cancel: Option<Arc<Cancel>>,
+    started: Instant,
+}
+
+impl Wait {
+    /// The wait for the next read or write, or the timeout error if no time is left.
+    fn new(timeout: NextTimeout) -> Result<Wait, ureq::Error> {
+        if timeout.after.is_zero() {
+            return Err(ureq::Error::Timeout(timeout.reason));
+        }
+        Ok(Wait {
+            limit: timeout.not_zero().map(|d| *d),
+            reason: timeout.reason,
+            cancel: WATCHED.with_borrow(Clone::clone),
+            started: Instant::now(),
+        })
     }
-    Ok((timeout.not_zero().map(|d| *d), timeout.reason))
-}
 
-/// Turns an I/O error into ureq's error, timeouts into `Timeout(reason)`.
-fn io_error(error: io::Error, reason: Timeout) -> ureq::Error {
-    match error.kind() {
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ureq::Error::Timeout(reason),
-        _ => ureq::Error::Io(error),
+    /// The socket timeout that serves this wait: short slices while a cancel is watched.
+    fn socket_timeout(&self) -> Option<Duration> {
+        match (&self.cancel, self.limit) {
+            (Some(_), Some(limit)) => Some(limit.min(CANCEL_CHECK)),
+            (Some(_), None) => Some(CANCEL_CHECK),
+            (None, limit) => limit,
+        }
+    }
+
+    /// Runs `io` until it succeeds or fails for good: a socket timeout means to try again,
+    /// unless the limit passed (a timeout error) or the switch was triggered (an I/O error).
+    fn run<T>(&self, mut io: impl FnMut() -> io::Result<T>) -> Result<T, ureq::Error> {
+        loop {
+            match io() {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+                    ) =>
+                {
+                    if self.cancel.as_deref().is_some_and(Cancel::is_triggered) {
+                        return Err(ureq::Error::Io(io::Error::other("cancelled by the caller")));
+                    }
+                    if self.cancel.is_none()
+                        || self.limit.is_some_and(|l| self.started.elapsed() >= l)
+                    {
+                        return Err(ureq::Error::Timeout(self.reason));
+                    }
+                }
+                result => return result.map_err(ureq::Error::Io),
+            }
+        }
     }
 }
 
@@ -113,28 +189,33 @@ impl Transport for TcpTransport {
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
-        let (wanted, reason) = limit(timeout.for_write())?;
-        if wanted != self.write_timeout {
-            self.stream.set_write_timeout(wanted)?;
-            self.write_timeout = wanted;
+        let wait = Wait::new(timeout.for_write())?;
+        let socket_timeout = wait.socket_timeout();
+        if socket_timeout != self.write_timeout {
+            self.stream.set_write_timeout(socket_timeout)?;
+            self.write_timeout = socket_timeout;
         }
-        (&*self.stream)
-            .write_all(&self.buffers.output()[..amount])
-            .map_err(|e| io_error(e, reason))
+        let output = &self.buffers.output()[..amount];
+        let mut written = 0;
+        while written < output.len() {
+            match wait.run(|| (&*self.stream).write(&output[written..]))? {
+                0 => return Err(ureq::Error::Io(io::ErrorKind::WriteZero.into())),
+                n => written += n,
+            }
+        }
+        Ok(())
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
-        let (wanted, reason) = limit(timeout.for_read())?;
-        if wanted != self.read_timeout {
-            self.stream.set_read_timeout(wanted)?;
-            self.read_timeout = wanted;
+        let wait = Wait::new(timeout.for_read())?;
+        let socket_timeout = wait.socket_timeout();
+        if socket_timeout != self.read_timeout {
+            self.stream.set_read_timeout(socket_timeout)?;
+            self.read_timeout = socket_timeout;
         }
-        let amount = loop {
-            match (&*self.stream).read(self.buffers.input_append_buf()) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                result => break result.map_err(|e| io_error(e, reason))?,
-            }
-        };
+        let stream = &*self.stream;
+        let input = self.buffers.input_append_buf();
+        let amount = wait.run(|| (&*stream).read(input))?;
         self.buffers.input_appended(amount);
         Ok(amount > 0)
     }

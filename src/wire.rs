@@ -125,6 +125,37 @@ fn ask_for_huge_pages(buffer: &mut Vec<u8>) {
     }
 }
 
+/// Checks result data and keeps none of it: for status answers, and for callers that want only
+/// the final status.
+#[derive(Default)]
+pub struct DiscardSink(Vec<u8>);
+
+impl Sink for DiscardSink {
+    type Data = ();
+
+    fn start(&mut self, _size_hint: usize) -> Result<()> {
+        Ok(())
+    }
+
+    fn reserve(&mut self, additional: usize) -> Result<&mut Vec<u8>> {
+        self.0.clear();
+        self.0.reserve(additional);
+        Ok(&mut self.0)
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn empty(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
 fn out_of_memory(bytes: usize) -> Error {
     Error::new(
         Code::TooLarge,

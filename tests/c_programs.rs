@@ -3,48 +3,11 @@
 
 mod common;
 
-use common::{Emulator, scratch_dir};
-use std::path::{Path, PathBuf};
+use common::{Emulator, compile_c, scratch_dir, valgrind};
+use std::path::Path;
 use std::process::{Command, Output};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-/// `target/<profile>`, where cargo put `libocrcloud.so`.
-fn library_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
-}
-
-/// Compiles one C source into `target/<profile>/c-programs/<name>-<tag>` (a name per test, as
-/// tests run in parallel).
-fn compile(source: &str, tag: &str) -> PathBuf {
-    let lib = library_dir();
-    assert!(
-        lib.join("libocrcloud.so").exists(),
-        "libocrcloud.so is built with the tests"
-    );
-    let out_dir = lib.join("c-programs");
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let name = Path::new(source).file_stem().unwrap();
-    let binary = out_dir.join(format!("{}-{tag}", name.to_string_lossy()));
-    let output = Command::new("gcc")
-        .args(["-std=c11", "-g", "-Wall", "-Wextra", "-Werror", "-pedantic"])
-        .arg(format!("-I{ROOT}/include"))
-        .arg(Path::new(ROOT).join(source))
-        .arg("-o")
-        .arg(&binary)
-        .arg(format!("-L{}", lib.display()))
-        .arg(format!("-Wl,-rpath,{}", lib.display()))
-        .args(["-locrcloud", "-lpthread"])
-        .output()
-        .expect("gcc runs");
-    assert!(
-        output.status.success(),
-        "gcc {source}:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    binary
-}
 
 fn show(output: &Output) -> String {
     format!(
@@ -55,19 +18,12 @@ fn show(output: &Output) -> String {
     )
 }
 
-fn run_test_core(tag: &str, wrapper: &[&str], cancel_bound_ms: &str) {
-    let binary = compile("tests/c/test_core.c", tag);
+/// Runs tests/c/test_core.c against a fresh emulator; `command` wraps the compiled program.
+fn run_test_core(tag: &str, command: impl FnOnce(&Path) -> Command, cancel_bound_ms: &str) {
+    let binary = compile_c("tests/c/test_core.c", tag);
     let emulator = Emulator::start(&["--pending-ms", "100", "--processing-ms", "100"]);
     let scratch = scratch_dir(&format!("c-core-{tag}"));
-    let mut command = match wrapper.split_first() {
-        Some((program, args)) => {
-            let mut command = Command::new(program);
-            command.args(args).arg(&binary);
-            command
-        }
-        None => Command::new(&binary),
-    };
-    let output = command
+    let output = command(&binary)
         .arg(&emulator.url)
         .arg(Path::new(ROOT).join("examples/sample.pdf"))
         .arg(&scratch)
@@ -86,33 +42,17 @@ fn run_test_core(tag: &str, wrapper: &[&str], cancel_bound_ms: &str) {
 
 #[test]
 fn the_c_test_program_passes() {
-    run_test_core("native", &[], "50");
+    run_test_core("native", |program| Command::new(program), "50");
 }
 
 #[test]
 fn the_c_test_program_is_clean_under_valgrind() {
-    run_test_core(
-        "valgrind",
-        &[
-            "valgrind",
-            "--quiet",
-            concat!(
-                "--suppressions=",
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/c/valgrind.supp"
-            ),
-            "--error-exitcode=99",
-            "--leak-check=full",
-            "--show-leak-kinds=definite,indirect,possible",
-            "--errors-for-leak-kinds=definite,indirect,possible",
-        ],
-        "3000",
-    );
+    run_test_core("valgrind", valgrind, "3000");
 }
 
 #[test]
 fn the_demo_saves_and_prints_the_results() {
-    let binary = compile("examples/demo.c", "demo");
+    let binary = compile_c("examples/demo.c", "demo");
     let emulator = Emulator::start(&["--pending-ms", "100", "--processing-ms", "100"]);
     let out = scratch_dir("demo");
     let output = Command::new(&binary)

@@ -7,7 +7,7 @@ use ocrcloud::ffi::*;
 use serde_json::Value;
 use std::ffi::{CStr, CString, c_char, c_void};
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// The emulator binary next to the test executables (`target/<profile>/ocrcloud-emulator`),
@@ -506,6 +506,63 @@ impl Drop for Options {
     fn drop(&mut self) {
         ocr_poll_options_free(self.0);
     }
+}
+
+/// `target/<profile>/deps`, where cargo builds `libocrcloud.so` for this test run (`cargo build`
+/// copies it up one folder, `cargo test` does not).
+pub fn library_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test knows its path");
+    exe.parent().expect("target/<profile>/deps").to_path_buf()
+}
+
+/// Compiles a C source of this repository with `-Wall -Wextra -Werror -pedantic` against the
+/// committed header and this test run's library, into `target/<profile>/c-programs/<name>-<tag>`
+/// (a name per caller, as tests run in parallel).
+pub fn compile_c(source: &str, tag: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib = library_dir();
+    let out_dir = lib.parent().unwrap().join("c-programs");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let name = Path::new(source).file_stem().unwrap().to_string_lossy();
+    let binary = out_dir.join(format!("{name}-{tag}"));
+    let output = Command::new("gcc")
+        .args(["-std=c11", "-g", "-Wall", "-Wextra", "-Werror", "-pedantic"])
+        .arg(format!("-I{}", root.join("include").display()))
+        .arg(root.join(source))
+        .arg("-o")
+        .arg(&binary)
+        .arg(format!("-L{}", lib.display()))
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .args(["-locrcloud", "-lpthread"])
+        .output()
+        .expect("gcc runs");
+    assert!(
+        output.status.success(),
+        "gcc {source}:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    binary
+}
+
+/// Runs `program` with `args` under valgrind, which fails it (exit status 99) on any invalid
+/// access or leak (see tests/c/valgrind.supp for the one suppression).
+pub fn valgrind(program: &Path) -> Command {
+    let mut command = Command::new("valgrind");
+    command
+        .args([
+            "--quiet",
+            concat!(
+                "--suppressions=",
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/c/valgrind.supp"
+            ),
+            "--error-exitcode=99",
+            "--leak-check=full",
+            "--show-leak-kinds=definite,indirect,possible",
+            "--errors-for-leak-kinds=definite,indirect,possible",
+        ])
+        .arg(program);
+    command
 }
 
 /// A small real PDF with a text layer.
