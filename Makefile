@@ -1,6 +1,9 @@
 # The two commands of the quick start, and the developer tasks around them.
 
-.PHONY: demo test
+.PHONY: demo test install
+
+# Where `make install` puts the C library.
+PREFIX ?= /usr/local
 
 # Builds everything, starts the emulator, runs examples/demo.c against it.
 demo:
@@ -9,3 +12,8 @@ demo:
 # Every test (installs missing Debian packages first).
 test:
 	scripts/test.sh
+
+# Builds the release library and installs it into PREFIX with its headers, a pkg-config file
+# and a CMake package (scripts/install.sh).
+install:
+	scripts/install.sh "$(PREFIX)"
