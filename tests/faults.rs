@@ -7,7 +7,7 @@ mod secrets;
 #[path = "hostile/server.rs"]
 mod server;
 
-use common::{Client, Emulator, OcrResult, Options, assert_code, c, scratch_dir};
+use common::{Client, Emulator, OcrResult, Options, assert_code, c, file_names, scratch_dir};
 use ocrcloud::ffi::*;
 use secrets::{CLIENT_ID, CLIENT_SECRET, error_message};
 use serde_json::json;
@@ -140,15 +140,6 @@ fn save(result: &OcrResult, path: &Path) -> ocr_code {
     ocr_result_save(result.0, 0, c(path.to_str().unwrap()).as_ptr())
 }
 
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 /// A tmpfs mounted for one test, unmounted when dropped; `None` where mounting is not allowed
 /// (not root).
 struct Mount(PathBuf);
@@ -184,7 +175,11 @@ fn a_full_disk_is_an_io_error_that_leaves_no_partial_file() {
     assert_code(save(&result, &path), OCR_ERR_IO);
     let message = error_message();
     assert!(message.contains("No space left on device"), "{message}");
-    assert_eq!(entries(&disk.0), ["out.pdf"], "no temporary file is left");
+    assert_eq!(
+        file_names(&disk.0),
+        ["out.pdf"],
+        "no temporary file is left"
+    );
     assert_eq!(std::fs::read(&path).unwrap(), b"the previous file");
 }
 
@@ -197,8 +192,8 @@ fn a_missing_folder_or_a_folder_without_permission_is_an_io_error() {
     std::fs::create_dir(dir.join("taken")).unwrap();
     assert_code(save(&result, &dir.join("taken")), OCR_ERR_IO);
     assert!(error_message().contains("taken"));
-    assert_eq!(entries(&dir), ["taken"]);
-    assert!(entries(&dir.join("taken")).is_empty());
+    assert_eq!(file_names(&dir), ["taken"]);
+    assert!(file_names(&dir.join("taken")).is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
 
     // Root may write anywhere except on a read-only file system; others not in a 0555 folder.
@@ -214,7 +209,7 @@ fn a_missing_folder_or_a_folder_without_permission_is_an_io_error() {
     assert_code(save(&result, &folder.join("out.pdf")), OCR_ERR_IO);
     let message = error_message();
     assert!(message.contains(reason), "{message}");
-    assert!(entries(&folder).is_empty());
+    assert!(file_names(&folder).is_empty());
     set_mode(&locked, 0o755);
     std::fs::remove_dir_all(&locked).unwrap();
 }
@@ -229,7 +224,7 @@ fn a_file_name_of_the_longest_allowed_length_is_saved() {
     let too_long = dir.join(format!("{}.pdf", "n".repeat(252)));
     assert_code(save(&result, &too_long), OCR_ERR_IO);
     assert!(error_message().contains("File name too long"));
-    assert_eq!(entries(&dir).len(), 1);
+    assert_eq!(file_names(&dir).len(), 1);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -28,15 +28,6 @@ fn fetch_to_dir(client: &Client, task_id: &str, dir: &Path) -> Result<OcrResult,
     }
 }
 
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn results_land_in_files_named_by_id_and_type() {
     let emulator = fast_emulator();
@@ -49,7 +40,10 @@ fn results_land_in_files_named_by_id_and_type() {
     ]}));
     let dir = scratch_dir("to-dir");
     let result = fetch_to_dir(&client, &id, &dir).unwrap();
-    assert_eq!(names(&dir), ["task_1.html", "task_1.pdf", "task_1.txt"]);
+    assert_eq!(
+        file_names(&dir),
+        ["task_1.html", "task_1.pdf", "task_1.txt"]
+    );
     assert_eq!(result.count(), 3);
     assert_eq!(std::fs::read(dir.join("task_1.txt")).unwrap(), b"hello");
     assert_eq!(std::fs::read(dir.join("task_1.pdf")).unwrap(), bytes);
@@ -104,7 +98,7 @@ fn a_poll_writes_the_final_results_to_files() {
     );
     let result = OcrResult(out);
     assert_eq!(result.count(), 2);
-    assert_eq!(names(&dir), [format!("{id}.pdf"), format!("{id}.txt")]);
+    assert_eq!(file_names(&dir), [format!("{id}.pdf"), format!("{id}.txt")]);
     assert_eq!(std::fs::read(dir.join(format!("{id}.pdf"))).unwrap(), pdf);
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -138,7 +132,7 @@ fn nothing_is_left_behind_when_an_answer_fails_or_has_no_results() {
         fetch_to_dir(&client, &big, &dir).err(),
         Some(OCR_ERR_NETWORK)
     );
-    assert!(names(&dir).is_empty(), "{:?}", names(&dir));
+    assert!(file_names(&dir).is_empty(), "{:?}", file_names(&dir));
 
     let requests = emulator.stats()["requests"].clone();
     assert_eq!(

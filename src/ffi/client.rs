@@ -129,12 +129,19 @@ fn update(client: *mut ocr_client, change: impl FnOnce(&mut Settings) -> Result<
     })
 }
 
-/// A timeout argument in milliseconds; 0 is refused.
-fn timeout_arg(ms: u32, name: &str) -> Result<Duration> {
-    if ms == 0 {
-        return Err(invalid(format!("{name} must be at least 1 ms")));
-    }
-    Ok(Duration::from_millis(ms.into()))
+/// Sets the timeout that `field` picks to `timeout_ms` milliseconds; 0 is refused.
+fn set_timeout(
+    client: *mut ocr_client,
+    timeout_ms: u32,
+    field: fn(&mut Settings) -> &mut Duration,
+) -> ocr_code {
+    update(client, |s| {
+        if timeout_ms == 0 {
+            return Err(invalid("timeout_ms must be at least 1 ms"));
+        }
+        *field(s) = Duration::from_millis(timeout_ms.into());
+        Ok(())
+    })
 }
 
 /// Limit for connecting to the server (name resolution, TCP and TLS), in milliseconds (at least
@@ -144,10 +151,7 @@ pub extern "C" fn ocr_client_set_connect_timeout_ms(
     client: *mut ocr_client,
     timeout_ms: u32,
 ) -> ocr_code {
-    update(client, |s| {
-        s.connect_timeout = timeout_arg(timeout_ms, "timeout_ms")?;
-        Ok(())
-    })
+    set_timeout(client, timeout_ms, |s| &mut s.connect_timeout)
 }
 
 /// Limit for each wait for more bytes from the server, in milliseconds (at least 1): a server
@@ -157,10 +161,7 @@ pub extern "C" fn ocr_client_set_read_timeout_ms(
     client: *mut ocr_client,
     timeout_ms: u32,
 ) -> ocr_code {
-    update(client, |s| {
-        s.read_timeout = timeout_arg(timeout_ms, "timeout_ms")?;
-        Ok(())
-    })
+    set_timeout(client, timeout_ms, |s| &mut s.read_timeout)
 }
 
 /// Limit for one whole request including its answer's body, in milliseconds (at least 1).
@@ -170,10 +171,7 @@ pub extern "C" fn ocr_client_set_request_timeout_ms(
     client: *mut ocr_client,
     timeout_ms: u32,
 ) -> ocr_code {
-    update(client, |s| {
-        s.request_timeout = timeout_arg(timeout_ms, "timeout_ms")?;
-        Ok(())
-    })
+    set_timeout(client, timeout_ms, |s| &mut s.request_timeout)
 }
 
 /// The `User-Agent` header; the library copies the string. Default `"ocrcloud/<version>"`.

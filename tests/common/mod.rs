@@ -571,6 +571,16 @@ pub fn sample_pdf() -> Vec<u8> {
         .expect("examples/sample.pdf")
 }
 
+/// The names of the entries of `dir`, sorted.
+pub fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 /// A directory of its own for a test, emptied first.
 pub fn scratch_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ocrcloud-test-{name}-{}", std::process::id()));
