@@ -261,8 +261,10 @@ fn the_deadline_ends_a_poll_without_waiting_past_it() {
         client.poll(None, &pending, Some(&options)).err(),
         Some(OCR_ERR_TIMEOUT)
     );
+    // Never a wait past the 700 ms deadline: at most scheduling noise beyond it, less than the
+    // 200 ms a further wait would take.
     assert!(
-        started.elapsed() < Duration::from_millis(700),
+        started.elapsed() < Duration::from_millis(850),
         "{:?}",
         started.elapsed()
     );
