@@ -129,6 +129,22 @@ fn update(client: *mut ocr_client, change: impl FnOnce(&mut Settings) -> Result<
     })
 }
 
+/// Sets the count that `field` picks to `value`; 0 is refused (`name` in the message).
+fn set_at_least_one<T: Copy + PartialEq + From<u8>>(
+    client: *mut ocr_client,
+    value: T,
+    name: &str,
+    field: fn(&mut Settings) -> &mut T,
+) -> ocr_code {
+    update(client, |s| {
+        if value == T::from(0) {
+            return Err(invalid(format!("{name} must be at least 1")));
+        }
+        *field(s) = value;
+        Ok(())
+    })
+}
+
 /// Sets the timeout that `field` picks to `timeout_ms` milliseconds; 0 is refused.
 fn set_timeout(
     client: *mut ocr_client,
@@ -195,12 +211,8 @@ pub extern "C" fn ocr_client_set_max_response_bytes(
     client: *mut ocr_client,
     max_bytes: u64,
 ) -> ocr_code {
-    update(client, |s| {
-        if max_bytes == 0 {
-            return Err(invalid("max_bytes must be at least 1"));
-        }
-        s.max_response_bytes = max_bytes;
-        Ok(())
+    set_at_least_one(client, max_bytes, "max_bytes", |s| {
+        &mut s.max_response_bytes
     })
 }
 
@@ -222,13 +234,7 @@ pub extern "C" fn ocr_client_set_allow_insecure_http(
 /// between. 1 disables retries; 0 is refused. Default 3. Polls use their own schedule instead.
 #[unsafe(no_mangle)]
 pub extern "C" fn ocr_client_set_max_attempts(client: *mut ocr_client, attempts: u32) -> ocr_code {
-    update(client, |s| {
-        if attempts == 0 {
-            return Err(invalid("attempts must be at least 1"));
-        }
-        s.max_attempts = attempts;
-        Ok(())
-    })
+    set_at_least_one(client, attempts, "attempts", |s| &mut s.max_attempts)
 }
 
 /// How many connections `ocr_poll_many` uses at most (at least 1). Default 4.
@@ -237,12 +243,8 @@ pub extern "C" fn ocr_client_set_max_connections(
     client: *mut ocr_client,
     connections: u32,
 ) -> ocr_code {
-    update(client, |s| {
-        if connections == 0 {
-            return Err(invalid("connections must be at least 1"));
-        }
-        s.max_connections = connections;
-        Ok(())
+    set_at_least_one(client, connections, "connections", |s| {
+        &mut s.max_connections
     })
 }
 
