@@ -270,20 +270,15 @@ pub extern "C" fn ocr_submit(
     settings_json: *const c_char,
     task_id_out: *mut *mut c_char,
 ) -> ocr_code {
-    guard_code(|| {
-        out_param(task_id_out, "task_id_out")?;
-        let client = client_arg(client)?;
-        let op = operation_arg(operation)?;
-        let document: &[u8] = match (document.is_null(), len) {
-            (_, 0) => &[],
-            (true, _) => return Err(invalid("document is NULL but len is not 0")),
+    submit_with(client, operation, settings_json, task_id_out, || {
+        match (document.is_null(), len) {
+            (_, 0) => Ok(Document::Bytes(&[])),
+            (true, _) => Err(invalid("document is NULL but len is not 0")),
             // SAFETY: the caller passes `len` readable bytes at `document`.
-            (false, _) => unsafe { std::slice::from_raw_parts(document, len) },
-        };
-        let settings = optional_str(settings_json, "settings_json")?;
-        let id = client.submit(op, Document::Bytes(document), settings, &Call::default())?;
-        write_out(task_id_out, give_string(id)?);
-        Ok(())
+            (false, _) => Ok(Document::Bytes(unsafe {
+                std::slice::from_raw_parts(document, len)
+            })),
+        }
     })
 }
 
@@ -299,13 +294,26 @@ pub extern "C" fn ocr_submit_file(
     settings_json: *const c_char,
     task_id_out: *mut *mut c_char,
 ) -> ocr_code {
+    submit_with(client, operation, settings_json, task_id_out, || {
+        Ok(Document::File(Path::new(required_str(path, "path")?)))
+    })
+}
+
+/// The body of `ocr_submit` and `ocr_submit_file`, which differ only in where the document is.
+fn submit_with<'a>(
+    client: *const ocr_client,
+    operation: *const c_char,
+    settings_json: *const c_char,
+    task_id_out: *mut *mut c_char,
+    document: impl FnOnce() -> Result<Document<'a>>,
+) -> ocr_code {
     guard_code(|| {
         out_param(task_id_out, "task_id_out")?;
         let client = client_arg(client)?;
         let op = operation_arg(operation)?;
-        let path = Path::new(required_str(path, "path")?);
+        let document = document()?;
         let settings = optional_str(settings_json, "settings_json")?;
-        let id = client.submit(op, Document::File(path), settings, &Call::default())?;
+        let id = client.submit(op, document, settings, &Call::default())?;
         write_out(task_id_out, give_string(id)?);
         Ok(())
     })

@@ -144,6 +144,22 @@ impl Drop for Emulator {
     }
 }
 
+/// The pointer of an optional C string argument (NULL for `None`).
+pub fn ptr_or_null(text: &Option<CString>) -> *const c_char {
+    text.as_ref().map_or(std::ptr::null(), |t| t.as_ptr())
+}
+
+/// The task id a submit call gave (freed here), or its code; no id on failure.
+fn take_task_id(code: ocr_code, id: *mut c_char) -> Result<String, ocr_code> {
+    if code != OCR_OK {
+        assert!(id.is_null(), "no out-parameter on failure");
+        return Err(code);
+    }
+    let task_id = text(id).unwrap();
+    ocr_string_free(id);
+    Ok(task_id)
+}
+
 /// A NUL-terminated copy of `text`.
 pub fn c(text: &str) -> CString {
     CString::new(text).unwrap()
@@ -187,11 +203,7 @@ impl Client {
         let token = token.map(c);
         let mut client = std::ptr::null_mut();
         assert_code(
-            ocr_client_new(
-                c(url).as_ptr(),
-                token.as_ref().map_or(std::ptr::null(), |t| t.as_ptr()),
-                &mut client,
-            ),
+            ocr_client_new(c(url).as_ptr(), ptr_or_null(&token), &mut client),
             OCR_OK,
         );
         Client(client)
@@ -223,7 +235,7 @@ impl Client {
         let mut out = std::ptr::null_mut();
         let code = ocr_fetch_result_for(
             self.0,
-            operation.as_ref().map_or(std::ptr::null(), |o| o.as_ptr()),
+            ptr_or_null(&operation),
             c(task_id).as_ptr(),
             &mut out,
         );
@@ -241,7 +253,7 @@ impl Client {
         let mut out = std::ptr::null_mut();
         let code = ocr_poll_until_done_for(
             self.0,
-            operation.as_ref().map_or(std::ptr::null(), |o| o.as_ptr()),
+            ptr_or_null(&operation),
             c(task_id).as_ptr(),
             options.map_or(std::ptr::null(), |o| o.0),
             &mut out,
@@ -261,19 +273,13 @@ impl Client {
         let mut id: *mut c_char = std::ptr::null_mut();
         let code = ocr_submit(
             self.0,
-            operation.as_ref().map_or(std::ptr::null(), |o| o.as_ptr()),
+            ptr_or_null(&operation),
             document.as_ptr(),
             document.len(),
-            settings.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+            ptr_or_null(&settings),
             &mut id,
         );
-        if code != OCR_OK {
-            assert!(id.is_null(), "no out-parameter on failure");
-            return Err(code);
-        }
-        let text = text(id).unwrap();
-        ocr_string_free(id);
-        Ok(text)
+        take_task_id(code, id)
     }
 }
 
@@ -290,28 +296,18 @@ impl Client {
         let mut id: *mut c_char = std::ptr::null_mut();
         let code = ocr_submit_file(
             self.0,
-            operation.as_ref().map_or(std::ptr::null(), |o| o.as_ptr()),
+            ptr_or_null(&operation),
             c(path).as_ptr(),
-            settings.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+            ptr_or_null(&settings),
             &mut id,
         );
-        if code != OCR_OK {
-            assert!(id.is_null(), "no out-parameter on failure");
-            return Err(code);
-        }
-        let text = text(id).unwrap();
-        ocr_string_free(id);
-        Ok(text)
+        take_task_id(code, id)
     }
 
     /// `ocr_cancel_task`.
     pub fn cancel_task(&self, operation: Option<&str>, task_id: &str) -> Result<(), ocr_code> {
         let operation = operation.map(c);
-        let code = ocr_cancel_task(
-            self.0,
-            operation.as_ref().map_or(std::ptr::null(), |o| o.as_ptr()),
-            c(task_id).as_ptr(),
-        );
+        let code = ocr_cancel_task(self.0, ptr_or_null(&operation), c(task_id).as_ptr());
         if code == OCR_OK { Ok(()) } else { Err(code) }
     }
 
@@ -325,7 +321,7 @@ impl Client {
         let mut status = -1;
         let code = ocr_get_task_status(
             self.0,
-            operation.as_ref().map_or(std::ptr::null(), |o| o.as_ptr()),
+            ptr_or_null(&operation),
             c(task_id).as_ptr(),
             &mut status,
         );
@@ -351,7 +347,7 @@ impl Client {
         let mut codes = vec![-1; ids.len()];
         let code = ocr_poll_many(
             self.0,
-            operation.as_ref().map_or(std::ptr::null(), |o| o.as_ptr()),
+            ptr_or_null(&operation),
             pointers.as_ptr(),
             pointers.len(),
             options.map_or(std::ptr::null(), |o| o.0),
