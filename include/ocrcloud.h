@@ -5,15 +5,19 @@
  *
  * Conventions:
  * - Every fallible function returns an ocr_code: OCR_OK (0) or an OCR_ERR_* code. Out-parameters
- *   are written only on OCR_OK. On any other code, ocr_last_error_message() holds a sentence on
- *   the calling thread that names what failed (never a token or secret).
+ *   are written only on OCR_OK, except the per-task arrays of ocr_poll_many, which are written
+ *   whenever the arguments are valid. On any other code, ocr_last_error_message() holds a
+ *   sentence on the calling thread that names what failed (never a token or secret).
  * - Strings passed in are NUL-terminated UTF-8 and are copied; NULL where a value is required is
  *   OCR_ERR_INVALID_ARGUMENT (accessors answer NULL or 0), never a crash.
  * - Every _new has a _free; _free(NULL) does nothing. Pointers returned by accessors belong to the
  *   object they came from and live as long as it does.
- * - A client may be shared by many threads for fetch, poll and submit. Callbacks run on the thread
- *   that made the call.
- * - A panic inside the library is caught and answered with OCR_ERR_INTERNAL.
+ * - A client may be shared by many threads for fetch, poll and submit. Progress callbacks run on
+ *   the thread that called the poll; log callbacks may run on any thread (see ocr_log_fn).
+ * - Every blocking call can be bounded and cancelled: polls through ocr_poll_options, the other
+ *   network calls through the ocr_call_options of their _ex variants.
+ * - A panic inside the library is caught and answered with OCR_ERR_INTERNAL; nothing is printed.
+ * - Built and tested on Linux (x86-64) only.
  */
 
 #ifndef OCRCLOUD_H
@@ -49,7 +53,25 @@
 #define OCR_LOG_DEBUG 3
 
 /**
- * A switch that cancels polls from any thread.
+ * How a step fails.
+ */
+typedef struct Fault Fault;
+
+/**
+ * The limits of one call of the `_ex` functions (submit, fetch, status, cancel): a deadline
+ * and a cancel token. A call given these options ends with `OCR_ERR_TIMEOUT` at its deadline
+ * and with `OCR_ERR_CANCELLED` within 50 ms of a trigger, whatever it is doing: connecting,
+ * sending, waiting for an answer or a token, or waiting before a retry.
+ *
+ * Defaults (also used for NULL options): no deadline beyond the client's timeouts, no cancel
+ * token. Thread safety: setters must not run while another thread uses the same options; many
+ * calls may read one options object at once. The deadline counts from the start of each call.
+ */
+typedef struct ocr_call_options ocr_call_options;
+
+/**
+ * A switch that cancels polls (through `ocr_poll_options`) and other calls (through
+ * `ocr_call_options`) from any thread.
  *
  * Thread safety: all functions may be called from any thread at any time. The switch stays
  * triggered once triggered. Options that use it keep it alive, so it may be freed while they
@@ -124,6 +146,8 @@ typedef void (*ocr_progress_fn)(void *user_data,
                                 const char *task_id,
                                 ocr_task_status status,
                                 uint32_t attempt);
+
+
 
 
 
@@ -232,6 +256,8 @@ typedef void (*ocr_progress_fn)(void *user_data,
  */
 #define OCR_TASK_NOT_EXIST 5
 
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -261,6 +287,31 @@ const char *ocr_last_error_message(void);
  * `ocr_submit`). `ocr_string_free(NULL)` does nothing. Never pass other strings.
  */
 void ocr_string_free(char *s);
+
+/**
+ * Creates call options with the defaults. Free them with `ocr_call_options_free`. Answers
+ * NULL only if memory is exhausted.
+ */
+ocr_call_options *ocr_call_options_new(void);
+
+/**
+ * Frees call options. NULL does nothing.
+ */
+void ocr_call_options_free(ocr_call_options *options);
+
+/**
+ * The deadline of each call using these options, in milliseconds from its start; 0: none
+ * (the default). The client's timeouts are shortened to it.
+ */
+ocr_code ocr_call_options_set_timeout_ms(ocr_call_options *options,
+                                         uint32_t timeout_ms);
+
+/**
+ * The cancel token that ends calls using these options; NULL removes it. The options keep
+ * their own reference, so `cancel` may be freed before them.
+ */
+ocr_code ocr_call_options_set_cancel(ocr_call_options *options,
+                                     const ocr_cancel *cancel);
 
 /**
  * Creates a client that sends a fixed token.
@@ -355,19 +406,7 @@ ocr_code ocr_client_set_max_connections(ocr_client *client,
                                         uint32_t connections);
 
 /**
- * Submits a document to an operation and answers the new task's id.
- *
- * `operation`: e.g. `"RecognizePdf"` (NULL means that), matched without regard to case; an
- * unknown name is `OCR_ERR_INVALID_ARGUMENT`. `document`/`len`: the file's bytes (for the text
- * to speech operations: UTF-8 text); they are base64-encoded into the operation's documented
- * body (`{"image", "settings"}`, `{"image"}` for image processing, `{"text", "settings"}` for
- * text to speech). `document` may be NULL only if `len` is 0. `settings_json`: a JSON object
- * sent as `settings`, or NULL for the operation's defaults (see the README); anything but a JSON
- * object is `OCR_ERR_INVALID_ARGUMENT`, and so is a settings object for an operation without
- * settings. A submission is only retried when it certainly did not reach the server.
- *
- * On `OCR_OK`, `*task_id_out` receives the id, which the caller frees with `ocr_string_free`.
- * Thread-safe.
+ * `ocr_submit_ex` with NULL call options.
  */
 ocr_code ocr_submit(const ocr_client *client,
                     const char *operation,
@@ -377,10 +416,35 @@ ocr_code ocr_submit(const ocr_client *client,
                     char **task_id_out);
 
 /**
- * Submits the file at `path` like `ocr_submit` does with bytes. The file is read while it is
- * encoded, so only its encoding is held in memory. An unreadable file (missing, a folder, no
- * permission) is `OCR_ERR_IO` with the OS reason; `path` must not be NULL. On `OCR_OK`,
- * `*task_id_out` receives the id, which the caller frees with `ocr_string_free`. Thread-safe.
+ * Submits a document to an operation and answers the new task's id.
+ *
+ * `operation`: e.g. `"RecognizePdf"` (NULL means that), matched without regard to case; an
+ * unknown name is `OCR_ERR_INVALID_ARGUMENT`. `document`/`len`: the file's bytes (for the text
+ * to speech operations: UTF-8 text); they are base64-encoded into the operation's documented
+ * body (`{"image", "settings"}`, `{"image"}` for image processing, `{"text", "settings"}` for
+ * text to speech). `document` may be NULL only if `len` is 0; `len` over `PTRDIFF_MAX` is
+ * `OCR_ERR_INVALID_ARGUMENT`. `settings_json`: a JSON object sent as `settings`, or NULL for
+ * the operation's defaults (see the README); anything but a JSON object is
+ * `OCR_ERR_INVALID_ARGUMENT`, and so is a settings object for an operation without settings.
+ * `call`: the deadline and cancel token (NULL: none).
+ *
+ * A submission is sent again only when it certainly did not reach the server (no connection,
+ * nothing written, or 429/503); after any other failure it is not, and the message says that a
+ * task may exist, so one call never creates two billed tasks.
+ *
+ * On `OCR_OK`, `*task_id_out` receives the id, which the caller frees with `ocr_string_free`.
+ * Thread-safe.
+ */
+ocr_code ocr_submit_ex(const ocr_client *client,
+                       const char *operation,
+                       const uint8_t *document,
+                       size_t len,
+                       const char *settings_json,
+                       const ocr_call_options *call,
+                       char **task_id_out);
+
+/**
+ * `ocr_submit_file_ex` with NULL call options.
  */
 ocr_code ocr_submit_file(const ocr_client *client,
                          const char *operation,
@@ -389,23 +453,55 @@ ocr_code ocr_submit_file(const ocr_client *client,
                          char **task_id_out);
 
 /**
- * Removes a task from the service's queue (`DELETE /v5.0/ocr/<operation>?id=<task_id>`);
- * afterwards the task answers NotExist. `operation`: NULL means `RecognizePdf`. Thread-safe.
+ * Submits the file at `path` like `ocr_submit_ex` does with bytes. The file is read while it
+ * is encoded, so only its encoding is held in memory. An unreadable file (missing, a folder,
+ * no permission) is `OCR_ERR_IO` with the OS reason; `path` must not be NULL. On `OCR_OK`,
+ * `*task_id_out` receives the id, which the caller frees with `ocr_string_free`. Thread-safe.
+ */
+ocr_code ocr_submit_file_ex(const ocr_client *client,
+                            const char *operation,
+                            const char *path,
+                            const char *settings_json,
+                            const ocr_call_options *call,
+                            char **task_id_out);
+
+/**
+ * `ocr_cancel_task_ex` with NULL call options.
  */
 ocr_code ocr_cancel_task(const ocr_client *client,
                          const char *operation,
                          const char *task_id);
 
 /**
- * Asks for a task's status with the cheap `GET /v5.0/ocr/Utilities/GetTaskStatus?id=` call,
- * which carries no result data. `operation` (NULL means `RecognizePdf`) only decides whether
- * a token is sent (not for the trial operations). On `OCR_OK`, `*out` receives the status
- * (`OCR_TASK_NOT_EXIST` for an unknown id). Thread-safe.
+ * Removes a task from the service's queue (`DELETE /v5.0/ocr/<operation>?id=<task_id>`);
+ * afterwards the task answers NotExist. `operation`: NULL means `RecognizePdf`. `call`: the
+ * deadline and cancel token (NULL: none). Thread-safe.
+ */
+ocr_code ocr_cancel_task_ex(const ocr_client *client,
+                            const char *operation,
+                            const char *task_id,
+                            const ocr_call_options *call);
+
+/**
+ * `ocr_get_task_status_ex` with NULL call options.
  */
 ocr_code ocr_get_task_status(const ocr_client *client,
                              const char *operation,
                              const char *task_id,
                              ocr_task_status *out);
+
+/**
+ * Asks for a task's status with the cheap `GET /v5.0/ocr/Utilities/GetTaskStatus?id=` call,
+ * which carries no result data. `operation` (NULL means `RecognizePdf`) only decides whether
+ * a token is sent (not for the trial operations). On `OCR_OK`, `*out` receives the status
+ * (`OCR_TASK_NOT_EXIST` for an unknown id). `call`: the deadline and cancel token (NULL:
+ * none). Thread-safe.
+ */
+ocr_code ocr_get_task_status_ex(const ocr_client *client,
+                                const char *operation,
+                                const char *task_id,
+                                const ocr_call_options *call,
+                                ocr_task_status *out);
 
 /**
  * Sends the library's log lines to `callback` (with `user_data` passed back unchanged) instead
@@ -444,14 +540,16 @@ ocr_poll_options *ocr_poll_options_new(void);
 void ocr_poll_options_free(ocr_poll_options *options);
 
 /**
- * The wait after the first not-finished answer, in milliseconds. Default 1000.
+ * The wait after the first not-finished answer, in milliseconds; at least 1 (0 is
+ * `OCR_ERR_INVALID_ARGUMENT`). Default 1000.
  */
 ocr_code ocr_poll_options_set_interval_ms(ocr_poll_options *options,
                                           uint32_t first_interval_ms);
 
 /**
  * Backoff: the n-th wait is `min(first_interval * factor^(n-1), max_interval_ms)`. `factor`
- * must be a number of at least 1.0 (1.0: a fixed interval). Default 1.5 and 10000.
+ * must be a number of at least 1.0 (1.0: a fixed interval) and `max_interval_ms` at least 1;
+ * anything else is `OCR_ERR_INVALID_ARGUMENT`. Default 1.5 and 10000.
  */
 ocr_code ocr_poll_options_set_backoff(ocr_poll_options *options,
                                       double factor,
@@ -494,7 +592,7 @@ ocr_code ocr_poll_options_set_progress(ocr_poll_options *options,
 ocr_cancel *ocr_cancel_new(void);
 
 /**
- * Triggers the token: every poll using it ends with `OCR_ERR_CANCELLED` within milliseconds.
+ * Triggers the token: every call using it ends with `OCR_ERR_CANCELLED` within 50 ms.
  * Safe from any thread at any time; NULL does nothing.
  */
 void ocr_cancel_trigger(const ocr_cancel *cancel);
@@ -506,21 +604,14 @@ void ocr_cancel_trigger(const ocr_cancel *cancel);
 void ocr_cancel_free(ocr_cancel *cancel);
 
 /**
- * `ocr_fetch_result_for` with `RecognizePdf`.
+ * `ocr_fetch_result_ex` with `RecognizePdf` and NULL call options.
  */
 ocr_code ocr_fetch_result(const ocr_client *client,
                           const char *task_id,
                           ocr_result **out);
 
 /**
- * Asks once for a task's current answer: one GET of `/v5.0/ocr/<operation>?id=<task_id>`
- * (transient failures are retried as `ocr_client_set_max_attempts` says).
- *
- * Answers `OCR_OK` for every well-formed answer whatever the task's status: Pending, Error or
- * NotExist are information, read them with the accessors. `operation`: NULL means
- * `RecognizePdf`. `task_id`: any non-empty string without control characters; it is
- * percent-encoded. On `OCR_OK`, `*out` receives a result the caller frees with
- * `ocr_result_free`; otherwise `*out` is untouched. Thread-safe.
+ * `ocr_fetch_result_ex` with NULL call options.
  */
 ocr_code ocr_fetch_result_for(const ocr_client *client,
                               const char *operation,
@@ -528,24 +619,57 @@ ocr_code ocr_fetch_result_for(const ocr_client *client,
                               ocr_result **out);
 
 /**
- * Like `ocr_fetch_result_for`, but each result's decoded bytes are written to a file in the
- * existing folder `dir` while the answer arrives, so memory use does not grow with the size of
- * the results. The files are named `<task id>.<ext>` after the result's type (`Text`: `txt`,
- * `Pdf`: `pdf`, `Hocr`: `html`, `JSON`: `json`, `Csv`: `csv`, `Excel`: `xlsx`, `ImagePNG`:
- * `png`, `WavFile`: `wav`, others: `bin`; `<task id>-<index>.<ext>` when two results share an
- * extension; characters other than letters, digits, `.`, `_`, `-` in the id become `_`), and
- * existing files of those names are replaced. Each file appears whole, and only once the whole
- * answer has been read and checked; on any failure no new file is left behind.
+ * Asks once for a task's current answer: one GET of `/v5.0/ocr/<operation>?id=<task_id>`
+ * (transient failures are retried as `ocr_client_set_max_attempts` says).
  *
- * On `OCR_OK` the result's accessors work as usual, except that `ocr_result_data` answers NULL:
- * use `ocr_result_path` and `ocr_result_size`. An answer of a task that is not Completed has no
- * files. A missing folder is `OCR_ERR_IO`. Thread-safe.
+ * Answers `OCR_OK` for every well-formed answer whatever the task's status: Pending, Error or
+ * NotExist are information, read them with the accessors. An answer whose `id` is not
+ * `task_id` is `OCR_ERR_PROTOCOL`. `operation`: NULL means `RecognizePdf`. `task_id`: any
+ * non-empty string without control characters; it is percent-encoded. `call`: the deadline
+ * and cancel token (NULL: none). On `OCR_OK`, `*out` receives a result the caller frees with
+ * `ocr_result_free`; otherwise `*out` is untouched. Thread-safe.
+ */
+ocr_code ocr_fetch_result_ex(const ocr_client *client,
+                             const char *operation,
+                             const char *task_id,
+                             const ocr_call_options *call,
+                             ocr_result **out);
+
+/**
+ * `ocr_fetch_result_to_dir_ex` with NULL call options.
  */
 ocr_code ocr_fetch_result_to_dir(const ocr_client *client,
                                  const char *operation,
                                  const char *task_id,
                                  const char *dir,
                                  ocr_result **out);
+
+/**
+ * Like `ocr_fetch_result_ex`, but each result's decoded bytes are written to a file in the
+ * existing folder `dir` while the answer arrives, so memory use does not grow with the size of
+ * the results. The files are named after `task_id` as asked (never after the id in the
+ * answer): `<task id>.<ext>` after the result's type (`Text`: `txt`,
+ * `Pdf`: `pdf`, `Hocr`: `html`, `JSON`: `json`, `Csv`: `csv`, `Excel`: `xlsx`, `ImagePNG`:
+ * `png`, `WavFile`: `wav`, others: `bin`; `<task id>-<index>.<ext>` when two results share an
+ * extension; characters other than letters, digits, `.`, `_`, `-` in the id become `_`), and
+ * existing regular files of those names are replaced (keeping their permission bits; a symbolic
+ * link of that name is replaced itself, not followed). The files of one answer appear
+ * together, whole, and only once the whole answer has been read and checked; on any failure
+ * none is left behind and the files they would have replaced are unchanged. Temporary files
+ * are named `.ocrcloud-*.tmp`; those left by a process that crashed are removed by the next
+ * process's first call into the folder.
+ *
+ * On `OCR_OK` the result's accessors work as usual, except that `ocr_result_data` answers NULL:
+ * use `ocr_result_path` and `ocr_result_size`. An answer of a task that is not Completed
+ * writes no file. A missing folder is `OCR_ERR_IO`. `call`: the deadline and cancel token
+ * (NULL: none). Thread-safe; concurrent calls for different tasks may share a folder.
+ */
+ocr_code ocr_fetch_result_to_dir_ex(const ocr_client *client,
+                                    const char *operation,
+                                    const char *task_id,
+                                    const char *dir,
+                                    const ocr_call_options *call,
+                                    ocr_result **out);
 
 /**
  * `ocr_poll_until_done_for` with `RecognizePdf`.
@@ -585,9 +709,10 @@ ocr_code ocr_poll_until_done_for(const ocr_client *client,
  * elements, written for every task: `codes_out[i]` is the code `ocr_poll_until_done` would have
  * given task i, and `results_out[i]` its result where that code is `OCR_OK` (the caller frees
  * each with `ocr_result_free`), else NULL. Answers `OCR_OK` if every task completed, else the
- * first failing task's code, with a message naming that task and how many failed. With a NULL
- * or invalid argument nothing is written and the answer is `OCR_ERR_INVALID_ARGUMENT`.
- * Thread-safe.
+ * first failing task's code, with a message naming that task and how many failed; every
+ * task's own message is `ocr_poll_many_message(i)`. With a NULL or invalid argument (also a
+ * `count` too large for the arrays to exist) nothing is written and the answer is
+ * `OCR_ERR_INVALID_ARGUMENT`. Thread-safe.
  */
 ocr_code ocr_poll_many(const ocr_client *client,
                        const char *operation,
@@ -596,6 +721,15 @@ ocr_code ocr_poll_many(const ocr_client *client,
                        const ocr_poll_options *options,
                        ocr_result **results_out,
                        ocr_code *codes_out);
+
+/**
+ * The message of task `index` of the last `ocr_poll_many` on the calling thread that got as
+ * far as polling: why that task did not complete, in the words `ocr_last_error_message` would
+ * have used for `ocr_poll_until_done`; `""` for a task that completed; NULL if `index` is out
+ * of range. The string belongs to the library and stays valid until the next `ocr_poll_many`
+ * on this thread; copy it to keep it.
+ */
+const char *ocr_poll_many_message(size_t index);
 
 /**
  * Like `ocr_poll_until_done_for`, but the final answer's results are written to files in the

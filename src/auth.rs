@@ -1,39 +1,71 @@
 //! Tokens: none, a fixed one, or obtained from client credentials, cached and refreshed.
+//!
+//! A token is fetched without holding any lock: one thread fetches while the others that need a
+//! token wait for its outcome, each bounded by its own call's deadline and cancel switch.
 
-use crate::error::{Result, invalid};
-use std::sync::{Arc, Mutex};
+use crate::call::Call;
+use crate::error::{Error, Result, invalid};
+use crate::secrets;
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// The lifetime assumed when the token endpoint does not say (`expires_in` missing).
 const ASSUMED_LIFETIME: Duration = Duration::from_secs(3600);
 /// The longest lifetime believed; larger values are clipped to it.
 const LONGEST_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+/// How often a thread waiting for another thread's token fetch looks at its own call's limits.
+const WAIT_SLICE: Duration = Duration::from_millis(10);
+/// Earlier tokens kept (and so still redacted) after they were replaced: a server may echo one.
+const TOKENS_REMEMBERED: usize = 4;
 
 /// A token ready to send, and which fetch it came from.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Bearer {
     /// The token itself.
     pub value: Arc<str>,
     generation: u64,
 }
 
-/// Client credentials and the token last obtained with them.
-#[derive(Debug)]
-pub struct Credentials {
-    client_id: String,
-    client_secret: String,
-    cache: Mutex<Cache>,
+impl fmt::Debug for Bearer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Bearer([redacted], generation {})", self.generation)
+    }
 }
 
-#[derive(Debug, Default)]
+/// Client credentials and the token last obtained with them.
+pub struct Credentials {
+    client_id: String,
+    client_secret: Arc<str>,
+    cache: Mutex<Cache>,
+    fetched: Condvar,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
 struct Cache {
     token: Option<Bearer>,
     refresh_at: Option<Instant>,
     generation: u64,
+    /// Whether a thread is fetching a token now.
+    fetching: bool,
+    /// Counts finished fetches, so that a waiter knows when the one it waited for ended.
+    fetches: u64,
+    /// The failure of the last fetch, for the threads that waited for it.
+    failure: Option<Error>,
+    /// The latest tokens, kept alive so that [`secrets::redact`] still knows them.
+    recent: VecDeque<Arc<str>>,
 }
 
 /// How the client authenticates.
-#[derive(Debug)]
 pub enum Auth {
     /// No `Authorization` header at all (trial operations).
     None,
@@ -41,6 +73,16 @@ pub enum Auth {
     Token(Arc<str>),
     /// Client credentials exchanged for tokens at `{base_url}/connect/token`.
     Credentials(Credentials),
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Auth::None => f.write_str("None"),
+            Auth::Token(_) => f.write_str("Token([redacted])"),
+            Auth::Credentials(credentials) => credentials.fmt(f),
+        }
+    }
 }
 
 /// Refuses text that cannot travel in an HTTP header or query: empty, or with control characters.
@@ -56,6 +98,23 @@ pub fn check_header_safe(what: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// Clears `fetching` and wakes the waiters even if the fetch panics.
+struct FetchTurn<'a> {
+    credentials: &'a Credentials,
+}
+
+impl Drop for FetchTurn<'_> {
+    fn drop(&mut self) {
+        let mut cache = self.credentials.lock();
+        if cache.fetching {
+            cache.fetching = false;
+            cache.fetches += 1;
+        }
+        drop(cache);
+        self.credentials.fetched.notify_all();
+    }
+}
+
 impl Auth {
     /// A fixed token (`None`: no `Authorization` header).
     pub fn token(token: Option<&str>) -> Result<Auth> {
@@ -63,7 +122,9 @@ impl Auth {
             None => Ok(Auth::None),
             Some(token) => {
                 check_header_safe("the access token", token)?;
-                Ok(Auth::Token(token.into()))
+                let token: Arc<str> = token.into();
+                secrets::register(&token);
+                Ok(Auth::Token(token))
             }
         }
     }
@@ -72,20 +133,25 @@ impl Auth {
     pub fn credentials(client_id: &str, client_secret: &str) -> Result<Auth> {
         check_header_safe("the client id", client_id)?;
         check_header_safe("the client secret", client_secret)?;
+        let client_secret: Arc<str> = client_secret.into();
+        secrets::register(&client_secret);
         Ok(Auth::Credentials(Credentials {
             client_id: client_id.into(),
-            client_secret: client_secret.into(),
+            client_secret,
             cache: Mutex::default(),
+            fetched: Condvar::new(),
         }))
     }
 
-    /// The token to send, fetching one with `fetch` (which answers a sendable token) when the
-    /// credentials have none fresh.
+    /// The token to send, fetching one with `fetch` (which answers a sendable token and its
+    /// `expires_in` seconds) when the credentials have none fresh.
     ///
-    /// Many threads may ask at once: one of them fetches while the others wait for its token.
-    /// `fetch` gets the id and secret and answers the token and its `expires_in` seconds.
+    /// Many threads may ask at once: one of them fetches, without holding a lock, while the
+    /// others wait for its outcome; each waiter ends at its own `call`'s deadline or cancel. The
+    /// threads that waited for a fetch that failed answer its failure.
     pub fn bearer(
         &self,
+        call: &Call,
         fetch: impl FnOnce(&str, &str) -> Result<(String, Option<f64>)>,
     ) -> Result<Option<Bearer>> {
         let credentials = match self {
@@ -99,22 +165,64 @@ impl Auth {
             Auth::Credentials(credentials) => credentials,
         };
         let mut cache = credentials.lock();
-        if let (Some(token), Some(refresh_at)) = (&cache.token, cache.refresh_at)
-            && Instant::now() < refresh_at
-        {
-            return Ok(Some(token.clone()));
+        loop {
+            if let (Some(token), Some(refresh_at)) = (&cache.token, cache.refresh_at)
+                && Instant::now() < refresh_at
+            {
+                return Ok(Some(token.clone()));
+            }
+            if !cache.fetching {
+                break;
+            }
+            let waited_for = cache.fetches;
+            while cache.fetching && cache.fetches == waited_for {
+                drop(cache);
+                call.check()?;
+                cache = credentials.lock();
+                if cache.fetching && cache.fetches == waited_for {
+                    cache = credentials
+                        .fetched
+                        .wait_timeout(cache, call.bounded(WAIT_SLICE))
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+            if let Some(failure) = &cache.failure {
+                return Err(failure.clone());
+            }
         }
-        let (value, expires_in) = fetch(&credentials.client_id, &credentials.client_secret)?;
-        let fetched_at = Instant::now();
-        cache.generation += 1;
-        let bearer = Bearer {
-            value: value.into(),
-            generation: cache.generation,
+        cache.fetching = true;
+        drop(cache);
+        let turn = FetchTurn { credentials };
+        let outcome = fetch(&credentials.client_id, &credentials.client_secret);
+        let mut cache = credentials.lock();
+        let answer = match outcome {
+            Ok((value, expires_in)) => {
+                let value: Arc<str> = value.into();
+                secrets::register(&value);
+                cache.recent.push_front(Arc::clone(&value));
+                cache.recent.truncate(TOKENS_REMEMBERED);
+                cache.generation += 1;
+                let bearer = Bearer {
+                    value,
+                    generation: cache.generation,
+                };
+                cache.token = Some(bearer.clone());
+                cache.refresh_at =
+                    lifetime(expires_in).map(|life| Instant::now() + life - refresh_margin(life));
+                cache.failure = None;
+                Ok(Some(bearer))
+            }
+            Err(error) => {
+                cache.failure = Some(error.clone());
+                Err(error)
+            }
         };
-        cache.token = Some(bearer.clone());
-        cache.refresh_at =
-            lifetime(expires_in).map(|life| fetched_at + life - refresh_margin(life));
-        Ok(Some(bearer))
+        cache.fetching = false;
+        cache.fetches += 1;
+        drop(cache);
+        drop(turn);
+        answer
     }
 
     /// Forgets `used` after the server refused it, unless a newer token replaced it already.
@@ -130,25 +238,10 @@ impl Auth {
         }
         true
     }
-
-    /// The texts that must never appear in a message: the tokens and the client secret.
-    pub fn secrets(&self) -> Vec<Arc<str>> {
-        match self {
-            Auth::None => Vec::new(),
-            Auth::Token(token) => vec![Arc::clone(token)],
-            Auth::Credentials(credentials) => {
-                let mut secrets = vec![Arc::from(credentials.client_secret.as_str())];
-                if let Some(token) = &credentials.lock().token {
-                    secrets.push(Arc::clone(&token.value));
-                }
-                secrets
-            }
-        }
-    }
 }
 
 impl Credentials {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
+    fn lock(&self) -> MutexGuard<'_, Cache> {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -168,7 +261,6 @@ fn lifetime(expires_in: Option<f64>) -> Option<Duration> {
 fn refresh_margin(life: Duration) -> Duration {
     (life / 10).min(Duration::from_secs(60))
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,11 +295,11 @@ mod tests {
         let auth = Auth::credentials("id", "secret").unwrap();
         let n = AtomicUsize::new(0);
         let first = auth
-            .bearer(|_, _| issue(&n, Some(3600.0)))
+            .bearer(&Call::default(), |_, _| issue(&n, Some(3600.0)))
             .unwrap()
             .unwrap();
         let second = auth
-            .bearer(|_, _| issue(&n, Some(3600.0)))
+            .bearer(&Call::default(), |_, _| issue(&n, Some(3600.0)))
             .unwrap()
             .unwrap();
         assert_eq!(&*first.value, "token-1");
@@ -215,9 +307,14 @@ mod tests {
         assert_eq!(n.load(Ordering::SeqCst), 1);
 
         let short = Auth::credentials("id", "secret").unwrap();
-        short.bearer(|_, _| issue(&n, Some(0.2))).unwrap();
+        short
+            .bearer(&Call::default(), |_, _| issue(&n, Some(0.2)))
+            .unwrap();
         std::thread::sleep(Duration::from_millis(200));
-        let renewed = short.bearer(|_, _| issue(&n, Some(0.2))).unwrap().unwrap();
+        let renewed = short
+            .bearer(&Call::default(), |_, _| issue(&n, Some(0.2)))
+            .unwrap()
+            .unwrap();
         assert_eq!(&*renewed.value, "token-3");
     }
 
@@ -226,8 +323,10 @@ mod tests {
         for expires_in in [0.0, -5.0, f64::NAN] {
             let auth = Auth::credentials("id", "secret").unwrap();
             let n = AtomicUsize::new(0);
-            auth.bearer(|_, _| issue(&n, Some(expires_in))).unwrap();
-            auth.bearer(|_, _| issue(&n, Some(expires_in))).unwrap();
+            auth.bearer(&Call::default(), |_, _| issue(&n, Some(expires_in)))
+                .unwrap();
+            auth.bearer(&Call::default(), |_, _| issue(&n, Some(expires_in)))
+                .unwrap();
             assert_eq!(n.load(Ordering::SeqCst), 2);
         }
     }
@@ -236,11 +335,20 @@ mod tests {
     fn a_refused_token_is_replaced_once_even_when_many_threads_saw_it() {
         let auth = Auth::credentials("id", "secret").unwrap();
         let n = AtomicUsize::new(0);
-        let old = auth.bearer(|_, _| issue(&n, None)).unwrap().unwrap();
+        let old = auth
+            .bearer(&Call::default(), |_, _| issue(&n, None))
+            .unwrap()
+            .unwrap();
         assert!(auth.refused(&old));
-        let new = auth.bearer(|_, _| issue(&n, None)).unwrap().unwrap();
+        let new = auth
+            .bearer(&Call::default(), |_, _| issue(&n, None))
+            .unwrap()
+            .unwrap();
         assert!(auth.refused(&old));
-        let still_new = auth.bearer(|_, _| issue(&n, None)).unwrap().unwrap();
+        let still_new = auth
+            .bearer(&Call::default(), |_, _| issue(&n, None))
+            .unwrap()
+            .unwrap();
         assert_eq!(&*new.value, "token-2");
         assert_eq!(&*still_new.value, "token-2");
         assert!(!Auth::token(Some("t")).unwrap().refused(&new));
@@ -253,7 +361,7 @@ mod tests {
         std::thread::scope(|scope| {
             for _ in 0..16 {
                 scope.spawn(|| {
-                    auth.bearer(|_, _| {
+                    auth.bearer(&Call::default(), |_, _| {
                         std::thread::sleep(Duration::from_millis(50));
                         issue(&n, None)
                     })
@@ -265,10 +373,109 @@ mod tests {
     }
 
     #[test]
-    fn lists_the_secrets_to_hide() {
-        let auth = Auth::credentials("id", "s3cret").unwrap();
-        auth.bearer(|_, _| Ok(("tok".into(), None))).unwrap();
-        let secrets: Vec<String> = auth.secrets().iter().map(|s| s.to_string()).collect();
-        assert_eq!(secrets, ["s3cret", "tok"]);
+    fn a_fetch_holds_no_lock_so_it_may_log_and_redact() {
+        let auth = Auth::credentials("id", "a-client-secret").unwrap();
+        let bearer = auth
+            .bearer(&Call::default(), |_, secret| {
+                assert_eq!(secrets::redact(secret), "[redacted]");
+                assert!(auth.refused(&Bearer {
+                    value: "x".into(),
+                    generation: 99,
+                }));
+                Ok(("fresh-token".into(), None))
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(secrets::redact(&bearer.value), "[redacted]");
+    }
+
+    #[test]
+    fn a_waiter_ends_at_its_own_deadline_or_cancel_while_another_thread_fetches() {
+        let auth = Auth::credentials("id", "secret").unwrap();
+        let cancel = Arc::new(crate::cancel::Cancel::new());
+        std::thread::scope(|scope| {
+            let fetcher = scope.spawn(|| {
+                auth.bearer(&Call::default(), |_, _| {
+                    std::thread::sleep(Duration::from_millis(600));
+                    Ok(("slow".into(), None))
+                })
+            });
+            std::thread::sleep(Duration::from_millis(50));
+            let started = Instant::now();
+            let short = Call::new(Some(Duration::from_millis(100)), None);
+            let err = auth
+                .bearer(&short, |_, _| panic!("one fetch at a time"))
+                .unwrap_err();
+            assert_eq!(err.code(), Code::Timeout);
+            assert!(
+                started.elapsed() < Duration::from_millis(400),
+                "{:?}",
+                started.elapsed()
+            );
+            let started = Instant::now();
+            let trigger = {
+                let cancel = Arc::clone(&cancel);
+                scope.spawn(move || {
+                    std::thread::sleep(Duration::from_millis(50));
+                    cancel.trigger();
+                })
+            };
+            let cancelled = Call::new(None, Some(&cancel));
+            let err = auth
+                .bearer(&cancelled, |_, _| panic!("one fetch at a time"))
+                .unwrap_err();
+            assert_eq!(err.code(), Code::Cancelled);
+            assert!(
+                started.elapsed() < Duration::from_millis(400),
+                "{:?}",
+                started.elapsed()
+            );
+            trigger.join().unwrap();
+            assert_eq!(&*fetcher.join().unwrap().unwrap().unwrap().value, "slow");
+        });
+    }
+
+    #[test]
+    fn the_threads_that_waited_for_a_failed_fetch_answer_its_failure() {
+        let auth = Auth::credentials("id", "secret").unwrap();
+        let n = AtomicUsize::new(0);
+        let outcomes: Vec<Result<Option<Bearer>>> = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        auth.bearer(&Call::default(), |_, _| {
+                            n.fetch_add(1, Ordering::SeqCst);
+                            std::thread::sleep(Duration::from_millis(100));
+                            Err(Error::new(Code::Network, "the token endpoint is down"))
+                        })
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        for outcome in outcomes {
+            assert_eq!(outcome.unwrap_err().code(), Code::Network);
+        }
+        assert!(
+            n.load(Ordering::SeqCst) < 8,
+            "waiters share a fetch's failure"
+        );
+    }
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let auth = Auth::credentials("the-id", "the-secret-value").unwrap();
+        let bearer = auth
+            .bearer(&Call::default(), |_, _| {
+                Ok(("the-token-value".into(), None))
+            })
+            .unwrap()
+            .unwrap();
+        let fixed = Auth::token(Some("the-fixed-token")).unwrap();
+        let shown = format!("{auth:?} {bearer:?} {fixed:?}");
+        for secret in ["the-secret-value", "the-token-value", "the-fixed-token"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("the-id"), "{shown}");
     }
 }

@@ -1,5 +1,6 @@
 //! Failure kinds and the error type shared by every module.
 
+use std::ffi::CStr;
 use std::fmt;
 use std::time::Duration;
 
@@ -56,24 +57,29 @@ impl Code {
         Code::Internal,
     ];
 
-    /// The C name of the code, e.g. `OCR_ERR_TIMEOUT`.
-    pub fn name(self) -> &'static str {
+    /// The C name of the code, e.g. `OCR_ERR_TIMEOUT`: the one table of code names.
+    pub fn c_name(self) -> &'static CStr {
         match self {
-            Code::InvalidArgument => "OCR_ERR_INVALID_ARGUMENT",
-            Code::Network => "OCR_ERR_NETWORK",
-            Code::Timeout => "OCR_ERR_TIMEOUT",
-            Code::Http => "OCR_ERR_HTTP",
-            Code::Unauthorized => "OCR_ERR_UNAUTHORIZED",
-            Code::Protocol => "OCR_ERR_PROTOCOL",
-            Code::Decode => "OCR_ERR_DECODE",
-            Code::TaskFailed => "OCR_ERR_TASK_FAILED",
-            Code::TaskNotFound => "OCR_ERR_TASK_NOT_FOUND",
-            Code::NotReady => "OCR_ERR_NOT_READY",
-            Code::Cancelled => "OCR_ERR_CANCELLED",
-            Code::TooLarge => "OCR_ERR_TOO_LARGE",
-            Code::Io => "OCR_ERR_IO",
-            Code::Internal => "OCR_ERR_INTERNAL",
+            Code::InvalidArgument => c"OCR_ERR_INVALID_ARGUMENT",
+            Code::Network => c"OCR_ERR_NETWORK",
+            Code::Timeout => c"OCR_ERR_TIMEOUT",
+            Code::Http => c"OCR_ERR_HTTP",
+            Code::Unauthorized => c"OCR_ERR_UNAUTHORIZED",
+            Code::Protocol => c"OCR_ERR_PROTOCOL",
+            Code::Decode => c"OCR_ERR_DECODE",
+            Code::TaskFailed => c"OCR_ERR_TASK_FAILED",
+            Code::TaskNotFound => c"OCR_ERR_TASK_NOT_FOUND",
+            Code::NotReady => c"OCR_ERR_NOT_READY",
+            Code::Cancelled => c"OCR_ERR_CANCELLED",
+            Code::TooLarge => c"OCR_ERR_TOO_LARGE",
+            Code::Io => c"OCR_ERR_IO",
+            Code::Internal => c"OCR_ERR_INTERNAL",
         }
+    }
+
+    /// The C name of the code as `&str`.
+    pub fn name(self) -> &'static str {
+        self.c_name().to_str().unwrap_or_default()
     }
 
     /// The code with this numeric value, if there is one.
@@ -85,13 +91,17 @@ impl Code {
 /// A failure: its kind and a sentence that names what failed.
 ///
 /// Messages never contain tokens or client secrets: text that comes from a server passes through
-/// [`crate::client::Client`]'s redaction before it reaches the caller.
+/// [`crate::secrets::redact`] before it is shortened or reaches the caller.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Error {
     code: Code,
     message: String,
     /// Whether asking again may succeed (connection errors, 429, 502, 503, 504).
     pub(crate) transient: bool,
+    /// Whether the server certainly did not act on the request: it was never sent (no
+    /// connection, no byte written), or the server refused it unprocessed (429, 503). Only such
+    /// failures of a request that is not idempotent (a submission) may be retried.
+    pub(crate) unsent: bool,
     /// How long the server asked us to wait before asking again (`Retry-After`).
     pub(crate) retry_after: Option<Duration>,
     /// The HTTP status of the answer that failed, if there was one.
@@ -105,6 +115,7 @@ impl Error {
             code,
             message: message.into(),
             transient: false,
+            unsent: false,
             retry_after: None,
             status: None,
         }
@@ -128,9 +139,12 @@ impl Error {
         &self.message
     }
 
-    /// Whether asking again later may succeed.
-    pub fn is_transient(&self) -> bool {
-        self.transient
+    /// The same failure, marked as certainly not acted on by the server.
+    pub(crate) fn unsent(self) -> Error {
+        Error {
+            unsent: true,
+            ..self
+        }
     }
 
     /// The same failure with its message passed through `f` (used for redaction and context).

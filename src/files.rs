@@ -1,13 +1,37 @@
-//! Writing files so that they appear whole or not at all.
+//! Writing files so that they appear whole or not at all, and nothing of the user's is lost.
+//!
+//! - Data is written to a temporary file beside its target and renamed into place. Temporary
+//!   names are `.ocrcloud-<pid>-<run>-<n>-<name>.tmp` (`.old` for the copy kept while several
+//!   files replace old ones); the first call of a process into a folder removes those that a
+//!   process that no longer runs left behind (a crash).
+//! - A replaced file keeps its permission bits.
+//! - Saving onto a FIFO or a device writes through it; saving onto a symbolic link replaces the
+//!   file that the link points to and keeps the link.
+//! - The results of one answer appear together: if one of them cannot be put in place, those
+//!   already placed are taken back and the files they replaced restored.
 
 use crate::error::{Code, Error, Result};
-use crate::wire::{Answer, ResultFile, Sink};
+use crate::faults::{self, Step};
+use crate::wire::{Answer, ResultFile, Sink, TaskStatus};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{LazyLock, Mutex};
 use std::thread::JoinHandle;
+
+/// What every temporary name starts with.
+const PREFIX: &str = ".ocrcloud-";
+/// Symbolic links followed at most when saving onto a link (as the kernel's own limit).
+const MOST_LINKS: usize = 40;
+
+/// A number that tells this run of the process from an earlier one with the same pid.
+static RUN: LazyLock<u64> = LazyLock::new(|| {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now()) % 1_000_000_000
+});
 
 /// A file being written beside its final place under a hidden temporary name. It becomes
 /// visible only through [`TempFile::persist`]; dropped before that, it is removed.
@@ -18,22 +42,15 @@ pub struct TempFile {
 }
 
 impl TempFile {
-    /// Creates `.<name>.<pid>.<n>.tmp` in `dir`.
+    /// Creates a temporary file for `name` in `dir`.
     pub fn create_in(dir: &Path, name: &str) -> Result<TempFile> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
+        let dir = folder(dir);
+        remove_leftovers(dir);
         loop {
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let path = dir.join(format!(
-                ".{}.{}.{n}.tmp",
-                shortened(name),
-                std::process::id()
-            ));
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
+            let path = temp_path(dir, name, "tmp");
+            let created = faults::file_step(Step::FileCreate)
+                .and_then(|()| OpenOptions::new().write(true).create_new(true).open(&path));
+            match created {
                 Ok(file) => {
                     return Ok(TempFile {
                         path,
@@ -54,16 +71,23 @@ impl TempFile {
 
     /// Appends bytes.
     pub fn write(&mut self, data: &[u8]) -> Result<()> {
-        self.file
+        Faulty(&mut self.file)
             .write_all(data)
             .map_err(|e| io_error(format!("cannot write {}", self.path.display()), e))
     }
 
-    /// Renames the file to `target`, replacing any file there. The rename makes the whole file
-    /// appear at once; the data is not forced to the disk (no fsync).
+    /// Renames the file to `target`, replacing any file there and keeping that file's
+    /// permission bits. The rename makes the whole file appear at once; the data is not forced
+    /// to the disk (no fsync).
     pub fn persist(mut self, target: &Path) -> Result<()> {
-        std::fs::rename(&self.path, target)
-            .map_err(|e| io_error(format!("cannot create {}", target.display()), e))?;
+        if let Ok(old) = std::fs::metadata(target)
+            && old.is_file()
+        {
+            self.file
+                .set_permissions(old.permissions())
+                .map_err(|e| io_error(format!("cannot write {}", self.path.display()), e))?;
+        }
+        rename(&self.path, target)?;
         self.persisted = true;
         Ok(())
     }
@@ -77,36 +101,207 @@ impl Drop for TempFile {
     }
 }
 
-/// At most 64 bytes of `name`, cut at a character boundary: the temporary file's name stays
-/// within the file system's limit (255 bytes) however long the final name is.
-fn shortened(name: &str) -> &str {
+/// `.ocrcloud-<pid>-<run>-<n>-<name>.<ext>` in `dir`, with at most 64 bytes of `name` so that
+/// the temporary name stays within the file system's limit (255 bytes) however long `name` is.
+fn temp_path(dir: &Path, name: &str, ext: &str) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut end = name.len().min(64);
     while !name.is_char_boundary(end) {
         end -= 1;
     }
-    &name[..end]
+    dir.join(format!(
+        "{PREFIX}{}-{}-{n}-{}.{ext}",
+        std::process::id(),
+        *RUN,
+        &name[..end]
+    ))
 }
 
-/// Writes `data` to `path` atomically: through a temporary file in the same folder and a
-/// rename, so a failure never leaves a partial file and an existing file is replaced whole.
+/// Removes, once per folder and process, the temporary files of processes that no longer run.
+fn remove_leftovers(dir: &Path) {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    /// Hashes of the folders cleaned so far (a plain list: a process writes into few folders).
+    static CLEANED: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+    let folder = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let key = BuildHasherDefault::<DefaultHasher>::default().hash_one(&folder);
+    {
+        let mut cleaned = CLEANED.lock().unwrap_or_else(|e| e.into_inner());
+        if cleaned.contains(&key) {
+            return;
+        }
+        cleaned.push(key);
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if let Some(name) = name.to_str()
+            && is_leftover(name)
+            && entry.file_type().is_ok_and(|t| t.is_file())
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Whether `name` is a temporary file of a process that no longer runs (or of an earlier run
+/// of a process that had this process's pid).
+fn is_leftover(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix(PREFIX) else {
+        return false;
+    };
+    if !(rest.ends_with(".tmp") || rest.ends_with(".old")) {
+        return false;
+    }
+    let mut parts = rest.splitn(3, '-');
+    let (Some(Ok(pid)), Some(Ok(run))) = (
+        parts.next().map(str::parse::<u32>),
+        parts.next().map(str::parse::<u64>),
+    ) else {
+        return false;
+    };
+    if pid == std::process::id() {
+        return run != *RUN;
+    }
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only asks whether the process exists; nothing is sent.
+    let asked = unsafe { libc::kill(pid, 0) };
+    asked != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+}
+
+fn rename(from: &Path, to: &Path) -> Result<()> {
+    faults::file_step(Step::Rename)
+        .and_then(|()| std::fs::rename(from, to))
+        .map_err(|e| io_error(format!("cannot create {}", to.display()), e))
+}
+
+/// Where saving to `path` writes.
+enum Target {
+    /// A FIFO, a device or a socket: written through, never replaced.
+    Through(PathBuf),
+    /// A regular file (existing or not) to replace atomically; links are followed to it.
+    File(PathBuf),
+}
+
+/// Decides where saving to `path` writes.
+fn target_of(path: &Path) -> Result<Target> {
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.is_dir() {
+            return Err(Error::new(
+                Code::Io,
+                format!("cannot write {}: it is a folder", path.display()),
+            ));
+        }
+        let kind = meta.file_type();
+        if kind.is_fifo() || kind.is_char_device() || kind.is_block_device() || kind.is_socket() {
+            return Ok(Target::Through(path.to_path_buf()));
+        }
+    }
+    let mut file = path.to_path_buf();
+    for _ in 0..MOST_LINKS {
+        match std::fs::symlink_metadata(&file) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let link = std::fs::read_link(&file)
+                    .map_err(|e| io_error(format!("cannot read the link {}", file.display()), e))?;
+                file = parent_of(&file).join(link);
+            }
+            _ => return Ok(Target::File(file)),
+        }
+    }
+    Err(Error::new(
+        Code::Io,
+        format!(
+            "cannot write {}: more than {MOST_LINKS} symbolic links",
+            path.display()
+        ),
+    ))
+}
+
+/// Opens an existing FIFO or device for writing. A FIFO without a reader is an error, not a
+/// wait for ever.
+fn open_through(path: &Path) -> Result<File> {
+    let file = OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ENXIO) {
+                Error::new(
+                    Code::Io,
+                    format!(
+                        "cannot write {}: no process is reading from it",
+                        path.display()
+                    ),
+                )
+            } else {
+                io_error(format!("cannot write {}", path.display()), e)
+            }
+        })?;
+    set_blocking(&file).map_err(|e| io_error(format!("cannot write {}", path.display()), e))?;
+    Ok(file)
+}
+
+fn set_blocking(file: &File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl on a descriptor this function borrows; only the O_NONBLOCK flag changes.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Writes what `fill` writes to `path` so that a failure never leaves a partial file and an
+/// existing file is replaced whole (through a temporary file in the same folder and a rename);
+/// onto a FIFO or device it writes through, and onto a symbolic link it replaces the file the
+/// link points to. `fill`'s errors are reported as failures to write `path`.
+fn save_with(path: &Path, fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+    let failed = |e| io_error(format!("cannot write {}", path.display()), e);
+    match target_of(path)? {
+        Target::Through(device) => {
+            let mut out = Faulty(open_through(&device)?);
+            fill(&mut out).and_then(|()| out.flush()).map_err(failed)
+        }
+        Target::File(file) => {
+            let mut temp = TempFile::create_in(parent_of(&file), &file_name_of(&file)?)?;
+            let mut out = Faulty(&mut temp.file);
+            fill(&mut out).and_then(|()| out.flush()).map_err(failed)?;
+            temp.persist(&file)
+        }
+    }
+}
+
+/// A writer whose every write is a [`Step::FileWrite`].
+struct Faulty<W>(W);
+
+impl<W: Write> Write for Faulty<W> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        faults::file_step(Step::FileWrite)?;
+        self.0.write(data)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Writes `data` to `path` atomically; see [`save_with`] for FIFOs, devices and links.
 pub fn save_atomically(path: &Path, data: &[u8]) -> Result<()> {
-    let mut file = TempFile::create_in(parent_of(path), &file_name_of(path)?)?;
-    file.write(data)?;
-    file.persist(path)
+    save_with(path, |out| out.write_all(data))
 }
 
-/// Copies the file at `source` to `path` atomically, like [`save_atomically`].
+/// Copies the file at `source` to `path`, like [`save_atomically`], without reading it whole
+/// into memory.
 pub fn copy_atomically(source: &Path, path: &Path) -> Result<()> {
-    let mut from =
-        File::open(source).map_err(|e| io_error(format!("cannot read {}", source.display()), e))?;
-    let mut file = TempFile::create_in(parent_of(path), &file_name_of(path)?)?;
-    std::io::copy(&mut from, &mut file.file).map_err(|e| {
-        io_error(
-            format!("cannot copy {} to {}", source.display(), path.display()),
-            e,
-        )
-    })?;
-    file.persist(path)
+    let mut from = faults::file_step(Step::FileRead)
+        .and_then(|()| File::open(source))
+        .map_err(|e| io_error(format!("cannot read {}", source.display()), e))?;
+    save_with(path, |out| std::io::copy(&mut from, out).map(drop))
 }
 
 /// Receives result data while an answer is read: each result goes to a temporary file in a
@@ -116,7 +311,6 @@ pub struct FileSink<'a> {
     current: Option<Writer>,
     pending: Vec<u8>,
 }
-
 /// Decoded bytes are handed to the writer in pieces of about this size.
 const WRITE_PIECE: usize = 1 << 20;
 /// Pieces that may wait for the writer; with the one being written and the one being filled,
@@ -136,6 +330,7 @@ impl Writer {
         let (pieces, incoming) = sync_channel::<Vec<u8>>(PIECES_IN_FLIGHT);
         let (give_back, emptied) = sync_channel(PIECES_IN_FLIGHT + 2);
         let thread = std::thread::spawn(move || {
+            crate::panics::library_thread();
             for mut piece in incoming {
                 file.write(&piece)?;
                 piece.clear();
@@ -300,34 +495,108 @@ pub fn extension(kind: &str) -> &'static str {
         .map_or("bin", |(_, ext)| ext)
 }
 
-/// Gives the temporary files of a fully read answer their names in `dir` (see
-/// [`result_file_name`]), each appearing whole at once.
-pub fn persist_results(answer: Answer<TempFile>, dir: &Path) -> Result<Answer<PathBuf>> {
-    let task_id = answer.id.clone().unwrap_or_else(|| "result".to_string());
-    let kinds: Vec<&str> = answer.results.iter().map(|r| r.kind.as_str()).collect();
+/// Gives the temporary files of a fully read answer their names in `dir`, after the id the
+/// caller asked for (see [`result_file_name`]), all together: if one cannot be put in place,
+/// none stays, and the files they would have replaced are as they were. An answer of a task
+/// that is not Completed writes nothing.
+pub fn persist_results(
+    answer: Answer<TempFile>,
+    task_id: &str,
+    dir: &Path,
+) -> Result<Answer<PathBuf>> {
+    let completed = answer.status() == TaskStatus::Completed;
+    let results = if completed {
+        answer.results
+    } else {
+        Vec::new()
+    };
+    let kinds: Vec<&str> = results.iter().map(|r| r.kind.as_str()).collect();
     let paths: Vec<PathBuf> = (0..kinds.len())
-        .map(|index| dir.join(result_file_name(&task_id, &kinds, index)))
+        .map(|index| dir.join(result_file_name(task_id, &kinds, index)))
         .collect();
-    let mut results = Vec::with_capacity(paths.len());
-    for (result, path) in answer.results.into_iter().zip(paths) {
-        result.data.persist(&path)?;
-        results.push(ResultFile {
-            kind: result.kind,
-            data: path,
-        });
-    }
+    let kinds: Vec<String> = results.iter().map(|r| r.kind.clone()).collect();
+    put_in_place(results.into_iter().map(|r| r.data).zip(&paths).collect())?;
     Ok(Answer {
         id: answer.id,
         task_status: answer.task_status,
         response_status: answer.response_status,
-        results,
+        results: kinds
+            .into_iter()
+            .zip(paths)
+            .map(|(kind, data)| ResultFile { kind, data })
+            .collect(),
         messages: answer.messages,
         warnings: answer.warnings,
     })
 }
 
+/// Renames each temporary file to its target, all or none: the file each one replaces is first
+/// linked to an `.old` name, and if a later rename fails, the placed ones are taken back and
+/// the old files restored. The `.old` links are removed at the end.
+fn put_in_place(files: Vec<(TempFile, &PathBuf)>) -> Result<()> {
+    let mut placed: Vec<(&PathBuf, Option<PathBuf>)> = Vec::with_capacity(files.len());
+    let mut outcome = Ok(());
+    for (file, target) in files {
+        let kept = match keep_old(target) {
+            Ok(kept) => kept,
+            Err(e) => {
+                outcome = Err(e);
+                break;
+            }
+        };
+        match file.persist(target) {
+            Ok(()) => placed.push((target, kept)),
+            Err(e) => {
+                if let Some(old) = kept {
+                    let _ = std::fs::remove_file(old);
+                }
+                outcome = Err(e);
+                break;
+            }
+        }
+    }
+    for (target, kept) in placed {
+        match (&outcome, kept) {
+            (Ok(()), Some(old)) => {
+                let _ = std::fs::remove_file(old);
+            }
+            (Ok(()), None) => {}
+            (Err(_), Some(old)) => {
+                let _ = std::fs::rename(old, target);
+            }
+            (Err(_), None) => {
+                let _ = std::fs::remove_file(target);
+            }
+        }
+    }
+    outcome
+}
+
+/// Links an existing regular file at `target` to a temporary `.old` name, to restore it if
+/// the files of its answer cannot all be placed; `None` when there is nothing to keep.
+fn keep_old(target: &Path) -> Result<Option<PathBuf>> {
+    match std::fs::symlink_metadata(target) {
+        Ok(meta) if meta.is_file() => {}
+        _ => return Ok(None),
+    }
+    let old = temp_path(parent_of(target), &file_name_of(target)?, "old");
+    faults::file_step(Step::Rename)
+        .and_then(|()| std::fs::hard_link(target, &old))
+        .map_err(|e| io_error(format!("cannot replace {}", target.display()), e))?;
+    Ok(Some(old))
+}
+
+/// `dir`, or `.` for the empty path.
+fn folder(dir: &Path) -> &Path {
+    if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }
+}
+
 fn parent_of(path: &Path) -> &Path {
-    path.parent().unwrap_or(Path::new("."))
+    folder(path.parent().unwrap_or(Path::new(".")))
 }
 
 fn file_name_of(path: &Path) -> Result<String> {

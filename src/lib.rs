@@ -5,21 +5,35 @@
 //!
 //! - [`wire`]: the service's JSON, read as a stream, with [`decode`] for base64;
 //! - [`auth`]: tokens, fixed or from client credentials;
-//! - [`client`]: HTTP, retries and the calls of the task API;
+//! - [`call`]: the deadline and cancel switch of one call;
+//! - `http`: one exchange; `retry`: which failures are sent again;
+//! - [`client`]: the calls of the task API;
 //! - [`poll`]: waiting for a task with interval, backoff, deadline and cancellation;
 //! - [`operations`]: the service's operations and their request bodies;
 //! - [`files`]: files that appear whole or not at all;
-//! - [`logging`]: what the library is doing, to stderr or the host's logger.
+//! - [`secrets`]: what never appears in a message or log line;
+//! - [`logging`]: what the library is doing, to stderr or the host's logger;
+//! - [`faults`]: failing chosen I/O steps, for the tests' fault loops.
+//!
+//! Supported and tested on Linux only.
 
 pub mod auth;
+pub mod call;
 pub mod cancel;
 pub mod client;
 pub mod decode;
 pub mod error;
+#[doc(hidden)]
+pub mod faults;
 pub mod ffi;
 pub mod files;
+mod http;
 pub mod logging;
 pub mod operations;
+mod panics;
 pub mod poll;
+mod retry;
+pub mod secrets;
+pub mod settings;
 mod transport;
 pub mod wire;

@@ -1,7 +1,8 @@
 //! Polling a task until it is done: interval, backoff, deadline, attempts, cancel, progress.
 
+use crate::call::Call;
 use crate::cancel::Cancel;
-use crate::client::{Call, Client};
+use crate::client::Client;
 use crate::error::{Code, Error, Result, invalid};
 use crate::logging::{Level, log};
 use crate::operations::Operation;
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 
 /// How to poll. The defaults suit the real service: the first wait is 1 s, each later wait is
 /// 1.5 times longer up to 10 s, there is no attempt limit, and the deadline is 10 minutes.
+/// No wait is shorter than [`SHORTEST_WAIT`].
 #[derive(Clone, Debug)]
 pub struct PollOptions {
     /// The wait after the first not-finished answer.
@@ -42,7 +44,22 @@ impl Default for PollOptions {
     }
 }
 
+/// The shortest wait between two polls of a task: 0 would spin.
+pub const SHORTEST_WAIT: Duration = Duration::from_millis(1);
+
 impl PollOptions {
+    /// Sets the first wait, refusing one shorter than [`SHORTEST_WAIT`].
+    pub fn set_first_interval(&mut self, interval: Duration) -> Result<()> {
+        if interval < SHORTEST_WAIT {
+            return Err(invalid(format!(
+                "the poll interval must be at least {} ms",
+                SHORTEST_WAIT.as_millis()
+            )));
+        }
+        self.first_interval = interval;
+        Ok(())
+    }
+
     /// Sets the backoff, refusing a factor below 1 or one that is not a number.
     pub fn set_backoff(&mut self, factor: f64, max_interval: Duration) -> Result<()> {
         if !(factor.is_finite() && factor >= 1.0) {
@@ -50,21 +67,30 @@ impl PollOptions {
                 "the backoff factor must be a number of at least 1.0, not {factor}"
             )));
         }
+        if max_interval < SHORTEST_WAIT {
+            return Err(invalid(format!(
+                "the longest poll interval must be at least {} ms",
+                SHORTEST_WAIT.as_millis()
+            )));
+        }
         self.backoff_factor = factor;
         self.max_interval = max_interval;
         Ok(())
     }
 
-    /// The `n`-th wait (1-based): `min(first_interval * factor^(n-1), max_interval)`.
+    /// The `n`-th wait (1-based): `min(first_interval * factor^(n-1), max_interval)`, and never
+    /// less than [`SHORTEST_WAIT`] (fields set directly are not checked).
     pub fn wait(&self, n: u32) -> Duration {
         let factor = self
             .backoff_factor
             .powi(n.saturating_sub(1).min(i32::MAX as u32) as i32);
-        if self.first_interval.as_secs_f64() * factor >= self.max_interval.as_secs_f64() {
-            self.max_interval
+        let seconds = self.first_interval.as_secs_f64() * factor;
+        let wait = if seconds.is_finite() && seconds < self.max_interval.as_secs_f64() {
+            Duration::from_secs_f64(seconds)
         } else {
-            self.first_interval.mul_f64(factor)
-        }
+            self.max_interval
+        };
+        wait.max(SHORTEST_WAIT)
     }
 }
 
@@ -97,7 +123,7 @@ impl<'a> Schedule<'a> {
         Schedule {
             options,
             started,
-            deadline: options.timeout.map(|t| started + t),
+            deadline: options.timeout.and_then(|t| started.checked_add(t)),
             attempts: 0,
             waits: 0,
             last: None,
@@ -147,7 +173,9 @@ impl<'a> Schedule<'a> {
             .wait(self.waits + 1)
             .max(retry_after.unwrap_or(Duration::ZERO));
         if let Some(deadline) = self.deadline
-            && Instant::now() + wait >= deadline
+            && Instant::now()
+                .checked_add(wait)
+                .is_none_or(|due| due >= deadline)
         {
             return Step::Done(Err(self.out_of_time(task_id, wait)));
         }
@@ -205,12 +233,8 @@ impl<'a> Schedule<'a> {
 
 fn status_word(status: TaskStatus) -> &'static str {
     match status {
-        TaskStatus::Pending => "Pending",
-        TaskStatus::Processing => "Processing",
-        TaskStatus::Completed => "Completed",
-        TaskStatus::Error => "Error",
-        TaskStatus::NotExist => "NotExist",
         TaskStatus::Unknown => "in an unknown status",
+        known => known.name(),
     }
 }
 
@@ -300,6 +324,7 @@ pub fn poll_many(
         for _ in 0..workers {
             let (queue, done_tx, call) = (&queue, done_tx.clone(), &call);
             scope.spawn(move || {
+                crate::panics::library_thread();
                 while let Some(index) = queue.take() {
                     let outcome = client.fetch(op, task_ids[index], call);
                     if done_tx.send((index, outcome)).is_err() {

@@ -9,14 +9,21 @@
 //!   `MSG_DONTWAIT` in one. Status polls are small requests on one connection, so those calls
 //!   were a large share of their cost.
 //!
+//! - Connecting waits in the same short slices, so a cancel also ends a connection attempt to a
+//!   host that does not answer.
+//! - It counts the bytes this thread wrote, so an exchange knows whether any byte of its request
+//!   left ([`bytes_written`]).
+//! - A connection made by another process (the parent, before a `fork`) is never reused.
+//! - Each connect, write and read is a step of [`crate::faults`].
+//!
 //! Everything else follows ureq's TCP transport: connect with a timeout to each resolved address
-//! in turn, `TCP_NODELAY`, timeouts set only when they change. Connecting itself is not
-//! cancellable; the connect timeout bounds it.
+//! in turn, `TCP_NODELAY`, timeouts set only when they change.
 
 use crate::cancel::Cancel;
-use std::cell::RefCell;
+use crate::faults::{self, Fault, Step};
+use std::cell::{Cell, RefCell};
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -32,6 +39,14 @@ const CANCEL_CHECK: Duration = Duration::from_millis(10);
 thread_local! {
     /// The cancel switch of the call running on this thread, if it has one.
     static WATCHED: RefCell<Option<Arc<Cancel>>> = const { RefCell::new(None) };
+    /// Bytes written to servers by this thread so far.
+    static WRITTEN: Cell<u64> = const { Cell::new(0) };
+}
+
+/// How many bytes this thread has written to servers so far: an exchange compares the count
+/// before and after to know whether any byte of its request left.
+pub fn bytes_written() -> u64 {
+    WRITTEN.get()
 }
 
 /// Makes waits for the server on this thread end when `cancel` is triggered, until the returned
@@ -80,40 +95,77 @@ impl<In: Transport> Connector<In> for TcpConnector {
             buffers,
             read_timeout: None,
             write_timeout: None,
+            owner: std::process::id(),
+            closed: false,
         })))
     }
 }
 
-/// Tries each resolved address in turn within the connect timeout.
+/// Tries each resolved address in turn within the connect timeout; a watched cancel ends the
+/// attempt within a slice.
 fn connect(details: &ConnectionDetails) -> Result<TcpStream, ureq::Error> {
-    let started = std::time::Instant::now();
+    let wait = Wait::new(details.timeout)?;
     let mut last_error = None;
     for address in details.addrs.iter() {
-        let attempt = match details.timeout.not_zero() {
-            Some(limit) => {
-                let left = (*limit).saturating_sub(started.elapsed());
-                if left.is_zero() {
-                    return Err(ureq::Error::Timeout(details.timeout.reason));
-                }
-                TcpStream::connect_timeout(address, left)
-            }
-            None => TcpStream::connect(address),
-        };
-        match attempt {
+        match connect_one(*address, &wait) {
             Ok(stream) => return Ok(stream),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-                ) =>
-            {
-                last_error = Some(ureq::Error::Timeout(Timeout::Connect));
-            }
-            Err(e) => last_error = Some(ureq::Error::Io(e)),
+            Err(e @ ureq::Error::Timeout(_)) => return Err(e),
+            Err(e) if wait.cancelled() => return Err(e),
+            Err(e) => last_error = Some(e),
         }
     }
     Err(last_error.unwrap_or(ureq::Error::HostNotFound))
 }
+
+/// A non-blocking connect to `address`, waited for in slices.
+fn connect_one(address: SocketAddr, wait: &Wait) -> Result<TcpStream, ureq::Error> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    match faults::at(Step::Connect) {
+        Some(Fault::Stall) => return Err(wait.stall()),
+        Some(fault) => return Err(ureq::Error::Io(fault.io_error())),
+        None => {}
+    }
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    socket.set_nonblocking(true)?;
+    match socket.connect(&address.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
+            wait.run(|| writable(&socket))?;
+            if let Some(e) = socket.take_error()? {
+                return Err(ureq::Error::Io(e));
+            }
+        }
+        Err(e) => return Err(ureq::Error::Io(e)),
+    }
+    socket.set_nonblocking(false)?;
+    Ok(socket.into())
+}
+
+/// Waits one slice (or the whole limit, with no cancel watched) for `socket` to become
+/// writable, i.e. connected or failed; `TimedOut` when the slice passed first.
+fn writable(socket: &socket2::Socket) -> io::Result<()> {
+    let mut poll = libc::pollfd {
+        fd: socket.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    let slice = WATCHED.with_borrow(|c| c.is_some()).then_some(CANCEL_CHECK);
+    let millis = slice.map_or(CONNECT_POLL_LONGEST, |d| d.as_millis() as i32);
+    // SAFETY: one valid pollfd for a socket this function borrows.
+    match unsafe { libc::poll(&mut poll, 1, millis) } {
+        0 => Err(io::ErrorKind::TimedOut.into()),
+        n if n < 0 => Err(io::Error::last_os_error()),
+        _ => Ok(()),
+    }
+}
+
+/// The longest single wait of a connect without a cancel watched; the connect timeout still
+/// ends the whole attempt.
+const CONNECT_POLL_LONGEST: i32 = 100;
 
 /// A TCP connection with the agent's buffers.
 #[derive(Debug)]
@@ -122,6 +174,10 @@ pub struct TcpTransport {
     buffers: LazyBuffers,
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
+    /// The process that opened the connection: after a `fork` the child must not share it.
+    owner: u32,
+    /// Set by a short-read fault: the server "closed" the connection after a partial read.
+    closed: bool,
 }
 
 /// How long one read or write may wait, and how to wait for it.
@@ -156,6 +212,20 @@ impl Wait {
         }
     }
 
+    fn cancelled(&self) -> bool {
+        self.cancel.as_deref().is_some_and(Cancel::is_triggered)
+    }
+
+    /// Acts out a stalled step: waits until the limit passes or the cancel is triggered, and
+    /// answers the error that ends it.
+    fn stall(&self) -> ureq::Error {
+        let run = self.run(|| {
+            std::thread::sleep(CANCEL_CHECK);
+            Err::<(), _>(io::Error::from(io::ErrorKind::TimedOut))
+        });
+        run.err().unwrap_or(ureq::Error::Timeout(self.reason))
+    }
+
     /// Runs `io` until it succeeds or fails for good: a socket timeout means to try again,
     /// unless the limit passed (a timeout error) or the switch was triggered (an I/O error).
     fn run<T>(&self, mut io: impl FnMut() -> io::Result<T>) -> Result<T, ureq::Error> {
@@ -168,12 +238,10 @@ impl Wait {
                         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
                     ) =>
                 {
-                    if self.cancel.as_deref().is_some_and(Cancel::is_triggered) {
+                    if self.cancelled() {
                         return Err(ureq::Error::Io(io::Error::other("cancelled by the caller")));
                     }
-                    if self.cancel.is_none()
-                        || self.limit.is_some_and(|l| self.started.elapsed() >= l)
-                    {
+                    if self.limit.is_some_and(|l| self.started.elapsed() >= l) {
                         return Err(ureq::Error::Timeout(self.reason));
                     }
                 }
@@ -195,12 +263,20 @@ impl Transport for TcpTransport {
             self.stream.set_write_timeout(socket_timeout)?;
             self.write_timeout = socket_timeout;
         }
+        match faults::at(Step::Write) {
+            Some(Fault::Stall) => return Err(wait.stall()),
+            Some(fault) => return Err(ureq::Error::Io(fault.io_error())),
+            None => {}
+        }
         let output = &self.buffers.output()[..amount];
         let mut written = 0;
         while written < output.len() {
             match wait.run(|| (&*self.stream).write(&output[written..]))? {
                 0 => return Err(ureq::Error::Io(io::ErrorKind::WriteZero.into())),
-                n => written += n,
+                n => {
+                    written += n;
+                    WRITTEN.set(WRITTEN.get() + n as u64);
+                }
             }
         }
         Ok(())
@@ -213,15 +289,32 @@ impl Transport for TcpTransport {
             self.stream.set_read_timeout(socket_timeout)?;
             self.read_timeout = socket_timeout;
         }
+        let fault = faults::at(Step::Read);
+        match fault {
+            Some(Fault::Stall) => return Err(wait.stall()),
+            Some(Fault::Reset) => return Err(ureq::Error::Io(Fault::Reset.io_error())),
+            Some(Fault::Close) => self.closed = true,
+            _ => {}
+        }
+        if self.closed {
+            return Ok(false);
+        }
         let stream = &*self.stream;
         let input = self.buffers.input_append_buf();
-        let amount = wait.run(|| (&*stream).read(input))?;
+        let mut amount = wait.run(|| (&*stream).read(input))?;
+        if fault == Some(Fault::ShortRead) {
+            amount = amount.div_ceil(2);
+            self.closed = true;
+        }
         self.buffers.input_appended(amount);
         Ok(amount > 0)
     }
 
-    /// Open means: nothing to read yet and not closed by the server.
+    /// Open means: made by this process, nothing to read yet, and not closed by the server.
     fn is_open(&mut self) -> bool {
+        if self.closed || self.owner != std::process::id() {
+            return false;
+        }
         let mut byte = 0u8;
         // SAFETY: a one-byte buffer on the stack for a socket this transport owns.
         let read = unsafe {

@@ -11,6 +11,7 @@
 use crate::decode::{Base64Decoder, DecodeError};
 use crate::error::{Code, Error, Result, protocol};
 use serde::Deserialize;
+use std::ffi::CStr;
 
 /// How deeply unknown JSON values may nest before the answer is refused.
 const MAX_DEPTH: usize = 512;
@@ -73,6 +74,7 @@ impl Sink for MemorySink {
         self.current
             .try_reserve_exact(size_hint)
             .map_err(|_| out_of_memory(size_hint))?;
+        #[cfg(target_os = "linux")]
         ask_for_huge_pages(&mut self.current);
         Ok(())
     }
@@ -104,6 +106,7 @@ impl Sink for MemorySink {
 /// Asks the kernel to back a large buffer with 2 MiB pages where it can (Linux transparent huge
 /// pages in `madvise` mode). Fresh memory is paid for at its first touch, page by page; with huge
 /// pages a 64 MiB result takes 32 faults instead of 16384, which was a third of a large fetch.
+#[cfg(target_os = "linux")]
 fn ask_for_huge_pages(buffer: &mut Vec<u8>) {
     const HUGE_PAGE: usize = 2 << 20;
     if buffer.capacity() < 2 * HUGE_PAGE {
@@ -191,18 +194,46 @@ pub enum TaskStatus {
 }
 
 impl TaskStatus {
+    /// Every status.
+    pub const ALL: [TaskStatus; 6] = [
+        TaskStatus::Unknown,
+        TaskStatus::Pending,
+        TaskStatus::Processing,
+        TaskStatus::Completed,
+        TaskStatus::Error,
+        TaskStatus::NotExist,
+    ];
+
+    /// The service's spelling of the status (`"Unknown"` for [`TaskStatus::Unknown`]): the one
+    /// table of status names.
+    pub fn c_name(self) -> &'static CStr {
+        match self {
+            TaskStatus::Unknown => c"Unknown",
+            TaskStatus::Pending => c"Pending",
+            TaskStatus::Processing => c"Processing",
+            TaskStatus::Completed => c"Completed",
+            TaskStatus::Error => c"Error",
+            TaskStatus::NotExist => c"NotExist",
+        }
+    }
+
+    /// [`TaskStatus::c_name`] as `&str`.
+    pub fn name(self) -> &'static str {
+        self.c_name().to_str().unwrap_or_default()
+    }
+
+    /// The status with this numeric value, if there is one.
+    pub fn from_i32(value: i32) -> Option<TaskStatus> {
+        TaskStatus::ALL.into_iter().find(|s| *s as i32 == value)
+    }
+
     /// The status named by a `taskStatus` string, compared without regard to case.
     pub fn parse(raw: &str) -> TaskStatus {
-        [
-            ("Pending", TaskStatus::Pending),
-            ("Processing", TaskStatus::Processing),
-            ("Completed", TaskStatus::Completed),
-            ("Error", TaskStatus::Error),
-            ("NotExist", TaskStatus::NotExist),
-        ]
-        .into_iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case(raw))
-        .map_or(TaskStatus::Unknown, |(_, status)| status)
+        TaskStatus::ALL[1..]
+            .iter()
+            .copied()
+            .find(|status| status.name().eq_ignore_ascii_case(raw))
+            .unwrap_or(TaskStatus::Unknown)
     }
 }
 

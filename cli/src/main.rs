@@ -172,7 +172,7 @@ fn run(cli: Cli) -> Result<()> {
             eprintln!("submitted {} as task {id}", submission.file.display());
             let mut sink = FileSink::new(&output)?;
             let answer = wait(&client, op, &id, &poll.options(&cancel), &mut sink)?;
-            print_paths(&persist_results(answer, &output)?);
+            print_paths(&persist_results(answer, &id, &output)?);
         }
     }
     Ok(())

@@ -1,14 +1,16 @@
 //! `ocr_client`: creation, settings, submit.
 
+use super::call::{call_arg, ocr_call_options};
 use super::options::ocr_task_status;
 use super::{
     Handle, borrow, boxed, free_boxed, give_string, guard_code, ocr_code, optional_str, out_param,
     required_str, write_out,
 };
 use crate::auth::Auth;
-use crate::client::{Call, Client, Settings};
+use crate::client::Client;
 use crate::error::{Result, invalid};
 use crate::operations::{Document, Operation};
+use crate::settings::Settings;
 use std::ffi::c_char;
 use std::path::Path;
 use std::time::Duration;
@@ -248,19 +250,7 @@ pub extern "C" fn ocr_client_set_max_connections(
     })
 }
 
-/// Submits a document to an operation and answers the new task's id.
-///
-/// `operation`: e.g. `"RecognizePdf"` (NULL means that), matched without regard to case; an
-/// unknown name is `OCR_ERR_INVALID_ARGUMENT`. `document`/`len`: the file's bytes (for the text
-/// to speech operations: UTF-8 text); they are base64-encoded into the operation's documented
-/// body (`{"image", "settings"}`, `{"image"}` for image processing, `{"text", "settings"}` for
-/// text to speech). `document` may be NULL only if `len` is 0. `settings_json`: a JSON object
-/// sent as `settings`, or NULL for the operation's defaults (see the README); anything but a JSON
-/// object is `OCR_ERR_INVALID_ARGUMENT`, and so is a settings object for an operation without
-/// settings. A submission is only retried when it certainly did not reach the server.
-///
-/// On `OCR_OK`, `*task_id_out` receives the id, which the caller frees with `ocr_string_free`.
-/// Thread-safe.
+/// `ocr_submit_ex` with NULL call options.
 #[unsafe(no_mangle)]
 pub extern "C" fn ocr_submit(
     client: *const ocr_client,
@@ -270,10 +260,52 @@ pub extern "C" fn ocr_submit(
     settings_json: *const c_char,
     task_id_out: *mut *mut c_char,
 ) -> ocr_code {
-    submit_with(client, operation, settings_json, task_id_out, || {
+    ocr_submit_ex(
+        client,
+        operation,
+        document,
+        len,
+        settings_json,
+        std::ptr::null(),
+        task_id_out,
+    )
+}
+
+/// Submits a document to an operation and answers the new task's id.
+///
+/// `operation`: e.g. `"RecognizePdf"` (NULL means that), matched without regard to case; an
+/// unknown name is `OCR_ERR_INVALID_ARGUMENT`. `document`/`len`: the file's bytes (for the text
+/// to speech operations: UTF-8 text); they are base64-encoded into the operation's documented
+/// body (`{"image", "settings"}`, `{"image"}` for image processing, `{"text", "settings"}` for
+/// text to speech). `document` may be NULL only if `len` is 0; `len` over `PTRDIFF_MAX` is
+/// `OCR_ERR_INVALID_ARGUMENT`. `settings_json`: a JSON object sent as `settings`, or NULL for
+/// the operation's defaults (see the README); anything but a JSON object is
+/// `OCR_ERR_INVALID_ARGUMENT`, and so is a settings object for an operation without settings.
+/// `call`: the deadline and cancel token (NULL: none).
+///
+/// A submission is sent again only when it certainly did not reach the server (no connection,
+/// nothing written, or 429/503); after any other failure it is not, and the message says that a
+/// task may exist, so one call never creates two billed tasks.
+///
+/// On `OCR_OK`, `*task_id_out` receives the id, which the caller frees with `ocr_string_free`.
+/// Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_submit_ex(
+    client: *const ocr_client,
+    operation: *const c_char,
+    document: *const u8,
+    len: usize,
+    settings_json: *const c_char,
+    call: *const ocr_call_options,
+    task_id_out: *mut *mut c_char,
+) -> ocr_code {
+    submit_with(client, operation, settings_json, call, task_id_out, || {
         match (document.is_null(), len) {
             (_, 0) => Ok(Document::Bytes(&[])),
             (true, _) => Err(invalid("document is NULL but len is not 0")),
+            (false, _) if len > isize::MAX as usize => Err(invalid(format!(
+                "len {len} is larger than any object can be"
+            ))),
             // SAFETY: the caller passes `len` readable bytes at `document`.
             (false, _) => Ok(Document::Bytes(unsafe {
                 std::slice::from_raw_parts(document, len)
@@ -282,10 +314,7 @@ pub extern "C" fn ocr_submit(
     })
 }
 
-/// Submits the file at `path` like `ocr_submit` does with bytes. The file is read while it is
-/// encoded, so only its encoding is held in memory. An unreadable file (missing, a folder, no
-/// permission) is `OCR_ERR_IO` with the OS reason; `path` must not be NULL. On `OCR_OK`,
-/// `*task_id_out` receives the id, which the caller frees with `ocr_string_free`. Thread-safe.
+/// `ocr_submit_file_ex` with NULL call options.
 #[unsafe(no_mangle)]
 pub extern "C" fn ocr_submit_file(
     client: *const ocr_client,
@@ -294,16 +323,40 @@ pub extern "C" fn ocr_submit_file(
     settings_json: *const c_char,
     task_id_out: *mut *mut c_char,
 ) -> ocr_code {
-    submit_with(client, operation, settings_json, task_id_out, || {
+    ocr_submit_file_ex(
+        client,
+        operation,
+        path,
+        settings_json,
+        std::ptr::null(),
+        task_id_out,
+    )
+}
+
+/// Submits the file at `path` like `ocr_submit_ex` does with bytes. The file is read while it
+/// is encoded, so only its encoding is held in memory. An unreadable file (missing, a folder,
+/// no permission) is `OCR_ERR_IO` with the OS reason; `path` must not be NULL. On `OCR_OK`,
+/// `*task_id_out` receives the id, which the caller frees with `ocr_string_free`. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_submit_file_ex(
+    client: *const ocr_client,
+    operation: *const c_char,
+    path: *const c_char,
+    settings_json: *const c_char,
+    call: *const ocr_call_options,
+    task_id_out: *mut *mut c_char,
+) -> ocr_code {
+    submit_with(client, operation, settings_json, call, task_id_out, || {
         Ok(Document::File(Path::new(required_str(path, "path")?)))
     })
 }
 
-/// The body of `ocr_submit` and `ocr_submit_file`, which differ only in where the document is.
+/// The body of the submit functions, which differ only in where the document is.
 fn submit_with<'a>(
     client: *const ocr_client,
     operation: *const c_char,
     settings_json: *const c_char,
+    call: *const ocr_call_options,
     task_id_out: *mut *mut c_char,
     document: impl FnOnce() -> Result<Document<'a>>,
 ) -> ocr_code {
@@ -311,32 +364,42 @@ fn submit_with<'a>(
         out_param(task_id_out, "task_id_out")?;
         let client = client_arg(client)?;
         let op = operation_arg(operation)?;
+        let call = call_arg(call)?;
         let document = document()?;
         let settings = optional_str(settings_json, "settings_json")?;
-        let id = client.submit(op, document, settings, &Call::default())?;
+        let id = client.submit(op, document, settings, &call.call())?;
         write_out(task_id_out, give_string(id)?);
         Ok(())
     })
 }
 
-/// Removes a task from the service's queue (`DELETE /v5.0/ocr/<operation>?id=<task_id>`);
-/// afterwards the task answers NotExist. `operation`: NULL means `RecognizePdf`. Thread-safe.
+/// `ocr_cancel_task_ex` with NULL call options.
 #[unsafe(no_mangle)]
 pub extern "C" fn ocr_cancel_task(
     client: *const ocr_client,
     operation: *const c_char,
     task_id: *const c_char,
 ) -> ocr_code {
+    ocr_cancel_task_ex(client, operation, task_id, std::ptr::null())
+}
+
+/// Removes a task from the service's queue (`DELETE /v5.0/ocr/<operation>?id=<task_id>`);
+/// afterwards the task answers NotExist. `operation`: NULL means `RecognizePdf`. `call`: the
+/// deadline and cancel token (NULL: none). Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_cancel_task_ex(
+    client: *const ocr_client,
+    operation: *const c_char,
+    task_id: *const c_char,
+    call: *const ocr_call_options,
+) -> ocr_code {
     guard_code(|| {
         let (client, op, task_id) = task_args(client, operation, task_id)?;
-        client.cancel_task(op, task_id, &Call::default())
+        client.cancel_task(op, task_id, &call_arg(call)?.call())
     })
 }
 
-/// Asks for a task's status with the cheap `GET /v5.0/ocr/Utilities/GetTaskStatus?id=` call,
-/// which carries no result data. `operation` (NULL means `RecognizePdf`) only decides whether
-/// a token is sent (not for the trial operations). On `OCR_OK`, `*out` receives the status
-/// (`OCR_TASK_NOT_EXIST` for an unknown id). Thread-safe.
+/// `ocr_get_task_status_ex` with NULL call options.
 #[unsafe(no_mangle)]
 pub extern "C" fn ocr_get_task_status(
     client: *const ocr_client,
@@ -344,10 +407,26 @@ pub extern "C" fn ocr_get_task_status(
     task_id: *const c_char,
     out: *mut ocr_task_status,
 ) -> ocr_code {
+    ocr_get_task_status_ex(client, operation, task_id, std::ptr::null(), out)
+}
+
+/// Asks for a task's status with the cheap `GET /v5.0/ocr/Utilities/GetTaskStatus?id=` call,
+/// which carries no result data. `operation` (NULL means `RecognizePdf`) only decides whether
+/// a token is sent (not for the trial operations). On `OCR_OK`, `*out` receives the status
+/// (`OCR_TASK_NOT_EXIST` for an unknown id). `call`: the deadline and cancel token (NULL:
+/// none). Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_get_task_status_ex(
+    client: *const ocr_client,
+    operation: *const c_char,
+    task_id: *const c_char,
+    call: *const ocr_call_options,
+    out: *mut ocr_task_status,
+) -> ocr_code {
     guard_code(|| {
         out_param(out, "out")?;
         let (client, op, task_id) = task_args(client, operation, task_id)?;
-        let answer = client.task_status(op, task_id, &Call::default())?;
+        let answer = client.task_status(op, task_id, &call_arg(call)?.call())?;
         write_out(out, answer.status() as ocr_task_status);
         Ok(())
     })

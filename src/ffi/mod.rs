@@ -5,17 +5,20 @@
 #![allow(non_camel_case_types)]
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
+mod call;
 mod client;
 mod logging;
 mod options;
 mod result;
 
+pub use call::*;
 pub use client::*;
 pub use logging::*;
 pub use options::*;
 pub use result::*;
 
 use crate::error::{Code, Error, Result, invalid};
+use crate::{panics, secrets};
 use std::cell::RefCell;
 use std::ffi::{CStr, CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -59,10 +62,12 @@ thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
 }
 
-/// Remembers `error` as this thread's last failure and answers its code.
+/// Remembers `error` as this thread's last failure (cleaned of every secret) and answers its
+/// code. During the thread's teardown, when its storage is gone, only the code is answered.
 fn fail(error: &Error) -> ocr_code {
-    let text = CString::new(error.message().replace('\0', " ")).unwrap_or_default();
-    LAST_ERROR.with(|last| *last.borrow_mut() = text);
+    let text =
+        CString::new(secrets::redact(error.message()).replace('\0', " ")).unwrap_or_default();
+    let _ = LAST_ERROR.try_with(|last| *last.borrow_mut() = text);
     error.code() as ocr_code
 }
 
@@ -80,21 +85,28 @@ fn panic_error(payload: Box<dyn std::any::Any + Send>) -> Error {
 }
 
 /// Runs the body of a function that returns `ocr_code`: `Ok` is `OCR_OK`, an error sets the
-/// thread's last error message, and a panic becomes `OCR_ERR_INTERNAL`.
+/// thread's last error message, and a panic becomes `OCR_ERR_INTERNAL`. Recording the error
+/// runs inside the panic boundary too.
 fn guard_code(body: impl FnOnce() -> Result<()>) -> ocr_code {
-    match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(())) => OCR_OK,
-        Ok(Err(error)) => fail(&error),
-        Err(payload) => fail(&panic_error(payload)),
-    }
+    let _inside = panics::enter();
+    catch_unwind(AssertUnwindSafe(|| match body() {
+        Ok(()) => OCR_OK,
+        Err(error) => fail(&error),
+    }))
+    .unwrap_or_else(|payload| recorded_panic(payload, OCR_ERR_INTERNAL))
 }
 
 /// Runs the body of a function that cannot fail (accessors, frees); a panic answers `fallback`.
 fn guard<T>(fallback: T, body: impl FnOnce() -> T) -> T {
-    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|payload| {
-        fail(&panic_error(payload));
-        fallback
-    })
+    let _inside = panics::enter();
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|payload| recorded_panic(payload, fallback))
+}
+
+/// Records a caught panic as the last error, itself inside a panic boundary, and answers
+/// `fallback`.
+fn recorded_panic<T>(payload: Box<dyn std::any::Any + Send>, fallback: T) -> T {
+    let _ = catch_unwind(AssertUnwindSafe(|| fail(&panic_error(payload))));
+    fallback
 }
 
 /// A required string argument: not NULL, valid UTF-8.
@@ -183,29 +195,10 @@ pub extern "C" fn ocr_version() -> *const c_char {
 pub extern "C" fn ocr_code_name(code: ocr_code) -> *const c_char {
     let name: &'static CStr = match Code::from_i32(code) {
         _ if code == OCR_OK => c"OCR_OK",
-        Some(code) => code_cstr(code),
+        Some(code) => code.c_name(),
         None => c"OCR_ERR_UNKNOWN",
     };
     name.as_ptr()
-}
-
-fn code_cstr(code: Code) -> &'static CStr {
-    match code {
-        Code::InvalidArgument => c"OCR_ERR_INVALID_ARGUMENT",
-        Code::Network => c"OCR_ERR_NETWORK",
-        Code::Timeout => c"OCR_ERR_TIMEOUT",
-        Code::Http => c"OCR_ERR_HTTP",
-        Code::Unauthorized => c"OCR_ERR_UNAUTHORIZED",
-        Code::Protocol => c"OCR_ERR_PROTOCOL",
-        Code::Decode => c"OCR_ERR_DECODE",
-        Code::TaskFailed => c"OCR_ERR_TASK_FAILED",
-        Code::TaskNotFound => c"OCR_ERR_TASK_NOT_FOUND",
-        Code::NotReady => c"OCR_ERR_NOT_READY",
-        Code::Cancelled => c"OCR_ERR_CANCELLED",
-        Code::TooLarge => c"OCR_ERR_TOO_LARGE",
-        Code::Io => c"OCR_ERR_IO",
-        Code::Internal => c"OCR_ERR_INTERNAL",
-    }
 }
 
 /// The reason for the last failure of an `ocr_` call on the calling thread, as one sentence
@@ -260,7 +253,9 @@ mod tests {
         ];
         for (constant, code) in constants.into_iter().zip(Code::ALL) {
             assert_eq!(constant, code as i32);
-            assert_eq!(code_cstr(code).to_str().unwrap(), code.name());
+            // SAFETY: the function answers a static NUL-terminated string.
+            let name = unsafe { CStr::from_ptr(ocr_code_name(constant)) };
+            assert_eq!(name.to_str().unwrap(), code.name());
         }
     }
 

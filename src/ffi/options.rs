@@ -4,6 +4,7 @@ use super::{Handle, borrow, borrow_mut, boxed, free_boxed, guard, guard_code, oc
 use crate::cancel::Cancel;
 use crate::error::Result;
 use crate::poll::PollOptions;
+use crate::wire::TaskStatus;
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,15 +30,10 @@ pub const OCR_TASK_NOT_EXIST: ocr_task_status = 5;
 /// value. Never NULL; the string is static.
 #[unsafe(no_mangle)]
 pub extern "C" fn ocr_task_status_name(status: ocr_task_status) -> *const c_char {
-    let name: &'static std::ffi::CStr = match status {
-        OCR_TASK_PENDING => c"Pending",
-        OCR_TASK_PROCESSING => c"Processing",
-        OCR_TASK_COMPLETED => c"Completed",
-        OCR_TASK_ERROR => c"Error",
-        OCR_TASK_NOT_EXIST => c"NotExist",
-        _ => c"Unknown",
-    };
-    name.as_ptr()
+    TaskStatus::from_i32(status)
+        .unwrap_or(TaskStatus::Unknown)
+        .c_name()
+        .as_ptr()
 }
 
 /// Called once per answer while a poll waits for a task, on the thread that called the poll.
@@ -108,7 +104,8 @@ pub(super) fn options_arg(options: *const ocr_poll_options) -> Result<Options> {
     }
 }
 
-/// A switch that cancels polls from any thread.
+/// A switch that cancels polls (through `ocr_poll_options`) and other calls (through
+/// `ocr_call_options`) from any thread.
 ///
 /// Thread safety: all functions may be called from any thread at any time. The switch stays
 /// triggered once triggered. Options that use it keep it alive, so it may be freed while they
@@ -137,20 +134,22 @@ fn update(
     guard_code(|| change(borrow_mut(options)?))
 }
 
-/// The wait after the first not-finished answer, in milliseconds. Default 1000.
+/// The wait after the first not-finished answer, in milliseconds; at least 1 (0 is
+/// `OCR_ERR_INVALID_ARGUMENT`). Default 1000.
 #[unsafe(no_mangle)]
 pub extern "C" fn ocr_poll_options_set_interval_ms(
     options: *mut ocr_poll_options,
     first_interval_ms: u32,
 ) -> ocr_code {
     update(options, |o| {
-        o.poll.first_interval = Duration::from_millis(first_interval_ms.into());
-        Ok(())
+        o.poll
+            .set_first_interval(Duration::from_millis(first_interval_ms.into()))
     })
 }
 
 /// Backoff: the n-th wait is `min(first_interval * factor^(n-1), max_interval_ms)`. `factor`
-/// must be a number of at least 1.0 (1.0: a fixed interval). Default 1.5 and 10000.
+/// must be a number of at least 1.0 (1.0: a fixed interval) and `max_interval_ms` at least 1;
+/// anything else is `OCR_ERR_INVALID_ARGUMENT`. Default 1.5 and 10000.
 #[unsafe(no_mangle)]
 pub extern "C" fn ocr_poll_options_set_backoff(
     options: *mut ocr_poll_options,
@@ -219,7 +218,7 @@ pub extern "C" fn ocr_poll_options_set_progress(
 }
 
 /// Another reference to the cancel switch behind a handle; NULL is `None`.
-fn cancel_arc(cancel: *const ocr_cancel) -> Option<Arc<Cancel>> {
+pub(super) fn cancel_arc(cancel: *const ocr_cancel) -> Option<Arc<Cancel>> {
     if cancel.is_null() {
         return None;
     }
@@ -240,7 +239,7 @@ pub extern "C" fn ocr_cancel_new() -> *mut ocr_cancel {
     })
 }
 
-/// Triggers the token: every poll using it ends with `OCR_ERR_CANCELLED` within milliseconds.
+/// Triggers the token: every call using it ends with `OCR_ERR_CANCELLED` within 50 ms.
 /// Safe from any thread at any time; NULL does nothing.
 #[unsafe(no_mangle)]
 pub extern "C" fn ocr_cancel_trigger(cancel: *const ocr_cancel) {
@@ -316,6 +315,9 @@ mod tests {
         assert_eq!(ocr_poll_options_set_backoff(options, 0.5, 10), 1);
         assert_eq!(ocr_poll_options_set_backoff(options, f64::NAN, 10), 1);
         assert_eq!(ocr_poll_options_set_backoff(options, 2.0, 10), 0);
+        assert_eq!(ocr_poll_options_set_backoff(options, 1.0, 0), 1);
+        assert_eq!(ocr_poll_options_set_interval_ms(options, 0), 1);
+        assert_eq!(ocr_poll_options_set_interval_ms(options, 1), 0);
         ocr_poll_options_free(options);
         ocr_poll_options_free(std::ptr::null_mut());
         ocr_cancel_free(std::ptr::null_mut());

@@ -1,5 +1,6 @@
 //! `ocr_result`: fetching, polling, and reading an answer.
 
+use super::call::{call_arg, ocr_call_options};
 use super::client::{client_arg, ocr_client, operation_arg, task_args};
 use super::options::{OCR_TASK_UNKNOWN, ocr_poll_options, ocr_task_status, options_arg};
 use super::{
@@ -7,11 +8,12 @@ use super::{
     required_str, write_out,
 };
 use crate::auth::check_header_safe;
-use crate::client::Call;
 use crate::error::{Result, invalid};
 use crate::files::{FileSink, copy_atomically, persist_results, save_atomically};
 use crate::poll::{poll_many, poll_until_done};
+use crate::secrets;
 use crate::wire::{Answer, MemorySink, TaskStatus};
+use std::cell::RefCell;
 use std::ffi::{CString, c_char};
 use std::path::{Path, PathBuf};
 
@@ -87,24 +89,17 @@ impl OcrResult {
     }
 }
 
-/// `ocr_fetch_result_for` with `RecognizePdf`.
+/// `ocr_fetch_result_ex` with `RecognizePdf` and NULL call options.
 #[unsafe(no_mangle)]
 pub extern "C" fn ocr_fetch_result(
     client: *const ocr_client,
     task_id: *const c_char,
     out: *mut *mut ocr_result,
 ) -> ocr_code {
-    ocr_fetch_result_for(client, std::ptr::null(), task_id, out)
+    ocr_fetch_result_ex(client, std::ptr::null(), task_id, std::ptr::null(), out)
 }
 
-/// Asks once for a task's current answer: one GET of `/v5.0/ocr/<operation>?id=<task_id>`
-/// (transient failures are retried as `ocr_client_set_max_attempts` says).
-///
-/// Answers `OCR_OK` for every well-formed answer whatever the task's status: Pending, Error or
-/// NotExist are information, read them with the accessors. `operation`: NULL means
-/// `RecognizePdf`. `task_id`: any non-empty string without control characters; it is
-/// percent-encoded. On `OCR_OK`, `*out` receives a result the caller frees with
-/// `ocr_result_free`; otherwise `*out` is untouched. Thread-safe.
+/// `ocr_fetch_result_ex` with NULL call options.
 #[unsafe(no_mangle)]
 pub extern "C" fn ocr_fetch_result_for(
     client: *const ocr_client,
@@ -112,27 +107,36 @@ pub extern "C" fn ocr_fetch_result_for(
     task_id: *const c_char,
     out: *mut *mut ocr_result,
 ) -> ocr_code {
+    ocr_fetch_result_ex(client, operation, task_id, std::ptr::null(), out)
+}
+
+/// Asks once for a task's current answer: one GET of `/v5.0/ocr/<operation>?id=<task_id>`
+/// (transient failures are retried as `ocr_client_set_max_attempts` says).
+///
+/// Answers `OCR_OK` for every well-formed answer whatever the task's status: Pending, Error or
+/// NotExist are information, read them with the accessors. An answer whose `id` is not
+/// `task_id` is `OCR_ERR_PROTOCOL`. `operation`: NULL means `RecognizePdf`. `task_id`: any
+/// non-empty string without control characters; it is percent-encoded. `call`: the deadline
+/// and cancel token (NULL: none). On `OCR_OK`, `*out` receives a result the caller frees with
+/// `ocr_result_free`; otherwise `*out` is untouched. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_fetch_result_ex(
+    client: *const ocr_client,
+    operation: *const c_char,
+    task_id: *const c_char,
+    call: *const ocr_call_options,
+    out: *mut *mut ocr_result,
+) -> ocr_code {
     guard_code(|| {
         out_param(out, "out")?;
         let (client, op, task_id) = task_args(client, operation, task_id)?;
-        let answer = client.fetch(op, task_id, &Call::default())?;
+        let answer = client.fetch(op, task_id, &call_arg(call)?.call())?;
         write_out(out, boxed(OcrResult::new(answer, Stored::Memory)));
         Ok(())
     })
 }
 
-/// Like `ocr_fetch_result_for`, but each result's decoded bytes are written to a file in the
-/// existing folder `dir` while the answer arrives, so memory use does not grow with the size of
-/// the results. The files are named `<task id>.<ext>` after the result's type (`Text`: `txt`,
-/// `Pdf`: `pdf`, `Hocr`: `html`, `JSON`: `json`, `Csv`: `csv`, `Excel`: `xlsx`, `ImagePNG`:
-/// `png`, `WavFile`: `wav`, others: `bin`; `<task id>-<index>.<ext>` when two results share an
-/// extension; characters other than letters, digits, `.`, `_`, `-` in the id become `_`), and
-/// existing files of those names are replaced. Each file appears whole, and only once the whole
-/// answer has been read and checked; on any failure no new file is left behind.
-///
-/// On `OCR_OK` the result's accessors work as usual, except that `ocr_result_data` answers NULL:
-/// use `ocr_result_path` and `ocr_result_size`. An answer of a task that is not Completed has no
-/// files. A missing folder is `OCR_ERR_IO`. Thread-safe.
+/// `ocr_fetch_result_to_dir_ex` with NULL call options.
 #[unsafe(no_mangle)]
 pub extern "C" fn ocr_fetch_result_to_dir(
     client: *const ocr_client,
@@ -141,11 +145,41 @@ pub extern "C" fn ocr_fetch_result_to_dir(
     dir: *const c_char,
     out: *mut *mut ocr_result,
 ) -> ocr_code {
+    ocr_fetch_result_to_dir_ex(client, operation, task_id, dir, std::ptr::null(), out)
+}
+
+/// Like `ocr_fetch_result_ex`, but each result's decoded bytes are written to a file in the
+/// existing folder `dir` while the answer arrives, so memory use does not grow with the size of
+/// the results. The files are named after `task_id` as asked (never after the id in the
+/// answer): `<task id>.<ext>` after the result's type (`Text`: `txt`,
+/// `Pdf`: `pdf`, `Hocr`: `html`, `JSON`: `json`, `Csv`: `csv`, `Excel`: `xlsx`, `ImagePNG`:
+/// `png`, `WavFile`: `wav`, others: `bin`; `<task id>-<index>.<ext>` when two results share an
+/// extension; characters other than letters, digits, `.`, `_`, `-` in the id become `_`), and
+/// existing regular files of those names are replaced (keeping their permission bits; a symbolic
+/// link of that name is replaced itself, not followed). The files of one answer appear
+/// together, whole, and only once the whole answer has been read and checked; on any failure
+/// none is left behind and the files they would have replaced are unchanged. Temporary files
+/// are named `.ocrcloud-*.tmp`; those left by a process that crashed are removed by the next
+/// process's first call into the folder.
+///
+/// On `OCR_OK` the result's accessors work as usual, except that `ocr_result_data` answers NULL:
+/// use `ocr_result_path` and `ocr_result_size`. An answer of a task that is not Completed
+/// writes no file. A missing folder is `OCR_ERR_IO`. `call`: the deadline and cancel token
+/// (NULL: none). Thread-safe; concurrent calls for different tasks may share a folder.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_fetch_result_to_dir_ex(
+    client: *const ocr_client,
+    operation: *const c_char,
+    task_id: *const c_char,
+    dir: *const c_char,
+    call: *const ocr_call_options,
+    out: *mut *mut ocr_result,
+) -> ocr_code {
     guard_code(|| {
         out_param(out, "out")?;
         let (client, op, task_id) = task_args(client, operation, task_id)?;
         let dir = Path::new(required_str(dir, "dir")?);
-        let answer = client.fetch_to_dir(op, task_id, dir, &Call::default())?;
+        let answer = client.fetch_to_dir(op, task_id, dir, &call_arg(call)?.call())?;
         write_out(out, boxed(OcrResult::new(answer, Stored::in_file)));
         Ok(())
     })
@@ -209,9 +243,10 @@ pub extern "C" fn ocr_poll_until_done_for(
 /// elements, written for every task: `codes_out[i]` is the code `ocr_poll_until_done` would have
 /// given task i, and `results_out[i]` its result where that code is `OCR_OK` (the caller frees
 /// each with `ocr_result_free`), else NULL. Answers `OCR_OK` if every task completed, else the
-/// first failing task's code, with a message naming that task and how many failed. With a NULL
-/// or invalid argument nothing is written and the answer is `OCR_ERR_INVALID_ARGUMENT`.
-/// Thread-safe.
+/// first failing task's code, with a message naming that task and how many failed; every
+/// task's own message is `ocr_poll_many_message(i)`. With a NULL or invalid argument (also a
+/// `count` too large for the arrays to exist) nothing is written and the answer is
+/// `OCR_ERR_INVALID_ARGUMENT`. Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn ocr_poll_many(
     client: *const ocr_client,
@@ -232,6 +267,11 @@ pub extern "C" fn ocr_poll_many(
         out_param(task_ids.cast_mut(), "task_ids")?;
         out_param(results_out, "results_out")?;
         out_param(codes_out, "codes_out")?;
+        if count > isize::MAX as usize / size_of::<*mut ocr_result>() {
+            return Err(invalid(format!(
+                "count {count} is larger than any array can be"
+            )));
+        }
         // SAFETY: the caller passes `count` elements in each array.
         let (ids, results, codes) = unsafe {
             (
@@ -262,26 +302,53 @@ pub extern "C" fn ocr_poll_many(
         );
         let mut first_failure = None;
         let mut failures = 0;
+        let mut messages = Vec::with_capacity(count);
         for (index, outcome) in outcomes.into_iter().enumerate() {
             match outcome {
                 Ok(answer) => {
                     codes[index] = OCR_OK;
                     results[index] = boxed(OcrResult::new(answer, Stored::Memory));
+                    messages.push(CString::default());
                 }
                 Err(error) => {
                     codes[index] = error.code() as ocr_code;
                     results[index] = std::ptr::null_mut();
                     failures += 1;
+                    messages.push(message_text(error.message()));
                     first_failure.get_or_insert(error);
                 }
             }
         }
+        let _ = POLL_MANY_MESSAGES.try_with(|kept| *kept.borrow_mut() = messages);
         match first_failure {
             None => Ok(()),
             Some(error) => Err(error.map_message(|m| {
                 format!("{failures} of {count} tasks did not complete; the first: {m}")
             })),
         }
+    })
+}
+
+thread_local! {
+    /// The per-task messages of the last `ocr_poll_many` on this thread.
+    static POLL_MANY_MESSAGES: RefCell<Vec<CString>> = const { RefCell::new(Vec::new()) };
+}
+
+fn message_text(message: &str) -> CString {
+    CString::new(secrets::redact(message).replace('\0', " ")).unwrap_or_default()
+}
+
+/// The message of task `index` of the last `ocr_poll_many` on the calling thread that got as
+/// far as polling: why that task did not complete, in the words `ocr_last_error_message` would
+/// have used for `ocr_poll_until_done`; `""` for a task that completed; NULL if `index` is out
+/// of range. The string belongs to the library and stays valid until the next `ocr_poll_many`
+/// on this thread; copy it to keep it.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_poll_many_message(index: usize) -> *const c_char {
+    guard(std::ptr::null(), || {
+        POLL_MANY_MESSAGES
+            .try_with(|kept| text_at(&kept.borrow(), index))
+            .unwrap_or(std::ptr::null())
     })
 }
 
@@ -311,7 +378,7 @@ pub extern "C" fn ocr_poll_until_done_to_dir(
             &mut FileSink::new(dir)?,
             &mut |_, status, attempt| options.report(&id, status as ocr_task_status, attempt),
         )?;
-        let answer = persist_results(answer, dir)?;
+        let answer = persist_results(answer, task_id, dir)?;
         write_out(out, boxed(OcrResult::new(answer, Stored::in_file)));
         Ok(())
     })

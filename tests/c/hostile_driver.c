@@ -52,13 +52,13 @@ static ocr_code run_case(const char *token, const char *call, const char *url) {
         ocr_client_set_request_timeout_ms(client, 3000);
         ocr_client_set_connect_timeout_ms(client, 1000);
         if (strcmp(call, "fetch") == 0) {
-            code = ocr_fetch_result(client, "hostile", &result);
+            code = ocr_fetch_result(client, "t", &result);
         } else if (strcmp(call, "poll") == 0) {
             ocr_poll_options *options = ocr_poll_options_new();
             ocr_poll_options_set_interval_ms(options, 20);
             ocr_poll_options_set_backoff(options, 1.0, 20);
             ocr_poll_options_set_timeout_ms(options, 5000);
-            code = ocr_poll_until_done(client, "hostile", options, &result);
+            code = ocr_poll_until_done(client, "t", options, &result);
             ocr_poll_options_free(options);
         } else {
             static const uint8_t pdf[] = "%PDF-1.4 hostile";

@@ -1,0 +1,449 @@
+//! One HTTP exchange: a request out, an answer's head in, and the body read within limits.
+//!
+//! Every failure says whether the request certainly did not reach the server
+//! ([`Error::unsent`]): nothing was connected or written, or the server refused it unprocessed
+//! (429, 503). The retry policy ([`crate::retry`]) resends a submission only then.
+
+use crate::call::{Call, cancelled};
+use crate::error::{Code, Error, Result, invalid, protocol};
+use crate::logging::{Level, log};
+use crate::secrets;
+use crate::settings::Settings;
+use crate::transport::{self, TcpConnector};
+use crate::wire::{self, Source};
+use std::io::Read;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+use ureq::http::{self, HeaderValue, Method, Response, StatusCode, Uri, header};
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{
+    ConnectProxyConnector, Connector, NextTimeout, RustlsConnector,
+};
+
+/// How much of an error answer, a token answer or a task id answer is read.
+const SMALL_BODY_LIMIT: u64 = 64 * 1024;
+/// Bodies larger than this are sent after the server's `100 Continue`, so that a server that
+/// refuses them (413, 401) says so before the upload instead of resetting it.
+const EXPECT_CONTINUE_ABOVE: usize = 1 << 20;
+/// The longest `Retry-After` that is honoured; longer ones are shortened to this.
+const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// How long resolved addresses are reused.
+const RESOLVED_LIFETIME: Duration = Duration::from_secs(60);
+
+/// The keep-alive agent every request of a client goes through.
+pub fn agent() -> ureq::Agent {
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .max_idle_connections(64)
+        .max_idle_connections_per_host(32)
+        .input_buffer_size(256 * 1024)
+        .build();
+    let connector =
+        ().chain(ConnectProxyConnector::default())
+            .chain(TcpConnector)
+            .chain(RustlsConnector::default());
+    ureq::Agent::with_parts(config, connector, CachingResolver::default())
+}
+
+/// The parts of a request that an exchange needs.
+pub struct Request<'a> {
+    pub method: Method,
+    pub url: &'a str,
+    pub body: Option<(&'a [u8], &'static str)>,
+    pub accept: &'static str,
+    /// Whether sending it twice does no harm (GET, DELETE, a token request).
+    pub idempotent: bool,
+}
+
+impl<'a> Request<'a> {
+    /// A request without a body; GET and DELETE are idempotent, POST is not.
+    pub fn new(method: Method, url: &'a str) -> Request<'a> {
+        let idempotent = method != Method::POST;
+        Request {
+            method,
+            url,
+            body: None,
+            accept: "application/json",
+            idempotent,
+        }
+    }
+
+    pub fn body(self, body: &'a [u8], content_type: &'static str) -> Self {
+        Request {
+            body: Some((body, content_type)),
+            ..self
+        }
+    }
+
+    pub fn accept(self, accept: &'static str) -> Self {
+        Request { accept, ..self }
+    }
+
+    pub fn idempotent(self) -> Self {
+        Request {
+            idempotent: true,
+            ..self
+        }
+    }
+}
+
+/// Sends `request` with `bearer` as its token and the client's timeouts, each bounded by the
+/// call's deadline, and answers the head of any answer (also non-success statuses).
+pub fn exchange(
+    agent: &ureq::Agent,
+    request: &Request,
+    bearer: Option<&str>,
+    settings: &Settings,
+    call: &Call,
+) -> Result<Response<ureq::Body>> {
+    let mut builder = http::Request::builder()
+        .method(request.method.clone())
+        .uri(request.url)
+        .header(header::USER_AGENT, &*settings.user_agent)
+        .header(header::ACCEPT, HeaderValue::from_static(request.accept));
+    if let Some(bearer) = bearer {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {bearer}"));
+    }
+    if let Some((_, content_type)) = request.body {
+        builder = builder.header(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    }
+    let body: &[u8] = request.body.map_or(&[], |(body, _)| body);
+    if body.len() > EXPECT_CONTINUE_ABOVE {
+        builder = builder.header(header::EXPECT, HeaderValue::from_static("100-continue"));
+    }
+    let http_request = builder
+        .body(body)
+        .map_err(|e| invalid(format!("cannot build a request for {}: {e}", request.url)))?;
+    let http_request = agent
+        .configure_request(http_request)
+        .timeout_connect(Some(call.bounded(settings.connect_timeout)))
+        .timeout_resolve(Some(call.bounded(settings.connect_timeout)))
+        .timeout_per_read(Some(call.bounded(settings.read_timeout)))
+        .timeout_per_write(Some(call.bounded(settings.read_timeout)))
+        .timeout_global(Some(call.bounded(settings.request_timeout)))
+        .build();
+    let started = Instant::now();
+    let written_before = transport::bytes_written();
+    let outcome = agent.run(http_request).map_err(|e| {
+        let unsent = transport::bytes_written() == written_before
+            || matches!(
+                &e,
+                ureq::Error::ConnectionFailed | ureq::Error::HostNotFound
+            );
+        let error = transport_error(e, &format!("{} {}", request.method, request.url), call);
+        if unsent { error.unsent() } else { error }
+    });
+    log(Level::Debug, || {
+        let took = started.elapsed().as_secs_f64() * 1000.0;
+        match &outcome {
+            Ok(response) => format!(
+                "{} {} -> HTTP {} ({took:.1} ms to the headers)",
+                request.method,
+                request.url,
+                response.status().as_u16()
+            ),
+            Err(error) => format!("{} ({took:.1} ms)", error.message()),
+        }
+    });
+    outcome
+}
+
+/// The body of an answer as the parser reads it: counted, limited and cancellable.
+pub struct HttpSource<'a> {
+    body: ureq::BodyReader<'static>,
+    received: u64,
+    expected: Option<u64>,
+    limit: u64,
+    call: &'a Call<'a>,
+    url: &'a str,
+}
+
+impl<'a> HttpSource<'a> {
+    /// The body of `response`, refused up front if its length is over `limit`.
+    pub fn new(
+        response: Response<ureq::Body>,
+        limit: u64,
+        call: &'a Call<'a>,
+        url: &'a str,
+    ) -> Result<HttpSource<'a>> {
+        let expected = content_length(&response);
+        if let Some(length) = expected.filter(|&length| length > limit) {
+            return Err(too_large(url, length, limit));
+        }
+        Ok(HttpSource {
+            body: response.into_body().into_reader(),
+            received: 0,
+            expected,
+            limit,
+            call,
+            url,
+        })
+    }
+}
+
+impl Source for HttpSource<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        self.call.check()?;
+        let n = self.body.read(buf).map_err(|e| {
+            let what = format!(
+                "reading the answer after {} of {} bytes",
+                self.received,
+                self.expected.map_or("?".to_string(), |n| n.to_string())
+            );
+            transport_error(ureq::Error::from(e), &what, self.call)
+        })?;
+        self.received += n as u64;
+        if self.received > self.limit {
+            return Err(too_large(self.url, self.received, self.limit));
+        }
+        Ok(n)
+    }
+
+    fn remaining(&self) -> Option<u64> {
+        self.expected.map(|n| n.saturating_sub(self.received))
+    }
+}
+
+fn too_large(url: &str, length: u64, limit: u64) -> Error {
+    Error::new(
+        Code::TooLarge,
+        format!(
+            "GET {url}: the answer has {length} bytes or more, over the client's limit of {limit} bytes \
+             (ocr_client_set_max_response_bytes)"
+        ),
+    )
+}
+
+/// A response header as text; `""` when absent or not text.
+pub fn header_text(response: &Response<ureq::Body>, name: header::HeaderName) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+fn content_length(response: &Response<ureq::Body>) -> Option<u64> {
+    header_text(response, header::CONTENT_LENGTH).parse().ok()
+}
+
+/// Reads a small answer (a task id, a token, an error) as text, at most [`SMALL_BODY_LIMIT`].
+pub fn read_small_body(response: Response<ureq::Body>, url: &str, call: &Call) -> Result<String> {
+    check_no_encoding(&response, url)?;
+    let mut body = Vec::new();
+    response
+        .into_body()
+        .into_reader()
+        .take(SMALL_BODY_LIMIT + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| {
+            let what = format!("reading the answer of {url}");
+            transport_error(ureq::Error::from(e), &what, call)
+        })?;
+    if body.len() as u64 > SMALL_BODY_LIMIT {
+        return Err(protocol(format!(
+            "{url} answered more than {SMALL_BODY_LIMIT} bytes where a short answer was expected"
+        )));
+    }
+    String::from_utf8(body).map_err(|_| protocol(format!("the answer of {url} is not UTF-8 text")))
+}
+
+/// Refuses an answer in a content encoding (gzip, br, ...): the client asks for none and reads
+/// none, so such a body must not be taken for JSON or text.
+pub fn check_no_encoding(response: &Response<ureq::Body>, url: &str) -> Result<()> {
+    let encoding = header_text(response, header::CONTENT_ENCODING);
+    let encoding = encoding.trim();
+    if encoding.is_empty() || encoding.eq_ignore_ascii_case("identity") {
+        return Ok(());
+    }
+    Err(protocol(format!(
+        "{url} answered with Content-Encoding \"{}\", which this client did not ask for and \
+         cannot read",
+        encoding.escape_default()
+    )))
+}
+
+/// The error for a non-success status, with the server's explanation (cleaned of secrets
+/// before it is shortened) and its `Retry-After`. 429 and 503 mean the server did not act on
+/// the request; 502 and 504 are transient only for idempotent requests, since a gateway may have
+/// passed the request on.
+pub fn status_error(request: &Request, response: Response<ureq::Body>, call: &Call) -> Error {
+    let (method, url) = (request.method.as_str(), request.url);
+    let status = response.status();
+    let retry_after = parse_retry_after(&header_text(&response, header::RETRY_AFTER));
+    let location = header_text(&response, header::LOCATION);
+    let detail = read_small_body(response, url, call)
+        .map(|body| wire::problem_text(secrets::redact(&body).as_bytes()))
+        .unwrap_or_default();
+    let mut message = format!(
+        "{method} {url} answered HTTP {} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
+    if status.is_redirection() {
+        message += &format!(
+            " (a redirect to \"{}\", which is not followed)",
+            secrets::redact(&location)
+        );
+    }
+    if !detail.is_empty() {
+        message += &format!(": {detail}");
+    }
+    let code = match status.as_u16() {
+        401 | 403 => Code::Unauthorized,
+        413 => Code::TooLarge,
+        _ => Code::Http,
+    };
+    let refused_unprocessed = matches!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    );
+    let retryable = refused_unprocessed
+        || (request.idempotent
+            && matches!(
+                status,
+                StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT
+            ));
+    let mut error = Error::new(code, message);
+    error.transient = retryable;
+    error.unsent = refused_unprocessed;
+    error.retry_after = retry_after.filter(|_| retryable);
+    error.status = Some(status.as_u16());
+    error
+}
+
+/// `Retry-After` as seconds or an HTTP date, at most [`LONGEST_RETRY_AFTER`].
+pub fn parse_retry_after(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let wait = match text.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => httpdate::parse_http_date(text)
+            .ok()?
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    };
+    Some(wait.min(LONGEST_RETRY_AFTER))
+}
+
+/// Turns a ureq failure into our error, saying what was being done.
+pub fn transport_error(error: ureq::Error, what: &str, call: &Call) -> Error {
+    use std::io::ErrorKind;
+    if call.cancelled() {
+        return cancelled();
+    }
+    let deadline_passed = call
+        .remaining()
+        .is_some_and(|left| left < Duration::from_millis(20));
+    match error {
+        ureq::Error::Timeout(kind) => {
+            let reason = if deadline_passed {
+                "the deadline passed".to_string()
+            } else {
+                format!("timed out ({kind})")
+            };
+            Error::new(Code::Timeout, format!("{what}: {reason}"))
+        }
+        ureq::Error::Io(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
+            Error::new(Code::Timeout, format!("{what}: timed out ({e})"))
+        }
+        ureq::Error::Io(e) if e.kind() == ErrorKind::ConnectionRefused => Error::transient(
+            Code::Network,
+            format!("{what}: could not connect (connection refused)"),
+        ),
+        ureq::Error::ConnectionFailed => {
+            Error::transient(Code::Network, format!("{what}: could not connect"))
+        }
+        ureq::Error::Io(e) if e.kind() == ErrorKind::UnexpectedEof => Error::transient(
+            Code::Network,
+            format!("{what}: the server closed the connection before the answer was complete"),
+        ),
+        // A TLS alert or a certificate the verifier refused: sending again cannot help.
+        ureq::Error::Io(e) if e.kind() == ErrorKind::InvalidData => {
+            Error::new(Code::Network, format!("{what}: TLS failed ({e})"))
+        }
+        ureq::Error::Io(e) => Error::transient(Code::Network, format!("{what}: {e}")),
+        ureq::Error::HostNotFound => Error::new(
+            Code::Network,
+            format!("{what}: the host name could not be resolved"),
+        ),
+        ureq::Error::BodyExceedsLimit(limit) => Error::new(
+            Code::TooLarge,
+            format!("{what}: the answer exceeds {limit} bytes"),
+        ),
+        ureq::Error::Protocol(e) => Error::new(
+            Code::Protocol,
+            format!("{what}: malformed HTTP answer ({e})"),
+        ),
+        ureq::Error::LargeResponseHeader(..) => Error::new(
+            Code::Protocol,
+            format!("{what}: the answer's headers are too large"),
+        ),
+        ureq::Error::BadUri(e) => invalid(format!("{what}: bad URL ({e})")),
+        ureq::Error::Http(e) => invalid(format!("{what}: cannot build the request ({e})")),
+        e @ (ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_)) => {
+            Error::new(Code::Network, format!("{what}: TLS failed ({e})"))
+        }
+        e => Error::new(Code::Network, format!("{what}: {e}")),
+    }
+}
+
+/// Remembers resolved addresses for a minute. ureq resolves the host before it looks for a
+/// pooled connection, and with a timeout it resolves on a new thread, so without the cache every
+/// request over a keep-alive connection would start a thread and look the host up again.
+#[derive(Debug, Default)]
+struct CachingResolver {
+    resolver: DefaultResolver,
+    cache: Mutex<Vec<(String, Instant, ResolvedSocketAddrs)>>,
+}
+
+impl Resolver for CachingResolver {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> std::result::Result<ResolvedSocketAddrs, ureq::Error> {
+        let key = format!(
+            "{}://{}",
+            uri.scheme_str().unwrap_or(""),
+            uri.authority().map_or("", |a| a.as_str())
+        );
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.retain(|(_, at, _)| at.elapsed() < RESOLVED_LIFETIME);
+        if let Some((_, _, addresses)) = cache.iter().find(|(host, _, _)| *host == key) {
+            return Ok(addresses.clone());
+        }
+        drop(cache);
+        let addresses = self.resolver.resolve(uri, config, timeout)?;
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.push((key, Instant::now(), addresses.clone()));
+        Ok(addresses)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    #[test]
+    fn reads_retry_after_in_seconds_or_as_a_date() {
+        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after("100000"), Some(LONGEST_RETRY_AFTER));
+        let soon = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(5));
+        let wait = parse_retry_after(&soon).unwrap();
+        assert!(
+            wait > Duration::from_secs(3) && wait <= Duration::from_secs(5),
+            "{wait:?}"
+        );
+        let past = httpdate::fmt_http_date(SystemTime::now() - Duration::from_secs(5));
+        assert_eq!(parse_retry_after(&past), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(parse_retry_after(""), None);
+    }
+}
