@@ -95,17 +95,25 @@ static MODE: AtomicU8 = AtomicU8::new(OFF);
 static SEEN: AtomicU64 = AtomicU64::new(0);
 static TARGET: AtomicU64 = AtomicU64::new(0);
 static FAULT: Mutex<Option<Fault>> = Mutex::new(None);
+/// With [`arm_step`]: only steps of this kind count towards the target.
+static ONLY: Mutex<Option<Step>> = Mutex::new(None);
 static STEPS: Mutex<Vec<Step>> = Mutex::new(Vec::new());
 
 /// Starts recording steps without failing any.
 pub fn count() {
-    start(COUNTING, 0, None);
+    start(COUNTING, 0, None, None);
 }
 
 /// Fails the `n`-th step from now (1-based) with `fault`, and only that one; steps are
 /// recorded as with [`count`].
 pub fn arm(n: u64, fault: Fault) {
-    start(ARMED, n, Some(fault));
+    start(ARMED, n, Some(fault), None);
+}
+
+/// Fails the `n`-th step of kind `step` from now (1-based) with `fault`: steps of other kinds
+/// do not count, so threads that interleave other steps do not move the target.
+pub fn arm_step(step: Step, n: u64, fault: Fault) {
+    start(ARMED, n, Some(fault), Some(step));
 }
 
 /// Stops failing and recording; answers the steps seen since [`count`] or [`arm`].
@@ -114,10 +122,11 @@ pub fn disarm() -> Vec<Step> {
     std::mem::take(&mut *STEPS.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
-fn start(mode: u8, target: u64, fault: Option<Fault>) {
+fn start(mode: u8, target: u64, fault: Option<Fault>, only: Option<Step>) {
     MODE.store(OFF, Ordering::SeqCst);
     STEPS.lock().unwrap_or_else(|e| e.into_inner()).clear();
     *FAULT.lock().unwrap_or_else(|e| e.into_inner()) = fault;
+    *ONLY.lock().unwrap_or_else(|e| e.into_inner()) = only;
     SEEN.store(0, Ordering::SeqCst);
     TARGET.store(target, Ordering::SeqCst);
     MODE.store(mode, Ordering::SeqCst);
@@ -130,6 +139,13 @@ pub(crate) fn at(step: Step) -> Option<Fault> {
         return None;
     }
     STEPS.lock().unwrap_or_else(|e| e.into_inner()).push(step);
+    if ONLY
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .is_some_and(|only| only != step)
+    {
+        return None;
+    }
     let n = SEEN.fetch_add(1, Ordering::SeqCst) + 1;
     if mode != ARMED || n != TARGET.load(Ordering::SeqCst) {
         return None;

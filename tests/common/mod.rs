@@ -384,7 +384,7 @@ impl Drop for Client {
 pub struct OcrResult(pub *mut ocr_result);
 
 impl OcrResult {
-    fn from_call(code: ocr_code, out: *mut ocr_result) -> Result<OcrResult, ocr_code> {
+    pub fn from_call(code: ocr_code, out: *mut ocr_result) -> Result<OcrResult, ocr_code> {
         if code == OCR_OK {
             assert!(!out.is_null());
             Ok(OcrResult(out))
