@@ -13,28 +13,9 @@ use server::{Reply, Server, Then, http, json};
 use std::ffi::c_void;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// A fresh, empty folder for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("ocrcloud-hardening-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// The names in a folder, sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
 
 fn completed(id: Option<&str>, results: &str) -> Reply {
     let id = id.map_or("null".to_string(), |id| format!("\"{id}\""));
@@ -45,18 +26,6 @@ fn completed(id: Option<&str>, results: &str) -> Reply {
 
 /// `Pdf` "hello" and `Text` "world".
 const TWO_RESULTS: &str = r#"{"type":"Pdf","data":"aGVsbG8="},{"type":"Text","data":"d29ybGQ="}"#;
-
-fn to_dir(client: &Client, task_id: &str, dir: &Path) -> Result<OcrResult, ocr_code> {
-    let mut out = std::ptr::null_mut();
-    let code = ocr_fetch_result_to_dir(
-        client.0,
-        std::ptr::null(),
-        c(task_id).as_ptr(),
-        c(dir.to_str().unwrap()).as_ptr(),
-        &mut out,
-    );
-    OcrResult::from_call(code, out)
-}
 
 /// How many submissions reached `server` (a POST's target has no query).
 fn posts(server: &Server) -> usize {
@@ -153,12 +122,12 @@ fn a_token_fetch_that_fails_with_debug_logging_ends_instead_of_hanging() {
 
 #[test]
 fn result_files_are_named_after_the_id_asked_for_never_the_servers() {
-    let dir = scratch("names");
+    let dir = scratch_dir("names");
     std::fs::write(dir.join("report.pdf"), b"mine").unwrap();
     let liar = Server::always(completed(Some("report"), TWO_RESULTS));
     let client = Client::with_token(&liar.url, Some("token"));
     assert_code(
-        to_dir(&client, "t-123", &dir).err().unwrap(),
+        client.fetch_to_dir("t-123", &dir).err().unwrap(),
         OCR_ERR_PROTOCOL,
     );
     assert!(
@@ -166,7 +135,7 @@ fn result_files_are_named_after_the_id_asked_for_never_the_servers() {
         "{}",
         last_error()
     );
-    assert_eq!(names(&dir), ["report.pdf"]);
+    assert_eq!(file_names(&dir), ["report.pdf"]);
     assert_eq!(std::fs::read(dir.join("report.pdf")).unwrap(), b"mine");
 
     let anonymous = Server::always(completed(None, TWO_RESULTS));
@@ -175,14 +144,14 @@ fn result_files_are_named_after_the_id_asked_for_never_the_servers() {
         .into_iter()
         .map(|id| {
             let (client, dir) = (Arc::clone(&client), dir.clone());
-            std::thread::spawn(move || to_dir(&client, id, &dir).map(|r| r.count()))
+            std::thread::spawn(move || client.fetch_to_dir(id, &dir).map(|r| r.count()))
         })
         .collect();
     for thread in threads {
         assert_eq!(thread.join().unwrap(), Ok(2));
     }
     assert_eq!(
-        names(&dir),
+        file_names(&dir),
         ["a-1.pdf", "a-1.txt", "b-2.pdf", "b-2.txt", "report.pdf"]
     );
     assert_eq!(std::fs::read(dir.join("b-2.txt")).unwrap(), b"world");
@@ -191,26 +160,26 @@ fn result_files_are_named_after_the_id_asked_for_never_the_servers() {
 
 #[test]
 fn an_answer_that_is_not_completed_writes_no_file() {
-    let dir = scratch("pending");
+    let dir = scratch_dir("pending");
     let server = Server::always(json(format!(
         r#"{{"id":"t","taskStatus":"Processing","results":[{TWO_RESULTS}]}}"#
     )));
     let client = Client::with_token(&server.url, Some("token"));
-    assert_eq!(to_dir(&client, "t", &dir).unwrap().count(), 0);
-    assert!(names(&dir).is_empty(), "{:?}", names(&dir));
+    assert_eq!(client.fetch_to_dir("t", &dir).unwrap().count(), 0);
+    assert!(file_names(&dir).is_empty(), "{:?}", file_names(&dir));
     std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn the_files_of_an_answer_appear_together_or_not_at_all() {
-    let dir = scratch("together");
+    let dir = scratch_dir("together");
     std::fs::write(dir.join("t.pdf"), b"old pdf").unwrap();
     std::fs::write(dir.join("t.txt"), b"old txt").unwrap();
     std::fs::set_permissions(dir.join("t.pdf"), PermissionsExt::from_mode(0o600)).unwrap();
     let server = Server::always(completed(Some("t"), TWO_RESULTS));
     let client = Client::with_token(&server.url, Some("token"));
     faults::count();
-    to_dir(&client, "t", &dir).unwrap();
+    client.fetch_to_dir("t", &dir).unwrap();
     let steps = faults::disarm();
     let renames = steps.iter().filter(|&&s| s == Step::Rename).count() as u64;
     assert_eq!(
@@ -230,10 +199,10 @@ fn the_files_of_an_answer_appear_together_or_not_at_all() {
         std::fs::write(dir.join("t.pdf"), b"old pdf").unwrap();
         std::fs::write(dir.join("t.txt"), b"old txt").unwrap();
         faults::arm_step(Step::Rename, n, Fault::Denied);
-        let outcome = to_dir(&client, "t", &dir);
+        let outcome = client.fetch_to_dir("t", &dir);
         faults::disarm();
         assert_code(outcome.err().unwrap(), OCR_ERR_IO);
-        assert_eq!(names(&dir), ["t.pdf", "t.txt"], "step {n}");
+        assert_eq!(file_names(&dir), ["t.pdf", "t.txt"], "step {n}");
         assert_eq!(
             std::fs::read(dir.join("t.pdf")).unwrap(),
             b"old pdf",
@@ -250,7 +219,7 @@ fn the_files_of_an_answer_appear_together_or_not_at_all() {
 
 #[test]
 fn leftovers_of_a_crashed_process_are_removed_by_the_next_call_into_the_folder() {
-    let dir = scratch("leftovers");
+    let dir = scratch_dir("leftovers");
     let dead = 4_000_000; // above the kernel's pid limit: no process has it
     let crashed = format!(".ocrcloud-{dead}-7-0-ocrcloud-result.tmp");
     let alive = format!(
@@ -262,7 +231,7 @@ fn leftovers_of_a_crashed_process_are_removed_by_the_next_call_into_the_folder()
     std::fs::write(dir.join(".ocrcloud-notes.tmp"), b"the user's").unwrap();
     let server = Server::always(completed(Some("t"), TWO_RESULTS));
     let client = Client::with_token(&server.url, Some("token"));
-    to_dir(&client, "t", &dir).unwrap();
+    client.fetch_to_dir("t", &dir).unwrap();
     let mut expected = vec![
         alive,
         ".ocrcloud-notes.tmp".to_string(),
@@ -270,7 +239,7 @@ fn leftovers_of_a_crashed_process_are_removed_by_the_next_call_into_the_folder()
         "t.txt".into(),
     ];
     expected.sort();
-    assert_eq!(names(&dir), expected);
+    assert_eq!(file_names(&dir), expected);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -327,7 +296,7 @@ fn save(result: &OcrResult, index: usize, path: &Path) -> ocr_code {
 
 #[test]
 fn saving_onto_a_fifo_writes_through_it_and_a_fifo_without_reader_is_an_error() {
-    let dir = scratch("fifo");
+    let dir = scratch_dir("fifo");
     let fifo = dir.join("pipe");
     let name = c(fifo.to_str().unwrap());
     // SAFETY: a NUL-terminated path in a private folder.
@@ -355,7 +324,7 @@ fn saving_onto_a_fifo_writes_through_it_and_a_fifo_without_reader_is_an_error() 
     }
     assert_eq!(reader.join().unwrap(), b"world");
     assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
-    assert_eq!(names(&dir), ["pipe"]);
+    assert_eq!(file_names(&dir), ["pipe"]);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -370,7 +339,7 @@ fn saving_onto_a_full_device_is_an_io_error_and_the_device_stays() {
         eprintln!("needs root to make a device node; CI runs as root");
         return;
     }
-    let dir = scratch("device");
+    let dir = scratch_dir("device");
     let full = dir.join("full");
     let name = c(full.to_str().unwrap());
     // SAFETY: a character device like /dev/full (1, 7), made in a private folder.
@@ -387,13 +356,13 @@ fn saving_onto_a_full_device_is_an_io_error_and_the_device_stays() {
             .file_type()
             .is_char_device()
     );
-    assert_eq!(names(&dir), ["full"]);
+    assert_eq!(file_names(&dir), ["full"]);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn saving_onto_a_link_replaces_the_file_it_points_to_and_keeps_the_link() {
-    let dir = scratch("link");
+    let dir = scratch_dir("link");
     std::fs::create_dir(dir.join("real")).unwrap();
     let target = dir.join("real/out.pdf");
     std::fs::write(&target, b"old").unwrap();
@@ -415,7 +384,7 @@ fn saving_onto_a_link_replaces_the_file_it_points_to_and_keeps_the_link() {
         std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
         0o640
     );
-    assert_eq!(names(&dir.join("real")), ["out.pdf"]);
+    assert_eq!(file_names(&dir.join("real")), ["out.pdf"]);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -435,7 +404,8 @@ fn sizes_that_no_object_can_have_are_invalid_arguments_and_send_nothing() {
     );
     assert_code(code, OCR_ERR_INVALID_ARGUMENT);
     assert!(id.is_null());
-    let ids = [c("t").as_ptr()];
+    let id = c("t");
+    let ids = [id.as_ptr()];
     let mut results = [std::ptr::null_mut()];
     let mut codes = [-1];
     let code = ocr_poll_many(
@@ -563,7 +533,8 @@ fn every_network_call_is_cancellable_while_the_server_is_silent() {
     let server = Server::always(Reply::silence());
     let client = Client::with_token(&server.url, Some("token"));
     let id = c("t");
-    let calls: Vec<(&str, Box<dyn Fn(*const ocr_call_options) -> ocr_code>)> = vec![
+    type CallWith<'a> = Box<dyn Fn(*const ocr_call_options) -> ocr_code + 'a>;
+    let calls: Vec<(&str, CallWith)> = vec![
         (
             "submit",
             Box::new(|call| {

@@ -5,27 +5,9 @@ mod common;
 use common::*;
 use ocrcloud::ffi::*;
 use serde_json::json;
-use std::path::Path;
 
 fn fast_emulator() -> Emulator {
     Emulator::start(&["--pending-ms", "100", "--processing-ms", "100"])
-}
-
-fn fetch_to_dir(client: &Client, task_id: &str, dir: &Path) -> Result<OcrResult, ocr_code> {
-    let mut out = std::ptr::null_mut();
-    let code = ocr_fetch_result_to_dir(
-        client.0,
-        std::ptr::null(),
-        c(task_id).as_ptr(),
-        c(dir.to_str().unwrap()).as_ptr(),
-        &mut out,
-    );
-    if code == OCR_OK {
-        Ok(OcrResult(out))
-    } else {
-        assert!(out.is_null());
-        Err(code)
-    }
 }
 
 #[test]
@@ -39,7 +21,7 @@ fn results_land_in_files_named_by_id_and_type() {
         {"type": "Hocr", "text": "<html/>"}
     ]}));
     let dir = scratch_dir("to-dir");
-    let result = fetch_to_dir(&client, &id, &dir).unwrap();
+    let result = client.fetch_to_dir(&id, &dir).unwrap();
     assert_eq!(
         file_names(&dir),
         ["task_1.html", "task_1.pdf", "task_1.txt"]
@@ -111,7 +93,7 @@ fn nothing_is_left_behind_when_an_answer_fails_or_has_no_results() {
     let dir = scratch_dir("to-dir-failures");
 
     let pending = emulator.fixture(json!({"taskStatus": "Pending"}));
-    let result = fetch_to_dir(&client, &pending, &dir).unwrap();
+    let result = client.fetch_to_dir(&pending, &dir).unwrap();
     assert_eq!(result.status(), OCR_TASK_PENDING);
     assert_eq!(result.count(), 0);
 
@@ -120,7 +102,7 @@ fn nothing_is_left_behind_when_an_answer_fails_or_has_no_results() {
         {"type": "Pdf", "data": "JVBERi0x!!!"}
     ]}));
     assert_eq!(
-        fetch_to_dir(&client, &broken, &dir).err(),
+        client.fetch_to_dir(&broken, &dir).err(),
         Some(OCR_ERR_DECODE)
     );
 
@@ -128,15 +110,12 @@ fn nothing_is_left_behind_when_an_answer_fails_or_has_no_results() {
         emulator.fixture(json!({"results": [{"type": "Pdf", "generate": {"bytes": 2_000_000}}]}));
     emulator
         .fault(json!({"path": "/v5.0/ocr/RecognizePdf", "kind": "truncate", "bytes": 1_000_000}));
-    assert_eq!(
-        fetch_to_dir(&client, &big, &dir).err(),
-        Some(OCR_ERR_NETWORK)
-    );
+    assert_eq!(client.fetch_to_dir(&big, &dir).err(), Some(OCR_ERR_NETWORK));
     assert!(file_names(&dir).is_empty(), "{:?}", file_names(&dir));
 
     let requests = emulator.stats()["requests"].clone();
     assert_eq!(
-        fetch_to_dir(&client, &big, &dir.join("missing")).err(),
+        client.fetch_to_dir(&big, &dir.join("missing")).err(),
         Some(OCR_ERR_IO)
     );
     assert!(

@@ -304,6 +304,19 @@ impl Client {
         take_task_id(code, id)
     }
 
+    /// `ocr_fetch_result_to_dir`.
+    pub fn fetch_to_dir(&self, task_id: &str, dir: &Path) -> Result<OcrResult, ocr_code> {
+        let mut out = std::ptr::null_mut();
+        let code = ocr_fetch_result_to_dir(
+            self.0,
+            std::ptr::null(),
+            c(task_id).as_ptr(),
+            c(dir.to_str().unwrap()).as_ptr(),
+            &mut out,
+        );
+        OcrResult::from_call(code, out)
+    }
+
     /// `ocr_cancel_task`.
     pub fn cancel_task(&self, operation: Option<&str>, task_id: &str) -> Result<(), ocr_code> {
         let operation = operation.map(c);
