@@ -109,19 +109,9 @@ impl Operation {
         self.name
     }
 
-    /// The shape of the POST body.
-    pub fn shape(&self) -> BodyShape {
-        self.shape
-    }
-
     /// Trial operations are called without a token.
     pub fn is_trial(&self) -> bool {
         self.trial
-    }
-
-    /// The settings sent when the caller gives none (empty for operations without settings).
-    pub fn default_settings(&self) -> &'static str {
-        self.default_settings
     }
 
     /// The POST body for `document` with `settings` (a JSON object; `None` for the defaults).
