@@ -50,6 +50,33 @@ fn the_c_test_program_is_clean_under_valgrind() {
     run_test_core("valgrind", valgrind, "3000");
 }
 
+/// Runs tests/c/fault_driver.c (every call under every emulator fault) against a fresh
+/// emulator; `command` wraps the compiled program.
+fn run_fault_driver(tag: &str, command: impl FnOnce(&Path) -> Command) {
+    let binary = compile_c("tests/c/fault_driver.c", tag);
+    let emulator = Emulator::start(&[]);
+    let scratch = scratch_dir(&format!("c-faults-{tag}"));
+    let output = command(&binary)
+        .arg(&emulator.url)
+        .arg(Path::new(ROOT).join("examples/sample.pdf"))
+        .arg(&scratch)
+        .output()
+        .expect("the fault driver runs");
+    assert!(output.status.success(), "{}", show(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.trim_end().ends_with(" passed, 0 failed"),
+        "{}",
+        show(&output)
+    );
+    std::fs::remove_dir_all(scratch).unwrap();
+}
+
+#[test]
+fn every_call_under_every_emulator_fault_is_clean_under_valgrind() {
+    run_fault_driver("valgrind", valgrind);
+}
+
 #[test]
 fn the_demo_saves_and_prints_the_results() {
     let binary = compile_c("examples/demo.c", "demo");
