@@ -69,6 +69,9 @@ struct ResultFree {
 struct OptionsFree {
     void operator()(ocr_poll_options *options) const noexcept { ocr_poll_options_free(options); }
 };
+struct CallOptionsFree {
+    void operator()(ocr_call_options *options) const noexcept { ocr_call_options_free(options); }
+};
 struct CancelFree {
     void operator()(ocr_cancel *cancel) const noexcept { ocr_cancel_free(cancel); }
 };
@@ -127,9 +130,9 @@ inline void set_log_handler(std::function<void(int, std::string_view)> handler) 
     if (detail::log_handler()) ocr_set_log_callback(detail::log_trampoline, nullptr);
 }
 
-/// A switch that ends the polls whose options use it with OCR_ERR_CANCELLED within
-/// milliseconds. cancel() is safe from any thread; once triggered it stays triggered. Options
-/// keep their own reference, so the token may be destroyed before them.
+/// A switch that ends the polls and calls whose options (PollOptions, CallOptions) use it with
+/// OCR_ERR_CANCELLED within milliseconds. cancel() is safe from any thread; once triggered it
+/// stays triggered. Options keep their own reference, so the token may be destroyed before them.
 class CancelToken {
 public:
     CancelToken() : cancel_(ocr_cancel_new()) {
@@ -213,6 +216,34 @@ private:
     std::unique_ptr<Progress> progress_;  // user_data: stays put when the options move
 };
 
+/// The limits of one call of submit, submit_file, fetch, fetch_to_dir, task_status and
+/// cancel_task, built with chained setters: a deadline (then OCR_ERR_TIMEOUT) and a cancel token
+/// (then OCR_ERR_CANCELLED, within 50 ms of the trigger, whatever the call is waiting for).
+/// Defaults: no deadline beyond the client's timeouts, no token. Setters must not run while a
+/// call uses the options; many calls may use them at once.
+class CallOptions {
+public:
+    CallOptions() : options_(ocr_call_options_new()) {
+        if (!options_) throw std::bad_alloc();
+    }
+
+    /// The deadline of each call, counted from its start, in milliseconds; 0: none.
+    CallOptions &timeout_ms(std::uint32_t timeout_ms) {
+        detail::check(ocr_call_options_set_timeout_ms(options_.get(), timeout_ms));
+        return *this;
+    }
+    /// The token that cancels calls using these options.
+    CallOptions &cancel(const CancelToken &token) {
+        detail::check(ocr_call_options_set_cancel(options_.get(), token.native()));
+        return *this;
+    }
+
+    const ocr_call_options *native() const noexcept { return options_.get(); }
+
+private:
+    std::unique_ptr<ocr_call_options, detail::CallOptionsFree> options_;
+};
+
 /// One answer of the service for a task. Move-only; the views it answers stay valid as long as
 /// the native result lives (until the Result, or the one it was moved to, is destroyed).
 class Result {
@@ -285,10 +316,14 @@ private:
 };
 
 /// One task's outcome in Client::poll_many: `code` is what poll would have thrown (OCR_OK:
-/// `result` holds the Completed answer; otherwise `result` is empty).
+/// `result` holds the Completed answer; otherwise `result` is empty) and `message` the sentence
+/// it would have carried ("" for OCR_OK). error() is that Error.
 struct PollOutcome {
     ocr_code code;
     Result result;
+    std::string message;
+
+    Error error() const { return Error(code, message); }
 };
 
 /// A connection to the service: base URL, credentials, settings and a connection pool.
@@ -358,6 +393,16 @@ public:
                                  document.size(), settings_json, &task_id));
         return detail::take(task_id);
     }
+    /// submit within the limits of `call`.
+    std::string submit(std::string_view document, const CallOptions &call,
+                       const char *operation = nullptr,
+                       const char *settings_json = nullptr) const {
+        char *task_id = nullptr;
+        detail::check(ocr_submit_ex(client_.get(), operation,
+                                    reinterpret_cast<const std::uint8_t *>(document.data()),
+                                    document.size(), settings_json, call.native(), &task_id));
+        return detail::take(task_id);
+    }
     /// Submits the file at `path` (read while it is encoded); an unreadable file is OCR_ERR_IO.
     std::string submit_file(const std::string &path, const char *operation = nullptr,
                             const char *settings_json = nullptr) const {
@@ -366,11 +411,28 @@ public:
             ocr_submit_file(client_.get(), operation, path.c_str(), settings_json, &task_id));
         return detail::take(task_id);
     }
+    /// submit_file within the limits of `call`.
+    std::string submit_file(const std::string &path, const CallOptions &call,
+                            const char *operation = nullptr,
+                            const char *settings_json = nullptr) const {
+        char *task_id = nullptr;
+        detail::check(ocr_submit_file_ex(client_.get(), operation, path.c_str(), settings_json,
+                                         call.native(), &task_id));
+        return detail::take(task_id);
+    }
 
     /// One request for the task's current answer; every status is information.
     Result fetch(const std::string &task_id, const char *operation = nullptr) const {
         ocr_result *result = nullptr;
         detail::check(ocr_fetch_result_for(client_.get(), operation, task_id.c_str(), &result));
+        return Result(result);
+    }
+    /// fetch within the limits of `call`.
+    Result fetch(const std::string &task_id, const CallOptions &call,
+                 const char *operation = nullptr) const {
+        ocr_result *result = nullptr;
+        detail::check(ocr_fetch_result_ex(client_.get(), operation, task_id.c_str(),
+                                          call.native(), &result));
         return Result(result);
     }
 
@@ -406,6 +468,14 @@ public:
                                               dir.c_str(), &result));
         return Result(result);
     }
+    /// fetch_to_dir within the limits of `call` (the options second, as for poll_to_dir).
+    Result fetch_to_dir(const std::string &task_id, const CallOptions &call,
+                        const std::string &dir, const char *operation = nullptr) const {
+        ocr_result *result = nullptr;
+        detail::check(ocr_fetch_result_to_dir_ex(client_.get(), operation, task_id.c_str(),
+                                                 dir.c_str(), call.native(), &result));
+        return Result(result);
+    }
     /// Like poll, but the final answer's files are written to `dir` as fetch_to_dir says.
     Result poll_to_dir(const std::string &task_id, const PollOptions &options,
                        const std::string &dir, const char *operation = nullptr) const {
@@ -420,7 +490,7 @@ public:
     }
 
     /// Polls many tasks together from this thread (see ocr_poll_many): one outcome per task, in
-    /// order. Throws Error when the call itself fails (nothing polled), or the exception of the
+    /// order, each with its own message. Throws Error when the call itself fails (nothing polled), or the exception of the
     /// progress callback.
     std::vector<PollOutcome> poll_many(const std::vector<std::string> &task_ids,
                                        const PollOptions &options,
@@ -434,7 +504,9 @@ public:
                                       options.native(), results.data(), codes.data());
         std::vector<PollOutcome> outcomes;
         for (std::size_t i = 0; i < ids.size(); i++) {
-            outcomes.push_back(PollOutcome{codes[i], Result(results[i])});
+            // Right after the call, on this thread: task i's own message (NULL if not polled).
+            const char *message = codes[i] == -1 ? nullptr : ocr_poll_many_message(i);
+            outcomes.push_back(PollOutcome{codes[i], Result(results[i]), message ? message : ""});
         }
         detail::rethrow_progress_exception();
         if (!codes.empty() && codes[0] == -1) detail::check(code);
@@ -449,9 +521,23 @@ public:
         detail::check(ocr_get_task_status(client_.get(), operation, task_id.c_str(), &status));
         return status;
     }
+    /// task_status within the limits of `call`.
+    ocr_task_status task_status(const std::string &task_id, const CallOptions &call,
+                                const char *operation = nullptr) const {
+        ocr_task_status status = OCR_TASK_UNKNOWN;
+        detail::check(ocr_get_task_status_ex(client_.get(), operation, task_id.c_str(),
+                                             call.native(), &status));
+        return status;
+    }
     /// Removes the task from the service's queue; afterwards it answers NotExist.
     void cancel_task(const std::string &task_id, const char *operation = nullptr) const {
         detail::check(ocr_cancel_task(client_.get(), operation, task_id.c_str()));
+    }
+    /// cancel_task within the limits of `call`.
+    void cancel_task(const std::string &task_id, const CallOptions &call,
+                     const char *operation = nullptr) const {
+        detail::check(
+            ocr_cancel_task_ex(client_.get(), operation, task_id.c_str(), call.native()));
     }
 
     ocr_client *native() const noexcept { return client_.get(); }

@@ -55,8 +55,9 @@ struct Cache {
     token: Option<Bearer>,
     refresh_at: Option<Instant>,
     generation: u64,
-    /// Whether a thread is fetching a token now.
-    fetching: bool,
+    /// The process in which a thread is fetching a token now: after a `fork` the child has no
+    /// such thread, so a fetch marked by another process does not count.
+    fetching: Option<u32>,
     /// Counts finished fetches, so that a waiter knows when the one it waited for ended.
     fetches: u64,
     /// The failure of the last fetch, for the threads that waited for it.
@@ -106,8 +107,8 @@ struct FetchTurn<'a> {
 impl Drop for FetchTurn<'_> {
     fn drop(&mut self) {
         let mut cache = self.credentials.lock();
-        if cache.fetching {
-            cache.fetching = false;
+        if cache.fetching.is_some() {
+            cache.fetching = None;
             cache.fetches += 1;
         }
         drop(cache);
@@ -171,15 +172,15 @@ impl Auth {
             {
                 return Ok(Some(token.clone()));
             }
-            if !cache.fetching {
+            if !cache.is_fetching() {
                 break;
             }
             let waited_for = cache.fetches;
-            while cache.fetching && cache.fetches == waited_for {
+            while cache.is_fetching() && cache.fetches == waited_for {
                 drop(cache);
                 call.check()?;
                 cache = credentials.lock();
-                if cache.fetching && cache.fetches == waited_for {
+                if cache.is_fetching() && cache.fetches == waited_for {
                     cache = credentials
                         .fetched
                         .wait_timeout(cache, call.bounded(WAIT_SLICE))
@@ -191,7 +192,7 @@ impl Auth {
                 return Err(failure.clone());
             }
         }
-        cache.fetching = true;
+        cache.fetching = Some(std::process::id());
         drop(cache);
         let turn = FetchTurn { credentials };
         let outcome = fetch(&credentials.client_id, &credentials.client_secret);
@@ -218,7 +219,7 @@ impl Auth {
                 Err(error)
             }
         };
-        cache.fetching = false;
+        cache.fetching = None;
         cache.fetches += 1;
         drop(cache);
         drop(turn);
@@ -237,6 +238,13 @@ impl Auth {
             cache.refresh_at = None;
         }
         true
+    }
+}
+
+impl Cache {
+    /// Whether a thread of this process is fetching a token now.
+    fn is_fetching(&self) -> bool {
+        self.fetching == Some(std::process::id())
     }
 }
 

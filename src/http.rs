@@ -5,6 +5,7 @@
 //! (429, 503). The retry policy ([`crate::retry`]) resends a submission only then.
 
 use crate::call::{Call, cancelled};
+use crate::cancel::Cancel;
 use crate::error::{Code, Error, Result, invalid, protocol};
 use crate::logging::{Level, log};
 use crate::secrets;
@@ -13,6 +14,7 @@ use crate::transport::{self, TcpConnector};
 use crate::wire::{self, Source};
 use std::io::Read;
 use std::sync::Mutex;
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant, SystemTime};
 use ureq::http::{self, HeaderValue, Method, Response, StatusCode, Uri, header};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
@@ -419,10 +421,47 @@ impl Resolver for CachingResolver {
             return Ok(addresses.clone());
         }
         drop(cache);
-        let addresses = self.resolver.resolve(uri, config, timeout)?;
+        let addresses = match transport::watched() {
+            Some(cancel)
+                if uri
+                    .host()
+                    .is_some_and(|h| h.parse::<std::net::IpAddr>().is_err()) =>
+            {
+                resolve_cancellable(uri, config, timeout, &cancel)?
+            }
+            _ => self.resolver.resolve(uri, config, timeout)?,
+        };
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache.push((key, Instant::now(), addresses.clone()));
         Ok(addresses)
+    }
+}
+
+/// Looks a host name up on a thread of its own while this thread waits in slices, so that a
+/// cancel ends the wait for a slow name server; the lookup itself finishes on its own.
+fn resolve_cancellable(
+    uri: &Uri,
+    config: &ureq::config::Config,
+    timeout: NextTimeout,
+    cancel: &Cancel,
+) -> std::result::Result<ResolvedSocketAddrs, ureq::Error> {
+    let (uri, config) = (uri.clone(), config.clone());
+    let (done, outcome) = std::sync::mpsc::sync_channel(1);
+    std::thread::spawn(move || {
+        crate::panics::library_thread();
+        let _ = done.send(DefaultResolver::default().resolve(&uri, &config, timeout));
+    });
+    loop {
+        match outcome.recv_timeout(transport::CANCEL_CHECK) {
+            Ok(addresses) => return addresses,
+            Err(RecvTimeoutError::Timeout) if !cancel.is_triggered() => {}
+            Err(RecvTimeoutError::Timeout) => {
+                return Err(ureq::Error::Io(std::io::Error::other(
+                    "cancelled by the caller",
+                )));
+            }
+            Err(RecvTimeoutError::Disconnected) => return Err(ureq::Error::HostNotFound),
+        }
     }
 }
 

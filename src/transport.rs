@@ -34,7 +34,7 @@ use ureq::unversioned::transport::{
 };
 
 /// How often a wait for the server looks at the cancel switch of the call it serves.
-const CANCEL_CHECK: Duration = Duration::from_millis(10);
+pub const CANCEL_CHECK: Duration = Duration::from_millis(10);
 
 thread_local! {
     /// The cancel switch of the call running on this thread, if it has one.
@@ -54,6 +54,11 @@ pub fn bytes_written() -> u64 {
 /// the cancel.
 pub fn watch(cancel: Option<&Arc<Cancel>>) -> Watch {
     Watch(WATCHED.replace(cancel.cloned()))
+}
+
+/// The cancel switch watched on this thread, if any.
+pub fn watched() -> Option<Arc<Cancel>> {
+    WATCHED.with_borrow(Clone::clone)
 }
 
 /// Restores the previously watched switch when dropped.
@@ -198,7 +203,7 @@ impl Wait {
         Ok(Wait {
             limit: timeout.not_zero().map(|d| *d),
             reason: timeout.reason,
-            cancel: WATCHED.with_borrow(Clone::clone),
+            cancel: watched(),
             started: Instant::now(),
         })
     }

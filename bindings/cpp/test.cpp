@@ -9,19 +9,27 @@
 // check and ends with "N passed, M failed"; exits non-zero on any failure.
 #include "ocrcloud.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <functional>
 #include <iterator>
 #include <sstream>
 #include <mutex>
 #include <thread>
 #include <type_traits>
+#include <utility>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+using ocrcloud::CallOptions;
 using ocrcloud::Client;
 using ocrcloud::Error;
 using ocrcloud::PollOptions;
@@ -242,6 +250,146 @@ static void test_poll_many(Client &client) {
     CHECK(contains(message, "Nope"), message);
 }
 
+static void test_poll_many_gives_each_task_its_own_message(const Client &client) {
+    std::vector<std::string> ids = {client.submit("GIF89a one"), client.submit(sample),
+                                    client.submit("GIF89a two"), "never-existed"};
+    std::vector<ocrcloud::PollOutcome> outcomes = client.poll_many(ids, fast());
+    CHECK(outcomes.size() == 4, outcomes.size());
+    if (outcomes.size() != 4) return;
+    for (std::size_t i : {0, 2}) {
+        const std::string &message = outcomes[i].message;
+        CHECK(outcomes[i].code == OCR_ERR_TASK_FAILED, ocr_code_name(outcomes[i].code));
+        CHECK(contains(message, "The document is not a PDF file.") && contains(message, ids[i]),
+              message);
+        CHECK(!contains(message, ids[2 - i]), "task " << i << " has only its own: " << message);
+        CHECK(outcomes[i].error().code() == OCR_ERR_TASK_FAILED &&
+                  contains(outcomes[i].error().what(), message),
+              outcomes[i].error().what());
+    }
+    CHECK(outcomes[1].code == OCR_OK && outcomes[1].message.empty(), outcomes[1].message);
+    CHECK(outcomes[3].code == OCR_ERR_TASK_NOT_FOUND && contains(outcomes[3].message, ids[3]),
+          outcomes[3].message);
+}
+
+// A loopback listener that accepts connections and never answers: a request to it waits until
+// the client gives up.
+class SilentServer {
+public:
+    SilentServer() : listener_(socket(AF_INET, SOCK_STREAM, 0)) {
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t length = sizeof address;
+        if (listener_ < 0 || bind(listener_, reinterpret_cast<sockaddr *>(&address), length) != 0 ||
+            listen(listener_, 16) != 0 ||
+            getsockname(listener_, reinterpret_cast<sockaddr *>(&address), &length) != 0) {
+            throw std::runtime_error("the silent server could not listen");
+        }
+        url_ = "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+        acceptor_ = std::thread([this] {
+            for (int connection; (connection = accept(listener_, nullptr, nullptr)) >= 0;) {
+                std::lock_guard<std::mutex> guard(lock_);
+                held_.push_back(connection);
+            }
+        });
+    }
+    SilentServer(const SilentServer &) = delete;
+    SilentServer &operator=(const SilentServer &) = delete;
+    ~SilentServer() {
+        shutdown(listener_, SHUT_RDWR);  // ends the accept
+        acceptor_.join();
+        close(listener_);
+        for (int connection : held_) close(connection);
+    }
+
+    const std::string &url() const { return url_; }
+
+private:
+    int listener_;
+    std::string url_;
+    std::thread acceptor_;
+    std::mutex lock_;
+    std::vector<int> held_;
+};
+
+// The calls that take CallOptions, by name.
+static std::vector<std::pair<std::string, std::function<void(const CallOptions &)>>> each_call(
+    const Client &client) {
+    return {
+        {"submit", [&](const CallOptions &call) { client.submit("%PDF-1.4", call); }},
+        {"submit_file", [&](const CallOptions &call) { client.submit_file(sample_path, call); }},
+        {"fetch", [&](const CallOptions &call) { client.fetch("task", call); }},
+        {"fetch_to_dir", [&](const CallOptions &call) { client.fetch_to_dir("task", call, scratch); }},
+        {"task_status", [&](const CallOptions &call) { client.task_status("task", call); }},
+        {"cancel_task", [&](const CallOptions &call) { client.cancel_task("task", call); }},
+    };
+}
+
+static long millis(Clock::duration duration) {
+    return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(duration).count());
+}
+
+static void test_a_call_cancelled_from_another_thread_ends_promptly() {
+    SilentServer server;
+    Client client = Client::with_token(server.url().c_str(), "token");
+    long worst = 0;
+    std::string report;
+    for (const auto &entry : each_call(client)) {
+        ocrcloud::CancelToken token;
+        CallOptions call;
+        call.cancel(token);
+        Clock::time_point started = Clock::now(), triggered_at;
+        std::thread canceller([&] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            triggered_at = Clock::now();
+            token.cancel();
+        });
+        std::string message = EXPECT_ERROR(OCR_ERR_CANCELLED, entry.second(call));
+        Clock::time_point returned_at = Clock::now();
+        canceller.join();
+        CHECK(returned_at - started >= std::chrono::milliseconds(100), entry.first);
+        long ms = millis(returned_at - triggered_at);
+        worst = std::max(worst, ms);
+        report += " " + entry.first + " " + std::to_string(ms) + " ms";
+    }
+    CHECK(worst < (under_valgrind ? 3000 : 500), worst << " ms");
+    std::cout << "cancel: returned" << report << " after the trigger\n";
+}
+
+static void test_timeout_ms_ends_a_call_with_timeout() {
+    SilentServer server;
+    Client client = Client::with_token(server.url().c_str(), "token");
+    CallOptions call;
+    call.timeout_ms(200);
+    for (const auto &entry : each_call(client)) {
+        Clock::time_point started = Clock::now();
+        EXPECT_ERROR(OCR_ERR_TIMEOUT, entry.second(call));
+        long ms = millis(Clock::now() - started);
+        CHECK(ms >= 190 && ms < (under_valgrind ? 5000 : 2000), entry.first << ": " << ms << " ms");
+    }
+}
+
+static void test_call_options_within_their_limits(const Client &client) {
+    static_assert(!std::is_copy_constructible_v<CallOptions> &&
+                  std::is_nothrow_move_constructible_v<CallOptions> &&
+                  std::is_move_assignable_v<CallOptions>);
+    std::string task_id = client.submit(sample, CallOptions().timeout_ms(10000));
+    ocrcloud::CancelToken token;
+    CallOptions call;
+    call.timeout_ms(10000).cancel(token);
+    CHECK(client.poll(task_id, fast()).data(0) == sample, "submitted within the limits");
+    CHECK(client.fetch(task_id, call).data(0) == sample, "fetched within the limits");
+    CHECK(client.task_status(task_id, call) == OCR_TASK_COMPLETED, "status within the limits");
+    CHECK(client.fetch_to_dir(task_id, call, scratch).size(0) == sample.size(), "to a folder");
+    CallOptions moved = std::move(call);
+    token.cancel();  // triggered before the call: it ends at once
+    EXPECT_ERROR(OCR_ERR_CANCELLED, client.cancel_task(task_id, moved));
+    CHECK(client.task_status(task_id) == OCR_TASK_COMPLETED, "the cancelled call sent nothing");
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, call.timeout_ms(5));  // moved from
+    client.cancel_task(task_id, CallOptions());
+    CHECK(client.task_status(task_id, CallOptions()) == OCR_TASK_NOT_EXIST, "removed");
+}
+
 static void test_unauthorized() {
     Client wrong = Client::with_credentials(url.c_str(), "demo", "not-the-secret");
     std::string message = EXPECT_ERROR(OCR_ERR_UNAUTHORIZED, wrong.fetch("x"));
@@ -443,6 +591,10 @@ int main(int argc, char **argv) {
         test_results_in_files(client);
         test_final_statuses(client);
         test_poll_many(client);
+        test_poll_many_gives_each_task_its_own_message(client);
+        test_a_call_cancelled_from_another_thread_ends_promptly();
+        test_timeout_ms_ends_a_call_with_timeout();
+        test_call_options_within_their_limits(client);
         test_unauthorized();
         test_settings();
         test_cancel_from_another_thread(client);

@@ -16,6 +16,11 @@ Threads: a ``Client`` may be shared by any number of threads; the library releas
 while it waits. ``CancelToken.cancel()`` works from any thread. Progress callbacks run on the
 thread that called ``poll``.
 
+Limits: ``submit``, ``submit_file``, ``fetch``, ``fetch_to_dir``, ``task_status`` and
+``cancel_task`` take the keyword arguments ``timeout_ms=`` (a deadline for the call, then
+``TimedOutError``) and ``cancel=`` (a ``CancelToken``, then ``CancelledError``); the polls take
+them among their options.
+
 Errors: every failure of the library raises an ``OcrError`` subclass with ``.code`` (a
 ``Code``) and ``.message`` (the library's sentence naming what failed).
 """
@@ -90,12 +95,17 @@ class _Cancel(Structure):
     """ocr_cancel (opaque)."""
 
 
+class _CallOptions(Structure):
+    """ocr_call_options (opaque)."""
+
+
 _code = c_int32
 _status = c_int32
 _client_p = POINTER(_Client)
 _result_p = POINTER(_Result)
 _options_p = POINTER(_Options)
 _cancel_p = POINTER(_Cancel)
+_call_p = POINTER(_CallOptions)
 _PROGRESS = CFUNCTYPE(None, c_void_p, c_char_p, c_int32, c_uint32)
 _LOG = CFUNCTYPE(None, c_void_p, c_int32, c_char_p)
 
@@ -168,6 +178,23 @@ _SIGNATURES = {
         _code, [_client_p, c_char_p, c_char_p, _options_p, c_char_p, POINTER(_result_p)]),
     "ocr_result_size": (c_uint64, [_result_p, c_size_t]),
     "ocr_result_path": (c_char_p, [_result_p, c_size_t]),
+    # The limits of one call (timeout_ms=, cancel=) and the per-task messages of poll_many.
+    "ocr_call_options_new": (_call_p, []),
+    "ocr_call_options_free": (None, [_call_p]),
+    "ocr_call_options_set_timeout_ms": (_code, [_call_p, c_uint32]),
+    "ocr_call_options_set_cancel": (_code, [_call_p, _cancel_p]),
+    "ocr_submit_ex": (_code, [_client_p, c_char_p, c_char_p, c_size_t, c_char_p, _call_p,
+                              POINTER(c_void_p)]),
+    "ocr_submit_file_ex": (
+        _code, [_client_p, c_char_p, c_char_p, c_char_p, _call_p, POINTER(c_void_p)]),
+    "ocr_fetch_result_ex": (
+        _code, [_client_p, c_char_p, c_char_p, _call_p, POINTER(_result_p)]),
+    "ocr_fetch_result_to_dir_ex": (
+        _code, [_client_p, c_char_p, c_char_p, c_char_p, _call_p, POINTER(_result_p)]),
+    "ocr_get_task_status_ex": (
+        _code, [_client_p, c_char_p, c_char_p, _call_p, POINTER(_status)]),
+    "ocr_cancel_task_ex": (_code, [_client_p, c_char_p, c_char_p, _call_p]),
+    "ocr_poll_many_message": (c_char_p, [c_size_t]),
 }
 
 for _name, (_restype, _argtypes) in _SIGNATURES.items():
@@ -267,7 +294,7 @@ class NotReadyError(OcrError):
 
 
 class CancelledError(OcrError):
-    """The poll was cancelled through a ``CancelToken``."""
+    """The call was cancelled through a ``CancelToken``."""
 
 
 class TooLargeError(OcrError):
@@ -442,10 +469,11 @@ class _Native:
 # The public classes.
 
 class CancelToken(_Native):
-    """A switch that ends polls using it with ``CancelledError`` within milliseconds.
+    """A switch that ends the polls and calls given it as ``cancel=`` with ``CancelledError``
+    within milliseconds.
 
-    ``cancel()`` is safe from any thread at any time; once triggered it stays triggered. A poll
-    keeps its own reference, so closing the token while a poll uses it is safe."""
+    ``cancel()`` is safe from any thread at any time; once triggered it stays triggered. A call
+    keeps its own reference, so closing the token while a call uses it is safe."""
 
     def __init__(self):
         handle = _lib.ocr_cancel_new()
@@ -577,7 +605,13 @@ class Client(_Native):
             with self._use() as handle:
                 _check(getattr(_lib, function)(handle, value))
 
-    def submit(self, document, operation=None, settings=None):
+    # Every network call below takes the keyword-only limits of one call: ``timeout_ms``, its
+    # deadline (None or 0: none beyond the client's timeouts; then ``TimedOutError``), and
+    # ``cancel``, a ``CancelToken`` that ends it with ``CancelledError`` within milliseconds,
+    # whatever it is waiting for. Each blocking library call sits in one small ``_*_call``
+    # method that checks its code on the thread that made the call.
+
+    def submit(self, document, operation=None, settings=None, *, timeout_ms=None, cancel=None):
         """Submits ``document`` (bytes; for text to speech a str or UTF-8 bytes) and answers the
         new task's id. ``settings``: a dict or a JSON object string, or None for the operation's
         defaults. A submission is only retried when it certainly did not reach the server."""
@@ -585,37 +619,47 @@ class Client(_Native):
             document = document.encode("utf-8")
         elif document is not None and not isinstance(document, bytes):
             document = bytes(memoryview(document))
-        return self._submit(_lib.ocr_submit, operation,
-                            [document, len(document) if document else 0], settings)
+        return self._submit(_lib.ocr_submit_ex, operation,
+                            [document, len(document) if document else 0], settings,
+                            timeout_ms, cancel)
 
-    def submit_file(self, path, operation=None, settings=None):
+    def submit_file(self, path, operation=None, settings=None, *, timeout_ms=None, cancel=None):
         """Submits the file at ``path`` like ``submit`` does with bytes; the library reads it
         while it encodes it. An unreadable file raises ``FileError``."""
-        return self._submit(_lib.ocr_submit_file, operation,
-                            [_text(os.fspath(path), "path")], settings)
+        return self._submit(_lib.ocr_submit_file_ex, operation,
+                            [_text(os.fspath(path), "path")], settings, timeout_ms, cancel)
 
-    def _submit(self, function, operation, document, settings):
+    def _submit(self, function, operation, document, settings, timeout_ms, cancel):
         if isinstance(settings, dict):
             settings = json.dumps(settings)
         operation = _text(operation, "operation")
         settings = _text(settings, "settings")
-        task_id = c_void_p()
-        with self._use() as handle:
-            _check(function(handle, operation, *document, settings, byref(task_id)))
+        with _CallOptions(timeout_ms, cancel) as call:
+            task_id = self._submit_call(function, operation, document, settings, call.handle)
         try:
             return ctypes.string_at(task_id).decode()
         finally:
             _lib.ocr_string_free(task_id)
 
-    def fetch(self, task_id, operation=None):
+    def _submit_call(self, function, operation, document, settings, call):
+        task_id = c_void_p()
+        with self._use() as handle:
+            _check(function(handle, operation, *document, settings, call, byref(task_id)))
+        return task_id
+
+    def fetch(self, task_id, operation=None, *, timeout_ms=None, cancel=None):
         """Asks once for a task's current answer. Any status is information (read
         ``Result.status``); only failures to get an answer raise."""
         task_id = _text(task_id, "task_id")
         operation = _text(operation, "operation")
+        with _CallOptions(timeout_ms, cancel) as call:
+            return Result(self._fetch_call(operation, task_id, call.handle))
+
+    def _fetch_call(self, operation, task_id, call):
         result = _result_p()
         with self._use() as handle:
-            _check(_lib.ocr_fetch_result_for(handle, operation, task_id, byref(result)))
-        return Result(result)
+            _check(_lib.ocr_fetch_result_ex(handle, operation, task_id, call, byref(result)))
+        return result
 
     def poll(self, task_id, operation=None, **options):
         """Asks for a task's answer until it is done and answers the Completed ``Result``.
@@ -644,7 +688,7 @@ class Client(_Native):
             poll_options.check(code, [result])
         return Result(result)
 
-    def fetch_to_dir(self, task_id, directory, operation=None):
+    def fetch_to_dir(self, task_id, directory, operation=None, *, timeout_ms=None, cancel=None):
         """Like ``fetch``, but the result files are written to the existing folder ``directory``
         while the answer arrives, so memory use does not grow with their size. They are named
         ``<task id>.<ext>`` (see the header for the details) and listed in ``Result.paths``;
@@ -652,11 +696,15 @@ class Client(_Native):
         task_id = _text(task_id, "task_id")
         directory = _text(os.fspath(directory), "directory")
         operation = _text(operation, "operation")
+        with _CallOptions(timeout_ms, cancel) as call:
+            return Result(self._fetch_to_dir_call(operation, task_id, directory, call.handle))
+
+    def _fetch_to_dir_call(self, operation, task_id, directory, call):
         result = _result_p()
         with self._use() as handle:
-            _check(_lib.ocr_fetch_result_to_dir(handle, operation, task_id, directory,
-                                                byref(result)))
-        return Result(result)
+            _check(_lib.ocr_fetch_result_to_dir_ex(handle, operation, task_id, directory, call,
+                                                   byref(result)))
+        return result
 
     def poll_to_dir(self, task_id, directory, operation=None, **options):
         """Like ``poll`` (with its options), but the final answer's files are written to
@@ -677,9 +725,8 @@ class Client(_Native):
         ``max_connections`` requests in flight.
 
         Answers a list with one entry per task, in order: its Completed ``Result``, or the
-        ``OcrError`` it ended with (returned, not raised). The library gives a message only for
-        the first failing task; the others' errors name their task and code. Raises for a
-        failure of the call itself (such as a None task id) and for an exception of
+        ``OcrError`` it ended with (returned, not raised), with that task's own message. Raises
+        for a failure of the call itself (such as a None task id) and for an exception of
         ``progress``."""
         ids = [_text(task_id, "task id") for task_id in task_ids]
         operation = _text(operation, "operation")
@@ -689,35 +736,73 @@ class Client(_Native):
         with _PollOptions(**options) as poll_options, self._use() as handle:
             code = _lib.ocr_poll_many(handle, operation, (c_char_p * count)(*ids), count,
                                       poll_options.handle, results, codes)
-            message = _last_error() if code != Code.OK else ""
+            # Right after the call, on this thread: each task's own message.
+            messages = [_decode(_lib.ocr_poll_many_message(i)) for i in range(count)]
             written = count == 0 or codes[0] != -1
             poll_options.check(Code.OK if written else code, results)
         outcomes = []
-        for task_id, code, result in zip(ids, codes, results):
+        for task_id, code, result, message in zip(ids, codes, results, messages):
             if code == Code.OK:
                 outcomes.append(Result(result))
             else:
                 outcomes.append(_error(code, message or f"task {task_id.decode()} did not "
                                        f"complete: {_lib.ocr_code_name(code).decode()}"))
-                message = ""
         return outcomes
 
-    def cancel_task(self, task_id, operation=None):
+    def cancel_task(self, task_id, operation=None, *, timeout_ms=None, cancel=None):
         """Removes a task from the service's queue; afterwards it answers NotExist."""
         task_id = _text(task_id, "task_id")
         operation = _text(operation, "operation")
-        with self._use() as handle:
-            _check(_lib.ocr_cancel_task(handle, operation, task_id))
+        with _CallOptions(timeout_ms, cancel) as call:
+            self._cancel_task_call(operation, task_id, call.handle)
 
-    def task_status(self, task_id, operation=None):
+    def _cancel_task_call(self, operation, task_id, call):
+        with self._use() as handle:
+            _check(_lib.ocr_cancel_task_ex(handle, operation, task_id, call))
+
+    def task_status(self, task_id, operation=None, *, timeout_ms=None, cancel=None):
         """A task's ``TaskStatus`` from the cheap status call, which carries no result data
         (``NOT_EXIST`` for an unknown id)."""
         task_id = _text(task_id, "task_id")
         operation = _text(operation, "operation")
+        with _CallOptions(timeout_ms, cancel) as call:
+            return _task_status(self._task_status_call(operation, task_id, call.handle))
+
+    def _task_status_call(self, operation, task_id, call):
         status = _status()
         with self._use() as handle:
-            _check(_lib.ocr_get_task_status(handle, operation, task_id, byref(status)))
-        return _task_status(status.value)
+            _check(_lib.ocr_get_task_status_ex(handle, operation, task_id, call, byref(status)))
+        return status.value
+
+
+class _CallOptions:
+    """Native call options for one call: NULL (``handle`` None) when neither limit is given."""
+
+    def __init__(self, timeout_ms=None, cancel=None):
+        if cancel is not None and not isinstance(cancel, CancelToken):
+            raise TypeError("cancel must be a CancelToken")
+        self.handle = None
+        if timeout_ms is None and cancel is None:
+            return
+        self.handle = _lib.ocr_call_options_new()
+        if not self.handle:
+            raise MemoryError("ocr_call_options_new")
+        try:
+            if timeout_ms is not None:
+                _check(_lib.ocr_call_options_set_timeout_ms(
+                    self.handle, _uint(timeout_ms, 32, "timeout_ms")))
+            if cancel is not None:
+                with cancel._use() as token:
+                    _check(_lib.ocr_call_options_set_cancel(self.handle, token))
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _lib.ocr_call_options_free(self.handle)
 
 
 class _PollOptions:

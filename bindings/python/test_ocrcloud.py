@@ -10,6 +10,7 @@ The library is found as ocrcloud.py finds it (OCRCLOUD_LIBRARY_DIR, ...). Ends w
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -61,6 +62,50 @@ def rss_bytes():
 
 
 FAST = {"interval_ms": 20, "backoff": (1.0, 20), "timeout_ms": 20000}
+
+
+class SilentServer:
+    """A loopback listener that accepts connections and never answers: every request to it
+    hangs until the client gives up. ``url`` is its base URL."""
+
+    def __init__(self):
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self.url = "http://127.0.0.1:%d" % self._listener.getsockname()[1]
+        self._held = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:  # closed
+                return
+            self._held.append(connection)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        self._thread.join()
+        for connection in self._held:
+            connection.close()
+
+
+def each_call(client, folder):
+    """The calls that take timeout_ms= and cancel=, by name, each as a function of those."""
+    return {
+        "submit": lambda **limits: client.submit(b"%PDF-1.4", **limits),
+        "submit_file": lambda **limits: client.submit_file(SAMPLE_PDF, **limits),
+        "fetch": lambda **limits: client.fetch("task", **limits),
+        "fetch_to_dir": lambda **limits: client.fetch_to_dir("task", folder, **limits),
+        "task_status": lambda **limits: client.task_status("task", **limits),
+        "cancel_task": lambda **limits: client.cancel_task("task", **limits),
+    }
 
 
 class HeaderCoverage(unittest.TestCase):
@@ -363,6 +408,89 @@ class Lifecycle(unittest.TestCase):
             outcomes = self.client.poll_many(pending, interval_ms=10000, cancel=token)
         self.assertLess(time.monotonic() - started, 1.2)
         self.assertEqual([error.code for error in outcomes], [Code.CANCELLED] * 3)
+
+
+class CallLimits(unittest.TestCase):
+    """timeout_ms= and cancel= of the calls other than polls, against a server that never
+    answers (the client's own timeouts are 30 s and more)."""
+
+    def test_a_call_cancelled_from_another_thread_ends_promptly(self):
+        latencies = {}
+        with SilentServer() as server, Client(server.url, "token") as client, \
+                tempfile.TemporaryDirectory() as folder:
+            for name, call in each_call(client, folder).items():
+                with ocrcloud.CancelToken() as token:
+                    triggered = []
+
+                    def cancel_later():
+                        time.sleep(0.1)
+                        triggered.append(time.monotonic())
+                        token.cancel()
+
+                    thread = threading.Thread(target=cancel_later)
+                    started = time.monotonic()
+                    thread.start()
+                    with self.assertRaises(ocrcloud.CancelledError, msg=name) as raised:
+                        call(cancel=token)
+                    returned = time.monotonic()
+                    thread.join()
+                self.assertEqual(raised.exception.code, Code.CANCELLED)
+                self.assertGreaterEqual(returned - started, 0.1, name)
+                latencies[name] = 1000 * (returned - triggered[0])
+            self.assertEqual(os.listdir(folder), [])
+        print("\n    cancel: returned " + ", ".join(
+            f"{name} {ms:.1f} ms" for name, ms in latencies.items()) + " after the trigger",
+            end=" ")
+        self.assertLess(max(latencies.values()), 500, latencies)
+
+    def test_timeout_ms_ends_a_call_with_timed_out(self):
+        with SilentServer() as server, Client(server.url, "token") as client, \
+                tempfile.TemporaryDirectory() as folder:
+            for name, call in each_call(client, folder).items():
+                started = time.monotonic()
+                with self.assertRaises(ocrcloud.TimedOutError, msg=name) as raised:
+                    call(timeout_ms=200)
+                elapsed = time.monotonic() - started
+                self.assertEqual(raised.exception.code, Code.TIMEOUT)
+                self.assertGreaterEqual(elapsed, 0.19, name)
+                self.assertLess(elapsed, 2.0, name)
+
+    def test_limits_that_are_not_reached_change_nothing(self):
+        task = fixture({"results": [{"type": "Text", "text": "in time"}]})
+        with demo_client() as client, ocrcloud.CancelToken() as token:
+            with client.fetch(task, timeout_ms=10000, cancel=token) as result:
+                self.assertEqual(result.files, [("Text", b"in time")])
+            self.assertEqual(client.task_status(task, timeout_ms=0), TaskStatus.COMPLETED)
+            token.cancel()  # triggered before the call: nothing is sent
+            before = polls(task)
+            with self.assertRaises(ocrcloud.CancelledError):
+                client.fetch(task, cancel=token)
+            self.assertEqual(polls(task), before)
+            with self.assertRaises(TypeError):
+                client.fetch(task, cancel="soon")
+            with self.assertRaises(ValueError):
+                client.fetch(task, timeout_ms=-1)
+            with self.assertRaises(TypeError):
+                client.fetch(task, 5000)  # the limits are keyword-only: 5000 is the operation
+
+    def test_poll_many_gives_each_failed_task_its_own_message(self):
+        first = fixture({"taskStatus": "Error", "error": {"messages": ["page 1 is blank"]}})
+        second = fixture({"taskStatus": "Error", "error": {"messages": ["the scan is upside down"]}})
+        done = fixture({"results": [{"type": "Text", "text": "x"}]})
+        with demo_client() as client:
+            outcomes = client.poll_many([first, done, second, "never-existed"], **FAST)
+        self.assertIsInstance(outcomes[0], ocrcloud.TaskFailedError)
+        self.assertIn("page 1 is blank", outcomes[0].message)
+        self.assertIn(first, outcomes[0].message)
+        self.assertNotIn("upside down", outcomes[0].message)
+        outcomes[1].close()
+        self.assertIsInstance(outcomes[2], ocrcloud.TaskFailedError)
+        self.assertIn("the scan is upside down", outcomes[2].message)
+        self.assertIn(second, outcomes[2].message)
+        self.assertNotIn("page 1 is blank", outcomes[2].message)
+        self.assertIsInstance(outcomes[3], ocrcloud.TaskNotFoundError)
+        self.assertIn("never-existed", outcomes[3].message)
+        self.assertNotIn("did not complete: OCR_ERR", outcomes[3].message)
 
 
 class ClientSettings(unittest.TestCase):
