@@ -12,16 +12,18 @@ mod results;
 mod server;
 mod stats;
 mod tasks;
+mod tls;
 
 use std::io::{self, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 
 /// Local stand-in for the Aspose OCR Cloud v5.0 task API.
 ///
-/// Prints `listening on http://HOST:PORT` as its first line, then serves the API
-/// (`/connect/token`, `/v5.0/ocr/{Operation}`) and the test controls under `/_emulator/`.
+/// Prints `listening on http://HOST:PORT` (`https://` with TLS) as its first line, then serves the
+/// API (`/connect/token`, `/v5.0/ocr/{Operation}`) and the test controls under `/_emulator/`.
 #[derive(Parser, Debug, Clone)]
 #[command(version)]
 pub struct Config {
@@ -61,9 +63,27 @@ pub struct Config {
     #[arg(long, value_name = "N", default_value_t = 512 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
-    /// Print one line per request to stderr (never tokens or secrets).
+    /// Print one line per request to stderr (never tokens or secrets), and failed TLS handshakes.
     #[arg(long)]
     pub verbose: bool,
+
+    /// Serve HTTPS with this PEM certificate chain, leaf first (needs `--tls-key`).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of `--tls-cert`.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve HTTPS with a fresh CA and a certificate it signs for localhost, 127.0.0.1 and ::1;
+    /// the CA certificate (PEM) is written to CA_OUT before the first line is printed.
+    #[arg(long, value_name = "CA_OUT")]
+    pub tls_self_signed: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -78,12 +98,25 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> io::Result<()> {
+    // Certificates first: a bad file fails before anything is bound or written.
+    let (tls, ca_pem) = match (&config.tls_cert, &config.tls_key, &config.tls_self_signed) {
+        (Some(cert), Some(key), _) => (Some(tls::from_files(cert, key)?), None),
+        (_, _, Some(_)) => {
+            let made = tls::self_signed()?;
+            (Some(made.config), Some(made.ca_pem))
+        }
+        _ => (None, None),
+    };
     let listener = tokio::net::TcpListener::bind(&config.listen).await?;
     let address = listener.local_addr()?;
+    if let (Some(ca_out), Some(ca_pem)) = (&config.tls_self_signed, &ca_pem) {
+        tls::write_atomically(ca_out, ca_pem.as_bytes())?;
+    }
     {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let mut stdout = io::stdout().lock();
-        writeln!(stdout, "listening on http://{address}")?;
+        writeln!(stdout, "listening on {scheme}://{address}")?;
         stdout.flush()?;
     }
-    server::serve(listener, config).await
+    server::serve(listener, config, tls).await
 }

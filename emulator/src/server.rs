@@ -9,6 +9,7 @@ use axum::http::{StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::{Router, ServiceExt};
+use rustls::ServerConfig;
 use tokio::net::TcpListener;
 use tower::Layer;
 
@@ -19,6 +20,7 @@ use crate::listener::CountingListener;
 use crate::problem::Problem;
 use crate::stats::Stats;
 use crate::tasks::{Schedule, TaskStore};
+use crate::tls::TlsListener;
 use crate::{api, control};
 
 /// Everything the handlers share.
@@ -42,8 +44,12 @@ impl Emulator {
     }
 }
 
-/// Serves until SIGINT or SIGTERM.
-pub async fn serve(listener: TcpListener, config: Config) -> io::Result<()> {
+/// Serves until SIGINT or SIGTERM, over TLS with `tls`.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    tls: Option<Arc<ServerConfig>>,
+) -> io::Result<()> {
     let state = Arc::new(Emulator {
         tasks: TaskStore::new(Duration::from_secs(config.retention_s)),
         tokens: TokenStore::default(),
@@ -68,10 +74,24 @@ pub async fn serve(listener: TcpListener, config: Config) -> io::Result<()> {
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .with_state(Arc::clone(&state));
     // Outside the router, so that path rewriting happens before routing.
-    let app = middleware::from_fn_with_state(state, front).layer(router);
-    axum::serve(listener, app.into_make_service())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    let verbose = state.config.verbose;
+    let connections = Arc::clone(&state.stats.connections);
+    let app = middleware::from_fn_with_state(state, front)
+        .layer(router)
+        .into_make_service();
+    match tls {
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+        }
+        Some(config) => {
+            let listener = TlsListener::new(listener, config, connections, verbose);
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+        }
+    }
 }
 
 /// Counts API requests, applies faults, rewrites the path for routing and logs with `--verbose`.

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use axum::http::Method;
 use serde_json::{Value, json};
 
-/// Counts of API requests and TCP connections since start or the last reset.
+/// Counts of API requests, TCP connections and TLS handshakes since start or the last reset.
 #[derive(Default)]
 pub struct Stats {
     requests: Mutex<RequestCounts>,
@@ -49,16 +49,21 @@ impl Stats {
             "connections_open": self.connections.open.load(Ordering::SeqCst),
             "connections_max": self.connections.max.load(Ordering::SeqCst),
             "connections_total": self.connections.total.load(Ordering::SeqCst),
+            "tls_handshakes": self.connections.handshakes.load(Ordering::SeqCst),
+            "tls_handshake_failures": self.connections.handshake_failures.load(Ordering::SeqCst),
         })
     }
 }
 
-/// Open, most simultaneously open, and accepted TCP connections.
+/// Open, most simultaneously open, and accepted TCP connections; completed and failed TLS
+/// handshakes on them.
 #[derive(Default)]
 pub struct Connections {
     open: AtomicU64,
     max: AtomicU64,
     total: AtomicU64,
+    handshakes: AtomicU64,
+    handshake_failures: AtomicU64,
 }
 
 impl Connections {
@@ -72,9 +77,21 @@ impl Connections {
         self.open.fetch_sub(1, Ordering::SeqCst);
     }
 
+    /// A TLS handshake completed.
+    pub fn handshake_completed(&self) {
+        self.handshakes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A TLS handshake failed or timed out; its connection is dropped.
+    pub fn handshake_failed(&self) {
+        self.handshake_failures.fetch_add(1, Ordering::SeqCst);
+    }
+
     /// Starts counting afresh; the highest count starts at the connections open now.
     fn reset(&self) {
         self.total.store(0, Ordering::SeqCst);
+        self.handshakes.store(0, Ordering::SeqCst);
+        self.handshake_failures.store(0, Ordering::SeqCst);
         self.max
             .store(self.open.load(Ordering::SeqCst), Ordering::SeqCst);
     }

@@ -40,6 +40,9 @@ fn help_documents_every_flag() {
         "--retention-s",
         "--max-body-bytes",
         "--verbose",
+        "--tls-cert",
+        "--tls-key",
+        "--tls-self-signed",
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }

@@ -1,8 +1,11 @@
-//! Starts the emulator binary and talks to it over real HTTP.
+//! Starts the emulator binary and talks to it over real HTTP (or HTTPS).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
@@ -14,7 +17,7 @@ use ureq::http::{Method, Request};
 /// A running emulator, killed when dropped.
 pub struct Emulator {
     child: Child,
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT` (`https://` with TLS)
     pub base: String,
     agent: ureq::Agent,
 }
@@ -58,13 +61,42 @@ impl Reply {
     }
 }
 
-/// A client with its own connection pool.
+/// A client with its own connection pool (and, for HTTPS, Mozilla's roots only).
 pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(60)))
         .build()
         .into()
+}
+
+/// A client with its own connection pool that trusts only the CA certificates in `ca_pem`.
+pub fn agent_trusting(ca_pem: &[u8]) -> ureq::Agent {
+    let roots = ureq::tls::parse_pem(ca_pem)
+        .filter_map(|item| match item.unwrap() {
+            ureq::tls::PemItem::Certificate(certificate) => Some(certificate),
+            _ => None,
+        })
+        .collect::<Vec<_>>();
+    assert!(!roots.is_empty(), "no certificate in the CA file");
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::Specific(Arc::new(roots)))
+        .build();
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .tls_config(tls)
+        .build()
+        .into()
+}
+
+/// A path for a file of this test under Cargo's temporary directory, unique in this run.
+pub fn temp_path(name: &str) -> PathBuf {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let directory = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("emulator-tests");
+    std::fs::create_dir_all(&directory).unwrap();
+    let unique = NEXT.fetch_add(1, Ordering::Relaxed);
+    directory.join(format!("{}-{unique}-{name}", std::process::id()))
 }
 
 impl Emulator {
@@ -81,6 +113,31 @@ impl Emulator {
             base,
             agent: agent(),
         }
+    }
+
+    /// Starts the emulator over HTTPS with `--tls-self-signed`, and a client that trusts its CA.
+    /// Returns the CA certificate (PEM) too.
+    pub fn https(args: &[&str]) -> (Emulator, Vec<u8>) {
+        let ca_out = temp_path("ca.pem");
+        let mut emulator =
+            Emulator::start(&[&["--tls-self-signed", ca_out.to_str().unwrap()], args].concat());
+        assert!(emulator.base.starts_with("https://"), "{}", emulator.base);
+        // The CA file is complete once the first line is out.
+        let ca_pem = std::fs::read(&ca_out).expect("the CA is written before the first line");
+        std::fs::remove_file(&ca_out).unwrap();
+        emulator.agent = agent_trusting(&ca_pem);
+        (emulator, ca_pem)
+    }
+
+    /// Replaces the client that the helpers use.
+    pub fn with_agent(mut self, agent: ureq::Agent) -> Emulator {
+        self.agent = agent;
+        self
+    }
+
+    /// `HOST:PORT`, without the scheme.
+    pub fn address(&self) -> &str {
+        self.base.split_once("://").unwrap().1
     }
 
     /// Starts the emulator with tasks that are final at once.
@@ -240,9 +297,10 @@ impl Emulator {
             .collect()
     }
 
-    /// Sends raw bytes on a new connection and returns everything read until it closes.
+    /// Sends raw bytes on a new TCP connection (no TLS) and returns everything read until it
+    /// closes.
     pub fn raw(&self, request: &str) -> Vec<u8> {
-        let mut stream = TcpStream::connect(self.base.strip_prefix("http://").unwrap()).unwrap();
+        let mut stream = TcpStream::connect(self.address()).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();

@@ -238,7 +238,8 @@ fn reset_forgets_everything() {
     assert_eq!(
         emulator.stats(),
         json!({"requests": 0, "by_route": {}, "token_requests": 0,
-               "connections_open": 1, "connections_max": 1, "connections_total": 0})
+               "connections_open": 1, "connections_max": 1, "connections_total": 0,
+               "tls_handshakes": 0, "tls_handshake_failures": 0})
     );
     assert_eq!(
         emulator

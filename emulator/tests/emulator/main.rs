@@ -1,4 +1,4 @@
-//! End-to-end tests: each starts its own emulator binary and talks HTTP to it.
+//! End-to-end tests: each starts its own emulator binary and talks HTTP (or HTTPS) to it.
 
 mod auth;
 mod cli;
@@ -7,4 +7,5 @@ mod controls;
 mod faults;
 mod results;
 mod tasks;
+mod tls;
 mod validation;
