@@ -490,8 +490,8 @@ public:
     }
 
     /// Polls many tasks together from this thread (see ocr_poll_many): one outcome per task, in
-    /// order, each with its own message. Throws Error when the call itself fails (nothing polled), or the exception of the
-    /// progress callback.
+    /// order, each with its own message. Throws Error when the call itself fails (nothing
+    /// polled), or the exception of the progress callback.
     std::vector<PollOutcome> poll_many(const std::vector<std::string> &task_ids,
                                        const PollOptions &options,
                                        const char *operation = nullptr) const {

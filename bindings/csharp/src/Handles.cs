@@ -32,6 +32,14 @@ namespace Ocrcloud
         protected override bool ReleaseHandle() { Native.ocr_poll_options_free(handle); return true; }
     }
 
+    /// <summary>An <c>ocr_call_options *</c>, freed with <c>ocr_call_options_free</c>.</summary>
+    internal sealed class CallOptionsHandle : SafeHandle
+    {
+        public CallOptionsHandle() : base(IntPtr.Zero, true) { }
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+        protected override bool ReleaseHandle() { Native.ocr_call_options_free(handle); return true; }
+    }
+
     /// <summary>An <c>ocr_cancel *</c>, freed with <c>ocr_cancel_free</c>.</summary>
     internal sealed class CancelHandle : SafeHandle
     {

@@ -43,6 +43,15 @@ namespace Ocrcloud
         [DllImport(Lib)] internal static extern int ocr_submit_file(ClientHandle client, byte[] operation, byte[] path, byte[] settingsJson, out IntPtr taskId);
         [DllImport(Lib)] internal static extern int ocr_cancel_task(ClientHandle client, byte[] operation, byte[] taskId);
         [DllImport(Lib)] internal static extern int ocr_get_task_status(ClientHandle client, byte[] operation, byte[] taskId, out int status);
+        [DllImport(Lib)] internal static extern int ocr_submit_ex(ClientHandle client, byte[] operation, byte[] document, UIntPtr len, byte[] settingsJson, CallOptionsHandle call, out IntPtr taskId);
+        [DllImport(Lib)] internal static extern int ocr_submit_file_ex(ClientHandle client, byte[] operation, byte[] path, byte[] settingsJson, CallOptionsHandle call, out IntPtr taskId);
+        [DllImport(Lib)] internal static extern int ocr_cancel_task_ex(ClientHandle client, byte[] operation, byte[] taskId, CallOptionsHandle call);
+        [DllImport(Lib)] internal static extern int ocr_get_task_status_ex(ClientHandle client, byte[] operation, byte[] taskId, CallOptionsHandle call, out int status);
+
+        [DllImport(Lib)] internal static extern CallOptionsHandle ocr_call_options_new();
+        [DllImport(Lib)] internal static extern void ocr_call_options_free(IntPtr options);
+        [DllImport(Lib)] internal static extern int ocr_call_options_set_timeout_ms(CallOptionsHandle options, uint timeoutMs);
+        [DllImport(Lib)] internal static extern int ocr_call_options_set_cancel(CallOptionsHandle options, CancelHandle cancel);
 
         [DllImport(Lib)] internal static extern PollOptionsHandle ocr_poll_options_new();
         [DllImport(Lib)] internal static extern void ocr_poll_options_free(IntPtr options);
@@ -60,9 +69,12 @@ namespace Ocrcloud
         [DllImport(Lib)] internal static extern int ocr_fetch_result(ClientHandle client, byte[] taskId, out ResultHandle result);
         [DllImport(Lib)] internal static extern int ocr_fetch_result_for(ClientHandle client, byte[] operation, byte[] taskId, out ResultHandle result);
         [DllImport(Lib)] internal static extern int ocr_fetch_result_to_dir(ClientHandle client, byte[] operation, byte[] taskId, byte[] dir, out ResultHandle result);
+        [DllImport(Lib)] internal static extern int ocr_fetch_result_ex(ClientHandle client, byte[] operation, byte[] taskId, CallOptionsHandle call, out ResultHandle result);
+        [DllImport(Lib)] internal static extern int ocr_fetch_result_to_dir_ex(ClientHandle client, byte[] operation, byte[] taskId, byte[] dir, CallOptionsHandle call, out ResultHandle result);
         [DllImport(Lib)] internal static extern int ocr_poll_until_done(ClientHandle client, byte[] taskId, PollOptionsHandle options, out ResultHandle result);
         [DllImport(Lib)] internal static extern int ocr_poll_until_done_for(ClientHandle client, byte[] operation, byte[] taskId, PollOptionsHandle options, out ResultHandle result);
         [DllImport(Lib)] internal static extern int ocr_poll_many(ClientHandle client, byte[] operation, IntPtr[] taskIds, UIntPtr count, PollOptionsHandle options, [In, Out] IntPtr[] results, [In, Out] int[] codes);
+        [DllImport(Lib)] internal static extern IntPtr ocr_poll_many_message(UIntPtr index);
         [DllImport(Lib)] internal static extern int ocr_poll_until_done_to_dir(ClientHandle client, byte[] operation, byte[] taskId, PollOptionsHandle options, byte[] dir, out ResultHandle result);
 
         [DllImport(Lib)] internal static extern void ocr_result_free(IntPtr result);

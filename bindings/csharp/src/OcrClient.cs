@@ -122,19 +122,27 @@ namespace Ocrcloud
             Native.Check(Native.ocr_client_set_max_connections(Open(), connections));
         }
 
+        // The calls below take a timeout (TimeSpan.Zero, the default, or Timeout.InfiniteTimeSpan:
+        // none beyond the client's timeouts; then OcrException with OcrCode.Timeout) and a
+        // CancellationToken, which ends them within milliseconds with OperationCanceledException,
+        // whatever they are waiting for.
+
         /// <summary>
         /// Submits a document and answers the new task's id. <paramref name="settingsJson"/>: a
         /// JSON object sent as the operation's settings, or null for its defaults.
         /// </summary>
-        public string Submit(string operation, byte[] document, string settingsJson = null)
+        public string Submit(string operation, byte[] document, string settingsJson = null,
+            TimeSpan timeout = default(TimeSpan), CancellationToken cancellationToken = default(CancellationToken))
         {
             if (document == null)
             {
                 throw new ArgumentNullException("document");
             }
-            IntPtr id;
-            Native.Check(Native.ocr_submit(Open(), Native.Utf8(operation), document, (UIntPtr)(uint)document.Length,
-                Native.Utf8(settingsJson), out id));
+            byte[] op = Native.Utf8(operation);
+            byte[] settings = Native.Utf8(settingsJson);
+            IntPtr id = IntPtr.Zero;
+            Call(timeout, cancellationToken, (client, call) =>
+                Native.ocr_submit_ex(client, op, document, (UIntPtr)(uint)document.Length, settings, call, out id));
             return TaskId(id);
         }
 
@@ -142,11 +150,15 @@ namespace Ocrcloud
         /// Submits the file at <paramref name="path"/> like <see cref="Submit"/> does with bytes; the
         /// library reads it while it encodes it. An unreadable file is <see cref="OcrCode.Io"/>.
         /// </summary>
-        public string SubmitFile(string operation, string path, string settingsJson = null)
+        public string SubmitFile(string operation, string path, string settingsJson = null,
+            TimeSpan timeout = default(TimeSpan), CancellationToken cancellationToken = default(CancellationToken))
         {
-            IntPtr id;
-            Native.Check(Native.ocr_submit_file(Open(), Native.Utf8(operation), Native.Utf8(path),
-                Native.Utf8(settingsJson), out id));
+            byte[] op = Native.Utf8(operation);
+            byte[] file = Native.Utf8(path);
+            byte[] settings = Native.Utf8(settingsJson);
+            IntPtr id = IntPtr.Zero;
+            Call(timeout, cancellationToken, (client, call) =>
+                Native.ocr_submit_file_ex(client, op, file, settings, call, out id));
             return TaskId(id);
         }
 
@@ -163,54 +175,63 @@ namespace Ocrcloud
         }
 
         /// <summary>Removes a task from the service's queue; afterwards it answers NotExist.</summary>
-        public void CancelTask(string operation, string taskId)
+        public void CancelTask(string operation, string taskId,
+            TimeSpan timeout = default(TimeSpan), CancellationToken cancellationToken = default(CancellationToken))
         {
-            Native.Check(Native.ocr_cancel_task(Open(), Native.Utf8(operation), Native.Utf8(taskId)));
+            byte[] op = Native.Utf8(operation);
+            byte[] id = Native.Utf8(taskId);
+            Call(timeout, cancellationToken, (client, call) => Native.ocr_cancel_task_ex(client, op, id, call));
         }
 
         /// <summary>
         /// A task's status from the cheap status call, which carries no result data
         /// (<see cref="OcrTaskStatus.NotExist"/> for an unknown id).
         /// </summary>
-        public OcrTaskStatus GetTaskStatus(string operation, string taskId)
+        public OcrTaskStatus GetTaskStatus(string operation, string taskId,
+            TimeSpan timeout = default(TimeSpan), CancellationToken cancellationToken = default(CancellationToken))
         {
-            int status;
-            Native.Check(Native.ocr_get_task_status(Open(), Native.Utf8(operation), Native.Utf8(taskId), out status));
+            byte[] op = Native.Utf8(operation);
+            byte[] id = Native.Utf8(taskId);
+            int status = 0;
+            Call(timeout, cancellationToken, (client, call) => Native.ocr_get_task_status_ex(client, op, id, call, out status));
             return (OcrTaskStatus)status;
         }
 
-        /// <summary><see cref="Fetch(string, string)"/> with RecognizePdf.</summary>
-        public OcrResult Fetch(string taskId)
+        /// <summary><see cref="Fetch(string, string, TimeSpan, CancellationToken)"/> with RecognizePdf.</summary>
+        public OcrResult Fetch(string taskId,
+            TimeSpan timeout = default(TimeSpan), CancellationToken cancellationToken = default(CancellationToken))
         {
-            ResultHandle result;
-            int code = Native.ocr_fetch_result(Open(), Native.Utf8(taskId), out result);
-            return Take(code, result);
+            return Fetch(null, taskId, timeout, cancellationToken);
         }
 
         /// <summary>
         /// Asks once for a task's current answer. Every well-formed answer is a result, whatever the
         /// task's status (Pending, Error, NotExist are information); the caller disposes it.
         /// </summary>
-        public OcrResult Fetch(string operation, string taskId)
+        public OcrResult Fetch(string operation, string taskId,
+            TimeSpan timeout = default(TimeSpan), CancellationToken cancellationToken = default(CancellationToken))
         {
-            ResultHandle result;
-            int code = Native.ocr_fetch_result_for(Open(), Native.Utf8(operation), Native.Utf8(taskId), out result);
-            return Take(code, result);
+            byte[] op = Native.Utf8(operation);
+            byte[] id = Native.Utf8(taskId);
+            return CallForResult(timeout, cancellationToken, (ClientHandle client, CallOptionsHandle call, out ResultHandle result) =>
+                Native.ocr_fetch_result_ex(client, op, id, call, out result));
         }
 
         /// <summary>
-        /// Like <see cref="Fetch(string, string)"/>, but the result files are written to the existing
-        /// folder <paramref name="directory"/> while the answer arrives, so memory use does not grow
-        /// with their size. They are named &lt;task id&gt;.&lt;ext&gt; (see ocr_fetch_result_to_dir in
-        /// the header) and listed with their paths in <see cref="OcrResult.Files"/>, without data. A
-        /// missing folder is <see cref="OcrCode.Io"/>.
+        /// Like <see cref="Fetch(string, string, TimeSpan, CancellationToken)"/>, but the result files
+        /// are written to the existing folder <paramref name="directory"/> while the answer arrives,
+        /// so memory use does not grow with their size. They are named &lt;task id&gt;.&lt;ext&gt;
+        /// (see ocr_fetch_result_to_dir in the header) and listed with their paths in
+        /// <see cref="OcrResult.Files"/>, without data. A missing folder is <see cref="OcrCode.Io"/>.
         /// </summary>
-        public OcrResult FetchToDir(string operation, string taskId, string directory)
+        public OcrResult FetchToDir(string operation, string taskId, string directory,
+            TimeSpan timeout = default(TimeSpan), CancellationToken cancellationToken = default(CancellationToken))
         {
-            ResultHandle result;
-            int code = Native.ocr_fetch_result_to_dir(Open(), Native.Utf8(operation), Native.Utf8(taskId),
-                Native.Utf8(directory), out result);
-            return Take(code, result);
+            byte[] op = Native.Utf8(operation);
+            byte[] id = Native.Utf8(taskId);
+            byte[] dir = Native.Utf8(directory);
+            return CallForResult(timeout, cancellationToken, (ClientHandle client, CallOptionsHandle call, out ResultHandle result) =>
+                Native.ocr_fetch_result_to_dir_ex(client, op, id, dir, call, out result));
         }
 
         /// <summary><see cref="PollUntilDone(string, string, PollOptions, CancellationToken, IProgress{PollProgress})"/> with RecognizePdf.</summary>
@@ -286,7 +307,8 @@ namespace Ocrcloud
         /// Polls many tasks together from this thread, each on the schedule <paramref name="options"/>
         /// give (the deadline applies to the whole call; progress comes on this thread), with at most
         /// <see cref="SetMaxConnections"/> requests in flight. Answers one <see cref="PollOutcome"/>
-        /// per task, in order; the caller disposes their results. Throws when the call itself fails
+        /// per task, in order, each error with its task's own message; the caller disposes their
+        /// results. Throws when the call itself fails
         /// (such as a null task id), OperationCanceledException when the token cancels it (the
         /// results of tasks that completed are disposed), and what the progress threw.
         /// </summary>
@@ -314,11 +336,14 @@ namespace Ocrcloud
                     var codes = Enumerable.Repeat(-1, ids.Length).ToArray(); // -1: not written
                     int code = Native.ocr_poll_many(client, op, ids, (UIntPtr)(uint)ids.Length, poll.Options, results, codes);
                     OcrException failure = code == 0 ? null : Native.Failure(code);
+                    // Each task's own message, read right after the call on this thread.
+                    string[] messages = Enumerable.Range(0, ids.Length)
+                        .Select(i => Native.FromUtf8(Native.ocr_poll_many_message((UIntPtr)(uint)i))).ToArray();
                     ResultHandle[] handles = results.Select(r => r == IntPtr.Zero ? null : new ResultHandle(r)).ToArray();
                     poll.ThrowProgressFailure(handles);
                     if (failure == null)
                     {
-                        return Outcomes(taskIds, handles, codes, null);
+                        return Outcomes(taskIds, handles, codes, messages);
                     }
                     Exception thrown = poll.Failure(failure);
                     if (codes.Length == 0 || codes[0] == -1 || thrown is OperationCanceledException)
@@ -329,7 +354,7 @@ namespace Ocrcloud
                         }
                         throw thrown;
                     }
-                    return Outcomes(taskIds, handles, codes, failure.Message);
+                    return Outcomes(taskIds, handles, codes, messages);
                 }
             }
             finally
@@ -341,12 +366,9 @@ namespace Ocrcloud
             }
         }
 
-        /// <summary>
-        /// One outcome per task of ocr_poll_many. The library words a message only for the first
-        /// failing task (<paramref name="message"/>); the others get one naming the task and code.
-        /// </summary>
+        /// <summary>One outcome per task of ocr_poll_many, each failure with its task's own message.</summary>
         private static IReadOnlyList<PollOutcome> Outcomes(IList<string> taskIds, ResultHandle[] results, int[] codes,
-            string message)
+            string[] messages)
         {
             var outcomes = new List<PollOutcome>();
             for (int i = 0; i < codes.Length; i++)
@@ -356,9 +378,10 @@ namespace Ocrcloud
                     outcomes.Add(new PollOutcome(taskIds[i], new OcrResult(results[i]), null));
                     continue;
                 }
-                outcomes.Add(new PollOutcome(taskIds[i], null, new OcrException((OcrCode)codes[i], message ??
-                    "task " + taskIds[i] + " did not complete: " + Native.FromUtf8(Native.ocr_code_name(codes[i])))));
-                message = null;
+                outcomes.Add(new PollOutcome(taskIds[i], null, new OcrException((OcrCode)codes[i],
+                    string.IsNullOrEmpty(messages[i])
+                        ? "task " + taskIds[i] + " did not complete: " + Native.FromUtf8(Native.ocr_code_name(codes[i]))
+                        : messages[i])));
             }
             return outcomes.AsReadOnly();
         }
@@ -388,6 +411,39 @@ namespace Ocrcloud
                 throw failure;
             }
             return new OcrResult(result);
+        }
+
+        /// <summary>Runs one native call within its limits.</summary>
+        private void Call(TimeSpan timeout, CancellationToken cancellationToken, Func<ClientHandle, CallOptionsHandle, int> body)
+        {
+            ClientHandle client = Open();
+            using (var call = new NativeCall(timeout, cancellationToken))
+            {
+                call.Check(body(client, call.Options));
+            }
+        }
+
+        private delegate int ResultCall(ClientHandle client, CallOptionsHandle call, out ResultHandle result);
+
+        /// <summary>Runs one native call that answers one result, within its limits.</summary>
+        private OcrResult CallForResult(TimeSpan timeout, CancellationToken cancellationToken, ResultCall body)
+        {
+            ClientHandle client = Open();
+            using (var call = new NativeCall(timeout, cancellationToken))
+            {
+                ResultHandle result;
+                int code = body(client, call.Options, out result);
+                try
+                {
+                    call.Check(code);
+                }
+                catch
+                {
+                    result.Dispose();
+                    throw;
+                }
+                return new OcrResult(result);
+            }
         }
 
         private delegate int PollCall(ClientHandle client, PollOptionsHandle options, out ResultHandle result);

@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.IO;
 using System.Linq;
 using System.Net;
+using System.Net.Sockets;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -174,6 +175,74 @@ public static class BindingTests
         malloc_trim(UIntPtr.Zero);
         string[] fields = File.ReadAllText("/proc/self/statm").Trim().Split(' ');
         return long.Parse(fields[1]) * 4096;
+    }
+
+    /// <summary>
+    /// A loopback listener that accepts connections and never answers: a request to it waits until
+    /// the client gives up. Dispose it explicitly (mono).
+    /// </summary>
+    private sealed class SilentServer : IDisposable
+    {
+        private readonly TcpListener listener = new TcpListener(IPAddress.Loopback, 0);
+        private readonly List<TcpClient> held = new List<TcpClient>();
+        private readonly Thread acceptor;
+
+        public SilentServer()
+        {
+            listener.Start(16);
+            Url = "http://127.0.0.1:" + ((IPEndPoint)listener.LocalEndpoint).Port;
+            acceptor = new Thread(() => {
+                try
+                {
+                    while (true)
+                    {
+                        TcpClient connection = listener.AcceptTcpClient();
+                        lock (held)
+                        {
+                            held.Add(connection);
+                        }
+                    }
+                }
+                catch (SocketException)
+                {
+                    // Stop() ends the loop
+                }
+                catch (ObjectDisposedException)
+                {
+                }
+            }) { IsBackground = true };
+            acceptor.Start();
+        }
+
+        public string Url { get; private set; }
+
+        public void Dispose()
+        {
+            listener.Stop();
+            acceptor.Join(2000);
+            lock (held)
+            {
+                foreach (TcpClient connection in held)
+                {
+                    connection.Close();
+                }
+            }
+        }
+    }
+
+    /// <summary>The calls that take a timeout and a CancellationToken, by name.</summary>
+    private static List<KeyValuePair<string, Action<TimeSpan, CancellationToken>>> EachCall(OcrClient client, string dir)
+    {
+        byte[] pdf = Encoding.UTF8.GetBytes("%PDF-1.4");
+        return new List<KeyValuePair<string, Action<TimeSpan, CancellationToken>>>
+        {
+            new KeyValuePair<string, Action<TimeSpan, CancellationToken>>("Submit", (t, c) => client.Submit(null, pdf, null, t, c)),
+            new KeyValuePair<string, Action<TimeSpan, CancellationToken>>("SubmitFile", (t, c) => client.SubmitFile(null, samplePdf, null, t, c)),
+            new KeyValuePair<string, Action<TimeSpan, CancellationToken>>("Fetch", (t, c) => client.Fetch("task", t, c).Dispose()),
+            new KeyValuePair<string, Action<TimeSpan, CancellationToken>>("FetchToDir", (t, c) => client.FetchToDir(null, "task", dir, t, c).Dispose()),
+            new KeyValuePair<string, Action<TimeSpan, CancellationToken>>("GetTaskStatus", (t, c) => client.GetTaskStatus(null, "task", t, c)),
+            new KeyValuePair<string, Action<TimeSpan, CancellationToken>>("CancelTask", (t, c) => client.CancelTask(null, "task", t, c)),
+        };
     }
 
     // ---- tests ----
@@ -667,6 +736,118 @@ public static class BindingTests
             Equal(client.PollMany(null, new string[0], null).Count, 0);
             OcrException e = Fails(OcrCode.InvalidArgument, () => client.PollMany(null, new[] { done[0], null }, Fast()));
             Check(e.Message.Contains("task_ids[1]"), e.Message);
+        }
+    }
+
+    private static void TestACallCancelledFromAnotherThreadEndsPromptly()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "ocrcloud-cs-cancel-" + Guid.NewGuid());
+        Directory.CreateDirectory(dir);
+        var latencies = new List<string>();
+        long worst = 0;
+        try
+        {
+            using (var server = new SilentServer())
+            using (OcrClient client = OcrClient.WithToken(server.Url, "token"))
+            {
+                foreach (var call in EachCall(client, dir))
+                {
+                    using (var source = new CancellationTokenSource())
+                    {
+                        var watch = Stopwatch.StartNew();
+                        long triggeredAt = 0;
+                        var trigger = new Thread(() => {
+                            Thread.Sleep(100);
+                            Interlocked.Exchange(ref triggeredAt, watch.ElapsedMilliseconds);
+                            source.Cancel();
+                        }) { IsBackground = true };
+                        trigger.Start();
+                        OperationCanceledException e = Throws<OperationCanceledException>(
+                            () => call.Value(TimeSpan.Zero, source.Token));
+                        long returnedAt = watch.ElapsedMilliseconds;
+                        trigger.Join();
+                        Check(returnedAt >= 100, call.Key + " ended before the cancel: " + returnedAt + " ms");
+                        Equal(e.CancellationToken, source.Token);
+                        Equal(((OcrException)e.InnerException).Code, OcrCode.Cancelled);
+                        long ms = returnedAt - Interlocked.Read(ref triggeredAt);
+                        worst = Math.Max(worst, ms);
+                        latencies.Add(call.Key + " " + ms + " ms");
+                    }
+                }
+            }
+            Equal(Directory.GetFiles(dir).Length, 0);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+        Console.WriteLine("  calls returned after Cancel(): {0}", string.Join(", ", latencies));
+        Check(worst < 500, "returned " + worst + " ms after the cancel");
+    }
+
+    private static void TestATimeoutEndsACallWithTimeout()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "ocrcloud-cs-timeout-" + Guid.NewGuid());
+        Directory.CreateDirectory(dir);
+        try
+        {
+            using (var server = new SilentServer())
+            using (OcrClient client = OcrClient.WithToken(server.Url, "token"))
+            {
+                foreach (var call in EachCall(client, dir))
+                {
+                    var watch = Stopwatch.StartNew();
+                    Fails(OcrCode.Timeout, () => call.Value(TimeSpan.FromMilliseconds(200), CancellationToken.None));
+                    long ms = watch.ElapsedMilliseconds;
+                    Check(ms >= 190 && ms < 2000, call.Key + " took " + ms + " ms");
+                }
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    private static void TestCallLimitsThatAreNotReachedChangeNothing()
+    {
+        string done = Fixture("{\"results\": [{\"type\": \"Text\", \"text\": \"in time\"}]}");
+        using (OcrClient client = DemoClient())
+        using (var source = new CancellationTokenSource())
+        {
+            using (OcrResult result = client.Fetch(done, TimeSpan.FromSeconds(10), source.Token))
+            {
+                Equal(result.Files[0].Text, "in time");
+            }
+            Equal(client.GetTaskStatus(null, done, Timeout.InfiniteTimeSpan), OcrTaskStatus.Completed);
+            Equal(client.GetTaskStatus(null, done, cancellationToken: source.Token), OcrTaskStatus.Completed);
+            source.Cancel(); // cancelled before the call: nothing is sent
+            int before = Polls(done);
+            OperationCanceledException e = Throws<OperationCanceledException>(() => client.Fetch(null, done, cancellationToken: source.Token));
+            Equal(e.CancellationToken, source.Token);
+            Equal(Polls(done), before);
+            Throws<ArgumentOutOfRangeException>(() => client.Fetch(done, TimeSpan.FromMilliseconds(-5)));
+        }
+    }
+
+    private static void TestPollManyGivesEachFailedTaskItsOwnMessage()
+    {
+        string first = Fixture("{\"taskStatus\": \"Error\", \"error\": {\"messages\": [\"page 1 is blank\"]}}");
+        string second = Fixture("{\"taskStatus\": \"Error\", \"error\": {\"messages\": [\"the scan is upside down\"]}}");
+        string done = Fixture("{\"results\": [{\"type\": \"Text\", \"text\": \"x\"}]}");
+        using (OcrClient client = DemoClient())
+        {
+            IReadOnlyList<PollOutcome> outcomes = client.PollMany(null, new[] { first, done, second, "never-existed" }, Fast());
+            string one = outcomes[0].Error.Message;
+            Equal(outcomes[0].Error.Code, OcrCode.TaskFailed);
+            Check(one.Contains("page 1 is blank") && one.Contains(first) && !one.Contains("upside down"), one);
+            outcomes[1].Result.Dispose();
+            string two = outcomes[2].Error.Message;
+            Equal(outcomes[2].Error.Code, OcrCode.TaskFailed);
+            Check(two.Contains("the scan is upside down") && two.Contains(second) && !two.Contains("blank"), two);
+            string missing = outcomes[3].Error.Message;
+            Equal(outcomes[3].Error.Code, OcrCode.TaskNotFound);
+            Check(missing.Contains("never-existed") && !missing.Contains("did not complete"), missing);
         }
     }
 

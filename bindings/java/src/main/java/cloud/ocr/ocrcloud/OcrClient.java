@@ -1,5 +1,6 @@
 package cloud.ocr.ocrcloud;
 
+import cloud.ocr.ocrcloud.OcrLibrary.CallOptionsHandle;
 import cloud.ocr.ocrcloud.OcrLibrary.ClientHandle;
 import cloud.ocr.ocrcloud.OcrLibrary.SizeT;
 import com.sun.jna.Pointer;
@@ -21,6 +22,8 @@ import static cloud.ocr.ocrcloud.OcrLibrary.LIB;
  * calls running on other threads finish first, later calls throw IllegalStateException.
  * Failures throw {@link OcrException}. {@code operation} arguments name the service's operation,
  * e.g. {@code "RecognizePdf"} (matched without regard to case; {@code null} means that one).
+ * The network calls other than polls have an overload taking {@link CallOptions}: a deadline and a
+ * {@link CancelToken} for that call. Negative integer arguments throw IllegalArgumentException.
  */
 public final class OcrClient implements AutoCloseable {
     private final NativeHandle<ClientHandle> handle;
@@ -83,6 +86,7 @@ public final class OcrClient implements AutoCloseable {
 
     /** The largest answer accepted, in bytes (at least 1); larger is {@link OcrCode#TOO_LARGE}. Default 1 GiB. */
     public void setMaxResponseBytes(long maxBytes) {
+        nonNegative(maxBytes, "maxBytes");
         run(client -> LIB.ocr_client_set_max_response_bytes(client, maxBytes));
     }
 
@@ -93,41 +97,59 @@ public final class OcrClient implements AutoCloseable {
 
     /** How many requests one call sends at most on transient failures (1: no retries). Default 3. */
     public void setMaxAttempts(int attempts) {
+        nonNegative(attempts, "attempts");
         run(client -> LIB.ocr_client_set_max_attempts(client, attempts));
     }
 
     /** How many requests {@link #pollMany} has in flight at most (at least 1). Default 4. */
     public void setMaxConnections(int connections) {
+        nonNegative(connections, "connections");
         run(client -> LIB.ocr_client_set_max_connections(client, connections));
+    }
+
+    /** {@link #submit(String, byte[], String, CallOptions)} without limits. */
+    public String submit(String operation, byte[] document, String settingsJson) {
+        return submit(operation, document, settingsJson, null);
     }
 
     /**
      * Submits a document and answers the new task's id. {@code settingsJson}: a JSON object sent
      * as the operation's {@code settings}, or {@code null} for its defaults. A submission is only
-     * retried when it certainly did not reach the server.
+     * retried when it certainly did not reach the server. {@code call}: the deadline and cancel
+     * token of this call ({@code null}: none).
      */
-    public String submit(String operation, byte[] document, String settingsJson) {
+    public String submit(String operation, byte[] document, String settingsJson, CallOptions call) {
         String op = arg(operation);
         String settings = arg(settingsJson);
         return handle.call(client -> {
-            PointerByReference out = new PointerByReference();
-            OcrException.check(LIB.ocr_submit(client, op, document, new SizeT(document.length), settings, out));
-            return taskId(out);
+            try (CallOptions.NativeOptions c = new CallOptions.NativeOptions(call)) {
+                PointerByReference out = new PointerByReference();
+                OcrException.check(LIB.ocr_submit_ex(client, op, document, new SizeT(document.length), settings,
+                        c.handle, out));
+                return taskId(out);
+            }
         });
+    }
+
+    /** {@link #submitFile(String, Path, String, CallOptions)} without limits. */
+    public String submitFile(String operation, Path path, String settingsJson) {
+        return submitFile(operation, path, settingsJson, null);
     }
 
     /**
      * Submits the file at {@code path} like {@link #submit} does with bytes; the library reads it
      * while it encodes it. An unreadable file is {@link OcrCode#IO}.
      */
-    public String submitFile(String operation, Path path, String settingsJson) {
+    public String submitFile(String operation, Path path, String settingsJson, CallOptions call) {
         String op = arg(operation);
         String file = arg(path.toString());
         String settings = arg(settingsJson);
         return handle.call(client -> {
-            PointerByReference out = new PointerByReference();
-            OcrException.check(LIB.ocr_submit_file(client, op, file, settings, out));
-            return taskId(out);
+            try (CallOptions.NativeOptions c = new CallOptions.NativeOptions(call)) {
+                PointerByReference out = new PointerByReference();
+                OcrException.check(LIB.ocr_submit_file_ex(client, op, file, settings, c.handle, out));
+                return taskId(out);
+            }
         });
     }
 
@@ -140,22 +162,32 @@ public final class OcrClient implements AutoCloseable {
         }
     }
 
-    /** Removes a task from the service's queue; afterwards it answers NotExist. */
+    /** {@link #cancelTask(String, String, CallOptions)} without limits. */
     public void cancelTask(String operation, String taskId) {
+        cancelTask(operation, taskId, null);
+    }
+
+    /** Removes a task from the service's queue; afterwards it answers NotExist. */
+    public void cancelTask(String operation, String taskId, CallOptions call) {
         String op = arg(operation);
         String id = arg(taskId);
-        run(client -> LIB.ocr_cancel_task(client, op, id));
+        run(call, (client, c) -> LIB.ocr_cancel_task_ex(client, op, id, c));
+    }
+
+    /** {@link #taskStatus(String, String, CallOptions)} without limits. */
+    public TaskStatus taskStatus(String operation, String taskId) {
+        return taskStatus(operation, taskId, null);
     }
 
     /**
      * A task's status from the cheap status call, which carries no result data
      * ({@link TaskStatus#NOT_EXIST} for an unknown id).
      */
-    public TaskStatus taskStatus(String operation, String taskId) {
+    public TaskStatus taskStatus(String operation, String taskId, CallOptions call) {
         String op = arg(operation);
         String id = arg(taskId);
         IntByReference status = new IntByReference();
-        run(client -> LIB.ocr_get_task_status(client, op, id, status));
+        run(call, (client, c) -> LIB.ocr_get_task_status_ex(client, op, id, c, status));
         return TaskStatus.of(status.getValue());
     }
 
@@ -169,36 +201,38 @@ public final class OcrClient implements AutoCloseable {
         });
     }
 
+    /** {@link #fetch(String, String, CallOptions)} without limits. */
+    public OcrResult fetch(String operation, String taskId) {
+        return fetch(operation, taskId, null);
+    }
+
     /**
      * Asks once for a task's current answer. Every well-formed answer is a result, whatever the
      * task's status (Pending, Error, NotExist are information); the caller closes it.
      */
-    public OcrResult fetch(String operation, String taskId) {
+    public OcrResult fetch(String operation, String taskId, CallOptions call) {
         String op = arg(operation);
         String id = arg(taskId);
-        return handle.call(client -> {
-            PointerByReference out = new PointerByReference();
-            OcrException.check(LIB.ocr_fetch_result_for(client, op, id, out));
-            return OcrResult.take(out.getValue());
-        });
+        return result(call, (client, c, out) -> LIB.ocr_fetch_result_ex(client, op, id, c, out));
+    }
+
+    /** {@link #fetchToDir(String, String, Path, CallOptions)} without limits. */
+    public OcrResult fetchToDir(String operation, String taskId, Path dir) {
+        return fetchToDir(operation, taskId, dir, null);
     }
 
     /**
-     * Like {@link #fetch(String, String)}, but the result files are written to the existing
-     * folder {@code dir} while the answer arrives, so memory use does not grow with their size.
-     * They are named {@code <task id>.<ext>} (see {@code ocr_fetch_result_to_dir} in the header)
-     * and listed with their paths in {@link OcrResult#files()}, without data. A missing folder is
-     * {@link OcrCode#IO}.
+     * Like {@link #fetch(String, String, CallOptions)}, but the result files are written to the
+     * existing folder {@code dir} while the answer arrives, so memory use does not grow with their
+     * size. They are named {@code <task id>.<ext>} (see {@code ocr_fetch_result_to_dir} in the
+     * header) and listed with their paths in {@link OcrResult#files()}, without data. A missing
+     * folder is {@link OcrCode#IO}.
      */
-    public OcrResult fetchToDir(String operation, String taskId, Path dir) {
+    public OcrResult fetchToDir(String operation, String taskId, Path dir, CallOptions call) {
         String op = arg(operation);
         String id = arg(taskId);
         String folder = arg(dir.toString());
-        return handle.call(client -> {
-            PointerByReference out = new PointerByReference();
-            OcrException.check(LIB.ocr_fetch_result_to_dir(client, op, id, folder, out));
-            return OcrResult.take(out.getValue());
-        });
+        return result(call, (client, c, out) -> LIB.ocr_fetch_result_to_dir_ex(client, op, id, folder, c, out));
     }
 
     /** {@link #pollUntilDone(String, String, PollOptions)} with {@code RecognizePdf}. */
@@ -251,7 +285,8 @@ public final class OcrClient implements AutoCloseable {
      * Polls many tasks together from this thread, each on the schedule {@code options} give (the
      * deadline and the cancel token apply to the whole call; progress comes on this thread), with
      * at most {@link #setMaxConnections} requests in flight. Answers one {@link PollOutcome} per
-     * task, in order; the caller closes their results. Throws only when the call itself fails
+     * task, in order, whose error carries that task's own message; the caller closes their
+     * results. Throws only when the call itself fails
      * (such as a {@code null} task id) or the progress listener threw.
      */
     public List<PollOutcome> pollMany(String operation, List<String> taskIds, PollOptions options) {
@@ -278,6 +313,35 @@ public final class OcrClient implements AutoCloseable {
         int apply(ClientHandle client);
     }
 
+    private interface LimitedCall {
+        int apply(ClientHandle client, CallOptionsHandle call);
+    }
+
+    private interface LimitedFetch {
+        int apply(ClientHandle client, CallOptionsHandle call, PointerByReference out);
+    }
+
+    /** Runs one native call with the native form of {@code call}. */
+    private void run(CallOptions call, LimitedCall body) {
+        handle.call(client -> {
+            try (CallOptions.NativeOptions c = new CallOptions.NativeOptions(call)) {
+                OcrException.check(body.apply(client, c.handle));
+                return null;
+            }
+        });
+    }
+
+    /** Runs one native call that answers a result, with the native form of {@code call}. */
+    private OcrResult result(CallOptions call, LimitedFetch body) {
+        return handle.call(client -> {
+            try (CallOptions.NativeOptions c = new CallOptions.NativeOptions(call)) {
+                PointerByReference out = new PointerByReference();
+                OcrException.check(body.apply(client, c.handle, out));
+                return OcrResult.take(out.getValue());
+            }
+        });
+    }
+
     private void run(Setter setter) {
         handle.call(client -> {
             OcrException.check(setter.apply(client));
@@ -291,6 +355,17 @@ public final class OcrClient implements AutoCloseable {
             throw new IllegalArgumentException("a string argument contains a NUL character");
         }
         return s;
+    }
+
+    /**
+     * An integer for the C API's unsigned parameters, where a negative Java value would arrive as
+     * a huge one.
+     */
+    static long nonNegative(long value, String name) {
+        if (value < 0) {
+            throw new IllegalArgumentException(name + " must not be negative: " + value);
+        }
+        return value;
     }
 
     /** A duration as the C API's unsigned 32-bit milliseconds. */

@@ -22,7 +22,7 @@ public enum OcrCode {
     TASK_NOT_FOUND(9),
     /** The task was still not finished when the poll's attempts ran out. */
     NOT_READY(10),
-    /** The poll was cancelled through a {@link CancelToken}. */
+    /** The poll or call was cancelled through a {@link CancelToken}. */
     CANCELLED(11),
     /** An answer exceeds the client's size limit, or the server refused a request as too large. */
     TOO_LARGE(12),

@@ -36,6 +36,11 @@ interface OcrLibrary extends Library {
         public PollOptionsHandle() {}
     }
 
+    /** {@code ocr_call_options *} */
+    final class CallOptionsHandle extends PointerType {
+        public CallOptionsHandle() {}
+    }
+
     /** {@code ocr_cancel *} */
     final class CancelHandle extends PointerType {
         public CancelHandle() {}
@@ -93,6 +98,18 @@ interface OcrLibrary extends Library {
             PointerByReference taskIdOut);
     int ocr_cancel_task(ClientHandle client, String operation, String taskId);
     int ocr_get_task_status(ClientHandle client, String operation, String taskId, IntByReference out);
+    int ocr_submit_ex(ClientHandle client, String operation, byte[] document, SizeT len, String settingsJson,
+            CallOptionsHandle call, PointerByReference taskIdOut);
+    int ocr_submit_file_ex(ClientHandle client, String operation, String path, String settingsJson,
+            CallOptionsHandle call, PointerByReference taskIdOut);
+    int ocr_cancel_task_ex(ClientHandle client, String operation, String taskId, CallOptionsHandle call);
+    int ocr_get_task_status_ex(ClientHandle client, String operation, String taskId, CallOptionsHandle call,
+            IntByReference out);
+
+    CallOptionsHandle ocr_call_options_new();
+    void ocr_call_options_free(CallOptionsHandle options);
+    int ocr_call_options_set_timeout_ms(CallOptionsHandle options, int timeoutMs);
+    int ocr_call_options_set_cancel(CallOptionsHandle options, CancelHandle cancel);
 
     PollOptionsHandle ocr_poll_options_new();
     void ocr_poll_options_free(PollOptionsHandle options);
@@ -111,12 +128,18 @@ interface OcrLibrary extends Library {
     int ocr_fetch_result_for(ClientHandle client, String operation, String taskId, PointerByReference out);
     int ocr_fetch_result_to_dir(ClientHandle client, String operation, String taskId, String dir,
             PointerByReference out);
+    int ocr_fetch_result_ex(ClientHandle client, String operation, String taskId, CallOptionsHandle call,
+            PointerByReference out);
+    int ocr_fetch_result_to_dir_ex(ClientHandle client, String operation, String taskId, String dir,
+            CallOptionsHandle call, PointerByReference out);
     int ocr_poll_until_done(ClientHandle client, String taskId, PollOptionsHandle options, PointerByReference out);
     int ocr_poll_until_done_for(ClientHandle client, String operation, String taskId, PollOptionsHandle options,
             PointerByReference out);
     /** {@code resultsOut} and {@code codesOut} are copied back after the call. */
     int ocr_poll_many(ClientHandle client, String operation, String[] taskIds, SizeT count, PollOptionsHandle options,
             Pointer[] resultsOut, int[] codesOut);
+    /** Valid until the next {@code ocr_poll_many} on this thread; {@code null} out of range. */
+    String ocr_poll_many_message(SizeT index);
     int ocr_poll_until_done_to_dir(ClientHandle client, String operation, String taskId,
             PollOptionsHandle options, String dir, PointerByReference out);
 

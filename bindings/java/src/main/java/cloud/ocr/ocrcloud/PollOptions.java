@@ -3,6 +3,7 @@ package cloud.ocr.ocrcloud;
 import cloud.ocr.ocrcloud.OcrLibrary.PollOptionsHandle;
 import cloud.ocr.ocrcloud.OcrLibrary.ProgressFn;
 import cloud.ocr.ocrcloud.OcrLibrary.ResultHandle;
+import cloud.ocr.ocrcloud.OcrLibrary.SizeT;
 import com.sun.jna.Pointer;
 import com.sun.jna.ptr.PointerByReference;
 import java.lang.ref.Reference;
@@ -69,6 +70,7 @@ public final class PollOptions {
 
         /** At most this many requests, then {@link OcrCode#NOT_READY}; 0: no limit. */
         public Builder maxAttempts(int attempts) {
+            OcrClient.nonNegative(attempts, "attempts");
             maxAttempts = attempts;
             return this;
         }
@@ -176,16 +178,18 @@ public final class PollOptions {
             if (codes.length > 0 && codes[0] == -1) {
                 throw new OcrException(OcrCode.of(code), message);
             }
+            String[] messages = new String[codes.length]; // each task's own, still on the polling thread
+            for (int i = 0; i < codes.length; i++) {
+                messages[i] = LIB.ocr_poll_many_message(new SizeT(i));
+            }
             List<PollOutcome> outcomes = new ArrayList<>();
             for (int i = 0; i < codes.length; i++) {
                 String id = taskIds.get(i);
                 if (codes[i] == 0) {
                     outcomes.add(new PollOutcome(id, OcrResult.take(results[i]), null));
                 } else {
-                    // The library words a message only for the first failing task.
-                    outcomes.add(new PollOutcome(id, null, new OcrException(OcrCode.of(codes[i]), message != null
-                            ? message : "task " + id + " did not complete: " + LIB.ocr_code_name(codes[i]))));
-                    message = null;
+                    outcomes.add(new PollOutcome(id, null, new OcrException(OcrCode.of(codes[i]), messages[i] != null
+                            ? messages[i] : "task " + id + " did not complete: " + LIB.ocr_code_name(codes[i]))));
                 }
             }
             return outcomes;
