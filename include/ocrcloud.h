@@ -53,6 +53,12 @@
 #define OCR_LOG_DEBUG 3
 
 /**
+ * A piece of a secret at least this long is removed wherever it appears, so that a server
+ * that echoes part of a token, or a text cut in the middle of one, reveals no usable part.
+ */
+#define LONGEST_SAFE_PIECE 15
+
+/**
  * How a step fails.
  */
 typedef struct Fault Fault;
@@ -128,7 +134,8 @@ typedef int32_t ocr_task_status;
  * It may be called from any thread, including the library's own worker threads of
  * `ocr_poll_many` and several threads at once, so it must be thread-safe. It must return
  * normally and must not call `ocr_set_log_callback`; other `ocr_` calls made from inside it
- * work but log nothing.
+ * work but log nothing, except that a call that needs a token while the line comes from that
+ * token's fetch on the same thread fails at once with `OCR_ERR_INVALID_ARGUMENT`.
  */
 typedef void (*ocr_log_fn)(void *user_data,
                            int32_t level,
@@ -225,6 +232,12 @@ typedef void (*ocr_progress_fn)(void *user_data,
  * A bug in this library (a caught panic). Please report it.
  */
 #define OCR_ERR_INTERNAL 14
+
+/**
+ * The TLS connection failed: an untrusted, self-signed, expired or not yet valid certificate,
+ * a name mismatch, a failed handshake. Never retried; the message says which, in one sentence.
+ */
+#define OCR_ERR_TLS 15
 
 /**
  * A status string this library does not know (`ocr_result_task_status_text` has it).
@@ -416,6 +429,38 @@ ocr_code ocr_submit(const ocr_client *client,
                     char **task_id_out);
 
 /**
+ * Also trust the CA certificates in the PEM file at `pem_path`, besides the default roots (the
+ * system's store, which honours `SSL_CERT_FILE` and `SSL_CERT_DIR`, or Mozilla's roots bundled
+ * with the library where the system has none); NULL: back to the default. A later call
+ * replaces the certificates an earlier one added. A missing, unreadable or certificate-less
+ * file is `OCR_ERR_INVALID_ARGUMENT`, and the client is then unchanged. Applies to calls that
+ * start afterwards; thread-safe.
+ */
+ocr_code ocr_client_set_ca_file(ocr_client *client,
+                                const char *pem_path);
+
+/**
+ * Like `ocr_client_set_ca_file`, with the PEM text in memory: `len` bytes at `pem` (which the
+ * library copies). `pem` NULL (with any `len`): back to the default. Text without a
+ * certificate is `OCR_ERR_INVALID_ARGUMENT`.
+ */
+ocr_code ocr_client_set_ca_pem(ocr_client *client,
+                               const uint8_t *pem,
+                               size_t len);
+
+/**
+ * The proxy for requests to a base URL that is not loopback: `http://host:port` or
+ * `https://...` (a CONNECT tunnel; `http://user:password@host:port` authenticates); `""`: no
+ * proxy; NULL: the environment's (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, with `NO_PROXY`;
+ * lower case too), the default. SOCKS and other schemes are `OCR_ERR_INVALID_ARGUMENT` naming
+ * the proxy (such a proxy in the environment makes `ocr_client_new` fail the same way). A
+ * loopback base URL never goes through a proxy. The proxy's password never appears in a
+ * message or log line. Thread-safe.
+ */
+ocr_code ocr_client_set_proxy(ocr_client *client,
+                              const char *proxy_url);
+
+/**
  * Submits a document to an operation and answers the new task's id.
  *
  * `operation`: e.g. `"RecognizePdf"` (NULL means that), matched without regard to case; an
@@ -429,8 +474,9 @@ ocr_code ocr_submit(const ocr_client *client,
  * `call`: the deadline and cancel token (NULL: none).
  *
  * A submission is sent again only when it certainly did not reach the server (no connection,
- * nothing written, or 429/503); after any other failure it is not, and the message says that a
- * task may exist, so one call never creates two billed tasks.
+ * nothing written, 429/503, or once with a fresh token after 401/403); after any other failure
+ * it is not, and the message says that a task may exist, so one call never creates two billed
+ * tasks.
  *
  * On `OCR_OK`, `*task_id_out` receives the id, which the caller frees with `ocr_string_free`.
  * Thread-safe.

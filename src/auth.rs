@@ -9,6 +9,7 @@ use crate::secrets;
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 /// The lifetime assumed when the token endpoint does not say (`expires_in` missing).
@@ -55,9 +56,9 @@ struct Cache {
     token: Option<Bearer>,
     refresh_at: Option<Instant>,
     generation: u64,
-    /// The process in which a thread is fetching a token now: after a `fork` the child has no
-    /// such thread, so a fetch marked by another process does not count.
-    fetching: Option<u32>,
+    /// The process and thread fetching a token now: after a `fork` the child has no such
+    /// thread, so a fetch marked by another process does not count.
+    fetching: Option<(u32, ThreadId)>,
     /// Counts finished fetches, so that a waiter knows when the one it waited for ended.
     fetches: u64,
     /// The failure of the last fetch, for the threads that waited for it.
@@ -175,6 +176,12 @@ impl Auth {
             if !cache.is_fetching() {
                 break;
             }
+            if cache.fetching == Some(fetcher()) {
+                return Err(invalid(
+                    "a token is being fetched on this very thread (a call made from inside a log \
+                     callback cannot wait for it)",
+                ));
+            }
             let waited_for = cache.fetches;
             while cache.is_fetching() && cache.fetches == waited_for {
                 drop(cache);
@@ -192,7 +199,7 @@ impl Auth {
                 return Err(failure.clone());
             }
         }
-        cache.fetching = Some(std::process::id());
+        cache.fetching = Some(fetcher());
         drop(cache);
         let turn = FetchTurn { credentials };
         let outcome = fetch(&credentials.client_id, &credentials.client_secret);
@@ -244,7 +251,8 @@ impl Auth {
 impl Cache {
     /// Whether a thread of this process is fetching a token now.
     fn is_fetching(&self) -> bool {
-        self.fetching == Some(std::process::id())
+        self.fetching
+            .is_some_and(|(pid, _)| pid == std::process::id())
     }
 }
 
@@ -252,6 +260,11 @@ impl Credentials {
     fn lock(&self) -> MutexGuard<'_, Cache> {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// This thread, as a token fetch records it.
+fn fetcher() -> (u32, ThreadId) {
+    (std::process::id(), std::thread::current().id())
 }
 
 /// How long a token lives: `None` when it must not be reused (zero, negative or not a number).
@@ -468,6 +481,17 @@ mod tests {
             n.load(Ordering::SeqCst) < 8,
             "waiters share a fetch's failure"
         );
+    }
+
+    #[test]
+    fn a_call_inside_a_fetch_on_the_same_thread_fails_at_once_instead_of_waiting_for_itself() {
+        let auth = Auth::credentials("id", "secret").unwrap();
+        let inner = auth.bearer(&Call::default(), |_, _| {
+            let nested = auth.bearer(&Call::default(), |_, _| panic!("one fetch at a time"));
+            assert_eq!(nested.unwrap_err().code(), Code::InvalidArgument);
+            Ok(("token".into(), None))
+        });
+        assert_eq!(&*inner.unwrap().unwrap().value, "token");
     }
 
     #[test]

@@ -4,12 +4,13 @@
 use crate::auth::{Auth, Bearer, check_header_safe};
 use crate::error::{Code, Error, Result, invalid, protocol};
 use crate::files::{FileSink, persist_results};
-use crate::http::{self, HttpSource, Request};
+use crate::http::{self, CachingResolver, HttpSource, Request};
 use crate::logging::{Level, log};
 use crate::operations::{Document, Operation};
 use crate::retry::retrying;
 use crate::secrets::{self, QUERY_VALUE};
 use crate::settings::Settings;
+use crate::tls::{self, Network};
 use crate::wire::{self, Answer, DiscardSink, MemorySink, Sink, TokenAnswer};
 use percent_encoding::utf8_percent_encode;
 use std::path::{Path, PathBuf};
@@ -25,11 +26,20 @@ pub const DEFAULT_BASE_URL: &str = "https://api.aspose.cloud";
 ///
 /// Safe to share between threads; every method may be called from many threads at once.
 pub struct Client {
-    agent: ureq::Agent,
     base_url: String,
     insecure: bool,
+    loopback: bool,
     auth: Auth,
     settings: Mutex<Settings>,
+    connection: Mutex<Connection>,
+}
+
+/// How a client reaches the service: the network settings and the agent built from them.
+struct Connection {
+    network: Network,
+    agent: ureq::Agent,
+    /// The proxy in use, without its password, for messages.
+    proxy: Option<String>,
 }
 
 impl std::fmt::Debug for Client {
@@ -44,14 +54,43 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// A client for `base_url` (`None`: the real service) that authenticates with `auth`.
     pub fn new(base_url: Option<&str>, auth: Auth) -> Result<Client> {
-        let (base_url, insecure) = parse_base_url(base_url.unwrap_or(DEFAULT_BASE_URL))?;
+        let (base_url, insecure, loopback) = parse_base_url(base_url.unwrap_or(DEFAULT_BASE_URL))?;
+        let network = Network::default();
+        let (agent, proxy) = tls::agent(&network, loopback, CachingResolver::default())?;
         Ok(Client {
-            agent: http::agent(),
             base_url,
             insecure,
+            loopback,
             auth,
             settings: Mutex::new(Settings::default()),
+            connection: Mutex::new(Connection {
+                network,
+                agent,
+                proxy,
+            }),
         })
+    }
+
+    /// Changes how the client reaches the service (trusted CAs, proxy) for calls that start
+    /// afterwards; a change that cannot be used leaves everything as it was. Connections of the
+    /// old setting are not reused.
+    pub fn update_network(&self, change: impl FnOnce(&mut Network)) -> Result<()> {
+        let mut connection = self.connection.lock().unwrap_or_else(|e| e.into_inner());
+        let mut network = connection.network.clone();
+        change(&mut network);
+        let (agent, proxy) = tls::agent(&network, self.loopback, CachingResolver::default())?;
+        *connection = Connection {
+            network,
+            agent,
+            proxy,
+        };
+        Ok(())
+    }
+
+    /// The agent of the current network settings and the proxy it uses.
+    fn agent(&self) -> (ureq::Agent, Option<String>) {
+        let connection = self.connection.lock().unwrap_or_else(|e| e.into_inner());
+        (connection.agent.clone(), connection.proxy.clone())
     }
 
     /// A copy of the current settings.
@@ -192,7 +231,11 @@ impl Client {
         {
             return Err(protocol(format!(
                 "GET {url}: the answer is for task \"{}\", not for the task asked for",
-                secrets::redact(&id.chars().take(80).collect::<String>()).escape_default()
+                secrets::redact(id)
+                    .chars()
+                    .take(80)
+                    .collect::<String>()
+                    .escape_default()
             )));
         }
         for text in answer.messages.iter_mut().chain(answer.warnings.iter_mut()) {
@@ -228,13 +271,20 @@ impl Client {
             } else {
                 None
             };
+            let (agent, proxy) = self.agent();
             let response = http::exchange(
-                &self.agent,
+                &agent,
                 request,
                 bearer.as_ref().map(|b| &*b.value),
                 &settings,
                 call,
-            )?;
+            )
+            .map_err(|e| match &proxy {
+                Some(proxy) if e.code() == Code::Network => {
+                    e.map_message(|m| format!("{m} (through the proxy {proxy})"))
+                }
+                _ => e,
+            })?;
             let status = response.status();
             if status.is_success() {
                 return Ok(response);
@@ -332,9 +382,9 @@ fn redacted<T>(result: Result<T>) -> Result<T> {
     result.map_err(|e| e.map_message(|message| secrets::redact(&message)))
 }
 
-/// Checks a base URL and answers it without a trailing slash, and whether it is plain http to a
-/// host other than loopback.
-fn parse_base_url(text: &str) -> Result<(String, bool)> {
+/// Checks a base URL and answers it without a trailing slash, whether it is plain http to a
+/// host other than loopback, and whether its host is loopback.
+fn parse_base_url(text: &str) -> Result<(String, bool, bool)> {
     check_header_safe("the base URL", text)?;
     let trimmed = text.trim_end_matches('/');
     let uri: Uri = trimmed
@@ -362,16 +412,18 @@ fn parse_base_url(text: &str) -> Result<(String, bool)> {
             "the base URL must not contain a user name or password",
         ));
     }
-    Ok((trimmed.to_string(), !https && !is_loopback(host)))
+    let loopback = is_loopback(host);
+    Ok((trimmed.to_string(), !https && !loopback, loopback))
 }
 
-/// Whether `host` is this machine: `localhost`, 127.0.0.0/8 or ::1.
+/// Whether `host` is this machine: `localhost`, 127.0.0.0/8, ::1 or 127.0.0.0/8 mapped into
+/// IPv6 (`::ffff:127.0.0.1`).
 fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
         || host
             .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 fn form_encode(fields: &[(&str, &str)]) -> String {
@@ -416,10 +468,11 @@ mod tests {
             ("http://127.1.2.3", false),
             ("http://localhost:1", false),
             ("http://[::1]:8080/", false),
+            ("http://[::ffff:127.0.0.1]:8080/", false),
             ("http://example.com", true),
             ("http://10.0.0.1:80", true),
         ] {
-            let (base, flagged) = parse_base_url(url).unwrap();
+            let (base, flagged, _) = parse_base_url(url).unwrap();
             assert!(!base.ends_with('/'), "{url}");
             assert_eq!(flagged, insecure, "{url}");
         }

@@ -36,11 +36,14 @@ pub enum Code {
     Io = 13,
     /// A bug in this library (a caught panic).
     Internal = 14,
+    /// The TLS connection failed: an untrusted, expired or not yet valid certificate, a name
+    /// mismatch, a failed handshake. Never retried.
+    Tls = 15,
 }
 
 impl Code {
     /// Every code, in numeric order.
-    pub const ALL: [Code; 14] = [
+    pub const ALL: [Code; 15] = [
         Code::InvalidArgument,
         Code::Network,
         Code::Timeout,
@@ -55,6 +58,7 @@ impl Code {
         Code::TooLarge,
         Code::Io,
         Code::Internal,
+        Code::Tls,
     ];
 
     /// The C name of the code, e.g. `OCR_ERR_TIMEOUT`: the one table of code names.
@@ -74,6 +78,7 @@ impl Code {
             Code::TooLarge => c"OCR_ERR_TOO_LARGE",
             Code::Io => c"OCR_ERR_IO",
             Code::Internal => c"OCR_ERR_INTERNAL",
+            Code::Tls => c"OCR_ERR_TLS",
         }
     }
 

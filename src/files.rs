@@ -139,7 +139,7 @@ fn remove_leftovers(dir: &Path) {
         let name = entry.file_name();
         if let Some(name) = name.to_str()
             && is_leftover(name)
-            && entry.file_type().is_ok_and(|t| t.is_file())
+            && entry.file_type().is_ok_and(|t| !t.is_dir())
         {
             let _ = std::fs::remove_file(entry.path());
         }
@@ -572,11 +572,12 @@ fn put_in_place(files: Vec<(TempFile, &PathBuf)>) -> Result<()> {
     outcome
 }
 
-/// Links an existing regular file at `target` to a temporary `.old` name, to restore it if
-/// the files of its answer cannot all be placed; `None` when there is nothing to keep.
+/// Links whatever is at `target` (a file, or a symbolic link itself, never followed) to a
+/// temporary `.old` name, to restore it if the files of its answer cannot all be placed;
+/// `None` when there is nothing to keep. A folder there makes the rename fail anyway.
 fn keep_old(target: &Path) -> Result<Option<PathBuf>> {
     match std::fs::symlink_metadata(target) {
-        Ok(meta) if meta.is_file() => {}
+        Ok(meta) if !meta.is_dir() => {}
         _ => return Ok(None),
     }
     let old = temp_path(parent_of(target), &file_name_of(target)?, "old");

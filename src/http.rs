@@ -10,17 +10,15 @@ use crate::error::{Code, Error, Result, invalid, protocol};
 use crate::logging::{Level, log};
 use crate::secrets;
 use crate::settings::Settings;
-use crate::transport::{self, TcpConnector};
 use crate::wire::{self, Source};
+use crate::{tls, transport};
 use std::io::Read;
 use std::sync::Mutex;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant, SystemTime};
 use ureq::http::{self, HeaderValue, Method, Response, StatusCode, Uri, header};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{
-    ConnectProxyConnector, Connector, NextTimeout, RustlsConnector,
-};
+use ureq::unversioned::transport::NextTimeout;
 
 /// How much of an error answer, a token answer or a task id answer is read.
 const SMALL_BODY_LIMIT: u64 = 64 * 1024;
@@ -31,22 +29,6 @@ const EXPECT_CONTINUE_ABOVE: usize = 1 << 20;
 const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// How long resolved addresses are reused.
 const RESOLVED_LIFETIME: Duration = Duration::from_secs(60);
-
-/// The keep-alive agent every request of a client goes through.
-pub fn agent() -> ureq::Agent {
-    let config = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .max_idle_connections(64)
-        .max_idle_connections_per_host(32)
-        .input_buffer_size(256 * 1024)
-        .build();
-    let connector =
-        ().chain(ConnectProxyConnector::default())
-            .chain(TcpConnector)
-            .chain(RustlsConnector::default());
-    ureq::Agent::with_parts(config, connector, CachingResolver::default())
-}
 
 /// The parts of a request that an exchange needs.
 pub struct Request<'a> {
@@ -110,30 +92,27 @@ pub fn exchange(
     if let Some((_, content_type)) = request.body {
         builder = builder.header(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     }
-    let body: &[u8] = request.body.map_or(&[], |(body, _)| body);
-    if body.len() > EXPECT_CONTINUE_ABOVE {
+    if request
+        .body
+        .is_some_and(|(body, _)| body.len() > EXPECT_CONTINUE_ABOVE)
+    {
         builder = builder.header(header::EXPECT, HeaderValue::from_static("100-continue"));
     }
-    let http_request = builder
-        .body(body)
-        .map_err(|e| invalid(format!("cannot build a request for {}: {e}", request.url)))?;
-    let http_request = agent
-        .configure_request(http_request)
-        .timeout_connect(Some(call.bounded(settings.connect_timeout)))
-        .timeout_resolve(Some(call.bounded(settings.connect_timeout)))
-        .timeout_per_read(Some(call.bounded(settings.read_timeout)))
-        .timeout_per_write(Some(call.bounded(settings.read_timeout)))
-        .timeout_global(Some(call.bounded(settings.request_timeout)))
-        .build();
     let started = Instant::now();
     let written_before = transport::bytes_written();
-    let outcome = agent.run(http_request).map_err(|e| {
+    // A request without a body carries no Content-Length (RFC 9110, section 8.6).
+    let outcome = match request.body {
+        Some((body, _)) => run(agent, builder.body(body), request.url, settings, call),
+        None => run(agent, builder.body(()), request.url, settings, call),
+    };
+    let outcome = outcome.map_err(|e| {
         let unsent = transport::bytes_written() == written_before
             || matches!(
                 &e,
                 ureq::Error::ConnectionFailed | ureq::Error::HostNotFound
             );
-        let error = transport_error(e, &format!("{} {}", request.method, request.url), call);
+        let what = format!("{} {}", request.method, request.url);
+        let error = transport_error(e, &what, request.url, call);
         if unsent { error.unsent() } else { error }
     });
     log(Level::Debug, || {
@@ -149,6 +128,27 @@ pub fn exchange(
         }
     });
     outcome
+}
+
+/// Runs one built request with the client's timeouts, each bounded by the call's deadline.
+fn run<B: ureq::AsSendBody>(
+    agent: &ureq::Agent,
+    request: http::Result<http::Request<B>>,
+    url: &str,
+    settings: &Settings,
+    call: &Call,
+) -> std::result::Result<Response<ureq::Body>, ureq::Error> {
+    let request = request
+        .map_err(|e| ureq::Error::BadUri(format!("cannot build a request for {url}: {e}")))?;
+    let request = agent
+        .configure_request(request)
+        .timeout_connect(Some(call.bounded(settings.connect_timeout)))
+        .timeout_resolve(Some(call.bounded(settings.connect_timeout)))
+        .timeout_per_read(Some(call.bounded(settings.read_timeout)))
+        .timeout_per_write(Some(call.bounded(settings.read_timeout)))
+        .timeout_global(Some(call.bounded(settings.request_timeout)))
+        .build();
+    agent.run(request)
 }
 
 /// The body of an answer as the parser reads it: counted, limited and cancellable.
@@ -193,7 +193,7 @@ impl Source for HttpSource<'_> {
                 self.received,
                 self.expected.map_or("?".to_string(), |n| n.to_string())
             );
-            transport_error(ureq::Error::from(e), &what, self.call)
+            transport_error(ureq::Error::from(e), &what, self.url, self.call)
         })?;
         self.received += n as u64;
         if self.received > self.limit {
@@ -242,7 +242,7 @@ pub fn read_small_body(response: Response<ureq::Body>, url: &str, call: &Call) -
         .read_to_end(&mut body)
         .map_err(|e| {
             let what = format!("reading the answer of {url}");
-            transport_error(ureq::Error::from(e), &what, call)
+            transport_error(ureq::Error::from(e), &what, url, call)
         })?;
     if body.len() as u64 > SMALL_BODY_LIMIT {
         return Err(protocol(format!(
@@ -332,8 +332,8 @@ pub fn parse_retry_after(text: &str) -> Option<Duration> {
     Some(wait.min(LONGEST_RETRY_AFTER))
 }
 
-/// Turns a ureq failure into our error, saying what was being done.
-pub fn transport_error(error: ureq::Error, what: &str, call: &Call) -> Error {
+/// Turns a ureq failure of a request to `url` into our error, saying what was being done.
+pub fn transport_error(error: ureq::Error, what: &str, url: &str, call: &Call) -> Error {
     use std::io::ErrorKind;
     if call.cancelled() {
         return cancelled();
@@ -365,9 +365,8 @@ pub fn transport_error(error: ureq::Error, what: &str, call: &Call) -> Error {
             format!("{what}: the server closed the connection before the answer was complete"),
         ),
         // A TLS alert or a certificate the verifier refused: sending again cannot help.
-        ureq::Error::Io(e) if e.kind() == ErrorKind::InvalidData => {
-            Error::new(Code::Network, format!("{what}: TLS failed ({e})"))
-        }
+        ureq::Error::Io(e) if e.kind() == ErrorKind::InvalidData => tls::tls_failure(&e, url)
+            .unwrap_or_else(|| Error::new(Code::Network, format!("{what}: {e}"))),
         ureq::Error::Io(e) => Error::transient(Code::Network, format!("{what}: {e}")),
         ureq::Error::HostNotFound => Error::new(
             Code::Network,
@@ -387,8 +386,21 @@ pub fn transport_error(error: ureq::Error, what: &str, call: &Call) -> Error {
         ),
         ureq::Error::BadUri(e) => invalid(format!("{what}: bad URL ({e})")),
         ureq::Error::Http(e) => invalid(format!("{what}: cannot build the request ({e})")),
+        ureq::Error::ConnectProxyFailed(reason) => {
+            // A proxy that is busy or cannot reach the service may do better later; one that
+            // refuses the credentials (407) or the target will not.
+            let passing = ["502", "503", "504", "did not respond"]
+                .iter()
+                .any(|sign| reason.contains(sign));
+            let message = format!("{what}: the proxy refused the tunnel ({reason})");
+            if passing {
+                Error::transient(Code::Network, message)
+            } else {
+                Error::new(Code::Network, message)
+            }
+        }
         e @ (ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_)) => {
-            Error::new(Code::Network, format!("{what}: TLS failed ({e})"))
+            Error::new(Code::Tls, format!("{what}: TLS failed ({e})"))
         }
         e => Error::new(Code::Network, format!("{what}: {e}")),
     }
@@ -398,7 +410,7 @@ pub fn transport_error(error: ureq::Error, what: &str, call: &Call) -> Error {
 /// pooled connection, and with a timeout it resolves on a new thread, so without the cache every
 /// request over a keep-alive connection would start a thread and look the host up again.
 #[derive(Debug, Default)]
-struct CachingResolver {
+pub struct CachingResolver {
     resolver: DefaultResolver,
     cache: Mutex<Vec<(String, Instant, ResolvedSocketAddrs)>>,
 }

@@ -12,6 +12,7 @@
 //! - [`operations`]: the service's operations and their request bodies;
 //! - [`files`]: files that appear whole or not at all;
 //! - [`secrets`]: what never appears in a message or log line;
+//! - [`tls`]: the certificates a client trusts and the proxy it goes through;
 //! - [`logging`]: what the library is doing, to stderr or the host's logger;
 //! - [`faults`]: failing chosen I/O steps, for the tests' fault loops.
 //!
@@ -35,5 +36,6 @@ pub mod poll;
 mod retry;
 pub mod secrets;
 pub mod settings;
+pub mod tls;
 mod transport;
 pub mod wire;

@@ -1,6 +1,7 @@
 //! What the library is doing, for whoever needs to find out why: request lines, retries, waits
 //! and token refreshes. They go to stderr when `OCRCLOUD_LOG` is `warn`, `info` or `debug`, or
-//! to a function the host program installs. Messages never contain tokens or secrets.
+//! to a function the host program installs. Messages never contain tokens or secrets: every
+//! line passes through [`crate::secrets::redact`].
 
 use std::cell::Cell;
 use std::fmt;
@@ -84,7 +85,7 @@ pub fn log(level: Level, message: impl FnOnce() -> String) {
     if !enabled(level) || RECEIVING.get() {
         return;
     }
-    let message = message();
+    let message = crate::secrets::redact(&message());
     match &*RECEIVER.read().unwrap_or_else(|e| e.into_inner()) {
         Some(receiver) => {
             RECEIVING.set(true);

@@ -2,7 +2,6 @@
 
 use crate::error::{Code, Error, Result, invalid};
 use base64_simd::STANDARD;
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
@@ -197,10 +196,26 @@ fn reserve_encoded(body: &mut Vec<u8>, len: u64, settings: &str) -> Result<()> {
         })
 }
 
-/// Appends the base64 of a file's content, read in pieces of whole base64 groups.
+/// Appends the base64 of a file's content, read in pieces of whole base64 groups. Only a
+/// regular file is read: a FIFO would wait for a writer for ever and a device may never end.
 fn encode_file(path: &Path, body: &mut Vec<u8>, settings: &str) -> Result<()> {
-    let mut file = File::open(path).map_err(|e| unreadable(path, e))?;
-    let size = file.metadata().map_err(|e| unreadable(path, e))?.len();
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = crate::faults::file_step(crate::faults::Step::FileRead)
+        .and_then(|()| {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(path)
+        })
+        .map_err(|e| unreadable(path, e))?;
+    let metadata = file.metadata().map_err(|e| unreadable(path, e))?;
+    if !metadata.is_file() {
+        return Err(Error::new(
+            Code::Io,
+            format!("cannot read {}: not a regular file", path.display()),
+        ));
+    }
+    let size = metadata.len();
     reserve_encoded(body, size, settings)?;
     let mut piece = vec![0u8; 3 << 20];
     loop {

@@ -18,6 +18,9 @@ pub const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
 const REDACTED: &str = "[redacted]";
 /// Shorter texts are not treated as secrets (replacing them would mangle ordinary words).
 const SHORTEST_SECRET: usize = 4;
+/// A piece of a secret at least this long is removed wherever it appears, so that a server
+/// that echoes part of a token, or a text cut in the middle of one, reveals no usable part.
+pub const LONGEST_SAFE_PIECE: usize = 15;
 
 /// The secrets of live clients; an entry disappears when its client drops the secret.
 static REGISTRY: Mutex<Vec<Weak<str>>> = Mutex::new(Vec::new());
@@ -32,8 +35,9 @@ pub fn register(secret: &Arc<str>) {
     registry.push(Arc::downgrade(secret));
 }
 
-/// `text` without any registered secret, also in the percent-encoded and form-encoded
-/// spellings that a server could echo.
+/// `text` without any registered secret, nor any piece of one longer than
+/// [`LONGEST_SAFE_PIECE`] characters, also in the percent-encoded (either case of hex digits)
+/// and form-encoded spellings that a server could echo.
 pub fn redact(text: &str) -> String {
     let secrets: Vec<Arc<str>> = REGISTRY
         .lock()
@@ -45,13 +49,82 @@ pub fn redact(text: &str) -> String {
     for secret in secrets {
         let encoded = utf8_percent_encode(&secret, QUERY_VALUE).to_string();
         let plus_for_space = encoded.replace("%20", "+");
-        for spelling in [&*secret, &encoded, &plus_for_space] {
-            if text.contains(spelling) {
-                text = text.replace(spelling, REDACTED);
-            }
+        let lower = lower_case_escapes(&encoded);
+        for spelling in [&*secret, &encoded, &plus_for_space, &lower] {
+            text = without_pieces_of(&text, spelling);
         }
     }
     text
+}
+
+/// `text` with every run of more than [`LONGEST_SAFE_PIECE`] bytes that also stands in
+/// `secret` replaced by [`REDACTED`].
+fn without_pieces_of(text: &str, secret: &str) -> String {
+    let window = LONGEST_SAFE_PIECE + 1;
+    if secret.len() < window {
+        return if secret.len() >= SHORTEST_SECRET && text.contains(secret) {
+            text.replace(secret, REDACTED)
+        } else {
+            text.to_string()
+        };
+    }
+    let (text_bytes, secret_bytes) = (text.as_bytes(), secret.as_bytes());
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut at = 0;
+    while at + window <= text_bytes.len() {
+        let piece = &text_bytes[at..at + window];
+        let Some(start) = memchr::memmem::find(secret_bytes, piece) else {
+            at += 1;
+            continue;
+        };
+        let mut end = at + window;
+        let mut secret_end = start + window;
+        while end < text_bytes.len()
+            && secret_end < secret_bytes.len()
+            && text_bytes[end] == secret_bytes[secret_end]
+        {
+            end += 1;
+            secret_end += 1;
+        }
+        let (from, to) = (char_start(text, at), char_end(text, end));
+        out.push_str(&text[copied..from]);
+        out.push_str(REDACTED);
+        copied = to;
+        at = to;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// The start of the character that holds byte `at`.
+fn char_start(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+/// The end of the character that holds the byte before `at`.
+fn char_end(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at += 1;
+    }
+    at
+}
+
+/// `%2F` spelled `%2f`: servers and proxies write percent escapes in either case.
+fn lower_case_escapes(encoded: &str) -> String {
+    let mut out = String::with_capacity(encoded.len());
+    let mut rest = encoded;
+    while let Some(at) = rest.find('%') {
+        out.push_str(&rest[..at]);
+        let escape = rest.get(at..at + 3).unwrap_or(&rest[at..]);
+        out.push_str(&escape.to_ascii_lowercase());
+        rest = &rest[at + escape.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -69,5 +142,30 @@ mod tests {
         let short: Arc<str> = Arc::from("abc");
         register(&short);
         assert_eq!(redact("abc"), "abc");
+    }
+
+    #[test]
+    fn removes_every_piece_longer_than_the_safe_length() {
+        let token: Arc<str> =
+            Arc::from("eyJhbGciOiJIUzI1NiJ9.payload/with+signs-and-more-0123456789");
+        register(&token);
+        let half = &token[..20];
+        assert_eq!(
+            redact(&format!("token {half}!! expired")),
+            "token [redacted]!! expired"
+        );
+        let middle = &token[10..40];
+        assert_eq!(redact(&format!("<{middle}>")), "<[redacted]>");
+        let short = &token[..LONGEST_SAFE_PIECE];
+        assert_eq!(
+            redact(short),
+            short,
+            "short pieces stay: they are no usable part"
+        );
+        let lower = "eyJhbGciOiJIUzI1NiJ9.payload%2fwith%2bsigns-and-more-0123456789";
+        assert_eq!(redact(lower), "[redacted]%2fwith%2b[redacted]");
+        let all_lower = "eyJhbGciOiJIUzI1NiJ9.payload%2fwith%2bsigns-and-";
+        assert!(!redact(&format!("x{}", &all_lower[20..])).contains("payload%2fwith%2b"));
+        assert_eq!(redact("é ü"), "é ü");
     }
 }

@@ -912,9 +912,9 @@ pub fn problem_text(body: &[u8]) -> String {
     clip(&String::from_utf8_lossy(body))
 }
 
-/// At most 300 characters of `text` on one line.
+/// At most 300 characters of `text` on one line, cleaned of secrets before it is cut.
 fn clip(text: &str) -> String {
-    let flat: String = text
+    let flat: String = crate::secrets::redact(text)
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")

@@ -278,6 +278,26 @@ fn requests_carry_the_token_and_ask_for_json_without_compression() {
 }
 
 #[test]
+fn requests_without_a_body_carry_no_content_length() {
+    let server = Server::always(done());
+    let client = Client::with_token(&server.url, Some(secrets::TOKEN));
+    client.fetch(None, "t").unwrap();
+    client.status(None, "t").unwrap();
+    let _ = client.cancel_task(None, "t");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 3);
+    for request in requests {
+        assert_eq!(request.header("content-length"), None, "{}", request.target);
+        assert_eq!(
+            request.header("transfer-encoding"),
+            None,
+            "{}",
+            request.target
+        );
+    }
+}
+
+#[test]
 fn finding_a_token_endpoint_echoing_the_form_reveals_no_secret() {
     let form = format!(
         "grant_type=client_credentials&client_id={}&client_secret={}",

@@ -11,6 +11,7 @@ use crate::client::Client;
 use crate::error::{Result, invalid};
 use crate::operations::{Document, Operation};
 use crate::settings::Settings;
+use crate::tls::{self, Network, ProxyChoice};
 use std::ffi::c_char;
 use std::path::Path;
 use std::time::Duration;
@@ -271,6 +272,100 @@ pub extern "C" fn ocr_submit(
     )
 }
 
+/// Changes how the client reaches the service; `change` may refuse its argument.
+fn update_network(
+    client: *mut ocr_client,
+    change: impl FnOnce() -> Result<Box<dyn FnOnce(&mut Network)>>,
+) -> ocr_code {
+    guard_code(|| {
+        let client = client_arg(client)?;
+        client.update_network(change()?)
+    })
+}
+
+/// Also trust the CA certificates in the PEM file at `pem_path`, besides the default roots (the
+/// system's store, which honours `SSL_CERT_FILE` and `SSL_CERT_DIR`, or Mozilla's roots bundled
+/// with the library where the system has none); NULL: back to the default. A later call
+/// replaces the certificates an earlier one added. A missing, unreadable or certificate-less
+/// file is `OCR_ERR_INVALID_ARGUMENT`, and the client is then unchanged. Applies to calls that
+/// start afterwards; thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_client_set_ca_file(
+    client: *mut ocr_client,
+    pem_path: *const c_char,
+) -> ocr_code {
+    update_network(client, || {
+        let cas = match optional_str(pem_path, "pem_path")? {
+            None => Vec::new(),
+            Some(path) => {
+                let what = format!("the CA file {path}");
+                let pem =
+                    std::fs::read(path).map_err(|e| invalid(format!("cannot read {what}: {e}")))?;
+                tls::parse_cas(&pem, &what)?
+            }
+        };
+        Ok(Box::new(move |network: &mut Network| {
+            network.extra_cas = cas
+        }))
+    })
+}
+
+/// Like `ocr_client_set_ca_file`, with the PEM text in memory: `len` bytes at `pem` (which the
+/// library copies). `pem` NULL (with any `len`): back to the default. Text without a
+/// certificate is `OCR_ERR_INVALID_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_client_set_ca_pem(
+    client: *mut ocr_client,
+    pem: *const u8,
+    len: usize,
+) -> ocr_code {
+    update_network(client, || {
+        let cas = if pem.is_null() {
+            Vec::new()
+        } else if len > isize::MAX as usize {
+            return Err(invalid(format!(
+                "len {len} is larger than any object can be"
+            )));
+        } else {
+            // SAFETY: the caller passes `len` readable bytes at `pem`.
+            tls::parse_cas(
+                unsafe { std::slice::from_raw_parts(pem, len) },
+                "the CA text",
+            )?
+        };
+        Ok(Box::new(move |network: &mut Network| {
+            network.extra_cas = cas
+        }))
+    })
+}
+
+/// The proxy for requests to a base URL that is not loopback: `http://host:port` or
+/// `https://...` (a CONNECT tunnel; `http://user:password@host:port` authenticates); `""`: no
+/// proxy; NULL: the environment's (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, with `NO_PROXY`;
+/// lower case too), the default. SOCKS and other schemes are `OCR_ERR_INVALID_ARGUMENT` naming
+/// the proxy (such a proxy in the environment makes `ocr_client_new` fail the same way). A
+/// loopback base URL never goes through a proxy. The proxy's password never appears in a
+/// message or log line. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_client_set_proxy(
+    client: *mut ocr_client,
+    proxy_url: *const c_char,
+) -> ocr_code {
+    update_network(client, || {
+        let choice = match optional_str(proxy_url, "proxy_url")? {
+            None => ProxyChoice::Environment,
+            Some("") => ProxyChoice::Direct,
+            Some(url) => {
+                tls::parse_proxy(url)?;
+                ProxyChoice::Url(url.to_string())
+            }
+        };
+        Ok(Box::new(move |network: &mut Network| {
+            network.proxy = choice
+        }))
+    })
+}
+
 /// Submits a document to an operation and answers the new task's id.
 ///
 /// `operation`: e.g. `"RecognizePdf"` (NULL means that), matched without regard to case; an
@@ -284,8 +379,9 @@ pub extern "C" fn ocr_submit(
 /// `call`: the deadline and cancel token (NULL: none).
 ///
 /// A submission is sent again only when it certainly did not reach the server (no connection,
-/// nothing written, or 429/503); after any other failure it is not, and the message says that a
-/// task may exist, so one call never creates two billed tasks.
+/// nothing written, 429/503, or once with a fresh token after 401/403); after any other failure
+/// it is not, and the message says that a task may exist, so one call never creates two billed
+/// tasks.
 ///
 /// On `OCR_OK`, `*task_id_out` receives the id, which the caller frees with `ocr_string_free`.
 /// Thread-safe.

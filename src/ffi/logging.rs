@@ -20,7 +20,8 @@ pub const OCR_LOG_DEBUG: i32 = 3;
 /// It may be called from any thread, including the library's own worker threads of
 /// `ocr_poll_many` and several threads at once, so it must be thread-safe. It must return
 /// normally and must not call `ocr_set_log_callback`; other `ocr_` calls made from inside it
-/// work but log nothing.
+/// work but log nothing, except that a call that needs a token while the line comes from that
+/// token's fetch on the same thread fails at once with `OCR_ERR_INVALID_ARGUMENT`.
 pub type ocr_log_fn =
     Option<extern "C" fn(user_data: *mut c_void, level: i32, message: *const c_char)>;
 

@@ -57,6 +57,9 @@ pub const OCR_ERR_TOO_LARGE: ocr_code = 12;
 pub const OCR_ERR_IO: ocr_code = 13;
 /// A bug in this library (a caught panic). Please report it.
 pub const OCR_ERR_INTERNAL: ocr_code = 14;
+/// The TLS connection failed: an untrusted, self-signed, expired or not yet valid certificate,
+/// a name mismatch, a failed handshake. Never retried; the message says which, in one sentence.
+pub const OCR_ERR_TLS: ocr_code = 15;
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -207,7 +210,9 @@ pub extern "C" fn ocr_code_name(code: ocr_code) -> *const c_char {
 /// valid until the next failing `ocr_` call on this thread; copy it to keep it.
 #[unsafe(no_mangle)]
 pub extern "C" fn ocr_last_error_message() -> *const c_char {
-    LAST_ERROR.with(|last| last.borrow().as_ptr())
+    LAST_ERROR
+        .try_with(|last| last.borrow().as_ptr())
+        .unwrap_or(c"".as_ptr())
 }
 
 /// Frees a string that the library returned for the caller to own (such as a task id from
@@ -250,6 +255,7 @@ mod tests {
             OCR_ERR_TOO_LARGE,
             OCR_ERR_IO,
             OCR_ERR_INTERNAL,
+            OCR_ERR_TLS,
         ];
         for (constant, code) in constants.into_iter().zip(Code::ALL) {
             assert_eq!(constant, code as i32);

@@ -33,15 +33,52 @@ pub fn emulator_binary() -> PathBuf {
 /// An emulator process on a free loopback port, killed when dropped.
 pub struct Emulator {
     child: Child,
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT` (`https://` for [`Emulator::start_tls`])
     pub url: String,
     agent: ureq::Agent,
+    /// The PEM file of the CA a TLS emulator made.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Emulator {
     /// Starts an emulator with the default flags plus `args`.
     pub fn start(args: &[&str]) -> Emulator {
         Emulator::start_on("127.0.0.1:0", args)
+    }
+
+    /// Starts an emulator that serves HTTPS with a certificate signed by a CA it makes
+    /// (`--tls-self-signed`); its PEM file is `ca_file`.
+    pub fn start_tls(args: &[&str]) -> Emulator {
+        let ca = std::env::temp_dir().join(format!(
+            "ocrcloud-test-ca-{}-{}.pem",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let mut all = vec!["--tls-self-signed", ca.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let mut emulator = Emulator::start(&all);
+        let pem = std::fs::read(&ca).expect("the emulator wrote its CA");
+        let roots: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item.unwrap() {
+                ureq::tls::PemItem::Certificate(c) => Some(c),
+                _ => None,
+            })
+            .collect();
+        emulator.agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .tls_config(
+                    ureq::tls::TlsConfig::builder()
+                        .root_certs(ureq::tls::RootCerts::new_with_certs(&roots))
+                        .build(),
+                )
+                .build(),
+        );
+        emulator.ca_file = Some(ca);
+        emulator
     }
 
     /// Starts an emulator listening on `listen`.
@@ -68,7 +105,12 @@ impl Emulator {
                 .http_status_as_error(false)
                 .build(),
         );
-        Emulator { child, url, agent }
+        Emulator {
+            child,
+            url,
+            agent,
+            ca_file: None,
+        }
     }
 
     /// The port the emulator listens on.
@@ -135,6 +177,9 @@ impl Emulator {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(ca) = &self.ca_file {
+            let _ = std::fs::remove_file(ca);
+        }
     }
 }
 

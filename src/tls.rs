@@ -1,0 +1,264 @@
+//! Trust and proxies: which certificates a client trusts, which proxy it goes through, the
+//! agent built from both, and TLS failures told in words a person understands.
+//!
+//! Trust: the system's store as `rustls-native-certs` reads it (which honours `SSL_CERT_FILE`
+//! and `SSL_CERT_DIR`), or Mozilla's roots bundled with the library where the system has none,
+//! plus the CA certificates the caller adds. Proxies: `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`
+//! and `NO_PROXY` (either case) unless the caller names one; `http://` and `https://` proxies
+//! (CONNECT tunnels), with `user:password@` for Basic authentication. SOCKS proxies are refused
+//! by name rather than ignored. A loopback base URL never goes through a proxy.
+
+use crate::error::{Code, Error, Result, invalid};
+use crate::transport::TcpConnector;
+use std::sync::LazyLock;
+use ureq::Proxy;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::unversioned::resolver::Resolver;
+use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConnector};
+
+/// Which proxy a client uses.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ProxyChoice {
+    /// The one the environment names (`HTTPS_PROXY`, ... with `NO_PROXY`), if any.
+    #[default]
+    Environment,
+    /// None.
+    Direct,
+    /// This one (checked by [`parse_proxy`]).
+    Url(String),
+}
+
+/// What decides how a client reaches the service: the CA certificates it trusts besides the
+/// default roots, and its proxy.
+#[derive(Clone, Debug, Default)]
+pub struct Network {
+    /// Trusted besides the system's store.
+    pub extra_cas: Vec<Certificate<'static>>,
+    pub proxy: ProxyChoice,
+}
+
+/// The system's roots, read once per process; Mozilla's where the system has none.
+static DEFAULT_ROOTS: LazyLock<Vec<Certificate<'static>>> = LazyLock::new(|| {
+    let system: Vec<Certificate<'static>> = rustls_native_certs::load_native_certs()
+        .certs
+        .iter()
+        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+        .collect();
+    if !system.is_empty() {
+        return system;
+    }
+    webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+        .collect()
+});
+
+/// The CA certificates in PEM text; none, or text that is not PEM, is `InvalidArgument`
+/// naming `what`.
+pub fn parse_cas(pem: &[u8], what: &str) -> Result<Vec<Certificate<'static>>> {
+    let mut certificates = Vec::new();
+    for item in ureq::tls::parse_pem(pem) {
+        match item {
+            Ok(PemItem::Certificate(certificate)) => certificates.push(certificate),
+            Ok(_) => {}
+            Err(e) => return Err(invalid(format!("{what} is not valid PEM ({e})"))),
+        }
+    }
+    if certificates.is_empty() {
+        return Err(invalid(format!("{what} holds no certificate")));
+    }
+    Ok(certificates)
+}
+
+/// The proxy named by `url`, checked; SOCKS and unknown schemes are refused by name.
+pub fn parse_proxy(url: &str) -> Result<Proxy> {
+    let shown = without_password(url);
+    let scheme = url.split("://").next().unwrap_or("").to_ascii_lowercase();
+    if scheme.starts_with("socks") {
+        return Err(invalid(format!(
+            "the proxy \"{shown}\" is a SOCKS proxy, which this library does not support: use an \
+             HTTP proxy (http:// or https://, CONNECT)"
+        )));
+    }
+    if !url.contains("://") || !matches!(scheme.as_str(), "http" | "https") {
+        return Err(invalid(format!(
+            "the proxy \"{shown}\" is not supported: use http:// or https://"
+        )));
+    }
+    Proxy::new(url).map_err(|e| invalid(format!("the proxy \"{shown}\" is not a proxy URL ({e})")))
+}
+
+/// `url` with any password replaced by `***`.
+pub fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let user = rest[..at].split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{}", &rest[at + 1..])
+        }
+        None => url.to_string(),
+    }
+}
+
+/// The keep-alive agent for `network`: trusted roots, proxy (none for a loopback base URL),
+/// and the transports of [`crate::transport`]; `resolver` looks hosts up. Also answers the
+/// proxy it goes through, without its password, for messages.
+pub fn agent(
+    network: &Network,
+    loopback: bool,
+    resolver: impl Resolver,
+) -> Result<(ureq::Agent, Option<String>)> {
+    let mut roots = DEFAULT_ROOTS.clone();
+    roots.extend(network.extra_cas.iter().cloned());
+    let proxy = match (&network.proxy, loopback) {
+        (_, true) | (ProxyChoice::Direct, _) => None,
+        (ProxyChoice::Environment, false) => environment_proxy()?,
+        (ProxyChoice::Url(url), false) => Some(parse_proxy(url)?),
+    };
+    let shown = proxy
+        .as_ref()
+        .map(|proxy| without_password(&proxy.uri().to_string()));
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .max_idle_connections(64)
+        .max_idle_connections_per_host(32)
+        .input_buffer_size(256 * 1024)
+        .proxy(proxy)
+        .tls_config(
+            TlsConfig::builder()
+                .root_certs(RootCerts::new_with_certs(&roots))
+                .build(),
+        )
+        .build();
+    let connector =
+        ().chain(ConnectProxyConnector::default())
+            .chain(TcpConnector)
+            .chain(RustlsConnector::default());
+    Ok((ureq::Agent::with_parts(config, connector, resolver), shown))
+}
+
+/// The proxy of the environment. ureq reads `ALL_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY` (either
+/// case) and `NO_PROXY`; a variable it cannot use is refused here by name rather than ignored.
+fn environment_proxy() -> Result<Option<Proxy>> {
+    for name in [
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+    ] {
+        if let Ok(value) = std::env::var(name)
+            && !value.trim().is_empty()
+        {
+            let url = if value.contains("://") {
+                value
+            } else {
+                format!("http://{value}")
+            };
+            parse_proxy(&url).map_err(|e| e.map_message(|m| format!("{name}: {m}")))?;
+            return Ok(Proxy::try_from_env());
+        }
+    }
+    Ok(None)
+}
+
+/// The failure for an I/O error that rustls reported while talking to `url`'s host, as one
+/// sentence; `None` for other errors.
+pub fn tls_failure(error: &std::io::Error, url: &str) -> Option<Error> {
+    use rustls::CertificateError as C;
+    let rustls_error = error.get_ref()?.downcast_ref::<rustls::Error>()?;
+    let host = url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', '?']).next())
+        .map(|authority| authority.rsplit_once(':').map_or(authority, |(h, _)| h))
+        .unwrap_or(url);
+    let why = match rustls_error {
+        rustls::Error::InvalidCertificate(certificate) => match certificate {
+            C::UnknownIssuer => "it is signed by an unknown authority".to_string(),
+            C::Expired | C::ExpiredContext { .. } => "it has expired".to_string(),
+            C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet".to_string(),
+            C::NotValidForName | C::NotValidForNameContext { .. } => {
+                format!("it is not valid for the name {host}")
+            }
+            C::Revoked => "it was revoked".to_string(),
+            C::BadSignature => "its signature is wrong".to_string(),
+            C::Other(other) if other.to_string().contains("CaUsedAsEndEntity") => {
+                "it is a CA certificate, not a server's (self-signed)".to_string()
+            }
+            other => format!("it was refused ({other:?})"),
+        },
+        rustls::Error::AlertReceived(alert) => {
+            return Some(Error::new(
+                Code::Tls,
+                format!(
+                    "the TLS handshake with {host} failed: the server sent the alert {alert:?}"
+                ),
+            ));
+        }
+        rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
+            return Some(Error::new(
+                Code::Tls,
+                format!("the TLS handshake with {host} failed: the server does not speak TLS"),
+            ));
+        }
+        other => {
+            return Some(Error::new(
+                Code::Tls,
+                format!("the TLS connection to {host} failed: {other}"),
+            ));
+        }
+    };
+    Some(Error::new(
+        Code::Tls,
+        format!("the certificate of {host} is not trusted: {why}; see ocr_client_set_ca_file"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hides_proxy_passwords() {
+        assert_eq!(
+            without_password("http://user:s3cret@proxy:3128"),
+            "http://user:***@proxy:3128"
+        );
+        assert_eq!(
+            without_password("http://proxy:3128/x@y"),
+            "http://proxy:3128/x@y"
+        );
+        assert_eq!(without_password("proxy:3128"), "proxy:3128");
+    }
+
+    #[test]
+    fn refuses_proxies_it_cannot_use_by_name_without_the_password() {
+        for bad in [
+            "ftp://u:pw@proxy:21",
+            "socks5://u:pw@proxy:1080",
+            "proxy:3128",
+        ] {
+            let err = parse_proxy(bad).unwrap_err();
+            assert_eq!(err.code(), Code::InvalidArgument, "{bad}");
+            assert!(!err.message().contains("pw@"), "{err}");
+        }
+        for good in ["http://proxy:3128", "https://u:pw@proxy:443"] {
+            parse_proxy(good).unwrap();
+        }
+    }
+
+    #[test]
+    fn reads_certificates_from_pem_and_refuses_text_without_one() {
+        assert_eq!(
+            parse_cas(b"no pem here", "the file x").unwrap_err().code(),
+            Code::InvalidArgument
+        );
+        assert!(!DEFAULT_ROOTS.is_empty());
+    }
+}

@@ -1,0 +1,434 @@
+//! HTTPS end to end against loopback servers with certificates the tests make: trust through
+//! `ocr_client_set_ca_file`/`_pem` and `SSL_CERT_FILE`, each cause of `OCR_ERR_TLS` in one
+//! sentence and never retried, connection reuse over TLS, and CONNECT proxies.
+
+mod common;
+#[path = "tls/server.rs"]
+mod server;
+
+use common::*;
+use ocrcloud::ffi::*;
+use server::{Authority, TlsServer};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+fn ca_file(authority: &Authority, name: &str) -> PathBuf {
+    let dir = scratch_dir(&format!("tls-{name}"));
+    let path = dir.join("ca.pem");
+    std::fs::write(&path, &authority.pem).unwrap();
+    path
+}
+
+fn trusting(url: &str, authority: &Authority, name: &str) -> Client {
+    let client = Client::with_token(url, Some("token"));
+    let path = ca_file(authority, name);
+    assert_code(
+        ocr_client_set_ca_file(client.0, c(path.to_str().unwrap()).as_ptr()),
+        OCR_OK,
+    );
+    client
+}
+
+#[test]
+fn a_server_signed_by_an_unknown_authority_is_a_tls_error_in_one_sentence_and_not_retried() {
+    let authority = Authority::new("test CA");
+    let server = TlsServer::start(authority.loopback_leaf());
+    let client = Client::with_token(&server.url, Some("token"));
+    assert_code(client.fetch(None, "t").err().unwrap(), OCR_ERR_TLS);
+    assert_eq!(
+        last_error(),
+        "the certificate of 127.0.0.1 is not trusted: it is signed by an unknown authority; see \
+         ocr_client_set_ca_file"
+    );
+    assert_eq!(server.connections(), 1, "a TLS failure is not retried");
+}
+
+#[test]
+fn a_ca_file_or_pem_in_memory_makes_its_servers_trusted_and_null_goes_back_to_the_default() {
+    let authority = Authority::new("test CA");
+    let server = TlsServer::start(authority.loopback_leaf());
+    let client = trusting(&server.url, &authority, "file");
+    assert_eq!(
+        client.fetch(None, "t-1").unwrap().data(0).unwrap(),
+        b"hello"
+    );
+    assert_code(ocr_client_set_ca_file(client.0, std::ptr::null()), OCR_OK);
+    assert_code(client.fetch(None, "t-1").err().unwrap(), OCR_ERR_TLS);
+
+    let memory = Client::with_token(&server.url, Some("token"));
+    let pem = authority.pem.as_bytes();
+    assert_code(
+        ocr_client_set_ca_pem(memory.0, pem.as_ptr(), pem.len()),
+        OCR_OK,
+    );
+    assert_eq!(
+        memory.fetch(None, "t-2").unwrap().data(0).unwrap(),
+        b"hello"
+    );
+}
+
+#[test]
+fn a_missing_unreadable_or_certificate_less_ca_file_is_refused_and_changes_nothing() {
+    let authority = Authority::new("test CA");
+    let server = TlsServer::start(authority.loopback_leaf());
+    let client = trusting(&server.url, &authority, "refused");
+    let dir = scratch_dir("tls-bad-files");
+    std::fs::write(dir.join("empty.pem"), "").unwrap();
+    std::fs::write(
+        dir.join("key.pem"),
+        "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    for bad in ["missing.pem", "empty.pem", "key.pem", ""] {
+        let path = dir.join(bad);
+        assert_code(
+            ocr_client_set_ca_file(client.0, c(path.to_str().unwrap()).as_ptr()),
+            OCR_ERR_INVALID_ARGUMENT,
+        );
+    }
+    let text = b"not pem";
+    assert_code(
+        ocr_client_set_ca_pem(client.0, text.as_ptr(), text.len()),
+        OCR_ERR_INVALID_ARGUMENT,
+    );
+    assert!(
+        client.fetch(None, "t").is_ok(),
+        "the earlier CA is still trusted"
+    );
+}
+
+/// The message a client trusting `authority` gets from a server with `leaf`.
+fn refusal(authority: &Authority, leaf: server::Leaf, name: &str) -> String {
+    let server = TlsServer::start(leaf);
+    let client = trusting(&server.url, authority, name);
+    assert_code(client.fetch(None, "t").err().unwrap(), OCR_ERR_TLS);
+    assert_eq!(server.connections(), 1, "{name}: not retried");
+    last_error()
+}
+
+#[test]
+fn each_certificate_problem_is_named() {
+    let authority = Authority::new("test CA");
+    let expired = refusal(
+        &authority,
+        authority.leaf(&["127.0.0.1"], (2020, 1, 1), (2021, 1, 1)),
+        "expired",
+    );
+    assert!(
+        expired.ends_with("it has expired; see ocr_client_set_ca_file"),
+        "{expired}"
+    );
+    let early = refusal(
+        &authority,
+        authority.leaf(&["127.0.0.1"], (2090, 1, 1), (2099, 1, 1)),
+        "early",
+    );
+    assert!(early.contains("it is not valid yet"), "{early}");
+    let other = refusal(
+        &authority,
+        authority.leaf(&["example.com"], (2020, 1, 1), (2099, 1, 1)),
+        "name",
+    );
+    assert!(
+        other.contains("it is not valid for the name 127.0.0.1"),
+        "{other}"
+    );
+    let self_signed = refusal(&authority, authority.as_leaf(), "self-signed");
+    assert!(self_signed.contains("self-signed"), "{self_signed}");
+}
+
+#[test]
+fn a_server_that_does_not_speak_tls_is_named_and_not_retried() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    let accepted = Arc::new(Mutex::new(0));
+    let counter = Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            *counter.lock().unwrap() += 1;
+            let _ = stream
+                .unwrap()
+                .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    let client = Client::with_token(&url, Some("token"));
+    assert_code(client.fetch(None, "t").err().unwrap(), OCR_ERR_TLS);
+    assert!(
+        last_error().contains("does not speak TLS"),
+        "{}",
+        last_error()
+    );
+    assert_eq!(*accepted.lock().unwrap(), 1);
+}
+
+#[test]
+fn two_hundred_polls_over_https_use_one_handshake() {
+    let authority = Authority::new("test CA");
+    let server = TlsServer::start(authority.loopback_leaf());
+    let client = trusting(&server.url, &authority, "reuse");
+    for i in 0..200 {
+        client.status(None, &format!("t-{i}")).unwrap();
+    }
+    assert_eq!(server.handshakes(), 1);
+    assert_eq!(server.connections(), 1);
+}
+
+#[test]
+fn ssl_cert_file_is_honoured() {
+    let authority = Authority::new("test CA");
+    let path = ca_file(&authority, "env");
+    let server = TlsServer::start(authority.loopback_leaf());
+    // The system's store is read once per process: check in a process of its own.
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "fetch_in_a_child_process", "--nocapture"])
+        .env("SSL_CERT_FILE", &path)
+        .env("OCRCLOUD_TEST_URL", &server.url)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("1 passed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(server.handshakes(), 1);
+}
+
+/// Run by `ssl_cert_file_is_honoured` in a child process; does nothing on its own.
+#[test]
+fn fetch_in_a_child_process() {
+    if let Ok(url) = std::env::var("OCRCLOUD_TEST_URL") {
+        let client = Client::with_token(&url, Some("token"));
+        assert_eq!(client.fetch(None, "t").unwrap().data(0).unwrap(), b"hello");
+    }
+}
+
+/// A CONNECT proxy on loopback that tunnels every target to `to` (so that names like
+/// `ocr.test` need no resolver), optionally asking for `user:password`. It records each
+/// request head it receives.
+struct Proxy {
+    url: String,
+    heads: Arc<Mutex<Vec<String>>>,
+}
+
+impl Proxy {
+    fn start(to: u16, credentials: Option<&str>) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&heads);
+        let expected = credentials.map(|c| {
+            use std::fmt::Write as _;
+            let encoded = base64_of(c.as_bytes());
+            let mut header = String::new();
+            let _ = write!(header, "proxy-authorization: basic {encoded}");
+            header
+        });
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let stream = stream.unwrap();
+                let (seen, expected) = (Arc::clone(&seen), expected.clone());
+                std::thread::spawn(move || tunnel(stream, to, &seen, expected.as_deref()));
+            }
+        });
+        Proxy { url, heads }
+    }
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().fold(0u32, |n, b| n << 8 | *b as u32) << (8 * (3 - chunk.len()));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn tunnel(stream: TcpStream, to: u16, seen: &Mutex<Vec<String>>, expected: Option<&str>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        head += &line;
+    }
+    seen.lock().unwrap().push(head.clone());
+    let mut client = stream;
+    if let Some(expected) = expected
+        && !head
+            .to_ascii_lowercase()
+            .contains(&expected.to_ascii_lowercase())
+    {
+        let _ = client.write_all(
+            b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\nContent-Length: 0\r\n\r\n",
+        );
+        return;
+    }
+    let Ok(mut target) = TcpStream::connect(("127.0.0.1", to)) else {
+        let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
+        return;
+    };
+    let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+    let mut upstream = target.try_clone().unwrap();
+    let mut downstream = client.try_clone().unwrap();
+    let pending = reader.buffer().to_vec();
+    let _ = target.write_all(&pending);
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut reader, &mut target);
+    });
+    let _ = std::io::copy(&mut upstream, &mut downstream);
+    let _ = client.shutdown(std::net::Shutdown::Both);
+    let mut sink = Vec::new();
+    let _ = upstream.read_to_end(&mut sink);
+}
+
+fn through(proxy_url: &str, target_port: u16, authority: &Authority, name: &str) -> Client {
+    let client = trusting(&format!("https://ocr.test:{target_port}"), authority, name);
+    assert_code(
+        ocr_client_set_proxy(client.0, c(proxy_url).as_ptr()),
+        OCR_OK,
+    );
+    client
+}
+
+#[test]
+fn a_connect_proxy_tunnels_https_with_and_without_credentials() {
+    let authority = Authority::new("test CA");
+    let server = TlsServer::start(authority.loopback_leaf());
+    let open = Proxy::start(server.port, None);
+    let client = through(&open.url, server.port, &authority, "proxy-open");
+    assert_eq!(client.fetch(None, "t").unwrap().data(0).unwrap(), b"hello");
+    assert!(open.heads.lock().unwrap()[0].starts_with("CONNECT ocr.test:"));
+
+    let guarded = Proxy::start(server.port, Some("user:pa55word"));
+    let with = guarded.url.replace("http://", "http://user:pa55word@");
+    let client = through(&with, server.port, &authority, "proxy-auth");
+    assert_eq!(client.fetch(None, "t").unwrap().data(0).unwrap(), b"hello");
+
+    let without = through(&guarded.url, server.port, &authority, "proxy-refused");
+    let before = guarded.heads.lock().unwrap().len();
+    assert_code(without.fetch(None, "t").err().unwrap(), OCR_ERR_NETWORK);
+    assert!(last_error().contains(&guarded.url), "{}", last_error());
+    assert!(last_error().contains("407"), "{}", last_error());
+    assert_eq!(
+        guarded.heads.lock().unwrap().len(),
+        before + 1,
+        "a 407 is not retried"
+    );
+
+    let wrong = guarded.url.replace("http://", "http://user:wrong-secret@");
+    let client = through(&wrong, server.port, &authority, "proxy-wrong");
+    assert_code(client.fetch(None, "t").err().unwrap(), OCR_ERR_NETWORK);
+    assert!(!last_error().contains("wrong-secret"), "{}", last_error());
+}
+
+#[test]
+fn a_proxy_that_drops_the_tunnel_is_named() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            drop(stream);
+        }
+    });
+    let authority = Authority::new("test CA");
+    let client = through(&url, 443, &authority, "proxy-drop");
+    assert_code(client.fetch(None, "t").err().unwrap(), OCR_ERR_NETWORK);
+    assert!(
+        last_error().contains(&format!("through the proxy {url}")),
+        "{}",
+        last_error()
+    );
+}
+
+#[test]
+fn a_loopback_base_url_never_goes_through_a_proxy_and_unusable_proxies_are_refused() {
+    let authority = Authority::new("test CA");
+    let server = TlsServer::start(authority.loopback_leaf());
+    let proxy = Proxy::start(server.port, None);
+    let client = trusting(&server.url, &authority, "loopback");
+    assert_code(
+        ocr_client_set_proxy(client.0, c(&proxy.url).as_ptr()),
+        OCR_OK,
+    );
+    client.fetch(None, "t").unwrap();
+    assert!(proxy.heads.lock().unwrap().is_empty());
+    for bad in [
+        "ftp://proxy:21",
+        "proxy:3128",
+        "socks5://u:pw@proxy:1080",
+        "socks4://proxy:1080",
+    ] {
+        assert_code(
+            ocr_client_set_proxy(client.0, c(bad).as_ptr()),
+            OCR_ERR_INVALID_ARGUMENT,
+        );
+        assert!(!last_error().contains("pw@"), "{}", last_error());
+        assert!(last_error().contains("proxy"), "{}", last_error());
+    }
+}
+
+#[test]
+fn the_environments_proxy_and_no_proxy_are_honoured() {
+    let authority = Authority::new("test CA");
+    let server = TlsServer::start(authority.loopback_leaf());
+    let proxy = Proxy::start(server.port, None);
+    let path = ca_file(&authority, "env-proxy");
+    for (no_proxy, through_proxy) in [("", true), ("ocr.test", false)] {
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "fetch_through_the_environment_in_a_child_process",
+                "--nocapture",
+            ])
+            .env("HTTPS_PROXY", &proxy.url)
+            .env("NO_PROXY", no_proxy)
+            .env(
+                "OCRCLOUD_TEST_URL",
+                format!("https://ocr.test:{}", server.port),
+            )
+            .env("OCRCLOUD_TEST_CA", &path)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let used = !proxy.heads.lock().unwrap().is_empty();
+        proxy.heads.lock().unwrap().clear();
+        if through_proxy {
+            assert!(
+                stdout.contains("1 passed"),
+                "{stdout}{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            assert!(used, "HTTPS_PROXY was not used");
+        } else {
+            assert!(!used, "NO_PROXY was not honoured");
+        }
+    }
+}
+
+/// Run by `the_environments_proxy_and_no_proxy_are_honoured` in a child process.
+#[test]
+fn fetch_through_the_environment_in_a_child_process() {
+    if let (Ok(url), Ok(ca)) = (
+        std::env::var("OCRCLOUD_TEST_URL"),
+        std::env::var("OCRCLOUD_TEST_CA"),
+    ) {
+        let client = Client::with_token(&url, Some("token"));
+        assert_code(ocr_client_set_ca_file(client.0, c(&ca).as_ptr()), OCR_OK);
+        assert_eq!(client.fetch(None, "t").unwrap().data(0).unwrap(), b"hello");
+    }
+}
