@@ -73,6 +73,26 @@ fn run_fault_driver(tag: &str, command: impl FnOnce(&Path) -> Command) {
 }
 
 #[test]
+fn children_of_a_fork_get_the_answers_to_their_own_requests() {
+    let binary = compile_c("tests/c/fork.c", "native");
+    let emulator = Emulator::start(&[]);
+    for i in 0..200 {
+        let id = format!("t-{i}");
+        emulator.fixture(serde_json::json!({"id": id, "results": [{"type": "Text", "text": id}]}));
+    }
+    let output = Command::new(&binary)
+        .arg(&emulator.url)
+        .output()
+        .expect("the fork program runs");
+    assert!(output.status.success(), "{}", show(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("5 passed, 0 failed"),
+        "{}",
+        show(&output)
+    );
+}
+
+#[test]
 fn every_call_under_every_emulator_fault_is_clean_under_valgrind() {
     run_fault_driver("valgrind", valgrind);
 }
