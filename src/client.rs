@@ -4,6 +4,7 @@
 use crate::auth::{Auth, Bearer, check_header_safe};
 use crate::error::{Code, Error, Result, invalid, protocol};
 use crate::files::{FileSink, persist_results};
+use crate::flow::{Flow, Outcome};
 use crate::http::{self, CachingResolver, HttpSource, Request};
 use crate::logging::{Level, log};
 use crate::operations::{Document, Operation};
@@ -26,6 +27,7 @@ pub const DEFAULT_BASE_URL: &str = "https://api.aspose.cloud";
 ///
 /// Safe to share between threads; every method may be called from many threads at once.
 pub struct Client {
+    flow: Flow,
     base_url: String,
     insecure: bool,
     loopback: bool,
@@ -58,6 +60,7 @@ impl Client {
         let network = Network::default();
         let (agent, proxy) = tls::agent(&network, loopback, CachingResolver::default())?;
         Ok(Client {
+            flow: Flow::default(),
             base_url,
             insecure,
             loopback,
@@ -198,7 +201,7 @@ impl Client {
         let attempts = call
             .attempts
             .unwrap_or_else(|| self.settings().max_attempts);
-        retrying(call, attempts, idempotent, attempt)
+        retrying(call, attempts, idempotent, &self.flow, attempt)
     }
 
     /// One GET of an OCR response, streamed into `sink`.
@@ -272,14 +275,16 @@ impl Client {
                 None
             };
             let (agent, proxy) = self.agent();
-            let response = http::exchange(
+            let admission = self.flow.admit(call)?;
+            let exchanged = http::exchange(
                 &agent,
                 request,
                 bearer.as_ref().map(|b| &*b.value),
                 &settings,
                 call,
-            )
-            .map_err(|e| match &proxy {
+            );
+            self.flow.record(admission, outcome_of(&exchanged));
+            let response = exchanged.map_err(|e| match &proxy {
                 Some(proxy) if e.code() == Code::Network => {
                     e.map_message(|m| format!("{m} (through the proxy {proxy})"))
                 }
@@ -306,6 +311,11 @@ impl Client {
         }
     }
 
+    /// The client's request budget (rate, retry quota, circuit breaker) and its counts.
+    pub fn flow(&self) -> &Flow {
+        &self.flow
+    }
+
     /// Whether a request refused with `status` is sent once more with a new token.
     fn may_refresh(&self, bearer: &Bearer, status: u16, refreshed: bool) -> bool {
         matches!(status, 401 | 403) && !refreshed && self.auth.refused(bearer)
@@ -327,6 +337,7 @@ impl Client {
         let request = Request::new(Method::POST, &url)
             .body(form.as_bytes(), "application/x-www-form-urlencoded")
             .idempotent();
+        self.flow.token_fetched();
         let response = self.send(&request, false, call).map_err(|e| {
             let refused = e.status == Some(400);
             let e = e.map_message(|m| format!("cannot obtain a token: {m}"));
@@ -374,6 +385,25 @@ impl Client {
             ),
             None => format!("{}/v5.0/ocr/{path}", self.base_url),
         }
+    }
+}
+
+/// What an exchange tells the request budget.
+fn outcome_of(exchanged: &Result<Response<ureq::Body>>) -> Outcome {
+    match exchanged {
+        Ok(response) => match response.status().as_u16() {
+            200..=299 => Outcome::Success,
+            429 | 503 => Outcome::Throttled(http::parse_retry_after(&http::header_text(
+                response,
+                header::RETRY_AFTER,
+            ))),
+            status @ 500..=599 => Outcome::Failure(format!("HTTP {status}")),
+            _ => Outcome::Neutral,
+        },
+        Err(error) if matches!(error.code(), Code::Network | Code::Timeout) => {
+            Outcome::Failure(error.message().to_string())
+        }
+        Err(_) => Outcome::Neutral,
     }
 }
 

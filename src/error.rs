@@ -107,6 +107,10 @@ pub struct Error {
     /// connection, no byte written), or the server refused it unprocessed (429, 503). Only such
     /// failures of a request that is not idempotent (a submission) may be retried.
     pub(crate) unsent: bool,
+    /// Whether the request may have reached the server and been acted on: its bytes left and
+    /// the exchange failed afterwards, or the server (or a gateway) answered a 5xx other than
+    /// 503. For a submission, a task may then exist.
+    pub(crate) delivered: bool,
     /// How long the server asked us to wait before asking again (`Retry-After`).
     pub(crate) retry_after: Option<Duration>,
     /// The HTTP status of the answer that failed, if there was one.
@@ -121,6 +125,7 @@ impl Error {
             message: message.into(),
             transient: false,
             unsent: false,
+            delivered: false,
             retry_after: None,
             status: None,
         }
@@ -148,6 +153,16 @@ impl Error {
     pub(crate) fn unsent(self) -> Error {
         Error {
             unsent: true,
+            delivered: false,
+            ..self
+        }
+    }
+
+    /// The same failure, marked as one that the server may have acted on.
+    pub(crate) fn delivered(self) -> Error {
+        Error {
+            delivered: true,
+            unsent: false,
             ..self
         }
     }

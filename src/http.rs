@@ -113,7 +113,11 @@ pub fn exchange(
             );
         let what = format!("{} {}", request.method, request.url);
         let error = transport_error(e, &what, request.url, call);
-        if unsent { error.unsent() } else { error }
+        if unsent {
+            error.unsent()
+        } else {
+            error.delivered()
+        }
     });
     log(Level::Debug, || {
         let took = started.elapsed().as_secs_f64() * 1000.0;
@@ -242,7 +246,7 @@ pub fn read_small_body(response: Response<ureq::Body>, url: &str, call: &Call) -
         .read_to_end(&mut body)
         .map_err(|e| {
             let what = format!("reading the answer of {url}");
-            transport_error(ureq::Error::from(e), &what, url, call)
+            transport_error(ureq::Error::from(e), &what, url, call).delivered()
         })?;
     if body.len() as u64 > SMALL_BODY_LIMIT {
         return Err(protocol(format!(
@@ -311,6 +315,7 @@ pub fn status_error(request: &Request, response: Response<ureq::Body>, call: &Ca
     let mut error = Error::new(code, message);
     error.transient = retryable;
     error.unsent = refused_unprocessed;
+    error.delivered = status.is_server_error() && !refused_unprocessed;
     error.retry_after = retry_after.filter(|_| retryable);
     error.status = Some(status.as_u16());
     error

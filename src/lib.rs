@@ -7,6 +7,8 @@
 //! - [`auth`]: tokens, fixed or from client credentials;
 //! - [`call`]: the deadline and cancel switch of one call;
 //! - `http`: one exchange; `retry`: which failures are sent again;
+//! - [`flow`]: the client-wide request budget (adaptive rate, shared `Retry-After`, retry
+//!   quota, circuit breaker);
 //! - [`client`]: the calls of the task API;
 //! - [`poll`]: waiting for a task with interval, backoff, deadline and cancellation;
 //! - [`operations`]: the service's operations and their request bodies;
@@ -28,6 +30,7 @@ pub mod error;
 pub mod faults;
 pub mod ffi;
 pub mod files;
+pub mod flow;
 mod http;
 pub mod logging;
 pub mod operations;

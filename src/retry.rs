@@ -8,6 +8,7 @@
 
 use crate::call::Call;
 use crate::error::{Error, Result};
+use crate::flow::Flow;
 use crate::logging::{Level, log};
 use crate::transport;
 use std::time::{Duration, Instant};
@@ -19,11 +20,13 @@ const LONGEST_RETRY_WAIT: Duration = Duration::from_secs(8);
 
 /// Runs `attempt` until it succeeds, fails for good, or `attempts` are used, waiting with
 /// exponential backoff (and at least `Retry-After`) in between. `idempotent`: whether the
-/// request may be sent again although it may have reached the server.
+/// request may be sent again although it may have reached the server. Each retry is paid from
+/// `flow`'s retry budget; when it is spent, the failure is answered instead.
 pub fn retrying<T>(
     call: &Call,
     attempts: u32,
     idempotent: bool,
+    flow: &Flow,
     mut attempt: impl FnMut() -> Result<T>,
 ) -> Result<T> {
     let attempts = attempts.max(1);
@@ -35,6 +38,14 @@ pub fn retrying<T>(
         };
         match outcome {
             Err(error) if may_retry(&error, idempotent) && sent < attempts => {
+                if !flow.spend_retry(&error) {
+                    return Err(error.map_message(|m| {
+                        format!(
+                            "{m} (not tried again: the client's retry budget is spent, the \
+                             service failed too often)"
+                        )
+                    }));
+                }
                 let wait = retry_wait(sent, error.retry_after);
                 log(Level::Info, || {
                     format!(
@@ -51,7 +62,7 @@ pub fn retrying<T>(
                 })?;
                 sent += 1;
             }
-            Err(error) if error.transient && !idempotent && !error.unsent => {
+            Err(error) if error.delivered && !idempotent => {
                 return Err(error.map_message(|m| {
                     format!(
                         "{m}; the request may have reached the server, so it was not sent again \
@@ -112,18 +123,19 @@ mod tests {
 
     fn tries(idempotent: bool, error: Error) -> (u32, Error) {
         let count = Cell::new(0);
-        let result: Result<()> = retrying(&Call::default(), 3, idempotent, || {
-            count.set(count.get() + 1);
-            let mut error = error.clone();
-            error.retry_after = Some(Duration::from_millis(1));
-            Err(error)
-        });
+        let result: Result<()> =
+            retrying(&Call::default(), 3, idempotent, &Flow::default(), || {
+                count.set(count.get() + 1);
+                let mut error = error.clone();
+                error.retry_after = Some(Duration::from_millis(1));
+                Err(error)
+            });
         (count.get(), result.unwrap_err())
     }
 
     #[test]
     fn a_request_that_may_have_reached_the_server_is_sent_once_unless_idempotent() {
-        let broken = Error::transient(Code::Network, "the connection broke");
+        let broken = Error::transient(Code::Network, "the connection broke").delivered();
         let (count, error) = tries(false, broken.clone());
         assert_eq!(count, 1);
         assert!(error.message().contains("a task may exist"), "{error}");

@@ -45,14 +45,24 @@ pub fn redact(text: &str) -> String {
         .iter()
         .filter_map(Weak::upgrade)
         .collect();
+    let spellings: Vec<String> = secrets
+        .iter()
+        .flat_map(|secret| {
+            let encoded = utf8_percent_encode(secret, QUERY_VALUE).to_string();
+            let plus_for_space = encoded.replace("%20", "+");
+            let lower = lower_case_escapes(&encoded);
+            [secret.to_string(), encoded, plus_for_space, lower]
+        })
+        .collect();
+    // Whole secrets first, so that one that shares a start with another is removed whole.
     let mut text = text.to_string();
-    for secret in secrets {
-        let encoded = utf8_percent_encode(&secret, QUERY_VALUE).to_string();
-        let plus_for_space = encoded.replace("%20", "+");
-        let lower = lower_case_escapes(&encoded);
-        for spelling in [&*secret, &encoded, &plus_for_space, &lower] {
-            text = without_pieces_of(&text, spelling);
+    for spelling in spellings.iter().filter(|s| s.len() >= SHORTEST_SECRET) {
+        if text.contains(spelling.as_str()) {
+            text = text.replace(spelling.as_str(), REDACTED);
         }
+    }
+    for spelling in &spellings {
+        text = without_pieces_of(&text, spelling);
     }
     text
 }
@@ -62,11 +72,7 @@ pub fn redact(text: &str) -> String {
 fn without_pieces_of(text: &str, secret: &str) -> String {
     let window = LONGEST_SAFE_PIECE + 1;
     if secret.len() < window {
-        return if secret.len() >= SHORTEST_SECRET && text.contains(secret) {
-            text.replace(secret, REDACTED)
-        } else {
-            text.to_string()
-        };
+        return text.to_string();
     }
     let (text_bytes, secret_bytes) = (text.as_bytes(), secret.as_bytes());
     let mut out = String::with_capacity(text.len());
@@ -163,7 +169,7 @@ mod tests {
             "short pieces stay: they are no usable part"
         );
         let lower = "eyJhbGciOiJIUzI1NiJ9.payload%2fwith%2bsigns-and-more-0123456789";
-        assert_eq!(redact(lower), "[redacted]%2fwith%2b[redacted]");
+        assert_eq!(redact(lower), "[redacted]");
         let all_lower = "eyJhbGciOiJIUzI1NiJ9.payload%2fwith%2bsigns-and-";
         assert!(!redact(&format!("x{}", &all_lower[20..])).contains("payload%2fwith%2b"));
         assert_eq!(redact("é ü"), "é ü");

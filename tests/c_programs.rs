@@ -18,10 +18,17 @@ fn show(output: &Output) -> String {
     )
 }
 
-/// Runs tests/c/test_core.c against a fresh emulator; `command` wraps the compiled program.
-fn run_test_core(tag: &str, command: impl FnOnce(&Path) -> Command, cancel_bound_ms: &str) {
+/// Runs tests/c/test_core.c against a fresh emulator whose tasks stay Pending and then
+/// Processing for `stage_ms` each (long enough for the program to see them, also under
+/// valgrind on a loaded machine); `command` wraps the compiled program.
+fn run_test_core(
+    tag: &str,
+    command: impl FnOnce(&Path) -> Command,
+    cancel_bound_ms: &str,
+    stage_ms: &str,
+) {
     let binary = compile_c("tests/c/test_core.c", tag);
-    let emulator = Emulator::start(&["--pending-ms", "100", "--processing-ms", "100"]);
+    let emulator = Emulator::start(&["--pending-ms", stage_ms, "--processing-ms", stage_ms]);
     let scratch = scratch_dir(&format!("c-core-{tag}"));
     let output = command(&binary)
         .arg(&emulator.url)
@@ -42,12 +49,12 @@ fn run_test_core(tag: &str, command: impl FnOnce(&Path) -> Command, cancel_bound
 
 #[test]
 fn the_c_test_program_passes() {
-    run_test_core("native", |program| Command::new(program), "50");
+    run_test_core("native", |program| Command::new(program), "50", "100");
 }
 
 #[test]
 fn the_c_test_program_is_clean_under_valgrind() {
-    run_test_core("valgrind", valgrind, "3000");
+    run_test_core("valgrind", valgrind, "3000", "1500");
 }
 
 /// Runs tests/c/fault_driver.c (every call under every emulator fault) against a fresh
@@ -99,25 +106,48 @@ fn every_call_under_every_emulator_fault_is_clean_under_valgrind() {
 
 #[test]
 fn the_demo_saves_and_prints_the_results() {
+    // Over HTTPS, trusting the emulator's CA as `make demo` does (the CA file as its argument).
     let binary = compile_c("examples/demo.c", "demo");
-    let emulator = Emulator::start(&["--pending-ms", "100", "--processing-ms", "100"]);
+    let emulator = Emulator::start_tls(&["--pending-ms", "100", "--processing-ms", "100"]);
+    assert!(emulator.url.starts_with("https://"), "{}", emulator.url);
+    let ca_file = emulator.ca_file.clone().unwrap();
     let out = scratch_dir("demo");
-    let output = Command::new(&binary)
-        .arg(&emulator.url)
-        .arg(Path::new(ROOT).join("examples/sample.pdf"))
-        .arg(&out)
-        .env_remove("OCR_CLIENT_ID")
-        .env_remove("OCR_CLIENT_SECRET")
-        .env("OCRCLOUD_LOG", "debug")
-        .output()
-        .unwrap();
+    let demo = |ca: Option<&Path>| {
+        let mut command = Command::new(&binary);
+        command
+            .arg(&emulator.url)
+            .arg(Path::new(ROOT).join("examples/sample.pdf"))
+            .arg(&out)
+            .env_remove("OCR_CLIENT_ID")
+            .env_remove("OCR_CLIENT_SECRET")
+            .env_remove("OCR_CA_FILE")
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("SSL_CERT_DIR")
+            .env("OCRCLOUD_LOG", "debug");
+        if let Some(ca) = ca {
+            command.arg(ca);
+        }
+        command.output().unwrap()
+    };
+
+    // Without the CA the certificate is not trusted: one clear OCR_ERR_TLS, nothing saved.
+    let refused = demo(None);
+    assert_eq!(refused.status.code(), Some(1), "{}", show(&refused));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("OCR_ERR_TLS") && stderr.contains("ocr_client_set_ca_file"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
+
+    let output = demo(Some(&ca_file));
     assert!(output.status.success(), "{}", show(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("ocrcloud info: obtained a token"),
         "OCRCLOUD_LOG logs to stderr: {stderr}"
     );
-    assert!(stderr.contains("ocrcloud debug: GET http://"), "{stderr}");
+    assert!(stderr.contains("ocrcloud debug: GET https://"), "{stderr}");
     assert!(!stderr.contains("demo-secret"), "{stderr}");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("poll  1: task "), "{stdout}");

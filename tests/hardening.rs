@@ -461,26 +461,6 @@ fn every_failed_task_of_poll_many_has_its_own_message() {
     }
 }
 
-#[test]
-fn a_tls_failure_is_not_retried() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("https://{}", listener.local_addr().unwrap());
-    let accepted = Arc::new(Mutex::new(0));
-    let counter = Arc::clone(&accepted);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            use std::io::Write;
-            *counter.lock().unwrap() += 1;
-            let mut stream = stream.unwrap();
-            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
-        }
-    });
-    let client = Client::with_token(&url, Some("token"));
-    assert_code(client.fetch(None, "t").err().unwrap(), OCR_ERR_NETWORK);
-    assert!(last_error().contains("TLS"), "{}", last_error());
-    assert_eq!(*accepted.lock().unwrap(), 1, "sent again: {}", last_error());
-}
-
 /// Call options with `cancel` and no deadline.
 struct CallOptions(*mut ocr_call_options);
 

@@ -3,12 +3,13 @@
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::{MethodRouter, get, post};
 
 use crate::auth::{self, require_token};
+use crate::limits::{self, Client};
 use crate::operations::{Operation, parse_submission};
 use crate::problem::Problem;
 use crate::results::produce;
@@ -30,7 +31,9 @@ pub fn routes() -> Router<AppState> {
 
 fn operation_routes(operation: Operation) -> MethodRouter<AppState> {
     get(move |State(state), headers, uri| fetch(state, operation, headers, uri))
-        .post(move |State(state), headers, body| submit(state, operation, headers, body))
+        .post(move |State(state), Extension(client), headers, body| {
+            submit(state, operation, client, headers, body)
+        })
         .delete(move |State(state), headers, uri| remove(state, operation, headers, uri))
 }
 
@@ -72,14 +75,26 @@ async fn remove(
 }
 
 /// `POST /v5.0/ocr/{Operation}`: validates the body, produces the task's results and answers
-/// its id.
+/// its id. With `--max-open-tasks` the submission first takes a place among the client's open
+/// tasks, before its body is looked at.
 async fn submit(
     state: AppState,
     operation: Operation,
+    client: Client,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     authorize(&state, operation, &headers)?;
+    let reservation = match state.config.max_open_tasks {
+        None => None,
+        Some(limit) => match state.tasks.reserve(&client, limit) {
+            Some(reservation) => Some(reservation),
+            None => {
+                state.stats.record_open_task_limited();
+                return Err(limits::open_task_limited(limit));
+            }
+        },
+    };
     let body = body?;
     let id = operation.new_task_id();
     let schedule = state.schedule();
@@ -93,7 +108,10 @@ async fn submit(
     })
     .await
     .map_err(|error| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))??;
-    state.tasks.insert(id.clone(), task);
+    match reservation {
+        Some(reservation) => state.tasks.insert_reserved(reservation, id.clone(), task),
+        None => state.tasks.insert(id.clone(), task),
+    }
     Ok(id_answer(id))
 }
 

@@ -58,13 +58,7 @@ pub fn require_token(state: &AppState, headers: &HeaderMap) -> Result<(), Proble
     if state.config.no_auth {
         return Ok(());
     }
-    let token = headers
-        .get(AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Bearer"))
-        .map(|(_, token)| token.trim());
-    match token {
+    match bearer_token(headers) {
         None => Err(Problem::bearer_unauthorized(
             "An access token is required: send Authorization: Bearer <token> from POST /connect/token.",
         )),
@@ -73,6 +67,16 @@ pub fn require_token(state: &AppState, headers: &HeaderMap) -> Result<(), Proble
             "The access token is invalid or has expired.",
         )),
     }
+}
+
+/// The token of `Authorization: Bearer <token>`, if the request has one.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Bearer"))
+        .map(|(_, token)| token.trim())
 }
 
 /// `POST /connect/token`: the OAuth 2 client credentials grant, with the credentials as form

@@ -34,13 +34,14 @@ pub fn routes() -> Router<AppState> {
         .route("/_emulator/stats", get(stats))
 }
 
-/// Forgets tasks, faults, statistics and tokens. The body is read (and ignored) so that the
+/// Forgets tasks, faults, statistics, tokens and rate windows. The body is read (and ignored) so that the
 /// connection stays reusable.
 async fn reset(State(state): State<AppState>, _body: Bytes) -> StatusCode {
     state.tasks.clear();
     state.faults.clear();
     state.stats.reset();
     state.tokens.clear();
+    state.rate.clear();
     StatusCode::NO_CONTENT
 }
 

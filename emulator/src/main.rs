@@ -4,6 +4,7 @@ mod api;
 mod auth;
 mod control;
 mod faults;
+mod limits;
 mod listener;
 mod operations;
 mod pdf;
@@ -62,6 +63,16 @@ pub struct Config {
     /// Largest accepted request body; larger requests get `413`.
     #[arg(long, value_name = "N", default_value_t = 512 * 1024 * 1024)]
     pub max_body_bytes: usize,
+
+    /// At most N API requests per second per token (per client address without a token), in a
+    /// sliding window of one second; beyond it `429` with `Retry-After`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit: Option<u32>,
+
+    /// At most N tasks per token that are Pending or Processing; a submission beyond it gets
+    /// `429` with `Retry-After: 1`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_open_tasks: Option<u32>,
 
     /// Print one line per request to stderr (never tokens or secrets), and failed TLS handshakes.
     #[arg(long)]

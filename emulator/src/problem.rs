@@ -1,7 +1,7 @@
 //! RFC 7807 problem answers (`application/problem+json`) for every error the emulator gives.
 
 use axum::extract::rejection::BytesRejection;
-use axum::http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -17,6 +17,7 @@ pub struct Problem {
     detail: String,
     error: Option<&'static str>,
     challenge: Option<&'static str>,
+    retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -26,6 +27,7 @@ impl Problem {
             detail: detail.into(),
             error: None,
             challenge: None,
+            retry_after: None,
         }
     }
 
@@ -45,6 +47,14 @@ impl Problem {
     pub fn with_error(self, error: &'static str) -> Self {
         Problem {
             error: Some(error),
+            ..self
+        }
+    }
+
+    /// Adds `Retry-After: {seconds}` to the answer.
+    pub fn with_retry_after(self, seconds: u64) -> Self {
+        Problem {
+            retry_after: Some(seconds),
             ..self
         }
     }
@@ -85,6 +95,11 @@ impl IntoResponse for Problem {
             response
                 .headers_mut()
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -16,6 +16,7 @@ use tower::Layer;
 use crate::Config;
 use crate::auth::TokenStore;
 use crate::faults::{self, FaultQueue};
+use crate::limits::{self, ClientAddr, RateLimiter};
 use crate::listener::CountingListener;
 use crate::problem::Problem;
 use crate::stats::Stats;
@@ -30,6 +31,7 @@ pub struct Emulator {
     pub tokens: TokenStore,
     pub faults: FaultQueue,
     pub stats: Stats,
+    pub rate: RateLimiter,
 }
 
 pub type AppState = Arc<Emulator>;
@@ -55,6 +57,7 @@ pub async fn serve(
         tokens: TokenStore::default(),
         faults: FaultQueue::default(),
         stats: Stats::default(),
+        rate: RateLimiter::default(),
         config,
     });
     tokio::spawn(evict_expired(Arc::clone(&state)));
@@ -73,12 +76,14 @@ pub async fn serve(
         })
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .with_state(Arc::clone(&state));
+    // The limits sit behind the faults: a request that a fault answers never reaches them.
+    let limited = middleware::from_fn_with_state(Arc::clone(&state), limits::enforce).layer(router);
     // Outside the router, so that path rewriting happens before routing.
     let verbose = state.config.verbose;
     let connections = Arc::clone(&state.stats.connections);
     let app = middleware::from_fn_with_state(state, front)
-        .layer(router)
-        .into_make_service();
+        .layer(limited)
+        .into_make_service_with_connect_info::<ClientAddr>();
     match tls {
         None => {
             axum::serve(listener, app)
@@ -136,13 +141,14 @@ fn normalize(uri: &Uri) -> Option<Uri> {
     Uri::from_parts(parts).ok()
 }
 
-/// Drops expired tasks and tokens once a second.
+/// Drops expired tasks and tokens, and idle rate windows, once a second.
 async fn evict_expired(state: AppState) {
     let mut interval = tokio::time::interval(Duration::from_secs(1));
     loop {
         interval.tick().await;
         state.tasks.evict_expired();
         state.tokens.evict_expired();
+        state.rate.evict_idle();
     }
 }
 

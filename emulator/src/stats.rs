@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::http::Method;
 use serde_json::{Value, json};
@@ -19,6 +19,8 @@ struct RequestCounts {
     requests: u64,
     by_route: BTreeMap<String, u64>,
     token_requests: u64,
+    rate_limited: u64,
+    open_task_limited: u64,
 }
 
 impl Stats {
@@ -35,6 +37,20 @@ impl Stats {
         }
     }
 
+    /// Counts one `429` of `--rate-limit`.
+    pub fn record_rate_limited(&self) {
+        self.counts().rate_limited += 1;
+    }
+
+    /// Counts one `429` of `--max-open-tasks`.
+    pub fn record_open_task_limited(&self) {
+        self.counts().open_task_limited += 1;
+    }
+
+    fn counts(&self) -> MutexGuard<'_, RequestCounts> {
+        self.requests.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub fn reset(&self) {
         *self.requests.lock().unwrap_or_else(PoisonError::into_inner) = RequestCounts::default();
         self.connections.reset();
@@ -46,6 +62,8 @@ impl Stats {
             "requests": counts.requests,
             "by_route": counts.by_route,
             "token_requests": counts.token_requests,
+            "rate_limited": counts.rate_limited,
+            "open_task_limited": counts.open_task_limited,
             "connections_open": self.connections.open.load(Ordering::SeqCst),
             "connections_max": self.connections.max.load(Ordering::SeqCst),
             "connections_total": self.connections.total.load(Ordering::SeqCst),

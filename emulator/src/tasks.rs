@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::http::header::CONTENT_TYPE;
@@ -10,6 +10,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{Value, json};
+
+use crate::limits::Client;
 
 /// One produced file of a task: `{"type": ..., "data": <base64>}`.
 pub struct ResultFile<'a> {
@@ -82,6 +84,8 @@ pub struct Task {
     /// The submitted POST body, kept for `/_emulator/tasks/{id}`; `None` for fixtures.
     request: Option<Bytes>,
     polls: u64,
+    /// Whose open-task budget a submitted task counts against (with `--max-open-tasks`).
+    owner: Option<Client>,
 }
 
 impl Task {
@@ -109,6 +113,7 @@ impl Task {
             final_answer,
             request,
             polls: 0,
+            owner: None,
         }
     }
 
@@ -153,26 +158,94 @@ pub struct Inspection {
 
 /// All tasks by id; a task older than the retention time no longer exists.
 pub struct TaskStore {
-    tasks: Mutex<HashMap<String, Task>>,
+    inner: Mutex<Inner>,
     retention: Duration,
+}
+
+#[derive(Default)]
+struct Inner {
+    tasks: HashMap<String, Task>,
+    /// For `--max-open-tasks`: each client's submitted tasks that may still be open.
+    open: HashMap<Client, OpenTasks>,
+}
+
+/// A client's submitted tasks not yet seen finished, and its submissions still being made.
+#[derive(Default)]
+struct OpenTasks {
+    ids: Vec<String>,
+    reserved: usize,
+}
+
+/// A place among a client's open tasks, held by a submission while its results are made; it
+/// is given back when dropped unless the task is stored.
+pub struct Reservation<'a> {
+    store: &'a TaskStore,
+    client: Client,
+    stored: bool,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if !self.stored {
+            let mut inner = self.store.lock();
+            if let Some(open) = inner.open.get_mut(&self.client) {
+                open.reserved = open.reserved.saturating_sub(1);
+            }
+        }
+    }
 }
 
 impl TaskStore {
     pub fn new(retention: Duration) -> Self {
         TaskStore {
-            tasks: Mutex::default(),
+            inner: Mutex::default(),
             retention,
         }
     }
 
     pub fn insert(&self, id: String, task: Task) {
-        self.lock().insert(id, task);
+        self.lock().tasks.insert(id, task);
+    }
+
+    /// Reserves a place for a new task of `client` if fewer than `limit` of its tasks are
+    /// `Pending` or `Processing` (or being submitted); deleted and expired tasks do not count.
+    pub fn reserve(&self, client: &Client, limit: u32) -> Option<Reservation<'_>> {
+        let mut inner = self.lock();
+        let Inner { tasks, open } = &mut *inner;
+        let entry = open.entry(client.clone()).or_default();
+        entry.ids.retain(|id| {
+            tasks.get(id).is_some_and(|task| {
+                task.owner.as_ref() == Some(client)
+                    && !self.expired(task)
+                    && task.unfinished_status().is_some()
+            })
+        });
+        if entry.ids.len() + entry.reserved >= limit as usize {
+            return None;
+        }
+        entry.reserved += 1;
+        Some(Reservation {
+            store: self,
+            client: client.clone(),
+            stored: false,
+        })
+    }
+
+    /// Stores a submitted task in the place that `reservation` holds.
+    pub fn insert_reserved(&self, mut reservation: Reservation<'_>, id: String, mut task: Task) {
+        reservation.stored = true;
+        let mut inner = self.lock();
+        let open = inner.open.entry(reservation.client.clone()).or_default();
+        open.reserved = open.reserved.saturating_sub(1);
+        open.ids.push(id.clone());
+        task.owner = Some(reservation.client.clone());
+        inner.tasks.insert(id, task);
     }
 
     /// The GET answer (a JSON body) for `id`, counting the poll.
     pub fn answer(&self, id: &str, view: View) -> Bytes {
-        let mut tasks = self.lock();
-        let Some(task) = tasks.get_mut(id).filter(|task| !self.expired(task)) else {
+        let mut inner = self.lock();
+        let Some(task) = inner.tasks.get_mut(id).filter(|task| !self.expired(task)) else {
             return render(&Answer {
                 id,
                 task_status: "NotExist",
@@ -202,8 +275,8 @@ impl TaskStore {
     }
 
     pub fn inspect(&self, id: &str) -> Option<Inspection> {
-        let tasks = self.lock();
-        let task = tasks.get(id).filter(|task| !self.expired(task))?;
+        let inner = self.lock();
+        let task = inner.tasks.get(id).filter(|task| !self.expired(task))?;
         Some(Inspection {
             operation: task.operation.clone(),
             task_status: task.current_status().to_owned(),
@@ -213,23 +286,39 @@ impl TaskStore {
     }
 
     pub fn remove(&self, id: &str) {
-        self.lock().remove(id);
+        self.lock().tasks.remove(id);
     }
 
+    /// Forgets every task; submissions in progress keep their reservations.
     pub fn clear(&self) {
-        self.lock().clear();
+        let mut inner = self.lock();
+        inner.tasks.clear();
+        inner.open.retain(|_, open| {
+            open.ids.clear();
+            open.reserved > 0
+        });
     }
 
     pub fn evict_expired(&self) {
-        self.lock().retain(|_, task| !self.expired(task));
+        let mut inner = self.lock();
+        let Inner { tasks, open } = &mut *inner;
+        tasks.retain(|_, task| !self.expired(task));
+        open.retain(|_, open| {
+            open.ids.retain(|id| {
+                tasks
+                    .get(id)
+                    .is_some_and(|task| task.unfinished_status().is_some())
+            });
+            !open.ids.is_empty() || open.reserved > 0
+        });
     }
 
     fn expired(&self, task: &Task) -> bool {
         task.created.elapsed() >= self.retention
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Task>> {
-        self.tasks.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -272,6 +272,87 @@ pub extern "C" fn ocr_submit(
     )
 }
 
+/// The most requests per second the client sends, all threads and `ocr_poll_many` workers
+/// together; 0: unlimited (the default). Either way the rate adapts: a `429` or `503` cuts it
+/// to 0.8 times the rate sent over the last second (at least 0.5 per second), and each second
+/// without throttling adds one request per second, up to this maximum (for an unlimited client,
+/// up to twice the rate of the last cut, where it is unlimited again). A `Retry-After` makes
+/// the whole client wait. Waiting for the budget ends at each call's deadline and cancel. A
+/// negative, infinite or NaN rate is `OCR_ERR_INVALID_ARGUMENT`. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_client_set_max_rate(client: *mut ocr_client, per_second: f64) -> ocr_code {
+    guard_code(|| {
+        let client = client_arg(client)?;
+        if !(per_second.is_finite() && per_second >= 0.0) {
+            return Err(invalid(format!(
+                "per_second must be a number of at least 0, not {per_second}"
+            )));
+        }
+        client
+            .flow()
+            .set_max_rate((per_second > 0.0).then_some(per_second));
+        Ok(())
+    })
+}
+
+/// Non-zero (the default) turns the circuit breaker on: after 5 failures in a row (a 5xx other
+/// than 503, or no connection) within 10 s, requests fail at once, without being sent, with
+/// `OCR_ERR_NETWORK` and a message saying the service looks down (naming the last failure),
+/// until a probe, let through every 5 s, succeeds. 0 turns it off. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_client_set_circuit_breaker(
+    client: *mut ocr_client,
+    enabled: i32,
+) -> ocr_code {
+    guard_code(|| {
+        client_arg(client)?.flow().set_breaker(enabled != 0);
+        Ok(())
+    })
+}
+
+/// Requests the client sent (every attempt, token requests included).
+pub const OCR_STAT_REQUESTS: i32 = 1;
+/// Retries of failed requests (not the polls of a poll).
+pub const OCR_STAT_RETRIES: i32 = 2;
+/// Answers `429` or `503`.
+pub const OCR_STAT_THROTTLED: i32 = 3;
+/// Token requests.
+pub const OCR_STAT_TOKEN_FETCHES: i32 = 4;
+/// The requests per second allowed now; 0: unlimited.
+pub const OCR_STAT_RATE: i32 = 5;
+/// 1 while the circuit breaker is open, else 0.
+pub const OCR_STAT_BREAKER_OPEN: i32 = 6;
+/// The retry quota left: 500 at most; a retry costs 5 (10 after a timeout), a success gives 1
+/// back, and no retry is made when the quota cannot pay it.
+pub const OCR_STAT_RETRY_QUOTA: i32 = 7;
+
+/// One figure of the client's request budget, like `curl_easy_getinfo`: `what` is an
+/// `OCR_STAT_*` value; on `OCR_OK`, `*out` receives it (counts since the client was created).
+/// An unknown `what` is `OCR_ERR_INVALID_ARGUMENT`. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn ocr_client_stats(
+    client: *const ocr_client,
+    what: i32,
+    out: *mut f64,
+) -> ocr_code {
+    guard_code(|| {
+        out_param(out, "out")?;
+        let stats = client_arg(client)?.flow().stats();
+        let value = match what {
+            OCR_STAT_REQUESTS => stats.requests as f64,
+            OCR_STAT_RETRIES => stats.retries as f64,
+            OCR_STAT_THROTTLED => stats.throttled as f64,
+            OCR_STAT_TOKEN_FETCHES => stats.token_fetches as f64,
+            OCR_STAT_RATE => stats.rate.unwrap_or(0.0),
+            OCR_STAT_BREAKER_OPEN => f64::from(u8::from(stats.breaker_open)),
+            OCR_STAT_RETRY_QUOTA => f64::from(stats.retry_quota),
+            other => return Err(invalid(format!("{other} is not an OCR_STAT_* value"))),
+        };
+        write_out(out, value);
+        Ok(())
+    })
+}
+
 /// Changes how the client reaches the service; `change` may refuse its argument.
 fn update_network(
     client: *mut ocr_client,

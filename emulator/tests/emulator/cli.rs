@@ -39,6 +39,8 @@ fn help_documents_every_flag() {
         "--processing-ms",
         "--retention-s",
         "--max-body-bytes",
+        "--rate-limit",
+        "--max-open-tasks",
         "--verbose",
         "--tls-cert",
         "--tls-key",

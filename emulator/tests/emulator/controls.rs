@@ -238,6 +238,7 @@ fn reset_forgets_everything() {
     assert_eq!(
         emulator.stats(),
         json!({"requests": 0, "by_route": {}, "token_requests": 0,
+               "rate_limited": 0, "open_task_limited": 0,
                "connections_open": 1, "connections_max": 1, "connections_total": 0,
                "tls_handshakes": 0, "tls_handshake_failures": 0})
     );

@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod controls;
 mod faults;
+mod limits;
 mod results;
 mod tasks;
 mod tls;
