@@ -13,7 +13,8 @@
 //!   host that does not answer.
 //! - It counts the bytes this thread wrote, so an exchange knows whether any byte of its request
 //!   left ([`bytes_written`]).
-//! - A connection made by another process (the parent, before a `fork`) is never reused.
+//! - A connection made by another process (the parent, before a `fork`) is never reused: a
+//!   `pthread_atfork` handler counts forks, so the check costs no system call.
 //! - Each connect, write and read is a step of [`crate::faults`].
 //!
 //! Everything else follows ureq's TCP transport: connect with a timeout to each resolved address
@@ -100,10 +101,30 @@ impl<In: Transport> Connector<In> for TcpConnector {
             buffers,
             read_timeout: None,
             write_timeout: None,
-            owner: std::process::id(),
+            owner: fork_generation(),
             closed: false,
         })))
     }
+}
+
+/// Counts the forks this process descends from, bumped in each child by a `pthread_atfork`
+/// handler: comparing it is free, where asking for the pid is a system call per request.
+static FORKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+extern "C" fn forked() {
+    FORKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// This process's place in its line of forks (0 in a process that never forked from one that
+/// used the library).
+fn fork_generation() -> u64 {
+    static REGISTERED: std::sync::Once = std::sync::Once::new();
+    REGISTERED.call_once(|| {
+        // SAFETY: registers a handler that only increments an atomic, which is safe in a child
+        // after fork.
+        unsafe { libc::pthread_atfork(None, None, Some(forked)) };
+    });
+    FORKS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Tries each resolved address in turn within the connect timeout; a watched cancel ends the
@@ -179,8 +200,9 @@ pub struct TcpTransport {
     buffers: LazyBuffers,
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
-    /// The process that opened the connection: after a `fork` the child must not share it.
-    owner: u32,
+    /// The fork generation that opened the connection: after a `fork` the child must not
+    /// share it.
+    owner: u64,
     /// Set by a short-read fault: the server "closed" the connection after a partial read.
     closed: bool,
 }
@@ -317,7 +339,7 @@ impl Transport for TcpTransport {
 
     /// Open means: made by this process, nothing to read yet, and not closed by the server.
     fn is_open(&mut self) -> bool {
-        if self.closed || self.owner != std::process::id() {
+        if self.closed || self.owner != fork_generation() {
             return false;
         }
         let mut byte = 0u8;
