@@ -1,14 +1,21 @@
 #!/usr/bin/env python3
 """Benchmarks ocrcloud against curl, jq and the official Python SDK on the same emulator.
 
-    benches/run.sh              full run: 64 MiB result, 7 interleaved rounds, polls, poll_many
+    benches/run.sh              full run: 64 MiB result, 7 interleaved rounds, polls, poll_many,
+                                then the fetch and the polls again over HTTPS
     benches/run.sh --smoke      a few seconds with tiny inputs (the test command runs this)
     benches/run.sh --record     also rewrite benches/RESULTS.md with this run's tables
+    benches/run.sh --only https only the HTTPS rows (--only http: only the plain ones)
 
 Every figure is a ratio against a baseline measured in the same run: fetches against
 `curl -s -o /dev/null` on the same URL, polls against a raw-socket loop sending the same request,
 poll_many against the time the tasks take to complete plus the requests' own cost. Wall times are
 medians over interleaved rounds; peak RSS is each process's maximum resident set (wait4).
+
+The HTTPS rows use a second emulator started with `--tls-self-signed CA`: the fetch against
+`curl --cacert CA -s -o /dev/null` on the same https:// URL, the polls against a raw TLS loop in
+the same process (OpenSSL's libssl, as curl uses, on one connection, trusting the same CA), the
+C client trusting the CA with ocr_client_set_ca_file (bench_client reads OCR_CA_FILE).
 """
 import argparse
 import datetime
@@ -16,6 +23,7 @@ import json
 import os
 import platform
 import shutil
+import ssl
 import statistics
 import subprocess
 import sys
@@ -54,12 +62,25 @@ def measure(argv, shell=False, env=None):
 
 
 class Emulator:
-    def __init__(self, binary, *flags):
+    def __init__(self, binary, *flags, tls=False):
+        self.ca_file, self.context = None, None
+        if tls:
+            fd, self.ca_file = tempfile.mkstemp(prefix="ocrcloud-bench-ca-", suffix=".pem")
+            os.close(fd)
+            flags = ("--tls-self-signed", self.ca_file, *flags)
         self.process = subprocess.Popen(
             [binary, "--listen", "127.0.0.1:0", *flags], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
         )
         line = self.process.stdout.readline().decode().strip()
+        if not line.startswith("listening on "):
+            raise SystemExit(f"the emulator did not start: {line!r}")
         self.url = line.removeprefix("listening on ")
+        if tls:
+            self.context = ssl.create_default_context(cafile=self.ca_file)
+
+    def env(self):
+        """The environment of the C client: trusting the emulator's CA when it serves HTTPS."""
+        return dict(os.environ, OCR_CA_FILE=self.ca_file) if self.ca_file else None
 
     def call(self, method, path, body=None, form=None):
         data, headers = None, {}
@@ -69,7 +90,7 @@ class Emulator:
             data = "&".join(f"{k}={v}" for k, v in form.items()).encode()
             headers = {"Content-Type": "application/x-www-form-urlencoded"}
         request = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)
-        with urllib.request.urlopen(request, timeout=120) as answer:
+        with urllib.request.urlopen(request, timeout=120, context=self.context) as answer:
             return answer.read().decode()
 
     def fixture(self, spec):
@@ -78,6 +99,8 @@ class Emulator:
     def stop(self):
         self.process.kill()
         self.process.wait()
+        if self.ca_file:
+            os.unlink(self.ca_file)
 
 
 def build(profile, skip):
@@ -89,7 +112,7 @@ def build(profile, skip):
     subprocess.run(
         ["gcc", "-O2", "-std=c11", "-Wall", "-Wextra", "-Werror", f"-I{ROOT}/include",
          os.path.join(BENCHES, "bench_client.c"), "-o", binary, f"-L{target}",
-         f"-Wl,-rpath,{target}", "-locrcloud"],
+         f"-Wl,-rpath,{target}", "-locrcloud", "-ldl"],
         check=True,
     )
     return target, binary
@@ -99,7 +122,8 @@ def sdk_python():
     """The Python of a virtual environment with the official SDK (cached in target/)."""
     venv = os.path.join(ROOT, "target", "official-sdk-venv")
     python = os.path.join(venv, "bin", "python")
-    if subprocess.run([python, "-c", "import aspose_ocr_cloud"], capture_output=True).returncode != 0:
+    if not os.path.exists(python) or \
+            subprocess.run([python, "-c", "import aspose_ocr_cloud"], capture_output=True).returncode != 0:
         subprocess.run([sys.executable, "-m", "venv", venv], check=True)
         subprocess.run([os.path.join(venv, "bin", "pip"), "install", "--quiet",
                         "--disable-pip-version-check", "aspose-ocr-cloud"], check=True)
@@ -109,6 +133,17 @@ def sdk_python():
 def fetch_contenders(emulator, token, task_id, size, binary, target, out_dir):
     url = f"{emulator.url}/v5.0/ocr/RecognizePdf?id={task_id}"
     auth = f"Authorization: Bearer {token}"
+    if emulator.ca_file:
+        # Over HTTPS: curl and the C client, both trusting the emulator's CA.
+        env = emulator.env()
+        return [
+            ("curl --cacert CA -o /dev/null",
+             ["curl", "-s", "--cacert", emulator.ca_file, "-o", "/dev/null", "-H", auth, url], False, None, None),
+            ("ocrcloud C, into memory", [binary, "memory", emulator.url, token, task_id], False, env,
+             f"decoded_bytes={size}"),
+            ("ocrcloud C, to files", [binary, "dir", emulator.url, token, task_id, out_dir], False, env,
+             "files=1"),
+        ]
     binding_env = dict(os.environ, OCRCLOUD_LIBRARY_DIR=target)
     contenders = [
         ("curl -o /dev/null", ["curl", "-s", "-o", "/dev/null", "-H", auth, url], False, None, None),
@@ -155,12 +190,13 @@ def bench_fetch(args, emulator, token, binary, target):
             seconds, peak, _ = measure_once(argv, shell, env)
             times[name].append(seconds)
             peaks[name].append(peak)
-    _, baseline, _ = measure([binary, "memory", emulator.url, token, tiny_id])
+    _, baseline, _ = measure([binary, "memory", emulator.url, token, tiny_id], env=emulator.env())
     shutil.rmtree(out_dir)
 
-    curl = statistics.median(times["curl -o /dev/null"])
+    curl = statistics.median(times[contenders[0][0]])
+    over = " over HTTPS" if emulator.ca_file else ""
     lines = [
-        f"Fetch of one {args.size_mib} MiB Pdf result ({args.rounds} interleaved rounds; "
+        f"Fetch of one {args.size_mib} MiB Pdf result{over} ({args.rounds} interleaved rounds; "
         f"the C client's baseline RSS is {baseline / MIB:.1f} MiB)",
         "",
         "| contender | median s | min-max s | x curl | peak RSS MiB | (RSS - baseline) / decoded |",
@@ -180,18 +216,23 @@ def bench_polls(args, emulator, token, binary):
     pending = emulator.fixture({"id": "bench-pending", "taskStatus": "Pending"})
     ratios, raws, ours = [], [], []
     for _ in range(args.rounds):
-        _, stdout = run([binary, "polls", emulator.url, token, pending, str(args.polls)])
+        _, stdout = run([binary, "polls", emulator.url, token, pending, str(args.polls)], env=emulator.env())
         figures = dict(part.split("=") for part in stdout.split())
         raws.append(float(figures["raw_us"]))
         ours.append(float(figures["ocrcloud_us"]))
         ratios.append(float(figures["ratio"]))
+    if emulator.ca_file:
+        title, column, raw_name = "over one keep-alive HTTPS connection", "x raw TLS", \
+            "raw TLS loop (OpenSSL libssl, same process)"
+    else:
+        title, column, raw_name = "over one keep-alive connection", "x raw socket", "raw socket loop"
     return [
-        f"Status polls over one keep-alive connection ({args.polls} requests per round, "
-        f"{args.rounds} rounds)",
+        f"Status polls {title} ({args.polls} requests per round, {args.rounds} rounds; "
+        f"blocks of both loops interleaved in one process)",
         "",
-        "| contender | median us/request | x raw socket |",
+        f"| contender | median us/request | {column} |",
         "|---|---|---|",
-        f"| raw socket loop | {statistics.median(raws):.1f} | 1.00 |",
+        f"| {raw_name} | {statistics.median(raws):.1f} | 1.00 |",
         f"| ocrcloud `ocr_fetch_result` | {statistics.median(ours):.1f} | {statistics.median(ratios):.2f} |",
     ], statistics.median(ours) / 1e6
 
@@ -256,6 +297,7 @@ def main():
     parser.add_argument("--many-interval-ms", type=int, default=500)
     parser.add_argument("--profile", default="release")
     parser.add_argument("--no-build", action="store_true")
+    parser.add_argument("--only", choices=["http", "https"], help="run only the plain or the HTTPS rows")
     args = parser.parse_args()
     if args.smoke:
         args.size_mib, args.rounds, args.polls, args.many = 1, 1, 100, 20
@@ -263,22 +305,32 @@ def main():
         args.profile, args.no_build = "debug", True
 
     target, binary = build(args.profile, args.no_build)
-    emulator = Emulator(os.path.join(target, "ocrcloud-emulator"), "--max-body-bytes", str(4 << 30))
-    try:
-        token = json.loads(emulator.call("POST", "/connect/token", form={
-            "grant_type": "client_credentials", "client_id": "demo", "client_secret": "demo-secret"}))["access_token"]
-        fetch = bench_fetch(args, emulator, token, binary, target)
-        polls, request_seconds = bench_polls(args, emulator, token, binary)
-        many = bench_many(args, emulator, token, binary, request_seconds)
-    finally:
-        emulator.stop()
-    tables = "\n".join(fetch + [""] + polls + [""] + many)
+    load_before = os.getloadavg()[0]
+    emulator_binary = os.path.join(target, "ocrcloud-emulator")
+    tables = []
+    for tls in (False, True):
+        if args.only and args.only != ("https" if tls else "http"):
+            continue
+        emulator = Emulator(emulator_binary, "--max-body-bytes", str(4 << 30), tls=tls)
+        try:
+            token = json.loads(emulator.call("POST", "/connect/token", form={
+                "grant_type": "client_credentials", "client_id": "demo", "client_secret": "demo-secret"}))["access_token"]
+            tables.append(bench_fetch(args, emulator, token, binary, target))
+            polls, request_seconds = bench_polls(args, emulator, token, binary)
+            tables.append(polls)
+            if not tls:
+                tables.append(bench_many(args, emulator, token, binary, request_seconds))
+        finally:
+            emulator.stop()
+    tables = "\n".join(line for table in tables for line in table + [""]).rstrip("\n")
     print(tables)
     if args.record:
         with open(os.path.join(BENCHES, "RESULTS.md"), "w") as f:
             f.write("# Benchmark results\n\n")
             f.write(f"Recorded {datetime.date.today()} on {machine()} with `benches/run.sh --record` "
-                    f"({args.profile} build). Ratios compare runs made in the same script run.\n\n")
+                    f"({args.profile} build; 1-minute load average {load_before:.1f} before the run, "
+                    f"{os.getloadavg()[0]:.1f} after it). Ratios compare runs made in the same script "
+                    f"run.\n\n")
             f.write(tables + "\n")
 
 

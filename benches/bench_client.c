@@ -6,11 +6,17 @@
  *   bench_client dir     BASE_URL TOKEN TASK_ID DIR        fetch + decode straight to files
  *   bench_client polls   BASE_URL TOKEN TASK_ID COUNT      keep-alive polls vs a raw socket loop
  *   bench_client many    BASE_URL TOKEN IDS_FILE INTERVAL  ocr_poll_many on the ids in IDS_FILE
+ *
+ * BASE_URL may be https://: the environment variable OCR_CA_FILE then names the PEM file of the
+ * CA to trust (ocr_client_set_ca_file), and `polls` compares against a raw TLS loop: OpenSSL's
+ * libssl (loaded with dlopen, so no OpenSSL headers are needed to build this) on one connection,
+ * verifying the chain against the same CA, sending the same GET as the plain raw loop.
  */
 #define _GNU_SOURCE
 #include "ocrcloud.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -59,26 +65,113 @@ static int fetch_dir(const ocr_client *client, const char *task_id, const char *
     return 0;
 }
 
-/* Host and port of an http://HOST:PORT base URL (loopback IPv4 only: a benchmark tool). */
-static int connect_raw(const char *base_url) {
-    char host[64] = {0};
+/* The few libssl functions the raw TLS loop needs, looked up at run time. */
+static struct {
+    const void *(*client_method)(void);
+    void *(*ctx_new)(const void *method);
+    int (*load_verify_locations)(void *ctx, const char *file, const char *dir);
+    void (*set_verify)(void *ctx, int mode, void *callback);
+    void *(*ssl_new)(void *ctx);
+    int (*set_fd)(void *ssl, int fd);
+    int (*connect)(void *ssl);
+    int (*write)(void *ssl, const void *buf, int len);
+    int (*read)(void *ssl, void *buf, int len);
+    void (*ssl_free)(void *ssl);
+    void (*ctx_free)(void *ctx);
+} libssl;
+
+static int load_libssl(void) {
+    const char *names[] = {"libssl.so.3", "libssl.so.1.1", "libssl.so"};
+    void *handle = NULL;
+    for (size_t i = 0; i < sizeof names / sizeof *names && !handle; i++)
+        handle = dlopen(names[i], RTLD_NOW);
+    if (!handle) {
+        fprintf(stderr, "cannot load libssl: %s\n", dlerror());
+        return -1;
+    }
+    struct {
+        void **slot;
+        const char *name;
+    } symbols[] = {
+        {(void **)&libssl.client_method, "TLS_client_method"},
+        {(void **)&libssl.ctx_new, "SSL_CTX_new"},
+        {(void **)&libssl.load_verify_locations, "SSL_CTX_load_verify_locations"},
+        {(void **)&libssl.set_verify, "SSL_CTX_set_verify"},
+        {(void **)&libssl.ssl_new, "SSL_new"},
+        {(void **)&libssl.set_fd, "SSL_set_fd"},
+        {(void **)&libssl.connect, "SSL_connect"},
+        {(void **)&libssl.write, "SSL_write"},
+        {(void **)&libssl.read, "SSL_read"},
+        {(void **)&libssl.ssl_free, "SSL_free"},
+        {(void **)&libssl.ctx_free, "SSL_CTX_free"},
+    };
+    for (size_t i = 0; i < sizeof symbols / sizeof *symbols; i++) {
+        *symbols[i].slot = dlsym(handle, symbols[i].name);
+        if (!*symbols[i].slot) {
+            fprintf(stderr, "libssl has no %s\n", symbols[i].name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* One raw connection: a plain socket, or a socket with a libssl session over it. */
+struct raw {
+    int fd;
+    void *ctx, *ssl;
+};
+
+/* Connects to an http:// or https://HOST:PORT base URL (loopback IPv4 only: a benchmark tool);
+ * for https://, does the TLS handshake trusting only the PEM file `ca_file`. */
+static int connect_raw(const char *base_url, const char *ca_file, struct raw *raw) {
+    char scheme[8] = {0}, host[64] = {0};
     int port = 0;
-    if (sscanf(base_url, "http://%63[^:]:%d", host, &port) != 2) return -1;
+    memset(raw, 0, sizeof *raw);
+    raw->fd = -1;
+    if (sscanf(base_url, "%7[a-z]://%63[^:]:%d", scheme, host, &port) != 3) return -1;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, host, &addr.sin_addr);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0 ? fd : -1;
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) return -1;
+    raw->fd = fd;
+    if (strcmp(scheme, "https") != 0) return 0;
+    if (!ca_file || load_libssl() != 0) return -1;
+    raw->ctx = libssl.ctx_new(libssl.client_method());
+    if (!raw->ctx || libssl.load_verify_locations(raw->ctx, ca_file, NULL) != 1) return -1;
+    libssl.set_verify(raw->ctx, 1 /* SSL_VERIFY_PEER */, NULL);
+    raw->ssl = libssl.ssl_new(raw->ctx);
+    if (!raw->ssl || libssl.set_fd(raw->ssl, fd) != 1 || libssl.connect(raw->ssl) != 1) {
+        fprintf(stderr, "TLS handshake with %s failed\n", base_url);
+        return -1;
+    }
+    return 0;
+}
+
+static void close_raw(struct raw *raw) {
+    if (raw->ssl) libssl.ssl_free(raw->ssl);
+    if (raw->ctx) libssl.ctx_free(raw->ctx);
+    if (raw->fd >= 0) close(raw->fd);
+}
+
+static ssize_t raw_write(const struct raw *raw, const void *buf, size_t len) {
+    if (!raw->ssl) return write(raw->fd, buf, len);
+    return libssl.write(raw->ssl, buf, (int)len);
+}
+
+static ssize_t raw_read(const struct raw *raw, void *buf, size_t len) {
+    if (!raw->ssl) return read(raw->fd, buf, len);
+    return libssl.read(raw->ssl, buf, (int)len);
 }
 
 /* Sends `request` and reads one answer with a Content-Length body; returns 0 on success. */
-static int raw_exchange(int fd, const char *request, size_t request_len) {
+static int raw_exchange(const struct raw *raw, const char *request, size_t request_len) {
     static char buf[65536];
-    if (write(fd, request, request_len) != (ssize_t)request_len) return -1;
+    if (raw_write(raw, request, request_len) != (ssize_t)request_len) return -1;
     size_t have = 0;
     for (;;) {
-        ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+        ssize_t n = raw_read(raw, buf + have, sizeof buf - 1 - have);
         if (n <= 0) return -1;
         have += (size_t)n;
         buf[have] = 0;
@@ -89,7 +182,7 @@ static int raw_exchange(int fd, const char *request, size_t request_len) {
         size_t body = strtoul(length + 15, NULL, 10);
         size_t head = (size_t)(end + 4 - buf);
         while (have < head + body) {
-            n = read(fd, buf + have, sizeof buf - 1 - have);
+            n = raw_read(raw, buf + have, sizeof buf - 1 - have);
             if (n <= 0) return -1;
             have += (size_t)n;
         }
@@ -100,22 +193,22 @@ static int raw_exchange(int fd, const char *request, size_t request_len) {
 static int polls(const ocr_client *client, const char *base_url, const char *token,
                  const char *task_id, int count) {
     char host[128];
-    sscanf(base_url, "http://%127[^/]", host);
+    sscanf(base_url, "%*[a-z]://%127[^/]", host);
     char request[1024];
     int request_len = snprintf(request, sizeof request,
                                "GET /v5.0/ocr/RecognizePdf?id=%s HTTP/1.1\r\nHost: %s\r\n"
                                "User-Agent: ocrcloud/%s\r\nAccept: application/json\r\n"
                                "Authorization: Bearer %s\r\n\r\n",
                                task_id, host, ocr_version(), token);
-    int fd = connect_raw(base_url);
-    if (fd < 0) {
+    struct raw conn;
+    if (connect_raw(base_url, getenv("OCR_CA_FILE"), &conn) != 0) {
         fprintf(stderr, "cannot connect to %s\n", base_url);
         return 1;
     }
     /* Warm both paths, then interleave blocks so both see the same machine. */
     ocr_result *result = NULL;
     for (int i = 0; i < 50; i++) {
-        if (raw_exchange(fd, request, (size_t)request_len) != 0) return 1;
+        if (raw_exchange(&conn, request, (size_t)request_len) != 0) return 1;
         ocr_code code = ocr_fetch_result(client, task_id, &result);
         if (code != OCR_OK) die("ocr_fetch_result", code);
         ocr_result_free(result);
@@ -125,7 +218,7 @@ static int polls(const ocr_client *client, const char *base_url, const char *tok
     for (int done = 0; done < count; done += block) {
         double start = now_s();
         for (int i = 0; i < block; i++) {
-            if (raw_exchange(fd, request, (size_t)request_len) != 0) return 1;
+            if (raw_exchange(&conn, request, (size_t)request_len) != 0) return 1;
         }
         raw += now_s() - start;
         start = now_s();
@@ -136,7 +229,7 @@ static int polls(const ocr_client *client, const char *base_url, const char *tok
         }
         ours += now_s() - start;
     }
-    close(fd);
+    close_raw(&conn);
     int total = ((count + block - 1) / block) * block;
     printf("raw_us=%.2f ocrcloud_us=%.2f ratio=%.3f\n", raw / total * 1e6, ours / total * 1e6,
            ours / raw);
@@ -200,6 +293,11 @@ int main(int argc, char **argv) {
     ocr_client *client = NULL;
     ocr_code code = ocr_client_new(url, token, &client);
     if (code != OCR_OK) die("ocr_client_new", code);
+    const char *ca_file = getenv("OCR_CA_FILE");
+    if (ca_file && *ca_file) {
+        code = ocr_client_set_ca_file(client, ca_file);
+        if (code != OCR_OK) die("ocr_client_set_ca_file", code);
+    }
     ocr_client_set_max_response_bytes(client, (uint64_t)4 << 30);
     int status = 2;
     if (strcmp(mode, "memory") == 0) status = fetch_memory(client, argv[4]);

@@ -2,10 +2,13 @@
  * The quick-start demo: submit a PDF, poll with a progress line per attempt, save every result,
  * print the text result.
  *
- *   demo BASE_URL PDF OUTPUT_DIR
+ *   demo BASE_URL PDF OUTPUT_DIR [CA_FILE]
  *
  * Credentials come from OCR_CLIENT_ID / OCR_CLIENT_SECRET (the emulator's defaults are
- * demo / demo-secret). Build: cc demo.c -Iinclude -Ltarget/release -locrcloud
+ * demo / demo-secret). CA_FILE (or, without it, the environment variable OCR_CA_FILE) is a PEM
+ * file of CA certificates to trust besides the system's, as a private gateway or a
+ * TLS-inspecting proxy needs; `make demo` passes the CA of the emulator it starts with
+ * --tls-self-signed. Build: cc demo.c -Iinclude -Ltarget/release -locrcloud
  * -Wl,-rpath,$PWD/target/release
  */
 #include "ocrcloud.h"
@@ -35,16 +38,30 @@ static int fail(const char *what, ocr_code code) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s BASE_URL PDF OUTPUT_DIR\n", argv[0]);
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr,
+                "usage: %s BASE_URL PDF OUTPUT_DIR [CA_FILE]\n"
+                "  CA_FILE (default: $OCR_CA_FILE): PEM CA certificates to trust besides the "
+                "system's\n"
+                "  credentials: $OCR_CLIENT_ID and $OCR_CLIENT_SECRET (default demo / "
+                "demo-secret)\n",
+                argv[0]);
         return 2;
     }
     const char *id = getenv("OCR_CLIENT_ID") ? getenv("OCR_CLIENT_ID") : "demo";
     const char *secret = getenv("OCR_CLIENT_SECRET") ? getenv("OCR_CLIENT_SECRET") : "demo-secret";
+    const char *ca_file = argc == 5 ? argv[4] : getenv("OCR_CA_FILE");
 
     ocr_client *client = NULL;
     ocr_code code = ocr_client_new_with_credentials(argv[1], id, secret, &client);
     if (code != OCR_OK) return fail("ocr_client_new_with_credentials", code);
+    if (ca_file && *ca_file) {
+        code = ocr_client_set_ca_file(client, ca_file);
+        if (code != OCR_OK) {
+            ocr_client_free(client);
+            return fail("ocr_client_set_ca_file", code);
+        }
+    }
 
     char *task_id = NULL;
     code = ocr_submit_file(client, "RecognizePdf", argv[2],

@@ -1,6 +1,6 @@
 //! `make install`'s script into a temporary prefix, then examples/demo.c built against the
 //! installed library as a user would (pkg-config, pkg-config --static, CMake's find_package) and
-//! run against the emulator.
+//! run against the emulator over HTTPS (its CA trusted through `OCR_CA_FILE`).
 //!
 //! The script builds the libraries it installs in a target folder of its own, so its cargo does
 //! not wait for the running one.
@@ -40,9 +40,11 @@ fn install(name: &str) -> PathBuf {
     prefix
 }
 
-/// Runs a built demo against a fresh emulator and checks that it prints the recognized text.
+/// Runs a built demo against a fresh HTTPS emulator, trusting its CA through `OCR_CA_FILE`, and
+/// checks that it prints the recognized text.
 fn check_demo(demo: &Path, library_path: Option<&Path>) {
-    let emulator = Emulator::start(&["--pending-ms", "50", "--processing-ms", "50"]);
+    let emulator = Emulator::start_tls(&["--pending-ms", "50", "--processing-ms", "50"]);
+    assert!(emulator.url.starts_with("https://"), "{}", emulator.url);
     let output_dir = demo.with_extension("out");
     std::fs::create_dir_all(&output_dir).unwrap();
     let mut command = Command::new(demo);
@@ -51,7 +53,8 @@ fn check_demo(demo: &Path, library_path: Option<&Path>) {
         .arg(Path::new(ROOT).join("examples/sample.pdf"))
         .arg(&output_dir)
         .env("OCR_CLIENT_ID", "demo")
-        .env("OCR_CLIENT_SECRET", "demo-secret");
+        .env("OCR_CLIENT_SECRET", "demo-secret")
+        .env("OCR_CA_FILE", emulator.ca_file.as_ref().unwrap());
     if let Some(dir) = library_path {
         command.env("LD_LIBRARY_PATH", dir);
     }
