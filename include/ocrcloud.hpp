@@ -382,6 +382,34 @@ public:
         detail::check(ocr_client_set_max_connections(client_.get(), connections));
         return *this;
     }
+    /// Also trusts the CA certificates in the PEM file at `pem_path` (nullptr: back to the
+    /// default, the system's store). A missing or certificate-less file is
+    /// OCR_ERR_INVALID_ARGUMENT and leaves the client as it was. An untrusted certificate is
+    /// OCR_ERR_TLS.
+    Client &set_ca_file(const char *pem_path) {
+        detail::check(ocr_client_set_ca_file(client_.get(), pem_path));
+        return *this;
+    }
+    /// Like set_ca_file, with the PEM text in memory (copied); text without a certificate,
+    /// also an empty view, is OCR_ERR_INVALID_ARGUMENT.
+    Client &set_ca_pem(std::string_view pem) {
+        const char *data = pem.data() ? pem.data() : "";
+        detail::check(ocr_client_set_ca_pem(
+            client_.get(), reinterpret_cast<const std::uint8_t *>(data), pem.size()));
+        return *this;
+    }
+    /// set_ca_pem(nullptr): back to the default, as set_ca_file(nullptr).
+    Client &set_ca_pem(std::nullptr_t) {
+        detail::check(ocr_client_set_ca_pem(client_.get(), nullptr, 0));
+        return *this;
+    }
+    /// The proxy for a base URL that is not loopback: "http://[user:password@]host:port" or
+    /// "https://..." (CONNECT); "": none; nullptr: the environment's (HTTPS_PROXY, ...), the
+    /// default. SOCKS and other schemes are OCR_ERR_INVALID_ARGUMENT.
+    Client &set_proxy(const char *proxy_url) {
+        detail::check(ocr_client_set_proxy(client_.get(), proxy_url));
+        return *this;
+    }
 
     /// Submits a document (binary bytes in a string_view) and answers the new task's id.
     /// settings_json: a JSON object, or nullptr for the operation's defaults.

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds the C++ test program and examples/cpp/demo.cpp with -Werror, runs the demo, the tests
-# natively and the tests under valgrind against a fresh emulator.
+# Builds the C++ test program and examples/cpp/demo.cpp with -Werror, checks that the header
+# wraps every function of ocrcloud.h, runs the demo, the tests natively and the tests under
+# valgrind against two fresh emulators: plain HTTP, and HTTPS with a CA of its own
+# (--tls-self-signed).
 # Usage: bindings/cpp/test.sh [LIB_DIR] [EMULATOR_BIN]
 # (defaults: target/debug and target/debug/ocrcloud-emulator). Ends with "N passed, M failed".
 set -euo pipefail
@@ -10,8 +12,10 @@ lib_dir=$(cd "${1:-$root/target/debug}" && pwd)
 emulator=${2:-$root/target/debug/ocrcloud-emulator}
 
 work=$(mktemp -d)
+trap 'for p in "$work"/*.pid; do [ -s "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; rm -rf "$work"' EXIT
 url=$("$root/scripts/start-emulator.sh" "$emulator" "$work/emulator.pid" --pending-ms 100 --processing-ms 100)
-trap 'kill "$(cat "$work/emulator.pid")" 2>/dev/null; rm -rf "$work"' EXIT
+tls_url=$("$root/scripts/start-emulator.sh" "$emulator" "$work/tls-emulator.pid" --pending-ms 100 \
+  --processing-ms 100 --tls-self-signed "$work/ca.pem")
 
 cxx=(g++ -std=c++17 -g -Wall -Wextra -Werror -pedantic -I"$root/include")
 link=(-L"$lib_dir" -Wl,-rpath,"$lib_dir" -locrcloud -lpthread)
@@ -23,6 +27,22 @@ if ! "${cxx[@]}" "$here/test.cpp" -o "$work/test" "${link[@]}" ||
 fi
 
 passed=0 failed=0
+
+# Every function of ocrcloud.h is wrapped, except those that a wrapped one supersedes
+# (ocr_fetch_result and ocr_poll_until_done: the _for variants) and ocr_task_status_name, which
+# C++ calls directly.
+missing=$(grep -oE '^[a-z][a-z_0-9 ]*\**[ ]*\**ocr_[a-z_0-9]+\(' "$root/include/ocrcloud.h" |
+  sed -E 's/.*(ocr_[a-z_0-9]+)\($/\1/' | sort -u |
+  grep -vxE 'ocr_fetch_result|ocr_poll_until_done|ocr_task_status_name' |
+  while read -r function; do
+    grep -qw "$function" "$root/include/ocrcloud.hpp" || echo "$function"
+  done)
+if [ -z "$missing" ]; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  echo "FAIL: include/ocrcloud.hpp does not wrap:" $missing
+fi
 
 # The demo: a progress line per poll, the text printed, both results saved.
 mkdir "$work/demo-output"
@@ -43,7 +63,7 @@ run_tests() {
   shift
   mkdir "$work/scratch-$name"
   echo "== $name"
-  "$@" "$work/test" "$url" "$root/examples/sample.pdf" "$work/scratch-$name" | tee "$work/$name.log" ||
+  "$@" "$work/test" "$url" "$root/examples/sample.pdf" "$work/scratch-$name" "$tls_url" "$work/ca.pem" | tee "$work/$name.log" ||
     status=$?
   local summary
   summary=$(tail -n 1 "$work/$name.log")
@@ -60,7 +80,8 @@ run_tests() {
 run_tests native env
 run_tests valgrind env OCR_TEST_UNDER_VALGRIND=1 valgrind --quiet --error-exitcode=99 \
   --leak-check=full --show-leak-kinds=definite,indirect,possible \
-  --errors-for-leak-kinds=definite,indirect,possible --suppressions="$root/tests/c/valgrind.supp"
+  --errors-for-leak-kinds=definite,indirect,possible --suppressions="$root/tests/c/valgrind.supp" \
+  --suppressions="$here/valgrind-tls.supp" --num-callers=40
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

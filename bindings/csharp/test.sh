@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Compiles the C# binding with its tests and sample (mcs), starts an emulator, runs the tests (mono).
+# Compiles the C# binding with its tests and sample (mcs), starts two emulators (plain HTTP, and
+# HTTPS with a CA of its own: --tls-self-signed), runs the tests (mono).
 # Usage: bindings/csharp/test.sh [LIB_DIR] [EMULATOR_BIN]
 #   LIB_DIR holds libocrcloud.so (default <repo>/target/debug); EMULATOR_BIN defaults to
 #   LIB_DIR/ocrcloud-emulator.
@@ -20,16 +21,18 @@ if ! { mcs -target:library -unsafe -warnaserror -out:"$build/Ocrcloud.dll" "$her
   exit 1
 fi
 
-pidfile=$(mktemp) log=$(mktemp)
-url=$("$repo/scripts/start-emulator.sh" "$emulator" "$pidfile" --pending-ms 100 --processing-ms 100)
-trap 'kill "$(cat "$pidfile")" 2>/dev/null; rm -f "$pidfile" "$log"' EXIT
+work=$(mktemp -d) log=$(mktemp)
+trap 'for p in "$work"/*.pid; do [ -s "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; rm -rf "$work" "$log"' EXIT
+url=$("$repo/scripts/start-emulator.sh" "$emulator" "$work/emulator.pid" --pending-ms 100 --processing-ms 100)
+tls_url=$("$repo/scripts/start-emulator.sh" "$emulator" "$work/tls-emulator.pid" --pending-ms 100 \
+  --processing-ms 100 --tls-self-signed "$work/ca.pem")
 
 status=0
 
 # [DllImport("ocrcloud")] finds libocrcloud.so through the library path.
 LD_LIBRARY_PATH="$lib_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
   mono --debug "$build/BindingTests.exe" "$url" "$repo/examples/sample.pdf" "$build/Sample.exe" \
-    "$repo/include/ocrcloud.h" 2>&1 | tee "$log" || status=$?
+    "$repo/include/ocrcloud.h" "$tls_url" "$work/ca.pem" 2>&1 | tee "$log" || status=$?
 # A crash ends the run before the tests' own summary.
 if ! tail -n 1 "$log" | grep -Eq '^[0-9]+ passed, [0-9]+ failed$'; then
   echo "the tests did not finish (status $status)"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Compiles the Java binding with its tests and sample, starts an emulator, runs the tests.
+# Compiles the Java binding with its tests and sample, starts two emulators (plain HTTP, and HTTPS
+# with a CA of its own: --tls-self-signed), runs the tests.
 # Usage: bindings/java/test.sh [LIB_DIR] [EMULATOR_BIN]
 #   LIB_DIR holds libocrcloud.so (default <repo>/target/debug); EMULATOR_BIN defaults to
 #   LIB_DIR/ocrcloud-emulator. JNA comes from $JNA_JAR (default /usr/share/java/jna.jar).
@@ -20,16 +21,19 @@ if ! javac -Xlint:all -Werror -d "$classes" -cp "$jna" \
   exit 1
 fi
 
-pidfile=$(mktemp) log=$(mktemp)
-url=$("$repo/scripts/start-emulator.sh" "$emulator" "$pidfile" --pending-ms 100 --processing-ms 100)
-trap 'kill "$(cat "$pidfile")" 2>/dev/null; rm -f "$pidfile" "$log"' EXIT
+work=$(mktemp -d) log=$(mktemp)
+trap 'for p in "$work"/*.pid; do [ -s "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; rm -rf "$work" "$log"' EXIT
+url=$("$repo/scripts/start-emulator.sh" "$emulator" "$work/emulator.pid" --pending-ms 100 --processing-ms 100)
+tls_url=$("$repo/scripts/start-emulator.sh" "$emulator" "$work/tls-emulator.pid" --pending-ms 100 \
+  --processing-ms 100 --tls-self-signed "$work/ca.pem")
 
 status=0
 
 # The memory test reads the RSS: a fixed, pre-touched heap keeps Java's heap out of it, and C1
 # alone avoids the C2 compiler's bursts of tens of MiB that would drown a leak (or fake one).
 java -Xms64m -Xmx64m -XX:TieredStopAtLevel=1 -XX:+AlwaysPreTouch -cp "$classes:$jna" -Djna.library.path="$lib_dir" \
-  cloud.ocr.ocrcloud.BindingTests "$url" "$repo/examples/sample.pdf" "$repo/include/ocrcloud.h" 2>&1 |
+  cloud.ocr.ocrcloud.BindingTests "$url" "$repo/examples/sample.pdf" "$repo/include/ocrcloud.h" \
+  "$tls_url" "$work/ca.pem" 2>&1 |
   tee "$log" || status=$?
 # A crash ends the run before the tests' own summary.
 if ! tail -n 1 "$log" | grep -Eq '^[0-9]+ passed, [0-9]+ failed$'; then

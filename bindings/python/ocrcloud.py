@@ -43,8 +43,8 @@ __all__ = [
     "Client", "Result", "ResultFile", "CancelToken", "TaskStatus", "Code", "OcrError",
     "InvalidArgumentError", "NetworkError", "TimedOutError", "HttpError", "UnauthorizedError",
     "ProtocolError", "DecodeError", "TaskFailedError", "TaskNotFoundError", "NotReadyError",
-    "CancelledError", "TooLargeError", "FileError", "InternalError", "version", "LogLevel",
-    "set_log_level", "log_to",
+    "CancelledError", "TooLargeError", "FileError", "InternalError", "TlsError", "version",
+    "LogLevel", "set_log_level", "log_to",
 ]
 
 
@@ -132,6 +132,10 @@ _SIGNATURES = {
     "ocr_client_set_allow_insecure_http": (_code, [_client_p, c_int32]),
     "ocr_client_set_max_attempts": (_code, [_client_p, c_uint32]),
     "ocr_client_set_max_connections": (_code, [_client_p, c_uint32]),
+    # Networks: configure(ca_file=, ca_pem=, proxy=) and TlsError.
+    "ocr_client_set_ca_file": (_code, [_client_p, c_char_p]),
+    "ocr_client_set_ca_pem": (_code, [_client_p, c_char_p, c_size_t]),
+    "ocr_client_set_proxy": (_code, [_client_p, c_char_p]),
     "ocr_submit": (
         _code, [_client_p, c_char_p, c_char_p, c_size_t, c_char_p, POINTER(c_void_p)]),
     "ocr_poll_options_new": (_options_p, []),
@@ -228,6 +232,7 @@ class Code(enum.IntEnum):
     TOO_LARGE = 12
     IO = 13
     INTERNAL = 14
+    TLS = 15
 
 
 class TaskStatus(enum.IntEnum):
@@ -310,13 +315,19 @@ class InternalError(OcrError):
     """A bug in the library (a caught panic)."""
 
 
+class TlsError(OcrError):
+    """The TLS connection failed: an untrusted, self-signed, expired or not yet valid
+    certificate, a name mismatch, a failed handshake (never retried). A private CA is trusted
+    with ``configure(ca_file=...)`` or ``ca_pem=``."""
+
+
 _ERRORS = {
     Code.INVALID_ARGUMENT: InvalidArgumentError, Code.NETWORK: NetworkError,
     Code.TIMEOUT: TimedOutError, Code.HTTP: HttpError, Code.UNAUTHORIZED: UnauthorizedError,
     Code.PROTOCOL: ProtocolError, Code.DECODE: DecodeError, Code.TASK_FAILED: TaskFailedError,
     Code.TASK_NOT_FOUND: TaskNotFoundError, Code.NOT_READY: NotReadyError,
     Code.CANCELLED: CancelledError, Code.TOO_LARGE: TooLargeError, Code.IO: FileError,
-    Code.INTERNAL: InternalError,
+    Code.INTERNAL: InternalError, Code.TLS: TlsError,
 }
 
 
@@ -564,6 +575,9 @@ class Client(_Native):
         "max_connections": ("ocr_client_set_max_connections", 32),
         "allow_insecure_http": ("ocr_client_set_allow_insecure_http", None),
         "user_agent": ("ocr_client_set_user_agent", None),
+        "ca_file": ("ocr_client_set_ca_file", None),
+        "ca_pem": ("ocr_client_set_ca_pem", None),
+        "proxy": ("ocr_client_set_proxy", None),
     }
 
     def __init__(self, base_url=None, token=None, **settings):
@@ -591,19 +605,34 @@ class Client(_Native):
         10000), ``read_timeout_ms`` (30000), ``request_timeout_ms`` (300000), ``user_agent``,
         ``max_response_bytes`` (1 GiB), ``allow_insecure_http`` (False), ``max_attempts``
         (3; how many requests one call sends at most when failures are transient) and
-        ``max_connections`` (4; how many requests ``poll_many`` has in flight at most)."""
+        ``max_connections`` (4; how many requests ``poll_many`` has in flight at most).
+
+        Networks (see the README): ``ca_file``, the path of a PEM file whose CA certificates are
+        trusted besides the system's, and ``ca_pem``, the same as bytes (or str); either
+        replaces what the other added, and None goes back to the default. ``proxy``: a URL
+        (``http://[user:password@]host:port`` or ``https://...``), ``""`` for none, None for
+        the environment's (the default). A missing or certificate-less CA file and a SOCKS or
+        other proxy scheme raise ``InvalidArgumentError`` and leave the client as it was."""
         for name, value in settings.items():
             if name not in self._SETTERS:
                 raise TypeError(f"unknown setting {name!r}")
             function, bits = self._SETTERS[name]
-            if name == "user_agent":
-                value = _text(value, name)
+            if name in ("user_agent", "proxy"):
+                args = [_text(value, name)]
+            elif name == "ca_file":
+                args = [_text(None if value is None else os.fspath(value), name)]
+            elif name == "ca_pem":
+                if isinstance(value, str):
+                    value = value.encode("utf-8")
+                elif value is not None and not isinstance(value, bytes):
+                    value = bytes(memoryview(value))
+                args = [value, len(value) if value is not None else 0]
             elif name == "allow_insecure_http":
-                value = 1 if value else 0
+                args = [1 if value else 0]
             else:
-                value = _uint(value, bits, name)
+                args = [_uint(value, bits, name)]
             with self._use() as handle:
-                _check(getattr(_lib, function)(handle, value))
+                _check(getattr(_lib, function)(handle, *args))
 
     # Every network call below takes the keyword-only limits of one call: ``timeout_ms``, its
     # deadline (None or 0: none beyond the client's timeouts; then ``TimedOutError``), and

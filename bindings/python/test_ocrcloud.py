@@ -1,7 +1,9 @@
-"""Tests of the Python bindings against a running emulator (started with its default
-credentials and `--pending-ms 100 --processing-ms 100`).
+"""Tests of the Python bindings against two running emulators, both started with their default
+credentials and `--pending-ms 100 --processing-ms 100`, the second also with
+`--tls-self-signed CA_FILE` (HTTPS).
 
-    python3 test_ocrcloud.py BASE_URL      (or set OCRCLOUD_EMULATOR_URL)
+    python3 test_ocrcloud.py BASE_URL TLS_URL CA_FILE
+    (or set OCRCLOUD_EMULATOR_URL, OCRCLOUD_EMULATOR_TLS_URL, OCRCLOUD_EMULATOR_CA)
 
 The library is found as ocrcloud.py finds it (OCRCLOUD_LIBRARY_DIR, ...). Ends with the line
 "N passed, M failed" and exits non-zero on any failure.
@@ -9,6 +11,7 @@ The library is found as ocrcloud.py finds it (OCRCLOUD_LIBRARY_DIR, ...). Ends w
 
 import json
 import os
+import pathlib
 import re
 import socket
 import subprocess
@@ -26,6 +29,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 SAMPLE_PDF = os.path.join(ROOT, "examples", "sample.pdf")
 URL = None  # set by main()
+TLS_URL = None  # the HTTPS emulator, whose certificate is signed by the CA in CA_FILE
+CA_FILE = None
 
 
 def control(method, path, body=None):
@@ -569,6 +574,91 @@ class ClientSettings(unittest.TestCase):
             Client("ftp://x")
 
 
+class Https(unittest.TestCase):
+    """The HTTPS emulator: its CA is trusted only when the client is told to."""
+
+    def https_client(self, **settings):
+        return Client.with_credentials(TLS_URL, "demo", "demo-secret", **settings)
+
+    def round_trip(self, client):
+        pdf = sample_pdf()
+        task = client.submit(pdf, settings={"resultType": "TextAndPdf"})
+        with client.poll(task, **FAST) as result:
+            self.assertEqual(result.status, TaskStatus.COMPLETED)
+            self.assertIn("Hello from ocrcloud!", result.files[0].data.decode())
+        with client.fetch(task) as result:
+            self.assertEqual(result.files[1], ("Pdf", pdf))
+
+    def test_an_untrusted_certificate_is_a_tls_error(self):
+        self.assertTrue(TLS_URL.startswith("https://"), TLS_URL)
+        with self.https_client() as client:
+            started = time.monotonic()
+            with self.assertRaises(ocrcloud.TlsError) as raised:
+                client.fetch("x")
+            self.assertLess(time.monotonic() - started, 2.0)  # not retried
+        self.assertIsInstance(raised.exception, ocrcloud.OcrError)
+        self.assertEqual(raised.exception.code, Code.TLS)
+        self.assertIn("not trusted", raised.exception.message)
+        self.assertIn("OCR_ERR_TLS", str(raised.exception))
+        # The plain emulator's port does not speak TLS.
+        with Client(URL.replace("http://", "https://", 1), "token", max_attempts=1) as client:
+            with self.assertRaises(ocrcloud.TlsError):
+                client.fetch("x")
+
+    def test_ca_file_trusts_the_emulators_ca(self):
+        with self.https_client(ca_file=CA_FILE) as client:
+            self.round_trip(client)
+            client.configure(ca_file=None)  # back to the default: untrusted again
+            with self.assertRaises(ocrcloud.TlsError):
+                client.fetch("x")
+        with self.https_client() as client:
+            client.configure(ca_file=pathlib.Path(CA_FILE))  # a path-like works too
+            self.round_trip(client)
+
+    def test_ca_pem_trusts_the_same_bytes(self):
+        with open(CA_FILE, "rb") as f:
+            pem = f.read()
+        with self.https_client(ca_pem=pem) as client:
+            self.round_trip(client)
+        with self.https_client(ca_pem=pem.decode()) as client:
+            with client.fetch("x") as result:
+                self.assertEqual(result.status, TaskStatus.NOT_EXIST)
+
+    def test_a_bad_ca_is_an_invalid_argument_and_changes_nothing(self):
+        with self.https_client(ca_file=CA_FILE) as client, tempfile.TemporaryDirectory() as d:
+            empty = os.path.join(d, "empty.pem")
+            with open(empty, "w") as f:
+                f.write("no certificate here\n")
+            for bad in (os.path.join(d, "missing.pem"), empty, SAMPLE_PDF):
+                with self.assertRaises(ocrcloud.InvalidArgumentError, msg=bad) as raised:
+                    client.configure(ca_file=bad)
+                self.assertEqual(raised.exception.code, Code.INVALID_ARGUMENT)
+                self.assertIn(os.path.basename(bad), raised.exception.message)
+            for bad in (b"", b"-----BEGIN NOTHING-----\n"):
+                with self.assertRaises(ocrcloud.InvalidArgumentError):
+                    client.configure(ca_pem=bad)
+            with self.assertRaises(TypeError):
+                client.configure(ca_file=5)
+            with client.fetch("x") as result:  # the CA given first is still trusted
+                self.assertEqual(result.status, TaskStatus.NOT_EXIST)
+
+    def test_proxies(self):
+        with self.https_client(ca_file=CA_FILE) as client:
+            for bad in ("socks5://x:1", "socks4://x:1", "ftp://x:1", "x:1"):
+                with self.assertRaises(ocrcloud.InvalidArgumentError, msg=bad) as raised:
+                    client.configure(proxy=bad)
+                self.assertEqual(raised.exception.code, Code.INVALID_ARGUMENT)
+                self.assertIn(bad, raised.exception.message)
+            # A loopback base URL never goes through a proxy, even one that does not exist.
+            client.configure(proxy="http://127.0.0.1:9")
+            with client.fetch("x") as result:
+                self.assertEqual(result.status, TaskStatus.NOT_EXIST)
+            client.configure(proxy="")
+            client.configure(proxy=None)
+            with client.fetch("x") as result:
+                self.assertEqual(result.status, TaskStatus.NOT_EXIST)
+
+
 class Misuse(unittest.TestCase):
     def test_closed_objects_raise_and_never_crash(self):
         client = demo_client()
@@ -691,8 +781,10 @@ class Sample(unittest.TestCase):
 
 
 def main():
-    global URL
-    URL = sys.argv[1] if len(sys.argv) > 1 else os.environ["OCRCLOUD_EMULATOR_URL"]
+    global URL, TLS_URL, CA_FILE
+    URL, TLS_URL, CA_FILE = sys.argv[1:4] if len(sys.argv) > 3 else (
+        os.environ["OCRCLOUD_EMULATOR_URL"], os.environ["OCRCLOUD_EMULATOR_TLS_URL"],
+        os.environ["OCRCLOUD_EMULATOR_CA"])
     suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
     result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2).run(suite)
     failed = len(result.failures) + len(result.errors)

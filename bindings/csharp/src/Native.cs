@@ -38,6 +38,9 @@ namespace Ocrcloud
         [DllImport(Lib)] internal static extern int ocr_client_set_allow_insecure_http(ClientHandle client, int allow);
         [DllImport(Lib)] internal static extern int ocr_client_set_max_attempts(ClientHandle client, uint attempts);
         [DllImport(Lib)] internal static extern int ocr_client_set_max_connections(ClientHandle client, uint connections);
+        [DllImport(Lib)] internal static extern int ocr_client_set_ca_file(ClientHandle client, byte[] pemPath);
+        [DllImport(Lib)] internal static extern int ocr_client_set_ca_pem(ClientHandle client, byte[] pem, UIntPtr len);
+        [DllImport(Lib)] internal static extern int ocr_client_set_proxy(ClientHandle client, byte[] proxyUrl);
 
         [DllImport(Lib)] internal static extern int ocr_submit(ClientHandle client, byte[] operation, byte[] document, UIntPtr len, byte[] settingsJson, out IntPtr taskId);
         [DllImport(Lib)] internal static extern int ocr_submit_file(ClientHandle client, byte[] operation, byte[] path, byte[] settingsJson, out IntPtr taskId);

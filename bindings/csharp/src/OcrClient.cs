@@ -122,6 +122,41 @@ namespace Ocrcloud
             Native.Check(Native.ocr_client_set_max_connections(Open(), connections));
         }
 
+        /// <summary>
+        /// Also trusts the CA certificates in the PEM file at <paramref name="pemPath"/>, besides
+        /// the system's (null: back to the default). Replaces what an earlier SetCaFile or
+        /// <see cref="SetCaPem"/> added. A missing, unreadable or certificate-less file is
+        /// <see cref="OcrCode.InvalidArgument"/> and leaves the client as it was; a certificate
+        /// the client does not trust is <see cref="OcrCode.Tls"/>.
+        /// </summary>
+        public void SetCaFile(string pemPath)
+        {
+            Native.Check(Native.ocr_client_set_ca_file(Open(), Native.Utf8(pemPath)));
+        }
+
+        /// <summary>
+        /// Like <see cref="SetCaFile"/>, with the PEM text in memory (copied); text without a
+        /// certificate is <see cref="OcrCode.InvalidArgument"/>. null: back to the default.
+        /// </summary>
+        public void SetCaPem(byte[] pem)
+        {
+            // An empty array must not arrive as NULL, which would mean the default.
+            byte[] text = pem != null && pem.Length == 0 ? new byte[1] : pem;
+            UIntPtr len = new UIntPtr(pem == null ? 0u : (uint)pem.Length);
+            Native.Check(Native.ocr_client_set_ca_pem(Open(), text, len));
+        }
+
+        /// <summary>
+        /// The proxy for a base URL that is not loopback: "http://[user:password@]host:port" or
+        /// "https://..." (a CONNECT tunnel); "": none; null: the environment's (HTTPS_PROXY,
+        /// HTTP_PROXY, ALL_PROXY, NO_PROXY), the default. SOCKS and other schemes are
+        /// <see cref="OcrCode.InvalidArgument"/>.
+        /// </summary>
+        public void SetProxy(string proxyUrl)
+        {
+            Native.Check(Native.ocr_client_set_proxy(Open(), Native.Utf8(proxyUrl)));
+        }
+
         // The calls below take a timeout (TimeSpan.Zero, the default, or Timeout.InfiniteTimeSpan:
         // none beyond the client's timeouts; then OcrException with OcrCode.Timeout) and a
         // CancellationToken, which ends them within milliseconds with OperationCanceledException,

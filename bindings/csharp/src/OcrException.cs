@@ -33,6 +33,12 @@ namespace Ocrcloud
         Io = 13,
         /// <summary>A bug in the library (a caught panic).</summary>
         Internal = 14,
+        /// <summary>
+        /// The TLS connection failed: an untrusted, self-signed, expired or not yet valid
+        /// certificate, a name mismatch, a failed handshake (never retried). A private CA is
+        /// trusted with <see cref="OcrClient.SetCaFile"/> or <see cref="OcrClient.SetCaPem"/>.
+        /// </summary>
+        Tls = 15,
     }
 
     /// <summary>Where a task is in the service's queue: the library's <c>OCR_TASK_*</c> values.</summary>

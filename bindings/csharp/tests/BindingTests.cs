@@ -14,9 +14,11 @@ using System.Threading.Tasks;
 using Ocrcloud;
 
 /// <summary>
-/// The C# binding against a running emulator (started with --pending-ms 100 --processing-ms 100).
-/// Usage: BindingTests.exe EMULATOR_URL SAMPLE_PDF SAMPLE_EXE HEADER. Every static method named Test* is
-/// a test; the last line says "N passed, M failed" and the exit status is non-zero on any failure.
+/// The C# binding against two running emulators (started with --pending-ms 100 --processing-ms 100, the
+/// second over HTTPS with --tls-self-signed CA_FILE).
+/// Usage: BindingTests.exe EMULATOR_URL SAMPLE_PDF SAMPLE_EXE HEADER TLS_URL CA_FILE. Every static method
+/// named Test* is a test; the last line says "N passed, M failed" and the exit status is non-zero on any
+/// failure.
 /// </summary>
 public static class BindingTests
 {
@@ -24,6 +26,8 @@ public static class BindingTests
     private static string samplePdf;
     private static string sampleExe;
     private static string header;
+    private static string tlsUrl;
+    private static string caFile;
 
     public static int Main(string[] args)
     {
@@ -31,6 +35,8 @@ public static class BindingTests
         samplePdf = args[1];
         sampleExe = args[2];
         header = File.ReadAllText(args[3]);
+        tlsUrl = args[4];
+        caFile = args[5];
         int passed = 0, failed = 0;
         foreach (MethodInfo test in typeof(BindingTests).GetMethods(BindingFlags.Static | BindingFlags.NonPublic)
                      .Where(m => m.Name.StartsWith("Test")).OrderBy(m => m.Name))
@@ -973,6 +979,124 @@ public static class BindingTests
                 Console.WriteLine("  10000 {0}: RSS {1:F1} MiB -> {2:F1} MiB ({3:+0;-0} KiB)", cycle.Key,
                     before / 1048576.0, after / 1048576.0, (after - before) / 1024);
                 Check(after - before < 4 * 1024 * 1024, cycle.Key + ": RSS grew by " + (after - before) / 1024 + " KiB");
+            }
+        }
+    }
+
+    // ---- HTTPS: the emulator's CA is trusted only when the client is told to ----
+
+    private static OcrClient HttpsClient()
+    {
+        return OcrClient.WithCredentials(tlsUrl, "demo", "demo-secret");
+    }
+
+    /// <summary>Submit, poll and fetch over HTTPS.</summary>
+    private static void HttpsRoundTrip(OcrClient client)
+    {
+        byte[] pdf = File.ReadAllBytes(samplePdf);
+        string id = client.Submit(null, pdf, "{\"resultType\":\"TextAndPdf\"}");
+        using (OcrResult polled = client.PollUntilDone(id, Fast()))
+        {
+            Equal(polled.Status, OcrTaskStatus.Completed);
+            Check(polled.Files[0].Text.Contains("Hello from ocrcloud!"), polled.Files[0].Text);
+        }
+        using (OcrResult fetched = client.Fetch(null, id))
+        {
+            Check(fetched.Files[1].Data.SequenceEqual(pdf), "the Pdf result is the document");
+        }
+    }
+
+    private static void TestHttpsAnUntrustedCertificateIsATlsError()
+    {
+        Check(tlsUrl.StartsWith("https://"), tlsUrl);
+        using (OcrClient client = HttpsClient())
+        {
+            var watch = Stopwatch.StartNew();
+            OcrException e = Fails(OcrCode.Tls, () => client.Fetch("x"));
+            Check(e.Message.Contains("not trusted"), e.Message);
+            Check(watch.ElapsedMilliseconds < 2000, "not retried: " + watch.ElapsedMilliseconds + " ms");
+        }
+        // The plain emulator's port does not speak TLS.
+        using (OcrClient client = OcrClient.WithToken("https://" + url.Substring("http://".Length), "t"))
+        {
+            client.SetMaxAttempts(1);
+            Fails(OcrCode.Tls, () => client.Fetch("x"));
+        }
+    }
+
+    private static void TestHttpsCaFileTrustsTheEmulatorsCa()
+    {
+        using (OcrClient client = HttpsClient())
+        {
+            client.SetCaFile(caFile);
+            HttpsRoundTrip(client);
+            client.SetCaFile(null); // back to the default: untrusted again
+            Fails(OcrCode.Tls, () => client.Fetch("x"));
+        }
+    }
+
+    private static void TestHttpsCaPemTrustsTheSameBytes()
+    {
+        using (OcrClient client = HttpsClient())
+        {
+            client.SetCaPem(File.ReadAllBytes(caFile));
+            HttpsRoundTrip(client);
+            client.SetCaPem(null);
+            Fails(OcrCode.Tls, () => client.Fetch("x"));
+        }
+    }
+
+    private static void TestHttpsABadCaIsAnInvalidArgumentAndChangesNothing()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "ocrcloud-cs-ca-" + Guid.NewGuid());
+        Directory.CreateDirectory(dir);
+        string empty = Path.Combine(dir, "empty.pem");
+        File.WriteAllText(empty, "no certificate here\n");
+        try
+        {
+            using (OcrClient client = HttpsClient())
+            {
+                client.SetCaFile(caFile);
+                foreach (string bad in new[] { Path.Combine(dir, "missing.pem"), empty, samplePdf })
+                {
+                    OcrException e = Fails(OcrCode.InvalidArgument, () => client.SetCaFile(bad));
+                    Check(e.Message.Contains(bad), e.Message);
+                }
+                Fails(OcrCode.InvalidArgument, () => client.SetCaPem(new byte[0]));
+                Fails(OcrCode.InvalidArgument, () => client.SetCaPem(Encoding.UTF8.GetBytes("-----BEGIN NOTHING-----\n")));
+                using (OcrResult result = client.Fetch("x")) // the CA given first is still trusted
+                {
+                    Equal(result.Status, OcrTaskStatus.NotExist);
+                }
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    private static void TestHttpsProxies()
+    {
+        using (OcrClient client = HttpsClient())
+        {
+            client.SetCaFile(caFile);
+            foreach (string bad in new[] { "socks5://x:1", "socks4://x:1", "ftp://x:1", "x:1" })
+            {
+                OcrException e = Fails(OcrCode.InvalidArgument, () => client.SetProxy(bad));
+                Check(e.Message.Contains(bad), e.Message);
+            }
+            // A loopback base URL never goes through a proxy, even one that does not exist.
+            client.SetProxy("http://127.0.0.1:9");
+            using (OcrResult result = client.Fetch("x"))
+            {
+                Equal(result.Status, OcrTaskStatus.NotExist);
+            }
+            client.SetProxy("");
+            client.SetProxy(null);
+            using (OcrResult result = client.Fetch("x"))
+            {
+                Equal(result.Status, OcrTaskStatus.NotExist);
             }
         }
     }

@@ -107,6 +107,40 @@ public final class OcrClient implements AutoCloseable {
         run(client -> LIB.ocr_client_set_max_connections(client, connections));
     }
 
+    /**
+     * Also trusts the CA certificates in the PEM file at {@code pemFile}, besides the system's
+     * ({@code null}: back to the default). Replaces what an earlier {@code setCaFile} or
+     * {@link #setCaPem} added. A missing, unreadable or certificate-less file is
+     * {@link OcrCode#INVALID_ARGUMENT} and leaves the client as it was; a certificate the client
+     * does not trust is {@link OcrCode#TLS}.
+     */
+    public void setCaFile(Path pemFile) {
+        String path = pemFile == null ? null : arg(pemFile.toString());
+        run(client -> LIB.ocr_client_set_ca_file(client, path));
+    }
+
+    /**
+     * Like {@link #setCaFile}, with the PEM text in memory (copied); text without a certificate is
+     * {@link OcrCode#INVALID_ARGUMENT}. {@code null}: back to the default.
+     */
+    public void setCaPem(byte[] pem) {
+        // An empty array must not arrive as NULL, which would mean the default.
+        byte[] text = pem != null && pem.length == 0 ? new byte[1] : pem;
+        SizeT len = new SizeT(pem == null ? 0 : pem.length);
+        run(client -> LIB.ocr_client_set_ca_pem(client, text, len));
+    }
+
+    /**
+     * The proxy for a base URL that is not loopback: {@code http://[user:password@]host:port} or
+     * {@code https://...} (a CONNECT tunnel); {@code ""}: none; {@code null}: the environment's
+     * ({@code HTTPS_PROXY}, {@code HTTP_PROXY}, {@code ALL_PROXY}, {@code NO_PROXY}), the default.
+     * SOCKS and other schemes are {@link OcrCode#INVALID_ARGUMENT}.
+     */
+    public void setProxy(String proxyUrl) {
+        String proxy = arg(proxyUrl);
+        run(client -> LIB.ocr_client_set_proxy(client, proxy));
+    }
+
     /** {@link #submit(String, byte[], String, CallOptions)} without limits. */
     public String submit(String operation, byte[] document, String settingsJson) {
         return submit(operation, document, settingsJson, null);

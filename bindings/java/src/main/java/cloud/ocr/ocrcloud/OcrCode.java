@@ -30,6 +30,12 @@ public enum OcrCode {
     IO(13),
     /** A bug in the library (a caught panic). */
     INTERNAL(14),
+    /**
+     * The TLS connection failed: an untrusted, self-signed, expired or not yet valid certificate,
+     * a name mismatch, a failed handshake (never retried). A private CA is trusted with
+     * {@link OcrClient#setCaFile} or {@link OcrClient#setCaPem}.
+     */
+    TLS(15),
     /** A code newer than this binding. */
     UNKNOWN(-1);
 

@@ -91,6 +91,9 @@ interface OcrLibrary extends Library {
     int ocr_client_set_allow_insecure_http(ClientHandle client, int allow);
     int ocr_client_set_max_attempts(ClientHandle client, int attempts);
     int ocr_client_set_max_connections(ClientHandle client, int connections);
+    int ocr_client_set_ca_file(ClientHandle client, String pemPath);
+    int ocr_client_set_ca_pem(ClientHandle client, byte[] pem, SizeT len);
+    int ocr_client_set_proxy(ClientHandle client, String proxyUrl);
 
     int ocr_submit(ClientHandle client, String operation, byte[] document, SizeT len, String settingsJson,
             PointerByReference taskIdOut);

@@ -30,20 +30,25 @@ import java.util.regex.Pattern;
 import static cloud.ocr.ocrcloud.OcrLibrary.LIB;
 
 /**
- * The Java binding against a running emulator (started with --pending-ms 100 --processing-ms 100).
- * Usage: BindingTests EMULATOR_URL SAMPLE_PDF HEADER. Every static method named test* is a test; the last
- * line says "N passed, M failed" and the exit status is non-zero on any failure.
+ * The Java binding against two running emulators (started with --pending-ms 100 --processing-ms 100, the
+ * second over HTTPS with --tls-self-signed CA_FILE).
+ * Usage: BindingTests EMULATOR_URL SAMPLE_PDF HEADER TLS_URL CA_FILE. Every static method named test* is a
+ * test; the last line says "N passed, M failed" and the exit status is non-zero on any failure.
  */
 public final class BindingTests {
     private static String url;
     private static Path samplePdf;
     private static String header;
+    private static String tlsUrl;
+    private static Path caFile;
     private static final HttpClient HTTP = HttpClient.newHttpClient();
 
     public static void main(String[] args) throws Exception {
         url = args[0];
         samplePdf = Path.of(args[1]);
         header = Files.readString(Path.of(args[2]));
+        tlsUrl = args[3];
+        caFile = Path.of(args[4]);
         List<Method> tests = new ArrayList<>();
         for (Method m : BindingTests.class.getDeclaredMethods()) {
             if (m.getName().startsWith("test") && Modifier.isStatic(m.getModifiers())) {
@@ -263,7 +268,8 @@ public final class BindingTests {
         Matcher version = Pattern.compile("#define OCR_VERSION_STRING \"([^\"]+)\"").matcher(header);
         check(version.find(), "the header's version");
         equal(OcrClient.libraryVersion(), version.group(1));
-        equal(OcrCode.of(15), OcrCode.UNKNOWN);
+        equal(OcrCode.of(15), OcrCode.TLS);
+        equal(OcrCode.of(1000), OcrCode.UNKNOWN);
         equal(TaskStatus.of(42), TaskStatus.UNKNOWN);
     }
 
@@ -835,6 +841,99 @@ public final class BindingTests {
                 System.out.printf("  10000 %s: RSS %.1f MiB -> %.1f MiB (%+d KiB)%n", name, before / 1048576.0,
                         after / 1048576.0, (after - before) / 1024);
                 check(after - before < 4 * 1024 * 1024, name + ": RSS grew by " + (after - before) / 1024 + " KiB");
+            }
+        }
+    }
+
+    // ---- HTTPS: the emulator's CA is trusted only when the client is told to ----
+
+    static OcrClient httpsClient() {
+        return OcrClient.withCredentials(tlsUrl, "demo", "demo-secret");
+    }
+
+    /** Submit, poll and fetch over HTTPS. */
+    static void httpsRoundTrip(OcrClient client) throws Exception {
+        byte[] pdf = Files.readAllBytes(samplePdf);
+        String id = client.submit(null, pdf, "{\"resultType\":\"TextAndPdf\"}");
+        try (OcrResult polled = client.pollUntilDone(id, fast().build())) {
+            equal(polled.status(), TaskStatus.COMPLETED);
+            check(polled.files().get(0).text().contains("Hello from ocrcloud!"), polled.files().get(0).text());
+        }
+        try (OcrResult fetched = client.fetch(null, id)) {
+            check(Arrays.equals(fetched.files().get(1).data(), pdf), "the Pdf result is the document");
+        }
+    }
+
+    static void testHttpsAnUntrustedCertificateIsATlsError() throws Exception {
+        check(tlsUrl.startsWith("https://"), tlsUrl);
+        try (OcrClient client = httpsClient()) {
+            long started = System.nanoTime();
+            OcrException e = fails(OcrCode.TLS, () -> client.fetch("x"));
+            check(e.getMessage().contains("not trusted"), e.getMessage());
+            check(System.nanoTime() - started < 2_000_000_000L, "not retried");
+        }
+        // The plain emulator's port does not speak TLS.
+        try (OcrClient client = OcrClient.withToken(url.replaceFirst("^http://", "https://"), "t")) {
+            client.setMaxAttempts(1);
+            fails(OcrCode.TLS, () -> client.fetch("x"));
+        }
+    }
+
+    static void testHttpsCaFileTrustsTheEmulatorsCa() throws Exception {
+        try (OcrClient client = httpsClient()) {
+            client.setCaFile(caFile);
+            httpsRoundTrip(client);
+            client.setCaFile(null); // back to the default: untrusted again
+            fails(OcrCode.TLS, () -> client.fetch("x"));
+        }
+    }
+
+    static void testHttpsCaPemTrustsTheSameBytes() throws Exception {
+        try (OcrClient client = httpsClient()) {
+            client.setCaPem(Files.readAllBytes(caFile));
+            httpsRoundTrip(client);
+            client.setCaPem(null);
+            fails(OcrCode.TLS, () -> client.fetch("x"));
+        }
+    }
+
+    static void testHttpsABadCaIsAnInvalidArgumentAndChangesNothing() throws Exception {
+        Path dir = Files.createTempDirectory("ocrcloud-java-ca");
+        Path empty = Files.writeString(dir.resolve("empty.pem"), "no certificate here\n");
+        try (OcrClient client = httpsClient()) {
+            client.setCaFile(caFile);
+            for (Path bad : List.of(dir.resolve("missing.pem"), empty, samplePdf)) {
+                OcrException e = fails(OcrCode.INVALID_ARGUMENT, () -> client.setCaFile(bad));
+                check(e.getMessage().contains(bad.toString()), e.getMessage());
+            }
+            fails(OcrCode.INVALID_ARGUMENT, () -> client.setCaPem(new byte[0]));
+            fails(OcrCode.INVALID_ARGUMENT,
+                    () -> client.setCaPem("-----BEGIN NOTHING-----\n".getBytes(StandardCharsets.UTF_8)));
+            try (OcrResult result = client.fetch("x")) { // the CA given first is still trusted
+                equal(result.status(), TaskStatus.NOT_EXIST);
+            }
+        } finally {
+            Files.delete(empty);
+            Files.delete(dir);
+        }
+    }
+
+    static void testHttpsProxies() throws Exception {
+        try (OcrClient client = httpsClient()) {
+            client.setCaFile(caFile);
+            for (String bad : List.of("socks5://x:1", "socks4://x:1", "ftp://x:1", "x:1")) {
+                OcrException e = fails(OcrCode.INVALID_ARGUMENT, () -> client.setProxy(bad));
+                check(e.getMessage().contains(bad), e.getMessage());
+            }
+            // A loopback base URL never goes through a proxy, even one that does not exist.
+            client.setProxy("http://127.0.0.1:9");
+            try (OcrResult result = client.fetch("x")) {
+                equal(result.status(), TaskStatus.NOT_EXIST);
+            }
+            client.setProxy("");
+            client.setProxy(null);
+            try (OcrResult result = client.fetch("x")) {
+                equal(result.status(), TaskStatus.NOT_EXIST);
             }
         }
     }
