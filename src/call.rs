@@ -50,6 +50,12 @@ impl<'a> Call<'a> {
             .map(|d| d.saturating_duration_since(Instant::now()))
     }
 
+    /// Whether the deadline has passed, or is so close that nothing more can be done before it.
+    pub fn deadline_passed(&self) -> bool {
+        self.remaining()
+            .is_some_and(|left| left < Duration::from_millis(20))
+    }
+
     /// `limit`, shortened to the time left before the deadline.
     pub fn bounded(&self, limit: Duration) -> Duration {
         self.remaining().map_or(limit, |left| limit.min(left))

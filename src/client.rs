@@ -283,7 +283,7 @@ impl Client {
                 &settings,
                 call,
             );
-            self.flow.record(admission, outcome_of(&exchanged));
+            self.flow.record(admission, outcome_of(&exchanged, call));
             let response = exchanged.map_err(|e| match &proxy {
                 Some(proxy) if e.code() == Code::Network => {
                     e.map_message(|m| format!("{m} (through the proxy {proxy})"))
@@ -388,8 +388,9 @@ impl Client {
     }
 }
 
-/// What an exchange tells the request budget.
-fn outcome_of(exchanged: &Result<Response<ureq::Body>>) -> Outcome {
+/// What an exchange tells the request budget. A call that ran out of its own deadline says
+/// nothing about the service.
+fn outcome_of(exchanged: &Result<Response<ureq::Body>>, call: &Call) -> Outcome {
     match exchanged {
         Ok(response) => match response.status().as_u16() {
             200..=299 => Outcome::Success,
@@ -400,6 +401,7 @@ fn outcome_of(exchanged: &Result<Response<ureq::Body>>) -> Outcome {
             status @ 500..=599 => Outcome::Failure(format!("HTTP {status}")),
             _ => Outcome::Neutral,
         },
+        Err(error) if error.code() == Code::Timeout && call.deadline_passed() => Outcome::Neutral,
         Err(error) if matches!(error.code(), Code::Network | Code::Timeout) => {
             Outcome::Failure(error.message().to_string())
         }

@@ -343,9 +343,7 @@ pub fn transport_error(error: ureq::Error, what: &str, url: &str, call: &Call) -
     if call.cancelled() {
         return cancelled();
     }
-    let deadline_passed = call
-        .remaining()
-        .is_some_and(|left| left < Duration::from_millis(20));
+    let deadline_passed = call.deadline_passed();
     match error {
         ureq::Error::Timeout(kind) => {
             let reason = if deadline_passed {
