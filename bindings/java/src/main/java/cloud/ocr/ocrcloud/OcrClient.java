@@ -37,7 +37,7 @@ public final class OcrClient implements AutoCloseable {
      */
     public static OcrClient withToken(String baseUrl, String accessToken) {
         PointerByReference out = new PointerByReference();
-        OcrException.check(LIB.ocr_client_new(arg(baseUrl), arg(accessToken), out));
+        OcrException.check(LIB.ocr_client_new(arg(baseUrl, "baseUrl"), arg(accessToken, "accessToken"), out));
         return new OcrClient(out);
     }
 
@@ -48,7 +48,7 @@ public final class OcrClient implements AutoCloseable {
      */
     public static OcrClient withCredentials(String baseUrl, String clientId, String clientSecret) {
         PointerByReference out = new PointerByReference();
-        OcrException.check(LIB.ocr_client_new_with_credentials(arg(baseUrl), arg(clientId), arg(clientSecret), out));
+        OcrException.check(LIB.ocr_client_new_with_credentials(arg(baseUrl, "baseUrl"), arg(clientId, "clientId"), arg(clientSecret, "clientSecret"), out));
         return new OcrClient(out);
     }
 
@@ -59,30 +59,31 @@ public final class OcrClient implements AutoCloseable {
 
     /** Limit for connecting (name resolution, TCP, TLS). Default 10 s. */
     public void setConnectTimeout(Duration timeout) {
-        int ms = millis(timeout);
+        int ms = millis(timeout, "timeout");
         run(client -> LIB.ocr_client_set_connect_timeout_ms(client, ms));
     }
 
     /** Limit for each wait for more bytes from the server. Default 30 s. */
     public void setReadTimeout(Duration timeout) {
-        int ms = millis(timeout);
+        int ms = millis(timeout, "timeout");
         run(client -> LIB.ocr_client_set_read_timeout_ms(client, ms));
     }
 
     /** Limit for one whole request including its answer. Default 300 s. */
     public void setRequestTimeout(Duration timeout) {
-        int ms = millis(timeout);
+        int ms = millis(timeout, "timeout");
         run(client -> LIB.ocr_client_set_request_timeout_ms(client, ms));
     }
 
     /** The {@code User-Agent} header. Default {@code "ocrcloud/<version>"}. */
     public void setUserAgent(String userAgent) {
-        String agent = arg(userAgent);
+        String agent = arg(userAgent, "userAgent");
         run(client -> LIB.ocr_client_set_user_agent(client, agent));
     }
 
     /** The largest answer accepted, in bytes (at least 1); larger is {@link OcrCode#TOO_LARGE}. Default 1 GiB. */
     public void setMaxResponseBytes(long maxBytes) {
+        nonNegative(maxBytes, "maxBytes");
         run(client -> LIB.ocr_client_set_max_response_bytes(client, maxBytes));
     }
 
@@ -93,11 +94,13 @@ public final class OcrClient implements AutoCloseable {
 
     /** How many requests one call sends at most on transient failures (1: no retries). Default 3. */
     public void setMaxAttempts(int attempts) {
+        nonNegative(attempts, "attempts");
         run(client -> LIB.ocr_client_set_max_attempts(client, attempts));
     }
 
     /** How many requests {@link #pollMany} has in flight at most (at least 1). Default 4. */
     public void setMaxConnections(int connections) {
+        nonNegative(connections, "connections");
         run(client -> LIB.ocr_client_set_max_connections(client, connections));
     }
 
@@ -107,8 +110,8 @@ public final class OcrClient implements AutoCloseable {
      * retried when it certainly did not reach the server.
      */
     public String submit(String operation, byte[] document, String settingsJson) {
-        String op = arg(operation);
-        String settings = arg(settingsJson);
+        String op = arg(operation, "operation");
+        String settings = arg(settingsJson, "settingsJson");
         return handle.call(client -> {
             PointerByReference out = new PointerByReference();
             OcrException.check(LIB.ocr_submit(client, op, document, new SizeT(document.length), settings, out));
@@ -121,9 +124,9 @@ public final class OcrClient implements AutoCloseable {
      * while it encodes it. An unreadable file is {@link OcrCode#IO}.
      */
     public String submitFile(String operation, Path path, String settingsJson) {
-        String op = arg(operation);
-        String file = arg(path.toString());
-        String settings = arg(settingsJson);
+        String op = arg(operation, "operation");
+        String file = arg(path.toString(), "path");
+        String settings = arg(settingsJson, "settingsJson");
         return handle.call(client -> {
             PointerByReference out = new PointerByReference();
             OcrException.check(LIB.ocr_submit_file(client, op, file, settings, out));
@@ -142,8 +145,8 @@ public final class OcrClient implements AutoCloseable {
 
     /** Removes a task from the service's queue; afterwards it answers NotExist. */
     public void cancelTask(String operation, String taskId) {
-        String op = arg(operation);
-        String id = arg(taskId);
+        String op = arg(operation, "operation");
+        String id = arg(taskId, "taskId");
         run(client -> LIB.ocr_cancel_task(client, op, id));
     }
 
@@ -152,8 +155,8 @@ public final class OcrClient implements AutoCloseable {
      * ({@link TaskStatus#NOT_EXIST} for an unknown id).
      */
     public TaskStatus taskStatus(String operation, String taskId) {
-        String op = arg(operation);
-        String id = arg(taskId);
+        String op = arg(operation, "operation");
+        String id = arg(taskId, "taskId");
         IntByReference status = new IntByReference();
         run(client -> LIB.ocr_get_task_status(client, op, id, status));
         return TaskStatus.of(status.getValue());
@@ -161,7 +164,7 @@ public final class OcrClient implements AutoCloseable {
 
     /** {@link #fetch(String, String)} with {@code RecognizePdf}. */
     public OcrResult fetch(String taskId) {
-        String id = arg(taskId);
+        String id = arg(taskId, "taskId");
         return handle.call(client -> {
             PointerByReference out = new PointerByReference();
             OcrException.check(LIB.ocr_fetch_result(client, id, out));
@@ -174,8 +177,8 @@ public final class OcrClient implements AutoCloseable {
      * task's status (Pending, Error, NotExist are information); the caller closes it.
      */
     public OcrResult fetch(String operation, String taskId) {
-        String op = arg(operation);
-        String id = arg(taskId);
+        String op = arg(operation, "operation");
+        String id = arg(taskId, "taskId");
         return handle.call(client -> {
             PointerByReference out = new PointerByReference();
             OcrException.check(LIB.ocr_fetch_result_for(client, op, id, out));
@@ -191,9 +194,9 @@ public final class OcrClient implements AutoCloseable {
      * {@link OcrCode#IO}.
      */
     public OcrResult fetchToDir(String operation, String taskId, Path dir) {
-        String op = arg(operation);
-        String id = arg(taskId);
-        String folder = arg(dir.toString());
+        String op = arg(operation, "operation");
+        String id = arg(taskId, "taskId");
+        String folder = arg(dir.toString(), "dir");
         return handle.call(client -> {
             PointerByReference out = new PointerByReference();
             OcrException.check(LIB.ocr_fetch_result_to_dir(client, op, id, folder, out));
@@ -203,7 +206,7 @@ public final class OcrClient implements AutoCloseable {
 
     /** {@link #pollUntilDone(String, String, PollOptions)} with {@code RecognizePdf}. */
     public OcrResult pollUntilDone(String taskId, PollOptions options) {
-        String id = arg(taskId);
+        String id = arg(taskId, "taskId");
         return handle.call(client -> {
             try (PollOptions.NativeOptions o = new PollOptions.NativeOptions(options)) {
                 PointerByReference out = new PointerByReference();
@@ -221,8 +224,8 @@ public final class OcrClient implements AutoCloseable {
      * Blocks the calling thread, which also runs the progress listener.
      */
     public OcrResult pollUntilDone(String operation, String taskId, PollOptions options) {
-        String op = arg(operation);
-        String id = arg(taskId);
+        String op = arg(operation, "operation");
+        String id = arg(taskId, "taskId");
         return handle.call(client -> {
             try (PollOptions.NativeOptions o = new PollOptions.NativeOptions(options)) {
                 PointerByReference out = new PointerByReference();
@@ -236,9 +239,9 @@ public final class OcrClient implements AutoCloseable {
      * written to {@code dir} as {@link #fetchToDir} describes.
      */
     public OcrResult pollUntilDoneToDir(String operation, String taskId, PollOptions options, Path dir) {
-        String op = arg(operation);
-        String id = arg(taskId);
-        String folder = arg(dir.toString());
+        String op = arg(operation, "operation");
+        String id = arg(taskId, "taskId");
+        String folder = arg(dir.toString(), "dir");
         return handle.call(client -> {
             try (PollOptions.NativeOptions o = new PollOptions.NativeOptions(options)) {
                 PointerByReference out = new PointerByReference();
@@ -255,8 +258,11 @@ public final class OcrClient implements AutoCloseable {
      * (such as a {@code null} task id) or the progress listener threw.
      */
     public List<PollOutcome> pollMany(String operation, List<String> taskIds, PollOptions options) {
-        String op = arg(operation);
-        String[] ids = taskIds.stream().map(OcrClient::arg).toArray(String[]::new);
+        String op = arg(operation, "operation");
+        String[] ids = new String[taskIds.size()];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = arg(taskIds.get(i), "taskIds[" + i + "]");
+        }
         return handle.call(client -> {
             try (PollOptions.NativeOptions o = new PollOptions.NativeOptions(options)) {
                 Pointer[] results = new Pointer[ids.length];
@@ -285,19 +291,43 @@ public final class OcrClient implements AutoCloseable {
         });
     }
 
-    /** A string argument; a NUL inside would silently cut it short in C. */
-    static String arg(String s) {
-        if (s != null && s.indexOf('\0') >= 0) {
-            throw new IllegalArgumentException("a string argument contains a NUL character");
+    /**
+     * A string argument, refused with IllegalArgumentException naming it when C could not take it
+     * as it is: a NUL inside would cut it short, and a lone surrogate would reach the library as
+     * {@code ?} (another task id, say).
+     */
+    static String arg(String s, String name) {
+        if (s == null) {
+            return null;
+        }
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '\0') {
+                throw new IllegalArgumentException(name + " contains a NUL character");
+            }
+            if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                throw new IllegalArgumentException(name + " contains a lone surrogate (U+"
+                        + Integer.toHexString(c).toUpperCase() + " at index " + i + "), which is not text");
+            }
         }
         return s;
     }
 
+    /** A count or size, refused when negative (C takes it unsigned: -1 would mean 4294967295). */
+    static long nonNegative(long value, String name) {
+        if (value < 0) {
+            throw new IllegalArgumentException(name + " must not be negative: " + value);
+        }
+        return value;
+    }
+
     /** A duration as the C API's unsigned 32-bit milliseconds. */
-    static int millis(Duration d) {
-        long ms = d.toMillis();
+    static int millis(Duration d, String name) {
+        long ms = java.util.Objects.requireNonNull(d, name).toMillis();
         if (ms < 0 || ms > 0xFFFF_FFFFL) {
-            throw new IllegalArgumentException("duration out of range: " + d);
+            throw new IllegalArgumentException(name + " out of range (0 to 4294967295 ms): " + d);
         }
         return (int) ms;
     }
