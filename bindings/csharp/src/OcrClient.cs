@@ -37,7 +37,7 @@ namespace Ocrcloud
         public static OcrClient WithToken(string baseUrl, string accessToken)
         {
             ClientHandle client;
-            int code = Native.ocr_client_new(Native.Utf8(baseUrl), Native.Utf8(accessToken), out client);
+            int code = Native.ocr_client_new(Native.Utf8(baseUrl, "baseUrl"), Native.Utf8(accessToken, "accessToken"), out client);
             return Created(code, client);
         }
 
@@ -50,7 +50,7 @@ namespace Ocrcloud
         {
             ClientHandle client;
             int code = Native.ocr_client_new_with_credentials(
-                Native.Utf8(baseUrl), Native.Utf8(clientId), Native.Utf8(clientSecret), out client);
+                Native.Utf8(baseUrl, "baseUrl"), Native.Utf8(clientId, "clientId"), Native.Utf8(clientSecret, "clientSecret"), out client);
             return Created(code, client);
         }
 
@@ -95,7 +95,7 @@ namespace Ocrcloud
         /// <summary>The User-Agent header. Default "ocrcloud/&lt;version&gt;".</summary>
         public void SetUserAgent(string userAgent)
         {
-            Native.Check(Native.ocr_client_set_user_agent(Open(), Native.Utf8(userAgent)));
+            Native.Check(Native.ocr_client_set_user_agent(Open(), Native.Utf8(userAgent, "userAgent")));
         }
 
         /// <summary>The largest answer accepted, in bytes (at least 1); larger is <see cref="OcrCode.TooLarge"/>. Default 1 GiB.</summary>
@@ -133,8 +133,8 @@ namespace Ocrcloud
                 throw new ArgumentNullException("document");
             }
             IntPtr id;
-            Native.Check(Native.ocr_submit(Open(), Native.Utf8(operation), document, (UIntPtr)(uint)document.Length,
-                Native.Utf8(settingsJson), out id));
+            Native.Check(Native.ocr_submit(Open(), Native.Utf8(operation, "operation"), document, (UIntPtr)(uint)document.Length,
+                Native.Utf8(settingsJson, "settingsJson"), out id));
             return TaskId(id);
         }
 
@@ -145,8 +145,8 @@ namespace Ocrcloud
         public string SubmitFile(string operation, string path, string settingsJson = null)
         {
             IntPtr id;
-            Native.Check(Native.ocr_submit_file(Open(), Native.Utf8(operation), Native.Utf8(path),
-                Native.Utf8(settingsJson), out id));
+            Native.Check(Native.ocr_submit_file(Open(), Native.Utf8(operation, "operation"), Native.Utf8(path, "path"),
+                Native.Utf8(settingsJson, "settingsJson"), out id));
             return TaskId(id);
         }
 
@@ -165,7 +165,7 @@ namespace Ocrcloud
         /// <summary>Removes a task from the service's queue; afterwards it answers NotExist.</summary>
         public void CancelTask(string operation, string taskId)
         {
-            Native.Check(Native.ocr_cancel_task(Open(), Native.Utf8(operation), Native.Utf8(taskId)));
+            Native.Check(Native.ocr_cancel_task(Open(), Native.Utf8(operation, "operation"), Native.Utf8(taskId, "taskId")));
         }
 
         /// <summary>
@@ -175,7 +175,7 @@ namespace Ocrcloud
         public OcrTaskStatus GetTaskStatus(string operation, string taskId)
         {
             int status;
-            Native.Check(Native.ocr_get_task_status(Open(), Native.Utf8(operation), Native.Utf8(taskId), out status));
+            Native.Check(Native.ocr_get_task_status(Open(), Native.Utf8(operation, "operation"), Native.Utf8(taskId, "taskId"), out status));
             return (OcrTaskStatus)status;
         }
 
@@ -183,7 +183,7 @@ namespace Ocrcloud
         public OcrResult Fetch(string taskId)
         {
             ResultHandle result;
-            int code = Native.ocr_fetch_result(Open(), Native.Utf8(taskId), out result);
+            int code = Native.ocr_fetch_result(Open(), Native.Utf8(taskId, "taskId"), out result);
             return Take(code, result);
         }
 
@@ -194,7 +194,7 @@ namespace Ocrcloud
         public OcrResult Fetch(string operation, string taskId)
         {
             ResultHandle result;
-            int code = Native.ocr_fetch_result_for(Open(), Native.Utf8(operation), Native.Utf8(taskId), out result);
+            int code = Native.ocr_fetch_result_for(Open(), Native.Utf8(operation, "operation"), Native.Utf8(taskId, "taskId"), out result);
             return Take(code, result);
         }
 
@@ -208,8 +208,8 @@ namespace Ocrcloud
         public OcrResult FetchToDir(string operation, string taskId, string directory)
         {
             ResultHandle result;
-            int code = Native.ocr_fetch_result_to_dir(Open(), Native.Utf8(operation), Native.Utf8(taskId),
-                Native.Utf8(directory), out result);
+            int code = Native.ocr_fetch_result_to_dir(Open(), Native.Utf8(operation, "operation"), Native.Utf8(taskId, "taskId"),
+                Native.Utf8(directory, "directory"), out result);
             return Take(code, result);
         }
 
@@ -217,7 +217,7 @@ namespace Ocrcloud
         public OcrResult PollUntilDone(string taskId, PollOptions options = null,
             CancellationToken cancellationToken = default(CancellationToken), IProgress<PollProgress> progress = null)
         {
-            byte[] id = Native.Utf8(taskId);
+            byte[] id = Native.Utf8(taskId, "taskId");
             return Poll(options, cancellationToken, progress,
                 (ClientHandle client, PollOptionsHandle nativeOptions, out ResultHandle result) =>
                     Native.ocr_poll_until_done(client, id, nativeOptions, out result));
@@ -238,8 +238,8 @@ namespace Ocrcloud
         public OcrResult PollUntilDone(string operation, string taskId, PollOptions options,
             CancellationToken cancellationToken = default(CancellationToken), IProgress<PollProgress> progress = null)
         {
-            byte[] op = Native.Utf8(operation);
-            byte[] id = Native.Utf8(taskId);
+            byte[] op = Native.Utf8(operation, "operation");
+            byte[] id = Native.Utf8(taskId, "taskId");
             return Poll(options, cancellationToken, progress,
                 (ClientHandle client, PollOptionsHandle nativeOptions, out ResultHandle result) =>
                     Native.ocr_poll_until_done_for(client, op, id, nativeOptions, out result));
@@ -247,23 +247,52 @@ namespace Ocrcloud
 
         /// <summary>
         /// <see cref="PollUntilDone(string, PollOptions, CancellationToken, IProgress{PollProgress})"/>
-        /// on the thread pool; it occupies a pool thread while it polls, and progress is reported on
-        /// that thread. A cancelled token makes the task Canceled.
+        /// on a thread of its own, which also reports progress: a waiting poll holds no thread-pool
+        /// thread, so many of them never delay the pool's work (such as the timer of a
+        /// <c>CancellationTokenSource(delay)</c>). A cancelled token makes the task Canceled within
+        /// milliseconds.
         /// </summary>
         public Task<OcrResult> PollUntilDoneAsync(string taskId, PollOptions options = null,
             CancellationToken cancellationToken = default(CancellationToken), IProgress<PollProgress> progress = null)
         {
-            return Task.Run(() => PollUntilDone(taskId, options, cancellationToken, progress), cancellationToken);
+            return OnOwnThread(() => PollUntilDone(taskId, options, cancellationToken, progress));
         }
 
         /// <summary>
         /// <see cref="PollUntilDone(string, string, PollOptions, CancellationToken, IProgress{PollProgress})"/>
-        /// on the thread pool, as <see cref="PollUntilDoneAsync(string, PollOptions, CancellationToken, IProgress{PollProgress})"/>.
+        /// on a thread of its own, as <see cref="PollUntilDoneAsync(string, PollOptions, CancellationToken, IProgress{PollProgress})"/>.
         /// </summary>
         public Task<OcrResult> PollUntilDoneAsync(string operation, string taskId, PollOptions options,
             CancellationToken cancellationToken = default(CancellationToken), IProgress<PollProgress> progress = null)
         {
-            return Task.Run(() => PollUntilDone(operation, taskId, options, cancellationToken, progress), cancellationToken);
+            return OnOwnThread(() => PollUntilDone(operation, taskId, options, cancellationToken, progress));
+        }
+
+        /// <summary>
+        /// Runs a blocking call on a new background thread and answers a task that completes with
+        /// its outcome (Canceled for OperationCanceledException); continuations run on the pool.
+        /// </summary>
+        private static Task<T> OnOwnThread<T>(Func<T> call)
+        {
+            var completion = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var thread = new Thread(() => {
+                try
+                {
+                    completion.SetResult(call());
+                }
+                catch (OperationCanceledException e)
+                {
+                    completion.TrySetCanceled(e.CancellationToken);
+                }
+                catch (Exception e)
+                {
+                    completion.SetException(e);
+                }
+            });
+            thread.IsBackground = true;
+            thread.Name = "ocrcloud poll";
+            thread.Start();
+            return completion.Task;
         }
 
         /// <summary>
@@ -274,9 +303,9 @@ namespace Ocrcloud
         public OcrResult PollUntilDoneToDir(string operation, string taskId, string directory, PollOptions options,
             CancellationToken cancellationToken = default(CancellationToken), IProgress<PollProgress> progress = null)
         {
-            byte[] op = Native.Utf8(operation);
-            byte[] id = Native.Utf8(taskId);
-            byte[] dir = Native.Utf8(directory);
+            byte[] op = Native.Utf8(operation, "operation");
+            byte[] id = Native.Utf8(taskId, "taskId");
+            byte[] dir = Native.Utf8(directory, "directory");
             return Poll(options, cancellationToken, progress,
                 (ClientHandle client, PollOptionsHandle nativeOptions, out ResultHandle result) =>
                     Native.ocr_poll_until_done_to_dir(client, op, id, nativeOptions, dir, out result));
@@ -293,14 +322,14 @@ namespace Ocrcloud
         public IReadOnlyList<PollOutcome> PollMany(string operation, IList<string> taskIds, PollOptions options,
             CancellationToken cancellationToken = default(CancellationToken), IProgress<PollProgress> progress = null)
         {
-            byte[] op = Native.Utf8(operation);
+            byte[] op = Native.Utf8(operation, "operation");
             var pins = new GCHandle[taskIds.Count]; // the ids as pinned UTF-8 strings
             var ids = new IntPtr[taskIds.Count];
             try
             {
                 for (int i = 0; i < ids.Length; i++)
                 {
-                    byte[] id = Native.Utf8(taskIds[i]);
+                    byte[] id = Native.Utf8(taskIds[i], "taskIds[" + i + "]");
                     if (id != null)
                     {
                         pins[i] = GCHandle.Alloc(id, GCHandleType.Pinned);
