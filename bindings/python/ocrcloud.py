@@ -745,7 +745,8 @@ class Client(_Native):
         - ``max_attempts``: at most this many requests (no limit);
         - ``timeout_ms``: the deadline of the whole poll (600000; 0: none);
         - ``cancel``: a ``CancelToken``;
-        - ``progress(task_id, status, attempt)``: runs on this thread once per answer. If it
+        - ``progress(task_id, status, attempt)``: runs once per answer, on this thread (on
+          the main thread: on the helper thread that runs the call, see the module). If it
           raises, it is not called again, the poll goes on to its end, and then its exception is
           raised instead of the poll's outcome.
         """
