@@ -1,5 +1,5 @@
 // The C++ interface (include/ocrcloud.hpp) against an emulator started with its default
-// credentials and --pending-ms 100 --processing-ms 100:
+// credentials and --pending-ms 100 --processing-ms 100 (1000 and 1000 under valgrind):
 //
 //   test BASE_URL SAMPLE_PDF SCRATCH_DIR
 //
