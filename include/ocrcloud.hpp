@@ -3,14 +3,16 @@
  * v5.0 task API. Link with -locrcloud as for C.
  *
  * - Every object owns its native handle (std::unique_ptr with the matching _free) and is
- *   move-only; a moved-from object holds nothing, and calls on it throw Error
- *   (OCR_ERR_INVALID_ARGUMENT) or answer nothing, never crash.
+ *   move-only; a moved-from object holds nothing, and every method on it (and passing it to
+ *   another object's method) throws Error(OCR_ERR_INVALID_ARGUMENT), never crashes. Only
+ *   native() answers, nullptr; a Result also holds nothing when it is a failed PollOutcome's.
  * - Failures throw ocrcloud::Error with the library's code and message.
  * - Nullable string arguments are `const char *`: nullptr means what NULL means in C (no token,
  *   the default base URL, the operation RecognizePdf, the default settings).
  * - Threads: as in C. A Client may be shared by any number of threads (except for its setters,
  *   which are non-const here), CancelToken::cancel works from any thread, a Result may be read
  *   by many threads, and progress callbacks run on the thread that called the poll.
+ *   set_log_handler may be called from any thread at any time.
  */
 #ifndef OCRCLOUD_HPP
 #define OCRCLOUD_HPP
@@ -22,6 +24,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -54,6 +57,16 @@ namespace detail {
 /// Throws the Error of a failed call; must run right after it, on the same thread.
 inline void check(ocr_code code) {
     if (code != OCR_OK) throw Error(code, ocr_last_error_message());
+}
+
+/// `handle`, or Error(OCR_ERR_INVALID_ARGUMENT) when the object of class `owner` holds none.
+template <typename Handle>
+Handle *held(Handle *handle, const char *owner) {
+    if (!handle) {
+        throw Error(OCR_ERR_INVALID_ARGUMENT,
+                    std::string("this ocrcloud::") + owner + " holds nothing (it was moved from)");
+    }
+    return handle;
 }
 
 inline std::string_view view(const char *text) noexcept {
@@ -100,15 +113,23 @@ inline void rethrow_progress_exception() {
     }
 }
 
-/// The handler that set_log_handler installed.
-inline std::function<void(int, std::string_view)> &log_handler() noexcept {
-    static std::function<void(int, std::string_view)> handler;
-    return handler;
+using LogHandler = std::function<void(int, std::string_view)>;
+
+/// The handler that set_log_handler installed (the callback's user data), and the lock that
+/// keeps setters in turn. Never destroyed: library threads may log until the process ends.
+struct LogSlot {
+    std::mutex lock;
+    std::unique_ptr<LogHandler> installed;
+};
+
+inline LogSlot &log_slot() {
+    static LogSlot *slot = new LogSlot;
+    return *slot;
 }
 
-inline void log_trampoline(void *, int32_t level, const char *message) noexcept {
+inline void log_trampoline(void *user_data, int32_t level, const char *message) noexcept {
     try {
-        log_handler()(level, message);
+        (*static_cast<const LogHandler *>(user_data))(level, message);
     } catch (...) {
         // A log line is not worth unwinding through the library: it is dropped.
     }
@@ -123,11 +144,17 @@ inline void set_log_level(int level) { detail::check(ocr_set_log_level(level)); 
 /// Sends the library's log lines (request lines, retries, waits, token refreshes; never a
 /// secret) to `handler(level, message)` instead of stderr; an empty handler restores stderr.
 /// The handler may run on any thread, also on several at once; exceptions it throws are
-/// dropped. Do not call set_log_handler from inside the handler.
+/// dropped. Safe from any thread, also while lines are logged: the previous handler is
+/// destroyed only once the library has stopped calling it. Do not call set_log_handler from
+/// inside the handler.
 inline void set_log_handler(std::function<void(int, std::string_view)> handler) {
-    ocr_set_log_callback(nullptr, nullptr);
-    detail::log_handler() = std::move(handler);
-    if (detail::log_handler()) ocr_set_log_callback(detail::log_trampoline, nullptr);
+    std::unique_ptr<detail::LogHandler> next;
+    if (handler) next = std::make_unique<detail::LogHandler>(std::move(handler));
+    detail::LogSlot &slot = detail::log_slot();
+    std::lock_guard<std::mutex> guard(slot.lock);
+    ocr_set_log_callback(next ? detail::log_trampoline : nullptr, next.get());
+    // ocr_set_log_callback has returned, so the previous handler is no longer running.
+    slot.installed = std::move(next);
 }
 
 /// A switch that ends the polls and calls whose options (PollOptions, CallOptions) use it with
@@ -140,7 +167,7 @@ public:
     }
 
     /// Triggers the token.
-    void cancel() const noexcept { ocr_cancel_trigger(cancel_.get()); }
+    void cancel() const { ocr_cancel_trigger(detail::held(cancel_.get(), "CancelToken")); }
 
     const ocr_cancel *native() const noexcept { return cancel_.get(); }
 
@@ -165,42 +192,47 @@ public:
 
     /// The first wait, in milliseconds.
     PollOptions &interval_ms(std::uint32_t first_interval_ms) {
-        detail::check(ocr_poll_options_set_interval_ms(options_.get(), first_interval_ms));
+        detail::check(ocr_poll_options_set_interval_ms(handle(), first_interval_ms));
         return *this;
     }
     /// The n-th wait is min(first * factor^(n-1), max_interval_ms); factor >= 1.
     PollOptions &backoff(double factor, std::uint32_t max_interval_ms) {
-        detail::check(ocr_poll_options_set_backoff(options_.get(), factor, max_interval_ms));
+        detail::check(ocr_poll_options_set_backoff(handle(), factor, max_interval_ms));
         return *this;
     }
     /// At most this many requests (then OCR_ERR_NOT_READY); 0: no limit.
     PollOptions &max_attempts(std::uint32_t attempts) {
-        detail::check(ocr_poll_options_set_max_attempts(options_.get(), attempts));
+        detail::check(ocr_poll_options_set_max_attempts(handle(), attempts));
         return *this;
     }
     /// The deadline of the whole poll (then OCR_ERR_TIMEOUT); 0: none.
     PollOptions &timeout_ms(std::uint32_t timeout_ms) {
-        detail::check(ocr_poll_options_set_timeout_ms(options_.get(), timeout_ms));
+        detail::check(ocr_poll_options_set_timeout_ms(handle(), timeout_ms));
         return *this;
     }
     /// The token that cancels polls using these options.
     PollOptions &cancel(const CancelToken &token) {
-        detail::check(ocr_poll_options_set_cancel(options_.get(), token.native()));
+        detail::check(ocr_poll_options_set_cancel(
+            handle(), detail::held(token.native(), "CancelToken")));
         return *this;
     }
     /// The progress callback; an empty function removes it.
     PollOptions &progress(Progress callback) {
-        std::unique_ptr<Progress> held;
-        if (callback) held = std::make_unique<Progress>(std::move(callback));
-        detail::check(ocr_poll_options_set_progress(options_.get(), held ? &trampoline : nullptr,
-                                                    held.get()));
-        progress_ = std::move(held);
+        std::unique_ptr<Progress> next;
+        if (callback) next = std::make_unique<Progress>(std::move(callback));
+        detail::check(
+            ocr_poll_options_set_progress(handle(), next ? &trampoline : nullptr, next.get()));
+        progress_ = std::move(next);
         return *this;
     }
 
     const ocr_poll_options *native() const noexcept { return options_.get(); }
 
 private:
+    friend class Client;
+
+    ocr_poll_options *handle() const { return detail::held(options_.get(), "PollOptions"); }
+
     static void trampoline(void *user_data, const char *task_id, ocr_task_status status,
                            std::uint32_t attempt) noexcept {
         std::exception_ptr &pending = detail::progress_exception();
@@ -251,22 +283,25 @@ public:
     /// Takes ownership of a result from the C API (nullptr: an empty Result).
     explicit Result(ocr_result *result) noexcept : result_(result) {}
 
-    ocr_task_status status() const noexcept { return ocr_result_task_status(result_.get()); }
+    /// Whether this holds an answer (not moved from, not a failed PollOutcome's).
+    explicit operator bool() const noexcept { return result_ != nullptr; }
+
+    ocr_task_status status() const { return ocr_result_task_status(handle()); }
     /// The status exactly as the server sent it, e.g. "Completed".
-    std::string_view status_text() const noexcept {
-        return detail::view(ocr_result_task_status_text(result_.get()));
+    std::string_view status_text() const {
+        return detail::view(ocr_result_task_status_text(handle()));
     }
-    std::string_view id() const noexcept { return detail::view(ocr_result_id(result_.get())); }
+    std::string_view id() const { return detail::view(ocr_result_id(handle())); }
     /// The raw responseStatusCode, e.g. "Ok".
-    std::string_view response_status() const noexcept {
-        return detail::view(ocr_result_response_status(result_.get()));
+    std::string_view response_status() const {
+        return detail::view(ocr_result_response_status(handle()));
     }
     /// How many result files there are (0 until the task is Completed).
-    std::size_t count() const noexcept { return ocr_result_count(result_.get()); }
+    std::size_t count() const { return ocr_result_count(handle()); }
 
     /// The type of file `index` ("Text", "Pdf", ...); std::out_of_range past count().
     std::string_view type(std::size_t index) const {
-        const char *type = ocr_result_type(result_.get(), index);
+        const char *type = ocr_result_type(handle(), index);
         if (!type) throw std::out_of_range("ocrcloud::Result::type: no such result file");
         return type;
     }
@@ -274,44 +309,46 @@ public:
     /// count(), and for files that a _to_dir call wrote (see path()).
     std::string_view data(std::size_t index) const {
         std::size_t len = 0;
-        const std::uint8_t *data = ocr_result_data(result_.get(), index, &len);
+        const std::uint8_t *data = ocr_result_data(handle(), index, &len);
         if (!data) throw std::out_of_range("ocrcloud::Result::data: no such file in memory");
         return std::string_view(reinterpret_cast<const char *>(data), len);
     }
     /// The number of bytes of file `index`, in memory or in its file; 0 past count().
-    std::uint64_t size(std::size_t index) const noexcept {
-        return ocr_result_size(result_.get(), index);
+    std::uint64_t size(std::size_t index) const {
+        return ocr_result_size(handle(), index);
     }
     /// Where a _to_dir call wrote file `index`; empty for files in memory and past count().
-    std::string_view path(std::size_t index) const noexcept {
-        return detail::view(ocr_result_path(result_.get(), index));
+    std::string_view path(std::size_t index) const {
+        return detail::view(ocr_result_path(handle(), index));
     }
 
     /// error.messages: why the task failed.
     std::vector<std::string> messages() const {
         std::vector<std::string> list;
-        for (std::size_t i = 0; i < ocr_result_message_count(result_.get()); i++) {
-            list.emplace_back(ocr_result_message(result_.get(), i));
+        for (std::size_t i = 0; i < ocr_result_message_count(handle()); i++) {
+            list.emplace_back(ocr_result_message(handle(), i));
         }
         return list;
     }
     /// error.warnings.
     std::vector<std::string> warnings() const {
         std::vector<std::string> list;
-        for (std::size_t i = 0; i < ocr_result_warning_count(result_.get()); i++) {
-            list.emplace_back(ocr_result_warning(result_.get(), i));
+        for (std::size_t i = 0; i < ocr_result_warning_count(handle()); i++) {
+            list.emplace_back(ocr_result_warning(handle(), i));
         }
         return list;
     }
 
     /// Writes file `index` to `path` atomically (a failure leaves no partial file).
     void save(std::size_t index, const std::string &path) const {
-        detail::check(ocr_result_save(result_.get(), index, path.c_str()));
+        detail::check(ocr_result_save(handle(), index, path.c_str()));
     }
 
     const ocr_result *native() const noexcept { return result_.get(); }
 
 private:
+    ocr_result *handle() const { return detail::held(result_.get(), "Result"); }
+
     std::unique_ptr<ocr_result, detail::ResultFree> result_;
 };
 
@@ -349,37 +386,37 @@ public:
     }
 
     Client &set_connect_timeout_ms(std::uint32_t ms) {
-        detail::check(ocr_client_set_connect_timeout_ms(client_.get(), ms));
+        detail::check(ocr_client_set_connect_timeout_ms(handle(), ms));
         return *this;
     }
     Client &set_read_timeout_ms(std::uint32_t ms) {
-        detail::check(ocr_client_set_read_timeout_ms(client_.get(), ms));
+        detail::check(ocr_client_set_read_timeout_ms(handle(), ms));
         return *this;
     }
     Client &set_request_timeout_ms(std::uint32_t ms) {
-        detail::check(ocr_client_set_request_timeout_ms(client_.get(), ms));
+        detail::check(ocr_client_set_request_timeout_ms(handle(), ms));
         return *this;
     }
     Client &set_user_agent(const std::string &user_agent) {
-        detail::check(ocr_client_set_user_agent(client_.get(), user_agent.c_str()));
+        detail::check(ocr_client_set_user_agent(handle(), user_agent.c_str()));
         return *this;
     }
     Client &set_max_response_bytes(std::uint64_t max_bytes) {
-        detail::check(ocr_client_set_max_response_bytes(client_.get(), max_bytes));
+        detail::check(ocr_client_set_max_response_bytes(handle(), max_bytes));
         return *this;
     }
     Client &set_allow_insecure_http(bool allow) {
-        detail::check(ocr_client_set_allow_insecure_http(client_.get(), allow ? 1 : 0));
+        detail::check(ocr_client_set_allow_insecure_http(handle(), allow ? 1 : 0));
         return *this;
     }
     /// How many requests one call sends at most when failures are transient (default 3).
     Client &set_max_attempts(std::uint32_t attempts) {
-        detail::check(ocr_client_set_max_attempts(client_.get(), attempts));
+        detail::check(ocr_client_set_max_attempts(handle(), attempts));
         return *this;
     }
     /// How many requests poll_many has in flight at most (default 4).
     Client &set_max_connections(std::uint32_t connections) {
-        detail::check(ocr_client_set_max_connections(client_.get(), connections));
+        detail::check(ocr_client_set_max_connections(handle(), connections));
         return *this;
     }
     /// Also trusts the CA certificates in the PEM file at `pem_path` (nullptr: back to the
@@ -416,7 +453,7 @@ public:
     std::string submit(std::string_view document, const char *operation = nullptr,
                        const char *settings_json = nullptr) const {
         char *task_id = nullptr;
-        detail::check(ocr_submit(client_.get(), operation,
+        detail::check(ocr_submit(handle(), operation,
                                  reinterpret_cast<const std::uint8_t *>(document.data()),
                                  document.size(), settings_json, &task_id));
         return detail::take(task_id);
@@ -436,7 +473,7 @@ public:
                             const char *settings_json = nullptr) const {
         char *task_id = nullptr;
         detail::check(
-            ocr_submit_file(client_.get(), operation, path.c_str(), settings_json, &task_id));
+            ocr_submit_file(handle(), operation, path.c_str(), settings_json, &task_id));
         return detail::take(task_id);
     }
     /// submit_file within the limits of `call`.
@@ -452,7 +489,7 @@ public:
     /// One request for the task's current answer; every status is information.
     Result fetch(const std::string &task_id, const char *operation = nullptr) const {
         ocr_result *result = nullptr;
-        detail::check(ocr_fetch_result_for(client_.get(), operation, task_id.c_str(), &result));
+        detail::check(ocr_fetch_result_for(handle(), operation, task_id.c_str(), &result));
         return Result(result);
     }
     /// fetch within the limits of `call`.
@@ -468,7 +505,7 @@ public:
     /// (OCR_ERR_TASK_FAILED, OCR_ERR_TASK_NOT_FOUND, OCR_ERR_TIMEOUT, ...).
     Result poll(const std::string &task_id, const char *operation = nullptr) const {
         ocr_result *result = nullptr;
-        detail::check(ocr_poll_until_done_for(client_.get(), operation, task_id.c_str(), nullptr,
+        detail::check(ocr_poll_until_done_for(handle(), operation, task_id.c_str(), nullptr,
                                               &result));
         return Result(result);
     }
@@ -478,8 +515,8 @@ public:
                 const char *operation = nullptr) const {
         ocr_result *out = nullptr;
         detail::progress_exception() = nullptr;
-        ocr_code code = ocr_poll_until_done_for(client_.get(), operation, task_id.c_str(),
-                                                options.native(), &out);
+        ocr_code code = ocr_poll_until_done_for(handle(), operation, task_id.c_str(),
+                                                options.handle(), &out);
         Result result(out);
         detail::rethrow_progress_exception();
         detail::check(code);
@@ -492,7 +529,7 @@ public:
     Result fetch_to_dir(const std::string &task_id, const std::string &dir,
                         const char *operation = nullptr) const {
         ocr_result *result = nullptr;
-        detail::check(ocr_fetch_result_to_dir(client_.get(), operation, task_id.c_str(),
+        detail::check(ocr_fetch_result_to_dir(handle(), operation, task_id.c_str(),
                                               dir.c_str(), &result));
         return Result(result);
     }
@@ -509,8 +546,8 @@ public:
                        const std::string &dir, const char *operation = nullptr) const {
         ocr_result *out = nullptr;
         detail::progress_exception() = nullptr;
-        ocr_code code = ocr_poll_until_done_to_dir(client_.get(), operation, task_id.c_str(),
-                                                   options.native(), dir.c_str(), &out);
+        ocr_code code = ocr_poll_until_done_to_dir(handle(), operation, task_id.c_str(),
+                                                   options.handle(), dir.c_str(), &out);
         Result result(out);
         detail::rethrow_progress_exception();
         detail::check(code);
@@ -528,8 +565,8 @@ public:
         std::vector<ocr_result *> results(ids.size(), nullptr);
         std::vector<ocr_code> codes(ids.size(), -1);  // -1: not written
         detail::progress_exception() = nullptr;
-        ocr_code code = ocr_poll_many(client_.get(), operation, ids.data(), ids.size(),
-                                      options.native(), results.data(), codes.data());
+        ocr_code code = ocr_poll_many(handle(), operation, ids.data(), ids.size(),
+                                      options.handle(), results.data(), codes.data());
         std::vector<PollOutcome> outcomes;
         for (std::size_t i = 0; i < ids.size(); i++) {
             // Right after the call, on this thread: task i's own message (NULL if not polled).
@@ -546,7 +583,7 @@ public:
     ocr_task_status task_status(const std::string &task_id,
                                 const char *operation = nullptr) const {
         ocr_task_status status = OCR_TASK_UNKNOWN;
-        detail::check(ocr_get_task_status(client_.get(), operation, task_id.c_str(), &status));
+        detail::check(ocr_get_task_status(handle(), operation, task_id.c_str(), &status));
         return status;
     }
     /// task_status within the limits of `call`.
@@ -559,7 +596,7 @@ public:
     }
     /// Removes the task from the service's queue; afterwards it answers NotExist.
     void cancel_task(const std::string &task_id, const char *operation = nullptr) const {
-        detail::check(ocr_cancel_task(client_.get(), operation, task_id.c_str()));
+        detail::check(ocr_cancel_task(handle(), operation, task_id.c_str()));
     }
     /// cancel_task within the limits of `call`.
     void cancel_task(const std::string &task_id, const CallOptions &call,
@@ -572,6 +609,8 @@ public:
 
 private:
     explicit Client(ocr_client *client) noexcept : client_(client) {}
+
+    ocr_client *handle() const { return detail::held(client_.get(), "Client"); }
 
     std::unique_ptr<ocr_client, detail::ClientFree> client_;
 };

@@ -1,6 +1,6 @@
 // The C++ interface (include/ocrcloud.hpp) against two emulators started with their default
-// credentials and --pending-ms 100 --processing-ms 100, the second over HTTPS with
-// --tls-self-signed CA_FILE:
+// credentials and --pending-ms 100 --processing-ms 100 (1000 and 1000 under valgrind), the
+// second over HTTPS with --tls-self-signed CA_FILE:
 //
 //   test BASE_URL SAMPLE_PDF SCRATCH_DIR TLS_URL CA_FILE
 //
@@ -20,8 +20,11 @@
 #include <functional>
 #include <iterator>
 #include <sstream>
+#include <atomic>
+#include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 #include <type_traits>
 #include <utility>
 
@@ -236,7 +239,7 @@ static void test_poll_many(Client &client) {
     CHECK(outcomes.size() == 4, outcomes.size());
     if (outcomes.size() == 4) {
         CHECK(outcomes[0].code == OCR_OK && outcomes[0].result.data(0) == sample, "task 0");
-        CHECK(outcomes[1].code == OCR_ERR_TASK_FAILED && outcomes[1].result.count() == 0,
+        CHECK(outcomes[1].code == OCR_ERR_TASK_FAILED && !outcomes[1].result,
               ocr_code_name(outcomes[1].code));
         CHECK(outcomes[2].code == OCR_ERR_TASK_NOT_FOUND, ocr_code_name(outcomes[2].code));
         CHECK(outcomes[3].code == OCR_OK && outcomes[3].result.data(0) == sample, "task 3");
@@ -488,23 +491,55 @@ static void test_progress_exception_is_rethrown_after_the_poll(const Client &cli
     CHECK(what == "stop from progress", "poll_many rethrows too");
 }
 
+// Every method of a moved-from object, and passing one to another object's method, throws
+// Error(OCR_ERR_INVALID_ARGUMENT); the moved-to object works.
 static void test_moves(const Client &client) {
     std::string task_id = client.submit(sample);
     Result first = client.poll(task_id, fast());
     Result second = std::move(first);
-    CHECK(second.count() == 1 && second.data(0) == sample, "moved-to result");
-    CHECK(first.count() == 0 && first.id().empty() && first.status() == OCR_TASK_UNKNOWN,
-          "moved-from result is empty");
+    CHECK(second.count() == 1 && second.data(0) == sample && second, "moved-to result");
+    CHECK(!first && first.native() == nullptr, "moved-from result holds nothing");
+    std::string message = EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, first.count());
+    CHECK(contains(message, "ocrcloud::Result holds nothing"), message);
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, first.status());
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, first.status_text());
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, first.id());
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, first.response_status());
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, first.type(0));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, first.data(0));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, first.size(0));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, first.path(0));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, first.messages());
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, first.warnings());
     EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, first.save(0, scratch + "/x"));
     first = std::move(second);
-    CHECK(first.data(0) == sample && second.count() == 0, "move assignment");
+    CHECK(first.data(0) == sample && !second, "move assignment");
     first = client.fetch(task_id);  // the old result is freed
     CHECK(first.id() == task_id, first.id());
 
     Client a = demo_client();
     Client b = std::move(a);
     CHECK(b.fetch(task_id).status() == OCR_TASK_COMPLETED, "moved-to client");
-    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.fetch(task_id));
+    CHECK(a.native() == nullptr, "moved-from client holds nothing");
+    message = EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.fetch(task_id));
+    CHECK(contains(message, "ocrcloud::Client holds nothing"), message);
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.set_connect_timeout_ms(1000));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.set_read_timeout_ms(1000));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.set_request_timeout_ms(1000));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.set_user_agent("x"));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.set_max_response_bytes(10));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.set_allow_insecure_http(true));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.set_max_attempts(1));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.set_max_connections(1));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.submit(sample));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.submit_file(sample_path));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.poll(task_id));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.poll(task_id, fast()));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.fetch_to_dir(task_id, scratch));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.poll_to_dir(task_id, fast(), scratch));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.poll_many({task_id}, fast()));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.task_status(task_id));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.cancel_task(task_id));
     a = std::move(b);
     CHECK(a.fetch(task_id).status() == OCR_TASK_COMPLETED, "move-assigned client");
 
@@ -514,15 +549,33 @@ static void test_moves(const Client &client) {
     PollOptions moved_options = std::move(options);
     a.poll(task_id, moved_options);
     CHECK(calls == 1, "progress survives a move of its options: " << calls);
+    CHECK(options.native() == nullptr, "moved-from options hold nothing");
+    // Not the library's defaults (1 s, 10 minutes): the moved-from options are refused.
+    message = EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.poll(task_id, options));
+    CHECK(contains(message, "ocrcloud::PollOptions holds nothing"), message);
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.poll_to_dir(task_id, options, scratch));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.poll_many({task_id}, options));
     EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, options.interval_ms(5));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, options.backoff(1.0, 5));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, options.max_attempts(5));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, options.timeout_ms(5));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, options.progress(nullptr));
+    ocrcloud::CancelToken live;
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, options.cancel(live));
     moved_options.progress(nullptr);
     a.poll(task_id, moved_options);
     CHECK(calls == 1, "progress removed");
 
     ocrcloud::CancelToken token;
+    moved_options.cancel(token);
     ocrcloud::CancelToken moved_token = std::move(token);
-    token.cancel();  // NULL: does nothing
+    CHECK(token.native() == nullptr, "moved-from token holds nothing");
+    message = EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, token.cancel());
+    CHECK(contains(message, "ocrcloud::CancelToken holds nothing"), message);
+    // Not a silent removal of the options' cancel token: refused, and the token stays.
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, moved_options.cancel(token));
     moved_token.cancel();
+    EXPECT_ERROR(OCR_ERR_CANCELLED, a.poll(task_id, moved_options));
 }
 
 static void test_cycles(const Client &client) {
@@ -633,6 +686,57 @@ static void test_https() {
     CHECK(client.fetch("x").status() == OCR_TASK_NOT_EXIST, "no proxy, then the environment's");
 }
 
+// Handlers replaced by two threads in a loop while four threads log request lines: no handler
+// runs after it was replaced and destroyed, and no line falls through to stderr meanwhile.
+static void test_log_handler_swapped_while_threads_log(const Client &client) {
+    std::string task_id = client.submit(sample);
+    client.poll(task_id, fast());
+    int stderr_copy = dup(2);
+    std::string captured = scratch + "/stderr.txt";
+    std::FILE *capture = std::fopen(captured.c_str(), "w");
+    dup2(fileno(capture), 2);
+    std::atomic<long> lines{0};
+    auto counting = [&lines](int, std::string_view) { lines++; };
+    ocrcloud::set_log_handler(counting);
+    ocrcloud::set_log_level(OCR_LOG_DEBUG);
+    auto stop = Clock::now() + std::chrono::milliseconds(under_valgrind ? 3000 : 1500);
+    std::atomic<long> swaps{0}, fetches{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; i++) {
+        threads.emplace_back([&] {
+            while (Clock::now() < stop) {
+                client.fetch(task_id);
+                fetches++;
+            }
+        });
+    }
+    for (int i = 0; i < 2; i++) {
+        threads.emplace_back([&] {
+            while (Clock::now() < stop) {
+                // A handler that owns memory: using it after its destruction is visible.
+                auto owned = std::make_shared<std::atomic<long>>(0);
+                ocrcloud::set_log_handler([owned, &lines](int, std::string_view) {
+                    (*owned)++;
+                    lines++;
+                });
+                swaps++;
+            }
+        });
+    }
+    for (std::thread &thread : threads) thread.join();
+    ocrcloud::set_log_level(OCR_LOG_OFF);
+    ocrcloud::set_log_handler(nullptr);
+    std::fflush(stderr);
+    dup2(stderr_copy, 2);
+    close(stderr_copy);
+    std::fclose(capture);
+    std::string leaked = read_file(captured);
+    std::cout << "log handlers: " << swaps << " swaps during " << fetches << " fetches, "
+              << lines << " lines\n";
+    CHECK(leaked.empty(), leaked.substr(0, 300));
+    CHECK(swaps > 10 && lines > 10, swaps << " swaps, " << lines << " lines");
+}
+
 int main(int argc, char **argv) {
     if (argc != 6) {
         std::cerr << "usage: " << argv[0] << " BASE_URL SAMPLE_PDF SCRATCH_DIR TLS_URL CA_FILE\n";
@@ -671,6 +775,7 @@ int main(int argc, char **argv) {
         test_cycles(client);
         test_log_handler();
         test_https();
+        test_log_handler_swapped_while_threads_log(client);
     } catch (const std::exception &error) {
         failed++;
         std::cerr << "FAIL: uncaught exception: " << error.what() << "\n";

@@ -14,7 +14,13 @@ returns. Using an object after ``close()`` raises ``ValueError``.
 
 Threads: a ``Client`` may be shared by any number of threads; the library releases the GIL
 while it waits. ``CancelToken.cancel()`` works from any thread. Progress callbacks run on the
-thread that called ``poll``.
+thread that called ``poll``, except on the main thread: there the native call runs on a helper
+thread, so that Ctrl-C (``KeyboardInterrupt``) cancels it within milliseconds.
+
+Exit: when the interpreter exits, the module cancels the polls still running (in daemon
+threads, say), waits up to a second for them to return and detaches its log callback, so that
+the library never calls into an interpreter that is being torn down. The daemon threads of
+those polls then wait, inside the poll, for the process to end.
 
 Limits: ``submit``, ``submit_file``, ``fetch``, ``fetch_to_dir``, ``task_status`` and
 ``cancel_task`` take the keyword arguments ``timeout_ms=`` (a deadline for the call, then
@@ -25,6 +31,7 @@ Errors: every failure of the library raises an ``OcrError`` subclass with ``.cod
 ``Code``) and ``.message`` (the library's sentence naming what failed).
 """
 
+import atexit
 import ctypes
 import ctypes.util
 import enum
@@ -32,6 +39,7 @@ import json
 import os
 import sys
 import threading
+import time
 from collections import namedtuple
 from contextlib import contextmanager
 from ctypes import (
@@ -362,6 +370,8 @@ class LogLevel(enum.IntEnum):
 
 _PYTHON_LEVELS = {LogLevel.WARN: 30, LogLevel.INFO: 20, LogLevel.DEBUG: 10}
 _log_callback = None  # the installed ctypes callback, kept alive while the library may call it
+# Held while the callback is replaced: the one kept alive is always the one installed.
+_log_lock = threading.Lock()
 
 
 def set_log_level(level):
@@ -374,18 +384,21 @@ def log_to(logger):
     secret) to a ``logging.Logger``, e.g. ``logging.getLogger("ocrcloud")``; ``None`` sends them
     to stderr again. Which lines come is chosen by ``set_log_level`` or ``$OCRCLOUD_LOG``. Lines
     may come from the library's own threads."""
-    global _log_callback
-    if logger is None:
-        _lib.ocr_set_log_callback(_LOG(), None)
-        _log_callback = None
-        return
-
     def receive(_user_data, level, message):
+        if not _calling_back():
+            return
         logger.log(_PYTHON_LEVELS.get(level, 10), "%s", message.decode("utf-8", "replace"))
 
-    callback = _LOG(receive)
-    _lib.ocr_set_log_callback(callback, None)
-    _log_callback = callback
+    _set_log_callback(None if logger is None else _LOG(receive))
+
+
+def _set_log_callback(callback):
+    """Installs ``callback`` (None: stderr again) and keeps it alive; the previous one is freed
+    only after the library has stopped calling it (``ocr_set_log_callback`` has returned)."""
+    global _log_callback
+    with _log_lock:
+        _lib.ocr_set_log_callback(callback or _LOG(), None)
+        _log_callback = callback
 
 
 # ---------------------------------------------------------------------------------------------
@@ -400,6 +413,26 @@ def _text(value, name):
     if "\0" in value:
         raise ValueError(f"{name} contains a NUL character")
     return value.encode("utf-8")
+
+
+def _path(value, name):
+    """A path (str, bytes or ``os.PathLike``) as the NUL-terminated UTF-8 the library takes. A
+    name from ``os.listdir`` that is not UTF-8 cannot be passed on: ``ValueError`` naming it."""
+    if value is None:
+        return None
+    try:
+        encoded = os.fsencode(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a str, bytes or os.PathLike, "
+                        f"not {type(value).__name__}") from None
+    if b"\0" in encoded:
+        raise ValueError(f"{name} {value!r} contains a NUL character")
+    try:
+        encoded.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{name} {value!r} is not UTF-8, and the library takes UTF-8 paths "
+                         "only") from None
+    return encoded
 
 
 def _uint(value, bits, name):
@@ -419,6 +452,87 @@ def _task_status(value):
         return TaskStatus(value)
     except ValueError:
         return TaskStatus.UNKNOWN
+
+
+# The native calls that block (the polls) while they run: a cancel handle for each, by the
+# Event that the call sets when it returns. At exit they are cancelled (see _end_calls).
+_calls_lock = threading.Lock()
+_calls = {}
+_exiting = False
+
+
+def _calling_back():
+    """Whether a callback may still run Python code: not while the interpreter exits."""
+    return not (_exiting or sys.is_finalizing())
+
+
+def _blocking(call, cancel):
+    """Runs ``call()``, a native call that uses the ``CancelToken`` ``cancel``, and answers its
+    code and message (read on the thread that ran it). On the main thread it runs on a helper thread while this one waits in short slices:
+    a ``KeyboardInterrupt`` triggers ``cancel``, waits for the call to return (within
+    milliseconds) and is raised then."""
+    done = threading.Event()
+    outcome = []
+
+    def work():
+        try:
+            code = call()
+            outcome.append(((code, _last_error() if code != Code.OK else ""), None))
+        except BaseException as error:  # ctypes' own errors: raised on the calling thread
+            outcome.append((None, error))
+        finally:
+            done.set()
+
+    with cancel._use() as handle:  # the handle stays valid until the call has returned
+        with _calls_lock:
+            _calls[done] = handle
+            if _exiting:
+                _lib.ocr_cancel_trigger(handle)
+        try:
+            if threading.current_thread() is not threading.main_thread():
+                work()
+            else:
+                threading.Thread(target=work, name="ocrcloud-call", daemon=True).start()
+                try:
+                    while not done.wait(0.05):
+                        pass
+                except BaseException:
+                    _lib.ocr_cancel_trigger(handle)
+                    while not done.is_set():
+                        try:
+                            done.wait(0.05)
+                        except BaseException:  # another Ctrl-C: the first one is raised
+                            pass
+                    raise
+        finally:
+            with _calls_lock:
+                del _calls[done]
+    answer, error = outcome[0]
+    if error is not None:
+        raise error
+    if _exiting and threading.current_thread() is not threading.main_thread():
+        # Cancelled by the exit, in a daemon thread: it stays here until the process ends
+        # rather than raise into code that would run while the interpreter is torn down.
+        threading.Event().wait()
+    return answer
+
+
+@atexit.register
+def _end_calls():
+    """At exit (after non-daemon threads were joined, before the interpreter is torn down):
+    cancels the polls still running, waits up to a second for them to return, then detaches the
+    log callback. A callback into a finalizing interpreter would end its thread by a forced
+    unwind through the library."""
+    global _exiting
+    with _calls_lock:
+        _exiting = True
+        running = list(_calls.items())
+        for _done, handle in running:
+            _lib.ocr_cancel_trigger(handle)
+    deadline = time.monotonic() + 1.0
+    for done, _handle in running:
+        done.wait(max(0.0, deadline - time.monotonic()))
+    _set_log_callback(None)
 
 
 class _Native:
@@ -546,7 +660,7 @@ class Result(_Native):
     def save(self, index, path):
         """Writes file ``index`` to ``path`` atomically (a failure leaves no partial file):
         ``FileError`` with the OS reason, ``InvalidArgumentError`` for a bad index."""
-        path = _text(os.fspath(path), "path")
+        path = _path(path, "path")
         with self._use() as handle:
             _check(_lib.ocr_result_save(handle, _uint(index, 64, "index"), path))
 
@@ -656,7 +770,7 @@ class Client(_Native):
         """Submits the file at ``path`` like ``submit`` does with bytes; the library reads it
         while it encodes it. An unreadable file raises ``FileError``."""
         return self._submit(_lib.ocr_submit_file_ex, operation,
-                            [_text(os.fspath(path), "path")], settings, timeout_ms, cancel)
+                            [_path(path, "path")], settings, timeout_ms, cancel)
 
     def _submit(self, function, operation, document, settings, timeout_ms, cancel):
         if isinstance(settings, dict):
@@ -664,7 +778,7 @@ class Client(_Native):
         operation = _text(operation, "operation")
         settings = _text(settings, "settings")
         with _CallOptions(timeout_ms, cancel) as call:
-            task_id = self._submit_call(function, operation, document, settings, call.handle)
+            task_id = self._submit_call(function, operation, document, settings, call)
         try:
             return ctypes.string_at(task_id).decode()
         finally:
@@ -673,7 +787,8 @@ class Client(_Native):
     def _submit_call(self, function, operation, document, settings, call):
         task_id = c_void_p()
         with self._use() as handle:
-            _check(function(handle, operation, *document, settings, call, byref(task_id)))
+            call.run(lambda: function(handle, operation, *document, settings, call.handle,
+                                      byref(task_id)))
         return task_id
 
     def fetch(self, task_id, operation=None, *, timeout_ms=None, cancel=None):
@@ -682,12 +797,13 @@ class Client(_Native):
         task_id = _text(task_id, "task_id")
         operation = _text(operation, "operation")
         with _CallOptions(timeout_ms, cancel) as call:
-            return Result(self._fetch_call(operation, task_id, call.handle))
+            return Result(self._fetch_call(operation, task_id, call))
 
     def _fetch_call(self, operation, task_id, call):
         result = _result_p()
         with self._use() as handle:
-            _check(_lib.ocr_fetch_result_ex(handle, operation, task_id, call, byref(result)))
+            call.run(lambda: _lib.ocr_fetch_result_ex(handle, operation, task_id, call.handle,
+                                                      byref(result)))
         return result
 
     def poll(self, task_id, operation=None, **options):
@@ -704,7 +820,8 @@ class Client(_Native):
         - ``max_attempts``: at most this many requests (no limit);
         - ``timeout_ms``: the deadline of the whole poll (600000; 0: none);
         - ``cancel``: a ``CancelToken``;
-        - ``progress(task_id, status, attempt)``: runs on this thread once per answer. If it
+        - ``progress(task_id, status, attempt)``: runs once per answer, on this thread (on
+          the main thread: on the helper thread that runs the call, see the module). If it
           raises, it is not called again, the poll goes on to its end, and then its exception is
           raised instead of the poll's outcome.
         """
@@ -712,9 +829,9 @@ class Client(_Native):
         operation = _text(operation, "operation")
         result = _result_p()
         with _PollOptions(**options) as poll_options, self._use() as handle:
-            code = _lib.ocr_poll_until_done_for(handle, operation, task_id, poll_options.handle,
-                                                byref(result))
-            poll_options.check(code, [result])
+            code, message = poll_options.run(lambda: _lib.ocr_poll_until_done_for(
+                handle, operation, task_id, poll_options.handle, byref(result)))
+            poll_options.check(code, message, [result])
         return Result(result)
 
     def fetch_to_dir(self, task_id, directory, operation=None, *, timeout_ms=None, cancel=None):
@@ -723,29 +840,30 @@ class Client(_Native):
         ``<task id>.<ext>`` (see the header for the details) and listed in ``Result.paths``;
         ``Result.files`` has no data for them. A missing folder raises ``FileError``."""
         task_id = _text(task_id, "task_id")
-        directory = _text(os.fspath(directory), "directory")
+        directory = _path(directory, "directory")
         operation = _text(operation, "operation")
         with _CallOptions(timeout_ms, cancel) as call:
-            return Result(self._fetch_to_dir_call(operation, task_id, directory, call.handle))
+            return Result(self._fetch_to_dir_call(operation, task_id, directory, call))
 
     def _fetch_to_dir_call(self, operation, task_id, directory, call):
         result = _result_p()
         with self._use() as handle:
-            _check(_lib.ocr_fetch_result_to_dir_ex(handle, operation, task_id, directory, call,
-                                                   byref(result)))
+            call.run(lambda: _lib.ocr_fetch_result_to_dir_ex(handle, operation, task_id,
+                                                             directory, call.handle,
+                                                             byref(result)))
         return result
 
     def poll_to_dir(self, task_id, directory, operation=None, **options):
         """Like ``poll`` (with its options), but the final answer's files are written to
         ``directory`` as ``fetch_to_dir`` describes."""
         task_id = _text(task_id, "task_id")
-        directory = _text(os.fspath(directory), "directory")
+        directory = _path(directory, "directory")
         operation = _text(operation, "operation")
         result = _result_p()
         with _PollOptions(**options) as poll_options, self._use() as handle:
-            code = _lib.ocr_poll_until_done_to_dir(handle, operation, task_id,
-                                                   poll_options.handle, directory, byref(result))
-            poll_options.check(code, [result])
+            code, message = poll_options.run(lambda: _lib.ocr_poll_until_done_to_dir(
+                handle, operation, task_id, poll_options.handle, directory, byref(result)))
+            poll_options.check(code, message, [result])
         return Result(result)
 
     def poll_many(self, task_ids, operation=None, **options):
@@ -756,19 +874,28 @@ class Client(_Native):
         Answers a list with one entry per task, in order: its Completed ``Result``, or the
         ``OcrError`` it ended with (returned, not raised), with that task's own message. Raises
         for a failure of the call itself (such as a None task id) and for an exception of
-        ``progress``."""
+        ``progress``. ``task_ids`` is a list (or another iterable) of str, never one str."""
+        if isinstance(task_ids, (str, bytes, bytearray)):
+            raise TypeError(f"task_ids must be an iterable of str, not one "
+                            f"{type(task_ids).__name__}")
         ids = [_text(task_id, "task id") for task_id in task_ids]
         operation = _text(operation, "operation")
         count = len(ids)
         results = (_result_p * count)()
         codes = (_code * count)(*[-1] * count)  # -1: not written
         with _PollOptions(**options) as poll_options, self._use() as handle:
-            code = _lib.ocr_poll_many(handle, operation, (c_char_p * count)(*ids), count,
-                                      poll_options.handle, results, codes)
-            # Right after the call, on this thread: each task's own message.
-            messages = [_decode(_lib.ocr_poll_many_message(i)) for i in range(count)]
+            messages = []
+
+            def poll_all():
+                code = _lib.ocr_poll_many(handle, operation, (c_char_p * count)(*ids), count,
+                                          poll_options.handle, results, codes)
+                # On the thread that made the call: each task's own message.
+                messages.extend(_decode(_lib.ocr_poll_many_message(i)) for i in range(count))
+                return code
+
+            code, message = poll_options.run(poll_all)
             written = count == 0 or codes[0] != -1
-            poll_options.check(Code.OK if written else code, results)
+            poll_options.check(Code.OK if written else code, message, results)
         outcomes = []
         for task_id, code, result, message in zip(ids, codes, results, messages):
             if code == Code.OK:
@@ -783,11 +910,11 @@ class Client(_Native):
         task_id = _text(task_id, "task_id")
         operation = _text(operation, "operation")
         with _CallOptions(timeout_ms, cancel) as call:
-            self._cancel_task_call(operation, task_id, call.handle)
+            self._cancel_task_call(operation, task_id, call)
 
     def _cancel_task_call(self, operation, task_id, call):
         with self._use() as handle:
-            _check(_lib.ocr_cancel_task_ex(handle, operation, task_id, call))
+            call.run(lambda: _lib.ocr_cancel_task_ex(handle, operation, task_id, call.handle))
 
     def task_status(self, task_id, operation=None, *, timeout_ms=None, cancel=None):
         """A task's ``TaskStatus`` from the cheap status call, which carries no result data
@@ -795,58 +922,72 @@ class Client(_Native):
         task_id = _text(task_id, "task_id")
         operation = _text(operation, "operation")
         with _CallOptions(timeout_ms, cancel) as call:
-            return _task_status(self._task_status_call(operation, task_id, call.handle))
+            return _task_status(self._task_status_call(operation, task_id, call))
 
     def _task_status_call(self, operation, task_id, call):
         status = _status()
         with self._use() as handle:
-            _check(_lib.ocr_get_task_status_ex(handle, operation, task_id, call, byref(status)))
+            call.run(lambda: _lib.ocr_get_task_status_ex(handle, operation, task_id, call.handle,
+                                                         byref(status)))
         return status.value
 
 
 class _CallOptions:
-    """Native call options for one call: NULL (``handle`` None) when neither limit is given."""
+    """Native call options for one call, always with a cancel token (the caller's, or one of
+    its own for Ctrl-C and exit)."""
 
     def __init__(self, timeout_ms=None, cancel=None):
         if cancel is not None and not isinstance(cancel, CancelToken):
             raise TypeError("cancel must be a CancelToken")
-        self.handle = None
-        if timeout_ms is None and cancel is None:
-            return
         self.handle = _lib.ocr_call_options_new()
         if not self.handle:
             raise MemoryError("ocr_call_options_new")
+        self._own_cancel = None
         try:
+            self._own_cancel = CancelToken() if cancel is None else None
+            self.cancel = cancel or self._own_cancel
             if timeout_ms is not None:
                 _check(_lib.ocr_call_options_set_timeout_ms(
                     self.handle, _uint(timeout_ms, 32, "timeout_ms")))
-            if cancel is not None:
-                with cancel._use() as token:
-                    _check(_lib.ocr_call_options_set_cancel(self.handle, token))
+            with self.cancel._use() as token:
+                _check(_lib.ocr_call_options_set_cancel(self.handle, token))
         except BaseException:
             self.__exit__()
             raise
+
+    def run(self, call):
+        """Runs the native ``call()``, which answers a code, so that Ctrl-C cancels it (see
+        _blocking); raises its error."""
+        code, message = _blocking(call, self.cancel)
+        if code != Code.OK:
+            raise _error(code, message)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         _lib.ocr_call_options_free(self.handle)
+        if self._own_cancel is not None:
+            self._own_cancel.close()
 
 
 class _PollOptions:
-    """Native poll options for one call. An exception raised by ``progress`` is kept, and
-    ``check`` raises it after the call."""
+    """Native poll options for one call, always with a cancel token (the caller's, or one of
+    its own for Ctrl-C and exit). An exception raised by ``progress`` is kept, and ``check``
+    raises it after the call."""
 
     def __init__(self, *, interval_ms=None, backoff=None, max_attempts=None, timeout_ms=None,
                  cancel=None, progress=None):
         if cancel is not None and not isinstance(cancel, CancelToken):
             raise TypeError("cancel must be a CancelToken")
+        self._own_cancel = CancelToken() if cancel is None else None
+        self.cancel = cancel or self._own_cancel
         self._progress = progress
         self._raised = None
         self._callback = _PROGRESS(self._report) if progress else None  # kept for the call
         self.handle = _lib.ocr_poll_options_new()
         if not self.handle:
+            self.__exit__()
             raise MemoryError("ocr_poll_options_new")
         try:
             if interval_ms is not None:
@@ -862,33 +1003,39 @@ class _PollOptions:
             if timeout_ms is not None:
                 _check(_lib.ocr_poll_options_set_timeout_ms(
                     self.handle, _uint(timeout_ms, 32, "timeout_ms")))
-            if cancel is not None:
-                with cancel._use() as token:
-                    _check(_lib.ocr_poll_options_set_cancel(self.handle, token))
+            with self.cancel._use() as token:
+                _check(_lib.ocr_poll_options_set_cancel(self.handle, token))
             if progress is not None:
                 _check(_lib.ocr_poll_options_set_progress(self.handle, self._callback, None))
         except BaseException:
             self.__exit__()
             raise
 
+    def run(self, call):
+        """Runs the native poll ``call()`` with these options' cancel token (see _blocking)."""
+        return _blocking(call, self.cancel)
+
     def _report(self, _user_data, task_id, status, attempt):
-        if self._raised is None:
+        if self._raised is None and _calling_back():
             try:
                 self._progress(_decode(task_id), _task_status(status), attempt)
             except BaseException as error:  # raised by check() once the call returns
                 self._raised = error
 
-    def check(self, code, results):
-        """Right after the call: raises the exception of ``progress`` (freeing ``results``),
-        else the call's error."""
+    def check(self, code, message, results):
+        """After the call: raises the exception of ``progress`` (freeing ``results``), else the
+        call's error."""
         if self._raised is not None:
             for result in results:
                 _lib.ocr_result_free(result)
             raise self._raised
-        _check(code)
+        if code != Code.OK:
+            raise _error(code, message)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         _lib.ocr_poll_options_free(self.handle)
+        if self._own_cancel is not None:
+            self._own_cancel.close()

@@ -731,6 +731,152 @@ class Misuse(unittest.TestCase):
             Client.with_credentials(URL, None, "secret")
 
 
+def run_script(script, *args, timeout=60):
+    """Runs a Python script that imports ocrcloud (URL is its first argument) in a process of
+    its own, so that a crash there fails a test instead of ending the run."""
+    env = dict(os.environ, PYTHONPATH=HERE)
+    return subprocess.run([sys.executable, "-c", script, URL, *map(str, args)], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          timeout=timeout, check=False)
+
+
+class Arguments(unittest.TestCase):
+    def setUp(self):
+        self.client = demo_client()
+        self.folder = tempfile.mkdtemp()
+
+    def tearDown(self):
+        self.client.close()
+        subprocess.run(["rm", "-rf", self.folder], check=True)
+
+    def test_paths_may_be_pathlike_or_bytes(self):
+        import pathlib
+        task = fixture({"results": [{"type": "Text", "text": "x"}]})
+        for path in (pathlib.Path(SAMPLE_PDF), os.fsencode(SAMPLE_PDF)):
+            self.assertEqual(self.client.submit_file(path, "RecognizePdf").count("-"), 4)
+        with self.client.fetch(task) as result:
+            for path in (pathlib.Path(self.folder, "a.txt"), os.fsencode(self.folder) + b"/b"):
+                result.save(0, path)
+        with self.client.fetch_to_dir(task, pathlib.Path(self.folder)) as result:
+            self.assertEqual(result.paths, [os.path.join(self.folder, f"{task}.txt")])
+        self.assertEqual(sorted(os.listdir(self.folder)), sorted(["a.txt", "b", f"{task}.txt"]))
+
+    def test_a_path_that_is_not_utf8_is_a_value_error_naming_it(self):
+        raw = os.fsencode(self.folder) + b"/not-\xff-utf8.pdf"
+        with open(raw, "wb") as f:
+            f.write(sample_pdf())
+        listed = os.path.join(self.folder, os.listdir(self.folder)[0])  # a surrogate escape
+        task = fixture({"results": [{"type": "Text", "text": "x"}]})
+        with self.client.fetch(task) as result:
+            for call in (lambda: self.client.submit_file(raw),
+                         lambda: self.client.submit_file(listed),
+                         lambda: result.save(0, listed),
+                         lambda: self.client.fetch_to_dir(task, raw)):
+                with self.assertRaisesRegex(ValueError, "not UTF-8") as raised:
+                    call()
+                self.assertIn("not-", str(raised.exception))
+                self.assertNotIsInstance(raised.exception, UnicodeError)
+        with self.assertRaisesRegex(ValueError, "NUL"):
+            self.client.submit_file(b"a\0b")
+        with self.assertRaises(TypeError):
+            self.client.submit_file(42)
+
+    def test_poll_many_refuses_a_string(self):
+        before = control("GET", "/_emulator/stats")["requests"]
+        for ids in ("abc", b"abc"):
+            with self.assertRaises(TypeError):
+                self.client.poll_many(ids, **FAST)
+        self.assertEqual(control("GET", "/_emulator/stats")["requests"], before)
+
+
+class Process(unittest.TestCase):
+    """Scenarios that end or interrupt a whole interpreter, each in a process of its own."""
+
+    def test_a_daemon_thread_polling_at_exit_does_not_abort(self):
+        script = """if True:
+            import sys, threading, time, logging, ocrcloud
+            url, task, how = sys.argv[1:]
+            client = ocrcloud.Client.with_credentials(url, "demo", "demo-secret")
+            logger = logging.getLogger("quiet")
+            logger.addHandler(logging.NullHandler())
+            logger.propagate = False
+            ocrcloud.log_to(logger)
+            ocrcloud.set_log_level(ocrcloud.LogLevel.DEBUG)
+            options = dict(progress=lambda *a: None, interval_ms=5, backoff=(1.0, 5))
+            poll = client.poll if how == "poll" else lambda t, **o: client.poll_many([t, t], **o)
+            threading.Thread(target=poll, args=(task,), kwargs=options, daemon=True).start()
+            time.sleep(0.2)
+            """
+        task = fixture({"taskStatus": "Pending"})
+        for how in ("poll", "poll_many"):
+            for _ in range(3):
+                done = run_script(script, task, how)
+                self.assertEqual((done.returncode, done.stderr), (0, ""), how)
+
+    def test_ctrl_c_cancels_a_blocking_poll_promptly(self):
+        script = """if True:
+            import os, signal, sys, threading, time, ocrcloud
+            url, task, how = sys.argv[1:]
+            client = ocrcloud.Client.with_credentials(url, "demo", "demo-secret")
+            sent = []
+            def interrupt():
+                time.sleep(0.3)
+                sent.append(time.monotonic())
+                os.kill(os.getpid(), signal.SIGINT)
+            threading.Thread(target=interrupt).start()
+            try:
+                if how == "poll":
+                    client.poll(task, interval_ms=10000, timeout_ms=0)
+                else:
+                    client.poll_many([task, task], interval_ms=10000, timeout_ms=0)
+            except KeyboardInterrupt:
+                print(f"{1000 * (time.monotonic() - sent[0]):.1f}")
+            """
+        task = fixture({"taskStatus": "Pending"})
+        for how in ("poll", "poll_many"):
+            done = run_script(script, task, how, timeout=20)
+            self.assertEqual((done.returncode, done.stderr), (0, ""), how)
+            elapsed = float(done.stdout)
+            print(f"\n    Ctrl-C: {how} raised KeyboardInterrupt {elapsed} ms after SIGINT",
+                  end=" ")
+            self.assertLess(elapsed, 1000, how)
+
+    def test_log_handlers_may_be_replaced_while_threads_log(self):
+        script = """if True:
+            import logging, sys, threading, time, ocrcloud
+            url, task = sys.argv[1:]
+            loggers = []
+            for name in ("a", "b"):
+                logger = logging.getLogger(name)
+                logger.addHandler(logging.NullHandler())
+                logger.propagate = False
+                loggers.append(logger)
+            ocrcloud.log_to(loggers[0])
+            ocrcloud.set_log_level(ocrcloud.LogLevel.DEBUG)
+            client = ocrcloud.Client.with_credentials(url, "demo", "demo-secret")
+            stop = time.monotonic() + 3
+            def fetch():
+                while time.monotonic() < stop:
+                    client.fetch(task).close()
+            def swap():
+                n = 0
+                while time.monotonic() < stop:
+                    ocrcloud.log_to(loggers[n % 2])
+                    n += 1
+            threads = [threading.Thread(target=f) for f in [fetch] * 4 + [swap] * 2]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            ocrcloud.log_to(None)
+            ocrcloud.set_log_level(ocrcloud.LogLevel.OFF)
+            print("done")
+            """
+        task = fixture({"taskStatus": "Pending"})
+        done = run_script(script, task)
+        self.assertEqual((done.returncode, done.stdout, done.stderr), (0, "done\n", ""))
+
+
 class Memory(unittest.TestCase):
     """10,000 create/free cycles do not grow the process (a tolerance of 2 MiB)."""
 

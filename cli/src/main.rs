@@ -3,19 +3,22 @@
 //! polling, decoding, file naming); this program reads arguments and the environment, shows
 //! progress and turns failures into exit statuses (see README.md).
 
+mod output;
 mod progress;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, value_parser};
 use ocrcloud::auth::Auth;
 use ocrcloud::cancel::Cancel;
-use ocrcloud::client::{Call, Client, DEFAULT_BASE_URL};
+use ocrcloud::client::{Call, Client};
 use ocrcloud::error::{Code, Error, Result};
-use ocrcloud::files::{FileSink, persist_results};
+use ocrcloud::files::{FileSink, TempFile, persist_results};
 use ocrcloud::operations::{Document, Operation};
 use ocrcloud::poll::{PollOptions, final_outcome, poll_until_done};
 use ocrcloud::wire::{Answer, DiscardSink, Sink};
+use output::{Stdout, die_by, note, stdout_was_closed};
 use progress::Progress;
 use std::env::VarError;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -23,6 +26,11 @@ use std::time::Duration;
 
 /// A failure exits with this plus the library's code: 11 invalid argument ... 24 internal.
 const EXIT_BASE: u8 = 10;
+
+/// The largest `--timeout` (about 136 years): a deadline that far away is still representable.
+const MAX_TIMEOUT_SECONDS: u64 = u32::MAX as u64;
+/// The largest `--interval-ms` (about 49 days).
+const MAX_INTERVAL_MS: u64 = u32::MAX as u64;
 
 #[derive(Parser)]
 #[command(
@@ -33,16 +41,21 @@ const EXIT_BASE: u8 = 10;
 #[command(
     after_help = "Environment: OCR_CLIENT_ID and OCR_CLIENT_SECRET (credentials) or \
     OCR_ACCESS_TOKEN (a fixed token); without them only trial operations work. OCR_BASE_URL: \
-    the service.\nExit status: 0 success, 2 usage error, 10 + the library's error code otherwise \
-    (see README.md)."
+    the service. Empty variables count as unset.\nExit status: 0 success, 2 usage error, 10 + \
+    the library's error code otherwise, death by SIGPIPE when stdout's reader has gone, by SIGINT \
+    on Ctrl-C (see README.md)."
 )]
 struct Cli {
-    /// The service's base URL.
-    #[arg(long, global = true, value_name = "URL", env = "OCR_BASE_URL", default_value = DEFAULT_BASE_URL)]
-    base_url: String,
+    /// The service's base URL [default: $OCR_BASE_URL, else https://api.aspose.cloud]
+    #[arg(long, global = true, value_name = "URL")]
+    base_url: Option<String>,
     /// The task's operation, in any case: RecognizePdf, RecognizeImage, RecognizeImageTrial, ...
     #[arg(long, global = true, value_name = "OP", default_value = "RecognizePdf", value_parser = operation_named)]
     operation: Operation,
+    /// End each record on stdout (an id, a status, a path) with a NUL byte instead of a
+    /// newline, for `xargs -0` and paths that hold newlines.
+    #[arg(long, global = true)]
+    print0: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -101,11 +114,14 @@ struct Submission {
 
 #[derive(Args)]
 struct PollArgs {
-    /// Give up after this many seconds (0: never).
-    #[arg(long, value_name = "SECONDS", default_value_t = PollOptions::default().timeout.map_or(0, |t| t.as_secs()))]
+    /// Give up after this many seconds (0: never; at most 4294967295).
+    #[arg(long, value_name = "SECONDS", default_value_t = PollOptions::default().timeout.map_or(0, |t| t.as_secs()),
+          value_parser = value_parser!(u64).range(..=MAX_TIMEOUT_SECONDS))]
     timeout: u64,
-    /// The first wait between polls; each later wait is 1.5 times longer, up to 10 s.
-    #[arg(long, value_name = "N", default_value_t = PollOptions::default().first_interval.as_millis() as u64)]
+    /// The first wait between polls in milliseconds (1 to 4294967295); each later wait is 1.5
+    /// times longer, up to 10 s.
+    #[arg(long, value_name = "N", default_value_t = PollOptions::default().first_interval.as_millis() as u64,
+          value_parser = value_parser!(u64).range(1..=MAX_INTERVAL_MS))]
     interval_ms: u64,
 }
 
@@ -124,42 +140,125 @@ impl PollArgs {
     }
 }
 
-fn main() -> ExitCode {
-    match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("ocrcloud: {}", error.message());
-            ExitCode::from(exit_status(error.code()))
+/// How a command failed.
+enum Failure {
+    /// A library call, or a check before one.
+    Call(Error),
+    /// stdout could not be written; the work itself was done.
+    Output {
+        error: std::io::Error,
+        /// The id of a submitted task that was not printed.
+        lost_id: Option<String>,
+    },
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Failure {
+        Failure::Call(error)
+    }
+}
+
+impl Failure {
+    fn output(error: std::io::Error) -> Failure {
+        Failure::Output {
+            error,
+            lost_id: None,
         }
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn main() -> ExitCode {
+    let cli = Cli::parse();
     let cancel = Arc::new(Cancel::new());
-    cancel_on_ctrl_c(&cancel)?;
-    let client = Client::new(Some(&cli.base_url), auth_from_env()?)?;
+    let outcome = cancel_on_ctrl_c(&cancel)
+        .map_err(Failure::from)
+        .and_then(|()| run(cli, &cancel));
+    let status = outcome.map_or_else(report, |()| ExitCode::SUCCESS);
+    // After the cleanup (temporary files are gone), so that a shell loop stops as well.
+    if cancel.is_triggered() {
+        die_by(libc::SIGINT);
+    }
+    status
+}
+
+/// Tells what failed on stderr and answers the exit status; dies by SIGPIPE, quietly, when
+/// stdout's reader has gone (a lost task id is still printed on stderr).
+fn report(failure: Failure) -> ExitCode {
+    match failure {
+        Failure::Call(error) => {
+            note(format!("ocrcloud: {}", error.message()).as_bytes());
+            ExitCode::from(exit_status(error.code()))
+        }
+        Failure::Output { error, lost_id } => {
+            let broken_pipe = error.kind() == std::io::ErrorKind::BrokenPipe;
+            match lost_id {
+                Some(id) => note(
+                    format!("ocrcloud: task {id} was submitted, but its id could not be written to stdout: {error}")
+                        .as_bytes(),
+                ),
+                None if !broken_pipe => {
+                    note(format!("ocrcloud: cannot write to stdout: {error}").as_bytes())
+                }
+                None => {}
+            }
+            if broken_pipe {
+                die_by(libc::SIGPIPE);
+            }
+            ExitCode::from(exit_status(Code::Io))
+        }
+    }
+}
+
+fn run(cli: Cli, cancel: &Arc<Cancel>) -> std::result::Result<(), Failure> {
+    let stdout = Stdout::new(cli.print0);
+    if !matches!(cli.command, Command::Cancel { .. }) && stdout_was_closed() {
+        return Err(Error::new(
+            Code::Io,
+            "stdout is closed, so nothing could be printed; redirect it to /dev/null to discard \
+             the output",
+        )
+        .into());
+    }
+    let base_url = match cli.base_url {
+        Some(url) => Some(url),
+        None => env_var("OCR_BASE_URL")?,
+    };
+    let client = Client::new(base_url.as_deref(), auth_from_env()?)?;
     let call = Call {
-        cancel: Some(&cancel),
+        cancel: Some(cancel),
         ..Call::default()
     };
     let op = cli.operation;
     match cli.command {
-        Command::Submit(submission) => println!("{}", submit(&client, op, &submission, &call)?),
-        Command::Status { id } => println!("{}", client.task_status(op, &id, &call)?.task_status),
+        Command::Submit(submission) => {
+            let id = submit(&client, op, &submission, &call)?;
+            stdout
+                .record(id.as_bytes())
+                .map_err(|error| Failure::Output {
+                    error,
+                    lost_id: Some(id),
+                })?;
+        }
+        Command::Status { id } => {
+            let status = client.task_status(op, &id, &call)?.task_status;
+            stdout.record(status.as_bytes()).map_err(Failure::output)?;
+        }
         Command::Wait { id, poll } => {
             let answer = wait(
                 &client,
                 op,
                 &id,
-                &poll.options(&cancel),
+                &poll.options(cancel),
                 &mut DiscardSink::default(),
             )?;
-            println!("{}", answer.task_status);
+            stdout
+                .record(answer.task_status.as_bytes())
+                .map_err(Failure::output)?;
         }
         Command::Fetch { id, output } => {
-            create_dir(&output)?;
+            prepare_output(&output)?;
             let answer = client.fetch_to_dir(op, &id, &output, &call)?;
-            print_paths(&completed(&id, answer)?);
+            print_paths(&stdout, &completed(&id, answer)?)?;
         }
         Command::Cancel { id } => client.cancel_task(op, &id, &call)?,
         Command::Run {
@@ -167,12 +266,15 @@ fn run(cli: Cli) -> Result<()> {
             output,
             poll,
         } => {
-            create_dir(&output)?;
+            prepare_output(&output)?;
             let id = submit(&client, op, &submission, &call)?;
-            eprintln!("submitted {} as task {id}", submission.file.display());
+            let mut line = b"submitted ".to_vec();
+            line.extend_from_slice(submission.file.as_os_str().as_bytes());
+            line.extend_from_slice(format!(" as task {id}").as_bytes());
+            note(&line);
             let mut sink = FileSink::new(&output)?;
-            let answer = wait(&client, op, &id, &poll.options(&cancel), &mut sink)?;
-            print_paths(&persist_results(answer, &id, &output)?);
+            let answer = wait(&client, op, &id, &poll.options(cancel), &mut sink)?;
+            print_paths(&stdout, &persist_results(answer, &id, &output)?)?;
         }
     }
     Ok(())
@@ -212,22 +314,32 @@ fn env_var(name: &str) -> Result<Option<String>> {
     }
 }
 
-/// Makes Ctrl-C trigger `cancel`, so that the running call or poll ends within milliseconds with
-/// the cancelled status. A second Ctrl-C exits at once (for a request that hangs).
+/// Makes Ctrl-C trigger `cancel`, so that the running call or poll ends within milliseconds
+/// and `main` dies by SIGINT after cleaning up. A second Ctrl-C dies at once (for a request that
+/// hangs).
 fn cancel_on_ctrl_c(cancel: &Arc<Cancel>) -> Result<()> {
     let cancel = Arc::clone(cancel);
     ctrlc::set_handler(move || {
         if cancel.is_triggered() {
-            std::process::exit(exit_status(Code::Cancelled).into());
+            die_by(libc::SIGINT);
         }
         cancel.trigger();
     })
     .map_err(|e| Error::new(Code::Internal, format!("cannot handle Ctrl-C: {e}")))
 }
 
+/// Submits the document; a message about the settings names the option they came from.
 fn submit(client: &Client, op: Operation, submission: &Submission, call: &Call) -> Result<String> {
     let document = Document::File(&submission.file);
-    client.submit(op, document, submission.settings.as_deref(), call)
+    client
+        .submit(op, document, submission.settings.as_deref(), call)
+        .map_err(|error| match error.code() {
+            Code::InvalidArgument => Error::new(
+                error.code(),
+                error.message().replace("settings_json", "--settings"),
+            ),
+            _ => error,
+        })
 }
 
 /// Polls a task until it is done, showing progress on stderr; the results go into `sink`.
@@ -255,13 +367,20 @@ fn completed<D>(id: &str, answer: Answer<D>) -> Result<Answer<D>> {
     })
 }
 
-fn create_dir(dir: &Path) -> Result<()> {
+/// Makes sure that results can be written into `dir` before anything is asked of the service:
+/// it exists or is created, and a file can be created in it.
+fn prepare_output(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir)
-        .map_err(|e| Error::new(Code::Io, format!("cannot create {}: {e}", dir.display())))
+        .map_err(|e| Error::new(Code::Io, format!("cannot create {}: {e}", dir.display())))?;
+    TempFile::create_in(dir, "ocrcloud-check").map(drop)
 }
 
-fn print_paths(answer: &Answer<PathBuf>) {
+/// Prints each result's path, byte for byte.
+fn print_paths(stdout: &Stdout, answer: &Answer<PathBuf>) -> std::result::Result<(), Failure> {
     for result in &answer.results {
-        println!("{}", result.data.display());
+        stdout
+            .record(result.data.as_os_str().as_bytes())
+            .map_err(Failure::output)?;
     }
+    Ok(())
 }

@@ -28,7 +28,7 @@ impl Progress {
             Some(spinner) => {
                 spinner.set_message(format!("task {task_id}: {status:?} (attempt {attempt})"))
             }
-            None => eprintln!("attempt {attempt}: {status:?}"),
+            None => crate::output::note(format!("attempt {attempt}: {status:?}").as_bytes()),
         }
     }
 }

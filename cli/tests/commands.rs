@@ -1,7 +1,13 @@
 //! The `ocrcloud` command line against a private emulator: every command, the exit statuses,
-//! the environment, progress output and Ctrl-C.
+//! the environment, progress output, Ctrl-C, and outputs that fail.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -16,7 +22,10 @@ const UNAUTHORIZED: i32 = 15;
 const TASK_FAILED: i32 = 18;
 const TASK_NOT_FOUND: i32 = 19;
 const NOT_READY: i32 = 20;
-const CANCELLED: i32 = 21;
+const IO: i32 = 23;
+const USAGE: i32 = 2;
+const SIGINT: i32 = 2;
+const SIGPIPE: i32 = 13;
 
 /// The emulator binary next to the test executables (`target/<profile>/ocrcloud-emulator`), or
 /// `$OCRCLOUD_EMULATOR`.
@@ -76,6 +85,19 @@ impl Emulator {
             .unwrap()
     }
 
+    /// How many API requests the emulator has seen (control requests do not count).
+    fn requests(&self) -> u64 {
+        let stats = ureq::get(format!("{}/_emulator/stats", self.url))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        serde_json::from_str::<serde_json::Value>(&stats).unwrap()["requests"]
+            .as_u64()
+            .unwrap()
+    }
+
     /// A valid token for the default credentials.
     fn token(&self) -> String {
         let answer = ureq::post(format!("{}/connect/token", self.url))
@@ -102,6 +124,23 @@ impl Emulator {
         command
     }
 
+    /// `SHELL -c SCRIPT ocrcloud ARGS`: a script that runs `ocrcloud` as `"$0"`, with the
+    /// environment of [`Emulator::ocrcloud`].
+    fn script(&self, shell: &str, script: &str, args: &[&str]) -> Command {
+        let mut shell = Command::new(shell);
+        shell
+            .args(["-c", script])
+            .arg(env!("CARGO_BIN_EXE_ocrcloud"))
+            .args(args)
+            .env_remove("OCR_ACCESS_TOKEN")
+            .envs(
+                self.ocrcloud(&[])
+                    .get_envs()
+                    .filter_map(|(k, v)| Some((k, v?))),
+            );
+        shell
+    }
+
     /// Runs `ocrcloud ARGS` to its end.
     fn run(&self, args: &[&str]) -> Outcome {
         Outcome::of(&mut self.ocrcloud(args))
@@ -115,14 +154,16 @@ impl Drop for Emulator {
     }
 }
 
-/// How a finished `ocrcloud` went.
+/// How a finished `ocrcloud` went (stdout as bytes: paths need not be UTF-8).
 struct Outcome {
     code: Option<i32>,
-    stdout: String,
+    signal: Option<i32>,
+    stdout: Vec<u8>,
     stderr: String,
 }
 
 impl Outcome {
+    /// Runs `command` to its end; stdout and stderr are captured unless the command sets them.
     fn of(command: &mut Command) -> Outcome {
         let Output {
             status,
@@ -131,9 +172,27 @@ impl Outcome {
         } = command.output().expect("ocrcloud runs");
         Outcome {
             code: status.code(),
-            stdout: String::from_utf8(stdout).unwrap(),
+            signal: status.signal(),
+            stdout,
             stderr: String::from_utf8(stderr).unwrap(),
         }
+    }
+
+    fn stdout(&self) -> String {
+        String::from_utf8(self.stdout.clone()).unwrap()
+    }
+
+    /// Asserts death by `signal` without a panic.
+    #[track_caller]
+    fn killed_by(self, signal: i32) -> Outcome {
+        assert_eq!(
+            (self.code, self.signal),
+            (None, Some(signal)),
+            "stderr:\n{}",
+            self.stderr
+        );
+        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
+        self
     }
 
     /// Asserts the exit status, showing the output otherwise.
@@ -143,16 +202,17 @@ impl Outcome {
             self.code,
             Some(code),
             "stdout:\n{}\nstderr:\n{}",
-            self.stdout,
+            String::from_utf8_lossy(&self.stdout),
             self.stderr
         );
+        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
         self
     }
 
     /// Asserts success and answers the one line printed.
     #[track_caller]
     fn line(self) -> String {
-        let stdout = self.expect(0).stdout;
+        let stdout = self.expect(0).stdout();
         assert_eq!(stdout.lines().count(), 1, "{stdout}");
         stdout.trim_end().to_string()
     }
@@ -192,7 +252,7 @@ fn run_writes_the_pdf_and_the_recognized_text() {
         .expect("the task id on stderr");
     let (txt, pdf) = (dir.join(format!("{id}.txt")), dir.join(format!("{id}.pdf")));
     assert_eq!(
-        outcome.stdout,
+        outcome.stdout(),
         format!("{}\n{}\n", txt.display(), pdf.display())
     );
     assert_eq!(
@@ -239,7 +299,7 @@ fn fetch_refuses_a_task_that_is_not_finished() {
     let outcome = emulator
         .run(&["fetch", &id, "-o", text(&dir)])
         .expect(NOT_READY);
-    assert_eq!(outcome.stdout, "");
+    assert_eq!(outcome.stdout, b"");
     assert!(outcome.stderr.contains("is Pending"), "{}", outcome.stderr);
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
     std::fs::remove_dir_all(dir).unwrap();
@@ -250,7 +310,7 @@ fn a_cancelled_task_no_longer_exists() {
     let emulator = Emulator::start();
     let id = emulator.run(&["submit", SAMPLE_PDF]).line();
     let outcome = emulator.run(&["cancel", &id]).expect(0);
-    assert_eq!(outcome.stdout, "");
+    assert_eq!(outcome.stdout, b"");
     assert_eq!(emulator.run(&["status", &id]).line(), "NotExist");
 }
 
@@ -272,7 +332,7 @@ fn a_failed_task_exits_with_the_server_message() {
             "50",
         ])
         .expect(TASK_FAILED);
-    assert_eq!(outcome.stdout, "");
+    assert_eq!(outcome.stdout, b"");
     let last = outcome.stderr.lines().last().unwrap();
     assert!(last.starts_with("ocrcloud: task "), "{last}");
     assert!(
@@ -311,7 +371,7 @@ fn wrong_credentials_exit_unauthorized_without_showing_the_secret() {
         "{}",
         outcome.stderr
     );
-    assert!(!outcome.stderr.contains(secret) && !outcome.stdout.contains(secret));
+    assert!(!outcome.stderr.contains(secret) && !outcome.stdout().contains(secret));
 }
 
 #[test]
@@ -350,9 +410,10 @@ fn progress_is_a_plain_line_per_answer_without_a_terminal() {
     }
     assert_eq!(lines.first(), Some(&"attempt 1: Pending"));
     assert!(lines.last().unwrap().ends_with(": Completed"));
-    assert_eq!(outcome.stdout, "Completed\n");
+    assert_eq!(outcome.stdout, b"Completed\n");
 }
 
+/// Ctrl-C ends `ocrcloud` by SIGINT (status 130 in a shell), so that a shell loop stops too.
 #[test]
 fn ctrl_c_cancels_a_wait_promptly() {
     let emulator = Emulator::start();
@@ -367,14 +428,10 @@ fn ctrl_c_cancels_a_wait_promptly() {
     stderr.read_line(&mut line).unwrap();
     assert_eq!(line, "attempt 1: Pending\n");
     let interrupted = Instant::now();
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    interrupt(&child);
     let status = child.wait().unwrap();
     assert!(interrupted.elapsed() < Duration::from_secs(2));
-    assert_eq!(status.code(), Some(CANCELLED));
+    assert_eq!((status.code(), status.signal()), (None, Some(SIGINT)));
     line.clear();
     stderr.read_line(&mut line).unwrap();
     assert_eq!(line, "ocrcloud: cancelled by the caller\n");
@@ -471,4 +528,273 @@ fn bad_arguments_are_usage_errors_or_invalid() {
     emulator
         .run(&["submit", SAMPLE_PDF, "--settings", "[1]"])
         .expect(INVALID_ARGUMENT);
+}
+
+/// A shell loop over `ocrcloud` stops at Ctrl-C, as it does for `sleep`: bash goes on with the
+/// loop when its child exits normally after SIGINT and stops when the child dies by it.
+#[test]
+fn ctrl_c_stops_a_shell_loop() {
+    let emulator = Emulator::start();
+    let id = emulator.fixture(r#"{"taskStatus": "Pending"}"#);
+    let loop_script =
+        r#"for n in 1 2; do "$0" wait "$1" --interval-ms 500 --timeout 2; echo "next $?"; done"#;
+    let mut child = emulator
+        .script("bash", loop_script, &[&id])
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert_eq!(line, "attempt 1: Pending\n");
+    // As a terminal does: the signal goes to the whole foreground process group.
+    let group = format!("-{}", child.id());
+    assert!(
+        Command::new("kill")
+            .args(["-INT", "--", &group])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "");
+}
+
+/// A pipe whose reader is gone: every write to it fails with EPIPE.
+fn closed_pipe() -> OwnedFd {
+    let mut fds = [0; 2];
+    // SAFETY: pipe() writes two new descriptors into the array, which are owned from here on.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let (reader, writer) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(reader);
+    writer
+}
+
+/// With the reader of stdout gone (`| true`, `| head -c1`), `ocrcloud` finishes its work, then
+/// dies by SIGPIPE like a shell tool: no panic, and the results are in the folder.
+#[test]
+fn a_closed_pipe_on_stdout_ends_by_sigpipe_after_the_work() {
+    let emulator = Emulator::start();
+    let id = emulator.fixture(r#"{"results": [{"type": "Text", "text": "a"}]}"#);
+    Outcome::of(emulator.ocrcloud(&["status", &id]).stdout(closed_pipe())).killed_by(SIGPIPE);
+    let dir = scratch("closed-pipe");
+    Outcome::of(
+        emulator
+            .ocrcloud(&["fetch", &id, "-o", text(&dir.join("fetched"))])
+            .stdout(closed_pipe()),
+    )
+    .killed_by(SIGPIPE);
+    assert_eq!(std::fs::read_dir(dir.join("fetched")).unwrap().count(), 1);
+    // `run ... 2>&1 | head -c1`: stderr is gone from the start, too.
+    let pipe = closed_pipe();
+    let out = dir.join("run");
+    let args = ["run", SAMPLE_PDF, "-o", text(&out), "--interval-ms", "50"];
+    Outcome::of(
+        emulator
+            .ocrcloud(&args)
+            .stdout(pipe.try_clone().unwrap())
+            .stderr(pipe),
+    )
+    .killed_by(SIGPIPE);
+    let written: Vec<PathBuf> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(written.len(), 1, "{written:?}");
+    assert_eq!(
+        std::fs::read(&written[0]).unwrap(),
+        std::fs::read(SAMPLE_PDF).unwrap()
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `submit > /dev/full`: the task exists, so its id is printed on stderr, and the status says
+/// that a local write failed.
+#[test]
+fn a_task_id_that_cannot_be_written_is_printed_on_stderr() {
+    let emulator = Emulator::start();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let outcome = Outcome::of(emulator.ocrcloud(&["submit", SAMPLE_PDF]).stdout(full)).expect(IO);
+    let id = outcome
+        .stderr
+        .strip_prefix("ocrcloud: task ")
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("{}", outcome.stderr));
+    assert!(
+        outcome
+            .stderr
+            .contains("could not be written to stdout: No space left on device"),
+        "{}",
+        outcome.stderr
+    );
+    assert_ne!(emulator.run(&["status", id]).line(), "NotExist");
+}
+
+/// `submit >&-`: nowhere to print the id, so nothing is submitted.
+#[test]
+fn a_closed_stdout_fails_before_anything_is_sent() {
+    let emulator = Emulator::start();
+    let outcome =
+        Outcome::of(&mut emulator.script("sh", r#"exec "$0" submit "$1" >&-"#, &[SAMPLE_PDF]))
+            .expect(IO);
+    assert!(
+        outcome.stderr.contains("stdout is closed"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(emulator.requests(), 0);
+    // Discarding the output on purpose is fine.
+    let null = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .unwrap();
+    Outcome::of(emulator.ocrcloud(&["submit", SAMPLE_PDF]).stdout(null)).expect(0);
+}
+
+/// Timeouts and intervals too large for a deadline are usage errors, not an overflow panic.
+#[test]
+fn numbers_too_large_for_a_deadline_are_usage_errors() {
+    let emulator = Emulator::start();
+    let id = emulator.fixture(r#"{"taskStatus": "Pending"}"#);
+    let dir = scratch("big-numbers");
+    for (flag, value) in [
+        ("--timeout", "9223372036854775807"),
+        ("--timeout", "18446744073709551615"),
+        ("--timeout", "4294967296"),
+        ("--interval-ms", "18446744073709551615"),
+        ("--interval-ms", "0"),
+    ] {
+        for args in [vec!["wait", &id], vec!["run", SAMPLE_PDF, "-o", text(&dir)]] {
+            let outcome = emulator.run(&[&args[..], &[flag, value]].concat());
+            let outcome = outcome.expect(USAGE);
+            assert!(outcome.stderr.contains(flag), "{}", outcome.stderr);
+        }
+    }
+    assert_eq!(emulator.requests(), 0);
+    // The largest values are accepted: the poll runs until Ctrl-C, without an overflow.
+    let mut child = emulator
+        .ocrcloud(&["wait", &id, "--timeout", "4294967295"])
+        .args(["--interval-ms", "4294967295"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "attempt 1: Pending\n");
+    interrupt(&child);
+    assert_eq!(child.wait().unwrap().signal(), Some(SIGINT));
+}
+
+/// Sends SIGINT to `child`, as Ctrl-C would.
+fn interrupt(child: &Child) {
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+}
+
+/// The output folder is checked before anything is sent: it must exist or be creatable, and a
+/// file must be creatable in it. As root (who may write anywhere) `ocrcloud` runs as nobody.
+#[test]
+fn an_unwritable_output_folder_fails_before_anything_is_sent() {
+    let emulator = Emulator::start();
+    let dir = scratch("unwritable");
+    let read_only = dir.join("read-only");
+    std::fs::create_dir_all(&read_only).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&read_only, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let not_a_folder = dir.join("file");
+    std::fs::write(&not_a_folder, "").unwrap();
+    let is_root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
+    for out in [read_only.clone(), not_a_folder.join("sub")] {
+        for args in [
+            vec!["run", SAMPLE_PDF, "-o", text(&out)],
+            vec!["fetch", "some-task", "-o", text(&out)],
+        ] {
+            let mut command = emulator.ocrcloud(&args);
+            if is_root {
+                command.uid(65534).gid(65534);
+            }
+            let outcome = Outcome::of(&mut command).expect(IO);
+            assert!(outcome.stderr.contains(text(&out)), "{}", outcome.stderr);
+        }
+    }
+    assert_eq!(emulator.requests(), 0);
+    assert_eq!(std::fs::read_dir(&read_only).unwrap().count(), 0);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `OCR_BASE_URL=` counts as unset (the real service), as the README says of every variable;
+/// the bad id then fails before any request is sent.
+#[test]
+fn an_empty_base_url_counts_as_unset() {
+    let emulator = Emulator::start();
+    let outcome = Outcome::of(
+        emulator
+            .ocrcloud(&["status", "line\nbreak"])
+            .env("OCR_BASE_URL", ""),
+    )
+    .expect(INVALID_ARGUMENT);
+    assert!(
+        outcome.stderr.contains("task id") && !outcome.stderr.contains("URL"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+/// Messages name the command line's options, not the library's parameters.
+#[test]
+fn settings_errors_name_the_option() {
+    let emulator = Emulator::start();
+    for settings in ["[1]", "{"] {
+        let outcome = emulator
+            .run(&["submit", SAMPLE_PDF, "--settings", settings])
+            .expect(INVALID_ARGUMENT);
+        assert!(
+            outcome.stderr.starts_with("ocrcloud: --settings "),
+            "{}",
+            outcome.stderr
+        );
+    }
+    assert_eq!(emulator.requests(), 0);
+}
+
+/// Paths are printed byte for byte, also when they are not UTF-8; with `--print0` each ends with
+/// a NUL byte, so a newline in a path is no record separator.
+#[test]
+fn paths_are_printed_byte_for_byte_and_with_print0() {
+    let emulator = Emulator::start();
+    let id = emulator
+        .fixture(r#"{"results": [{"type": "Text", "text": "a"}, {"type": "Pdf", "text": "b"}]}"#);
+    let dir = scratch("bytes");
+    let out = dir.join(OsStr::from_bytes(b"not \xff UTF-8\nwith a newline"));
+    let expected = |ext: &str, end: u8| {
+        let mut path = out.join(format!("{id}.{ext}")).into_os_string().into_vec();
+        path.push(end);
+        path
+    };
+    let fetch = |extra: &[&str]| {
+        let mut command = emulator.ocrcloud(extra);
+        command.args(["fetch", &id, "-o"]).arg(&out);
+        Outcome::of(&mut command).expect(0).stdout
+    };
+    assert_eq!(
+        fetch(&[]),
+        [expected("txt", b'\n'), expected("pdf", b'\n')].concat()
+    );
+    assert_eq!(
+        fetch(&["--print0"]),
+        [expected("txt", 0), expected("pdf", 0)].concat()
+    );
+    let outcome = emulator.run(&["--print0", "status", &id]).expect(0);
+    assert_eq!(outcome.stdout, b"Completed\0");
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -1,6 +1,7 @@
 //! Test controls under `/_emulator/`: reset, faults, fixtures, token expiry and statistics.
 
 use std::borrow::Cow;
+use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -114,7 +115,7 @@ struct FixtureResult {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Generate {
-    bytes: usize,
+    bytes: u64,
 }
 
 async fn create_task(
@@ -127,17 +128,25 @@ async fn create_task(
         .clone()
         .unwrap_or_else(|| Uuid::new_v4().to_string());
     let task_id = id.clone();
-    let task = tokio::task::spawn_blocking(move || fixture_task(&task_id, spec))
+    let limit = state.config.max_body_bytes;
+    let task = tokio::task::spawn_blocking(move || fixture_task(&task_id, spec, limit))
         .await
         .map_err(|error| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))??;
     state.tasks.insert(id.clone(), task);
     Ok(id_answer(id))
 }
 
-fn fixture_task(id: &str, spec: FixtureSpec) -> Result<Task, Problem> {
+/// The task of a fixture whose results hold at most `limit` bytes together.
+fn fixture_task(id: &str, spec: FixtureSpec, limit: usize) -> Result<Task, Problem> {
+    let mut budget = Budget { limit, left: limit };
     let results = spec
         .results
-        .map(|results| results.into_iter().map(fixture_result).collect())
+        .map(|results| {
+            results
+                .into_iter()
+                .map(|result| fixture_result(result, &mut budget))
+                .collect()
+        })
         .transpose()?;
     let task_status = spec.task_status.unwrap_or_else(|| "Completed".to_owned());
     let response_status_code = spec
@@ -166,18 +175,44 @@ fn default_response_status_code(task_status: &str) -> &'static str {
     }
 }
 
-fn fixture_result(result: FixtureResult) -> Result<ResultFile<'static>, Problem> {
+/// What is left of a fixture's size limit (`--max-body-bytes`, for all its results together).
+struct Budget {
+    limit: usize,
+    left: usize,
+}
+
+impl Budget {
+    /// Takes `bytes` from what is left, or refuses with `400` before anything is allocated.
+    fn take(&mut self, bytes: u64) -> Result<(), Problem> {
+        match usize::try_from(bytes)
+            .ok()
+            .and_then(|b| self.left.checked_sub(b))
+        {
+            Some(left) => {
+                self.left = left;
+                Ok(())
+            }
+            None => Err(Problem::bad_request(format!(
+                "The fixture's results would hold more than {} bytes (--max-body-bytes).",
+                self.limit
+            ))),
+        }
+    }
+}
+
+fn fixture_result(
+    result: FixtureResult,
+    budget: &mut Budget,
+) -> Result<ResultFile<'static>, Problem> {
     let data = match (result.data, result.text, result.file, result.generate) {
         (Some(data), None, None, None) => Data::Verbatim(data),
         (None, Some(text), None, None) => Data::Base64(Cow::Owned(STANDARD.encode(text))),
-        (None, None, Some(file), None) => {
-            let bytes = std::fs::read(&file).map_err(|error| {
-                Problem::bad_request(format!("Cannot read {}: {error}", file.display()))
-            })?;
-            Data::Base64(Cow::Owned(STANDARD.encode(bytes)))
-        }
+        (None, None, Some(file), None) => Data::Base64(Cow::Owned(
+            STANDARD.encode(read_fixture_file(&file, budget)?),
+        )),
         (None, None, None, Some(Generate { bytes })) => {
-            Data::Base64(Cow::Owned(generated_base64(bytes)))
+            budget.take(bytes)?;
+            Data::Base64(Cow::Owned(generated_base64(bytes as usize)))
         }
         _ => {
             return Err(Problem::bad_request(
@@ -189,6 +224,31 @@ fn fixture_result(result: FixtureResult) -> Result<ResultFile<'static>, Problem>
         kind: Cow::Owned(result.kind),
         data,
     })
+}
+
+/// The bytes of a fixture's `file`: a regular file (not a device or FIFO, which may never end)
+/// within the budget.
+fn read_fixture_file(file: &std::path::Path, budget: &mut Budget) -> Result<Vec<u8>, Problem> {
+    let refuse =
+        |reason: String| Problem::bad_request(format!("Cannot read {}: {reason}", file.display()));
+    // Checked before opening: opening a FIFO would wait for a writer.
+    let metadata = std::fs::metadata(file).map_err(|error| refuse(error.to_string()))?;
+    if !metadata.is_file() {
+        return Err(refuse("not a regular file".to_owned()));
+    }
+    let opened = std::fs::File::open(file).map_err(|error| refuse(error.to_string()))?;
+    let length = opened
+        .metadata()
+        .map_err(|error| refuse(error.to_string()))?
+        .len();
+    budget.take(length)?;
+    let mut bytes = Vec::with_capacity(length as usize);
+    // At most the length seen: a file that grows meanwhile is cut, never read without end.
+    opened
+        .take(length)
+        .read_to_end(&mut bytes)
+        .map_err(|error| refuse(error.to_string()))?;
+    Ok(bytes)
 }
 
 /// Base64 of `len` bytes where byte `i` is `i % 251`. 753 bytes (a multiple of both 3 and 251)

@@ -60,7 +60,8 @@ pub struct Config {
     #[arg(long, value_name = "N", default_value_t = 86_400)]
     pub retention_s: u64,
 
-    /// Largest accepted request body; larger requests get `413`.
+    /// Largest accepted request body; larger requests get `413`. Also the most bytes that the
+    /// `file` and `generate` results of one fixture may hold together (more is `400`).
     #[arg(long, value_name = "N", default_value_t = 512 * 1024 * 1024)]
     pub max_body_bytes: usize,
 

@@ -69,22 +69,37 @@ fn escape_string(line: &str) -> String {
         .collect()
 }
 
-/// The bodies of all streams whose dictionary has no `/Filter`.
+/// The bodies of all streams whose dictionary has no `/Filter`. One pass: each search starts
+/// where the last one ended, so the work is linear in the document's size whatever it holds.
 fn unfiltered_streams(document: &[u8]) -> impl Iterator<Item = &[u8]> {
-    memmem::find_iter(document, b"stream").filter_map(move |keyword| {
-        if document[..keyword].ends_with(b"end") {
-            return None;
+    // Where the current stream's dictionary may start: after the previous stream's end.
+    let mut floor = 0;
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        loop {
+            let keyword = at + memmem::find(&document[at..], b"stream")?;
+            at = keyword + b"stream".len();
+            if document[..keyword].ends_with(b"end") {
+                continue;
+            }
+            let after = &document[at..];
+            let Some(body) = after
+                .strip_prefix(b"\r\n")
+                .or_else(|| after.strip_prefix(b"\n"))
+            else {
+                continue;
+            };
+            let before = &document[floor..keyword];
+            let dictionary = memmem::rfind(before, b"obj").map_or(before, |obj| &before[obj..]);
+            // Streams do not nest: without an end there is no later stream either.
+            let end = memmem::find(body, b"endstream")?;
+            let body_start = document.len() - body.len();
+            at = body_start + end + b"endstream".len();
+            floor = at;
+            if memmem::find(dictionary, b"/Filter").is_none() {
+                return Some(&body[..end]);
+            }
         }
-        let after = &document[keyword + b"stream".len()..];
-        let body = after
-            .strip_prefix(b"\r\n")
-            .or_else(|| after.strip_prefix(b"\n"))?;
-        let dictionary_start = memmem::rfind(&document[..keyword], b"obj").unwrap_or(0);
-        if memmem::find(&document[dictionary_start..keyword], b"/Filter").is_some() {
-            return None;
-        }
-        let end = memmem::find(body, b"endstream")?;
-        Some(&body[..end])
     })
 }
 
@@ -308,6 +323,33 @@ mod tests {
             extract_text(document).as_deref(),
             Some("a(b)A\n\nHello\nHi\n")
         );
+    }
+
+    /// Hostile inputs of 1 and 4 MiB: many stream keywords, with and without ends, objects and
+    /// filters. Quadratic work would take minutes (and 16 times longer for the larger size).
+    #[test]
+    fn extraction_is_linear_in_the_size() {
+        let patterns: [&[u8]; 4] = [
+            b"stream\n",
+            b"stream\n(a) Tj\nendstream\n",
+            b"obj /Filter stream\r\n",
+            b"<< (x) Tj [(",
+        ];
+        for pattern in patterns {
+            let time = |mebibytes: usize| {
+                let mut document = pattern.repeat((mebibytes << 20) / pattern.len());
+                document.extend_from_slice(b"\nendstream\n");
+                let started = std::time::Instant::now();
+                extract_text(&document);
+                started.elapsed()
+            };
+            let (small, large) = (time(1), time(4));
+            let pattern = String::from_utf8_lossy(pattern);
+            assert!(
+                large < std::time::Duration::from_secs(10),
+                "{pattern:?}: 4 MiB took {large:?} (1 MiB: {small:?})"
+            );
+        }
     }
 
     #[test]

@@ -97,7 +97,7 @@ namespace Ocrcloud
         [DllImport(Lib)] internal static extern int ocr_result_save(ResultHandle result, UIntPtr index, byte[] path);
 
         /// <summary>A string as NUL-terminated UTF-8; null stays null (NULL in C).</summary>
-        internal static byte[] Utf8(string s)
+        internal static byte[] Utf8(string s, string name)
         {
             if (s == null)
             {
@@ -105,14 +105,25 @@ namespace Ocrcloud
             }
             if (s.IndexOf('\0') >= 0)
             {
-                throw new ArgumentException("a string argument contains a NUL character");
+                throw new ArgumentException(name + " contains a NUL character", name);
             }
-            var bytes = new byte[Encoding.UTF8.GetByteCount(s) + 1];
-            Encoding.UTF8.GetBytes(s, 0, s.Length, bytes, 0);
-            return bytes;
+            try
+            {
+                var bytes = new byte[StrictUtf8.GetByteCount(s) + 1];
+                StrictUtf8.GetBytes(s, 0, s.Length, bytes, 0);
+                return bytes;
+            }
+            catch (EncoderFallbackException e)
+            {
+                // Encoding.UTF8 would send U+FFFD instead: another task id, say.
+                throw new ArgumentException(name + " contains a lone surrogate (at index " + e.Index +
+                    "), which is not text", name, e);
+            }
         }
 
-        /// <summary>A NUL-terminated UTF-8 string from the library, copied; NULL gives null.</summary>
+        /// <summary>UTF-8 that throws on lone surrogates instead of replacing them.</summary>
+        private static readonly UTF8Encoding StrictUtf8 = new UTF8Encoding(false, true);
+
         internal static unsafe string FromUtf8(IntPtr p)
         {
             if (p == IntPtr.Zero)

@@ -37,7 +37,7 @@ namespace Ocrcloud
         public static OcrClient WithToken(string baseUrl, string accessToken)
         {
             ClientHandle client;
-            int code = Native.ocr_client_new(Native.Utf8(baseUrl), Native.Utf8(accessToken), out client);
+            int code = Native.ocr_client_new(Native.Utf8(baseUrl, "baseUrl"), Native.Utf8(accessToken, "accessToken"), out client);
             return Created(code, client);
         }
 
@@ -50,7 +50,7 @@ namespace Ocrcloud
         {
             ClientHandle client;
             int code = Native.ocr_client_new_with_credentials(
-                Native.Utf8(baseUrl), Native.Utf8(clientId), Native.Utf8(clientSecret), out client);
+                Native.Utf8(baseUrl, "baseUrl"), Native.Utf8(clientId, "clientId"), Native.Utf8(clientSecret, "clientSecret"), out client);
             return Created(code, client);
         }
 
@@ -95,7 +95,7 @@ namespace Ocrcloud
         /// <summary>The User-Agent header. Default "ocrcloud/&lt;version&gt;".</summary>
         public void SetUserAgent(string userAgent)
         {
-            Native.Check(Native.ocr_client_set_user_agent(Open(), Native.Utf8(userAgent)));
+            Native.Check(Native.ocr_client_set_user_agent(Open(), Native.Utf8(userAgent, "userAgent")));
         }
 
         /// <summary>The largest answer accepted, in bytes (at least 1); larger is <see cref="OcrCode.TooLarge"/>. Default 1 GiB.</summary>
@@ -173,8 +173,8 @@ namespace Ocrcloud
             {
                 throw new ArgumentNullException("document");
             }
-            byte[] op = Native.Utf8(operation);
-            byte[] settings = Native.Utf8(settingsJson);
+            byte[] op = Native.Utf8(operation, "operation");
+            byte[] settings = Native.Utf8(settingsJson, "settingsJson");
             IntPtr id = IntPtr.Zero;
             Call(timeout, cancellationToken, (client, call) =>
                 Native.ocr_submit_ex(client, op, document, (UIntPtr)(uint)document.Length, settings, call, out id));
@@ -188,9 +188,9 @@ namespace Ocrcloud
         public string SubmitFile(string operation, string path, string settingsJson = null,
             TimeSpan timeout = default(TimeSpan), CancellationToken cancellationToken = default(CancellationToken))
         {
-            byte[] op = Native.Utf8(operation);
-            byte[] file = Native.Utf8(path);
-            byte[] settings = Native.Utf8(settingsJson);
+            byte[] op = Native.Utf8(operation, "operation");
+            byte[] file = Native.Utf8(path, "path");
+            byte[] settings = Native.Utf8(settingsJson, "settingsJson");
             IntPtr id = IntPtr.Zero;
             Call(timeout, cancellationToken, (client, call) =>
                 Native.ocr_submit_file_ex(client, op, file, settings, call, out id));
@@ -213,8 +213,8 @@ namespace Ocrcloud
         public void CancelTask(string operation, string taskId,
             TimeSpan timeout = default(TimeSpan), CancellationToken cancellationToken = default(CancellationToken))
         {
-            byte[] op = Native.Utf8(operation);
-            byte[] id = Native.Utf8(taskId);
+            byte[] op = Native.Utf8(operation, "operation");
+            byte[] id = Native.Utf8(taskId, "taskId");
             Call(timeout, cancellationToken, (client, call) => Native.ocr_cancel_task_ex(client, op, id, call));
         }
 
@@ -225,8 +225,8 @@ namespace Ocrcloud
         public OcrTaskStatus GetTaskStatus(string operation, string taskId,
             TimeSpan timeout = default(TimeSpan), CancellationToken cancellationToken = default(CancellationToken))
         {
-            byte[] op = Native.Utf8(operation);
-            byte[] id = Native.Utf8(taskId);
+            byte[] op = Native.Utf8(operation, "operation");
+            byte[] id = Native.Utf8(taskId, "taskId");
             int status = 0;
             Call(timeout, cancellationToken, (client, call) => Native.ocr_get_task_status_ex(client, op, id, call, out status));
             return (OcrTaskStatus)status;
@@ -246,8 +246,8 @@ namespace Ocrcloud
         public OcrResult Fetch(string operation, string taskId,
             TimeSpan timeout = default(TimeSpan), CancellationToken cancellationToken = default(CancellationToken))
         {
-            byte[] op = Native.Utf8(operation);
-            byte[] id = Native.Utf8(taskId);
+            byte[] op = Native.Utf8(operation, "operation");
+            byte[] id = Native.Utf8(taskId, "taskId");
             return CallForResult(timeout, cancellationToken, (ClientHandle client, CallOptionsHandle call, out ResultHandle result) =>
                 Native.ocr_fetch_result_ex(client, op, id, call, out result));
         }
@@ -262,9 +262,9 @@ namespace Ocrcloud
         public OcrResult FetchToDir(string operation, string taskId, string directory,
             TimeSpan timeout = default(TimeSpan), CancellationToken cancellationToken = default(CancellationToken))
         {
-            byte[] op = Native.Utf8(operation);
-            byte[] id = Native.Utf8(taskId);
-            byte[] dir = Native.Utf8(directory);
+            byte[] op = Native.Utf8(operation, "operation");
+            byte[] id = Native.Utf8(taskId, "taskId");
+            byte[] dir = Native.Utf8(directory, "directory");
             return CallForResult(timeout, cancellationToken, (ClientHandle client, CallOptionsHandle call, out ResultHandle result) =>
                 Native.ocr_fetch_result_to_dir_ex(client, op, id, dir, call, out result));
         }
@@ -273,7 +273,7 @@ namespace Ocrcloud
         public OcrResult PollUntilDone(string taskId, PollOptions options = null,
             CancellationToken cancellationToken = default(CancellationToken), IProgress<PollProgress> progress = null)
         {
-            byte[] id = Native.Utf8(taskId);
+            byte[] id = Native.Utf8(taskId, "taskId");
             return Poll(options, cancellationToken, progress,
                 (ClientHandle client, PollOptionsHandle nativeOptions, out ResultHandle result) =>
                     Native.ocr_poll_until_done(client, id, nativeOptions, out result));
@@ -294,8 +294,8 @@ namespace Ocrcloud
         public OcrResult PollUntilDone(string operation, string taskId, PollOptions options,
             CancellationToken cancellationToken = default(CancellationToken), IProgress<PollProgress> progress = null)
         {
-            byte[] op = Native.Utf8(operation);
-            byte[] id = Native.Utf8(taskId);
+            byte[] op = Native.Utf8(operation, "operation");
+            byte[] id = Native.Utf8(taskId, "taskId");
             return Poll(options, cancellationToken, progress,
                 (ClientHandle client, PollOptionsHandle nativeOptions, out ResultHandle result) =>
                     Native.ocr_poll_until_done_for(client, op, id, nativeOptions, out result));
@@ -303,23 +303,52 @@ namespace Ocrcloud
 
         /// <summary>
         /// <see cref="PollUntilDone(string, PollOptions, CancellationToken, IProgress{PollProgress})"/>
-        /// on the thread pool; it occupies a pool thread while it polls, and progress is reported on
-        /// that thread. A cancelled token makes the task Canceled.
+        /// on a thread of its own, which also reports progress: a waiting poll holds no thread-pool
+        /// thread, so many of them never delay the pool's work (such as the timer of a
+        /// <c>CancellationTokenSource(delay)</c>). A cancelled token makes the task Canceled within
+        /// milliseconds.
         /// </summary>
         public Task<OcrResult> PollUntilDoneAsync(string taskId, PollOptions options = null,
             CancellationToken cancellationToken = default(CancellationToken), IProgress<PollProgress> progress = null)
         {
-            return Task.Run(() => PollUntilDone(taskId, options, cancellationToken, progress), cancellationToken);
+            return OnOwnThread(() => PollUntilDone(taskId, options, cancellationToken, progress));
         }
 
         /// <summary>
         /// <see cref="PollUntilDone(string, string, PollOptions, CancellationToken, IProgress{PollProgress})"/>
-        /// on the thread pool, as <see cref="PollUntilDoneAsync(string, PollOptions, CancellationToken, IProgress{PollProgress})"/>.
+        /// on a thread of its own, as <see cref="PollUntilDoneAsync(string, PollOptions, CancellationToken, IProgress{PollProgress})"/>.
         /// </summary>
         public Task<OcrResult> PollUntilDoneAsync(string operation, string taskId, PollOptions options,
             CancellationToken cancellationToken = default(CancellationToken), IProgress<PollProgress> progress = null)
         {
-            return Task.Run(() => PollUntilDone(operation, taskId, options, cancellationToken, progress), cancellationToken);
+            return OnOwnThread(() => PollUntilDone(operation, taskId, options, cancellationToken, progress));
+        }
+
+        /// <summary>
+        /// Runs a blocking call on a new background thread and answers a task that completes with
+        /// its outcome (Canceled for OperationCanceledException); continuations run on the pool.
+        /// </summary>
+        private static Task<T> OnOwnThread<T>(Func<T> call)
+        {
+            var completion = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var thread = new Thread(() => {
+                try
+                {
+                    completion.SetResult(call());
+                }
+                catch (OperationCanceledException e)
+                {
+                    completion.TrySetCanceled(e.CancellationToken);
+                }
+                catch (Exception e)
+                {
+                    completion.SetException(e);
+                }
+            });
+            thread.IsBackground = true;
+            thread.Name = "ocrcloud poll";
+            thread.Start();
+            return completion.Task;
         }
 
         /// <summary>
@@ -330,9 +359,9 @@ namespace Ocrcloud
         public OcrResult PollUntilDoneToDir(string operation, string taskId, string directory, PollOptions options,
             CancellationToken cancellationToken = default(CancellationToken), IProgress<PollProgress> progress = null)
         {
-            byte[] op = Native.Utf8(operation);
-            byte[] id = Native.Utf8(taskId);
-            byte[] dir = Native.Utf8(directory);
+            byte[] op = Native.Utf8(operation, "operation");
+            byte[] id = Native.Utf8(taskId, "taskId");
+            byte[] dir = Native.Utf8(directory, "directory");
             return Poll(options, cancellationToken, progress,
                 (ClientHandle client, PollOptionsHandle nativeOptions, out ResultHandle result) =>
                     Native.ocr_poll_until_done_to_dir(client, op, id, nativeOptions, dir, out result));
@@ -350,14 +379,14 @@ namespace Ocrcloud
         public IReadOnlyList<PollOutcome> PollMany(string operation, IList<string> taskIds, PollOptions options,
             CancellationToken cancellationToken = default(CancellationToken), IProgress<PollProgress> progress = null)
         {
-            byte[] op = Native.Utf8(operation);
+            byte[] op = Native.Utf8(operation, "operation");
             var pins = new GCHandle[taskIds.Count]; // the ids as pinned UTF-8 strings
             var ids = new IntPtr[taskIds.Count];
             try
             {
                 for (int i = 0; i < ids.Length; i++)
                 {
-                    byte[] id = Native.Utf8(taskIds[i]);
+                    byte[] id = Native.Utf8(taskIds[i], "taskIds[" + i + "]");
                     if (id != null)
                     {
                         pins[i] = GCHandle.Alloc(id, GCHandleType.Pinned);

@@ -129,7 +129,7 @@ namespace Ocrcloud
             {
                 throw new ObjectDisposedException("OcrResult", "the OcrResult is disposed");
             }
-            Native.Check(Native.ocr_result_save(handle, (UIntPtr)unchecked((uint)index), Native.Utf8(path)));
+            Native.Check(Native.ocr_result_save(handle, (UIntPtr)unchecked((uint)index), Native.Utf8(path, "path")));
         }
 
         /// <summary>Frees the native result; idempotent. The properties keep working.</summary>

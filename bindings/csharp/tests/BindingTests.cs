@@ -544,6 +544,90 @@ public static class BindingTests
         }
     }
 
+    /// <summary>How many API requests the emulator has answered.</summary>
+    private static long Requests()
+    {
+        Match m = Regex.Match(Control("GET", "/_emulator/stats", null), "\"requests\":\\s*(\\d+)");
+        Check(m.Success, "requests in the statistics");
+        return long.Parse(m.Groups[1].Value);
+    }
+
+    private static KeyValuePair<string, Action> Refusal(string argument, Action call)
+    {
+        return new KeyValuePair<string, Action>(argument, call);
+    }
+
+    /// <summary>
+    /// A lone surrogate would reach C as U+FFFD (another task fetched): refused like Python does,
+    /// with an ArgumentException naming the argument, before anything is sent.
+    /// </summary>
+    private static void TestStringsWithLoneSurrogatesAreRefused()
+    {
+        string pair = "emoji-\uD83D\uDE00";
+        Fixture("{\"id\": \"" + pair + "\", \"results\": [{\"type\": \"Text\", \"text\": \"x\"}]}");
+        using (OcrClient client = DemoClient())
+        {
+            using (OcrResult result = client.Fetch(pair))
+            {
+                Equal(result.Id, pair);
+            }
+            long before = Requests();
+            foreach (string lone in new[] { "task-\uD800", "task-\uDC00", "task-\uDE00\uD83D" })
+            {
+                var refusals = new List<KeyValuePair<string, Action>>
+                {
+                    Refusal("taskId", () => client.Fetch(lone)),
+                    Refusal("operation", () => client.Fetch(lone, pair)),
+                    Refusal("taskId", () => client.GetTaskStatus(null, lone)),
+                    Refusal("taskId", () => client.CancelTask(null, lone)),
+                    Refusal("taskId", () => client.PollUntilDone(lone, Fast())),
+                    Refusal("taskIds[1]", () => client.PollMany(null, new[] { pair, lone }, Fast())),
+                    Refusal("settingsJson", () => client.Submit(null, new byte[1], "{\"language\": \"" + lone + "\"}")),
+                    Refusal("userAgent", () => client.SetUserAgent(lone)),
+                    Refusal("clientSecret", () => OcrClient.WithCredentials(url, "demo", lone)),
+                };
+                foreach (KeyValuePair<string, Action> refusal in refusals)
+                {
+                    ArgumentException e = Throws<ArgumentException>(refusal.Value);
+                    Check(e.Message.Contains(refusal.Key) && e.Message.Contains("lone surrogate"), e.Message);
+                }
+            }
+            Equal(Requests(), before);
+        }
+    }
+
+    /// <summary>
+    /// 50 async polls waiting on a Pending task, each with its own CancellationTokenSource(300 ms):
+    /// no poll holds a pool thread, so the timers fire on time and every task is Canceled soon
+    /// after. (On the thread pool, 50 polls ended after 25 s.)
+    /// </summary>
+    private static void TestManyAsyncPollsAreCancelledOnTime()
+    {
+        const int Polls = 50;
+        string pending = Fixture("{\"taskStatus\": \"Pending\"}");
+        using (OcrClient client = DemoClient())
+        {
+            client.SetMaxConnections(Polls);
+            var options = new PollOptions { Interval = TimeSpan.FromSeconds(10), Timeout = TimeSpan.Zero };
+            var sources = Enumerable.Range(0, Polls).Select(_ => new CancellationTokenSource(300)).ToArray();
+            var watch = Stopwatch.StartNew();
+            var ended = new long[Polls];
+            Task[] polls = Enumerable.Range(0, Polls).Select(i =>
+                client.PollUntilDoneAsync(pending, options, sources[i].Token)
+                    .ContinueWith(t => { ended[i] = watch.ElapsedMilliseconds; return t; }).Unwrap()).ToArray();
+            Throws<AggregateException>(() => Task.WaitAll(polls));
+            Check(polls.All(t => t.IsCanceled), "every task is Canceled: " + string.Join(",", polls.Select(t => t.Status)));
+            long last = ended.Max();
+            Console.WriteLine("  {0} async polls: cancelled {1} to {2} ms after the start (the tokens fire at 300 ms)",
+                Polls, ended.Min(), last);
+            Check(last < 1300, "the last poll ended " + last + " ms after the start");
+            foreach (CancellationTokenSource source in sources)
+            {
+                source.Dispose();
+            }
+        }
+    }
+
     private static void TestStringsTravelAsUtf8()
     {
         string id = "ünï ✓ a b/c?d&e=f";

@@ -150,6 +150,63 @@ fn invalid_fixtures_are_rejected() {
     }
 }
 
+/// Sizes beyond the fixture limit (`--max-body-bytes`, for all results together) and sources
+/// that are not regular files are `400`, and the emulator goes on serving.
+#[test]
+fn oversized_fixtures_and_endless_files_are_refused() {
+    let emulator = Emulator::start(&["--no-auth", "--max-body-bytes", "1000"]);
+    let dir =
+        std::env::temp_dir().join(format!("ocrcloud-emulator-sources-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let big_file = dir.join("big");
+    std::fs::write(&big_file, vec![7u8; 1001]).unwrap();
+    let generate = |bytes: u64| json!({"type": "Pdf", "generate": {"bytes": bytes}});
+    for (spec, reason) in [
+        (
+            json!({"results": [generate(100_000_000_000)]}),
+            "more than 1000 bytes",
+        ),
+        (
+            json!({"results": [generate(u64::MAX)]}),
+            "more than 1000 bytes",
+        ),
+        (
+            json!({"results": [generate(600), generate(600)]}),
+            "more than 1000 bytes",
+        ),
+        (
+            json!({"results": [{"type": "Pdf", "file": big_file}]}),
+            "more than 1000 bytes",
+        ),
+        (
+            json!({"results": [{"type": "Pdf", "file": "/dev/zero"}]}),
+            "not a regular file",
+        ),
+        (
+            json!({"results": [{"type": "Pdf", "file": fifo}]}),
+            "not a regular file",
+        ),
+    ] {
+        let problem = emulator.control("tasks", &spec).problem(400);
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(detail.contains(reason), "{spec}: {detail}");
+    }
+    let id = emulator.fixture(json!({"results": [generate(600), generate(400)]}));
+    assert_eq!(
+        emulator.fetch("RecognizePdf", &id, None)["taskStatus"],
+        "Completed"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn inspection_shows_request_polls_and_status() {
     let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "60000"]);

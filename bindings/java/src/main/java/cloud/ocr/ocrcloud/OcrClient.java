@@ -40,7 +40,7 @@ public final class OcrClient implements AutoCloseable {
      */
     public static OcrClient withToken(String baseUrl, String accessToken) {
         PointerByReference out = new PointerByReference();
-        OcrException.check(LIB.ocr_client_new(arg(baseUrl), arg(accessToken), out));
+        OcrException.check(LIB.ocr_client_new(arg(baseUrl, "baseUrl"), arg(accessToken, "accessToken"), out));
         return new OcrClient(out);
     }
 
@@ -51,7 +51,7 @@ public final class OcrClient implements AutoCloseable {
      */
     public static OcrClient withCredentials(String baseUrl, String clientId, String clientSecret) {
         PointerByReference out = new PointerByReference();
-        OcrException.check(LIB.ocr_client_new_with_credentials(arg(baseUrl), arg(clientId), arg(clientSecret), out));
+        OcrException.check(LIB.ocr_client_new_with_credentials(arg(baseUrl, "baseUrl"), arg(clientId, "clientId"), arg(clientSecret, "clientSecret"), out));
         return new OcrClient(out);
     }
 
@@ -62,25 +62,25 @@ public final class OcrClient implements AutoCloseable {
 
     /** Limit for connecting (name resolution, TCP, TLS). Default 10 s. */
     public void setConnectTimeout(Duration timeout) {
-        int ms = millis(timeout);
+        int ms = millis(timeout, "timeout");
         run(client -> LIB.ocr_client_set_connect_timeout_ms(client, ms));
     }
 
     /** Limit for each wait for more bytes from the server. Default 30 s. */
     public void setReadTimeout(Duration timeout) {
-        int ms = millis(timeout);
+        int ms = millis(timeout, "timeout");
         run(client -> LIB.ocr_client_set_read_timeout_ms(client, ms));
     }
 
     /** Limit for one whole request including its answer. Default 300 s. */
     public void setRequestTimeout(Duration timeout) {
-        int ms = millis(timeout);
+        int ms = millis(timeout, "timeout");
         run(client -> LIB.ocr_client_set_request_timeout_ms(client, ms));
     }
 
     /** The {@code User-Agent} header. Default {@code "ocrcloud/<version>"}. */
     public void setUserAgent(String userAgent) {
-        String agent = arg(userAgent);
+        String agent = arg(userAgent, "userAgent");
         run(client -> LIB.ocr_client_set_user_agent(client, agent));
     }
 
@@ -153,8 +153,8 @@ public final class OcrClient implements AutoCloseable {
      * token of this call ({@code null}: none).
      */
     public String submit(String operation, byte[] document, String settingsJson, CallOptions call) {
-        String op = arg(operation);
-        String settings = arg(settingsJson);
+        String op = arg(operation, "operation");
+        String settings = arg(settingsJson, "settingsJson");
         return handle.call(client -> {
             try (CallOptions.NativeOptions c = new CallOptions.NativeOptions(call)) {
                 PointerByReference out = new PointerByReference();
@@ -175,9 +175,9 @@ public final class OcrClient implements AutoCloseable {
      * while it encodes it. An unreadable file is {@link OcrCode#IO}.
      */
     public String submitFile(String operation, Path path, String settingsJson, CallOptions call) {
-        String op = arg(operation);
-        String file = arg(path.toString());
-        String settings = arg(settingsJson);
+        String op = arg(operation, "operation");
+        String file = arg(path.toString(), "path");
+        String settings = arg(settingsJson, "settingsJson");
         return handle.call(client -> {
             try (CallOptions.NativeOptions c = new CallOptions.NativeOptions(call)) {
                 PointerByReference out = new PointerByReference();
@@ -203,8 +203,8 @@ public final class OcrClient implements AutoCloseable {
 
     /** Removes a task from the service's queue; afterwards it answers NotExist. */
     public void cancelTask(String operation, String taskId, CallOptions call) {
-        String op = arg(operation);
-        String id = arg(taskId);
+        String op = arg(operation, "operation");
+        String id = arg(taskId, "taskId");
         run(call, (client, c) -> LIB.ocr_cancel_task_ex(client, op, id, c));
     }
 
@@ -218,8 +218,8 @@ public final class OcrClient implements AutoCloseable {
      * ({@link TaskStatus#NOT_EXIST} for an unknown id).
      */
     public TaskStatus taskStatus(String operation, String taskId, CallOptions call) {
-        String op = arg(operation);
-        String id = arg(taskId);
+        String op = arg(operation, "operation");
+        String id = arg(taskId, "taskId");
         IntByReference status = new IntByReference();
         run(call, (client, c) -> LIB.ocr_get_task_status_ex(client, op, id, c, status));
         return TaskStatus.of(status.getValue());
@@ -227,7 +227,7 @@ public final class OcrClient implements AutoCloseable {
 
     /** {@link #fetch(String, String)} with {@code RecognizePdf}. */
     public OcrResult fetch(String taskId) {
-        String id = arg(taskId);
+        String id = arg(taskId, "taskId");
         return handle.call(client -> {
             PointerByReference out = new PointerByReference();
             OcrException.check(LIB.ocr_fetch_result(client, id, out));
@@ -245,8 +245,8 @@ public final class OcrClient implements AutoCloseable {
      * task's status (Pending, Error, NotExist are information); the caller closes it.
      */
     public OcrResult fetch(String operation, String taskId, CallOptions call) {
-        String op = arg(operation);
-        String id = arg(taskId);
+        String op = arg(operation, "operation");
+        String id = arg(taskId, "taskId");
         return result(call, (client, c, out) -> LIB.ocr_fetch_result_ex(client, op, id, c, out));
     }
 
@@ -263,15 +263,15 @@ public final class OcrClient implements AutoCloseable {
      * folder is {@link OcrCode#IO}.
      */
     public OcrResult fetchToDir(String operation, String taskId, Path dir, CallOptions call) {
-        String op = arg(operation);
-        String id = arg(taskId);
-        String folder = arg(dir.toString());
+        String op = arg(operation, "operation");
+        String id = arg(taskId, "taskId");
+        String folder = arg(dir.toString(), "dir");
         return result(call, (client, c, out) -> LIB.ocr_fetch_result_to_dir_ex(client, op, id, folder, c, out));
     }
 
     /** {@link #pollUntilDone(String, String, PollOptions)} with {@code RecognizePdf}. */
     public OcrResult pollUntilDone(String taskId, PollOptions options) {
-        String id = arg(taskId);
+        String id = arg(taskId, "taskId");
         return handle.call(client -> {
             try (PollOptions.NativeOptions o = new PollOptions.NativeOptions(options)) {
                 PointerByReference out = new PointerByReference();
@@ -289,8 +289,8 @@ public final class OcrClient implements AutoCloseable {
      * Blocks the calling thread, which also runs the progress listener.
      */
     public OcrResult pollUntilDone(String operation, String taskId, PollOptions options) {
-        String op = arg(operation);
-        String id = arg(taskId);
+        String op = arg(operation, "operation");
+        String id = arg(taskId, "taskId");
         return handle.call(client -> {
             try (PollOptions.NativeOptions o = new PollOptions.NativeOptions(options)) {
                 PointerByReference out = new PointerByReference();
@@ -304,9 +304,9 @@ public final class OcrClient implements AutoCloseable {
      * written to {@code dir} as {@link #fetchToDir} describes.
      */
     public OcrResult pollUntilDoneToDir(String operation, String taskId, PollOptions options, Path dir) {
-        String op = arg(operation);
-        String id = arg(taskId);
-        String folder = arg(dir.toString());
+        String op = arg(operation, "operation");
+        String id = arg(taskId, "taskId");
+        String folder = arg(dir.toString(), "dir");
         return handle.call(client -> {
             try (PollOptions.NativeOptions o = new PollOptions.NativeOptions(options)) {
                 PointerByReference out = new PointerByReference();
@@ -324,8 +324,11 @@ public final class OcrClient implements AutoCloseable {
      * (such as a {@code null} task id) or the progress listener threw.
      */
     public List<PollOutcome> pollMany(String operation, List<String> taskIds, PollOptions options) {
-        String op = arg(operation);
-        String[] ids = taskIds.stream().map(OcrClient::arg).toArray(String[]::new);
+        String op = arg(operation, "operation");
+        String[] ids = new String[taskIds.size()];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = arg(taskIds.get(i), "taskIds[" + i + "]");
+        }
         return handle.call(client -> {
             try (PollOptions.NativeOptions o = new PollOptions.NativeOptions(options)) {
                 Pointer[] results = new Pointer[ids.length];
@@ -383,18 +386,31 @@ public final class OcrClient implements AutoCloseable {
         });
     }
 
-    /** A string argument; a NUL inside would silently cut it short in C. */
-    static String arg(String s) {
-        if (s != null && s.indexOf('\0') >= 0) {
-            throw new IllegalArgumentException("a string argument contains a NUL character");
+    /**
+     * A string argument, refused with IllegalArgumentException naming it when C could not take it
+     * as it is: a NUL inside would cut it short, and a lone surrogate would reach the library as
+     * {@code ?} (another task id, say).
+     */
+    static String arg(String s, String name) {
+        if (s == null) {
+            return null;
+        }
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '\0') {
+                throw new IllegalArgumentException(name + " contains a NUL character");
+            }
+            if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                throw new IllegalArgumentException(name + " contains a lone surrogate (U+"
+                        + Integer.toHexString(c).toUpperCase() + " at index " + i + "), which is not text");
+            }
         }
         return s;
     }
 
-    /**
-     * An integer for the C API's unsigned parameters, where a negative Java value would arrive as
-     * a huge one.
-     */
+    /** A count or size, refused when negative (C takes it unsigned: -1 would mean 4294967295). */
     static long nonNegative(long value, String name) {
         if (value < 0) {
             throw new IllegalArgumentException(name + " must not be negative: " + value);
@@ -403,10 +419,10 @@ public final class OcrClient implements AutoCloseable {
     }
 
     /** A duration as the C API's unsigned 32-bit milliseconds. */
-    static int millis(Duration d) {
-        long ms = d.toMillis();
+    static int millis(Duration d, String name) {
+        long ms = java.util.Objects.requireNonNull(d, name).toMillis();
         if (ms < 0 || ms > 0xFFFF_FFFFL) {
-            throw new IllegalArgumentException("duration out of range: " + d);
+            throw new IllegalArgumentException(name + " out of range (0 to 4294967295 ms): " + d);
         }
         return (int) ms;
     }

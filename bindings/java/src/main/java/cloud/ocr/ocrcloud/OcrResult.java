@@ -111,7 +111,8 @@ public final class OcrResult implements AutoCloseable {
      * index out of range is {@link OcrCode#INVALID_ARGUMENT}. Needs the result open.
      */
     public void save(int index, Path path) {
-        String file = OcrClient.arg(path.toString());
+        OcrClient.nonNegative(index, "index");
+        String file = OcrClient.arg(path.toString(), "path");
         handle.call(result -> {
             OcrException.check(LIB.ocr_result_save(result, new SizeT(index), file));
             return null;

@@ -17,7 +17,8 @@ import static cloud.ocr.ocrcloud.OcrLibrary.LIB;
  * How to poll: interval, backoff, attempt limit, deadline, cancellation and progress. Immutable;
  * one instance may serve many polls on many threads. What is not set keeps the library's
  * default: the first wait is 1 s, each later wait 1.5 times longer up to 10 s, no attempt limit,
- * a deadline of 10 minutes. Values the library refuses make the poll throw
+ * a deadline of 10 minutes. The builder refuses negative counts and durations that C cannot take
+ * (IllegalArgumentException); values the library refuses (a factor below 1) make the poll throw
  * {@link OcrCode#INVALID_ARGUMENT}.
  */
 public final class PollOptions {
@@ -57,12 +58,14 @@ public final class PollOptions {
 
         /** The wait after the first not-finished answer. */
         public Builder interval(Duration first) {
+            OcrClient.millis(first, "interval");
             interval = first;
             return this;
         }
 
         /** The n-th wait is {@code min(first * factor^(n-1), max)}; factor at least 1.0. */
         public Builder backoff(double factor, Duration max) {
+            OcrClient.millis(max, "backoff max");
             backoffFactor = factor;
             maxInterval = max;
             return this;
@@ -77,6 +80,7 @@ public final class PollOptions {
 
         /** The deadline of the whole poll, then {@link OcrCode#TIMEOUT}; {@code Duration.ZERO}: none. */
         public Builder timeout(Duration deadline) {
+            OcrClient.millis(deadline, "timeout");
             timeout = deadline;
             return this;
         }
@@ -120,17 +124,17 @@ public final class PollOptions {
             }
             try {
                 if (options.interval != null) {
-                    OcrException.check(LIB.ocr_poll_options_set_interval_ms(handle, OcrClient.millis(options.interval)));
+                    OcrException.check(LIB.ocr_poll_options_set_interval_ms(handle, OcrClient.millis(options.interval, "interval")));
                 }
                 if (options.backoffFactor != null) {
                     OcrException.check(LIB.ocr_poll_options_set_backoff(handle, options.backoffFactor,
-                            OcrClient.millis(options.maxInterval)));
+                            OcrClient.millis(options.maxInterval, "backoff max")));
                 }
                 if (options.maxAttempts != null) {
                     OcrException.check(LIB.ocr_poll_options_set_max_attempts(handle, options.maxAttempts));
                 }
                 if (options.timeout != null) {
-                    OcrException.check(LIB.ocr_poll_options_set_timeout_ms(handle, OcrClient.millis(options.timeout)));
+                    OcrException.check(LIB.ocr_poll_options_set_timeout_ms(handle, OcrClient.millis(options.timeout, "timeout")));
                 }
                 if (options.cancelToken != null) {
                     options.cancelToken.attachTo(handle);
