@@ -33,6 +33,42 @@
 #define OCR_VERSION_STRING "0.1.0"
 
 /**
+ * Requests the client sent (every attempt, token requests included).
+ */
+#define OCR_STAT_REQUESTS 1
+
+/**
+ * Retries of failed requests (not the polls of a poll).
+ */
+#define OCR_STAT_RETRIES 2
+
+/**
+ * Answers `429` or `503`.
+ */
+#define OCR_STAT_THROTTLED 3
+
+/**
+ * Token requests.
+ */
+#define OCR_STAT_TOKEN_FETCHES 4
+
+/**
+ * The requests per second allowed now; 0: unlimited.
+ */
+#define OCR_STAT_RATE 5
+
+/**
+ * 1 while the circuit breaker is open, else 0.
+ */
+#define OCR_STAT_BREAKER_OPEN 6
+
+/**
+ * The retry quota left: 500 at most; a retry costs 5 (10 after a timeout), a success gives 1
+ * back, and no retry is made when the quota cannot pay it.
+ */
+#define OCR_STAT_RETRY_QUOTA 7
+
+/**
  * Log nothing (the default unless `OCRCLOUD_LOG` says otherwise).
  */
 #define OCR_LOG_OFF 0
@@ -51,6 +87,41 @@
  * Every request and every poll.
  */
 #define OCR_LOG_DEBUG 3
+
+/**
+ * The rate after a throttling answer, as a share of the rate sent over the last second.
+ */
+#define DECREASE 0.8
+
+/**
+ * Requests per second added for each second without throttling.
+ */
+#define INCREASE_PER_SECOND 1.0
+
+/**
+ * The rate is never cut below this (requests per second).
+ */
+#define SLOWEST_RATE 0.5
+
+/**
+ * The retry quota, in units.
+ */
+#define RETRY_QUOTA 500
+
+/**
+ * What a retry costs.
+ */
+#define RETRY_COST 5
+
+/**
+ * What a retry after a timeout costs.
+ */
+#define TIMEOUT_RETRY_COST 10
+
+/**
+ * Failures in a row that open the breaker...
+ */
+#define BREAKER_FAILURES 5
 
 /**
  * A piece of a secret at least this long is removed wherever it appears, so that a server
@@ -427,6 +498,36 @@ ocr_code ocr_submit(const ocr_client *client,
                     size_t len,
                     const char *settings_json,
                     char **task_id_out);
+
+/**
+ * The most requests per second the client sends, all threads and `ocr_poll_many` workers
+ * together; 0: unlimited (the default). Either way the rate adapts: a `429` or `503` cuts it
+ * to 0.8 times the rate sent over the last second (at least 0.5 per second), and each second
+ * without throttling adds one request per second, up to this maximum (for an unlimited client,
+ * up to twice the rate of the last cut, where it is unlimited again). A `Retry-After` makes
+ * the whole client wait. Waiting for the budget ends at each call's deadline and cancel. A
+ * negative, infinite or NaN rate is `OCR_ERR_INVALID_ARGUMENT`. Thread-safe.
+ */
+ocr_code ocr_client_set_max_rate(ocr_client *client,
+                                 double per_second);
+
+/**
+ * Non-zero (the default) turns the circuit breaker on: after 5 failures in a row (a 5xx other
+ * than 503, or no connection) within 10 s, requests fail at once, without being sent, with
+ * `OCR_ERR_NETWORK` and a message saying the service looks down (naming the last failure),
+ * until a probe, let through every 5 s, succeeds. 0 turns it off. Thread-safe.
+ */
+ocr_code ocr_client_set_circuit_breaker(ocr_client *client,
+                                        int32_t enabled);
+
+/**
+ * One figure of the client's request budget, like `curl_easy_getinfo`: `what` is an
+ * `OCR_STAT_*` value; on `OCR_OK`, `*out` receives it (counts since the client was created).
+ * An unknown `what` is `OCR_ERR_INVALID_ARGUMENT`. Thread-safe.
+ */
+ocr_code ocr_client_stats(const ocr_client *client,
+                          int32_t what,
+                          double *out);
 
 /**
  * Also trust the CA certificates in the PEM file at `pem_path`, besides the default roots (the
