@@ -206,7 +206,9 @@ typedef int32_t ocr_task_status;
  * `ocr_poll_many` and several threads at once, so it must be thread-safe. It must return
  * normally and must not call `ocr_set_log_callback`; other `ocr_` calls made from inside it
  * work but log nothing, except that a call that needs a token while the line comes from that
- * token's fetch on the same thread fails at once with `OCR_ERR_INVALID_ARGUMENT`.
+ * token's fetch on the same thread fails at once with `OCR_ERR_INVALID_ARGUMENT`. It must not
+ * wait for another thread's call into the library either: that call may be waiting for the
+ * token this thread is fetching.
  */
 typedef void (*ocr_log_fn)(void *user_data,
                            int32_t level,

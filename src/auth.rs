@@ -4,7 +4,7 @@
 //! token wait for its outcome, each bounded by its own call's deadline and cancel switch.
 
 use crate::call::Call;
-use crate::error::{Error, Result, invalid};
+use crate::error::{Code, Error, Result, invalid};
 use crate::secrets;
 use std::collections::VecDeque;
 use std::fmt;
@@ -198,6 +198,7 @@ impl Auth {
             if let Some(failure) = &cache.failure {
                 return Err(failure.clone());
             }
+            // The fetch ended at its caller's own limit, or panicked: fetch for this call.
         }
         cache.fetching = Some(fetcher());
         drop(cache);
@@ -222,7 +223,11 @@ impl Auth {
                 Ok(Some(bearer))
             }
             Err(error) => {
-                cache.failure = Some(error.clone());
+                // A fetch that ended at its own caller's deadline or cancel says nothing about
+                // the endpoint: the waiters try for themselves.
+                let own_limit = matches!(error.code(), Code::Timeout | Code::Cancelled)
+                    && (call.cancelled() || call.deadline_passed());
+                cache.failure = (!own_limit).then(|| error.clone());
                 Err(error)
             }
         };
@@ -285,7 +290,6 @@ fn refresh_margin(life: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Code;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn issue(n: &AtomicUsize, expires_in: Option<f64>) -> Result<(String, Option<f64>)> {
@@ -492,6 +496,26 @@ mod tests {
             Ok(("token".into(), None))
         });
         assert_eq!(&*inner.unwrap().unwrap().value, "token");
+    }
+
+    #[test]
+    fn a_fetch_cut_short_by_its_callers_deadline_does_not_fail_the_waiters() {
+        let auth = Auth::credentials("id", "secret").unwrap();
+        std::thread::scope(|scope| {
+            let short = scope.spawn(|| {
+                let call = Call::new(Some(Duration::from_millis(100)), None);
+                auth.bearer(&call, |_, _| {
+                    while !call.deadline_passed() {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(Error::new(Code::Timeout, "the deadline passed"))
+                })
+            });
+            std::thread::sleep(Duration::from_millis(30));
+            let patient = auth.bearer(&Call::default(), |_, _| Ok(("mine".into(), None)));
+            assert_eq!(&*patient.unwrap().unwrap().value, "mine");
+            assert_eq!(short.join().unwrap().unwrap_err().code(), Code::Timeout);
+        });
     }
 
     #[test]

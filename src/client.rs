@@ -168,7 +168,7 @@ impl Client {
         settings: Option<&str>,
         call: &Call,
     ) -> Result<String> {
-        let body = op.body(document, settings)?;
+        let body = op.body(document, settings, call)?;
         let url = self.task_url(op.name(), None);
         let request = Request::new(Method::POST, &url)
             .body(&body, "application/json")
@@ -176,7 +176,8 @@ impl Client {
         redacted(self.retrying(call, false, || {
             let response = self.send(&request, !op.is_trial(), call)?;
             let text = http::read_small_body(response, &url, call)?;
-            task_id_from(&text, &url)
+            // The server took the submission (2xx): a task may exist even without a usable id.
+            task_id_from(&text, &url).map_err(Error::delivered)
         }))
     }
 
@@ -348,18 +349,26 @@ impl Client {
             }
         })?;
         let body = http::read_small_body(response, &url, call)?;
+        // serde's messages quote the values they refuse, and a value here may be a token that
+        // no registry knows yet: name only where the answer went wrong.
         let answer: TokenAnswer = serde_json::from_str(&body).map_err(|e| {
             protocol(format!(
-                "the token endpoint {url} answered something that is not a token ({})",
-                secrets::redact(&e.to_string())
+                "the token endpoint {url} answered something that is not a token (at line {}, \
+                 column {}: expected {{\"access_token\": \"...\", \"expires_in\": seconds}})",
+                e.line(),
+                e.column()
             ))
         })?;
         if let Some(kind) = answer.token_type.as_deref()
             && !kind.eq_ignore_ascii_case("bearer")
         {
+            let shown = if kind.len() <= 16 {
+                format!("\"{}\"", kind.escape_default())
+            } else {
+                format!("of {} characters", kind.chars().count())
+            };
             return Err(protocol(format!(
-                "the token endpoint {url} answered a token of type \"{}\" instead of Bearer",
-                kind.chars().take(40).collect::<String>().escape_default()
+                "the token endpoint {url} answered a token_type {shown} instead of Bearer"
             )));
         }
         check_header_safe("the token", &answer.access_token).map_err(|_| {

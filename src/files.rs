@@ -27,11 +27,45 @@ const PREFIX: &str = ".ocrcloud-";
 /// Symbolic links followed at most when saving onto a link (as the kernel's own limit).
 const MOST_LINKS: usize = 40;
 
-/// A number that tells this run of the process from an earlier one with the same pid.
-static RUN: LazyLock<u64> = LazyLock::new(|| {
-    use std::hash::{BuildHasher, RandomState};
-    RandomState::new().hash_one(std::time::SystemTime::now()) % 1_000_000_000
-});
+/// What tells this process from every other one, also one with the same pid (earlier, or in
+/// another pid namespace): its pid, its start time and its pid namespace, as Linux has them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Process {
+    pid: u32,
+    /// When the process started, in clock ticks after boot (`/proc/<pid>/stat`, field 22).
+    started: u64,
+    /// The inode of its pid namespace (`/proc/<pid>/ns/pid`).
+    namespace: u64,
+}
+
+impl Process {
+    /// The process with this pid in this namespace, if one runs.
+    fn find(pid: u32) -> Option<Process> {
+        use std::os::unix::fs::MetadataExt;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name may hold spaces and parentheses: count fields after the last ')'.
+        let started = stat
+            .rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(19)?
+            .parse()
+            .ok()?;
+        let namespace = std::fs::metadata(format!("/proc/{pid}/ns/pid")).ok()?.ino();
+        Some(Process {
+            pid,
+            started,
+            namespace,
+        })
+    }
+}
+
+/// This process, read once.
+static THIS: LazyLock<Option<Process>> = LazyLock::new(|| Process::find(std::process::id()));
+
+/// How old a temporary file of a process this one cannot see must be before it counts as left
+/// behind: results are kept 24 hours, so nothing older can still be on its way.
+const UNSEEN_PROCESS_PATIENCE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// A file being written beside its final place under a hidden temporary name. It becomes
 /// visible only through [`TempFile::persist`]; dropped before that, it is removed.
@@ -101,8 +135,9 @@ impl Drop for TempFile {
     }
 }
 
-/// `.ocrcloud-<pid>-<run>-<n>-<name>.<ext>` in `dir`, with at most 64 bytes of `name` so that
-/// the temporary name stays within the file system's limit (255 bytes) however long `name` is.
+/// `.ocrcloud-<pid>-<start>-<namespace>-<n>-<name>.<ext>` in `dir` (see [`Process`]), with at
+/// most 64 bytes of `name` so that the temporary name stays within the file system's limit (255
+/// bytes) however long `name` is.
 fn temp_path(dir: &Path, name: &str, ext: &str) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -110,10 +145,10 @@ fn temp_path(dir: &Path, name: &str, ext: &str) -> PathBuf {
     while !name.is_char_boundary(end) {
         end -= 1;
     }
+    let (started, namespace) = THIS.map_or((0, 0), |p| (p.started, p.namespace));
     dir.join(format!(
-        "{PREFIX}{}-{}-{n}-{}.{ext}",
+        "{PREFIX}{}-{started}-{namespace}-{n}-{}.{ext}",
         std::process::id(),
-        *RUN,
         &name[..end]
     ))
 }
@@ -138,39 +173,51 @@ fn remove_leftovers(dir: &Path) {
     for entry in entries.flatten() {
         let name = entry.file_name();
         if let Some(name) = name.to_str()
-            && is_leftover(name)
-            && entry.file_type().is_ok_and(|t| !t.is_dir())
+            && let Ok(meta) = entry.metadata()
+            && !meta.is_dir()
+            && is_leftover(
+                name,
+                meta.modified().unwrap_or(std::time::SystemTime::now()),
+            )
         {
             let _ = std::fs::remove_file(entry.path());
         }
     }
 }
 
-/// Whether `name` is a temporary file of a process that no longer runs (or of an earlier run
-/// of a process that had this process's pid).
-fn is_leftover(name: &str) -> bool {
+/// Whether the temporary file `name`, last changed at `modified`, was left by a process that
+/// no longer runs. A file of a process in another pid namespace (whose liveness this process
+/// cannot see) counts only once it is older than [`UNSEEN_PROCESS_PATIENCE`]; a file of this
+/// very process (another copy of the library, say) never does.
+fn is_leftover(name: &str, modified: std::time::SystemTime) -> bool {
     let Some(rest) = name.strip_prefix(PREFIX) else {
         return false;
     };
     if !(rest.ends_with(".tmp") || rest.ends_with(".old")) {
         return false;
     }
-    let mut parts = rest.splitn(3, '-');
-    let (Some(Ok(pid)), Some(Ok(run))) = (
+    let mut parts = rest.splitn(4, '-');
+    let (Some(Ok(pid)), Some(Ok(started)), Some(Ok(namespace))) = (
         parts.next().map(str::parse::<u32>),
+        parts.next().map(str::parse::<u64>),
         parts.next().map(str::parse::<u64>),
     ) else {
         return false;
     };
-    if pid == std::process::id() {
-        return run != *RUN;
-    }
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
+    let Some(this) = *THIS else {
         return false;
     };
-    // SAFETY: signal 0 only asks whether the process exists; nothing is sent.
-    let asked = unsafe { libc::kill(pid, 0) };
-    asked != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+    if namespace != this.namespace {
+        return modified
+            .elapsed()
+            .is_ok_and(|age| age > UNSEEN_PROCESS_PATIENCE);
+    }
+    let writer = Process {
+        pid,
+        started,
+        namespace,
+    };
+    Process::find(pid) != Some(writer)
 }
 
 fn rename(from: &Path, to: &Path) -> Result<()> {
@@ -245,6 +292,35 @@ fn open_through(path: &Path) -> Result<File> {
     Ok(file)
 }
 
+/// Runs `write` with `SIGPIPE` blocked on this thread: a FIFO whose reader left must give
+/// `EPIPE`, not a signal that kills the host. A `SIGPIPE` that `write` raised is taken off the
+/// thread before the mask is restored.
+fn without_sigpipe<T>(write: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
+    // SAFETY: signal-set calls on local sets and this thread's own mask, restored before return.
+    unsafe {
+        let mut pipe: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut pipe);
+        libc::sigaddset(&mut pipe, libc::SIGPIPE);
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, &pipe, &mut old);
+        let mut pending: libc::sigset_t = std::mem::zeroed();
+        libc::sigpending(&mut pending);
+        let already_pending = libc::sigismember(&pending, libc::SIGPIPE) == 1;
+        let outcome = write();
+        if !already_pending
+            && matches!(&outcome, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+        {
+            let now = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            libc::sigtimedwait(&pipe, std::ptr::null_mut(), &now);
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        outcome
+    }
+}
+
 fn set_blocking(file: &File) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     let fd = file.as_raw_fd();
@@ -265,7 +341,7 @@ fn save_with(path: &Path, fill: impl FnOnce(&mut dyn Write) -> std::io::Result<(
     match target_of(path)? {
         Target::Through(device) => {
             let mut out = Faulty(open_through(&device)?);
-            fill(&mut out).and_then(|()| out.flush()).map_err(failed)
+            without_sigpipe(|| fill(&mut out).and_then(|()| out.flush())).map_err(failed)
         }
         Target::File(file) => {
             let mut temp = TempFile::create_in(parent_of(&file), &file_name_of(&file)?)?;

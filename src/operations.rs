@@ -1,5 +1,6 @@
 //! The service's operations and the body each one takes.
 
+use crate::call::Call;
 use crate::error::{Code, Error, Result, invalid};
 use base64_simd::STANDARD;
 use std::io::Read;
@@ -115,9 +116,10 @@ impl Operation {
 
     /// The POST body for `document` with `settings` (a JSON object; `None` for the defaults).
     ///
-    /// The document is base64-encoded for image operations; for text to speech it is the text
-    /// itself and must be UTF-8.
-    pub fn body(&self, document: Document, settings: Option<&str>) -> Result<Vec<u8>> {
+    /// The document is base64-encoded for image operations, in pieces between which `call`'s
+    /// deadline and cancel are checked (a large document takes a while); for text to speech it
+    /// is the text itself and must be UTF-8. A file document must be a regular file.
+    pub fn body(&self, document: Document, settings: Option<&str>, call: &Call) -> Result<Vec<u8>> {
         let settings = match settings {
             Some(_) if self.shape == BodyShape::ImageOnly => {
                 return Err(invalid(format!("{} takes no settings", self.name)));
@@ -135,9 +137,12 @@ impl Operation {
                 match document {
                     Document::Bytes(bytes) => {
                         reserve_encoded(&mut body, bytes.len() as u64, settings)?;
-                        STANDARD.encode_append(bytes, &mut body);
+                        for piece in bytes.chunks(ENCODE_PIECE) {
+                            call.check()?;
+                            STANDARD.encode_append(piece, &mut body);
+                        }
                     }
-                    Document::File(path) => encode_file(path, &mut body, settings)?,
+                    Document::File(path) => encode_file(path, &mut body, settings, call)?,
                 }
                 body.push(b'"');
             }
@@ -146,7 +151,11 @@ impl Operation {
                 let bytes = match document {
                     Document::Bytes(bytes) => bytes,
                     Document::File(path) => {
-                        owned = std::fs::read(path).map_err(|e| unreadable(path, e))?;
+                        let (mut file, size) = open_document(path)?;
+                        let mut text = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+                        file.read_to_end(&mut text)
+                            .map_err(|e| unreadable(path, e))?;
+                        owned = text;
                         &owned
                     }
                 };
@@ -196,11 +205,14 @@ fn reserve_encoded(body: &mut Vec<u8>, len: u64, settings: &str) -> Result<()> {
         })
 }
 
-/// Appends the base64 of a file's content, read in pieces of whole base64 groups. Only a
-/// regular file is read: a FIFO would wait for a writer for ever and a device may never end.
-fn encode_file(path: &Path, body: &mut Vec<u8>, settings: &str) -> Result<()> {
+/// Bytes of a document encoded between two checks of the call's limits: whole base64 groups.
+const ENCODE_PIECE: usize = 3 << 20;
+
+/// Opens a document and answers its size. Only a regular file is read: a FIFO would wait for a
+/// writer for ever and a device may never end.
+fn open_document(path: &Path) -> Result<(std::fs::File, u64)> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = crate::faults::file_step(crate::faults::Step::FileRead)
+    let file = crate::faults::file_step(crate::faults::Step::FileRead)
         .and_then(|()| {
             std::fs::OpenOptions::new()
                 .read(true)
@@ -215,10 +227,16 @@ fn encode_file(path: &Path, body: &mut Vec<u8>, settings: &str) -> Result<()> {
             format!("cannot read {}: not a regular file", path.display()),
         ));
     }
-    let size = metadata.len();
+    Ok((file, metadata.len()))
+}
+
+/// Appends the base64 of a file's content, read in pieces of whole base64 groups.
+fn encode_file(path: &Path, body: &mut Vec<u8>, settings: &str, call: &Call) -> Result<()> {
+    let (mut file, size) = open_document(path)?;
     reserve_encoded(body, size, settings)?;
-    let mut piece = vec![0u8; 3 << 20];
+    let mut piece = vec![0u8; ENCODE_PIECE];
     loop {
+        call.check()?;
         let mut filled = 0;
         while filled < piece.len() {
             match file.read(&mut piece[filled..]) {
@@ -256,7 +274,7 @@ mod tests {
     fn body_json(op: &str, document: &[u8], settings: Option<&str>) -> Value {
         let body = Operation::named(op)
             .unwrap()
-            .body(Document::Bytes(document), settings)
+            .body(Document::Bytes(document), settings, &Call::default())
             .unwrap();
         serde_json::from_slice(&body).unwrap()
     }
@@ -315,19 +333,25 @@ mod tests {
             let data: Vec<u8> = (0..len).map(|i| (i * 31 % 256) as u8).collect();
             std::fs::write(&path, &data).unwrap();
             assert_eq!(
-                pdf.body(Document::File(&path), None).unwrap(),
-                pdf.body(Document::Bytes(&data), None).unwrap(),
+                pdf.body(Document::File(&path), None, &Call::default())
+                    .unwrap(),
+                pdf.body(Document::Bytes(&data), None, &Call::default())
+                    .unwrap(),
                 "{len}"
             );
         }
         std::fs::write(&path, "Grüße").unwrap();
         let tts = Operation::named("ConvertTextToSpeech").unwrap();
         assert_eq!(
-            tts.body(Document::File(&path), None).unwrap(),
-            tts.body(Document::Bytes("Grüße".as_bytes()), None).unwrap()
+            tts.body(Document::File(&path), None, &Call::default())
+                .unwrap(),
+            tts.body(Document::Bytes("Grüße".as_bytes()), None, &Call::default())
+                .unwrap()
         );
         for missing in [dir.join("missing.pdf"), dir.clone()] {
-            let err = pdf.body(Document::File(&missing), None).unwrap_err();
+            let err = pdf
+                .body(Document::File(&missing), None, &Call::default())
+                .unwrap_err();
             assert_eq!(err.code(), Code::Io, "{err}");
             assert!(err.message().contains("cannot read"), "{err}");
         }
@@ -338,18 +362,22 @@ mod tests {
     fn refuses_settings_that_are_not_an_object_and_text_that_is_not_utf8() {
         let pdf = Operation::RECOGNIZE_PDF;
         for bad in ["[]", "\"x\"", "{", "{\"a\":}", ""] {
-            let err = pdf.body(Document::Bytes(b"x"), Some(bad)).unwrap_err();
+            let err = pdf
+                .body(Document::Bytes(b"x"), Some(bad), &Call::default())
+                .unwrap_err();
             assert_eq!(err.code(), Code::InvalidArgument, "{bad}");
             assert!(err.message().contains("settings_json"), "{err}");
         }
         let tts = Operation::named("ConvertTextToSpeech").unwrap();
         assert_eq!(
-            tts.body(Document::Bytes(b"\xff"), None).unwrap_err().code(),
+            tts.body(Document::Bytes(b"\xff"), None, &Call::default())
+                .unwrap_err()
+                .code(),
             Code::InvalidArgument
         );
         let binarize = Operation::named("BinarizeImage").unwrap();
         let err = binarize
-            .body(Document::Bytes(b"png"), Some("{}"))
+            .body(Document::Bytes(b"png"), Some("{}"), &Call::default())
             .unwrap_err();
         assert!(err.message().contains("takes no settings"), "{err}");
     }

@@ -160,7 +160,7 @@ fn connect_one(address: SocketAddr, wait: &Wait) -> Result<TcpStream, ureq::Erro
     match socket.connect(&address.into()) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
-            wait.run(|| writable(&socket))?;
+            wait.run(|| writable(&socket, wait.left()))?;
             if let Some(e) = socket.take_error()? {
                 return Err(ureq::Error::Io(e));
             }
@@ -171,16 +171,22 @@ fn connect_one(address: SocketAddr, wait: &Wait) -> Result<TcpStream, ureq::Erro
     Ok(socket.into())
 }
 
-/// Waits one slice (or the whole limit, with no cancel watched) for `socket` to become
-/// writable, i.e. connected or failed; `TimedOut` when the slice passed first.
-fn writable(socket: &socket2::Socket) -> io::Result<()> {
+/// Waits one slice (shorter with a cancel watched) for `socket` to become writable, i.e.
+/// connected or failed, but never past `left`; `TimedOut` when the wait passed first.
+fn writable(socket: &socket2::Socket, left: Option<Duration>) -> io::Result<()> {
     let mut poll = libc::pollfd {
         fd: socket.as_raw_fd(),
         events: libc::POLLOUT,
         revents: 0,
     };
-    let slice = WATCHED.with_borrow(|c| c.is_some()).then_some(CANCEL_CHECK);
-    let millis = slice.map_or(CONNECT_POLL_LONGEST, |d| d.as_millis() as i32);
+    let slice = if WATCHED.with_borrow(|c| c.is_some()) {
+        CANCEL_CHECK
+    } else {
+        CONNECT_POLL_LONGEST
+    };
+    let wait = left.map_or(slice, |left| slice.min(left));
+    // Rounded up, so that a wait of less than a millisecond does not spin.
+    let millis = wait.as_micros().div_ceil(1000).max(1) as i32;
     // SAFETY: one valid pollfd for a socket this function borrows.
     match unsafe { libc::poll(&mut poll, 1, millis) } {
         0 => Err(io::ErrorKind::TimedOut.into()),
@@ -191,7 +197,7 @@ fn writable(socket: &socket2::Socket) -> io::Result<()> {
 
 /// The longest single wait of a connect without a cancel watched; the connect timeout still
 /// ends the whole attempt.
-const CONNECT_POLL_LONGEST: i32 = 100;
+const CONNECT_POLL_LONGEST: Duration = Duration::from_millis(100);
 
 /// A TCP connection with the agent's buffers.
 #[derive(Debug)]
@@ -241,6 +247,11 @@ impl Wait {
 
     fn cancelled(&self) -> bool {
         self.cancel.as_deref().is_some_and(Cancel::is_triggered)
+    }
+
+    /// The time left before the limit (`None`: no limit).
+    fn left(&self) -> Option<Duration> {
+        self.limit.map(|l| l.saturating_sub(self.started.elapsed()))
     }
 
     /// Acts out a stalled step: waits until the limit passes or the cancel is triggered, and

@@ -872,8 +872,8 @@ fn is_json_number(text: &[u8]) -> bool {
     rest.is_empty()
 }
 
-/// The answer of `POST /connect/token`.
-#[derive(Debug, Deserialize)]
+/// The answer of `POST /connect/token`. Its `Debug` shows no token.
+#[derive(Deserialize)]
 pub struct TokenAnswer {
     /// The bearer token.
     pub access_token: String,
@@ -883,6 +883,19 @@ pub struct TokenAnswer {
     /// Expected to be `Bearer`.
     #[serde(default)]
     pub token_type: Option<String>,
+}
+
+impl std::fmt::Debug for TokenAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenAnswer")
+            .field("access_token", &"[redacted]")
+            .field("expires_in", &self.expires_in)
+            .field(
+                "token_type",
+                &self.token_type.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
 }
 
 fn seconds<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<f64>, D::Error> {

@@ -217,27 +217,75 @@ fn the_files_of_an_answer_appear_together_or_not_at_all() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// The start time (clock ticks after boot) and pid namespace of process `pid`.
+fn process_of(pid: u32) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let started = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .nth(19)
+        .unwrap();
+    let namespace = std::fs::metadata(format!("/proc/{pid}/ns/pid"))
+        .unwrap()
+        .ino();
+    (started.parse().unwrap(), namespace)
+}
+
 #[test]
 fn leftovers_of_a_crashed_process_are_removed_by_the_next_call_into_the_folder() {
     let dir = scratch_dir("leftovers");
+    let (started, namespace) = process_of(std::process::id());
+    let parent = std::os::unix::process::parent_id();
+    let (parent_started, _) = process_of(parent);
     let dead = 4_000_000; // above the kernel's pid limit: no process has it
-    let crashed = format!(".ocrcloud-{dead}-7-0-ocrcloud-result.tmp");
-    let alive = format!(
-        ".ocrcloud-{}-7-0-x.tmp",
-        std::os::unix::process::parent_id()
-    );
-    std::fs::write(dir.join(&crashed), b"partial").unwrap();
-    std::fs::write(dir.join(&alive), b"in progress").unwrap();
-    std::fs::write(dir.join(".ocrcloud-notes.tmp"), b"the user's").unwrap();
+    let names = [
+        // A crashed process of this namespace, and an earlier process with this very pid.
+        (
+            format!(".ocrcloud-{dead}-5-{namespace}-0-ocrcloud-result.tmp"),
+            false,
+        ),
+        (
+            format!(
+                ".ocrcloud-{}-{}-{namespace}-0-x.old",
+                std::process::id(),
+                started - 1
+            ),
+            false,
+        ),
+        // A live process, this process itself (another copy of the library), a process in
+        // another pid namespace (liveness unknown, recent), and a user's file.
+        (
+            format!(".ocrcloud-{parent}-{parent_started}-{namespace}-0-x.tmp"),
+            true,
+        ),
+        (
+            format!(
+                ".ocrcloud-{}-{started}-{namespace}-9-x.tmp",
+                std::process::id()
+            ),
+            true,
+        ),
+        (
+            format!(".ocrcloud-{dead}-5-{}-0-x.tmp", namespace + 1),
+            true,
+        ),
+        (".ocrcloud-notes.tmp".to_string(), true),
+    ];
+    for (name, _) in &names {
+        std::fs::write(dir.join(name), b"partial").unwrap();
+    }
     let server = Server::always(completed(Some("t"), TWO_RESULTS));
     let client = Client::with_token(&server.url, Some("token"));
     client.fetch_to_dir("t", &dir).unwrap();
-    let mut expected = vec![
-        alive,
-        ".ocrcloud-notes.tmp".to_string(),
-        "t.pdf".into(),
-        "t.txt".into(),
-    ];
+    let mut expected: Vec<String> = names
+        .iter()
+        .filter(|(_, stays)| *stays)
+        .map(|(name, _)| name.clone())
+        .chain(["t.pdf".to_string(), "t.txt".to_string()])
+        .collect();
     expected.sort();
     assert_eq!(file_names(&dir), expected);
     std::fs::remove_dir_all(dir).unwrap();
