@@ -18,23 +18,23 @@ fn show(output: &Output) -> String {
     )
 }
 
-/// Runs tests/c/test_core.c against a fresh emulator whose tasks stay Pending and then
-/// Processing for `stage_ms` each (long enough for the program to see them, also under
-/// valgrind on a loaded machine); `command` wraps the compiled program.
-fn run_test_core(
+/// Runs the C test program `source` (`tests/c/*.c`: arguments BASE_URL SAMPLE_PDF SCRATCH_DIR,
+/// ending with "N passed, M failed") against a fresh emulator started with `emulator_args`;
+/// `command` wraps the compiled program and may add environment variables.
+fn run_c_test(
+    source: &str,
     tag: &str,
+    emulator_args: &[&str],
     command: impl FnOnce(&Path) -> Command,
-    cancel_bound_ms: &str,
-    stage_ms: &str,
 ) {
-    let binary = compile_c("tests/c/test_core.c", tag);
-    let emulator = Emulator::start(&["--pending-ms", stage_ms, "--processing-ms", stage_ms]);
-    let scratch = scratch_dir(&format!("c-core-{tag}"));
+    let binary = compile_c(source, tag);
+    let emulator = Emulator::start(emulator_args);
+    let name = Path::new(source).file_stem().unwrap().to_string_lossy();
+    let scratch = scratch_dir(&format!("c-{name}-{tag}"));
     let output = command(&binary)
         .arg(&emulator.url)
         .arg(Path::new(ROOT).join("examples/sample.pdf"))
         .arg(&scratch)
-        .env("OCR_TEST_CANCEL_MS", cancel_bound_ms)
         .output()
         .expect("the test program runs");
     assert!(output.status.success(), "{}", show(&output));
@@ -47,6 +47,23 @@ fn run_test_core(
     std::fs::remove_dir_all(scratch).unwrap();
 }
 
+/// tests/c/test_core.c, with tasks that stay Pending and then Processing for `stage_ms` each
+/// (long enough for the program to see them, also under valgrind on a loaded machine), and a
+/// cancel that must end a poll within `cancel_bound_ms`.
+fn run_test_core(
+    tag: &str,
+    command: impl FnOnce(&Path) -> Command,
+    cancel_bound_ms: &str,
+    stage_ms: &str,
+) {
+    let args = ["--pending-ms", stage_ms, "--processing-ms", stage_ms];
+    run_c_test("tests/c/test_core.c", tag, &args, |program| {
+        let mut command = command(program);
+        command.env("OCR_TEST_CANCEL_MS", cancel_bound_ms);
+        command
+    });
+}
+
 #[test]
 fn the_c_test_program_passes() {
     run_test_core("native", |program| Command::new(program), "50", "100");
@@ -55,28 +72,6 @@ fn the_c_test_program_passes() {
 #[test]
 fn the_c_test_program_is_clean_under_valgrind() {
     run_test_core("valgrind", valgrind, "3000", "1500");
-}
-
-/// Runs tests/c/fault_driver.c (every call under every emulator fault) against a fresh
-/// emulator; `command` wraps the compiled program.
-fn run_fault_driver(tag: &str, command: impl FnOnce(&Path) -> Command) {
-    let binary = compile_c("tests/c/fault_driver.c", tag);
-    let emulator = Emulator::start(&[]);
-    let scratch = scratch_dir(&format!("c-faults-{tag}"));
-    let output = command(&binary)
-        .arg(&emulator.url)
-        .arg(Path::new(ROOT).join("examples/sample.pdf"))
-        .arg(&scratch)
-        .output()
-        .expect("the fault driver runs");
-    assert!(output.status.success(), "{}", show(&output));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        stdout.trim_end().ends_with(" passed, 0 failed"),
-        "{}",
-        show(&output)
-    );
-    std::fs::remove_dir_all(scratch).unwrap();
 }
 
 #[test]
@@ -99,9 +94,10 @@ fn children_of_a_fork_get_the_answers_to_their_own_requests() {
     );
 }
 
+/// tests/c/fault_driver.c: every call under every emulator fault.
 #[test]
 fn every_call_under_every_emulator_fault_is_clean_under_valgrind() {
-    run_fault_driver("valgrind", valgrind);
+    run_c_test("tests/c/fault_driver.c", "valgrind", &[], valgrind);
 }
 
 #[test]

@@ -19,20 +19,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int passed, failed;
-static int port;
+#include "check.h"
 
-#define CHECK(cond, ...)                                                           \
-    do {                                                                           \
-        if (cond) {                                                                \
-            passed++;                                                              \
-        } else {                                                                   \
-            failed++;                                                              \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);        \
-            fprintf(stderr, __VA_ARGS__);                                          \
-            fprintf(stderr, " (last error: %s)\n", ocr_last_error_message());      \
-        }                                                                          \
-    } while (0)
+static int port;
 
 /* POSTs `body` to the emulator's control path `path`; answers 0 on a 2xx answer. */
 static int control(const char *path, const char *body) {
