@@ -89,52 +89,6 @@
 #define OCR_LOG_DEBUG 3
 
 /**
- * The rate after a throttling answer, as a share of the rate sent over the last second.
- */
-#define DECREASE 0.8
-
-/**
- * Requests per second added for each second without throttling.
- */
-#define INCREASE_PER_SECOND 1.0
-
-/**
- * The rate is never cut below this (requests per second).
- */
-#define SLOWEST_RATE 0.5
-
-/**
- * The retry quota, in units.
- */
-#define RETRY_QUOTA 500
-
-/**
- * What a retry costs.
- */
-#define RETRY_COST 5
-
-/**
- * What a retry after a timeout costs.
- */
-#define TIMEOUT_RETRY_COST 10
-
-/**
- * Failures in a row that open the breaker...
- */
-#define BREAKER_FAILURES 5
-
-/**
- * A piece of a secret at least this long is removed wherever it appears, so that a server
- * that echoes part of a token, or a text cut in the middle of one, reveals no usable part.
- */
-#define LONGEST_SAFE_PIECE 15
-
-/**
- * How a step fails.
- */
-typedef struct Fault Fault;
-
-/**
  * The limits of one call of the `_ex` functions (submit, fetch, status, cancel): a deadline
  * and a cancel token. A call given these options ends with `OCR_ERR_TIMEOUT` at its deadline
  * and with `OCR_ERR_CANCELLED` within 50 ms of a trigger, whatever it is doing: connecting,

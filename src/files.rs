@@ -366,7 +366,7 @@ impl<W: Write> Write for Faulty<W> {
     }
 }
 
-/// Writes `data` to `path` atomically; see [`save_with`] for FIFOs, devices and links.
+/// Writes `data` to `path` atomically; see `save_with` for FIFOs, devices and links.
 pub fn save_atomically(path: &Path, data: &[u8]) -> Result<()> {
     save_with(path, |out| out.write_all(data))
 }

@@ -2,21 +2,21 @@
 //! that pauses the whole client, a retry budget, and a circuit breaker.
 //!
 //! - **Rate (AIMD).** The client starts unlimited, or at its maximum rate
-//!   (`ocr_client_set_max_rate`). A `429` or `503` cuts the rate to [`DECREASE`] times the rate
-//!   actually sent over the last second (at least [`SLOWEST_RATE`]); every second without
-//!   throttling adds [`INCREASE_PER_SECOND`] requests per second, until the maximum (or, for an
+//!   (`ocr_client_set_max_rate`). A `429` or `503` cuts the rate to `DECREASE` times the rate
+//!   actually sent over the last second (at least `SLOWEST_RATE`); every second without
+//!   throttling adds `INCREASE_PER_SECOND` requests per second, until the maximum (or, for an
 //!   unlimited client, twice the rate of the last cut, where it is unlimited again). AIMD rather
 //!   than CUBIC: with one shared limit and few clients it settles as close under the limit, and
 //!   it is a few lines that a reader can check. A token bucket holding one second's worth lets
 //!   requests through at that rate.
 //! - **Shared `Retry-After`.** A `Retry-After` on a `429` or `503` makes every request of the
 //!   client wait until then, not only the one that got it.
-//! - **Retry budget.** A retry costs [`RETRY_COST`] units of a quota of [`RETRY_QUOTA`] (a retry
-//!   after a timeout [`TIMEOUT_RETRY_COST`]); each success gives one back. With the quota spent,
+//! - **Retry budget.** A retry costs `RETRY_COST` units of a quota of `RETRY_QUOTA` (a retry
+//!   after a timeout `TIMEOUT_RETRY_COST`); each success gives one back. With the quota spent,
 //!   failures are not retried, so an outage does not multiply the client's traffic.
-//! - **Circuit breaker.** [`BREAKER_FAILURES`] failures in a row (5xx or no connection) within
-//!   [`BREAKER_WINDOW`] open it: requests then fail at once, without being sent, until a probe,
-//!   let through every [`BREAKER_COOLDOWN`], succeeds. `ocr_client_set_circuit_breaker` turns it
+//! - **Circuit breaker.** `BREAKER_FAILURES` failures in a row (5xx or no connection) within
+//!   `BREAKER_WINDOW` open it: requests then fail at once, without being sent, until a probe,
+//!   let through every `BREAKER_COOLDOWN`, succeeds. `ocr_client_set_circuit_breaker` turns it
 //!   off.
 //!
 //! Waiting for the budget honours each call's deadline and cancel switch.
@@ -29,23 +29,23 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The rate after a throttling answer, as a share of the rate sent over the last second.
-pub const DECREASE: f64 = 0.8;
+pub(crate) const DECREASE: f64 = 0.8;
 /// Requests per second added for each second without throttling.
-pub const INCREASE_PER_SECOND: f64 = 1.0;
+pub(crate) const INCREASE_PER_SECOND: f64 = 1.0;
 /// The rate is never cut below this (requests per second).
-pub const SLOWEST_RATE: f64 = 0.5;
+pub(crate) const SLOWEST_RATE: f64 = 0.5;
 /// The retry quota, in units.
-pub const RETRY_QUOTA: u32 = 500;
+pub(crate) const RETRY_QUOTA: u32 = 500;
 /// What a retry costs.
-pub const RETRY_COST: u32 = 5;
+pub(crate) const RETRY_COST: u32 = 5;
 /// What a retry after a timeout costs.
-pub const TIMEOUT_RETRY_COST: u32 = 10;
+pub(crate) const TIMEOUT_RETRY_COST: u32 = 10;
 /// Failures in a row that open the breaker...
-pub const BREAKER_FAILURES: u32 = 5;
+pub(crate) const BREAKER_FAILURES: u32 = 5;
 /// ...within this time.
-pub const BREAKER_WINDOW: Duration = Duration::from_secs(10);
+pub(crate) const BREAKER_WINDOW: Duration = Duration::from_secs(10);
 /// How long an open breaker refuses requests before it lets one probe through.
-pub const BREAKER_COOLDOWN: Duration = Duration::from_secs(5);
+pub(crate) const BREAKER_COOLDOWN: Duration = Duration::from_secs(5);
 
 /// What an answer (or its absence) tells the budget.
 #[derive(Clone, Debug, PartialEq)]

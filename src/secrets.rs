@@ -20,7 +20,7 @@ const REDACTED: &str = "[redacted]";
 const SHORTEST_SECRET: usize = 4;
 /// A piece of a secret at least this long is removed wherever it appears, so that a server
 /// that echoes part of a token, or a text cut in the middle of one, reveals no usable part.
-pub const LONGEST_SAFE_PIECE: usize = 15;
+pub(crate) const LONGEST_SAFE_PIECE: usize = 15;
 
 /// The secrets of live clients; an entry disappears when its client drops the secret.
 static REGISTRY: Mutex<Vec<Weak<str>>> = Mutex::new(Vec::new());
@@ -36,7 +36,7 @@ pub fn register(secret: &Arc<str>) {
 }
 
 /// `text` without any registered secret, nor any piece of one longer than
-/// [`LONGEST_SAFE_PIECE`] characters, also in the percent-encoded (either case of hex digits)
+/// `LONGEST_SAFE_PIECE` (15) characters, also in the percent-encoded (either case of hex digits)
 /// and form-encoded spellings that a server could echo.
 pub fn redact(text: &str) -> String {
     let secrets: Vec<Arc<str>> = REGISTRY

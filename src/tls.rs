@@ -104,7 +104,7 @@ pub fn without_password(url: &str) -> String {
 }
 
 /// The keep-alive agent for `network`: trusted roots, proxy (none for a loopback base URL),
-/// and the transports of [`crate::transport`]; `resolver` looks hosts up. Also answers the
+/// and the transports of `crate::transport`; `resolver` looks hosts up. Also answers the
 /// proxy it goes through, without its password, for messages.
 pub fn agent(
     network: &Network,
