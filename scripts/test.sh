@@ -24,6 +24,9 @@ else
   cargo test --workspace --no-fail-fast
 fi
 
+step "documentation tests (the C functions are unsafe to call from safe Rust)"
+cargo test --doc -p ocrcloud --quiet
+
 step "the Python binding against the emulator"
 bindings/python/test.sh target/debug target/debug/ocrcloud-emulator
 

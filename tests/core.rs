@@ -64,7 +64,7 @@ fn fetch_answers_every_status_as_information() {
     assert_eq!(result.status(), OCR_TASK_ERROR);
     assert_eq!(result.messages(), ["page 1 is blank", "no text"]);
     assert_eq!(result.warnings(), ["low resolution"]);
-    assert_eq!(ocr_result_message(result.0, 2), std::ptr::null());
+    assert_eq!(unsafe { ocr_result_message(result.0, 2) }, std::ptr::null());
 
     let missing = client.fetch(None, "no-such-task").unwrap();
     assert_eq!(missing.status(), OCR_TASK_NOT_EXIST);
@@ -166,14 +166,16 @@ fn submit_refuses_bad_operations_and_settings_before_sending() {
     }
     let mut id: *mut c_char = std::ptr::null_mut();
     assert_code(
-        ocr_submit(
-            client.0,
-            std::ptr::null(),
-            std::ptr::null(),
-            5,
-            std::ptr::null(),
-            &mut id,
-        ),
+        unsafe {
+            ocr_submit(
+                client.0,
+                std::ptr::null(),
+                std::ptr::null(),
+                5,
+                std::ptr::null(),
+                &mut id,
+            )
+        },
         OCR_ERR_INVALID_ARGUMENT,
     );
     assert_eq!(emulator.stats()["requests"], 0);
@@ -218,7 +220,10 @@ fn max_attempts_sends_exactly_that_many_requests() {
     let client = Client::demo(&emulator);
     let pending = emulator.fixture(json!({"taskStatus": "Pending"}));
     let options = Options::fast(10, 0);
-    assert_code(ocr_poll_options_set_max_attempts(options.0, 4), OCR_OK);
+    assert_code(
+        unsafe { ocr_poll_options_set_max_attempts(options.0, 4) },
+        OCR_OK,
+    );
     assert_eq!(
         client.poll(None, &pending, Some(&options)).err(),
         Some(OCR_ERR_NOT_READY)
@@ -233,9 +238,18 @@ fn waits_follow_the_backoff_policy() {
     let client = Client::demo(&emulator);
     let pending = emulator.fixture(json!({"taskStatus": "Pending"}));
     let options = Options(ocr_poll_options_new());
-    assert_code(ocr_poll_options_set_interval_ms(options.0, 100), OCR_OK);
-    assert_code(ocr_poll_options_set_backoff(options.0, 2.0, 300), OCR_OK);
-    assert_code(ocr_poll_options_set_max_attempts(options.0, 5), OCR_OK);
+    assert_code(
+        unsafe { ocr_poll_options_set_interval_ms(options.0, 100) },
+        OCR_OK,
+    );
+    assert_code(
+        unsafe { ocr_poll_options_set_backoff(options.0, 2.0, 300) },
+        OCR_OK,
+    );
+    assert_code(
+        unsafe { ocr_poll_options_set_max_attempts(options.0, 5) },
+        OCR_OK,
+    );
     let started = Instant::now();
     assert_eq!(
         client.poll(None, &pending, Some(&options)).err(),
@@ -292,12 +306,15 @@ fn cancel_from_another_thread_ends_a_poll_promptly() {
     let pending = emulator.fixture(json!({"taskStatus": "Pending"}));
     let options = Options::fast(10_000, 0);
     let cancel = ocr_cancel_new();
-    assert_code(ocr_poll_options_set_cancel(options.0, cancel), OCR_OK);
+    assert_code(
+        unsafe { ocr_poll_options_set_cancel(options.0, cancel) },
+        OCR_OK,
+    );
     let cancel_address = cancel as usize;
     let triggered_at = std::thread::scope(|scope| {
         let trigger = scope.spawn(move || {
             std::thread::sleep(Duration::from_millis(300));
-            ocr_cancel_trigger(cancel_address as *const ocr_cancel);
+            unsafe { ocr_cancel_trigger(cancel_address as *const ocr_cancel) };
             Instant::now()
         });
         assert_eq!(
@@ -321,7 +338,7 @@ fn cancel_from_another_thread_ends_a_poll_promptly() {
         Some(OCR_ERR_CANCELLED)
     );
     assert_eq!(emulator.task(&pending)["polls"], polls);
-    ocr_cancel_free(cancel);
+    unsafe { ocr_cancel_free(cancel) };
 }
 
 #[test]
@@ -467,7 +484,7 @@ fn transient_failures_are_retried_with_backoff() {
     assert_eq!(client.fetch(None, &done).err(), Some(OCR_ERR_HTTP));
     assert_eq!(emulator.count(route) - before, 1, "500 is not retried");
 
-    assert_code(ocr_client_set_max_attempts(client.0, 1), OCR_OK);
+    assert_code(unsafe { ocr_client_set_max_attempts(client.0, 1) }, OCR_OK);
     emulator.fault(json!({"path": "/v5.0/ocr/RecognizePdf", "kind": "drop"}));
     assert_eq!(client.fetch(None, &done).err(), Some(OCR_ERR_NETWORK));
 }
@@ -514,11 +531,14 @@ fn answers_over_the_size_limit_are_refused_without_reading_them() {
     let client = Client::demo(&emulator);
     let big =
         emulator.fixture(json!({"results": [{"type": "Pdf", "generate": {"bytes": 1_000_000}}]}));
-    assert_code(ocr_client_set_max_response_bytes(client.0, 100_000), OCR_OK);
+    assert_code(
+        unsafe { ocr_client_set_max_response_bytes(client.0, 100_000) },
+        OCR_OK,
+    );
     assert_eq!(client.fetch(None, &big).err(), Some(OCR_ERR_TOO_LARGE));
     assert!(last_error().contains("100000"), "{}", last_error());
     assert_code(
-        ocr_client_set_max_response_bytes(client.0, 2_000_000),
+        unsafe { ocr_client_set_max_response_bytes(client.0, 2_000_000) },
         OCR_OK,
     );
     assert_eq!(
@@ -526,7 +546,7 @@ fn answers_over_the_size_limit_are_refused_without_reading_them() {
         1_000_000
     );
     assert_code(
-        ocr_client_set_max_response_bytes(client.0, 0),
+        unsafe { ocr_client_set_max_response_bytes(client.0, 0) },
         OCR_ERR_INVALID_ARGUMENT,
     );
 }
@@ -586,16 +606,18 @@ fn unsendable_arguments_are_refused_before_any_request() {
     let mut out = std::ptr::null_mut();
     for (token, id) in [("tok\r\nen", "x"), ("", "x")] {
         assert_code(
-            ocr_client_new(c(&emulator.url).as_ptr(), c(token).as_ptr(), &mut out),
+            unsafe { ocr_client_new(c(&emulator.url).as_ptr(), c(token).as_ptr(), &mut out) },
             OCR_ERR_INVALID_ARGUMENT,
         );
         assert_code(
-            ocr_client_new_with_credentials(
-                c(&emulator.url).as_ptr(),
-                c(id).as_ptr(),
-                c(token).as_ptr(),
-                &mut out,
-            ),
+            unsafe {
+                ocr_client_new_with_credentials(
+                    c(&emulator.url).as_ptr(),
+                    c(id).as_ptr(),
+                    c(token).as_ptr(),
+                    &mut out,
+                )
+            },
             OCR_ERR_INVALID_ARGUMENT,
         );
     }
@@ -603,12 +625,12 @@ fn unsendable_arguments_are_refused_before_any_request() {
     let not_utf8 = b"\xff\xfe\0";
     let mut result = std::ptr::null_mut();
     assert_code(
-        ocr_fetch_result(client.0, not_utf8.as_ptr().cast(), &mut result),
+        unsafe { ocr_fetch_result(client.0, not_utf8.as_ptr().cast(), &mut result) },
         OCR_ERR_INVALID_ARGUMENT,
     );
     assert!(last_error().contains("UTF-8"), "{}", last_error());
     assert_code(
-        ocr_fetch_result_for(client.0, c("Nope").as_ptr(), c("x").as_ptr(), &mut result),
+        unsafe { ocr_fetch_result_for(client.0, c("Nope").as_ptr(), c("x").as_ptr(), &mut result) },
         OCR_ERR_INVALID_ARGUMENT,
     );
     assert_eq!(emulator.stats()["requests"], 0);
@@ -621,57 +643,62 @@ fn null_pointers_are_errors_never_crashes() {
     let null = std::ptr::null();
     let mut result = std::ptr::null_mut();
     assert_code(
-        ocr_fetch_result(std::ptr::null(), c("x").as_ptr(), &mut result),
+        unsafe { ocr_fetch_result(std::ptr::null(), c("x").as_ptr(), &mut result) },
         OCR_ERR_INVALID_ARGUMENT,
     );
     assert_code(
-        ocr_fetch_result(client.0, null, &mut result),
+        unsafe { ocr_fetch_result(client.0, null, &mut result) },
         OCR_ERR_INVALID_ARGUMENT,
     );
     assert_code(
-        ocr_fetch_result(client.0, c("x").as_ptr(), std::ptr::null_mut()),
+        unsafe { ocr_fetch_result(client.0, c("x").as_ptr(), std::ptr::null_mut()) },
         OCR_ERR_INVALID_ARGUMENT,
     );
     assert_code(
-        ocr_poll_until_done(client.0, null, std::ptr::null(), &mut result),
+        unsafe { ocr_poll_until_done(client.0, null, std::ptr::null(), &mut result) },
         OCR_ERR_INVALID_ARGUMENT,
     );
     assert_code(
-        ocr_client_new(null, null, std::ptr::null_mut()),
+        unsafe { ocr_client_new(null, null, std::ptr::null_mut()) },
         OCR_ERR_INVALID_ARGUMENT,
     );
     assert_code(
-        ocr_client_new_with_credentials(null, null, c("s").as_ptr(), &mut std::ptr::null_mut()),
+        unsafe {
+            ocr_client_new_with_credentials(null, null, c("s").as_ptr(), &mut std::ptr::null_mut())
+        },
         OCR_ERR_INVALID_ARGUMENT,
     );
     assert_code(
-        ocr_client_set_user_agent(std::ptr::null_mut(), c("x").as_ptr()),
+        unsafe { ocr_client_set_user_agent(std::ptr::null_mut(), c("x").as_ptr()) },
         OCR_ERR_INVALID_ARGUMENT,
     );
     assert_code(
-        ocr_client_set_user_agent(client.0, null),
+        unsafe { ocr_client_set_user_agent(client.0, null) },
         OCR_ERR_INVALID_ARGUMENT,
     );
     assert_code(
-        ocr_client_set_request_timeout_ms(client.0, 0),
+        unsafe { ocr_client_set_request_timeout_ms(client.0, 0) },
         OCR_ERR_INVALID_ARGUMENT,
     );
     assert_code(
-        ocr_result_save(std::ptr::null(), 0, c("/tmp/x").as_ptr()),
+        unsafe { ocr_result_save(std::ptr::null(), 0, c("/tmp/x").as_ptr()) },
         OCR_ERR_INVALID_ARGUMENT,
     );
-    assert_eq!(ocr_result_task_status(std::ptr::null()), OCR_TASK_UNKNOWN);
-    assert_eq!(ocr_result_count(std::ptr::null()), 0);
-    assert!(ocr_result_id(std::ptr::null()).is_null());
-    assert!(ocr_result_type(std::ptr::null(), 0).is_null());
+    assert_eq!(
+        unsafe { ocr_result_task_status(std::ptr::null()) },
+        OCR_TASK_UNKNOWN
+    );
+    assert_eq!(unsafe { ocr_result_count(std::ptr::null()) }, 0);
+    assert!(unsafe { ocr_result_id(std::ptr::null()) }.is_null());
+    assert!(unsafe { ocr_result_type(std::ptr::null(), 0) }.is_null());
     let mut len = 7usize;
-    assert!(ocr_result_data(std::ptr::null(), 0, &mut len).is_null());
+    assert!(unsafe { ocr_result_data(std::ptr::null(), 0, &mut len) }.is_null());
     assert_eq!(len, 0);
-    assert!(ocr_result_message(std::ptr::null(), 0).is_null());
-    assert_eq!(ocr_result_warning_count(std::ptr::null()), 0);
-    ocr_result_free(std::ptr::null_mut());
-    ocr_client_free(std::ptr::null_mut());
-    ocr_string_free(std::ptr::null_mut());
+    assert!(unsafe { ocr_result_message(std::ptr::null(), 0) }.is_null());
+    assert_eq!(unsafe { ocr_result_warning_count(std::ptr::null()) }, 0);
+    unsafe { ocr_result_free(std::ptr::null_mut()) };
+    unsafe { ocr_client_free(std::ptr::null_mut()) };
+    unsafe { ocr_string_free(std::ptr::null_mut()) };
     assert_eq!(emulator.stats()["requests"], 0);
 }
 
@@ -683,9 +710,15 @@ fn plain_http_is_only_for_loopback_unless_allowed() {
         Some(OCR_ERR_INVALID_ARGUMENT)
     );
     assert!(last_error().contains("plain http"), "{}", last_error());
-    assert_code(ocr_client_set_allow_insecure_http(client.0, 1), OCR_OK);
-    assert_code(ocr_client_set_connect_timeout_ms(client.0, 200), OCR_OK);
-    assert_code(ocr_client_set_max_attempts(client.0, 1), OCR_OK);
+    assert_code(
+        unsafe { ocr_client_set_allow_insecure_http(client.0, 1) },
+        OCR_OK,
+    );
+    assert_code(
+        unsafe { ocr_client_set_connect_timeout_ms(client.0, 200) },
+        OCR_OK,
+    );
+    assert_code(unsafe { ocr_client_set_max_attempts(client.0, 1) }, OCR_OK);
     let code = client.fetch(None, "x").err().unwrap();
     assert!(
         code == OCR_ERR_TIMEOUT || code == OCR_ERR_NETWORK,
@@ -696,7 +729,7 @@ fn plain_http_is_only_for_loopback_unless_allowed() {
     let mut out = std::ptr::null_mut();
     for bad in ["ftp://x", "not a url", "https://host?q=1"] {
         assert_code(
-            ocr_client_new(c(bad).as_ptr(), std::ptr::null(), &mut out),
+            unsafe { ocr_client_new(c(bad).as_ptr(), std::ptr::null(), &mut out) },
             OCR_ERR_INVALID_ARGUMENT,
         );
     }
@@ -725,14 +758,14 @@ fn results_are_saved_atomically() {
     let dir = scratch_dir("save");
     let path = dir.join("out.pdf");
     assert_code(
-        ocr_result_save(result.0, 0, c(path.to_str().unwrap()).as_ptr()),
+        unsafe { ocr_result_save(result.0, 0, c(path.to_str().unwrap()).as_ptr()) },
         OCR_OK,
     );
     assert_eq!(std::fs::read(&path).unwrap(), result.data(0).unwrap());
 
     let missing = dir.join("missing/out.pdf");
     assert_code(
-        ocr_result_save(result.0, 0, c(missing.to_str().unwrap()).as_ptr()),
+        unsafe { ocr_result_save(result.0, 0, c(missing.to_str().unwrap()).as_ptr()) },
         OCR_ERR_IO,
     );
     assert!(
@@ -741,11 +774,11 @@ fn results_are_saved_atomically() {
         last_error()
     );
     assert_code(
-        ocr_result_save(result.0, 1, c(path.to_str().unwrap()).as_ptr()),
+        unsafe { ocr_result_save(result.0, 1, c(path.to_str().unwrap()).as_ptr()) },
         OCR_ERR_INVALID_ARGUMENT,
     );
     assert_code(
-        ocr_result_save(result.0, 0, c("/dev/full/x").as_ptr()),
+        unsafe { ocr_result_save(result.0, 0, c("/dev/full/x").as_ptr()) },
         OCR_ERR_IO,
     );
     let names: Vec<_> = std::fs::read_dir(&dir)

@@ -271,10 +271,10 @@ impl Drop for Env {
 
 fn tune(client: &Client) {
     for code in [
-        ocr_client_set_connect_timeout_ms(client.0, CONNECT_MS),
-        ocr_client_set_read_timeout_ms(client.0, READ_MS),
-        ocr_client_set_request_timeout_ms(client.0, REQUEST_MS),
-        ocr_client_set_max_attempts(client.0, ATTEMPTS),
+        unsafe { ocr_client_set_connect_timeout_ms(client.0, CONNECT_MS) },
+        unsafe { ocr_client_set_read_timeout_ms(client.0, READ_MS) },
+        unsafe { ocr_client_set_request_timeout_ms(client.0, REQUEST_MS) },
+        unsafe { ocr_client_set_max_attempts(client.0, ATTEMPTS) },
     ] {
         assert_eq!(code, OCR_OK, "{}", last_error());
     }
@@ -434,17 +434,17 @@ fn check_file_result(
     }
     for (i, want) in expected.iter().enumerate() {
         let path = dir.join(result_name(id, want.kind));
-        let reported = text(ocr_result_path(result.0, i));
+        let reported = text(unsafe { ocr_result_path(result.0, i) });
         if reported.as_deref() != path.to_str() {
             problems.push(format!(
                 "result {i} is at {reported:?}, not {}",
                 path.display()
             ));
         }
-        if ocr_result_size(result.0, i) != want.bytes.len() as u64 {
+        if unsafe { ocr_result_size(result.0, i) } != want.bytes.len() as u64 {
             problems.push(format!(
                 "result {i} has size {}, not {}",
-                ocr_result_size(result.0, i),
+                unsafe { ocr_result_size(result.0, i) },
                 want.bytes.len()
             ));
         }
@@ -718,9 +718,15 @@ impl CallOptions {
         }
         let options = ocr_call_options_new();
         let cancel = cancel_for(run);
-        assert_eq!(ocr_call_options_set_timeout_ms(options, CALL_MS), OCR_OK);
-        assert_eq!(ocr_call_options_set_cancel(options, cancel), OCR_OK);
-        ocr_cancel_free(cancel);
+        assert_eq!(
+            unsafe { ocr_call_options_set_timeout_ms(options, CALL_MS) },
+            OCR_OK
+        );
+        assert_eq!(
+            unsafe { ocr_call_options_set_cancel(options, cancel) },
+            OCR_OK
+        );
+        unsafe { ocr_cancel_free(cancel) };
         CallOptions(options)
     }
 
@@ -731,7 +737,7 @@ impl CallOptions {
 
 impl Drop for CallOptions {
     fn drop(&mut self) {
-        ocr_call_options_free(self.0);
+        unsafe { ocr_call_options_free(self.0) };
     }
 }
 
@@ -741,8 +747,11 @@ fn poll_options(run: &Run) -> Options {
     let options = Options::fast(POLL_INTERVAL_MS, POLL_MS);
     if run.alt {
         let cancel = cancel_for(run);
-        assert_eq!(ocr_poll_options_set_cancel(options.0, cancel), OCR_OK);
-        ocr_cancel_free(cancel);
+        assert_eq!(
+            unsafe { ocr_poll_options_set_cancel(options.0, cancel) },
+            OCR_OK
+        );
+        unsafe { ocr_cancel_free(cancel) };
     }
     options
 }
@@ -777,7 +786,7 @@ fn attempt(
     LINES.lock().unwrap_or_else(|e| e.into_inner()).clear();
     // A failure of its own first, so that a failed run that sets no message is seen.
     assert_eq!(
-        ocr_client_set_max_attempts(std::ptr::null_mut(), 1),
+        unsafe { ocr_client_set_max_attempts(std::ptr::null_mut(), 1) },
         OCR_ERR_INVALID_ARGUMENT
     );
     let sentinel = last_error();
@@ -795,7 +804,7 @@ fn attempt(
     let trigger = cancel.map(|ms| {
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(ms));
-            ocr_cancel_trigger(to_trigger as *const ocr_cancel);
+            unsafe { ocr_cancel_trigger(to_trigger as *const ocr_cancel) };
         })
     });
     let code = call();
@@ -867,9 +876,17 @@ fn status(env: &Env, run: &Run, task: &str) -> Trial {
         call_bound(run),
         || {
             if run.alt {
-                ocr_get_task_status_ex(client.0, null(), id.as_ptr(), options.ptr(), &mut status)
+                unsafe {
+                    ocr_get_task_status_ex(
+                        client.0,
+                        null(),
+                        id.as_ptr(),
+                        options.ptr(),
+                        &mut status,
+                    )
+                }
             } else {
-                ocr_get_task_status(client.0, null(), id.as_ptr(), &mut status)
+                unsafe { ocr_get_task_status(client.0, null(), id.as_ptr(), &mut status) }
             }
         },
         Vec::new,
@@ -915,16 +932,18 @@ fn submit(env: &Env, run: &Run, document: &[u8], from_file: Option<&Path>) -> Tr
         run,
         call_bound(run),
         || match (&path, run.alt) {
-            (None, false) => ocr_submit(client.0, null(), bytes, len, null(), &mut id),
-            (None, true) => {
+            (None, false) => unsafe { ocr_submit(client.0, null(), bytes, len, null(), &mut id) },
+            (None, true) => unsafe {
                 ocr_submit_ex(client.0, null(), bytes, len, null(), options.ptr(), &mut id)
-            }
-            (Some(path), false) => {
+            },
+            (Some(path), false) => unsafe {
                 ocr_submit_file(client.0, null(), path.as_ptr(), null(), &mut id)
-            }
+            },
             (Some(path), true) => {
                 let path = path.as_ptr();
-                ocr_submit_file_ex(client.0, null(), path, null(), options.ptr(), &mut id)
+                unsafe {
+                    ocr_submit_file_ex(client.0, null(), path, null(), options.ptr(), &mut id)
+                }
             }
         },
         Vec::new,
@@ -939,7 +958,7 @@ fn submit(env: &Env, run: &Run, document: &[u8], from_file: Option<&Path>) -> Tr
     }
     if trial.code == OCR_OK {
         let task = text(id).unwrap_or_default();
-        ocr_string_free(id);
+        unsafe { ocr_string_free(id) };
         if sent != 1 {
             trial.problems.push(format!(
                 "OCR_OK, but the submission reached the server {sent} times"
@@ -1005,9 +1024,11 @@ fn fetch(env: &Env, run: &Run, task: &str, expected: &[Expected]) -> Trial {
         call_bound(run),
         || {
             if run.alt {
-                ocr_fetch_result_ex(client.0, null(), id.as_ptr(), options.ptr(), &mut out)
+                unsafe {
+                    ocr_fetch_result_ex(client.0, null(), id.as_ptr(), options.ptr(), &mut out)
+                }
             } else {
-                ocr_fetch_result(client.0, id.as_ptr(), &mut out)
+                unsafe { ocr_fetch_result(client.0, id.as_ptr(), &mut out) }
             }
         },
         Vec::new,
@@ -1053,9 +1074,18 @@ fn fetch_to_dir(env: &Env, run: &Run, task: &str, expected: &[Expected]) -> Tria
         || {
             let (id, folder) = (id.as_ptr(), c_dir.as_ptr());
             if run.alt {
-                ocr_fetch_result_to_dir_ex(client.0, null(), id, folder, options.ptr(), &mut out)
+                unsafe {
+                    ocr_fetch_result_to_dir_ex(
+                        client.0,
+                        null(),
+                        id,
+                        folder,
+                        options.ptr(),
+                        &mut out,
+                    )
+                }
             } else {
-                ocr_fetch_result_to_dir(client.0, null(), id, folder, &mut out)
+                unsafe { ocr_fetch_result_to_dir(client.0, null(), id, folder, &mut out) }
             }
         },
         Vec::new,
@@ -1093,7 +1123,7 @@ fn poll(env: &Env, run: &Run, expected: &[Expected]) -> Trial {
         env,
         run,
         poll_bound(),
-        || ocr_poll_until_done(client.0, id.as_ptr(), options.0, &mut out),
+        || unsafe { ocr_poll_until_done(client.0, id.as_ptr(), options.0, &mut out) },
         Vec::new,
     );
     check_out(&mut trial, out, |result| {
@@ -1121,7 +1151,7 @@ fn poll_to_dir(env: &Env, run: &Run, expected: &[Expected]) -> Trial {
         poll_bound(),
         || {
             let (id, folder) = (id.as_ptr(), c_dir.as_ptr());
-            ocr_poll_until_done_to_dir(client.0, null(), id, options.0, folder, &mut out)
+            unsafe { ocr_poll_until_done_to_dir(client.0, null(), id, options.0, folder, &mut out) }
         },
         Vec::new,
     );
@@ -1143,7 +1173,10 @@ fn poll_to_dir(env: &Env, run: &Run, expected: &[Expected]) -> Trial {
 /// failure's, and every per-task message is there and clean.
 fn poll_many(env: &Env, run: &Run, done: &[Expected], walking: &[Expected]) -> Trial {
     let client = env.client(run);
-    assert_eq!(ocr_client_set_max_connections(client.0, 2), OCR_OK);
+    assert_eq!(
+        unsafe { ocr_client_set_max_connections(client.0, 2) },
+        OCR_OK
+    );
     let tasks = [
         env.fixture(&format!("many-done-{}", run.tag), done, json!({})),
         walking_task(env, run, "many-walking", walking),
@@ -1168,7 +1201,7 @@ fn poll_many(env: &Env, run: &Run, done: &[Expected], walking: &[Expected]) -> T
         || {
             let (ids, count) = (pointers.as_ptr(), pointers.len());
             let (results, codes) = (results.as_mut_ptr(), codes.as_mut_ptr());
-            ocr_poll_many(client.0, null(), ids, count, options.0, results, codes)
+            unsafe { ocr_poll_many(client.0, null(), ids, count, options.0, results, codes) }
         },
         || {
             per_task = (0..tasks.len())
@@ -1243,9 +1276,9 @@ fn cancel(env: &Env, run: &Run) -> Trial {
         call_bound(run),
         || {
             if run.alt {
-                ocr_cancel_task_ex(client.0, null(), id.as_ptr(), options.ptr())
+                unsafe { ocr_cancel_task_ex(client.0, null(), id.as_ptr(), options.ptr()) }
             } else {
-                ocr_cancel_task(client.0, null(), id.as_ptr())
+                unsafe { ocr_cancel_task(client.0, null(), id.as_ptr()) }
             }
         },
         Vec::new,
@@ -1292,7 +1325,7 @@ fn save(env: &Env, run: &Run, result: &OcrResult, index: usize, bytes: &[u8]) ->
         env,
         run,
         Duration::from_millis(SAVE_MS),
-        || ocr_result_save(result.0, index, target.as_ptr()),
+        || unsafe { ocr_result_save(result.0, index, target.as_ptr()) },
         Vec::new,
     );
     let complete = trial.code == OCR_OK;
@@ -1582,11 +1615,11 @@ fn count(attempt: &mut impl FnMut(&Run) -> Trial, v: usize, variant: &Variant, t
 /// child processes, see [`shards`]), and fails with every broken invariant.
 fn sweep(spec: Sweep, mut attempt: impl FnMut(&Run) -> Trial) {
     let _one_at_a_time = SWEEP.lock().unwrap_or_else(|e| e.into_inner());
-    ocr_set_log_callback(Some(collect_line), std::ptr::null_mut());
+    unsafe { ocr_set_log_callback(Some(collect_line), std::ptr::null_mut()) };
     assert_eq!(ocr_set_log_level(OCR_LOG_DEBUG), OCR_OK);
     if let Ok(points) = std::env::var(POINTS_VAR) {
         run_child(&spec, &points, &mut attempt);
-        ocr_set_log_callback(None, std::ptr::null_mut());
+        unsafe { ocr_set_log_callback(None, std::ptr::null_mut()) };
         return;
     }
     let full = full_sweep();
@@ -1641,7 +1674,7 @@ fn sweep(spec: Sweep, mut attempt: impl FnMut(&Run) -> Trial) {
         counted_steps.push(counted.steps);
     }
     let findings = run_points(&spec, &points, &mut attempt);
-    ocr_set_log_callback(None, std::ptr::null_mut());
+    unsafe { ocr_set_log_callback(None, std::ptr::null_mut()) };
     let mut hits = 0u64;
     let mut per_variant = vec![(0u64, 0u64); spec.variants.len()];
     for finding in findings {
@@ -1886,7 +1919,9 @@ fn ocr_result_save_of_a_result_in_a_file_keeps_its_promises_at_every_failing_ste
     let source = env.run_dir("source");
     let mut out = std::ptr::null_mut();
     let (id, folder) = (c(&task), c(source.to_str().unwrap()));
-    let code = ocr_fetch_result_to_dir(client.0, null(), id.as_ptr(), folder.as_ptr(), &mut out);
+    let code = unsafe {
+        ocr_fetch_result_to_dir(client.0, null(), id.as_ptr(), folder.as_ptr(), &mut out)
+    };
     assert_eq!(code, OCR_OK, "{}", last_error());
     let in_file = OcrResult(out);
     let spec = saving(

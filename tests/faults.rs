@@ -137,7 +137,7 @@ fn result_of(bytes: u32) -> OcrResult {
 }
 
 fn save(result: &OcrResult, path: &Path) -> ocr_code {
-    ocr_result_save(result.0, 0, c(path.to_str().unwrap()).as_ptr())
+    unsafe { ocr_result_save(result.0, 0, c(path.to_str().unwrap()).as_ptr()) }
 }
 
 /// A tmpfs mounted for one test, unmounted when dropped; `None` where mounting is not allowed

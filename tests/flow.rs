@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 
 fn stat(client: &Client, what: i32) -> f64 {
     let mut value = -1.0;
-    assert_code(ocr_client_stats(client.0, what, &mut value), OCR_OK);
+    assert_code(
+        unsafe { ocr_client_stats(client.0, what, &mut value) },
+        OCR_OK,
+    );
     value
 }
 
@@ -30,7 +33,7 @@ fn threads_sharing_a_rate_limited_client_are_throttled_rarely_and_all_complete()
     let emulator = Emulator::start(&["--rate-limit", "20"]);
     let id = emulator.fixture(json!({"results": [{"type": "Text", "text": "x"}]}));
     let client = Arc::new(Client::demo(&emulator));
-    assert_code(ocr_client_set_max_attempts(client.0, 20), OCR_OK);
+    assert_code(unsafe { ocr_client_set_max_attempts(client.0, 20) }, OCR_OK);
     let started = Instant::now();
     let threads: Vec<_> = (0..8)
         .map(|_| {
@@ -103,8 +106,11 @@ fn a_retry_after_pauses_every_thread_of_the_client() {
 fn the_retry_budget_runs_dry_so_an_outage_is_not_multiplied() {
     let server = Server::always(http("502 Bad Gateway", &[], ""));
     let client = Arc::new(Client::with_token(&server.url, Some("token")));
-    assert_code(ocr_client_set_circuit_breaker(client.0, 0), OCR_OK);
-    assert_code(ocr_client_set_max_attempts(client.0, 2), OCR_OK);
+    assert_code(
+        unsafe { ocr_client_set_circuit_breaker(client.0, 0) },
+        OCR_OK,
+    );
+    assert_code(unsafe { ocr_client_set_max_attempts(client.0, 2) }, OCR_OK);
     let threads: Vec<_> = (0..16)
         .map(|_| {
             let client = Arc::clone(&client);
@@ -140,7 +146,7 @@ fn the_breaker_opens_on_a_dead_service_and_a_probe_closes_it() {
     let address = dead.local_addr().unwrap().to_string();
     drop(dead);
     let client = Client::with_token(&format!("http://{address}"), Some("token"));
-    assert_code(ocr_client_set_max_attempts(client.0, 1), OCR_OK);
+    assert_code(unsafe { ocr_client_set_max_attempts(client.0, 1) }, OCR_OK);
     for _ in 0..5 {
         assert_code(client.fetch(None, "t").err().unwrap(), OCR_ERR_NETWORK);
         assert!(
@@ -180,8 +186,14 @@ fn the_breaker_opens_on_a_dead_service_and_a_probe_closes_it() {
     assert!(client.fetch(None, "t").is_ok());
 
     let unguarded = Client::with_token(&format!("http://{}", closed_port()), Some("token"));
-    assert_code(ocr_client_set_max_attempts(unguarded.0, 1), OCR_OK);
-    assert_code(ocr_client_set_circuit_breaker(unguarded.0, 0), OCR_OK);
+    assert_code(
+        unsafe { ocr_client_set_max_attempts(unguarded.0, 1) },
+        OCR_OK,
+    );
+    assert_code(
+        unsafe { ocr_client_set_circuit_breaker(unguarded.0, 0) },
+        OCR_OK,
+    );
     for _ in 0..8 {
         unguarded.fetch(None, "t").err().unwrap();
         assert!(
@@ -202,14 +214,18 @@ fn closed_port() -> String {
 fn waiting_for_the_budget_keeps_the_deadline_and_the_cancel() {
     let server = Server::start(|request, _| done(request.target.rsplit('=').next().unwrap()));
     let client = Client::with_token(&server.url, Some("token"));
-    assert_code(ocr_client_set_max_rate(client.0, 0.2), OCR_OK);
+    assert_code(unsafe { ocr_client_set_max_rate(client.0, 0.2) }, OCR_OK);
     assert!(client.fetch(None, "t").is_ok(), "the first goes at once");
     let call = ocr_call_options_new();
-    assert_code(ocr_call_options_set_timeout_ms(call, 300), OCR_OK);
+    assert_code(
+        unsafe { ocr_call_options_set_timeout_ms(call, 300) },
+        OCR_OK,
+    );
     let started = Instant::now();
     let mut out = std::ptr::null_mut();
     let id = c("t");
-    let code = ocr_fetch_result_ex(client.0, std::ptr::null(), id.as_ptr(), call, &mut out);
+    let code =
+        unsafe { ocr_fetch_result_ex(client.0, std::ptr::null(), id.as_ptr(), call, &mut out) };
     assert_code(code, OCR_ERR_TIMEOUT);
     assert!(last_error().contains("request budget"), "{}", last_error());
     assert!(
@@ -217,37 +233,38 @@ fn waiting_for_the_budget_keeps_the_deadline_and_the_cancel() {
         "{:?}",
         started.elapsed()
     );
-    ocr_call_options_free(call);
+    unsafe { ocr_call_options_free(call) };
 
     let cancel = ocr_cancel_new();
     let call = ocr_call_options_new();
-    assert_code(ocr_call_options_set_cancel(call, cancel), OCR_OK);
+    assert_code(unsafe { ocr_call_options_set_cancel(call, cancel) }, OCR_OK);
     let trigger = cancel as usize;
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(100));
-        ocr_cancel_trigger(trigger as *const ocr_cancel);
+        unsafe { ocr_cancel_trigger(trigger as *const ocr_cancel) };
     });
     let started = Instant::now();
-    let code = ocr_fetch_result_ex(client.0, std::ptr::null(), id.as_ptr(), call, &mut out);
+    let code =
+        unsafe { ocr_fetch_result_ex(client.0, std::ptr::null(), id.as_ptr(), call, &mut out) };
     assert_code(code, OCR_ERR_CANCELLED);
     assert!(
         started.elapsed() < Duration::from_millis(600),
         "{:?}",
         started.elapsed()
     );
-    ocr_call_options_free(call);
-    ocr_cancel_free(cancel);
+    unsafe { ocr_call_options_free(call) };
+    unsafe { ocr_cancel_free(cancel) };
     assert_eq!(server.requests().len(), 1);
 
     for bad in [-1.0, f64::NAN, f64::INFINITY] {
         assert_code(
-            ocr_client_set_max_rate(client.0, bad),
+            unsafe { ocr_client_set_max_rate(client.0, bad) },
             OCR_ERR_INVALID_ARGUMENT,
         );
     }
     let mut value = 0.0;
     assert_code(
-        ocr_client_stats(client.0, 99, &mut value),
+        unsafe { ocr_client_stats(client.0, 99, &mut value) },
         OCR_ERR_INVALID_ARGUMENT,
     );
 }

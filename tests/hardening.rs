@@ -91,7 +91,7 @@ fn a_token_fetch_that_fails_with_debug_logging_ends_instead_of_hanging() {
     let url = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
     let lines: &'static Mutex<Vec<String>> = Box::leak(Box::default());
-    ocr_set_log_callback(Some(keep_line), lines as *const _ as *mut c_void);
+    unsafe { ocr_set_log_callback(Some(keep_line), lines as *const _ as *mut c_void) };
     assert_code(ocr_set_log_level(OCR_LOG_DEBUG), OCR_OK);
     let client = Arc::new(Client::with_credentials(
         &url,
@@ -114,7 +114,7 @@ fn a_token_fetch_that_fails_with_debug_logging_ends_instead_of_hanging() {
         started.elapsed()
     );
     assert_code(ocr_set_log_level(OCR_LOG_OFF), OCR_OK);
-    ocr_set_log_callback(None, std::ptr::null_mut());
+    unsafe { ocr_set_log_callback(None, std::ptr::null_mut()) };
     let lines = lines.lock().unwrap();
     assert!(!lines.is_empty());
     assert!(lines.iter().all(|l| !l.contains("a-client-secret-value")));
@@ -339,7 +339,7 @@ fn hello_result() -> (Server, OcrResult) {
 }
 
 fn save(result: &OcrResult, index: usize, path: &Path) -> ocr_code {
-    ocr_result_save(result.0, index, c(path.to_str().unwrap()).as_ptr())
+    unsafe { ocr_result_save(result.0, index, c(path.to_str().unwrap()).as_ptr()) }
 }
 
 #[test]
@@ -442,29 +442,33 @@ fn sizes_that_no_object_can_have_are_invalid_arguments_and_send_nothing() {
     let client = Client::with_token(&server.url, Some("token"));
     let byte = 0u8;
     let mut id = std::ptr::null_mut();
-    let code = ocr_submit(
-        client.0,
-        std::ptr::null(),
-        &byte,
-        usize::MAX,
-        std::ptr::null(),
-        &mut id,
-    );
+    let code = unsafe {
+        ocr_submit(
+            client.0,
+            std::ptr::null(),
+            &byte,
+            usize::MAX,
+            std::ptr::null(),
+            &mut id,
+        )
+    };
     assert_code(code, OCR_ERR_INVALID_ARGUMENT);
     assert!(id.is_null());
     let id = c("t");
     let ids = [id.as_ptr()];
     let mut results = [std::ptr::null_mut()];
     let mut codes = [-1];
-    let code = ocr_poll_many(
-        client.0,
-        std::ptr::null(),
-        ids.as_ptr(),
-        usize::MAX / 2,
-        std::ptr::null(),
-        results.as_mut_ptr(),
-        codes.as_mut_ptr(),
-    );
+    let code = unsafe {
+        ocr_poll_many(
+            client.0,
+            std::ptr::null(),
+            ids.as_ptr(),
+            usize::MAX / 2,
+            std::ptr::null(),
+            results.as_mut_ptr(),
+            codes.as_mut_ptr(),
+        )
+    };
     assert_code(code, OCR_ERR_INVALID_ARGUMENT);
     assert_eq!(codes, [-1], "nothing written");
     assert_eq!(server.requests().len(), 0);
@@ -488,15 +492,17 @@ fn every_failed_task_of_poll_many_has_its_own_message() {
     let mut results = [std::ptr::null_mut(); 3];
     let mut codes = [-1; 3];
     let options = Options::fast(5, 5000);
-    let code = ocr_poll_many(
-        client.0,
-        std::ptr::null(),
-        ids.as_ptr(),
-        3,
-        options.0,
-        results.as_mut_ptr(),
-        codes.as_mut_ptr(),
-    );
+    let code = unsafe {
+        ocr_poll_many(
+            client.0,
+            std::ptr::null(),
+            ids.as_ptr(),
+            3,
+            options.0,
+            results.as_mut_ptr(),
+            codes.as_mut_ptr(),
+        )
+    };
     assert_code(code, OCR_ERR_TASK_FAILED);
     assert_eq!(codes, [OCR_OK, OCR_ERR_TASK_FAILED, OCR_ERR_TASK_NOT_FOUND]);
     let message = |i| text(ocr_poll_many_message(i));
@@ -505,7 +511,7 @@ fn every_failed_task_of_poll_many_has_its_own_message() {
     assert!(message(2).unwrap().contains("does not exist"));
     assert_eq!(message(3), None);
     for result in results {
-        ocr_result_free(result);
+        unsafe { ocr_result_free(result) };
     }
 }
 
@@ -515,9 +521,12 @@ struct CallOptions(*mut ocr_call_options);
 impl CallOptions {
     fn cancelled_by(cancel: *mut ocr_cancel, timeout_ms: u32) -> CallOptions {
         let options = CallOptions(ocr_call_options_new());
-        assert_code(ocr_call_options_set_cancel(options.0, cancel), OCR_OK);
         assert_code(
-            ocr_call_options_set_timeout_ms(options.0, timeout_ms),
+            unsafe { ocr_call_options_set_cancel(options.0, cancel) },
+            OCR_OK,
+        );
+        assert_code(
+            unsafe { ocr_call_options_set_timeout_ms(options.0, timeout_ms) },
             OCR_OK,
         );
         options
@@ -526,7 +535,7 @@ impl CallOptions {
 
 impl Drop for CallOptions {
     fn drop(&mut self) {
-        ocr_call_options_free(self.0);
+        unsafe { ocr_call_options_free(self.0) };
     }
 }
 
@@ -543,7 +552,7 @@ fn cancelled_after_100_ms(
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(100));
         *when.lock().unwrap() = Some(Instant::now());
-        ocr_cancel_trigger(trigger as *const ocr_cancel);
+        unsafe { ocr_cancel_trigger(trigger as *const ocr_cancel) };
     });
     let code = call(options.0);
     let after = triggered
@@ -552,7 +561,7 @@ fn cancelled_after_100_ms(
         .expect("the trigger ran first")
         .elapsed();
     drop(options);
-    ocr_cancel_free(cancel);
+    unsafe { ocr_cancel_free(cancel) };
     (code, after)
 }
 
@@ -567,34 +576,42 @@ fn every_network_call_is_cancellable_while_the_server_is_silent() {
             "submit",
             Box::new(|call| {
                 let mut out = std::ptr::null_mut();
-                ocr_submit_ex(
-                    client.0,
-                    std::ptr::null(),
-                    b"%PDF".as_ptr(),
-                    4,
-                    std::ptr::null(),
-                    call,
-                    &mut out,
-                )
+                unsafe {
+                    ocr_submit_ex(
+                        client.0,
+                        std::ptr::null(),
+                        b"%PDF".as_ptr(),
+                        4,
+                        std::ptr::null(),
+                        call,
+                        &mut out,
+                    )
+                }
             }),
         ),
         (
             "fetch",
             Box::new(|call| {
                 let mut out = std::ptr::null_mut();
-                ocr_fetch_result_ex(client.0, std::ptr::null(), id.as_ptr(), call, &mut out)
+                unsafe {
+                    ocr_fetch_result_ex(client.0, std::ptr::null(), id.as_ptr(), call, &mut out)
+                }
             }),
         ),
         (
             "status",
             Box::new(|call| {
                 let mut out = 0;
-                ocr_get_task_status_ex(client.0, std::ptr::null(), id.as_ptr(), call, &mut out)
+                unsafe {
+                    ocr_get_task_status_ex(client.0, std::ptr::null(), id.as_ptr(), call, &mut out)
+                }
             }),
         ),
         (
             "cancel task",
-            Box::new(|call| ocr_cancel_task_ex(client.0, std::ptr::null(), id.as_ptr(), call)),
+            Box::new(|call| unsafe {
+                ocr_cancel_task_ex(client.0, std::ptr::null(), id.as_ptr(), call)
+            }),
         ),
     ];
     for (name, call) in calls {
@@ -636,11 +653,14 @@ fn connecting_to_a_host_that_does_not_answer_is_cancellable_and_bounded_by_the_d
         assert!(fillers.len() < 64, "the listen queue never filled");
     }
     let client = Client::with_token(&format!("http://{address}"), Some("token"));
-    assert_code(ocr_client_set_connect_timeout_ms(client.0, 30_000), OCR_OK);
+    assert_code(
+        unsafe { ocr_client_set_connect_timeout_ms(client.0, 30_000) },
+        OCR_OK,
+    );
     let id = c("t");
     let (code, after) = cancelled_after_100_ms(|call| {
         let mut out = std::ptr::null_mut();
-        ocr_fetch_result_ex(client.0, std::ptr::null(), id.as_ptr(), call, &mut out)
+        unsafe { ocr_fetch_result_ex(client.0, std::ptr::null(), id.as_ptr(), call, &mut out) }
     });
     assert_eq!(name_of(code), "OCR_ERR_CANCELLED", "{}", last_error());
     assert!(
@@ -652,7 +672,9 @@ fn connecting_to_a_host_that_does_not_answer_is_cancellable_and_bounded_by_the_d
     let options = CallOptions::cancelled_by(cancel, 300);
     let started = Instant::now();
     let mut out = std::ptr::null_mut();
-    let code = ocr_fetch_result_ex(client.0, std::ptr::null(), id.as_ptr(), options.0, &mut out);
+    let code = unsafe {
+        ocr_fetch_result_ex(client.0, std::ptr::null(), id.as_ptr(), options.0, &mut out)
+    };
     assert_eq!(name_of(code), "OCR_ERR_TIMEOUT", "{}", last_error());
     assert!(
         started.elapsed() < Duration::from_millis(800),
@@ -660,5 +682,5 @@ fn connecting_to_a_host_that_does_not_answer_is_cancellable_and_bounded_by_the_d
         started.elapsed()
     );
     drop(options);
-    ocr_cancel_free(cancel);
+    unsafe { ocr_cancel_free(cancel) };
 }

@@ -202,26 +202,30 @@ fn unsendable_tokens_and_ids_are_refused_before_connecting() {
         "tok\u{85}",
     ] {
         assert_code(
-            ocr_client_new(c(&server.url).as_ptr(), c(bad).as_ptr(), &mut out),
+            unsafe { ocr_client_new(c(&server.url).as_ptr(), c(bad).as_ptr(), &mut out) },
             OCR_ERR_INVALID_ARGUMENT,
         );
         assert!(error_message().contains("access token"));
         assert_code(
-            ocr_client_new_with_credentials(
-                c(&server.url).as_ptr(),
-                c(bad).as_ptr(),
-                c(secrets::CLIENT_SECRET).as_ptr(),
-                &mut out,
-            ),
+            unsafe {
+                ocr_client_new_with_credentials(
+                    c(&server.url).as_ptr(),
+                    c(bad).as_ptr(),
+                    c(secrets::CLIENT_SECRET).as_ptr(),
+                    &mut out,
+                )
+            },
             OCR_ERR_INVALID_ARGUMENT,
         );
         assert_code(
-            ocr_client_new_with_credentials(
-                c(&server.url).as_ptr(),
-                c(secrets::CLIENT_ID).as_ptr(),
-                c(bad).as_ptr(),
-                &mut out,
-            ),
+            unsafe {
+                ocr_client_new_with_credentials(
+                    c(&server.url).as_ptr(),
+                    c(secrets::CLIENT_ID).as_ptr(),
+                    c(bad).as_ptr(),
+                    &mut out,
+                )
+            },
             OCR_ERR_INVALID_ARGUMENT,
         );
         assert!(out.is_null());
@@ -236,7 +240,7 @@ fn unsendable_tokens_and_ids_are_refused_before_connecting() {
         assert!(error_message().contains("task id"));
     }
     assert_code(
-        ocr_client_set_user_agent(client.0, c("agent\r\nX-Evil: 1").as_ptr()),
+        unsafe { ocr_client_set_user_agent(client.0, c("agent\r\nX-Evil: 1").as_ptr()) },
         OCR_ERR_INVALID_ARGUMENT,
     );
     assert_eq!(server.connections(), 0);
@@ -367,20 +371,26 @@ fn finding_an_undecodable_content_encoding_is_refused_by_name() {
 fn finding_a_cancel_ends_a_poll_that_waits_for_a_silent_server() {
     let server = Server::always(Reply::silence());
     let client = Client::with_token(&server.url, Some(secrets::TOKEN));
-    assert_code(ocr_client_set_read_timeout_ms(client.0, 5000), OCR_OK);
+    assert_code(
+        unsafe { ocr_client_set_read_timeout_ms(client.0, 5000) },
+        OCR_OK,
+    );
     let options = Options::fast(50, 0);
     let cancel = ocr_cancel_new();
-    assert_code(ocr_poll_options_set_cancel(options.0, cancel), OCR_OK);
+    assert_code(
+        unsafe { ocr_poll_options_set_cancel(options.0, cancel) },
+        OCR_OK,
+    );
     let cancel_address = cancel as usize;
     let trigger = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(300));
-        ocr_cancel_trigger(cancel_address as *const ocr_cancel);
+        unsafe { ocr_cancel_trigger(cancel_address as *const ocr_cancel) };
         Instant::now()
     });
     let outcome = client.poll(None, "t", Some(&options)).err();
     let returned = Instant::now();
     let triggered = trigger.join().unwrap();
-    ocr_cancel_free(cancel);
+    unsafe { ocr_cancel_free(cancel) };
     assert_eq!(outcome, Some(OCR_ERR_CANCELLED), "{}", error_message());
     assert!(returned.duration_since(triggered) < Duration::from_millis(100));
 }
@@ -410,8 +420,11 @@ fn finding_a_message_names_the_request_once() {
     ] {
         let server = Server::always(reply);
         let client = Client::with_token(&server.url, Some(secrets::TOKEN));
-        assert_code(ocr_client_set_read_timeout_ms(client.0, 300), OCR_OK);
-        assert_code(ocr_client_set_max_attempts(client.0, 1), OCR_OK);
+        assert_code(
+            unsafe { ocr_client_set_read_timeout_ms(client.0, 300) },
+            OCR_OK,
+        );
+        assert_code(unsafe { ocr_client_set_max_attempts(client.0, 1) }, OCR_OK);
         assert!(client.fetch(None, "t").is_err());
         let message = error_message();
         assert_eq!(message.matches(&server.url).count(), 1, "{message}");

@@ -13,7 +13,7 @@ fn trusting(emulator: &Emulator) -> Client {
     let client = Client::demo(emulator);
     let ca = emulator.ca_file.as_ref().unwrap();
     assert_code(
-        ocr_client_set_ca_file(client.0, c(ca.to_str().unwrap()).as_ptr()),
+        unsafe { ocr_client_set_ca_file(client.0, c(ca.to_str().unwrap()).as_ptr()) },
         OCR_OK,
     );
     client
@@ -71,7 +71,10 @@ fn two_hundred_polls_over_https_use_one_handshake() {
     // The test's own control connection made one handshake already (for the fixture).
     let before = emulator.stats()["tls_handshakes"].as_u64().unwrap();
     let options = Options::fast(1, 60_000);
-    assert_code(ocr_poll_options_set_max_attempts(options.0, 200), OCR_OK);
+    assert_code(
+        unsafe { ocr_poll_options_set_max_attempts(options.0, 200) },
+        OCR_OK,
+    );
     assert_code(
         client.poll(None, &id, Some(&options)).err().unwrap(),
         OCR_ERR_NOT_READY,
@@ -95,11 +98,14 @@ fn a_poll_over_https_is_cancelled_within_milliseconds() {
     let client = trusting(&emulator);
     let options = Options::fast(50, 60_000);
     let cancel = ocr_cancel_new();
-    assert_code(ocr_poll_options_set_cancel(options.0, cancel), OCR_OK);
+    assert_code(
+        unsafe { ocr_poll_options_set_cancel(options.0, cancel) },
+        OCR_OK,
+    );
     let trigger = cancel as usize;
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(200));
-        ocr_cancel_trigger(trigger as *const ocr_cancel);
+        unsafe { ocr_cancel_trigger(trigger as *const ocr_cancel) };
     });
     let started = Instant::now();
     assert_code(
@@ -111,5 +117,5 @@ fn a_poll_over_https_is_cancelled_within_milliseconds() {
         "{:?}",
         started.elapsed()
     );
-    ocr_cancel_free(cancel);
+    unsafe { ocr_cancel_free(cancel) };
 }

@@ -117,13 +117,15 @@ fn a_file_is_submitted_like_its_bytes() {
     }
     let mut id: *mut c_char = std::ptr::null_mut();
     assert_code(
-        ocr_submit_file(
-            client.0,
-            std::ptr::null(),
-            std::ptr::null(),
-            std::ptr::null(),
-            &mut id,
-        ),
+        unsafe {
+            ocr_submit_file(
+                client.0,
+                std::ptr::null(),
+                std::ptr::null(),
+                std::ptr::null(),
+                &mut id,
+            )
+        },
         OCR_ERR_INVALID_ARGUMENT,
     );
     assert_eq!(emulator.stats()["requests"], before, "nothing was sent");
@@ -187,21 +189,25 @@ fn status_uses_the_cheap_call_and_follows_the_task() {
 
     let mut status = 0;
     assert_code(
-        ocr_get_task_status(
-            client.0,
-            std::ptr::null(),
-            c("x").as_ptr(),
-            std::ptr::null_mut(),
-        ),
+        unsafe {
+            ocr_get_task_status(
+                client.0,
+                std::ptr::null(),
+                c("x").as_ptr(),
+                std::ptr::null_mut(),
+            )
+        },
         OCR_ERR_INVALID_ARGUMENT,
     );
     assert_code(
-        ocr_get_task_status(
-            std::ptr::null(),
-            std::ptr::null(),
-            c("x").as_ptr(),
-            &mut status,
-        ),
+        unsafe {
+            ocr_get_task_status(
+                std::ptr::null(),
+                std::ptr::null(),
+                c("x").as_ptr(),
+                &mut status,
+            )
+        },
         OCR_ERR_INVALID_ARGUMENT,
     );
 }
@@ -298,7 +304,10 @@ fn poll_many_sends_no_more_requests_than_polling_one_by_one() {
         .map(|_| emulator.fixture(json!({"taskStatus": "Pending"})))
         .collect();
     let options = Options::fast(10, 0);
-    assert_code(ocr_poll_options_set_max_attempts(options.0, 3), OCR_OK);
+    assert_code(
+        unsafe { ocr_poll_options_set_max_attempts(options.0, 3) },
+        OCR_OK,
+    );
     let (code, per_task) = client.poll_many(None, &ids, Some(&options));
     assert_code(code, OCR_ERR_NOT_READY);
     for ((task_code, _), id) in per_task.iter().zip(&ids) {
@@ -325,7 +334,10 @@ fn poll_many_keeps_to_its_connection_bound() {
     let ids: Vec<String> = (0..60)
         .map(|_| client.submit(None, &pdf, None).unwrap())
         .collect();
-    assert_code(ocr_client_set_max_connections(client.0, 3), OCR_OK);
+    assert_code(
+        unsafe { ocr_client_set_max_connections(client.0, 3) },
+        OCR_OK,
+    );
     // Slow answers keep every worker busy, so the bound is what limits the connections.
     emulator.fault(json!({"path": "/v5.0/ocr/RecognizePdf", "method": "GET", "kind": "delay", "ms": 20, "count": 1000}));
     let before = emulator.stats();
@@ -349,7 +361,7 @@ fn poll_many_keeps_to_its_connection_bound() {
         "the client reuses its connections: {opened} opened"
     );
     assert_code(
-        ocr_client_set_max_connections(client.0, 0),
+        unsafe { ocr_client_set_max_connections(client.0, 0) },
         OCR_ERR_INVALID_ARGUMENT,
     );
 }
@@ -363,12 +375,15 @@ fn poll_many_can_be_cancelled_from_another_thread() {
     ids.extend((0..30).map(|_| emulator.fixture(json!({"taskStatus": "Pending"}))));
     let options = Options::fast(50, 0);
     let cancel = ocr_cancel_new();
-    assert_code(ocr_poll_options_set_cancel(options.0, cancel), OCR_OK);
+    assert_code(
+        unsafe { ocr_poll_options_set_cancel(options.0, cancel) },
+        OCR_OK,
+    );
     let cancel_address = cancel as usize;
     std::thread::scope(|scope| {
         let trigger = scope.spawn(move || {
             std::thread::sleep(Duration::from_millis(300));
-            ocr_cancel_trigger(cancel_address as *const ocr_cancel);
+            unsafe { ocr_cancel_trigger(cancel_address as *const ocr_cancel) };
             Instant::now()
         });
         let (code, per_task) = client.poll_many(None, &ids, Some(&options));
@@ -390,7 +405,7 @@ fn poll_many_can_be_cancelled_from_another_thread() {
                 .all(|(code, result)| *code == OCR_ERR_CANCELLED && result.is_none())
         );
     });
-    ocr_cancel_free(cancel);
+    unsafe { ocr_cancel_free(cancel) };
 }
 
 #[test]
@@ -402,22 +417,7 @@ fn poll_many_checks_its_arguments_before_polling() {
     let a = c("a");
     let ids = [a.as_ptr(), std::ptr::null()];
     assert_code(
-        ocr_poll_many(
-            client.0,
-            std::ptr::null(),
-            ids.as_ptr(),
-            2,
-            std::ptr::null(),
-            results.as_mut_ptr(),
-            codes.as_mut_ptr(),
-        ),
-        OCR_ERR_INVALID_ARGUMENT,
-    );
-    assert!(last_error().contains("task_ids[1]"), "{}", last_error());
-    assert_eq!(codes, [-1, -1], "nothing is written for invalid arguments");
-    let (bad, empty) = (c("a\nb"), c(""));
-    for ids in [[a.as_ptr(), bad.as_ptr()], [empty.as_ptr(), a.as_ptr()]] {
-        assert_code(
+        unsafe {
             ocr_poll_many(
                 client.0,
                 std::ptr::null(),
@@ -426,7 +426,26 @@ fn poll_many_checks_its_arguments_before_polling() {
                 std::ptr::null(),
                 results.as_mut_ptr(),
                 codes.as_mut_ptr(),
-            ),
+            )
+        },
+        OCR_ERR_INVALID_ARGUMENT,
+    );
+    assert!(last_error().contains("task_ids[1]"), "{}", last_error());
+    assert_eq!(codes, [-1, -1], "nothing is written for invalid arguments");
+    let (bad, empty) = (c("a\nb"), c(""));
+    for ids in [[a.as_ptr(), bad.as_ptr()], [empty.as_ptr(), a.as_ptr()]] {
+        assert_code(
+            unsafe {
+                ocr_poll_many(
+                    client.0,
+                    std::ptr::null(),
+                    ids.as_ptr(),
+                    2,
+                    std::ptr::null(),
+                    results.as_mut_ptr(),
+                    codes.as_mut_ptr(),
+                )
+            },
             OCR_ERR_INVALID_ARGUMENT,
         );
         assert_eq!(
@@ -436,27 +455,31 @@ fn poll_many_checks_its_arguments_before_polling() {
         );
     }
     assert_code(
-        ocr_poll_many(
-            client.0,
-            std::ptr::null(),
-            std::ptr::null(),
-            2,
-            std::ptr::null(),
-            results.as_mut_ptr(),
-            codes.as_mut_ptr(),
-        ),
+        unsafe {
+            ocr_poll_many(
+                client.0,
+                std::ptr::null(),
+                std::ptr::null(),
+                2,
+                std::ptr::null(),
+                results.as_mut_ptr(),
+                codes.as_mut_ptr(),
+            )
+        },
         OCR_ERR_INVALID_ARGUMENT,
     );
     assert_code(
-        ocr_poll_many(
-            client.0,
-            std::ptr::null(),
-            std::ptr::null(),
-            0,
-            std::ptr::null(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-        ),
+        unsafe {
+            ocr_poll_many(
+                client.0,
+                std::ptr::null(),
+                std::ptr::null(),
+                0,
+                std::ptr::null(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+        },
         OCR_OK,
     );
     assert_eq!(emulator.stats()["requests"], 0);

@@ -27,7 +27,7 @@ fn take_lines() -> Vec<(i32, String)> {
 #[test]
 fn log_lines_reach_the_callback_by_level_without_secrets() {
     let emulator = Emulator::start(&["--pending-ms", "50", "--processing-ms", "50"]);
-    ocr_set_log_callback(Some(collect), 42 as *mut c_void);
+    unsafe { ocr_set_log_callback(Some(collect), 42 as *mut c_void) };
 
     assert_code(ocr_set_log_level(OCR_LOG_DEBUG), OCR_OK);
     let client = Client::demo(&emulator);
@@ -79,12 +79,12 @@ fn log_lines_reach_the_callback_by_level_without_secrets() {
 
     // A callback may call into the library: those calls work and log nothing.
     assert_code(ocr_set_log_level(OCR_LOG_DEBUG), OCR_OK);
-    ocr_set_log_callback(Some(call_back_in), with_token.0.cast());
+    unsafe { ocr_set_log_callback(Some(call_back_in), with_token.0.cast()) };
     with_token.fetch(None, "whatever").unwrap();
     assert!(NESTED_CALLS.load(std::sync::atomic::Ordering::SeqCst) > 0);
 
     assert_code(ocr_set_log_level(OCR_LOG_OFF), OCR_OK);
-    ocr_set_log_callback(None, std::ptr::null_mut());
+    unsafe { ocr_set_log_callback(None, std::ptr::null_mut()) };
 }
 
 static NESTED_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -93,12 +93,14 @@ extern "C" fn call_back_in(user_data: *mut c_void, _level: i32, _message: *const
     let client = user_data as *const ocr_client;
     let mut status = 0;
     assert_code(
-        ocr_get_task_status(
-            client,
-            std::ptr::null(),
-            c("whatever").as_ptr(),
-            &mut status,
-        ),
+        unsafe {
+            ocr_get_task_status(
+                client,
+                std::ptr::null(),
+                c("whatever").as_ptr(),
+                &mut status,
+            )
+        },
         OCR_OK,
     );
     NESTED_CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);

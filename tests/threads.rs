@@ -71,16 +71,19 @@ fn one_call(client: &Client, thread: usize, n: usize, tally: &mut Tally) {
         _ => {
             let options = Options::fast(1000, 0);
             let cancel = ocr_cancel_new();
-            assert_code(ocr_poll_options_set_cancel(options.0, cancel), OCR_OK);
+            assert_code(
+                unsafe { ocr_poll_options_set_cancel(options.0, cancel) },
+                OCR_OK,
+            );
             let cancel_address = cancel as usize;
             let trigger_later = (n % 10 == 8).then(|| {
                 std::thread::spawn(move || {
                     std::thread::sleep(Duration::from_millis(2));
-                    ocr_cancel_trigger(cancel_address as *const ocr_cancel);
+                    unsafe { ocr_cancel_trigger(cancel_address as *const ocr_cancel) };
                 })
             });
             if trigger_later.is_none() {
-                ocr_cancel_trigger(cancel);
+                unsafe { ocr_cancel_trigger(cancel) };
             }
             tally.polls += 1;
             match client.poll(Some("RecognizeLabel"), "pending", Some(&options)) {
@@ -93,16 +96,19 @@ fn one_call(client: &Client, thread: usize, n: usize, tally: &mut Tally) {
             if let Some(trigger) = trigger_later {
                 trigger.join().unwrap();
             }
-            ocr_cancel_free(cancel);
+            unsafe { ocr_cancel_free(cancel) };
         }
     }
     if n % 97 == 0 {
         // Settings change while the other threads use the client.
         assert_code(
-            ocr_client_set_user_agent(client.0, c(&format!("threads/{n}")).as_ptr()),
+            unsafe { ocr_client_set_user_agent(client.0, c(&format!("threads/{n}")).as_ptr()) },
             OCR_OK,
         );
-        assert_code(ocr_client_set_read_timeout_ms(client.0, 20_000), OCR_OK);
+        assert_code(
+            unsafe { ocr_client_set_read_timeout_ms(client.0, 20_000) },
+            OCR_OK,
+        );
     }
 }
 
@@ -212,11 +218,17 @@ fn one_result_is_read_by_many_threads_at_once() {
                 let result = address as *const ocr_result;
                 for _ in 0..20 {
                     let mut len = 0;
-                    let data = ocr_result_data(result, 0, &mut len);
+                    let data = unsafe { ocr_result_data(result, 0, &mut len) };
                     // SAFETY: the result lives until the scope ends; accessors answer `len` bytes.
                     assert_eq!(unsafe { std::slice::from_raw_parts(data, len) }, expected);
-                    assert_eq!(common::text(ocr_result_type(result, 1)).unwrap(), "Text");
-                    assert_eq!(ocr_result_task_status(result), OCR_TASK_COMPLETED);
+                    assert_eq!(
+                        common::text(unsafe { ocr_result_type(result, 1) }).unwrap(),
+                        "Text"
+                    );
+                    assert_eq!(
+                        unsafe { ocr_result_task_status(result) },
+                        OCR_TASK_COMPLETED
+                    );
                 }
             });
         }

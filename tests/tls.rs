@@ -25,7 +25,7 @@ fn trusting(url: &str, authority: &Authority, name: &str) -> Client {
     let client = Client::with_token(url, Some("token"));
     let path = ca_file(authority, name);
     assert_code(
-        ocr_client_set_ca_file(client.0, c(path.to_str().unwrap()).as_ptr()),
+        unsafe { ocr_client_set_ca_file(client.0, c(path.to_str().unwrap()).as_ptr()) },
         OCR_OK,
     );
     client
@@ -54,13 +54,16 @@ fn a_ca_file_or_pem_in_memory_makes_its_servers_trusted_and_null_goes_back_to_th
         client.fetch(None, "t-1").unwrap().data(0).unwrap(),
         b"hello"
     );
-    assert_code(ocr_client_set_ca_file(client.0, std::ptr::null()), OCR_OK);
+    assert_code(
+        unsafe { ocr_client_set_ca_file(client.0, std::ptr::null()) },
+        OCR_OK,
+    );
     assert_code(client.fetch(None, "t-1").err().unwrap(), OCR_ERR_TLS);
 
     let memory = Client::with_token(&server.url, Some("token"));
     let pem = authority.pem.as_bytes();
     assert_code(
-        ocr_client_set_ca_pem(memory.0, pem.as_ptr(), pem.len()),
+        unsafe { ocr_client_set_ca_pem(memory.0, pem.as_ptr(), pem.len()) },
         OCR_OK,
     );
     assert_eq!(
@@ -84,13 +87,13 @@ fn a_missing_unreadable_or_certificate_less_ca_file_is_refused_and_changes_nothi
     for bad in ["missing.pem", "empty.pem", "key.pem", ""] {
         let path = dir.join(bad);
         assert_code(
-            ocr_client_set_ca_file(client.0, c(path.to_str().unwrap()).as_ptr()),
+            unsafe { ocr_client_set_ca_file(client.0, c(path.to_str().unwrap()).as_ptr()) },
             OCR_ERR_INVALID_ARGUMENT,
         );
     }
     let text = b"not pem";
     assert_code(
-        ocr_client_set_ca_pem(client.0, text.as_ptr(), text.len()),
+        unsafe { ocr_client_set_ca_pem(client.0, text.as_ptr(), text.len()) },
         OCR_ERR_INVALID_ARGUMENT,
     );
     assert!(
@@ -299,7 +302,7 @@ fn tunnel(stream: TcpStream, to: u16, seen: &Mutex<Vec<String>>, expected: Optio
 fn through(proxy_url: &str, target_port: u16, authority: &Authority, name: &str) -> Client {
     let client = trusting(&format!("https://ocr.test:{target_port}"), authority, name);
     assert_code(
-        ocr_client_set_proxy(client.0, c(proxy_url).as_ptr()),
+        unsafe { ocr_client_set_proxy(client.0, c(proxy_url).as_ptr()) },
         OCR_OK,
     );
     client
@@ -362,7 +365,7 @@ fn a_loopback_base_url_never_goes_through_a_proxy_and_unusable_proxies_are_refus
     let proxy = Proxy::start(server.port, None);
     let client = trusting(&server.url, &authority, "loopback");
     assert_code(
-        ocr_client_set_proxy(client.0, c(&proxy.url).as_ptr()),
+        unsafe { ocr_client_set_proxy(client.0, c(&proxy.url).as_ptr()) },
         OCR_OK,
     );
     client.fetch(None, "t").unwrap();
@@ -374,7 +377,7 @@ fn a_loopback_base_url_never_goes_through_a_proxy_and_unusable_proxies_are_refus
         "socks4://proxy:1080",
     ] {
         assert_code(
-            ocr_client_set_proxy(client.0, c(bad).as_ptr()),
+            unsafe { ocr_client_set_proxy(client.0, c(bad).as_ptr()) },
             OCR_ERR_INVALID_ARGUMENT,
         );
         assert!(!last_error().contains("pw@"), "{}", last_error());
@@ -428,7 +431,10 @@ fn fetch_through_the_environment_in_a_child_process() {
         std::env::var("OCRCLOUD_TEST_CA"),
     ) {
         let client = Client::with_token(&url, Some("token"));
-        assert_code(ocr_client_set_ca_file(client.0, c(&ca).as_ptr()), OCR_OK);
+        assert_code(
+            unsafe { ocr_client_set_ca_file(client.0, c(&ca).as_ptr()) },
+            OCR_OK,
+        );
         assert_eq!(client.fetch(None, "t").unwrap().data(0).unwrap(), b"hello");
     }
 }

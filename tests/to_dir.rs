@@ -30,29 +30,29 @@ fn results_land_in_files_named_by_id_and_type() {
     assert_eq!(std::fs::read(dir.join("task_1.txt")).unwrap(), b"hello");
     assert_eq!(std::fs::read(dir.join("task_1.pdf")).unwrap(), bytes);
     assert_eq!(
-        text(ocr_result_path(result.0, 1)).unwrap(),
+        text(unsafe { ocr_result_path(result.0, 1) }).unwrap(),
         dir.join("task_1.pdf").to_str().unwrap()
     );
-    assert_eq!(ocr_result_size(result.0, 1), 3_000_000);
-    assert_eq!(ocr_result_size(result.0, 9), 0);
-    assert!(ocr_result_path(result.0, 9).is_null());
+    assert_eq!(unsafe { ocr_result_size(result.0, 1) }, 3_000_000);
+    assert_eq!(unsafe { ocr_result_size(result.0, 9) }, 0);
+    assert!(unsafe { ocr_result_path(result.0, 9) }.is_null());
     let mut len = 5usize;
     assert!(
-        ocr_result_data(result.0, 1, &mut len).is_null(),
+        unsafe { ocr_result_data(result.0, 1, &mut len) }.is_null(),
         "the bytes are in the file"
     );
     assert_eq!(len, 0);
 
     let copy = dir.join("copy.pdf");
     assert_code(
-        ocr_result_save(result.0, 1, c(copy.to_str().unwrap()).as_ptr()),
+        unsafe { ocr_result_save(result.0, 1, c(copy.to_str().unwrap()).as_ptr()) },
         OCR_OK,
     );
     assert_eq!(std::fs::read(&copy).unwrap(), bytes);
 
     let in_memory = client.fetch(None, &id).unwrap();
-    assert!(ocr_result_path(in_memory.0, 0).is_null());
-    assert_eq!(ocr_result_size(in_memory.0, 0), 5);
+    assert!(unsafe { ocr_result_path(in_memory.0, 0) }.is_null());
+    assert_eq!(unsafe { ocr_result_size(in_memory.0, 0) }, 5);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -68,14 +68,16 @@ fn a_poll_writes_the_final_results_to_files() {
     let options = Options::fast(30, 20_000);
     let mut out = std::ptr::null_mut();
     assert_code(
-        ocr_poll_until_done_to_dir(
-            client.0,
-            c("RecognizePdf").as_ptr(),
-            c(&id).as_ptr(),
-            options.0,
-            c(dir.to_str().unwrap()).as_ptr(),
-            &mut out,
-        ),
+        unsafe {
+            ocr_poll_until_done_to_dir(
+                client.0,
+                c("RecognizePdf").as_ptr(),
+                c(&id).as_ptr(),
+                options.0,
+                c(dir.to_str().unwrap()).as_ptr(),
+                &mut out,
+            )
+        },
         OCR_OK,
     );
     let result = OcrResult(out);
@@ -89,7 +91,7 @@ fn a_poll_writes_the_final_results_to_files() {
 fn nothing_is_left_behind_when_an_answer_fails_or_has_no_results() {
     let emulator = fast_emulator();
     let client = Client::demo(&emulator);
-    assert_code(ocr_client_set_max_attempts(client.0, 1), OCR_OK);
+    assert_code(unsafe { ocr_client_set_max_attempts(client.0, 1) }, OCR_OK);
     let dir = scratch_dir("to-dir-failures");
 
     let pending = emulator.fixture(json!({"taskStatus": "Pending"}));

@@ -57,14 +57,14 @@ pub extern "C" fn ocr_call_options_new() -> *mut ocr_call_options {
 
 /// Frees call options. NULL does nothing.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_call_options_free(options: *mut ocr_call_options) {
+pub unsafe extern "C" fn ocr_call_options_free(options: *mut ocr_call_options) {
     free_boxed(options)
 }
 
 /// The deadline of each call using these options, in milliseconds from its start; 0: none
 /// (the default). The client's timeouts are shortened to it.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_call_options_set_timeout_ms(
+pub unsafe extern "C" fn ocr_call_options_set_timeout_ms(
     options: *mut ocr_call_options,
     timeout_ms: u32,
 ) -> ocr_code {
@@ -78,7 +78,7 @@ pub extern "C" fn ocr_call_options_set_timeout_ms(
 /// The cancel token that ends calls using these options; NULL removes it. The options keep
 /// their own reference, so `cancel` may be freed before them.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_call_options_set_cancel(
+pub unsafe extern "C" fn ocr_call_options_set_cancel(
     options: *mut ocr_call_options,
     cancel: *const ocr_cancel,
 ) -> ocr_code {

@@ -83,7 +83,7 @@ fn new_client(
 /// On `OCR_OK`, `*out` receives a client that the caller owns and frees with
 /// `ocr_client_free`; on failure `*out` is untouched. Nothing is sent until the first call.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_client_new(
+pub unsafe extern "C" fn ocr_client_new(
     base_url: *const c_char,
     access_token: *const c_char,
     out: *mut *mut ocr_client,
@@ -101,7 +101,7 @@ pub extern "C" fn ocr_client_new(
 /// serves them all. `client_id` and `client_secret` must not be NULL; the library copies them
 /// and never puts them in a message. Ownership and `base_url` as for `ocr_client_new`.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_client_new_with_credentials(
+pub unsafe extern "C" fn ocr_client_new_with_credentials(
     base_url: *const c_char,
     client_id: *const c_char,
     client_secret: *const c_char,
@@ -118,7 +118,7 @@ pub extern "C" fn ocr_client_new_with_credentials(
 /// Frees a client. NULL does nothing. No call may be using the client at the same time, and
 /// the client must not be used afterwards.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_client_free(client: *mut ocr_client) {
+pub unsafe extern "C" fn ocr_client_free(client: *mut ocr_client) {
     free_boxed(client)
 }
 
@@ -166,7 +166,7 @@ fn set_timeout(
 /// Limit for connecting to the server (name resolution, TCP and TLS), in milliseconds (at least
 /// 1). Default 10000.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_client_set_connect_timeout_ms(
+pub unsafe extern "C" fn ocr_client_set_connect_timeout_ms(
     client: *mut ocr_client,
     timeout_ms: u32,
 ) -> ocr_code {
@@ -176,7 +176,7 @@ pub extern "C" fn ocr_client_set_connect_timeout_ms(
 /// Limit for each wait for more bytes from the server, in milliseconds (at least 1): a server
 /// that stops sending fails the request with `OCR_ERR_TIMEOUT` after this long. Default 30000.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_client_set_read_timeout_ms(
+pub unsafe extern "C" fn ocr_client_set_read_timeout_ms(
     client: *mut ocr_client,
     timeout_ms: u32,
 ) -> ocr_code {
@@ -186,7 +186,7 @@ pub extern "C" fn ocr_client_set_read_timeout_ms(
 /// Limit for one whole request including its answer's body, in milliseconds (at least 1).
 /// Default 300000. A poll's deadline shortens it further.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_client_set_request_timeout_ms(
+pub unsafe extern "C" fn ocr_client_set_request_timeout_ms(
     client: *mut ocr_client,
     timeout_ms: u32,
 ) -> ocr_code {
@@ -195,7 +195,7 @@ pub extern "C" fn ocr_client_set_request_timeout_ms(
 
 /// The `User-Agent` header; the library copies the string. Default `"ocrcloud/<version>"`.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_client_set_user_agent(
+pub unsafe extern "C" fn ocr_client_set_user_agent(
     client: *mut ocr_client,
     user_agent: *const c_char,
 ) -> ocr_code {
@@ -210,7 +210,7 @@ pub extern "C" fn ocr_client_set_user_agent(
 /// The largest answer accepted, in bytes (at least 1); a larger answer fails with
 /// `OCR_ERR_TOO_LARGE` without being read into memory. Default 1073741824 (1 GiB).
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_client_set_max_response_bytes(
+pub unsafe extern "C" fn ocr_client_set_max_response_bytes(
     client: *mut ocr_client,
     max_bytes: u64,
 ) -> ocr_code {
@@ -222,7 +222,7 @@ pub extern "C" fn ocr_client_set_max_response_bytes(
 /// Non-zero allows plain `http://` base URLs for hosts other than loopback, which sends tokens
 /// and secrets in clear text. Default 0 (refused with `OCR_ERR_INVALID_ARGUMENT`).
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_client_set_allow_insecure_http(
+pub unsafe extern "C" fn ocr_client_set_allow_insecure_http(
     client: *mut ocr_client,
     allow: i32,
 ) -> ocr_code {
@@ -236,13 +236,16 @@ pub extern "C" fn ocr_client_set_allow_insecure_http(
 /// errors; HTTP 429, 502, 503, 504, honouring `Retry-After`), with exponential backoff in
 /// between. 1 disables retries; 0 is refused. Default 3. Polls use their own schedule instead.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_client_set_max_attempts(client: *mut ocr_client, attempts: u32) -> ocr_code {
+pub unsafe extern "C" fn ocr_client_set_max_attempts(
+    client: *mut ocr_client,
+    attempts: u32,
+) -> ocr_code {
     set_at_least_one(client, attempts, "attempts", |s| &mut s.max_attempts)
 }
 
 /// How many connections `ocr_poll_many` uses at most (at least 1). Default 4.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_client_set_max_connections(
+pub unsafe extern "C" fn ocr_client_set_max_connections(
     client: *mut ocr_client,
     connections: u32,
 ) -> ocr_code {
@@ -253,7 +256,7 @@ pub extern "C" fn ocr_client_set_max_connections(
 
 /// `ocr_submit_ex` with NULL call options.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_submit(
+pub unsafe extern "C" fn ocr_submit(
     client: *const ocr_client,
     operation: *const c_char,
     document: *const u8,
@@ -261,15 +264,18 @@ pub extern "C" fn ocr_submit(
     settings_json: *const c_char,
     task_id_out: *mut *mut c_char,
 ) -> ocr_code {
-    ocr_submit_ex(
-        client,
-        operation,
-        document,
-        len,
-        settings_json,
-        std::ptr::null(),
-        task_id_out,
-    )
+    // SAFETY: the caller's pointers, passed on under the same contract.
+    unsafe {
+        ocr_submit_ex(
+            client,
+            operation,
+            document,
+            len,
+            settings_json,
+            std::ptr::null(),
+            task_id_out,
+        )
+    }
 }
 
 /// The most requests per second the client sends, all threads and `ocr_poll_many` workers
@@ -280,7 +286,10 @@ pub extern "C" fn ocr_submit(
 /// the whole client wait. Waiting for the budget ends at each call's deadline and cancel. A
 /// negative, infinite or NaN rate is `OCR_ERR_INVALID_ARGUMENT`. Thread-safe.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_client_set_max_rate(client: *mut ocr_client, per_second: f64) -> ocr_code {
+pub unsafe extern "C" fn ocr_client_set_max_rate(
+    client: *mut ocr_client,
+    per_second: f64,
+) -> ocr_code {
     guard_code(|| {
         let client = client_arg(client)?;
         if !(per_second.is_finite() && per_second >= 0.0) {
@@ -300,7 +309,7 @@ pub extern "C" fn ocr_client_set_max_rate(client: *mut ocr_client, per_second: f
 /// `OCR_ERR_NETWORK` and a message saying the service looks down (naming the last failure),
 /// until a probe, let through every 5 s, succeeds. 0 turns it off. Thread-safe.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_client_set_circuit_breaker(
+pub unsafe extern "C" fn ocr_client_set_circuit_breaker(
     client: *mut ocr_client,
     enabled: i32,
 ) -> ocr_code {
@@ -330,7 +339,7 @@ pub const OCR_STAT_RETRY_QUOTA: i32 = 7;
 /// `OCR_STAT_*` value; on `OCR_OK`, `*out` receives it (counts since the client was created).
 /// An unknown `what` is `OCR_ERR_INVALID_ARGUMENT`. Thread-safe.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_client_stats(
+pub unsafe extern "C" fn ocr_client_stats(
     client: *const ocr_client,
     what: i32,
     out: *mut f64,
@@ -371,7 +380,7 @@ fn update_network(
 /// file is `OCR_ERR_INVALID_ARGUMENT`, and the client is then unchanged. Applies to calls that
 /// start afterwards; thread-safe.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_client_set_ca_file(
+pub unsafe extern "C" fn ocr_client_set_ca_file(
     client: *mut ocr_client,
     pem_path: *const c_char,
 ) -> ocr_code {
@@ -395,7 +404,7 @@ pub extern "C" fn ocr_client_set_ca_file(
 /// library copies). `pem` NULL (with any `len`): back to the default. Text without a
 /// certificate is `OCR_ERR_INVALID_ARGUMENT`.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_client_set_ca_pem(
+pub unsafe extern "C" fn ocr_client_set_ca_pem(
     client: *mut ocr_client,
     pem: *const u8,
     len: usize,
@@ -428,7 +437,7 @@ pub extern "C" fn ocr_client_set_ca_pem(
 /// loopback base URL never goes through a proxy. The proxy's password never appears in a
 /// message or log line. Thread-safe.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_client_set_proxy(
+pub unsafe extern "C" fn ocr_client_set_proxy(
     client: *mut ocr_client,
     proxy_url: *const c_char,
 ) -> ocr_code {
@@ -467,7 +476,7 @@ pub extern "C" fn ocr_client_set_proxy(
 /// On `OCR_OK`, `*task_id_out` receives the id, which the caller frees with `ocr_string_free`.
 /// Thread-safe.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_submit_ex(
+pub unsafe extern "C" fn ocr_submit_ex(
     client: *const ocr_client,
     operation: *const c_char,
     document: *const u8,
@@ -493,21 +502,24 @@ pub extern "C" fn ocr_submit_ex(
 
 /// `ocr_submit_file_ex` with NULL call options.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_submit_file(
+pub unsafe extern "C" fn ocr_submit_file(
     client: *const ocr_client,
     operation: *const c_char,
     path: *const c_char,
     settings_json: *const c_char,
     task_id_out: *mut *mut c_char,
 ) -> ocr_code {
-    ocr_submit_file_ex(
-        client,
-        operation,
-        path,
-        settings_json,
-        std::ptr::null(),
-        task_id_out,
-    )
+    // SAFETY: the caller's pointers, passed on under the same contract.
+    unsafe {
+        ocr_submit_file_ex(
+            client,
+            operation,
+            path,
+            settings_json,
+            std::ptr::null(),
+            task_id_out,
+        )
+    }
 }
 
 /// Submits the file at `path` like `ocr_submit_ex` does with bytes. The file is read while it
@@ -515,7 +527,7 @@ pub extern "C" fn ocr_submit_file(
 /// no permission) is `OCR_ERR_IO` with the OS reason; `path` must not be NULL. On `OCR_OK`,
 /// `*task_id_out` receives the id, which the caller frees with `ocr_string_free`. Thread-safe.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_submit_file_ex(
+pub unsafe extern "C" fn ocr_submit_file_ex(
     client: *const ocr_client,
     operation: *const c_char,
     path: *const c_char,
@@ -552,19 +564,20 @@ fn submit_with<'a>(
 
 /// `ocr_cancel_task_ex` with NULL call options.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_cancel_task(
+pub unsafe extern "C" fn ocr_cancel_task(
     client: *const ocr_client,
     operation: *const c_char,
     task_id: *const c_char,
 ) -> ocr_code {
-    ocr_cancel_task_ex(client, operation, task_id, std::ptr::null())
+    // SAFETY: the caller's pointers, passed on under the same contract.
+    unsafe { ocr_cancel_task_ex(client, operation, task_id, std::ptr::null()) }
 }
 
 /// Removes a task from the service's queue (`DELETE /v5.0/ocr/<operation>?id=<task_id>`);
 /// afterwards the task answers NotExist. `operation`: NULL means `RecognizePdf`. `call`: the
 /// deadline and cancel token (NULL: none). Thread-safe.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_cancel_task_ex(
+pub unsafe extern "C" fn ocr_cancel_task_ex(
     client: *const ocr_client,
     operation: *const c_char,
     task_id: *const c_char,
@@ -578,13 +591,14 @@ pub extern "C" fn ocr_cancel_task_ex(
 
 /// `ocr_get_task_status_ex` with NULL call options.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_get_task_status(
+pub unsafe extern "C" fn ocr_get_task_status(
     client: *const ocr_client,
     operation: *const c_char,
     task_id: *const c_char,
     out: *mut ocr_task_status,
 ) -> ocr_code {
-    ocr_get_task_status_ex(client, operation, task_id, std::ptr::null(), out)
+    // SAFETY: the caller's pointers, passed on under the same contract.
+    unsafe { ocr_get_task_status_ex(client, operation, task_id, std::ptr::null(), out) }
 }
 
 /// Asks for a task's status with the cheap `GET /v5.0/ocr/Utilities/GetTaskStatus?id=` call,
@@ -593,7 +607,7 @@ pub extern "C" fn ocr_get_task_status(
 /// (`OCR_TASK_NOT_EXIST` for an unknown id). `call`: the deadline and cancel token (NULL:
 /// none). Thread-safe.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_get_task_status_ex(
+pub unsafe extern "C" fn ocr_get_task_status_ex(
     client: *const ocr_client,
     operation: *const c_char,
     task_id: *const c_char,

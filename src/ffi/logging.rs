@@ -52,7 +52,7 @@ impl HostLogger {
 /// will not be called again, so its `user_data` may be freed. See `ocr_log_fn` for the rules the
 /// callback must follow.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_set_log_callback(callback: ocr_log_fn, user_data: *mut c_void) {
+pub unsafe extern "C" fn ocr_set_log_callback(callback: ocr_log_fn, user_data: *mut c_void) {
     guard((), || {
         set_receiver(callback.map(|callback| {
             let host = HostLogger {

@@ -2,8 +2,23 @@
 //! values, catches panics, and maps errors to codes and the thread's last error message. Every
 //! exported item's doc comment is copied into `include/ocrcloud.h`.
 
+//!
+//! # Safety
+//!
+//! Every function here that takes a pointer is `unsafe` to call from Rust, with one contract
+//! for all of them, the header's: each pointer is NULL where the documentation allows it, or
+//! valid for what the documentation says (a live handle from its `_new`, a NUL-terminated
+//! string, `len` readable bytes, an array of `count` elements, a writable out-parameter).
+//! NULL where a value is required is detected and answered with `OCR_ERR_INVALID_ARGUMENT`;
+//! other invalid pointers cannot be. So safe Rust cannot call them without `unsafe`:
+//!
+//! ```compile_fail,E0133
+//! ocrcloud::ffi::ocr_client_free(std::ptr::null_mut());
+//! ```
+
 #![allow(non_camel_case_types)]
-#![allow(clippy::not_unsafe_ptr_arg_deref)]
+// The safety contract is the one above, the same for every function: no section of its own.
+#![allow(clippy::missing_safety_doc)]
 
 mod call;
 mod client;
@@ -218,7 +233,7 @@ pub extern "C" fn ocr_last_error_message() -> *const c_char {
 /// Frees a string that the library returned for the caller to own (such as a task id from
 /// `ocr_submit`). `ocr_string_free(NULL)` does nothing. Never pass other strings.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_string_free(s: *mut c_char) {
+pub unsafe extern "C" fn ocr_string_free(s: *mut c_char) {
     guard((), || {
         if !s.is_null() {
             // SAFETY: the string came from `CString::into_raw` in this library.

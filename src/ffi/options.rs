@@ -123,7 +123,7 @@ pub extern "C" fn ocr_poll_options_new() -> *mut ocr_poll_options {
 
 /// Frees poll options. NULL does nothing.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_poll_options_free(options: *mut ocr_poll_options) {
+pub unsafe extern "C" fn ocr_poll_options_free(options: *mut ocr_poll_options) {
     free_boxed(options)
 }
 
@@ -137,7 +137,7 @@ fn update(
 /// The wait after the first not-finished answer, in milliseconds; at least 1 (0 is
 /// `OCR_ERR_INVALID_ARGUMENT`). Default 1000.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_poll_options_set_interval_ms(
+pub unsafe extern "C" fn ocr_poll_options_set_interval_ms(
     options: *mut ocr_poll_options,
     first_interval_ms: u32,
 ) -> ocr_code {
@@ -151,7 +151,7 @@ pub extern "C" fn ocr_poll_options_set_interval_ms(
 /// must be a number of at least 1.0 (1.0: a fixed interval) and `max_interval_ms` at least 1;
 /// anything else is `OCR_ERR_INVALID_ARGUMENT`. Default 1.5 and 10000.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_poll_options_set_backoff(
+pub unsafe extern "C" fn ocr_poll_options_set_backoff(
     options: *mut ocr_poll_options,
     factor: f64,
     max_interval_ms: u32,
@@ -165,7 +165,7 @@ pub extern "C" fn ocr_poll_options_set_backoff(
 /// At most this many requests for the task; when they are used up without a final answer, the
 /// poll fails with `OCR_ERR_NOT_READY`. 0: no limit (the default).
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_poll_options_set_max_attempts(
+pub unsafe extern "C" fn ocr_poll_options_set_max_attempts(
     options: *mut ocr_poll_options,
     attempts: u32,
 ) -> ocr_code {
@@ -179,7 +179,7 @@ pub extern "C" fn ocr_poll_options_set_max_attempts(
 /// No wait runs past it: when the next wait would, the poll fails with `OCR_ERR_TIMEOUT` at
 /// once, and requests are cut short at it. Default 600000.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_poll_options_set_timeout_ms(
+pub unsafe extern "C" fn ocr_poll_options_set_timeout_ms(
     options: *mut ocr_poll_options,
     timeout_ms: u32,
 ) -> ocr_code {
@@ -193,7 +193,7 @@ pub extern "C" fn ocr_poll_options_set_timeout_ms(
 /// milliseconds, also during waits and while an answer's body is read). NULL removes it. The
 /// options keep their own reference, so `cancel` may be freed before them.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_poll_options_set_cancel(
+pub unsafe extern "C" fn ocr_poll_options_set_cancel(
     options: *mut ocr_poll_options,
     cancel: *const ocr_cancel,
 ) -> ocr_code {
@@ -205,7 +205,7 @@ pub extern "C" fn ocr_poll_options_set_cancel(
 
 /// The progress callback (NULL removes it) and the pointer passed to it unchanged.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_poll_options_set_progress(
+pub unsafe extern "C" fn ocr_poll_options_set_progress(
     options: *mut ocr_poll_options,
     progress: ocr_progress_fn,
     user_data: *mut c_void,
@@ -242,7 +242,7 @@ pub extern "C" fn ocr_cancel_new() -> *mut ocr_cancel {
 /// Triggers the token: every call using it ends with `OCR_ERR_CANCELLED` within 50 ms.
 /// Safe from any thread at any time; NULL does nothing.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_cancel_trigger(cancel: *const ocr_cancel) {
+pub unsafe extern "C" fn ocr_cancel_trigger(cancel: *const ocr_cancel) {
     guard((), || {
         if let Some(cancel) = cancel_arc(cancel) {
             cancel.trigger();
@@ -253,7 +253,7 @@ pub extern "C" fn ocr_cancel_trigger(cancel: *const ocr_cancel) {
 /// Frees the caller's reference to a cancel token. NULL does nothing. Options that still use the
 /// token keep it alive.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_cancel_free(cancel: *mut ocr_cancel) {
+pub unsafe extern "C" fn ocr_cancel_free(cancel: *mut ocr_cancel) {
     guard((), || {
         if !cancel.is_null() {
             // SAFETY: the handle came from `Arc::into_raw` and the caller gives its reference up.
@@ -300,27 +300,33 @@ mod tests {
     fn options_keep_a_freed_cancel_token_alive() {
         let cancel = ocr_cancel_new();
         let options = ocr_poll_options_new();
-        assert_eq!(ocr_poll_options_set_cancel(options, cancel), 0);
-        ocr_cancel_trigger(cancel);
-        ocr_cancel_free(cancel);
+        assert_eq!(unsafe { ocr_poll_options_set_cancel(options, cancel) }, 0);
+        unsafe { ocr_cancel_trigger(cancel) };
+        unsafe { ocr_cancel_free(cancel) };
         let kept = options_arg(options).unwrap();
         assert!(kept.poll.cancel.unwrap().is_triggered());
-        ocr_poll_options_free(options);
+        unsafe { ocr_poll_options_free(options) };
     }
 
     #[test]
     fn refuses_null_options_and_bad_factors() {
-        assert_eq!(ocr_poll_options_set_interval_ms(std::ptr::null_mut(), 5), 1);
+        assert_eq!(
+            unsafe { ocr_poll_options_set_interval_ms(std::ptr::null_mut(), 5) },
+            1
+        );
         let options = ocr_poll_options_new();
-        assert_eq!(ocr_poll_options_set_backoff(options, 0.5, 10), 1);
-        assert_eq!(ocr_poll_options_set_backoff(options, f64::NAN, 10), 1);
-        assert_eq!(ocr_poll_options_set_backoff(options, 2.0, 10), 0);
-        assert_eq!(ocr_poll_options_set_backoff(options, 1.0, 0), 1);
-        assert_eq!(ocr_poll_options_set_interval_ms(options, 0), 1);
-        assert_eq!(ocr_poll_options_set_interval_ms(options, 1), 0);
-        ocr_poll_options_free(options);
-        ocr_poll_options_free(std::ptr::null_mut());
-        ocr_cancel_free(std::ptr::null_mut());
-        ocr_cancel_trigger(std::ptr::null());
+        assert_eq!(unsafe { ocr_poll_options_set_backoff(options, 0.5, 10) }, 1);
+        assert_eq!(
+            unsafe { ocr_poll_options_set_backoff(options, f64::NAN, 10) },
+            1
+        );
+        assert_eq!(unsafe { ocr_poll_options_set_backoff(options, 2.0, 10) }, 0);
+        assert_eq!(unsafe { ocr_poll_options_set_backoff(options, 1.0, 0) }, 1);
+        assert_eq!(unsafe { ocr_poll_options_set_interval_ms(options, 0) }, 1);
+        assert_eq!(unsafe { ocr_poll_options_set_interval_ms(options, 1) }, 0);
+        unsafe { ocr_poll_options_free(options) };
+        unsafe { ocr_poll_options_free(std::ptr::null_mut()) };
+        unsafe { ocr_cancel_free(std::ptr::null_mut()) };
+        unsafe { ocr_cancel_trigger(std::ptr::null()) };
     }
 }

@@ -91,23 +91,25 @@ impl OcrResult {
 
 /// `ocr_fetch_result_ex` with `RecognizePdf` and NULL call options.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_fetch_result(
+pub unsafe extern "C" fn ocr_fetch_result(
     client: *const ocr_client,
     task_id: *const c_char,
     out: *mut *mut ocr_result,
 ) -> ocr_code {
-    ocr_fetch_result_ex(client, std::ptr::null(), task_id, std::ptr::null(), out)
+    // SAFETY: the caller's pointers, passed on under the same contract.
+    unsafe { ocr_fetch_result_ex(client, std::ptr::null(), task_id, std::ptr::null(), out) }
 }
 
 /// `ocr_fetch_result_ex` with NULL call options.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_fetch_result_for(
+pub unsafe extern "C" fn ocr_fetch_result_for(
     client: *const ocr_client,
     operation: *const c_char,
     task_id: *const c_char,
     out: *mut *mut ocr_result,
 ) -> ocr_code {
-    ocr_fetch_result_ex(client, operation, task_id, std::ptr::null(), out)
+    // SAFETY: the caller's pointers, passed on under the same contract.
+    unsafe { ocr_fetch_result_ex(client, operation, task_id, std::ptr::null(), out) }
 }
 
 /// Asks once for a task's current answer: one GET of `/v5.0/ocr/<operation>?id=<task_id>`
@@ -120,7 +122,7 @@ pub extern "C" fn ocr_fetch_result_for(
 /// and cancel token (NULL: none). On `OCR_OK`, `*out` receives a result the caller frees with
 /// `ocr_result_free`; otherwise `*out` is untouched. Thread-safe.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_fetch_result_ex(
+pub unsafe extern "C" fn ocr_fetch_result_ex(
     client: *const ocr_client,
     operation: *const c_char,
     task_id: *const c_char,
@@ -138,14 +140,15 @@ pub extern "C" fn ocr_fetch_result_ex(
 
 /// `ocr_fetch_result_to_dir_ex` with NULL call options.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_fetch_result_to_dir(
+pub unsafe extern "C" fn ocr_fetch_result_to_dir(
     client: *const ocr_client,
     operation: *const c_char,
     task_id: *const c_char,
     dir: *const c_char,
     out: *mut *mut ocr_result,
 ) -> ocr_code {
-    ocr_fetch_result_to_dir_ex(client, operation, task_id, dir, std::ptr::null(), out)
+    // SAFETY: the caller's pointers, passed on under the same contract.
+    unsafe { ocr_fetch_result_to_dir_ex(client, operation, task_id, dir, std::ptr::null(), out) }
 }
 
 /// Like `ocr_fetch_result_ex`, but each result's decoded bytes are written to a file in the
@@ -167,7 +170,7 @@ pub extern "C" fn ocr_fetch_result_to_dir(
 /// writes no file. A missing folder is `OCR_ERR_IO`. `call`: the deadline and cancel token
 /// (NULL: none). Thread-safe; concurrent calls for different tasks may share a folder.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_fetch_result_to_dir_ex(
+pub unsafe extern "C" fn ocr_fetch_result_to_dir_ex(
     client: *const ocr_client,
     operation: *const c_char,
     task_id: *const c_char,
@@ -187,13 +190,14 @@ pub extern "C" fn ocr_fetch_result_to_dir_ex(
 
 /// `ocr_poll_until_done_for` with `RecognizePdf`.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_poll_until_done(
+pub unsafe extern "C" fn ocr_poll_until_done(
     client: *const ocr_client,
     task_id: *const c_char,
     options: *const ocr_poll_options,
     out: *mut *mut ocr_result,
 ) -> ocr_code {
-    ocr_poll_until_done_for(client, std::ptr::null(), task_id, options, out)
+    // SAFETY: the caller's pointers, passed on under the same contract.
+    unsafe { ocr_poll_until_done_for(client, std::ptr::null(), task_id, options, out) }
 }
 
 /// Asks for a task's answer until the task is done, waiting between requests as `options` say
@@ -208,7 +212,7 @@ pub extern "C" fn ocr_poll_until_done(
 /// count as attempts, and `Retry-After` lengthens the next wait. The progress callback runs on
 /// the calling thread once per answer. Thread-safe: many polls may share one client.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_poll_until_done_for(
+pub unsafe extern "C" fn ocr_poll_until_done_for(
     client: *const ocr_client,
     operation: *const c_char,
     task_id: *const c_char,
@@ -248,7 +252,7 @@ pub extern "C" fn ocr_poll_until_done_for(
 /// `count` too large for the arrays to exist) nothing is written and the answer is
 /// `OCR_ERR_INVALID_ARGUMENT`. Thread-safe.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_poll_many(
+pub unsafe extern "C" fn ocr_poll_many(
     client: *const ocr_client,
     operation: *const c_char,
     task_ids: *const *const c_char,
@@ -356,7 +360,7 @@ pub extern "C" fn ocr_poll_many_message(index: usize) -> *const c_char {
 /// existing folder `dir` while they arrive, as `ocr_fetch_result_to_dir` describes. On `OCR_OK`,
 /// read them with `ocr_result_path` and `ocr_result_size`. Thread-safe.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_poll_until_done_to_dir(
+pub unsafe extern "C" fn ocr_poll_until_done_to_dir(
     client: *const ocr_client,
     operation: *const c_char,
     task_id: *const c_char,
@@ -386,7 +390,7 @@ pub extern "C" fn ocr_poll_until_done_to_dir(
 
 /// Frees a result and everything its accessors returned. NULL does nothing.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_result_free(result: *mut ocr_result) {
+pub unsafe extern "C" fn ocr_result_free(result: *mut ocr_result) {
     free_boxed(result)
 }
 
@@ -409,38 +413,38 @@ fn text_at(list: &[CString], index: usize) -> *const c_char {
 /// The task's status; `OCR_TASK_UNKNOWN` for a status string this library does not know (see
 /// `ocr_result_task_status_text`) and for NULL.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_result_task_status(result: *const ocr_result) -> ocr_task_status {
+pub unsafe extern "C" fn ocr_result_task_status(result: *const ocr_result) -> ocr_task_status {
     read(result, OCR_TASK_UNKNOWN, |r| r.status as ocr_task_status)
 }
 
 /// The `taskStatus` string exactly as the server sent it, e.g. `"Completed"`. NULL for NULL.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_result_task_status_text(result: *const ocr_result) -> *const c_char {
+pub unsafe extern "C" fn ocr_result_task_status_text(result: *const ocr_result) -> *const c_char {
     read(result, std::ptr::null(), |r| r.status_text.as_ptr())
 }
 
 /// The task id the server echoed; `""` if it sent none. NULL for NULL.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_result_id(result: *const ocr_result) -> *const c_char {
+pub unsafe extern "C" fn ocr_result_id(result: *const ocr_result) -> *const c_char {
     read(result, std::ptr::null(), |r| r.id.as_ptr())
 }
 
 /// The raw `responseStatusCode`, e.g. `"Ok"`; `""` if absent. NULL for NULL.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_result_response_status(result: *const ocr_result) -> *const c_char {
+pub unsafe extern "C" fn ocr_result_response_status(result: *const ocr_result) -> *const c_char {
     read(result, std::ptr::null(), |r| r.response_status.as_ptr())
 }
 
 /// How many result files the answer holds (0 until the task is Completed). 0 for NULL.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_result_count(result: *const ocr_result) -> usize {
+pub unsafe extern "C" fn ocr_result_count(result: *const ocr_result) -> usize {
     read(result, 0, |r| r.files.len())
 }
 
 /// The kind of result file `index`, as sent: `"Text"`, `"Pdf"`, `"Hocr"`, ...; `""` if the
 /// server sent none. NULL if `index` is out of range or `result` is NULL.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_result_type(result: *const ocr_result, index: usize) -> *const c_char {
+pub unsafe extern "C" fn ocr_result_type(result: *const ocr_result, index: usize) -> *const c_char {
     read(result, std::ptr::null(), |r| {
         r.files
             .get(index)
@@ -453,7 +457,7 @@ pub extern "C" fn ocr_result_type(result: *const ocr_result, index: usize) -> *c
 /// range, if `result` is NULL, or if the bytes were written to a file (`ocr_result_path`); NULL
 /// if `len` is NULL. An empty file answers a valid non-NULL pointer with `*len` = 0.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_result_data(
+pub unsafe extern "C" fn ocr_result_data(
     result: *const ocr_result,
     index: usize,
     len: *mut usize,
@@ -483,7 +487,7 @@ pub extern "C" fn ocr_result_data(
 /// The number of decoded bytes of result file `index`, in memory or in its file. 0 if `index`
 /// is out of range or `result` is NULL.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_result_size(result: *const ocr_result, index: usize) -> u64 {
+pub unsafe extern "C" fn ocr_result_size(result: *const ocr_result, index: usize) -> u64 {
     read(result, 0, |r| {
         r.files.get(index).map_or(0, |f| match &f.stored {
             Stored::Memory(bytes) => bytes.len() as u64,
@@ -495,7 +499,7 @@ pub extern "C" fn ocr_result_size(result: *const ocr_result, index: usize) -> u6
 /// The path of the file that holds result file `index`, for results from the `_to_dir` calls;
 /// NULL for results held in memory, an index out of range, or NULL.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_result_path(result: *const ocr_result, index: usize) -> *const c_char {
+pub unsafe extern "C" fn ocr_result_path(result: *const ocr_result, index: usize) -> *const c_char {
     read(result, std::ptr::null(), |r| {
         r.files
             .get(index)
@@ -508,25 +512,31 @@ pub extern "C" fn ocr_result_path(result: *const ocr_result, index: usize) -> *c
 
 /// How many messages `error.messages` holds (why a task failed). 0 for NULL.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_result_message_count(result: *const ocr_result) -> usize {
+pub unsafe extern "C" fn ocr_result_message_count(result: *const ocr_result) -> usize {
     read(result, 0, |r| r.messages.len())
 }
 
 /// Message `index` of `error.messages`; NULL if out of range or `result` is NULL.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_result_message(result: *const ocr_result, index: usize) -> *const c_char {
+pub unsafe extern "C" fn ocr_result_message(
+    result: *const ocr_result,
+    index: usize,
+) -> *const c_char {
     read(result, std::ptr::null(), |r| text_at(&r.messages, index))
 }
 
 /// How many warnings `error.warnings` holds. 0 for NULL.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_result_warning_count(result: *const ocr_result) -> usize {
+pub unsafe extern "C" fn ocr_result_warning_count(result: *const ocr_result) -> usize {
     read(result, 0, |r| r.warnings.len())
 }
 
 /// Warning `index` of `error.warnings`; NULL if out of range or `result` is NULL.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_result_warning(result: *const ocr_result, index: usize) -> *const c_char {
+pub unsafe extern "C" fn ocr_result_warning(
+    result: *const ocr_result,
+    index: usize,
+) -> *const c_char {
     read(result, std::ptr::null(), |r| text_at(&r.warnings, index))
 }
 
@@ -536,7 +546,7 @@ pub extern "C" fn ocr_result_warning(result: *const ocr_result, index: usize) ->
 /// Failures are `OCR_ERR_IO` with the OS reason; an index out of range is
 /// `OCR_ERR_INVALID_ARGUMENT`.
 #[unsafe(no_mangle)]
-pub extern "C" fn ocr_result_save(
+pub unsafe extern "C" fn ocr_result_save(
     result: *const ocr_result,
     index: usize,
     path: *const c_char,

@@ -201,7 +201,7 @@ fn take_task_id(code: ocr_code, id: *mut c_char) -> Result<String, ocr_code> {
         return Err(code);
     }
     let task_id = text(id).unwrap();
-    ocr_string_free(id);
+    unsafe { ocr_string_free(id) };
     Ok(task_id)
 }
 
@@ -248,7 +248,7 @@ impl Client {
         let token = token.map(c);
         let mut client = std::ptr::null_mut();
         assert_code(
-            ocr_client_new(c(url).as_ptr(), ptr_or_null(&token), &mut client),
+            unsafe { ocr_client_new(c(url).as_ptr(), ptr_or_null(&token), &mut client) },
             OCR_OK,
         );
         Client(client)
@@ -258,12 +258,14 @@ impl Client {
     pub fn with_credentials(url: &str, id: &str, secret: &str) -> Client {
         let mut client = std::ptr::null_mut();
         assert_code(
-            ocr_client_new_with_credentials(
-                c(url).as_ptr(),
-                c(id).as_ptr(),
-                c(secret).as_ptr(),
-                &mut client,
-            ),
+            unsafe {
+                ocr_client_new_with_credentials(
+                    c(url).as_ptr(),
+                    c(id).as_ptr(),
+                    c(secret).as_ptr(),
+                    &mut client,
+                )
+            },
             OCR_OK,
         );
         Client(client)
@@ -278,12 +280,14 @@ impl Client {
     pub fn fetch(&self, operation: Option<&str>, task_id: &str) -> Result<OcrResult, ocr_code> {
         let operation = operation.map(c);
         let mut out = std::ptr::null_mut();
-        let code = ocr_fetch_result_for(
-            self.0,
-            ptr_or_null(&operation),
-            c(task_id).as_ptr(),
-            &mut out,
-        );
+        let code = unsafe {
+            ocr_fetch_result_for(
+                self.0,
+                ptr_or_null(&operation),
+                c(task_id).as_ptr(),
+                &mut out,
+            )
+        };
         OcrResult::from_call(code, out)
     }
 
@@ -296,13 +300,15 @@ impl Client {
     ) -> Result<OcrResult, ocr_code> {
         let operation = operation.map(c);
         let mut out = std::ptr::null_mut();
-        let code = ocr_poll_until_done_for(
-            self.0,
-            ptr_or_null(&operation),
-            c(task_id).as_ptr(),
-            options.map_or(std::ptr::null(), |o| o.0),
-            &mut out,
-        );
+        let code = unsafe {
+            ocr_poll_until_done_for(
+                self.0,
+                ptr_or_null(&operation),
+                c(task_id).as_ptr(),
+                options.map_or(std::ptr::null(), |o| o.0),
+                &mut out,
+            )
+        };
         OcrResult::from_call(code, out)
     }
 
@@ -316,14 +322,16 @@ impl Client {
         let operation = operation.map(c);
         let settings = settings.map(c);
         let mut id: *mut c_char = std::ptr::null_mut();
-        let code = ocr_submit(
-            self.0,
-            ptr_or_null(&operation),
-            document.as_ptr(),
-            document.len(),
-            ptr_or_null(&settings),
-            &mut id,
-        );
+        let code = unsafe {
+            ocr_submit(
+                self.0,
+                ptr_or_null(&operation),
+                document.as_ptr(),
+                document.len(),
+                ptr_or_null(&settings),
+                &mut id,
+            )
+        };
         take_task_id(code, id)
     }
 }
@@ -339,33 +347,37 @@ impl Client {
         let operation = operation.map(c);
         let settings = settings.map(c);
         let mut id: *mut c_char = std::ptr::null_mut();
-        let code = ocr_submit_file(
-            self.0,
-            ptr_or_null(&operation),
-            c(path).as_ptr(),
-            ptr_or_null(&settings),
-            &mut id,
-        );
+        let code = unsafe {
+            ocr_submit_file(
+                self.0,
+                ptr_or_null(&operation),
+                c(path).as_ptr(),
+                ptr_or_null(&settings),
+                &mut id,
+            )
+        };
         take_task_id(code, id)
     }
 
     /// `ocr_fetch_result_to_dir`.
     pub fn fetch_to_dir(&self, task_id: &str, dir: &Path) -> Result<OcrResult, ocr_code> {
         let mut out = std::ptr::null_mut();
-        let code = ocr_fetch_result_to_dir(
-            self.0,
-            std::ptr::null(),
-            c(task_id).as_ptr(),
-            c(dir.to_str().unwrap()).as_ptr(),
-            &mut out,
-        );
+        let code = unsafe {
+            ocr_fetch_result_to_dir(
+                self.0,
+                std::ptr::null(),
+                c(task_id).as_ptr(),
+                c(dir.to_str().unwrap()).as_ptr(),
+                &mut out,
+            )
+        };
         OcrResult::from_call(code, out)
     }
 
     /// `ocr_cancel_task`.
     pub fn cancel_task(&self, operation: Option<&str>, task_id: &str) -> Result<(), ocr_code> {
         let operation = operation.map(c);
-        let code = ocr_cancel_task(self.0, ptr_or_null(&operation), c(task_id).as_ptr());
+        let code = unsafe { ocr_cancel_task(self.0, ptr_or_null(&operation), c(task_id).as_ptr()) };
         if code == OCR_OK { Ok(()) } else { Err(code) }
     }
 
@@ -377,12 +389,14 @@ impl Client {
     ) -> Result<ocr_task_status, ocr_code> {
         let operation = operation.map(c);
         let mut status = -1;
-        let code = ocr_get_task_status(
-            self.0,
-            ptr_or_null(&operation),
-            c(task_id).as_ptr(),
-            &mut status,
-        );
+        let code = unsafe {
+            ocr_get_task_status(
+                self.0,
+                ptr_or_null(&operation),
+                c(task_id).as_ptr(),
+                &mut status,
+            )
+        };
         if code == OCR_OK {
             Ok(status)
         } else {
@@ -403,15 +417,17 @@ impl Client {
         let pointers: Vec<*const c_char> = ids.iter().map(|id| id.as_ptr()).collect();
         let mut results = vec![std::ptr::null_mut(); ids.len()];
         let mut codes = vec![-1; ids.len()];
-        let code = ocr_poll_many(
-            self.0,
-            ptr_or_null(&operation),
-            pointers.as_ptr(),
-            pointers.len(),
-            options.map_or(std::ptr::null(), |o| o.0),
-            results.as_mut_ptr(),
-            codes.as_mut_ptr(),
-        );
+        let code = unsafe {
+            ocr_poll_many(
+                self.0,
+                ptr_or_null(&operation),
+                pointers.as_ptr(),
+                pointers.len(),
+                options.map_or(std::ptr::null(), |o| o.0),
+                results.as_mut_ptr(),
+                codes.as_mut_ptr(),
+            )
+        };
         let per_task = codes
             .into_iter()
             .zip(results)
@@ -434,7 +450,7 @@ unsafe impl Sync for Client {}
 
 impl Drop for Client {
     fn drop(&mut self) {
-        ocr_client_free(self.0);
+        unsafe { ocr_client_free(self.0) };
     }
 }
 
@@ -453,52 +469,52 @@ impl OcrResult {
     }
 
     pub fn status(&self) -> ocr_task_status {
-        ocr_result_task_status(self.0)
+        unsafe { ocr_result_task_status(self.0) }
     }
 
     pub fn status_text(&self) -> String {
-        text(ocr_result_task_status_text(self.0)).unwrap()
+        text(unsafe { ocr_result_task_status_text(self.0) }).unwrap()
     }
 
     pub fn id(&self) -> String {
-        text(ocr_result_id(self.0)).unwrap()
+        text(unsafe { ocr_result_id(self.0) }).unwrap()
     }
 
     pub fn response_status(&self) -> String {
-        text(ocr_result_response_status(self.0)).unwrap()
+        text(unsafe { ocr_result_response_status(self.0) }).unwrap()
     }
 
     pub fn count(&self) -> usize {
-        ocr_result_count(self.0)
+        unsafe { ocr_result_count(self.0) }
     }
 
     pub fn kind(&self, index: usize) -> Option<String> {
-        text(ocr_result_type(self.0, index))
+        text(unsafe { ocr_result_type(self.0, index) })
     }
 
     pub fn data(&self, index: usize) -> Option<Vec<u8>> {
         let mut len = 0usize;
-        let ptr = ocr_result_data(self.0, index, &mut len);
+        let ptr = unsafe { ocr_result_data(self.0, index, &mut len) };
         // SAFETY: the library answers `len` readable bytes at `ptr`.
         (!ptr.is_null()).then(|| unsafe { std::slice::from_raw_parts(ptr, len) }.to_vec())
     }
 
     pub fn messages(&self) -> Vec<String> {
-        (0..ocr_result_message_count(self.0))
-            .map(|i| text(ocr_result_message(self.0, i)).unwrap())
+        (0..unsafe { ocr_result_message_count(self.0) })
+            .map(|i| text(unsafe { ocr_result_message(self.0, i) }).unwrap())
             .collect()
     }
 
     pub fn warnings(&self) -> Vec<String> {
-        (0..ocr_result_warning_count(self.0))
-            .map(|i| text(ocr_result_warning(self.0, i)).unwrap())
+        (0..unsafe { ocr_result_warning_count(self.0) })
+            .map(|i| text(unsafe { ocr_result_warning(self.0, i) }).unwrap())
             .collect()
     }
 }
 
 impl Drop for OcrResult {
     fn drop(&mut self) {
-        ocr_result_free(self.0);
+        unsafe { ocr_result_free(self.0) };
     }
 }
 
@@ -510,15 +526,15 @@ impl Options {
     pub fn fast(interval_ms: u32, timeout_ms: u32) -> Options {
         let options = Options(ocr_poll_options_new());
         assert_code(
-            ocr_poll_options_set_interval_ms(options.0, interval_ms),
+            unsafe { ocr_poll_options_set_interval_ms(options.0, interval_ms) },
             OCR_OK,
         );
         assert_code(
-            ocr_poll_options_set_backoff(options.0, 1.0, interval_ms),
+            unsafe { ocr_poll_options_set_backoff(options.0, 1.0, interval_ms) },
             OCR_OK,
         );
         assert_code(
-            ocr_poll_options_set_timeout_ms(options.0, timeout_ms),
+            unsafe { ocr_poll_options_set_timeout_ms(options.0, timeout_ms) },
             OCR_OK,
         );
         options
@@ -529,11 +545,13 @@ impl Options {
     /// Sends every progress report to `reports` (which must outlive the polls).
     pub fn report_to(&self, reports: &Reports) {
         assert_code(
-            ocr_poll_options_set_progress(
-                self.0,
-                Some(record_progress),
-                reports as *const Reports as *mut c_void,
-            ),
+            unsafe {
+                ocr_poll_options_set_progress(
+                    self.0,
+                    Some(record_progress),
+                    reports as *const Reports as *mut c_void,
+                )
+            },
             OCR_OK,
         );
     }
@@ -558,7 +576,7 @@ extern "C" fn record_progress(
 
 impl Drop for Options {
     fn drop(&mut self) {
-        ocr_poll_options_free(self.0);
+        unsafe { ocr_poll_options_free(self.0) };
     }
 }
 

@@ -192,19 +192,28 @@ impl Case {
             None => Client::with_token(url, Some(TOKEN)),
         };
         assert_code(
-            ocr_client_set_read_timeout_ms(client.0, READ_TIMEOUT_MS),
+            unsafe { ocr_client_set_read_timeout_ms(client.0, READ_TIMEOUT_MS) },
             OCR_OK,
         );
         assert_code(
-            ocr_client_set_request_timeout_ms(client.0, self.request_timeout_ms),
+            unsafe { ocr_client_set_request_timeout_ms(client.0, self.request_timeout_ms) },
             OCR_OK,
         );
-        assert_code(ocr_client_set_connect_timeout_ms(client.0, 1000), OCR_OK);
+        assert_code(
+            unsafe { ocr_client_set_connect_timeout_ms(client.0, 1000) },
+            OCR_OK,
+        );
         if let Some(bytes) = self.max_response_bytes {
-            assert_code(ocr_client_set_max_response_bytes(client.0, bytes), OCR_OK);
+            assert_code(
+                unsafe { ocr_client_set_max_response_bytes(client.0, bytes) },
+                OCR_OK,
+            );
         }
         if let Some(attempts) = self.max_attempts {
-            assert_code(ocr_client_set_max_attempts(client.0, attempts), OCR_OK);
+            assert_code(
+                unsafe { ocr_client_set_max_attempts(client.0, attempts) },
+                OCR_OK,
+            );
         }
         client
     }
@@ -293,7 +302,7 @@ impl Case {
             Call::Poll(max_attempts) => {
                 let options = Options::fast(20, 5000);
                 assert_code(
-                    ocr_poll_options_set_max_attempts(options.0, max_attempts),
+                    unsafe { ocr_poll_options_set_max_attempts(options.0, max_attempts) },
                     OCR_OK,
                 );
                 client.poll(None, task_id, Some(&options)).map(Got::from)
