@@ -261,18 +261,24 @@ public:
 
     /// The deadline of each call, counted from its start, in milliseconds; 0: none.
     CallOptions &timeout_ms(std::uint32_t timeout_ms) {
-        detail::check(ocr_call_options_set_timeout_ms(options_.get(), timeout_ms));
+        detail::check(ocr_call_options_set_timeout_ms(handle(), timeout_ms));
         return *this;
     }
     /// The token that cancels calls using these options.
     CallOptions &cancel(const CancelToken &token) {
-        detail::check(ocr_call_options_set_cancel(options_.get(), token.native()));
+        detail::check(
+            ocr_call_options_set_cancel(handle(), detail::held(token.native(), "CancelToken")));
         return *this;
     }
 
     const ocr_call_options *native() const noexcept { return options_.get(); }
 
 private:
+    friend class Client;
+
+    // Moved-from options are refused, not taken for NULL (no limits).
+    ocr_call_options *handle() const { return detail::held(options_.get(), "CallOptions"); }
+
     std::unique_ptr<ocr_call_options, detail::CallOptionsFree> options_;
 };
 
@@ -363,6 +369,25 @@ struct PollOutcome {
     Error error() const { return Error(code, message); }
 };
 
+/// The request budget of a Client (Client::stats): counts since the client was created and its
+/// state now (the OCR_STAT_* figures of ocr_client_stats).
+struct ClientStats {
+    /// Requests sent (every attempt, token requests included).
+    std::uint64_t requests = 0;
+    /// Retries of failed requests (not the polls of a poll).
+    std::uint64_t retries = 0;
+    /// Answers 429 or 503.
+    std::uint64_t throttled = 0;
+    /// Token requests.
+    std::uint64_t token_fetches = 0;
+    /// The requests per second allowed now; 0: unlimited.
+    double rate = 0;
+    /// Whether the circuit breaker is open (requests fail at once, without being sent).
+    bool breaker_open = false;
+    /// The retry quota left: 500 at most; a retry costs 5 (10 after a timeout), a success 1 back.
+    std::uint32_t retry_quota = 0;
+};
+
 /// A connection to the service: base URL, credentials, settings and a connection pool.
 /// `operation` arguments name the API operation (nullptr: "RecognizePdf"). Thread-safe except
 /// for the setters; Settings apply to calls that start after the change.
@@ -424,7 +449,7 @@ public:
     /// OCR_ERR_INVALID_ARGUMENT and leaves the client as it was. An untrusted certificate is
     /// OCR_ERR_TLS.
     Client &set_ca_file(const char *pem_path) {
-        detail::check(ocr_client_set_ca_file(client_.get(), pem_path));
+        detail::check(ocr_client_set_ca_file(handle(), pem_path));
         return *this;
     }
     /// Like set_ca_file, with the PEM text in memory (copied); text without a certificate,
@@ -432,20 +457,55 @@ public:
     Client &set_ca_pem(std::string_view pem) {
         const char *data = pem.data() ? pem.data() : "";
         detail::check(ocr_client_set_ca_pem(
-            client_.get(), reinterpret_cast<const std::uint8_t *>(data), pem.size()));
+            handle(), reinterpret_cast<const std::uint8_t *>(data), pem.size()));
         return *this;
     }
     /// set_ca_pem(nullptr): back to the default, as set_ca_file(nullptr).
     Client &set_ca_pem(std::nullptr_t) {
-        detail::check(ocr_client_set_ca_pem(client_.get(), nullptr, 0));
+        detail::check(ocr_client_set_ca_pem(handle(), nullptr, 0));
         return *this;
     }
     /// The proxy for a base URL that is not loopback: "http://[user:password@]host:port" or
     /// "https://..." (CONNECT); "": none; nullptr: the environment's (HTTPS_PROXY, ...), the
     /// default. SOCKS and other schemes are OCR_ERR_INVALID_ARGUMENT.
     Client &set_proxy(const char *proxy_url) {
-        detail::check(ocr_client_set_proxy(client_.get(), proxy_url));
+        detail::check(ocr_client_set_proxy(handle(), proxy_url));
         return *this;
+    }
+
+    /// The most requests per second the client sends, all threads and poll_many together; 0 (the
+    /// default): unlimited. Either way a 429 or 503 slows the client down, and it speeds up
+    /// again by one request per second each second without throttling. A negative, infinite or
+    /// NaN rate is OCR_ERR_INVALID_ARGUMENT.
+    Client &set_max_rate(double per_second) {
+        detail::check(ocr_client_set_max_rate(handle(), per_second));
+        return *this;
+    }
+    /// The circuit breaker, on by default: after 5 failures in a row (a 5xx other than 503, or
+    /// no connection) within 10 s, requests fail at once, without being sent, with
+    /// OCR_ERR_NETWORK and a message saying the service looks down, until a probe (one every
+    /// 5 s) succeeds. false turns it off (and closes it).
+    Client &set_circuit_breaker(bool enabled) {
+        detail::check(ocr_client_set_circuit_breaker(handle(), enabled ? 1 : 0));
+        return *this;
+    }
+    /// The request budget now (see ClientStats). The figures are read one after the other, not
+    /// as one snapshot.
+    ClientStats stats() const {
+        auto figure = [this](int what) {
+            double value = 0;
+            detail::check(ocr_client_stats(handle(), what, &value));
+            return value;
+        };
+        ClientStats stats;
+        stats.requests = static_cast<std::uint64_t>(figure(OCR_STAT_REQUESTS));
+        stats.retries = static_cast<std::uint64_t>(figure(OCR_STAT_RETRIES));
+        stats.throttled = static_cast<std::uint64_t>(figure(OCR_STAT_THROTTLED));
+        stats.token_fetches = static_cast<std::uint64_t>(figure(OCR_STAT_TOKEN_FETCHES));
+        stats.rate = figure(OCR_STAT_RATE);
+        stats.breaker_open = figure(OCR_STAT_BREAKER_OPEN) != 0;
+        stats.retry_quota = static_cast<std::uint32_t>(figure(OCR_STAT_RETRY_QUOTA));
+        return stats;
     }
 
     /// Submits a document (binary bytes in a string_view) and answers the new task's id.
@@ -463,9 +523,9 @@ public:
                        const char *operation = nullptr,
                        const char *settings_json = nullptr) const {
         char *task_id = nullptr;
-        detail::check(ocr_submit_ex(client_.get(), operation,
+        detail::check(ocr_submit_ex(handle(), operation,
                                     reinterpret_cast<const std::uint8_t *>(document.data()),
-                                    document.size(), settings_json, call.native(), &task_id));
+                                    document.size(), settings_json, call.handle(), &task_id));
         return detail::take(task_id);
     }
     /// Submits the file at `path` (read while it is encoded); an unreadable file is OCR_ERR_IO.
@@ -481,8 +541,8 @@ public:
                             const char *operation = nullptr,
                             const char *settings_json = nullptr) const {
         char *task_id = nullptr;
-        detail::check(ocr_submit_file_ex(client_.get(), operation, path.c_str(), settings_json,
-                                         call.native(), &task_id));
+        detail::check(ocr_submit_file_ex(handle(), operation, path.c_str(), settings_json,
+                                         call.handle(), &task_id));
         return detail::take(task_id);
     }
 
@@ -496,8 +556,8 @@ public:
     Result fetch(const std::string &task_id, const CallOptions &call,
                  const char *operation = nullptr) const {
         ocr_result *result = nullptr;
-        detail::check(ocr_fetch_result_ex(client_.get(), operation, task_id.c_str(),
-                                          call.native(), &result));
+        detail::check(ocr_fetch_result_ex(handle(), operation, task_id.c_str(),
+                                          call.handle(), &result));
         return Result(result);
     }
 
@@ -537,8 +597,8 @@ public:
     Result fetch_to_dir(const std::string &task_id, const CallOptions &call,
                         const std::string &dir, const char *operation = nullptr) const {
         ocr_result *result = nullptr;
-        detail::check(ocr_fetch_result_to_dir_ex(client_.get(), operation, task_id.c_str(),
-                                                 dir.c_str(), call.native(), &result));
+        detail::check(ocr_fetch_result_to_dir_ex(handle(), operation, task_id.c_str(),
+                                                 dir.c_str(), call.handle(), &result));
         return Result(result);
     }
     /// Like poll, but the final answer's files are written to `dir` as fetch_to_dir says.
@@ -590,8 +650,8 @@ public:
     ocr_task_status task_status(const std::string &task_id, const CallOptions &call,
                                 const char *operation = nullptr) const {
         ocr_task_status status = OCR_TASK_UNKNOWN;
-        detail::check(ocr_get_task_status_ex(client_.get(), operation, task_id.c_str(),
-                                             call.native(), &status));
+        detail::check(ocr_get_task_status_ex(handle(), operation, task_id.c_str(),
+                                             call.handle(), &status));
         return status;
     }
     /// Removes the task from the service's queue; afterwards it answers NotExist.
@@ -602,7 +662,7 @@ public:
     void cancel_task(const std::string &task_id, const CallOptions &call,
                      const char *operation = nullptr) const {
         detail::check(
-            ocr_cancel_task_ex(client_.get(), operation, task_id.c_str(), call.native()));
+            ocr_cancel_task_ex(handle(), operation, task_id.c_str(), call.handle()));
     }
 
     ocr_client *native() const noexcept { return client_.get(); }

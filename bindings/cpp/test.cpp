@@ -19,6 +19,7 @@
 #include <iostream>
 #include <functional>
 #include <iterator>
+#include <limits>
 #include <sstream>
 #include <atomic>
 #include <memory>
@@ -316,6 +317,98 @@ private:
     std::vector<int> held_;
 };
 
+// The base URL of a loopback port that nothing listens on: connections are refused.
+static std::string dead_url() {
+    int probe = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (probe < 0 || bind(probe, reinterpret_cast<sockaddr *>(&address), length) != 0 ||
+        getsockname(probe, reinterpret_cast<sockaddr *>(&address), &length) != 0) {
+        throw std::runtime_error("no free loopback port");
+    }
+    close(probe);
+    return "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+}
+
+static bool operator==(const ocrcloud::ClientStats &a, const ocrcloud::ClientStats &b) {
+    return a.requests == b.requests && a.retries == b.retries && a.throttled == b.throttled &&
+           a.token_fetches == b.token_fetches && a.rate == b.rate &&
+           a.breaker_open == b.breaker_open && a.retry_quota == b.retry_quota;
+}
+
+static std::ostream &operator<<(std::ostream &out, const ocrcloud::ClientStats &s) {
+    return out << "{requests " << s.requests << ", retries " << s.retries << ", throttled "
+               << s.throttled << ", token_fetches " << s.token_fetches << ", rate " << s.rate
+               << ", breaker_open " << s.breaker_open << ", retry_quota " << s.retry_quota << "}";
+}
+
+static void test_stats_count_the_requests_and_the_token_fetches() {
+    std::string task_id = demo_client().submit(sample);
+    Client client = demo_client();
+    ocrcloud::ClientStats fresh;
+    fresh.retry_quota = 500;
+    CHECK(client.stats() == fresh, client.stats());
+    client.poll(task_id, fast());  // Completed: from here on one request per fetch
+    ocrcloud::ClientStats before = client.stats();
+    CHECK(before.token_fetches == 1, before);
+    for (int i = 0; i < 3; i++) client.fetch(task_id);
+    ocrcloud::ClientStats after = client.stats();
+    CHECK(after.requests == before.requests + 3, before << " then " << after);
+    CHECK(after.token_fetches == 1 && after.retries == 0 && after.throttled == 0 &&
+              after.rate == 0 && !after.breaker_open && after.retry_quota == 500,
+          after);
+    Client fetches_only = demo_client();
+    for (int i = 0; i < 3; i++) fetches_only.fetch(task_id);
+    ocrcloud::ClientStats three = fetches_only.stats();
+    CHECK(three.requests == 4 && three.token_fetches == 1, three);  // and the token request
+}
+
+static void test_max_rate_is_validated_and_shown_in_the_stats() {
+    Client client = demo_client();
+    for (double bad : {-1.0, -0.5, std::numeric_limits<double>::quiet_NaN(),
+                       std::numeric_limits<double>::infinity(),
+                       -std::numeric_limits<double>::infinity()}) {
+        std::string message = EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, client.set_max_rate(bad));
+        CHECK(contains(message, "per_second"), message);
+    }
+    CHECK(client.stats().rate == 0, client.stats());  // the refusals changed nothing
+    CHECK(client.set_max_rate(20).stats().rate == 20, client.stats());
+    CHECK(client.set_max_rate(2.5).stats().rate == 2.5, client.stats());
+    CHECK(client.set_max_rate(0).stats().rate == 0, client.stats());
+    CHECK(client.stats().requests == 0, client.stats());
+}
+
+static void test_the_circuit_breaker_opens_on_a_dead_port_unless_turned_off() {
+    std::string dead = dead_url();
+    Client off = Client::with_token(dead.c_str(), "token");
+    off.set_max_attempts(1).set_circuit_breaker(false);
+    for (int i = 0; i < 6; i++) {
+        std::string message = EXPECT_ERROR(OCR_ERR_NETWORK, off.fetch("x"));
+        CHECK(!contains(message, "looks down"), i << ": " << message);
+    }
+    CHECK(!off.stats().breaker_open && off.stats().requests == 6, off.stats());
+
+    Client on = Client::with_token(dead.c_str(), "token");
+    on.set_max_attempts(1);  // the breaker is on by default
+    for (int i = 0; i < 5; i++) {
+        std::string message = EXPECT_ERROR(OCR_ERR_NETWORK, on.fetch("x"));
+        CHECK(!contains(message, "looks down"), i << ": " << message);
+    }
+    Clock::time_point started = Clock::now();
+    std::string message = EXPECT_ERROR(OCR_ERR_NETWORK, on.fetch("x"));
+    long ms = static_cast<long>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
+    CHECK(contains(message, "looks down"), message);
+    CHECK(ms < (under_valgrind ? 2000 : 500), "the sixth failed at once, not after " << ms << " ms");
+    CHECK(on.stats().breaker_open && on.stats().requests == 5, on.stats());  // the sixth unsent
+    on.set_circuit_breaker(false);  // turning it off closes it
+    CHECK(!on.stats().breaker_open, on.stats());
+    message = EXPECT_ERROR(OCR_ERR_NETWORK, on.fetch("x"));
+    CHECK(!contains(message, "looks down"), message);
+}
+
 // The calls that take CallOptions, by name.
 static std::vector<std::pair<std::string, std::function<void(const CallOptions &)>>> each_call(
     const Client &client) {
@@ -540,6 +633,24 @@ static void test_moves(const Client &client) {
     EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.poll_many({task_id}, fast()));
     EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.task_status(task_id));
     EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.cancel_task(task_id));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.set_ca_file(ca_file.c_str()));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.set_ca_pem("x"));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.set_ca_pem(nullptr));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.set_proxy(""));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.set_max_rate(1));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.set_circuit_breaker(false));
+    message = EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.stats());
+    CHECK(contains(message, "ocrcloud::Client holds nothing"), message);
+    {
+        CallOptions call;
+        message = EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.fetch(task_id, call));
+        CHECK(contains(message, "ocrcloud::Client holds nothing"), message);
+        EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.submit(sample, call));
+        EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.submit_file(sample_path, call));
+        EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.fetch_to_dir(task_id, call, scratch));
+        EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.task_status(task_id, call));
+        EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.cancel_task(task_id, call));
+    }
     a = std::move(b);
     CHECK(a.fetch(task_id).status() == OCR_TASK_COMPLETED, "move-assigned client");
 
@@ -576,6 +687,28 @@ static void test_moves(const Client &client) {
     EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, moved_options.cancel(token));
     moved_token.cancel();
     EXPECT_ERROR(OCR_ERR_CANCELLED, a.poll(task_id, moved_options));
+
+    // Moved-from call options are refused, not taken for NULL (a call without limits), and a
+    // moved-from token does not silently remove the options' token.
+    ocrcloud::CancelToken call_token;
+    CallOptions call;
+    call.cancel(call_token);
+    CallOptions moved_call = std::move(call);
+    CHECK(call.native() == nullptr, "moved-from call options hold nothing");
+    message = EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.fetch(task_id, call));
+    CHECK(contains(message, "ocrcloud::CallOptions holds nothing"), message);
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.submit(sample, call));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.submit_file(sample_path, call));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.fetch_to_dir(task_id, call, scratch));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.task_status(task_id, call));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, a.cancel_task(task_id, call));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, call.cancel(call_token));
+    CHECK(a.task_status(task_id) == OCR_TASK_COMPLETED, "the refused calls sent nothing");
+    ocrcloud::CancelToken moved_call_token = std::move(call_token);
+    message = EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, moved_call.cancel(call_token));
+    CHECK(contains(message, "ocrcloud::CancelToken holds nothing"), message);
+    moved_call_token.cancel();
+    EXPECT_ERROR(OCR_ERR_CANCELLED, a.fetch(task_id, moved_call));
 }
 
 static void test_cycles(const Client &client) {
@@ -699,20 +832,26 @@ static void test_log_handler_swapped_while_threads_log(const Client &client) {
     auto counting = [&lines](int, std::string_view) { lines++; };
     ocrcloud::set_log_handler(counting);
     ocrcloud::set_log_level(OCR_LOG_DEBUG);
-    auto stop = Clock::now() + std::chrono::milliseconds(under_valgrind ? 3000 : 1500);
+    // At least 1.5 s (3 s under valgrind) and 40 fetches, at most 60 s: under valgrind on a busy
+    // machine a fetch takes a good part of a second, and a fixed time saw a handful of them.
+    Clock::time_point started = Clock::now();
+    auto stop = started + std::chrono::milliseconds(under_valgrind ? 3000 : 1500);
+    auto give_up = started + std::chrono::seconds(60);
     std::atomic<long> swaps{0}, fetches{0};
+    std::atomic<int> fetching{4};
     std::vector<std::thread> threads;
     for (int i = 0; i < 4; i++) {
         threads.emplace_back([&] {
-            while (Clock::now() < stop) {
+            while ((Clock::now() < stop || fetches < 40) && Clock::now() < give_up) {
                 client.fetch(task_id);
                 fetches++;
             }
+            fetching--;
         });
     }
     for (int i = 0; i < 2; i++) {
         threads.emplace_back([&] {
-            while (Clock::now() < stop) {
+            while (fetching > 0) {
                 // A handler that owns memory: using it after its destruction is visible.
                 auto owned = std::make_shared<std::atomic<long>>(0);
                 ocrcloud::set_log_handler([owned, &lines](int, std::string_view) {
@@ -720,6 +859,9 @@ static void test_log_handler_swapped_while_threads_log(const Client &client) {
                     lines++;
                 });
                 swaps++;
+                // Valgrind runs one thread at a time: a swapper that never yields starves the
+                // fetches (and their log lines) of both the CPU and the library's log lock.
+                if (under_valgrind) std::this_thread::yield();
             }
         });
     }
@@ -772,6 +914,9 @@ int main(int argc, char **argv) {
         test_cancel_from_another_thread(client);
         test_progress_exception_is_rethrown_after_the_poll(client);
         test_moves(client);
+        test_stats_count_the_requests_and_the_token_fetches();
+        test_max_rate_is_validated_and_shown_in_the_stats();
+        test_the_circuit_breaker_opens_on_a_dead_port_unless_turned_off();
         test_cycles(client);
         test_log_handler();
         test_https();

@@ -46,13 +46,14 @@ from ctypes import (
     CFUNCTYPE, POINTER, Structure, byref, c_char_p, c_double, c_int32, c_size_t, c_uint32,
     c_uint64, c_void_p,
 )
+from dataclasses import dataclass
 
 __all__ = [
     "Client", "Result", "ResultFile", "CancelToken", "TaskStatus", "Code", "OcrError",
     "InvalidArgumentError", "NetworkError", "TimedOutError", "HttpError", "UnauthorizedError",
     "ProtocolError", "DecodeError", "TaskFailedError", "TaskNotFoundError", "NotReadyError",
     "CancelledError", "TooLargeError", "FileError", "InternalError", "TlsError", "version",
-    "LogLevel", "set_log_level", "log_to",
+    "LogLevel", "set_log_level", "log_to", "ClientStats",
 ]
 
 
@@ -103,7 +104,7 @@ class _Cancel(Structure):
     """ocr_cancel (opaque)."""
 
 
-class _CallOptions(Structure):
+class _Call(Structure):
     """ocr_call_options (opaque)."""
 
 
@@ -113,7 +114,7 @@ _client_p = POINTER(_Client)
 _result_p = POINTER(_Result)
 _options_p = POINTER(_Options)
 _cancel_p = POINTER(_Cancel)
-_call_p = POINTER(_CallOptions)
+_call_p = POINTER(_Call)
 _PROGRESS = CFUNCTYPE(None, c_void_p, c_char_p, c_int32, c_uint32)
 _LOG = CFUNCTYPE(None, c_void_p, c_int32, c_char_p)
 
@@ -207,6 +208,10 @@ _SIGNATURES = {
         _code, [_client_p, c_char_p, c_char_p, _call_p, POINTER(_status)]),
     "ocr_cancel_task_ex": (_code, [_client_p, c_char_p, c_char_p, _call_p]),
     "ocr_poll_many_message": (c_char_p, [c_size_t]),
+    # Flow control: configure(max_rate=, circuit_breaker=) and Client.stats().
+    "ocr_client_set_max_rate": (_code, [_client_p, c_double]),
+    "ocr_client_set_circuit_breaker": (_code, [_client_p, c_int32]),
+    "ocr_client_stats": (_code, [_client_p, c_int32, POINTER(c_double)]),
 }
 
 for _name, (_restype, _argtypes) in _SIGNATURES.items():
@@ -454,8 +459,9 @@ def _task_status(value):
         return TaskStatus.UNKNOWN
 
 
-# The native calls that block (the polls) while they run: a cancel handle for each, by the
-# Event that the call sets when it returns. At exit they are cancelled (see _end_calls).
+# The native calls that block (the polls, and through _CallOptions.run the other network calls)
+# while they run: a cancel handle for each, by the Event that the call sets when it returns. At
+# exit they are cancelled (see _end_calls).
 _calls_lock = threading.Lock()
 _calls = {}
 _exiting = False
@@ -468,9 +474,9 @@ def _calling_back():
 
 def _blocking(call, cancel):
     """Runs ``call()``, a native call that uses the ``CancelToken`` ``cancel``, and answers its
-    code and message (read on the thread that ran it). On the main thread it runs on a helper thread while this one waits in short slices:
-    a ``KeyboardInterrupt`` triggers ``cancel``, waits for the call to return (within
-    milliseconds) and is raised then."""
+    code and message (read on the thread that ran it). On the main thread it runs on a helper
+    thread while this one waits in short slices: a ``KeyboardInterrupt`` triggers ``cancel``,
+    waits for the call to return (within milliseconds) and is raised then."""
     done = threading.Event()
     outcome = []
 
@@ -617,6 +623,33 @@ ResultFile.__doc__ = """One result file: ``type`` as the server sent it ("Text",
 ``data``, the decoded bytes (text results are UTF-8)."""
 
 
+@dataclass(frozen=True)
+class ClientStats:
+    """The client's request budget, from ``Client.stats()``: the counts since the client was
+    made and the state now (the figures are read one after the other, not as one snapshot)."""
+
+    #: Requests sent, every attempt and token request included.
+    requests: int
+    #: Retries of failed requests (not the polls of a poll).
+    retries: int
+    #: Answers ``429`` or ``503``.
+    throttled: int
+    #: Token requests.
+    token_fetches: int
+    #: The requests per second allowed now; 0.0: unlimited.
+    rate: float
+    #: Whether the circuit breaker is open (requests fail at once, without being sent).
+    breaker_open: bool
+    #: The retry quota left (500 at most; a retry costs 5, 10 after a timeout).
+    retry_quota: int
+
+
+# The OCR_STAT_* value of each field of ClientStats.
+_STATS = {"requests": 1, "retries": 2, "throttled": 3, "token_fetches": 4, "rate": 5,
+          "breaker_open": 6, "retry_quota": 7}
+_STAT_TYPES = {"rate": float, "breaker_open": bool}
+
+
 class Result(_Native):
     """One answer of the service for a task, made by ``Client.fetch`` and the polls.
 
@@ -692,6 +725,8 @@ class Client(_Native):
         "ca_file": ("ocr_client_set_ca_file", None),
         "ca_pem": ("ocr_client_set_ca_pem", None),
         "proxy": ("ocr_client_set_proxy", None),
+        "max_rate": ("ocr_client_set_max_rate", None),
+        "circuit_breaker": ("ocr_client_set_circuit_breaker", None),
     }
 
     def __init__(self, base_url=None, token=None, **settings):
@@ -726,7 +761,15 @@ class Client(_Native):
         replaces what the other added, and None goes back to the default. ``proxy``: a URL
         (``http://[user:password@]host:port`` or ``https://...``), ``""`` for none, None for
         the environment's (the default). A missing or certificate-less CA file and a SOCKS or
-        other proxy scheme raise ``InvalidArgumentError`` and leave the client as it was."""
+        other proxy scheme raise ``InvalidArgumentError`` and leave the client as it was.
+
+        Flow control (see the README): ``max_rate``, the most requests per second the client
+        sends, all threads together (0, the default: unlimited; either way a ``429`` or ``503``
+        slows it down); a negative, infinite or NaN rate raises ``InvalidArgumentError``.
+        ``circuit_breaker`` (True, the default): after 5 failures in a row (a 5xx other than
+        503, or no connection) within 10 s, requests fail at once with ``NetworkError`` saying
+        the service looks down, until a probe every 5 s succeeds; False turns it off. See
+        ``stats()``."""
         for name, value in settings.items():
             if name not in self._SETTERS:
                 raise TypeError(f"unknown setting {name!r}")
@@ -734,19 +777,36 @@ class Client(_Native):
             if name in ("user_agent", "proxy"):
                 args = [_text(value, name)]
             elif name == "ca_file":
-                args = [_text(None if value is None else os.fspath(value), name)]
+                args = [_path(value, name)]
             elif name == "ca_pem":
                 if isinstance(value, str):
                     value = value.encode("utf-8")
                 elif value is not None and not isinstance(value, bytes):
                     value = bytes(memoryview(value))
                 args = [value, len(value) if value is not None else 0]
-            elif name == "allow_insecure_http":
+            elif name in ("allow_insecure_http", "circuit_breaker"):
                 args = [1 if value else 0]
+            elif name == "max_rate":
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise TypeError(f"max_rate must be an int or a float, not "
+                                    f"{type(value).__name__}")
+                args = [float(value)]
             else:
                 args = [_uint(value, bits, name)]
             with self._use() as handle:
                 _check(getattr(_lib, function)(handle, *args))
+
+    def stats(self):
+        """The client's request budget now, as a ``ClientStats``: requests sent, retries,
+        throttled answers, token requests, the rate allowed (0.0: unlimited), whether the
+        circuit breaker is open, and the retry quota left."""
+        figures = {}
+        value = c_double()
+        with self._use() as handle:
+            for name, what in _STATS.items():
+                _check(_lib.ocr_client_stats(handle, what, byref(value)))
+                figures[name] = _STAT_TYPES.get(name, int)(value.value)
+        return ClientStats(**figures)
 
     # Every network call below takes the keyword-only limits of one call: ``timeout_ms``, its
     # deadline (None or 0: none beyond the client's timeouts; then ``TimedOutError``), and
@@ -787,8 +847,12 @@ class Client(_Native):
     def _submit_call(self, function, operation, document, settings, call):
         task_id = c_void_p()
         with self._use() as handle:
-            call.run(lambda: function(handle, operation, *document, settings, call.handle,
-                                      byref(task_id)))
+            try:
+                call.run(lambda: function(handle, operation, *document, settings, call.handle,
+                                          byref(task_id)))
+            except BaseException:  # a Ctrl-C as the call succeeded: the id is not leaked
+                _lib.ocr_string_free(task_id)
+                raise
         return task_id
 
     def fetch(self, task_id, operation=None, *, timeout_ms=None, cancel=None):
@@ -802,8 +866,12 @@ class Client(_Native):
     def _fetch_call(self, operation, task_id, call):
         result = _result_p()
         with self._use() as handle:
-            call.run(lambda: _lib.ocr_fetch_result_ex(handle, operation, task_id, call.handle,
-                                                      byref(result)))
+            try:
+                call.run(lambda: _lib.ocr_fetch_result_ex(handle, operation, task_id,
+                                                          call.handle, byref(result)))
+            except BaseException:  # a Ctrl-C as the call succeeded: the result is not leaked
+                _lib.ocr_result_free(result)
+                raise
         return result
 
     def poll(self, task_id, operation=None, **options):
@@ -848,9 +916,13 @@ class Client(_Native):
     def _fetch_to_dir_call(self, operation, task_id, directory, call):
         result = _result_p()
         with self._use() as handle:
-            call.run(lambda: _lib.ocr_fetch_result_to_dir_ex(handle, operation, task_id,
-                                                             directory, call.handle,
-                                                             byref(result)))
+            try:
+                call.run(lambda: _lib.ocr_fetch_result_to_dir_ex(handle, operation, task_id,
+                                                                 directory, call.handle,
+                                                                 byref(result)))
+            except BaseException:  # a Ctrl-C as the call succeeded: the result is not leaked
+                _lib.ocr_result_free(result)
+                raise
         return result
 
     def poll_to_dir(self, task_id, directory, operation=None, **options):

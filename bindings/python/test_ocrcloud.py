@@ -9,6 +9,7 @@ The library is found as ocrcloud.py finds it (OCRCLOUD_LIBRARY_DIR, ...). Ends w
 "N passed, M failed" and exits non-zero on any failure.
 """
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -101,6 +102,13 @@ class SilentServer:
             connection.close()
 
 
+def dead_url():
+    """The base URL of a loopback port that nothing listens on: connections are refused."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return "http://127.0.0.1:%d" % probe.getsockname()[1]
+
+
 def each_call(client, folder):
     """The calls that take timeout_ms= and cancel=, by name, each as a function of those."""
     return {
@@ -136,6 +144,12 @@ class HeaderCoverage(unittest.TestCase):
         statuses = dict(re.findall(r"#define OCR_TASK_(\w+) (\d+)", self.header))
         self.assertEqual({name: int(v) for name, v in statuses.items()},
                          {member.name: member.value for member in TaskStatus})
+
+    def test_every_stat_is_a_field_of_client_stats(self):
+        stats = dict(re.findall(r"#define OCR_STAT_(\w+) (\d+)", self.header))
+        self.assertEqual({name.lower(): int(v) for name, v in stats.items()}, ocrcloud._STATS)
+        self.assertEqual(list(ocrcloud._STATS),
+                         [f.name for f in dataclasses.fields(ocrcloud.ClientStats)])
 
     def test_version(self):
         expected = re.search(r'#define OCR_VERSION_STRING "([^"]+)"', self.header).group(1)
@@ -498,6 +512,85 @@ class CallLimits(unittest.TestCase):
         self.assertNotIn("did not complete: OCR_ERR", outcomes[3].message)
 
 
+class FlowControl(unittest.TestCase):
+    """configure(max_rate=, circuit_breaker=) and Client.stats()."""
+
+    def test_stats_count_the_requests_and_the_token_fetches(self):
+        task = fixture({"results": [{"type": "Text", "text": "x"}]})
+        with demo_client() as client:
+            self.assertEqual(client.stats(), ocrcloud.ClientStats(
+                requests=0, retries=0, throttled=0, token_fetches=0, rate=0.0,
+                breaker_open=False, retry_quota=500))
+            for _ in range(3):
+                client.fetch(task).close()
+            stats = client.stats()
+            self.assertEqual(stats.requests, 4)  # three fetches and the token request
+            self.assertEqual(stats.token_fetches, 1)
+            self.assertEqual((stats.retries, stats.throttled, stats.rate, stats.breaker_open,
+                              stats.retry_quota), (0, 0, 0.0, False, 500))
+            self.assertIsInstance(stats.requests, int)
+            self.assertIsInstance(stats.rate, float)
+            self.assertIsInstance(stats.breaker_open, bool)
+            with self.assertRaises(dataclasses.FrozenInstanceError):
+                stats.requests = 0
+            client.fetch(task).close()
+            self.assertEqual(client.stats().requests, 5)
+            self.assertEqual(client.stats().token_fetches, 1)
+        with self.assertRaisesRegex(ValueError, "the Client is closed"):
+            client.stats()
+
+    def test_max_rate_is_validated_and_shown_in_the_stats(self):
+        with demo_client() as client:
+            for bad in (-1, -0.5, float("nan"), float("inf"), float("-inf")):
+                with self.assertRaises(ocrcloud.InvalidArgumentError, msg=bad) as raised:
+                    client.configure(max_rate=bad)
+                self.assertEqual(raised.exception.code, Code.INVALID_ARGUMENT)
+                self.assertIn("per_second", raised.exception.message)
+            for bad in ("10", None, True):
+                with self.assertRaises(TypeError, msg=bad):
+                    client.configure(max_rate=bad)
+            self.assertEqual(client.stats().rate, 0.0)  # the refusals changed nothing
+            client.configure(max_rate=20)
+            self.assertEqual(client.stats().rate, 20.0)
+            client.configure(max_rate=2.5)
+            self.assertEqual(client.stats().rate, 2.5)
+            client.configure(max_rate=0)
+            self.assertEqual(client.stats().rate, 0.0)
+            self.assertEqual(client.stats().requests, 0)
+        with Client(URL, "token", max_rate=50.0, circuit_breaker=False) as client:
+            self.assertEqual(client.stats().rate, 50.0)
+
+    def test_the_circuit_breaker_opens_on_a_dead_port_unless_turned_off(self):
+        url = dead_url()
+        with Client(url, "token", max_attempts=1, circuit_breaker=False) as client:
+            for attempt in range(6):
+                with self.assertRaises(ocrcloud.NetworkError, msg=attempt) as raised:
+                    client.fetch("x")
+                self.assertNotIn("looks down", raised.exception.message)
+            stats = client.stats()
+            self.assertFalse(stats.breaker_open)
+            self.assertEqual(stats.requests, 6)
+        with Client(url, "token", max_attempts=1) as client:  # on by default
+            for attempt in range(5):
+                with self.assertRaises(ocrcloud.NetworkError, msg=attempt) as raised:
+                    client.fetch("x")
+                self.assertNotIn("looks down", raised.exception.message)
+            started = time.monotonic()
+            with self.assertRaises(ocrcloud.NetworkError) as raised:
+                client.fetch("x")
+            self.assertLess(time.monotonic() - started, 0.5)
+            self.assertEqual(raised.exception.code, Code.NETWORK)
+            self.assertIn("looks down", raised.exception.message)
+            stats = client.stats()
+            self.assertTrue(stats.breaker_open)
+            self.assertEqual(stats.requests, 5)  # the sixth was not sent
+            client.configure(circuit_breaker=False)  # turning it off closes it
+            self.assertFalse(client.stats().breaker_open)
+            with self.assertRaises(ocrcloud.NetworkError) as raised:
+                client.fetch("x")
+            self.assertNotIn("looks down", raised.exception.message)
+
+
 class ClientSettings(unittest.TestCase):
     def test_wrong_credentials_and_tokens_are_unauthorized(self):
         task = fixture({"results": [{"type": "Text", "text": "x"}]})
@@ -840,6 +933,50 @@ class Process(unittest.TestCase):
             print(f"\n    Ctrl-C: {how} raised KeyboardInterrupt {elapsed} ms after SIGINT",
                   end=" ")
             self.assertLess(elapsed, 1000, how)
+
+    def test_ctrl_c_cancels_a_blocking_call_promptly(self):
+        # fetch and the other calls that run through _CallOptions.run, against a server that
+        # accepts connections and never answers: without the cancel they would wait for the
+        # read timeout (20 s here).
+        script = """if True:
+            import os, signal, sys, tempfile, threading, time, ocrcloud
+            _url, silent_url, sample = sys.argv[1:]
+            client = ocrcloud.Client(silent_url, "token", read_timeout_ms=20000)
+            folder = tempfile.mkdtemp()
+            calls = {
+                "fetch": lambda: client.fetch("task"),
+                "submit": lambda: client.submit(b"%PDF-1.4"),
+                "submit_file": lambda: client.submit_file(sample),
+                "fetch_to_dir": lambda: client.fetch_to_dir("task", folder),
+                "task_status": lambda: client.task_status("task"),
+                "cancel_task": lambda: client.cancel_task("task"),
+            }
+            for name, call in calls.items():
+                sent = []
+                def interrupt():
+                    time.sleep(0.3)
+                    sent.append(time.monotonic())
+                    os.kill(os.getpid(), signal.SIGINT)
+                thread = threading.Thread(target=interrupt)
+                thread.start()
+                try:
+                    call()
+                    print(name, "returned")
+                except KeyboardInterrupt:
+                    print(name, f"{1000 * (time.monotonic() - sent[0]):.1f}")
+                thread.join()
+            os.rmdir(folder)
+            """
+        with SilentServer() as server:
+            done = run_script(script, server.url, SAMPLE_PDF, timeout=60)
+        self.assertEqual((done.returncode, done.stderr), (0, ""))
+        elapsed = dict(line.split() for line in done.stdout.splitlines())
+        self.assertEqual(list(elapsed), ["fetch", "submit", "submit_file", "fetch_to_dir",
+                                         "task_status", "cancel_task"])
+        print("\n    Ctrl-C: " + ", ".join(f"{name} {ms} ms" for name, ms in elapsed.items())
+              + " after SIGINT", end=" ")
+        for name, ms in elapsed.items():
+            self.assertLess(float(ms), 1000, name)
 
     def test_log_handlers_may_be_replaced_while_threads_log(self):
         script = """if True:

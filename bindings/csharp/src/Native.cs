@@ -41,6 +41,9 @@ namespace Ocrcloud
         [DllImport(Lib)] internal static extern int ocr_client_set_ca_file(ClientHandle client, byte[] pemPath);
         [DllImport(Lib)] internal static extern int ocr_client_set_ca_pem(ClientHandle client, byte[] pem, UIntPtr len);
         [DllImport(Lib)] internal static extern int ocr_client_set_proxy(ClientHandle client, byte[] proxyUrl);
+        [DllImport(Lib)] internal static extern int ocr_client_set_max_rate(ClientHandle client, double perSecond);
+        [DllImport(Lib)] internal static extern int ocr_client_set_circuit_breaker(ClientHandle client, int enabled);
+        [DllImport(Lib)] internal static extern int ocr_client_stats(ClientHandle client, int what, out double value);
 
         [DllImport(Lib)] internal static extern int ocr_submit(ClientHandle client, byte[] operation, byte[] document, UIntPtr len, byte[] settingsJson, out IntPtr taskId);
         [DllImport(Lib)] internal static extern int ocr_submit_file(ClientHandle client, byte[] operation, byte[] path, byte[] settingsJson, out IntPtr taskId);

@@ -131,7 +131,7 @@ namespace Ocrcloud
         /// </summary>
         public void SetCaFile(string pemPath)
         {
-            Native.Check(Native.ocr_client_set_ca_file(Open(), Native.Utf8(pemPath)));
+            Native.Check(Native.ocr_client_set_ca_file(Open(), Native.Utf8(pemPath, "pemPath")));
         }
 
         /// <summary>
@@ -154,7 +154,50 @@ namespace Ocrcloud
         /// </summary>
         public void SetProxy(string proxyUrl)
         {
-            Native.Check(Native.ocr_client_set_proxy(Open(), Native.Utf8(proxyUrl)));
+            Native.Check(Native.ocr_client_set_proxy(Open(), Native.Utf8(proxyUrl, "proxyUrl")));
+        }
+
+        /// <summary>
+        /// The most requests per second the client sends, all threads and <see cref="PollMany"/>
+        /// together; 0 (the default): unlimited. Either way a 429 or 503 slows the client down,
+        /// and it speeds up again by one request per second each second without throttling. A
+        /// negative, infinite or NaN rate is <see cref="OcrCode.InvalidArgument"/>.
+        /// </summary>
+        public void SetMaxRate(double perSecond)
+        {
+            Native.Check(Native.ocr_client_set_max_rate(Open(), perSecond));
+        }
+
+        /// <summary>
+        /// Turns the circuit breaker on (the default) or off: after 5 failures in a row (a 5xx
+        /// other than 503, or no connection) within 10 s, requests fail at once, without being
+        /// sent, with <see cref="OcrCode.Network"/> and a message saying the service looks down,
+        /// until a probe (one every 5 s) succeeds. Turning it off also closes it.
+        /// </summary>
+        public void SetCircuitBreaker(bool enabled)
+        {
+            Native.Check(Native.ocr_client_set_circuit_breaker(Open(), enabled ? 1 : 0));
+        }
+
+        /// <summary>
+        /// The client's request budget now: counts since it was created, the rate allowed and the
+        /// breaker's state (see <see cref="ClientStats"/>). The figures are read one after the
+        /// other, not as one snapshot.
+        /// </summary>
+        public ClientStats GetStats()
+        {
+            ClientHandle client = Open();
+            Func<ClientStat, double> figure = what =>
+            {
+                double value;
+                Native.Check(Native.ocr_client_stats(client, (int)what, out value));
+                return value;
+            };
+            return new ClientStats(
+                (long)figure(ClientStat.Requests), (long)figure(ClientStat.Retries),
+                (long)figure(ClientStat.Throttled), (long)figure(ClientStat.TokenFetches),
+                figure(ClientStat.Rate), figure(ClientStat.BreakerOpen) != 0,
+                (int)figure(ClientStat.RetryQuota));
         }
 
         // The calls below take a timeout (TimeSpan.Zero, the default, or Timeout.InfiniteTimeSpan:

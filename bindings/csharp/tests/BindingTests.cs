@@ -628,6 +628,104 @@ public static class BindingTests
         }
     }
 
+    /// <summary>The base URL of a loopback port that nothing listens on: connections are refused.</summary>
+    private static string DeadUrl()
+    {
+        var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        int port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        return "http://127.0.0.1:" + port;
+    }
+
+    /// <summary>ClientStats has one property per OCR_STAT_* value of the header, in its order.</summary>
+    private static void TestClientStatsFollowTheHeader()
+    {
+        Type stat = typeof(OcrClient).Assembly.GetType("Ocrcloud.ClientStat", true);
+        Equal(string.Join(" ", Members(stat)), string.Join(" ", Defines("OCR_STAT_")));
+        Equal(string.Join(" ", Enum.GetNames(stat)),
+            string.Join(" ", typeof(ClientStats).GetProperties().OrderBy(p => p.MetadataToken).Select(p => p.Name)));
+    }
+
+    private static void TestStatsCountTheRequestsAndTheTokenFetches()
+    {
+        string done = Fixture("{\"results\": [{\"type\": \"Text\", \"text\": \"x\"}]}");
+        OcrClient disposed;
+        using (OcrClient client = DemoClient())
+        {
+            disposed = client;
+            Equal(client.GetStats(), new ClientStats(0, 0, 0, 0, 0.0, false, 500));
+            for (int i = 0; i < 3; i++)
+            {
+                client.Fetch(done).Dispose();
+            }
+            ClientStats stats = client.GetStats();
+            Equal(stats.Requests, 4L); // three fetches and the token request
+            Equal(stats.TokenFetches, 1L);
+            Equal(stats, new ClientStats(4, 0, 0, 1, 0.0, false, 500));
+            client.Fetch(done).Dispose();
+            Equal(client.GetStats().Requests, 5L);
+            Equal(client.GetStats().TokenFetches, 1L);
+        }
+        Throws<ObjectDisposedException>(() => disposed.GetStats());
+    }
+
+    private static void TestMaxRateIsValidatedAndShownInTheStats()
+    {
+        using (OcrClient client = DemoClient())
+        {
+            foreach (double bad in new[] { -1, -0.5, double.NaN, double.PositiveInfinity, double.NegativeInfinity })
+            {
+                OcrException e = Fails(OcrCode.InvalidArgument, () => client.SetMaxRate(bad));
+                Check(e.Message.Contains("per_second"), e.Message);
+            }
+            Equal(client.GetStats().Rate, 0.0); // the refusals changed nothing
+            client.SetMaxRate(20);
+            Equal(client.GetStats().Rate, 20.0);
+            client.SetMaxRate(2.5);
+            Equal(client.GetStats().Rate, 2.5);
+            client.SetMaxRate(0);
+            Equal(client.GetStats().Rate, 0.0);
+            Equal(client.GetStats().Requests, 0L);
+        }
+    }
+
+    private static void TestTheCircuitBreakerOpensOnADeadPortUnlessTurnedOff()
+    {
+        string dead = DeadUrl();
+        using (OcrClient client = OcrClient.WithToken(dead, "token"))
+        {
+            client.SetMaxAttempts(1);
+            client.SetCircuitBreaker(false);
+            for (int i = 0; i < 6; i++)
+            {
+                OcrException e = Fails(OcrCode.Network, () => client.Fetch("x").Dispose());
+                Check(!e.Message.Contains("looks down"), e.Message);
+            }
+            Check(!client.GetStats().BreakerOpen, "the breaker stays closed while it is off");
+            Equal(client.GetStats().Requests, 6L);
+        }
+        using (OcrClient client = OcrClient.WithToken(dead, "token"))
+        {
+            client.SetMaxAttempts(1); // the breaker is on by default
+            for (int i = 0; i < 5; i++)
+            {
+                OcrException e = Fails(OcrCode.Network, () => client.Fetch("x").Dispose());
+                Check(!e.Message.Contains("looks down"), e.Message);
+            }
+            var watch = Stopwatch.StartNew();
+            OcrException sixth = Fails(OcrCode.Network, () => client.Fetch("x").Dispose());
+            Check(sixth.Message.Contains("looks down"), sixth.Message);
+            Check(watch.ElapsedMilliseconds < 500, "the sixth failed at once, not after " + watch.ElapsedMilliseconds + " ms");
+            Check(client.GetStats().BreakerOpen, "the breaker is open");
+            Equal(client.GetStats().Requests, 5L); // the sixth was not sent
+            client.SetCircuitBreaker(false); // turning it off closes it
+            Check(!client.GetStats().BreakerOpen, "closed");
+            OcrException after = Fails(OcrCode.Network, () => client.Fetch("x").Dispose());
+            Check(!after.Message.Contains("looks down"), after.Message);
+        }
+    }
+
     private static void TestStringsTravelAsUtf8()
     {
         string id = "ünï ✓ a b/c?d&e=f";

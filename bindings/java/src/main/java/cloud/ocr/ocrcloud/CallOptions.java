@@ -38,7 +38,7 @@ public final class CallOptions {
          * negative or too long duration is an {@link IllegalArgumentException}.
          */
         public Builder timeout(Duration deadline) {
-            OcrClient.millis(deadline);
+            OcrClient.millis(deadline, "timeout");
             timeout = deadline;
             return this;
         }
@@ -69,7 +69,7 @@ public final class CallOptions {
             }
             try {
                 if (options.timeout != null) {
-                    OcrException.check(LIB.ocr_call_options_set_timeout_ms(handle, OcrClient.millis(options.timeout)));
+                    OcrException.check(LIB.ocr_call_options_set_timeout_ms(handle, OcrClient.millis(options.timeout, "timeout")));
                 }
                 if (options.cancelToken != null) {
                     options.cancelToken.attachTo(handle);

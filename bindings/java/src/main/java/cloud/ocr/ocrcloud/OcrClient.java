@@ -4,6 +4,7 @@ import cloud.ocr.ocrcloud.OcrLibrary.CallOptionsHandle;
 import cloud.ocr.ocrcloud.OcrLibrary.ClientHandle;
 import cloud.ocr.ocrcloud.OcrLibrary.SizeT;
 import com.sun.jna.Pointer;
+import com.sun.jna.ptr.DoubleByReference;
 import com.sun.jna.ptr.IntByReference;
 import com.sun.jna.ptr.PointerByReference;
 import java.nio.file.Path;
@@ -115,7 +116,7 @@ public final class OcrClient implements AutoCloseable {
      * does not trust is {@link OcrCode#TLS}.
      */
     public void setCaFile(Path pemFile) {
-        String path = pemFile == null ? null : arg(pemFile.toString());
+        String path = pemFile == null ? null : arg(pemFile.toString(), "pemFile");
         run(client -> LIB.ocr_client_set_ca_file(client, path));
     }
 
@@ -137,8 +138,45 @@ public final class OcrClient implements AutoCloseable {
      * SOCKS and other schemes are {@link OcrCode#INVALID_ARGUMENT}.
      */
     public void setProxy(String proxyUrl) {
-        String proxy = arg(proxyUrl);
+        String proxy = arg(proxyUrl, "proxyUrl");
         run(client -> LIB.ocr_client_set_proxy(client, proxy));
+    }
+
+    /**
+     * The most requests per second the client sends, all threads and {@link #pollMany} together;
+     * {@code 0} (the default): unlimited. Either way a {@code 429} or {@code 503} slows the client
+     * down, and it speeds up again by one request per second each second without throttling. A
+     * negative, infinite or NaN rate is {@link OcrCode#INVALID_ARGUMENT}.
+     */
+    public void setMaxRate(double perSecond) {
+        run(client -> LIB.ocr_client_set_max_rate(client, perSecond));
+    }
+
+    /**
+     * Turns the circuit breaker on (the default) or off: after 5 failures in a row (a 5xx other
+     * than 503, or no connection) within 10 s, requests fail at once, without being sent, with
+     * {@link OcrCode#NETWORK} and a message saying the service looks down, until a probe (one
+     * every 5 s) succeeds. Turning it off also closes it.
+     */
+    public void setCircuitBreaker(boolean enabled) {
+        run(client -> LIB.ocr_client_set_circuit_breaker(client, enabled ? 1 : 0));
+    }
+
+    /**
+     * The client's request budget now: the counts since it was created, the rate allowed and the
+     * breaker's state (see {@link ClientStats}). The figures are read one after the other, not
+     * as one snapshot.
+     */
+    public ClientStats stats() {
+        return handle.call(client -> {
+            double[] figures = new double[ClientStats.FIGURES];
+            DoubleByReference out = new DoubleByReference();
+            for (int what = 1; what <= figures.length; what++) {
+                OcrException.check(LIB.ocr_client_stats(client, what, out));
+                figures[what - 1] = out.getValue();
+            }
+            return ClientStats.of(figures);
+        });
     }
 
     /** {@link #submit(String, byte[], String, CallOptions)} without limits. */

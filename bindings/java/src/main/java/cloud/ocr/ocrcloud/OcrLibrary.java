@@ -7,6 +7,7 @@ import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 import com.sun.jna.PointerType;
 import com.sun.jna.ptr.ByReference;
+import com.sun.jna.ptr.DoubleByReference;
 import com.sun.jna.ptr.IntByReference;
 import com.sun.jna.ptr.PointerByReference;
 import java.util.Map;
@@ -94,6 +95,9 @@ interface OcrLibrary extends Library {
     int ocr_client_set_ca_file(ClientHandle client, String pemPath);
     int ocr_client_set_ca_pem(ClientHandle client, byte[] pem, SizeT len);
     int ocr_client_set_proxy(ClientHandle client, String proxyUrl);
+    int ocr_client_set_max_rate(ClientHandle client, double perSecond);
+    int ocr_client_set_circuit_breaker(ClientHandle client, int enabled);
+    int ocr_client_stats(ClientHandle client, int what, DoubleByReference out);
 
     int ocr_submit(ClientHandle client, String operation, byte[] document, SizeT len, String settingsJson,
             PointerByReference taskIdOut);

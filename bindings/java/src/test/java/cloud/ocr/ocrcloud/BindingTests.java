@@ -205,6 +205,13 @@ public final class BindingTests {
         }
     }
 
+    /** The base URL of a loopback port that nothing listens on: connections are refused. */
+    static String deadUrl() throws IOException {
+        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return "http://127.0.0.1:" + probe.getLocalPort();
+        }
+    }
+
     interface LimitedCall {
         void run(CallOptions call) throws Exception;
     }
@@ -528,6 +535,94 @@ public final class BindingTests {
                 refused("clientSecret", () -> OcrClient.withCredentials(url, "demo", lone));
             }
             equal(requests(), before);
+        }
+    }
+
+    /** The record follows the header's OCR_STAT_* values, in their order. */
+    static void testClientStatsFollowTheHeader() {
+        Map<Integer, String> byValue = new TreeMap<>();
+        for (Map.Entry<String, Integer> stat : defines("OCR_STAT_").entrySet()) {
+            StringBuilder name = new StringBuilder();
+            for (String word : stat.getKey().toLowerCase().split("_")) {
+                name.append(name.length() == 0 ? word : Character.toUpperCase(word.charAt(0)) + word.substring(1));
+            }
+            byValue.put(stat.getValue(), name.toString());
+        }
+        List<String> components = new ArrayList<>();
+        for (java.lang.reflect.RecordComponent c : ClientStats.class.getRecordComponents()) {
+            components.add(c.getName());
+        }
+        equal(new ArrayList<>(byValue.keySet()), List.of(1, 2, 3, 4, 5, 6, 7));
+        equal(new ArrayList<>(byValue.values()), components);
+        equal(ClientStats.FIGURES, components.size());
+    }
+
+    static void testStatsCountTheRequestsAndTheTokenFetches() throws Exception {
+        String done = fixture("{\"results\": [{\"type\": \"Text\", \"text\": \"x\"}]}");
+        OcrClient closed;
+        try (OcrClient client = demoClient()) {
+            closed = client;
+            equal(client.stats(), new ClientStats(0, 0, 0, 0, 0.0, false, 500));
+            for (int i = 0; i < 3; i++) {
+                client.fetch(null, done).close();
+            }
+            ClientStats stats = client.stats();
+            equal(stats.requests(), 4L); // three fetches and the token request
+            equal(stats.tokenFetches(), 1L);
+            equal(stats, new ClientStats(4, 0, 0, 1, 0.0, false, 500));
+            client.fetch(null, done).close();
+            equal(client.stats().requests(), 5L);
+            equal(client.stats().tokenFetches(), 1L);
+        }
+        throwsType(IllegalStateException.class, closed::stats);
+    }
+
+    static void testMaxRateIsValidatedAndShownInTheStats() throws Exception {
+        try (OcrClient client = demoClient()) {
+            for (double bad : new double[] {-1, -0.5, Double.NaN, Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY}) {
+                OcrException e = fails(OcrCode.INVALID_ARGUMENT, () -> client.setMaxRate(bad));
+                check(e.getMessage().contains("per_second"), e.getMessage());
+            }
+            equal(client.stats().rate(), 0.0); // the refusals changed nothing
+            client.setMaxRate(20);
+            equal(client.stats().rate(), 20.0);
+            client.setMaxRate(2.5);
+            equal(client.stats().rate(), 2.5);
+            client.setMaxRate(0);
+            equal(client.stats().rate(), 0.0);
+            equal(client.stats().requests(), 0L);
+        }
+    }
+
+    static void testTheCircuitBreakerOpensOnADeadPortUnlessTurnedOff() throws Exception {
+        String dead = deadUrl();
+        try (OcrClient client = OcrClient.withToken(dead, "token")) {
+            client.setMaxAttempts(1);
+            client.setCircuitBreaker(false);
+            for (int i = 0; i < 6; i++) {
+                OcrException e = fails(OcrCode.NETWORK, () -> client.fetch(null, "x"));
+                check(!e.getMessage().contains("looks down"), e.getMessage());
+            }
+            check(!client.stats().breakerOpen(), "the breaker stays closed while it is off");
+            equal(client.stats().requests(), 6L);
+        }
+        try (OcrClient client = OcrClient.withToken(dead, "token")) {
+            client.setMaxAttempts(1); // the breaker is on by default
+            for (int i = 0; i < 5; i++) {
+                OcrException e = fails(OcrCode.NETWORK, () -> client.fetch(null, "x"));
+                check(!e.getMessage().contains("looks down"), e.getMessage());
+            }
+            long started = System.nanoTime();
+            OcrException e = fails(OcrCode.NETWORK, () -> client.fetch(null, "x"));
+            long ms = (System.nanoTime() - started) / 1_000_000;
+            check(e.getMessage().contains("looks down"), e.getMessage());
+            check(ms < 500, "the sixth failed at once, not after " + ms + " ms");
+            check(client.stats().breakerOpen(), "the breaker is open");
+            equal(client.stats().requests(), 5L); // the sixth was not sent
+            client.setCircuitBreaker(false); // turning it off closes it
+            check(!client.stats().breakerOpen(), "closed");
+            e = fails(OcrCode.NETWORK, () -> client.fetch(null, "x"));
+            check(!e.getMessage().contains("looks down"), e.getMessage());
         }
     }
 
