@@ -175,8 +175,8 @@ impl Client {
             .accept("text/plain, application/json");
         redacted(self.retrying(call, false, || {
             let response = self.send(&request, !op.is_trial(), call)?;
-            let text = http::read_small_body(response, &url, call)?;
             // The server took the submission (2xx): a task may exist even without a usable id.
+            let text = http::read_small_body(response, &url, call).map_err(Error::delivered)?;
             task_id_from(&text, &url).map_err(Error::delivered)
         }))
     }
@@ -362,7 +362,7 @@ impl Client {
         if let Some(kind) = answer.token_type.as_deref()
             && !kind.eq_ignore_ascii_case("bearer")
         {
-            let shown = if kind.len() <= 16 {
+            let shown = if kind.len() <= secrets::LONGEST_SAFE_PIECE {
                 format!("\"{}\"", kind.escape_default())
             } else {
                 format!("of {} characters", kind.chars().count())

@@ -17,9 +17,9 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{LazyLock, Mutex};
 use std::thread::JoinHandle;
 
 /// What every temporary name starts with.
@@ -60,8 +60,21 @@ impl Process {
     }
 }
 
-/// This process, read once.
-static THIS: LazyLock<Option<Process>> = LazyLock::new(|| Process::find(std::process::id()));
+/// This process, read once per fork generation: a child of `fork` must not write under its
+/// parent's start time.
+fn this() -> Option<Process> {
+    static THIS: Mutex<Option<(u64, Option<Process>)>> = Mutex::new(None);
+    let generation = crate::transport::fork_generation();
+    let mut this = THIS.lock().unwrap_or_else(|e| e.into_inner());
+    match *this {
+        Some((known, process)) if known == generation => process,
+        _ => {
+            let process = Process::find(std::process::id());
+            *this = Some((generation, process));
+            process
+        }
+    }
+}
 
 /// How old a temporary file of a process this one cannot see must be before it counts as left
 /// behind: results are kept 24 hours, so nothing older can still be on its way.
@@ -145,7 +158,7 @@ fn temp_path(dir: &Path, name: &str, ext: &str) -> PathBuf {
     while !name.is_char_boundary(end) {
         end -= 1;
     }
-    let (started, namespace) = THIS.map_or((0, 0), |p| (p.started, p.namespace));
+    let (started, namespace) = this().map_or((0, 0), |p| (p.started, p.namespace));
     dir.join(format!(
         "{PREFIX}{}-{started}-{namespace}-{n}-{}.{ext}",
         std::process::id(),
@@ -204,7 +217,7 @@ fn is_leftover(name: &str, modified: std::time::SystemTime) -> bool {
     ) else {
         return false;
     };
-    let Some(this) = *THIS else {
+    let Some(this) = this() else {
         return false;
     };
     if namespace != this.namespace {

@@ -315,7 +315,9 @@ pub fn status_error(request: &Request, response: Response<ureq::Body>, call: &Ca
     let mut error = Error::new(code, message);
     error.transient = retryable;
     error.unsent = refused_unprocessed;
-    error.delivered = status.is_server_error() && !refused_unprocessed;
+    // A 303 See Other answers a request that was processed.
+    error.delivered =
+        (status.is_server_error() && !refused_unprocessed) || status == StatusCode::SEE_OTHER;
     error.retry_after = retry_after.filter(|_| retryable);
     error.status = Some(status.as_u16());
     error

@@ -5,8 +5,8 @@
 
 use std::cell::Cell;
 use std::fmt;
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, RwLock};
 
 /// How much to tell. The numeric values are the C contract (`OCR_LOG_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -36,7 +36,7 @@ pub type Receiver = Box<dyn Fn(Level, &str) + Send + Sync>;
 /// Not decided yet: read `OCRCLOUD_LOG` on first use.
 const UNSET: i32 = -1;
 static MAX_LEVEL: AtomicI32 = AtomicI32::new(UNSET);
-static RECEIVER: RwLock<Option<Receiver>> = RwLock::new(None);
+static RECEIVER: RwLock<Option<Arc<Receiver>>> = RwLock::new(None);
 
 /// The level named by `OCRCLOUD_LOG` (`off`, `warn`, `info`, `debug`; anything else is off).
 fn level_from_environment() -> i32 {
@@ -68,8 +68,19 @@ pub fn set_max_level(level: i32) {
 }
 
 /// Installs the function that receives log lines instead of stderr (`None`: stderr again).
+/// Returns once the previous receiver is no longer running anywhere; the lock that guards it is
+/// held only to swap it, so threads that log meanwhile use the new one and never wait for a
+/// receiver that waits for them.
 pub fn set_receiver(receiver: Option<Receiver>) {
-    *RECEIVER.write().unwrap_or_else(|e| e.into_inner()) = receiver;
+    let previous = std::mem::replace(
+        &mut *RECEIVER.write().unwrap_or_else(|e| e.into_inner()),
+        receiver.map(Arc::new),
+    );
+    if let Some(previous) = previous {
+        while Arc::strong_count(&previous) > 1 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
 }
 
 thread_local! {
@@ -79,14 +90,20 @@ thread_local! {
 }
 
 /// Passes on the line `message()` if `level` is wanted; the message is built only then. The
-/// receiver runs under a read lock, so that once `set_receiver` returns the previous receiver is
-/// no longer running and will not be called again.
+/// receiver runs outside any lock, holding a reference that `set_receiver` waits for, so that
+/// once `set_receiver` returns the previous receiver is no longer running and will not be
+/// called again.
 pub fn log(level: Level, message: impl FnOnce() -> String) {
     if !enabled(level) || RECEIVING.get() {
         return;
     }
     let message = crate::secrets::redact(&message());
-    match &*RECEIVER.read().unwrap_or_else(|e| e.into_inner()) {
+    let receiver = RECEIVER
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .map(Arc::clone);
+    match receiver {
         Some(receiver) => {
             RECEIVING.set(true);
             receiver(level, &message);
@@ -99,7 +116,7 @@ pub fn log(level: Level, message: impl FnOnce() -> String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
+    use std::sync::Mutex;
 
     #[test]
     fn passes_on_wanted_levels_to_the_receiver() {

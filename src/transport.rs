@@ -117,7 +117,7 @@ extern "C" fn forked() {
 
 /// This process's place in its line of forks (0 in a process that never forked from one that
 /// used the library).
-fn fork_generation() -> u64 {
+pub fn fork_generation() -> u64 {
     static REGISTERED: std::sync::Once = std::sync::Once::new();
     REGISTERED.call_once(|| {
         // SAFETY: registers a handler that only increments an atomic, which is safe in a child
