@@ -66,9 +66,8 @@ def _library_path():
         return path
     folder = os.environ.get("OCRCLOUD_LIBRARY_DIR")
     if folder:
-        name = {"darwin": "libocrcloud.dylib", "win32": "ocrcloud.dll"}.get(
-            sys.platform, "libocrcloud.so")
-        return os.path.join(folder, name)
+        # Built and tested on Linux only.
+        return os.path.join(folder, "libocrcloud.so")
     found = ctypes.util.find_library("ocrcloud")
     if found:
         return found
