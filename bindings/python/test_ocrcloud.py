@@ -906,6 +906,37 @@ class Process(unittest.TestCase):
                 done = run_script(script, task, how)
                 self.assertEqual((done.returncode, done.stderr), (0, ""), how)
 
+    def test_children_of_a_fork_get_the_answers_to_their_own_requests(self):
+        # Before the pool checked which process made a connection, the children of a fork
+        # shared the parent's pooled connection and read each other's answers.
+        script = """if True:
+            import multiprocessing, sys, ocrcloud
+            url, count = sys.argv[1], int(sys.argv[2])
+            client = ocrcloud.Client.with_credentials(url, "demo", "demo-secret")
+            with client.fetch("fork-0"):
+                pass  # the pool now holds a connection
+
+            def fetch_all(child):
+                wrong = []
+                for i in range(child, count, 4):
+                    try:
+                        with client.fetch(f"fork-{i}") as result:
+                            if bytes(result.files[0].data) != f"fork-{i}".encode():
+                                wrong.append(i)
+                    except ocrcloud.OcrError as error:
+                        wrong.append(f"{i}: {error}")
+                return wrong
+
+            with multiprocessing.get_context("fork").Pool(4) as pool:
+                wrong = [w for ws in pool.map(fetch_all, range(4)) for w in ws]
+            print(wrong)
+            """
+        for i in range(100):
+            fixture({"id": f"fork-{i}", "results": [{"type": "Text", "text": f"fork-{i}"}]})
+        done = run_script(script, "100", timeout=60)
+        self.assertEqual((done.returncode, done.stderr), (0, ""))
+        self.assertEqual(done.stdout.strip(), "[]")
+
     def test_ctrl_c_cancels_a_blocking_poll_promptly(self):
         script = """if True:
             import os, signal, sys, threading, time, ocrcloud
