@@ -458,9 +458,10 @@ ocr_code ocr_submit(const ocr_client *client,
 /**
  * The most requests per second the client sends, all threads and `ocr_poll_many` workers
  * together; 0: unlimited (the default). Either way the rate adapts: a `429` or `503` cuts it
- * to 0.8 times the rate sent over the last second (at least 0.5 per second), and each second
- * without throttling adds one request per second, up to this maximum (for an unlimited client,
- * up to twice the rate of the last cut, where it is unlimited again). A `Retry-After` makes
+ * to 0.8 times the rate sent over the last second (at least 0.5 per second), at most once a
+ * second, and each second without throttling adds a tenth of the rate before the cut (at least
+ * one request per second) up to 95% of it, then one request per second, up to this maximum (for
+ * an unlimited client, up to twice the rate of the last cut, where it is unlimited again). A `Retry-After` makes
  * the whole client wait. Waiting for the budget ends at each call's deadline and cancel. A
  * negative, infinite or NaN rate is `OCR_ERR_INVALID_ARGUMENT`. Thread-safe.
  */

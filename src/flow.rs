@@ -3,12 +3,13 @@
 //!
 //! - **Rate (AIMD).** The client starts unlimited, or at its maximum rate
 //!   (`ocr_client_set_max_rate`). A `429` or `503` cuts the rate to `DECREASE` times the rate
-//!   actually sent over the last second (at least `SLOWEST_RATE`); every second without
-//!   throttling adds `INCREASE_PER_SECOND` requests per second, until the maximum (or, for an
-//!   unlimited client, twice the rate of the last cut, where it is unlimited again). AIMD rather
-//!   than CUBIC: with one shared limit and few clients it settles as close under the limit, and
-//!   it is a few lines that a reader can check. A token bucket holding one second's worth lets
-//!   requests through at that rate.
+//!   actually sent over the last second (at least `SLOWEST_RATE`), at most once a `CUT_SPACING`
+//!   (the answers to requests sent before a cut are no news); every second without throttling
+//!   adds `RECOVERY_SHARE` of the rate before the cut (at least `INCREASE_PER_SECOND`) requests
+//!   per second up to `PLATEAU` of that rate, then `INCREASE_PER_SECOND`, until the maximum (or, for an unlimited client, twice the rate of the last cut,
+//!   where it is unlimited again). AIMD rather than CUBIC: with one shared limit and few clients
+//!   it settles as close under the limit, and it is a few lines that a reader can check. A
+//!   token bucket holding one second's worth lets requests through at that rate.
 //! - **Shared `Retry-After`.** A `Retry-After` on a `429` or `503` makes every request of the
 //!   client wait until then, not only the one that got it.
 //! - **Retry budget.** A retry costs `RETRY_COST` units of a quota of `RETRY_QUOTA` (a retry
@@ -30,8 +31,18 @@ use std::time::{Duration, Instant};
 
 /// The rate after a throttling answer, as a share of the rate sent over the last second.
 pub(crate) const DECREASE: f64 = 0.8;
-/// Requests per second added for each second without throttling.
+/// Requests per second added for each second without throttling, at least...
 pub(crate) const INCREASE_PER_SECOND: f64 = 1.0;
+/// ...or this share of the rate before the last cut, up to `PLATEAU` of that rate: back near
+/// it in about two seconds, then probing slowly, since every probe past the limit costs a
+/// `Retry-After` pause of the whole client.
+pub(crate) const RECOVERY_SHARE: f64 = 0.1;
+/// The share of the rate before the last cut where fast recovery ends.
+pub(crate) const PLATEAU: f64 = 0.95;
+/// One cut at most per this long: the throttling answers to requests sent before a cut say
+/// nothing about the new rate. (Cutting at each of them took a burst of 429s down to a
+/// quarter of the limit.)
+pub(crate) const CUT_SPACING: Duration = Duration::from_secs(1);
 /// The rate is never cut below this (requests per second).
 pub(crate) const SLOWEST_RATE: f64 = 0.5;
 /// The retry quota, in units.
@@ -88,6 +99,8 @@ struct State {
     rate: Option<f64>,
     /// The rate at the last cut, for an unlimited client's way back.
     cut_from: f64,
+    /// When the rate was last cut.
+    cut_at: Instant,
     tokens: f64,
     refilled: Instant,
     raised: Instant,
@@ -113,6 +126,7 @@ impl Default for Flow {
                 ceiling: None,
                 rate: None,
                 cut_from: 0.0,
+                cut_at: now,
                 tokens: 0.0,
                 refilled: now,
                 raised: now,
@@ -297,11 +311,15 @@ impl State {
     }
 
     fn cut(&mut self, now: Instant) {
+        if self.rate.is_some() && now.saturating_duration_since(self.cut_at) < CUT_SPACING {
+            return;
+        }
         let sent = self.sent_rate(now).max(SLOWEST_RATE);
         let from = self.rate.map_or(sent, |rate| rate.min(sent));
         let rate = (from * DECREASE).max(SLOWEST_RATE);
         if self.rate.is_none_or(|old| rate < old) {
             self.cut_from = from;
+            self.cut_at = now;
             self.rate = Some(rate);
             // One request may go at once (after any Retry-After); the rest are spaced.
             self.tokens = 1.0;
@@ -320,7 +338,12 @@ impl State {
             return;
         }
         self.raised = now;
-        let raised = rate + INCREASE_PER_SECOND * elapsed;
+        let step = if rate < PLATEAU * self.cut_from {
+            (RECOVERY_SHARE * self.cut_from).max(INCREASE_PER_SECOND)
+        } else {
+            INCREASE_PER_SECOND
+        };
+        let raised = rate + step * elapsed;
         self.rate = match self.ceiling {
             Some(ceiling) => Some(raised.min(ceiling)),
             None if raised >= 2.0 * self.cut_from => None,
@@ -405,7 +428,18 @@ mod tests {
         let a = admitted(&flow);
         flow.record(a, Outcome::Success);
         let raised = flow.stats().rate.unwrap();
-        assert!(raised > cut && raised < cut + 1.0, "{raised}");
+        // 0.1 x 41 = 4.1 requests/s more per second, for at least 0.3 s.
+        assert!(
+            raised > cut + 1.0 && raised < cut + 4.1,
+            "{cut} -> {raised}"
+        );
+        let a = admitted(&flow);
+        flow.record(a, Outcome::Throttled(None));
+        assert_eq!(
+            flow.stats().rate,
+            Some(raised),
+            "no second cut within a second"
+        );
     }
 
     #[test]
