@@ -5,7 +5,8 @@
                                 then the fetch and the polls again over HTTPS
     benches/run.sh --smoke      a few seconds with tiny inputs (the test command runs this)
     benches/run.sh --record     also rewrite benches/RESULTS.md with this run's tables
-    benches/run.sh --only https only the HTTPS rows (--only http: only the plain ones)
+    benches/run.sh --only https only the HTTPS rows (--only http: only the plain ones,
+                                --only flow: only the flow-control rows)
 
 Every figure is a ratio against a baseline measured in the same run: fetches against
 `curl -s -o /dev/null` on the same URL, polls against a raw-socket loop sending the same request,
@@ -16,6 +17,27 @@ The HTTPS rows use a second emulator started with `--tls-self-signed CA`: the fe
 `curl --cacert CA -s -o /dev/null` on the same https:// URL, the polls against a raw TLS loop in
 the same process (OpenSSL's libssl, as curl uses, on one connection, trusting the same CA), the
 C client trusting the CA with ocr_client_set_ca_file (bench_client reads OCR_CA_FILE).
+
+The flow-control rows (bench_flow.c) load one client with 32 threads fetching a completed task
+and one ocr_poll_many of 1000 tasks, against a fresh emulator with `--rate-limit 50` per run:
+- Rate limit: each thread makes 16 fetches and every task must complete; figures are the share
+  of requests the emulator answered 429 (its `rate_limited` over its API requests) and the wall
+  time against the ideal, the requests it let through / 50 per second.
+- Outage: the same load for 22 s, the emulator answering every request 503 from 4 s for 10 s (503
+  faults of 1000 uses queued as the previous ones run low, the rest used up at the end by
+  pipelined requests of this script): requests that reached the emulator during the outage, and
+  from its end the time to the client's first success and to the first success that starts a
+  second with 90% of the successes per second it had before the outage, or 90% of the limit
+  (bench_flow counts its successes in 10 ms buckets on CLOCK_MONOTONIC, the clock of
+  time.monotonic()).
+The baseline is the library before flow control, in the same run: the parent of the commit
+"Flow control: one request budget per client ...", checked out with `git worktree add --detach
+/tmp/ocrcloud-baseline PARENT` and built there with `CARGO_TARGET_DIR=/tmp/ocrcloud-baseline-target
+cargo build --release -p ocrcloud` (the first full run does it; --no-build reuses it). The same
+bench_flow.c is linked against each library (-rpath): bench_flow_baseline and bench_flow. A
+third rate-limit row tells today's client the limit (ocr_client_set_max_rate, OCR_MAX_RATE). With
+--smoke the flow rows are small (8 threads, 40 tasks, a 1 s outage), use today's debug library
+only and need no baseline (--no-baseline does the same for a full run).
 """
 import argparse
 import datetime
@@ -23,6 +45,7 @@ import json
 import os
 import platform
 import shutil
+import socket
 import ssl
 import statistics
 import subprocess
@@ -275,6 +298,260 @@ def bench_many(args, emulator, token, binary, request_seconds):
     ]
 
 
+FLOW_COMMIT_SUBJECT = "Flow control: one request budget per client"
+BASELINE_TREE = "/tmp/ocrcloud-baseline"
+BASELINE_TARGET = "/tmp/ocrcloud-baseline-target"
+
+
+def compile_flow(target, name):
+    """bench_flow.c linked against the libocrcloud.so of `target` (found there by -rpath)."""
+    binary = os.path.join(target, name)
+    subprocess.run(
+        ["gcc", "-O2", "-std=c11", "-Wall", "-Wextra", "-Werror", f"-I{ROOT}/include",
+         os.path.join(BENCHES, "bench_flow.c"), "-o", binary, f"-L{target}", f"-Wl,-rpath,{target}",
+         "-locrcloud", "-ldl", "-lpthread"],
+        check=True,
+    )
+    return binary
+
+
+def build_baseline(skip):
+    """The library as it was before flow control: the parent of the flow-control commit, checked
+    out in a git worktree under /tmp and built there (release) with its own CARGO_TARGET_DIR.
+    Answers the bench_flow binary linked against it."""
+    flow = subprocess.run(["git", "log", "--format=%H", "-n1", "--fixed-strings", "--grep", FLOW_COMMIT_SUBJECT],
+                          cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    if not flow:
+        raise SystemExit(f"no commit {FLOW_COMMIT_SUBJECT!r} in the history: cannot build the baseline")
+    parent = subprocess.run(["git", "rev-parse", f"{flow}^"], cwd=ROOT, capture_output=True, text=True,
+                            check=True).stdout.strip()
+    if not os.path.exists(BASELINE_TREE):
+        subprocess.run(["git", "worktree", "add", "--detach", BASELINE_TREE, parent], cwd=ROOT, check=True,
+                       capture_output=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=BASELINE_TREE, capture_output=True, text=True,
+                          check=True).stdout.strip()
+    if head != parent:
+        raise SystemExit(f"{BASELINE_TREE} is at {head}, not at {parent} (the parent of {flow}); remove it "
+                         f"with `git worktree remove {BASELINE_TREE}`")
+    target = os.path.join(BASELINE_TARGET, "release")
+    if not skip or not os.path.exists(os.path.join(target, "libocrcloud.so")):
+        subprocess.run(["cargo", "build", "--quiet", "--release", "-p", "ocrcloud"], cwd=BASELINE_TREE, check=True,
+                       env=dict(os.environ, CARGO_TARGET_DIR=BASELINE_TARGET))
+    return parent[:7], compile_flow(target, "bench_flow_baseline")
+
+
+class FlowRun:
+    """One run of bench_flow against a fresh emulator with --rate-limit: the fixtures, the
+    program, and the emulator's statistics."""
+
+    def __init__(self, args, emulator_binary, binary, mode, amount, env=None):
+        self.args = args
+        self.emulator = Emulator(emulator_binary, "--rate-limit", str(args.flow_rate))
+        try:
+            e = self.emulator
+            token = json.loads(e.call("POST", "/connect/token", form={
+                "grant_type": "client_credentials", "client_id": "demo",
+                "client_secret": "demo-secret"}))["access_token"]
+            fetch_id = e.fixture({"results": [{"type": "Text", "text": "a completed task"}]})
+            ready = args.flow_ready_ms
+            fd, self.ids_file = tempfile.mkstemp(prefix="ocrcloud-bench-flow-ids-")
+            with os.fdopen(fd, "w") as f:
+                for i in range(args.flow_tasks):
+                    f.write(e.fixture({"results": [{"type": "Text", "text": f"task {i}"}],
+                                       "pendingMs": ready // 2, "processingMs": ready - ready // 2}) + "\n")
+            self.process = subprocess.Popen(
+                [binary, mode, e.url, token, self.ids_file, fetch_id, str(args.flow_threads), str(amount),
+                 str(args.flow_interval_ms)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env=dict(os.environ, **(env or {})))
+            line = self.process.stdout.readline().decode()
+            if not line.startswith("t0="):
+                raise SystemExit(f"bench_flow did not start: {line!r} {self.process.stderr.read().decode()}")
+            self.t0 = float(line[3:])
+        except BaseException:
+            self.emulator.stop()
+            raise
+
+    def stats(self):
+        return json.loads(self.emulator.call("GET", "/_emulator/stats"))
+
+    def api_requests(self, stats=None):
+        """API requests the emulator got, without the token request of the setup."""
+        stats = stats or self.stats()
+        return stats["requests"] - stats["token_requests"]
+
+    def finish(self):
+        try:
+            out, err = self.process.communicate(timeout=600)
+            if self.process.returncode != 0:
+                raise SystemExit(f"bench_flow failed ({self.process.returncode}):\n{err.decode(errors='replace')}")
+            lines = out.decode().split("\n")
+            self.figures = dict(part.split("=") for part in lines[0].split())
+            self.buckets = [int(n) for n in lines[1].removeprefix("ok_buckets=").split(",") if n]
+            self.final = self.stats()
+        finally:
+            os.unlink(self.ids_file)
+            self.emulator.stop()
+        return self
+
+
+def run_rate(args, emulator_binary, binary, env=None):
+    run = FlowRun(args, emulator_binary, binary, "rate", args.flow_fetches, env).finish()
+    requests = run.api_requests(run.final)
+    limited = run.final["rate_limited"]
+    completed, tasks = int(run.figures["completed"]), int(run.figures["tasks"])
+    if completed != tasks:
+        raise SystemExit(f"bench_flow rate: {completed} of {tasks} tasks completed")
+    seconds = float(run.figures["seconds"])
+    ideal = (requests - limited) / args.flow_rate
+    return {"share": limited / requests, "wall": seconds, "ideal": ideal, "ratio": seconds / ideal,
+            "requests": requests, "limited": limited, "completed": completed, "tasks": tasks,
+            "failures": int(run.figures["fetch_failures"])}
+
+
+def drain_faults(url):
+    """Uses up what is left of the queued 503 faults: pipelined GETs of an unknown path without a
+    token (so they spend no rate budget of the client's token) until one is answered otherwise.
+    Answers when the batch in which that happened was sent (within ~10 ms of the outage's end)."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    batch = b"GET /_drain-outage HTTP/1.1\r\nHost: bench\r\n\r\n" * 200
+    with socket.create_connection((host, int(port))) as sock:
+        reader = sock.makefile("rb")
+        while True:
+            sent = time.monotonic()
+            sock.sendall(batch)
+            over = False
+            for _ in range(200):
+                status = int(reader.readline().split()[1])
+                length = 0
+                while (header := reader.readline()) not in (b"\r\n", b""):
+                    if header.lower().startswith(b"content-length:"):
+                        length = int(header.split(b":")[1])
+                reader.read(length)
+                over |= status != 503
+            if over:
+                # The faults ran out during this batch: the outage ended after it was sent.
+                return sent
+
+
+def run_outage(args, emulator_binary, binary):
+    """The outage: `flow_before_s` of load, then every request answered 503 (no Retry-After) for
+    `flow_outage_s`, then `flow_after_s` more of load. A time-bounded outage from count-bounded
+    faults: faults of 1000 uses are queued as the ones before run low, and what is left at the end
+    is used up by drain_faults."""
+    before, outage, after = args.flow_before_s, args.flow_outage_s, args.flow_after_s
+    run = FlowRun(args, emulator_binary, binary, "outage", int((before + outage + after) * 1000))
+    fault = {"path": "*", "kind": "status", "status": 503, "count": 1000}
+    time.sleep(max(0.0, run.t0 + before - time.monotonic()))
+    start = run.api_requests()
+    run.emulator.call("POST", "/_emulator/faults", fault)
+    began, queued = time.monotonic(), 1000
+    while time.monotonic() < began + outage:
+        used = run.api_requests() - start
+        if queued - used < 600:
+            run.emulator.call("POST", "/_emulator/faults", fault)
+            queued += 1000
+        time.sleep(0.01)
+    during = run.api_requests() - start
+    ended = drain_faults(run.emulator.url)
+    run.finish()
+    # Successes per second before the outage (after its first second, a burst), and after it:
+    # the first success after its end, and the first success that starts a second with 90% of
+    # the successes per second before it.
+    per_bucket = 0.01
+    def successes(from_s, to_s):
+        return sum(run.buckets[round(from_s / per_bucket):round(to_s / per_bucket)])
+    end_at = ended - run.t0
+    settled = min(1.0, (began - run.t0) / 2)
+    steady = successes(settled, began - run.t0) / (began - run.t0 - settled)
+    first, full, limit = None, None, None
+    for b in range(int(end_at / per_bucket), len(run.buckets)):
+        if not run.buckets[b]:
+            continue
+        at = max(0.0, b * per_bucket - end_at)
+        first = at if first is None else first
+        second = successes(b * per_bucket, b * per_bucket + 1.0)
+        if full is None and second >= 0.9 * steady:
+            full = at
+        if limit is None and second >= 0.9 * args.flow_rate:
+            limit = at
+    return {"during": during, "outage": ended - began, "steady": steady, "first": first, "full": full,
+            "limit": limit, "lib_requests": float(run.figures["lib_requests"])}
+
+
+def median_of(runs, key):
+    values = [r[key] for r in runs if r[key] is not None]
+    return statistics.median(values) if values else None
+
+
+def bench_flow(args, target, emulator_binary, baseline):
+    """The flow-control rows: today's library, and (unless baseline is None) the one before flow
+    control as the baseline, in interleaved rounds."""
+    binary = compile_flow(target, "bench_flow")
+    # (name, binary, environment); the last only in the rate rows: the client told the limit.
+    libraries = [("ocrcloud (flow control)", binary, None)]
+    if baseline:
+        commit, old = baseline
+        libraries.insert(0, (f"before flow control ({commit}), the baseline", old, None))
+    told = libraries + [(f"ocrcloud, `ocr_client_set_max_rate(client, {args.flow_rate})`", binary,
+                         {"OCR_MAX_RATE": str(args.flow_rate)})]
+    rates = {name: [] for name, *_ in told}
+    outages = {name: [] for name, *_ in libraries}
+    for _ in range(args.flow_rounds):
+        for name, binary, env in told:
+            rates[name].append(run_rate(args, emulator_binary, binary, env))
+        for name, binary, _ in libraries:
+            outages[name].append(run_outage(args, emulator_binary, binary))
+    rounds = f"{args.flow_rounds} interleaved round{'s' if args.flow_rounds > 1 else ''}, medians"
+    load = (f"{args.flow_threads} threads fetching a completed task and one `ocr_poll_many` of "
+            f"{args.flow_tasks} tasks ready {args.flow_ready_ms} ms after they were created (interval "
+            f"{args.flow_interval_ms} ms), all on one client with the default settings")
+    lines = [
+        f"Rate limit: {load}, each thread making {args.flow_fetches} fetches, against "
+        f"`--rate-limit {args.flow_rate}` ({rounds}; ideal = requests let through / {args.flow_rate} per s)",
+        "",
+        "| library | answered 429 (min-max) | wall s | ideal s | wall / ideal (min-max) | requests | tasks completed |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, *_ in told:
+        runs = rates[name]
+        def spread(key, scale, digits):
+            values = [r[key] * scale for r in runs]
+            text = f"{statistics.median(values):.{digits}f}"
+            return text if len(values) == 1 else f"{text} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+        lines.append(
+            f"| {name} | {spread('share', 100, 1)}% | {median_of(runs, 'wall'):.1f} | "
+            f"{median_of(runs, 'ideal'):.1f} | {spread('ratio', 1, 2)} | {median_of(runs, 'requests'):.0f} | "
+            f"{min(r['completed'] for r in runs)}/{runs[0]['tasks']} |"
+        )
+    lines += [
+        "",
+        f"Outage: the same load for {args.flow_before_s + args.flow_outage_s + args.flow_after_s:g} s against "
+        f"`--rate-limit {args.flow_rate}`, every request answered 503 (no Retry-After) from "
+        f"{args.flow_before_s:g} s for {args.flow_outage_s:g} s ({rounds}; recovery counted from the end "
+        f"of the outage; full rate: from the first success that starts a second with 90% of the "
+        f"successes per second before the outage)",
+        "",
+        "| library | successes/s before | requests during the outage | x fewer than the baseline | outage s | "
+        f"first success after s | full rate after s | {0.9 * args.flow_rate:g}/s (90% of the limit) after s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    base = median_of(outages[libraries[0][0]], "during") if baseline else None
+    for name, *_ in libraries:
+        runs = outages[name]
+        during = median_of(runs, "during")
+        fewer = f"{base / during:.1f}" if base and during else "-"
+        after = args.flow_after_s
+        first, full, limit = (statistics.median(after if r[key] is None else r[key] for r in runs)
+                              for key in ("first", "full", "limit"))
+        lines.append(
+            f"| {name} | {median_of(runs, 'steady'):.1f} | {during:.0f} | {fewer} | {median_of(runs, 'outage'):.1f} | "
+            f"{f'> {after:g}' if first >= after else f'{first:.2f}'} | "
+            f"{f'> {after - 1:g}' if full >= after else f'{full:.2f}'} | "
+            f"{f'> {after - 1:g}' if limit >= after else f'{limit:.2f}'} |"
+        )
+    return lines
+
+
 def machine():
     cpu = "unknown CPU"
     with open("/proc/cpuinfo") as f:
@@ -297,12 +574,29 @@ def main():
     parser.add_argument("--many-interval-ms", type=int, default=500)
     parser.add_argument("--profile", default="release")
     parser.add_argument("--no-build", action="store_true")
-    parser.add_argument("--only", choices=["http", "https"], help="run only the plain or the HTTPS rows")
+    parser.add_argument("--only", choices=["http", "https", "flow"],
+                        help="run only the plain, the HTTPS or the flow-control rows")
+    parser.add_argument("--flow-rounds", type=int, default=3)
+    parser.add_argument("--flow-rate", type=int, default=50, help="the emulator's --rate-limit")
+    parser.add_argument("--flow-threads", type=int, default=32)
+    parser.add_argument("--flow-fetches", type=int, default=16, help="fetches per thread (rate limit rows)")
+    parser.add_argument("--flow-tasks", type=int, default=1000)
+    parser.add_argument("--flow-ready-ms", type=int, default=2000)
+    parser.add_argument("--flow-interval-ms", type=int, default=1000)
+    parser.add_argument("--flow-before-s", type=float, default=4)
+    parser.add_argument("--flow-outage-s", type=float, default=10)
+    parser.add_argument("--flow-after-s", type=float, default=8)
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="flow-control rows without the library before flow control")
     args = parser.parse_args()
     if args.smoke:
         args.size_mib, args.rounds, args.polls, args.many = 1, 1, 100, 20
         args.many_ready_ms, args.many_interval_ms = 200, 50
         args.profile, args.no_build = "debug", True
+        args.flow_rounds, args.flow_threads, args.flow_fetches, args.flow_tasks = 1, 8, 3, 40
+        args.flow_ready_ms, args.flow_interval_ms = 200, 200
+        args.flow_before_s, args.flow_outage_s, args.flow_after_s = 1, 1, 1.5
+        args.no_baseline = True
 
     target, binary = build(args.profile, args.no_build)
     load_before = os.getloadavg()[0]
@@ -322,6 +616,9 @@ def main():
                 tables.append(bench_many(args, emulator, token, binary, request_seconds))
         finally:
             emulator.stop()
+    if not args.only or args.only == "flow":
+        baseline = None if args.no_baseline else build_baseline(args.no_build)
+        tables.append(bench_flow(args, target, emulator_binary, baseline))
     tables = "\n".join(line for table in tables for line in table + [""]).rstrip("\n")
     print(tables)
     if args.record:
