@@ -732,10 +732,10 @@ fn p2_a_log_callback_that_polls_deadlocks_with_a_callback_change_on_another_thre
 
 // ---------------------------------------------------------------- promise 2: whose cancel
 
-#[test]
-fn p2_a_waiter_for_a_token_fails_with_another_callers_cancel() {
-    // A's call fetches the token (slow endpoint) and is cancelled; B, which never cancelled
-    // and has no deadline, was only waiting for A's fetch, and ends with A's cancel.
+/// A's call, limited by `options`, fetches the token from a slow endpoint; B, without limits,
+/// starts 100 ms later and only waits for A's fetch; `limit_a` then runs (it may end A's call).
+/// A must end with `a_ends_with`, and B must complete all the same.
+fn a_waiter_keeps_its_own_limits(options: CallOpts, limit_a: impl FnOnce(), a_ends_with: &str) {
     let server = Server::start(|request, _| {
         if request.path() == "/connect/token" {
             Reply::made_when_sent(|| {
@@ -751,99 +751,71 @@ fn p2_a_waiter_for_a_token_fails_with_another_callers_cancel() {
         "id",
         "a-client-secret-value",
     ));
+    let (handle, opts) = (client.0 as usize, options.0 as usize);
+    let a = std::thread::spawn(move || {
+        let id = c("t");
+        let mut out = std::ptr::null_mut();
+        let code = unsafe {
+            ocr_fetch_result_ex(
+                handle as *const ocr_client,
+                std::ptr::null(),
+                id.as_ptr(),
+                opts as *const ocr_call_options,
+                &mut out,
+            )
+        };
+        unsafe { ocr_result_free(out) };
+        code
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    let other = Arc::clone(&client);
+    let b = std::thread::spawn(move || {
+        other
+            .fetch(None, "t")
+            .map(|r| r.status())
+            .map_err(|code| format!("{} {}", name(code), last_error()))
+    });
+    limit_a();
+    assert_eq!(name(a.join().unwrap()), a_ends_with);
+    assert_eq!(
+        b.join().unwrap(),
+        Ok(OCR_TASK_COMPLETED),
+        "B has neither a cancel nor a deadline"
+    );
+    drop(options);
+}
+
+#[test]
+fn p2_a_waiter_for_a_token_fails_with_another_callers_cancel() {
+    // B, which never cancelled and has no deadline, was only waiting for A's fetch, and ended
+    // with A's cancel.
     let cancel = ocr_cancel_new();
     let options = CallOpts(ocr_call_options_new());
     assert_code(
         unsafe { ocr_call_options_set_cancel(options.0, cancel) },
         OCR_OK,
     );
-    let (handle, opts) = (client.0 as usize, options.0 as usize);
-    let a = std::thread::spawn(move || {
-        let id = c("t");
-        let mut out = std::ptr::null_mut();
-        let code = unsafe {
-            ocr_fetch_result_ex(
-                handle as *const ocr_client,
-                std::ptr::null(),
-                id.as_ptr(),
-                opts as *const ocr_call_options,
-                &mut out,
-            )
-        };
-        unsafe { ocr_result_free(out) };
-        code
-    });
-    std::thread::sleep(Duration::from_millis(100));
-    let other = Arc::clone(&client);
-    let b = std::thread::spawn(move || {
-        other
-            .fetch(None, "t")
-            .map(|r| r.status())
-            .map_err(|code| format!("{} {}", name(code), last_error()))
-    });
-    std::thread::sleep(Duration::from_millis(100));
-    unsafe { ocr_cancel_trigger(cancel) };
-    assert_eq!(name(a.join().unwrap()), "OCR_ERR_CANCELLED");
-    assert_eq!(
-        b.join().unwrap(),
-        Ok(OCR_TASK_COMPLETED),
-        "B was never cancelled"
+    let trigger = cancel as usize;
+    a_waiter_keeps_its_own_limits(
+        options,
+        move || {
+            std::thread::sleep(Duration::from_millis(100));
+            unsafe { ocr_cancel_trigger(trigger as *const ocr_cancel) };
+        },
+        "OCR_ERR_CANCELLED",
     );
     unsafe { ocr_cancel_free(cancel) };
 }
 
 #[test]
 fn p2_a_waiter_for_a_token_fails_at_another_callers_deadline() {
-    let server = Server::start(|request, _| {
-        if request.path() == "/connect/token" {
-            Reply::made_when_sent(|| {
-                std::thread::sleep(Duration::from_millis(600));
-                token_answer()
-            })
-        } else {
-            completed("t")
-        }
-    });
-    let client = Arc::new(Client::with_credentials(
-        &server.url,
-        "id",
-        "a-client-secret-value",
-    ));
+    // The same with A's deadline of 250 ms instead of a cancel.
     let options = CallOpts(ocr_call_options_new());
     assert_code(
         unsafe { ocr_call_options_set_timeout_ms(options.0, 250) },
         OCR_OK,
     );
-    let (handle, opts) = (client.0 as usize, options.0 as usize);
-    let a = std::thread::spawn(move || {
-        let id = c("t");
-        let mut out = std::ptr::null_mut();
-        let code = unsafe {
-            ocr_fetch_result_ex(
-                handle as *const ocr_client,
-                std::ptr::null(),
-                id.as_ptr(),
-                opts as *const ocr_call_options,
-                &mut out,
-            )
-        };
-        unsafe { ocr_result_free(out) };
-        code
-    });
-    std::thread::sleep(Duration::from_millis(100));
-    let other = Arc::clone(&client);
-    let b = std::thread::spawn(move || {
-        other
-            .fetch(None, "t")
-            .map(|r| r.status())
-            .map_err(|code| format!("{} {}", name(code), last_error()))
-    });
-    assert_eq!(name(a.join().unwrap()), "OCR_ERR_TIMEOUT");
-    assert_eq!(
-        b.join().unwrap(),
-        Ok(OCR_TASK_COMPLETED),
-        "B has no deadline"
-    );
+    a_waiter_keeps_its_own_limits(options, || {}, "OCR_ERR_TIMEOUT");
 }
 
 #[test]
@@ -877,22 +849,8 @@ fn p3_a_partial_token_echo_in_error_messages_reaches_result_and_poll_many_messag
 fn p5_a_connect_without_cancel_overshoots_its_deadline_by_up_to_100_ms() {
     // A listener whose queue is full: connects hang. Without a cancel token the connect waits
     // in fixed 100 ms polls, not shortened to the time left, so a 205 ms deadline ends at 300.
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket
-        .bind(
-            &"127.0.0.1:0"
-                .parse::<std::net::SocketAddr>()
-                .unwrap()
-                .into(),
-        )
-        .unwrap();
-    socket.listen(0).unwrap();
-    let address = socket.local_addr().unwrap().as_socket().unwrap();
-    let mut fillers = Vec::new();
-    while let Ok(s) = std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)) {
-        fillers.push(s);
-        assert!(fillers.len() < 64);
-    }
+    let unanswered = Unanswered::new();
+    let address = unanswered.address;
     let client = Client::with_token(&format!("http://{address}"), Some("token"));
     let options = CallOpts(ocr_call_options_new());
     assert_code(

@@ -631,27 +631,8 @@ fn every_network_call_is_cancellable_while_the_server_is_silent() {
 
 #[test]
 fn connecting_to_a_host_that_does_not_answer_is_cancellable_and_bounded_by_the_deadline() {
-    // A listener that never accepts, with its queue filled: further connects hang (the kernel
-    // drops their SYNs).
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket
-        .bind(
-            &"127.0.0.1:0"
-                .parse::<std::net::SocketAddr>()
-                .unwrap()
-                .into(),
-        )
-        .unwrap();
-    socket.listen(0).unwrap();
-    let address = socket.local_addr().unwrap().as_socket().unwrap();
-    let mut fillers = Vec::new();
-    loop {
-        match std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)) {
-            Ok(stream) => fillers.push(stream),
-            Err(_) => break,
-        }
-        assert!(fillers.len() < 64, "the listen queue never filled");
-    }
+    let unanswered = Unanswered::new();
+    let address = unanswered.address;
     let client = Client::with_token(&format!("http://{address}"), Some("token"));
     assert_code(
         unsafe { ocr_client_set_connect_timeout_ms(client.0, 30_000) },

@@ -660,3 +660,34 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// A loopback listener that never accepts, with its queue filled, so that further connects to
+/// `address` hang (the kernel drops their SYNs). Keep it alive as long as the hang is needed.
+pub struct Unanswered {
+    pub address: std::net::SocketAddr,
+    _listener: socket2::Socket,
+    _fillers: Vec<std::net::TcpStream>,
+}
+
+impl Unanswered {
+    pub fn new() -> Unanswered {
+        let listener =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+        listener.bind(&any.into()).unwrap();
+        listener.listen(0).unwrap();
+        let address = listener.local_addr().unwrap().as_socket().unwrap();
+        let mut fillers = Vec::new();
+        while let Ok(stream) =
+            std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_millis(200))
+        {
+            fillers.push(stream);
+            assert!(fillers.len() < 64, "the listen queue never filled");
+        }
+        Unanswered {
+            address,
+            _listener: listener,
+            _fillers: fillers,
+        }
+    }
+}
