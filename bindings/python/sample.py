@@ -2,16 +2,19 @@
 
     python3 sample.py BASE_URL [PDF [OUTPUT_DIR]]
 
-Credentials come from OCR_CLIENT_ID / OCR_CLIENT_SECRET (the emulator's: demo / demo-secret).
+PDF defaults to examples/sample.pdf, OUTPUT_DIR to out/ (made if missing). Credentials come from
+OCR_CLIENT_ID / OCR_CLIENT_SECRET (the emulator's: demo / demo-secret).
 """
 import os
 import sys
 
 import ocrcloud
 
+if len(sys.argv) < 2:
+    sys.exit("usage: python3 sample.py BASE_URL [PDF [OUTPUT_DIR]]")
 base_url = sys.argv[1]
 pdf = sys.argv[2] if len(sys.argv) > 2 else "examples/sample.pdf"
-output_dir = sys.argv[3] if len(sys.argv) > 3 else "."
+output_dir = sys.argv[3] if len(sys.argv) > 3 else "out"
 client_id = os.environ.get("OCR_CLIENT_ID", "demo")
 client_secret = os.environ.get("OCR_CLIENT_SECRET", "demo-secret")
 extensions = {"Text": "txt", "Pdf": "pdf", "Hocr": "html", "JSON": "json"}
@@ -21,6 +24,7 @@ def progress(task_id, status, attempt):
     print(f"  poll {attempt:2}: task {task_id} is {status.name}", flush=True)
 
 
+os.makedirs(output_dir, exist_ok=True)
 with ocrcloud.Client.with_credentials(base_url, client_id, client_secret) as client:
     task_id = client.submit_file(pdf, "RecognizePdf",
                                  {"language": "English", "resultType": "TextAndPdf"})
@@ -32,4 +36,4 @@ with ocrcloud.Client.with_credentials(base_url, client_id, client_secret) as cli
             result.save(index, path)
             print(f"saved {file.type} result ({len(file.data)} bytes) to {path}")
             if file.type == "Text":
-                print(f"---- recognized text ----\n{file.data.decode()}" + "-" * 25)
+                print(f"---- recognized text ----\n{str(file.data, 'utf-8')}" + "-" * 25)

@@ -5,14 +5,18 @@ credentials and `--pending-ms 100 --processing-ms 100`, the second also with
     python3 test_ocrcloud.py BASE_URL TLS_URL CA_FILE
     (or set OCRCLOUD_EMULATOR_URL, OCRCLOUD_EMULATOR_TLS_URL, OCRCLOUD_EMULATOR_CA)
 
-The library is found as ocrcloud.py finds it (OCRCLOUD_LIBRARY_DIR, ...). Ends with the line
+The library is found as the ocrcloud package finds it (OCRCLOUD_LIBRARY_DIR, ...). Ends with the line
 "N passed, M failed" and exits non-zero on any failure.
 """
 
+import asyncio
+import ctypes
 import dataclasses
+import gc
 import json
 import os
 import pathlib
+import pickle
 import re
 import socket
 import subprocess
@@ -22,6 +26,7 @@ import threading
 import time
 import unittest
 import urllib.request
+import weakref
 
 import ocrcloud
 from ocrcloud import Client, Code, TaskStatus
@@ -230,7 +235,7 @@ class SubmitAndPoll(unittest.TestCase):
             self.assertEqual(result.status, TaskStatus.COMPLETED)
             text, pdf_file = result.files
             self.assertEqual(text.type, "Text")
-            self.assertIn("Hello from ocrcloud!", text.data.decode())
+            self.assertIn("Hello from ocrcloud!", str(text.data, "utf-8"))
             self.assertEqual(pdf_file, ("Pdf", pdf))
             with tempfile.TemporaryDirectory() as folder:
                 path = os.path.join(folder, "out.pdf")
@@ -678,7 +683,7 @@ class Https(unittest.TestCase):
         task = client.submit(pdf, settings={"resultType": "TextAndPdf"})
         with client.poll(task, **FAST) as result:
             self.assertEqual(result.status, TaskStatus.COMPLETED)
-            self.assertIn("Hello from ocrcloud!", result.files[0].data.decode())
+            self.assertIn("Hello from ocrcloud!", str(result.files[0].data, "utf-8"))
         with client.fetch(task) as result:
             self.assertEqual(result.files[1], ("Pdf", pdf))
 
@@ -1043,6 +1048,173 @@ class Process(unittest.TestCase):
         task = fixture({"taskStatus": "Pending"})
         done = run_script(script, task)
         self.assertEqual((done.returncode, done.stdout, done.stderr), (0, "done\n", ""))
+
+
+class ZeroCopy(unittest.TestCase):
+    """Result data are views of the library's own buffers, valid while the Result is open."""
+
+    def setUp(self):
+        self.client = demo_client()
+        self.task = fixture({"results": [{"type": "Pdf", "generate": {"bytes": 1000}}]})
+        self.expected = bytes(i % 251 for i in range(1000))
+
+    def tearDown(self):
+        self.client.close()
+
+    def test_data_is_a_read_only_view_of_the_librarys_buffer(self):
+        with self.client.fetch(self.task) as result:
+            data = result.files[0].data
+            self.assertIsInstance(data, memoryview)
+            self.assertTrue(data.readonly)
+            self.assertEqual((data.format, data.nbytes), ("B", 1000))
+            size = ctypes.c_size_t()
+            with result._use() as handle:
+                pointer = ocrcloud._lib.ocr_result_data(handle, 0, ctypes.byref(size))
+            self.assertEqual(ctypes.addressof(data.obj), pointer)  # no copy
+            self.assertIs(result.files[0].data, data)  # the same view on every access
+            copy = bytes(data)
+            self.assertEqual(copy, self.expected)
+            with self.assertRaises(TypeError):
+                data[0] = 1
+        self.assertEqual(copy, self.expected)  # a copy outlives the result
+
+    def test_a_view_used_after_close_raises(self):
+        result = self.client.fetch(self.task)
+        data = result.files[0].data
+        result.close()
+        for use in (lambda: data[0], lambda: bytes(data), lambda: len(data), data.tobytes):
+            with self.assertRaisesRegex(ValueError, "released"):
+                use()
+
+    def test_a_slice_or_an_export_keeps_the_buffer_alive_after_close(self):
+        # A slice and a memoryview of the view share its buffer; a PickleBuffer is an export
+        # (like numpy.frombuffer), under which the view itself cannot be released.
+        for keep, expected in ((lambda data: data[10:20], self.expected[10:20]),
+                               (memoryview, self.expected),
+                               (pickle.PickleBuffer, self.expected)):
+            result = self.client.fetch(self.task)
+            data = result.files[0].data
+            native = weakref.ref(result._memory._native)
+            kept = keep(data)
+            result.close()
+            self.assertIsNotNone(native(), keep)  # not freed under the slice or export
+            self.assertEqual(bytes(kept), expected)
+            del kept, data
+            gc.collect()
+            self.assertIsNone(native(), keep)  # freed with the last user
+
+    def test_a_closed_result_is_freed_at_once(self):
+        result = self.client.fetch(self.task)
+        self.assertEqual(len(result.files[0].data), 1000)
+        native = weakref.ref(result._memory._native)
+        result.close()
+        self.assertIsNone(native())
+
+    def test_large_data_is_read_in_place_after_the_client_is_gone(self):
+        # 8 MiB: a buffer of its own mapping, which a premature free would unmap (a crash).
+        script = """if True:
+            import gc, sys, ocrcloud
+            url, task = sys.argv[1:]
+            with ocrcloud.Client.with_credentials(url, "demo", "demo-secret") as client:
+                result = client.fetch(task)
+            part = result.files[0].data[-1000:]
+            result.close()
+            gc.collect()
+            filler = [bytearray(1 << 20) for _ in range(64)]
+            print(sum(part) == sum(i % 251 for i in range(8 << 20)[-1000:]))
+            """
+        task = fixture({"results": [{"type": "Pdf", "generate": {"bytes": 8 << 20}}]})
+        done = run_script(script, task)
+        self.assertEqual((done.returncode, done.stdout, done.stderr), (0, "True\n", ""))
+
+
+class Async(unittest.TestCase):
+    """await client.poll_async(...): the event loop goes on; cancelling the task cancels the
+    native poll."""
+
+    def setUp(self):
+        self.client = demo_client()
+
+    def tearDown(self):
+        self.client.close()
+
+    def test_poll_async_answers_the_completed_result_while_the_loop_goes_on(self):
+        task = fixture({"results": [{"type": "Text", "text": "async"}], "pendingMs": 300})
+        ticks = []
+
+        async def main():
+            async def tick():
+                while True:
+                    ticks.append(time.monotonic())
+                    await asyncio.sleep(0.01)
+
+            ticker = asyncio.ensure_future(tick())
+            try:
+                return await self.client.poll_async(task, **FAST)
+            finally:
+                ticker.cancel()
+
+        with asyncio.run(main()) as result:
+            self.assertEqual(result.status, TaskStatus.COMPLETED)
+            self.assertEqual(result.files[0].data, b"async")
+        self.assertGreater(len(ticks), 10)  # the loop ran during the poll
+
+    def test_a_failed_poll_raises_in_the_awaiting_task(self):
+        async def main():
+            return await self.client.poll_async("no-such-task", **FAST)
+
+        with self.assertRaises(ocrcloud.TaskNotFoundError):
+            asyncio.run(main())
+
+    def test_cancelling_the_task_cancels_the_native_poll(self):
+        for given in (None, ocrcloud.CancelToken()):
+            task = fixture({"taskStatus": "Pending"})
+
+            async def main():
+                options = dict(interval_ms=50, backoff=(1.0, 50), timeout_ms=0)
+                if given is not None:
+                    options["cancel"] = given
+                poll = asyncio.ensure_future(self.client.poll_async(task, **options))
+                await asyncio.sleep(0.3)
+                cancelled = time.monotonic()
+                poll.cancel()
+                with self.assertRaises(asyncio.CancelledError):
+                    await poll
+                return time.monotonic() - cancelled
+
+            elapsed = asyncio.run(main())
+            seen = polls(task)
+            time.sleep(0.3)
+            self.assertEqual(polls(task), seen, "the native poll goes on")
+            self.assertGreater(seen, 2)
+            self.assertLess(elapsed, 1.0)
+            if given is not None:
+                given.close()
+
+    def test_a_result_that_arrives_as_the_task_is_cancelled_is_closed(self):
+        task = fixture({"results": [{"type": "Text", "text": "late"}]})
+        started = threading.Event()
+        release = threading.Event()
+        answers = []
+
+        def call(token):
+            started.set()
+            release.wait()
+            answers.append(self.client.fetch(task))
+            return answers[0]
+
+        async def main():
+            running = asyncio.ensure_future(ocrcloud._in_thread(call, None))
+            while not started.is_set():
+                await asyncio.sleep(0.01)
+            running.cancel()
+            await asyncio.sleep(0.05)
+            release.set()
+            with self.assertRaises(asyncio.CancelledError):
+                await running
+
+        asyncio.run(main())
+        self.assertTrue(answers[0].closed)
 
 
 class Memory(unittest.TestCase):

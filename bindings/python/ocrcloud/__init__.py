@@ -1,11 +1,20 @@
 """Python bindings for ocrcloud, the client of the Aspose OCR Cloud v5.0 task API.
 
 A thin ctypes layer over the C library ``libocrcloud``: fetching, polling, retries, tokens and
-base64 decoding all happen in the library. Standard library only; Python 3.8+.
+base64 decoding all happen in the library. Standard library only; Python 3.8+; Linux x86-64.
 
-The library is loaded at import from ``$OCRCLOUD_LIBRARY`` (a path to the file), else from the
-folder ``$OCRCLOUD_LIBRARY_DIR``, else wherever ``ctypes.util.find_library("ocrcloud")`` finds
-it.
+The library is loaded at import from beside this file (the wheel puts ``libocrcloud.so`` there),
+else from ``$OCRCLOUD_LIBRARY`` (a path to the file), else from the folder
+``$OCRCLOUD_LIBRARY_DIR``, else wherever ``ctypes.util.find_library("ocrcloud")`` finds it.
+
+Data: ``Result.files`` gives each file's bytes as a read-only ``memoryview`` of the library's
+own buffer, without a copy; ``bytes(file.data)`` copies. The views stay valid while the
+``Result`` is open; ``close()`` releases them, and using one afterwards raises ``ValueError``.
+A slice or a ``memoryview`` of a view, or a buffer taken from it (``numpy.frombuffer``), keeps
+the library's buffer alive until it is gone, so nothing ever reads freed memory.
+
+asyncio: ``await client.poll_async(...)`` runs a poll on a thread of its own; cancelling the
+awaiting task cancels the native poll within milliseconds.
 
 Ownership: ``Client``, ``Result`` and ``CancelToken`` own a native object each. ``close()`` (or
 leaving a ``with`` block, or garbage collection) frees it; ``close()`` may be called twice, and a
@@ -31,22 +40,34 @@ Errors: every failure of the library raises an ``OcrError`` subclass with ``.cod
 ``Code``) and ``.message`` (the library's sentence naming what failed).
 """
 
+from __future__ import annotations
+
+import asyncio
 import atexit
 import ctypes
 import ctypes.util
 import enum
 import json
+import logging
 import os
 import sys
 import threading
 import time
+import weakref
 from collections import namedtuple
 from contextlib import contextmanager
 from ctypes import (
-    CFUNCTYPE, POINTER, Structure, byref, c_char_p, c_double, c_int32, c_size_t, c_uint32,
-    c_uint64, c_void_p,
+    CFUNCTYPE, POINTER, Structure, byref, c_char_p, c_double, c_int32, c_size_t, c_ubyte,
+    c_uint32, c_uint64, c_void_p,
 )
 from dataclasses import dataclass
+from typing import (
+    Any, Awaitable, Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple, TypeVar, Union,
+)
+
+_PathLike = Union[str, bytes, "os.PathLike[Any]"]
+_Settings = Union[Dict[str, Any], str, None]
+_T = TypeVar("_T")
 
 __all__ = [
     "Client", "Result", "ResultFile", "CancelToken", "TaskStatus", "Code", "OcrError",
@@ -61,6 +82,9 @@ __all__ = [
 # Loading the library and declaring every function of include/ocrcloud.h.
 
 def _library_path():
+    beside = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libocrcloud.so")
+    if os.path.exists(beside):
+        return beside
     path = os.environ.get("OCRCLOUD_LIBRARY")
     if path:
         return path
@@ -219,7 +243,7 @@ for _name, (_restype, _argtypes) in _SIGNATURES.items():
     _function.argtypes = _argtypes
 
 
-def version():
+def version() -> str:
     """The version of the loaded library, e.g. ``"0.1.0"``."""
     return _lib.ocr_version().decode()
 
@@ -378,12 +402,12 @@ _log_callback = None  # the installed ctypes callback, kept alive while the libr
 _log_lock = threading.Lock()
 
 
-def set_log_level(level):
+def set_log_level(level: LogLevel) -> None:
     """Chooses the library's log lines, process-wide (overrides ``$OCRCLOUD_LOG``)."""
     _check(_lib.ocr_set_log_level(int(level)))
 
 
-def log_to(logger):
+def log_to(logger: Optional[logging.Logger]) -> None:
     """Routes the library's log lines (request lines, retries, waits, token refreshes; never a
     secret) to a ``logging.Logger``, e.g. ``logging.getLogger("ocrcloud")``; ``None`` sends them
     to stderr again. Which lines come is chosen by ``set_log_level`` or ``$OCRCLOUD_LOG``. Lines
@@ -569,7 +593,7 @@ class _Native:
         handle, self._handle = self._handle, None
         self._free(handle)
 
-    def close(self):
+    def close(self) -> None:
         """Frees the native object; later calls raise ValueError. Calling it again does
         nothing."""
         with self._lock:
@@ -581,7 +605,7 @@ class _Native:
             self._release()
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         return self._closed
 
     def __enter__(self):
@@ -611,15 +635,20 @@ class CancelToken(_Native):
             raise MemoryError("ocr_cancel_new")
         super().__init__(handle, _lib.ocr_cancel_free)
 
-    def cancel(self):
+    def cancel(self) -> None:
         """Triggers the token."""
         with self._use() as handle:
             _lib.ocr_cancel_trigger(handle)
 
 
-ResultFile = namedtuple("ResultFile", "type data")
-ResultFile.__doc__ = """One result file: ``type`` as the server sent it ("Text", "Pdf", ...) and
-``data``, the decoded bytes (text results are UTF-8)."""
+class ResultFile(NamedTuple):
+    """One result file: ``type`` as the server sent it ("Text", "Pdf", ...) and ``data``, the
+    decoded bytes as a read-only ``memoryview`` of the library's buffer (text results are UTF-8:
+    ``str(file.data, "utf-8")``), valid while its ``Result`` is open; None for a file that a
+    ``_to_dir`` call wrote."""
+
+    type: str
+    data: Optional[memoryview]
 
 
 @dataclass(frozen=True)
@@ -649,6 +678,69 @@ _STATS = {"requests": 1, "retries": 2, "throttled": 3, "token_fetches": 4, "rate
 _STAT_TYPES = {"rate": float, "breaker_open": bool}
 
 
+class _NativeResult:
+    """An ``ocr_result``, freed when the last reference to this object goes: the ``Result``'s
+    until it is closed, and one for each buffer under a view of its data while that buffer is
+    exported (see ``_ResultMemory``)."""
+
+    def __init__(self, handle):
+        self.handle = handle
+        self._free = _lib.ocr_result_free  # bound now: at exit the module may be torn down
+
+    def __del__(self):
+        self._free(self.handle)
+
+
+def _keep(_native):
+    """Held by a finalizer of a data buffer: keeps the native result alive until then."""
+
+
+class _ResultMemory:
+    """The memory of one native result and the views of its data made for ``Result.files``."""
+
+    def __init__(self, handle):
+        self._native = _NativeResult(handle)
+        self._views = None
+        self._lock = threading.Lock()
+
+    def views(self, handle):
+        """A read-only view of each file's data (None for files on disk), made once. Each view's
+        buffer is a ctypes array over the library's bytes that holds the native result until
+        the last view or buffer taken from it is gone."""
+        with self._lock:
+            if self._views is None:
+                self._views = self._make_views(handle)
+            return self._views
+
+    def _make_views(self, handle):
+        views = []
+        for index in range(_lib.ocr_result_count(handle)):
+            size = c_size_t()
+            pointer = _lib.ocr_result_data(handle, index, byref(size))
+            if not pointer:
+                views.append(None)
+                continue
+            array = (c_ubyte * size.value).from_address(pointer)
+            weakref.finalize(array, _keep, self._native)
+            with memoryview(array) as raw, raw.cast("B") as flat:
+                views.append(flat.toreadonly())
+        return views
+
+    def close(self, _handle):
+        """Releases the views (a later use raises ValueError) and drops the native result,
+        which is freed now unless a slice of a view or a buffer taken from one (numpy, ...)
+        still holds it; a view with such an export cannot be released and stays valid."""
+        with self._lock:
+            for view in self._views or ():
+                if view is not None:
+                    try:
+                        view.release()
+                    except BufferError:
+                        pass
+            self._views = None
+            self._native = None
+
+
 class Result(_Native):
     """One answer of the service for a task, made by ``Client.fetch`` and the polls.
 
@@ -661,35 +753,32 @@ class Result(_Native):
     after ``close()``. Results are immutable and may be read from many threads."""
 
     def __init__(self, handle):
-        super().__init__(handle, _lib.ocr_result_free)
+        self._memory = _ResultMemory(handle)
+        super().__init__(handle, self._memory.close)
         self.status = _task_status(_lib.ocr_result_task_status(handle))
         self.status_text = _decode(_lib.ocr_result_task_status_text(handle))
         self.id = _decode(_lib.ocr_result_id(handle))
         self.response_status = _decode(_lib.ocr_result_response_status(handle))
         count = _lib.ocr_result_count(handle)
-        self.types = [_decode(_lib.ocr_result_type(handle, i)) for i in range(count)]
-        self.sizes = [_lib.ocr_result_size(handle, i) for i in range(count)]
-        self.paths = [_decode(_lib.ocr_result_path(handle, i)) for i in range(count)]
-        self.messages = [_decode(_lib.ocr_result_message(handle, i))
-                         for i in range(_lib.ocr_result_message_count(handle))]
-        self.warnings = [_decode(_lib.ocr_result_warning(handle, i))
-                         for i in range(_lib.ocr_result_warning_count(handle))]
+        self.types: List[str] = [_decode(_lib.ocr_result_type(handle, i)) for i in range(count)]
+        self.sizes: List[int] = [_lib.ocr_result_size(handle, i) for i in range(count)]
+        self.paths: List[Optional[str]] = [_decode(_lib.ocr_result_path(handle, i))
+                                           for i in range(count)]
+        self.messages: List[str] = [_decode(_lib.ocr_result_message(handle, i))
+                                    for i in range(_lib.ocr_result_message_count(handle))]
+        self.warnings: List[str] = [_decode(_lib.ocr_result_warning(handle, i))
+                                    for i in range(_lib.ocr_result_warning_count(handle))]
 
     @property
-    def files(self):
-        """The result files as a list of ``ResultFile``; the bytes are copied on every access,
-        so keep the list rather than asking again. ``data`` is None for files that a ``_to_dir``
-        call wrote (see ``paths``)."""
+    def files(self) -> List[ResultFile]:
+        """The result files as a list of ``ResultFile``, whose ``data`` are views of the
+        library's buffers (no copy; the same views on every access). ``data`` is None for files
+        that a ``_to_dir`` call wrote (see ``paths``)."""
         with self._use() as handle:
-            files = []
-            for index, kind in enumerate(self.types):
-                size = c_size_t()
-                data = _lib.ocr_result_data(handle, index, byref(size))
-                data = ctypes.string_at(data, size.value) if data else None
-                files.append(ResultFile(kind, data))
-            return files
+            return [ResultFile(kind, view)
+                    for kind, view in zip(self.types, self._memory.views(handle))]
 
-    def save(self, index, path):
+    def save(self, index: int, path: Union[str, bytes, os.PathLike]) -> None:
         """Writes file ``index`` to ``path`` atomically (a failure leaves no partial file):
         ``FileError`` with the OS reason, ``InvalidArgumentError`` for a bad index."""
         path = _path(path, "path")
@@ -728,12 +817,14 @@ class Client(_Native):
         "circuit_breaker": ("ocr_client_set_circuit_breaker", None),
     }
 
-    def __init__(self, base_url=None, token=None, **settings):
+    def __init__(self, base_url: Optional[str] = None, token: Optional[str] = None,
+                 **settings: Any) -> None:
         self._start(_lib.ocr_client_new, [_text(base_url, "base_url"), _text(token, "token")],
                     settings)
 
     @classmethod
-    def with_credentials(cls, base_url, client_id, client_secret, **settings):
+    def with_credentials(cls, base_url: Optional[str], client_id: str, client_secret: str,
+                         **settings: Any) -> Client:
         """A client that obtains tokens from ``{base_url}/connect/token`` with client credentials,
         caches them and replaces them before they expire."""
         client = cls.__new__(cls)
@@ -748,7 +839,7 @@ class Client(_Native):
         super().__init__(handle, _lib.ocr_client_free)
         self.configure(**settings)
 
-    def configure(self, **settings):
+    def configure(self, **settings: Any) -> None:
         """Changes settings for calls that start afterwards: ``connect_timeout_ms`` (default
         10000), ``read_timeout_ms`` (30000), ``request_timeout_ms`` (300000), ``user_agent``,
         ``max_response_bytes`` (1 GiB), ``allow_insecure_http`` (False), ``max_attempts``
@@ -795,7 +886,7 @@ class Client(_Native):
             with self._use() as handle:
                 _check(getattr(_lib, function)(handle, *args))
 
-    def stats(self):
+    def stats(self) -> ClientStats:
         """The client's request budget now, as a ``ClientStats``: requests sent, retries,
         throttled answers, token requests, the rate allowed (0.0: unlimited), whether the
         circuit breaker is open, and the retry quota left."""
@@ -813,7 +904,9 @@ class Client(_Native):
     # whatever it is waiting for. Each blocking library call sits in one small ``_*_call``
     # method that checks its code on the thread that made the call.
 
-    def submit(self, document, operation=None, settings=None, *, timeout_ms=None, cancel=None):
+    def submit(self, document: Union[bytes, str, memoryview], operation: Optional[str] = None,
+               settings: _Settings = None, *, timeout_ms: Optional[int] = None,
+               cancel: Optional[CancelToken] = None) -> str:
         """Submits ``document`` (bytes; for text to speech a str or UTF-8 bytes) and answers the
         new task's id. ``settings``: a dict or a JSON object string, or None for the operation's
         defaults. A submission is only retried when it certainly did not reach the server."""
@@ -825,7 +918,9 @@ class Client(_Native):
                             [document, len(document) if document else 0], settings,
                             timeout_ms, cancel)
 
-    def submit_file(self, path, operation=None, settings=None, *, timeout_ms=None, cancel=None):
+    def submit_file(self, path: _PathLike, operation: Optional[str] = None,
+                    settings: _Settings = None, *, timeout_ms: Optional[int] = None,
+                    cancel: Optional[CancelToken] = None) -> str:
         """Submits the file at ``path`` like ``submit`` does with bytes; the library reads it
         while it encodes it. An unreadable file raises ``FileError``."""
         return self._submit(_lib.ocr_submit_file_ex, operation,
@@ -854,7 +949,8 @@ class Client(_Native):
                 raise
         return task_id
 
-    def fetch(self, task_id, operation=None, *, timeout_ms=None, cancel=None):
+    def fetch(self, task_id: str, operation: Optional[str] = None, *,
+              timeout_ms: Optional[int] = None, cancel: Optional[CancelToken] = None) -> Result:
         """Asks once for a task's current answer. Any status is information (read
         ``Result.status``); only failures to get an answer raise."""
         task_id = _text(task_id, "task_id")
@@ -873,7 +969,7 @@ class Client(_Native):
                 raise
         return result
 
-    def poll(self, task_id, operation=None, **options):
+    def poll(self, task_id: str, operation: Optional[str] = None, **options: Any) -> Result:
         """Asks for a task's answer until it is done and answers the Completed ``Result``.
 
         Raises ``TaskFailedError`` (status Error; the message holds the server's messages),
@@ -901,7 +997,20 @@ class Client(_Native):
             poll_options.check(code, message, [result])
         return Result(result)
 
-    def fetch_to_dir(self, task_id, directory, operation=None, *, timeout_ms=None, cancel=None):
+    async def poll_async(self, task_id: str, operation: Optional[str] = None,
+                         **options: Any) -> Result:
+        """``poll`` for asyncio: the poll runs on a thread of its own while the event loop goes
+        on (``progress`` runs on that thread). Cancelling the awaiting task cancels the native
+        poll within milliseconds (through ``cancel=``, the caller's token if given, which then
+        stays triggered); the task sees ``asyncio.CancelledError`` once the poll has returned,
+        and a result that arrived meanwhile is closed."""
+        cancel = options.pop("cancel", None)
+        return await _in_thread(
+            lambda token: self.poll(task_id, operation, cancel=token, **options), cancel)
+
+    def fetch_to_dir(self, task_id: str, directory: _PathLike, operation: Optional[str] = None,
+                     *, timeout_ms: Optional[int] = None,
+                     cancel: Optional[CancelToken] = None) -> Result:
         """Like ``fetch``, but the result files are written to the existing folder ``directory``
         while the answer arrives, so memory use does not grow with their size. They are named
         ``<task id>.<ext>`` (see the header for the details) and listed in ``Result.paths``;
@@ -924,7 +1033,8 @@ class Client(_Native):
                 raise
         return result
 
-    def poll_to_dir(self, task_id, directory, operation=None, **options):
+    def poll_to_dir(self, task_id: str, directory: _PathLike, operation: Optional[str] = None,
+                    **options: Any) -> Result:
         """Like ``poll`` (with its options), but the final answer's files are written to
         ``directory`` as ``fetch_to_dir`` describes."""
         task_id = _text(task_id, "task_id")
@@ -937,7 +1047,8 @@ class Client(_Native):
             poll_options.check(code, message, [result])
         return Result(result)
 
-    def poll_many(self, task_ids, operation=None, **options):
+    def poll_many(self, task_ids: Iterable[str], operation: Optional[str] = None,
+                  **options: Any) -> List[Union[Result, OcrError]]:
         """Polls many tasks together from this thread, each on the schedule the options give
         (those of ``poll``; the deadline and ``cancel`` apply to the whole call), with at most
         ``max_connections`` requests in flight.
@@ -976,7 +1087,8 @@ class Client(_Native):
                                        f"complete: {_lib.ocr_code_name(code).decode()}"))
         return outcomes
 
-    def cancel_task(self, task_id, operation=None, *, timeout_ms=None, cancel=None):
+    def cancel_task(self, task_id: str, operation: Optional[str] = None, *,
+                    timeout_ms: Optional[int] = None, cancel: Optional[CancelToken] = None) -> None:
         """Removes a task from the service's queue; afterwards it answers NotExist."""
         task_id = _text(task_id, "task_id")
         operation = _text(operation, "operation")
@@ -987,7 +1099,9 @@ class Client(_Native):
         with self._use() as handle:
             call.run(lambda: _lib.ocr_cancel_task_ex(handle, operation, task_id, call.handle))
 
-    def task_status(self, task_id, operation=None, *, timeout_ms=None, cancel=None):
+    def task_status(self, task_id: str, operation: Optional[str] = None, *,
+                    timeout_ms: Optional[int] = None,
+                    cancel: Optional[CancelToken] = None) -> TaskStatus:
         """A task's ``TaskStatus`` from the cheap status call, which carries no result data
         (``NOT_EXIST`` for an unknown id)."""
         task_id = _text(task_id, "task_id")
@@ -1001,6 +1115,56 @@ class Client(_Native):
             call.run(lambda: _lib.ocr_get_task_status_ex(handle, operation, task_id, call.handle,
                                                          byref(status)))
         return status.value
+
+
+async def _in_thread(call: Callable[[CancelToken], _T], cancel: Optional[CancelToken]) -> _T:
+    """Runs ``call(token)``, a blocking call that ``token`` cancels (``cancel``, or a token of
+    its own), on a thread of its own and awaits its answer without holding the event loop. If
+    the awaiting task is cancelled, it triggers the token, waits for the call to return (within
+    milliseconds), closes a ``Result`` it answered and lets ``asyncio.CancelledError`` go on."""
+    if cancel is not None and not isinstance(cancel, CancelToken):
+        raise TypeError("cancel must be a CancelToken")
+    loop = asyncio.get_running_loop()
+    own = CancelToken() if cancel is None else None
+    token = cancel or own
+    done = loop.create_future()
+
+    def work():
+        try:
+            outcome = (call(token), None)
+        except BaseException as error:  # raised in the awaiting task
+            outcome = (None, error)
+        try:
+            loop.call_soon_threadsafe(done.set_result, outcome)
+        except RuntimeError:  # the loop is closed: nobody will read the answer
+            _close_answer(outcome[0])
+
+    try:
+        threading.Thread(target=work, name="ocrcloud-async", daemon=True).start()
+        try:
+            answer, error = await asyncio.shield(done)
+        except asyncio.CancelledError:
+            token.cancel()
+            while not done.done():
+                try:
+                    await asyncio.shield(done)
+                except asyncio.CancelledError:  # cancelled again: still wait for the call
+                    pass
+            _close_answer(done.result()[0])
+            raise
+    finally:
+        if own is not None:
+            own.close()
+    if error is not None:
+        raise error
+    return answer
+
+
+def _close_answer(answer):
+    """Closes what a call answered that nobody will use (a ``Result``, or a list of them)."""
+    for item in answer if isinstance(answer, list) else [answer]:
+        if isinstance(item, Result):
+            item.close()
 
 
 class _CallOptions:
