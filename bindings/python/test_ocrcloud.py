@@ -1266,6 +1266,43 @@ class Sample(unittest.TestCase):
                 self.assertEqual(f.read(), sample_pdf())
 
 
+class Package(unittest.TestCase):
+    """The wheel, installed into a fresh virtual environment outside the checkout, runs the
+    sample with no environment variable: the library comes from inside the package."""
+
+    def test_the_wheel_runs_the_sample_in_a_fresh_venv(self):
+        clean = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
+        with tempfile.TemporaryDirectory() as folder:
+            def run(*command):
+                done = subprocess.run(command, cwd=folder, env=clean, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True, check=False)
+                self.assertEqual(done.returncode, 0, f"{command}: {done.stdout}")
+                return done.stdout
+
+            wheel = run(sys.executable, os.path.join(HERE, "build_wheel.py"),
+                        ocrcloud._library_path(), os.path.join(folder, "dist")).strip()
+            self.assertEqual(os.path.basename(wheel),
+                             f"ocrcloud-{ocrcloud.version()}-py3-none-linux_x86_64.whl")
+            run(sys.executable, "-m", "venv", "venv")
+            python = os.path.join(folder, "venv", "bin", "python")
+            run(python, "-m", "pip", "install", "--quiet", "--no-index", wheel)
+            installed = run(python, "-c", "import ocrcloud; print(ocrcloud._library_path())")
+            self.assertEqual(installed.strip(), os.path.join(
+                folder, "venv", "lib", f"python{sys.version_info[0]}.{sys.version_info[1]}",
+                "site-packages", "ocrcloud", "libocrcloud.so"))
+            sample = os.path.join(folder, "sample.py")
+            with open(os.path.join(HERE, "sample.py")) as source, open(sample, "w") as copy:
+                copy.write(source.read())
+            usage = subprocess.run([python, sample], cwd=folder, env=clean, text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+            self.assertEqual((usage.returncode, usage.stderr),
+                             (1, "usage: python3 sample.py BASE_URL [PDF [OUTPUT_DIR]]\n"))
+            output = run(python, sample, URL, SAMPLE_PDF)
+            self.assertIn("Hello from ocrcloud!", output)
+            saved = sorted(os.listdir(os.path.join(folder, "out")))
+            self.assertEqual([name.rsplit(".", 1)[1] for name in saved], ["pdf", "txt"])
+
+
 def main():
     global URL, TLS_URL, CA_FILE
     URL, TLS_URL, CA_FILE = sys.argv[1:4] if len(sys.argv) > 3 else (

@@ -1,0 +1,84 @@
+"""Builds the platform wheel of the package ocrcloud with libocrcloud.so inside it.
+
+    python3 bindings/python/build_wheel.py LIBRARY OUTPUT_DIR
+
+LIBRARY is the libocrcloud.so to pack (e.g. target/release/libocrcloud.so; it is stripped of
+debug symbols in the wheel). Writes OUTPUT_DIR/ocrcloud-<version>-py3-none-linux_x86_64.whl (the
+version from pyproject.toml) and prints its path. Standard library only: a wheel is a zip file
+with a .dist-info folder (PEP 427), so no build backend is downloaded.
+"""
+import base64
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TAG = "py3-none-linux_x86_64"
+
+
+def record_line(name, data):
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{name},sha256={digest},{len(data)}"
+
+
+def metadata(project, readme):
+    lines = ["Metadata-Version: 2.1", f"Name: {project['name']}", f"Version: {project['version']}",
+             f"Summary: {project['description']}", f"Requires-Python: {project['requires-python']}",
+             f"License: {project['license']['text']}"]
+    lines += [f"Classifier: {classifier}" for classifier in project["classifiers"]]
+    lines += ["Description-Content-Type: text/markdown", "", readme]
+    return "\n".join(lines).encode()
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit("usage: python3 build_wheel.py LIBRARY OUTPUT_DIR")
+    library, output_dir = sys.argv[1:]
+    with open(os.path.join(HERE, "pyproject.toml"), "rb") as f:
+        project = tomllib.load(f)["project"]
+    with open(os.path.join(HERE, project["readme"])) as f:
+        readme = f.read()
+    name, version = project["name"], project["version"]
+    with tempfile.TemporaryDirectory() as work:
+        stripped = os.path.join(work, "libocrcloud.so")
+        shutil.copyfile(library, stripped)
+        subprocess.run(["strip", "--strip-debug", stripped], check=True)
+        files = {f"{name}/{entry}": os.path.join(HERE, name, entry)
+                 for entry in sorted(os.listdir(os.path.join(HERE, name)))
+                 if entry.endswith(".py") or entry == "py.typed"}
+        files[f"{name}/libocrcloud.so"] = stripped
+        info = f"{name}-{version}.dist-info"
+        generated = {
+            f"{info}/METADATA": metadata(project, readme),
+            f"{info}/WHEEL": (f"Wheel-Version: 1.0\nGenerator: ocrcloud build_wheel.py\n"
+                              f"Root-Is-Purelib: false\nTag: {TAG}\n").encode(),
+            f"{info}/top_level.txt": f"{name}\n".encode(),
+        }
+        os.makedirs(output_dir, exist_ok=True)
+        wheel = os.path.join(output_dir, f"{name}-{version}-{TAG}.whl")
+        record = []
+        with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
+            for entry, path in files.items():
+                with open(path, "rb") as f:
+                    data = f.read()
+                info_entry = zipfile.ZipInfo(entry, date_time=(2020, 1, 1, 0, 0, 0))
+                info_entry.external_attr = (0o755 if entry.endswith(".so") else 0o644) << 16
+                info_entry.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info_entry, data)
+                record.append(record_line(entry, data))
+            for entry, data in generated.items():
+                archive.writestr(zipfile.ZipInfo(entry, date_time=(2020, 1, 1, 0, 0, 0)), data)
+                record.append(record_line(entry, data))
+            record.append(f"{info}/RECORD,,")
+            archive.writestr(zipfile.ZipInfo(f"{info}/RECORD", date_time=(2020, 1, 1, 0, 0, 0)),
+                             "\n".join(record) + "\n")
+    print(wheel)
+
+
+if __name__ == "__main__":
+    main()
