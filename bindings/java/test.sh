@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Compiles the Java binding with its tests and sample, starts two emulators (plain HTTP, and HTTPS
-# with a CA of its own: --tls-self-signed), runs the tests.
+# Compiles the Java binding with its tests and sample, builds its jar (build-jar.sh), starts two
+# emulators (plain HTTP, and HTTPS with a CA of its own: --tls-self-signed), runs the tests.
 # Usage: bindings/java/test.sh [LIB_DIR] [EMULATOR_BIN]
 #   LIB_DIR holds libocrcloud.so (default <repo>/target/debug); EMULATOR_BIN defaults to
 #   LIB_DIR/ocrcloud-emulator. JNA comes from $JNA_JAR (default /usr/share/java/jna.jar).
@@ -16,7 +16,8 @@ classes=$here/build/classes
 rm -rf "$classes"
 mkdir -p "$classes"
 if ! javac -Xlint:all -Werror -d "$classes" -cp "$jna" \
-    $(find "$here/src" "$here/examples" -name '*.java'); then
+    $(find "$here/src" "$here/examples" -name '*.java') ||
+   ! jar=$("$here/build-jar.sh" "$lib_dir" "$here/build"); then
   echo "0 passed, 1 failed"
   exit 1
 fi
@@ -32,6 +33,7 @@ status=0
 # The memory test reads the RSS: a fixed, pre-touched heap keeps Java's heap out of it, and C1
 # alone avoids the C2 compiler's bursts of tens of MiB that would drown a leak (or fake one).
 java -Xms64m -Xmx64m -XX:TieredStopAtLevel=1 -XX:+AlwaysPreTouch -cp "$classes:$jna" -Djna.library.path="$lib_dir" \
+  -Docrcloud.jar="$jar" -Docrcloud.jna="$jna" -Docrcloud.sample="$here/examples/Sample.java" \
   cloud.ocr.ocrcloud.BindingTests "$url" "$repo/examples/sample.pdf" "$repo/include/ocrcloud.h" \
   "$tls_url" "$work/ca.pem" 2>&1 |
   tee "$log" || status=$?

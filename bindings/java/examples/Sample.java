@@ -1,13 +1,24 @@
 import cloud.ocr.ocrcloud.*;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 
-/** Submits a PDF, polls with a progress line per answer, saves every result, prints the text. */
+/**
+ * Submits a PDF, polls with a progress line per answer, saves every result, prints the text.
+ * Usage: Sample BASE_URL [PDF [OUTPUT_DIR]] (PDF: examples/sample.pdf; OUTPUT_DIR: out, made if
+ * missing). Credentials come from OCR_CLIENT_ID / OCR_CLIENT_SECRET (the emulator's: demo /
+ * demo-secret).
+ */
 public class Sample {
-    public static void main(String[] args) {
+    public static void main(String[] args) throws IOException {
+        if (args.length < 1) {
+            System.err.println("usage: java Sample BASE_URL [PDF [OUTPUT_DIR]]");
+            System.exit(1);
+        }
         String url = args[0]; // "https://api.aspose.cloud", or the emulator's URL
         Path pdf = Path.of(args.length > 1 ? args[1] : "examples/sample.pdf");
-        Path outputDir = Path.of(args.length > 2 ? args[2] : ".");
+        Path outputDir = Files.createDirectories(Path.of(args.length > 2 ? args[2] : "out"));
         String clientId = System.getenv().getOrDefault("OCR_CLIENT_ID", "demo");
         String secret = System.getenv().getOrDefault("OCR_CLIENT_SECRET", "demo-secret");
         try (OcrClient client = OcrClient.withCredentials(url, clientId, secret)) {

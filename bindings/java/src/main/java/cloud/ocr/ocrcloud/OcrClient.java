@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 import static cloud.ocr.ocrcloud.OcrLibrary.LIB;
 
@@ -335,6 +336,68 @@ public final class OcrClient implements AutoCloseable {
                 return o.result(LIB.ocr_poll_until_done_for(client, op, id, o.handle, out), out);
             }
         });
+    }
+
+    /**
+     * {@link #pollUntilDone(String, String, PollOptions)} on a thread of its own (a daemon
+     * thread, which also runs the progress listener), so that a waiting poll holds no pool
+     * thread. The future completes with the result (the caller closes it) or with the poll's
+     * {@link OcrException}. {@code future.cancel(...)} cancels the native poll within
+     * milliseconds through the options' cancel token (one of its own if they have none; a token
+     * of the caller's then stays triggered); a result that arrives after the cancel is closed.
+     * A future derived from this one ({@code thenApply}, ...) does not pass its cancel on.
+     */
+    public CompletableFuture<OcrResult> pollUntilDoneAsync(String operation, String taskId, PollOptions options) {
+        PollOptions given = options != null ? options : PollOptions.builder().build();
+        CancelToken own = given.cancelToken() == null ? new CancelToken() : null;
+        CancelToken token = own != null ? own : given.cancelToken();
+        PollOptions withToken = own != null ? given.withCancelToken(own) : given;
+        CancellingFuture future = new CancellingFuture(token, own);
+        Thread thread = new Thread(() -> {
+            try {
+                OcrResult result = pollUntilDone(operation, taskId, withToken);
+                if (!future.complete(result)) {
+                    result.close(); // cancelled meanwhile
+                }
+            } catch (Throwable t) {
+                future.completeExceptionally(t);
+            } finally {
+                future.closeToken();
+            }
+        }, "ocrcloud-poll");
+        thread.setDaemon(true);
+        thread.start();
+        return future;
+    }
+
+    /** A future whose cancel triggers the poll's token, unless the poll has ended and closed it. */
+    private static final class CancellingFuture extends CompletableFuture<OcrResult> {
+        private final CancelToken token;
+        private final CancelToken own;
+        private boolean ended;
+
+        CancellingFuture(CancelToken token, CancelToken own) {
+            this.token = token;
+            this.own = own;
+        }
+
+        @Override
+        public boolean cancel(boolean mayInterruptIfRunning) {
+            boolean cancelled = super.cancel(mayInterruptIfRunning);
+            synchronized (this) {
+                if (cancelled && !ended) {
+                    token.cancel();
+                }
+            }
+            return cancelled;
+        }
+
+        synchronized void closeToken() {
+            ended = true;
+            if (own != null) {
+                own.close();
+            }
+        }
     }
 
     /**

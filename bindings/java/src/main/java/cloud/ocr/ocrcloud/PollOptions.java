@@ -44,6 +44,24 @@ public final class PollOptions {
         return new Builder();
     }
 
+    /** These options with {@code token} as the cancel token. */
+    PollOptions withCancelToken(CancelToken token) {
+        Builder b = new Builder();
+        b.interval = interval;
+        b.backoffFactor = backoffFactor;
+        b.maxInterval = maxInterval;
+        b.maxAttempts = maxAttempts;
+        b.timeout = timeout;
+        b.cancelToken = token;
+        b.progress = progress;
+        return new PollOptions(b);
+    }
+
+    /** The cancel token, or {@code null}. */
+    CancelToken cancelToken() {
+        return cancelToken;
+    }
+
     /** Builds {@link PollOptions}; not thread-safe. */
     public static final class Builder {
         private Duration interval;

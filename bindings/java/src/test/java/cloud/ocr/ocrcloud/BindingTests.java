@@ -23,6 +23,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -928,6 +931,37 @@ public final class BindingTests {
         }
     }
 
+    static void testPollUntilDoneAsyncCompletesWithTheResultOrTheError() throws Exception {
+        String task = fixture("{\"results\": [{\"type\": \"Text\", \"text\": \"async\"}], \"pendingMs\": 200}");
+        try (OcrClient client = demoClient()) {
+            CompletableFuture<OcrResult> future = client.pollUntilDoneAsync(null, task, fast().build());
+            check(!future.isDone(), "the poll runs on its own thread");
+            try (OcrResult result = future.get(10, TimeUnit.SECONDS)) {
+                equal(result.files().get(0).text(), "async");
+            }
+            CompletableFuture<OcrResult> missing = client.pollUntilDoneAsync(null, "no-such-task", fast().build());
+            ExecutionException failed = throwsType(ExecutionException.class, () -> missing.get(10, TimeUnit.SECONDS));
+            equal(((OcrException) failed.getCause()).code(), OcrCode.TASK_NOT_FOUND);
+        }
+    }
+
+    static void testCancellingTheFutureCancelsTheNativePoll() throws Exception {
+        try (OcrClient client = demoClient(); CancelToken given = new CancelToken()) {
+            for (PollOptions.Builder options : List.of(fast().timeout(Duration.ZERO), fast().timeout(Duration.ZERO).cancelToken(given))) {
+                String task = fixture("{\"taskStatus\": \"Pending\"}");
+                CompletableFuture<OcrResult> future = client.pollUntilDoneAsync(null, task, options.build());
+                Thread.sleep(300);
+                check(future.cancel(true), "cancelled");
+                Thread.sleep(200); // the native poll ends within milliseconds of the cancel
+                int seen = polls(task);
+                check(seen > 2, "polled before the cancel: " + seen);
+                Thread.sleep(300);
+                equal(polls(task), seen);
+                check(future.isCancelled(), "the future says it was cancelled");
+            }
+        }
+    }
+
     static void testResultsCanBeWrittenToFiles() throws Exception {
         byte[] pdf = Files.readAllBytes(samplePdf);
         Path dir = Files.createTempDirectory("ocrcloud-java-dir");
@@ -1123,5 +1157,42 @@ public final class BindingTests {
             }
         }
         Files.delete(out);
+    }
+
+    /**
+     * The jar of build-jar.sh (-Docrcloud.jar) runs the sample from a folder of its own with only
+     * ocrcloud.jar and jna.jar on the classpath, no library path and no environment variable.
+     */
+    static void testTheJarRunsTheSampleWithNoLibraryPath() throws Exception {
+        Path folder = Files.createTempDirectory("ocrcloud-java-jar");
+        Files.copy(Path.of(System.getProperty("ocrcloud.jar")), folder.resolve("ocrcloud.jar"));
+        Files.copy(Path.of(System.getProperty("ocrcloud.jna")), folder.resolve("jna.jar"));
+        Files.copy(Path.of(System.getProperty("ocrcloud.sample")), folder.resolve("Sample.java"));
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String usage = runIn(folder, 1, java, "-cp", "ocrcloud.jar:jna.jar", "Sample.java");
+        equal(usage, "usage: java Sample BASE_URL [PDF [OUTPUT_DIR]]\n");
+        String output = runIn(folder, 0, java, "-cp", "ocrcloud.jar:jna.jar", "Sample.java", url, samplePdf.toString());
+        check(output.contains("Hello from ocrcloud!"), output);
+        try (var files = Files.list(folder.resolve("out"))) {
+            equal(files.map(p -> p.getFileName().toString().replaceAll(".*[.]", "")).sorted().toList(),
+                    List.of("pdf", "txt"));
+        }
+        try (var walk = Files.walk(folder)) {
+            for (Path p : walk.sorted(Collections.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+
+    /** Runs {@code command} in {@code folder} with only PATH in its environment; answers its output. */
+    static String runIn(Path folder, int expectedStatus, String... command) throws Exception {
+        ProcessBuilder builder = new ProcessBuilder(command).directory(folder.toFile()).redirectErrorStream(true);
+        String path = builder.environment().get("PATH");
+        builder.environment().clear();
+        builder.environment().put("PATH", path);
+        Process process = builder.start();
+        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        equal(process.waitFor(), expectedStatus);
+        return output;
     }
 }
