@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Compiles the C# binding with its tests and sample (mcs), starts two emulators (plain HTTP, and
-# HTTPS with a CA of its own: --tls-self-signed), runs the tests (mono).
+# Compiles the C# binding with its tests and sample (mcs), builds its NuGet package
+# (build-nupkg.sh), starts two emulators (plain HTTP, and HTTPS with a CA of its own:
+# --tls-self-signed), runs the tests (mono).
 # Usage: bindings/csharp/test.sh [LIB_DIR] [EMULATOR_BIN]
 #   LIB_DIR holds libocrcloud.so (default <repo>/target/debug); EMULATOR_BIN defaults to
 #   LIB_DIR/ocrcloud-emulator.
@@ -16,7 +17,9 @@ rm -rf "$build"
 mkdir -p "$build"
 if ! { mcs -target:library -unsafe -warnaserror -out:"$build/Ocrcloud.dll" "$here"/src/*.cs &&
        mcs -warnaserror -r:"$build/Ocrcloud.dll" -out:"$build/Sample.exe" "$here/examples/Sample.cs" &&
-       mcs -warnaserror -r:"$build/Ocrcloud.dll" -out:"$build/BindingTests.exe" "$here/tests/BindingTests.cs"; }; then
+       mcs -warnaserror -r:"$build/Ocrcloud.dll" -r:System.IO.Compression -r:System.IO.Compression.FileSystem \
+         -out:"$build/BindingTests.exe" "$here/tests/BindingTests.cs" &&
+       nupkg=$("$here/build-nupkg.sh" "$lib_dir" "$build"); }; then
   echo "0 passed, 1 failed"
   exit 1
 fi
@@ -32,7 +35,7 @@ status=0
 # [DllImport("ocrcloud")] finds libocrcloud.so through the library path.
 LD_LIBRARY_PATH="$lib_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
   mono --debug "$build/BindingTests.exe" "$url" "$repo/examples/sample.pdf" "$build/Sample.exe" \
-    "$repo/include/ocrcloud.h" "$tls_url" "$work/ca.pem" 2>&1 | tee "$log" || status=$?
+    "$repo/include/ocrcloud.h" "$tls_url" "$work/ca.pem" "$nupkg" 2>&1 | tee "$log" || status=$?
 # A crash ends the run before the tests' own summary.
 if ! tail -n 1 "$log" | grep -Eq '^[0-9]+ passed, [0-9]+ failed$'; then
   echo "the tests did not finish (status $status)"

@@ -2,7 +2,11 @@ using System;
 using System.IO;
 using Ocrcloud;
 
-/// <summary>Submits a PDF, polls with a progress line per answer, saves every result, prints the text.</summary>
+/// <summary>
+/// Submits a PDF, polls with a progress line per answer, saves every result, prints the text.
+/// Usage: Sample.exe BASE_URL [PDF [OUTPUT_DIR]] (PDF: examples/sample.pdf; OUTPUT_DIR: out, made if
+/// missing). Credentials come from OCR_CLIENT_ID / OCR_CLIENT_SECRET (the emulator's: demo / demo-secret).
+/// </summary>
 public static class Sample
 {
     /// <summary>Prints on the polling thread, in order (a Progress&lt;T&gt; would post to the thread pool).</summary>
@@ -28,9 +32,15 @@ public static class Sample
 
     public static int Main(string[] args)
     {
+        if (args.Length < 1)
+        {
+            Console.Error.WriteLine("usage: mono Sample.exe BASE_URL [PDF [OUTPUT_DIR]]");
+            return 1;
+        }
         string url = args[0]; // "https://api.aspose.cloud", or the emulator's URL
         string pdf = args.Length > 1 ? args[1] : "examples/sample.pdf";
-        string outputDir = args.Length > 2 ? args[2] : ".";
+        string outputDir = args.Length > 2 ? args[2] : "out";
+        Directory.CreateDirectory(outputDir);
         string clientId = Environment.GetEnvironmentVariable("OCR_CLIENT_ID") ?? "demo";
         string secret = Environment.GetEnvironmentVariable("OCR_CLIENT_SECRET") ?? "demo-secret";
         try

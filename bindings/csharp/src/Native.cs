@@ -7,11 +7,17 @@ namespace Ocrcloud
     /// <summary>
     /// The C API of include/ocrcloud.h, one declaration per function. Strings travel as
     /// NUL-terminated UTF-8 byte arrays (see <see cref="Utf8"/> and <see cref="FromUtf8"/>), the
-    /// same on .NET and mono. "ocrcloud" resolves to libocrcloud.so through the library path.
+    /// same on .NET and mono. "ocrcloud" resolves to runtimes/linux-x64/native/libocrcloud.so
+    /// beside the assembly (see <see cref="NativeResolver"/>), else through the library path.
     /// </summary>
     internal static class Native
     {
         private const string Lib = "ocrcloud";
+
+        static Native()
+        {
+            NativeResolver.Register();
+        }
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void ProgressFn(IntPtr userData, IntPtr taskId, int status, uint attempt);

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
+using System.IO.Compression;
 using System.Linq;
 using System.Net;
 using System.Net.Sockets;
@@ -16,7 +17,7 @@ using Ocrcloud;
 /// <summary>
 /// The C# binding against two running emulators (started with --pending-ms 100 --processing-ms 100, the
 /// second over HTTPS with --tls-self-signed CA_FILE).
-/// Usage: BindingTests.exe EMULATOR_URL SAMPLE_PDF SAMPLE_EXE HEADER TLS_URL CA_FILE. Every static method
+/// Usage: BindingTests.exe EMULATOR_URL SAMPLE_PDF SAMPLE_EXE HEADER TLS_URL CA_FILE NUPKG. Every static method
 /// named Test* is a test; the last line says "N passed, M failed" and the exit status is non-zero on any
 /// failure.
 /// </summary>
@@ -28,6 +29,7 @@ public static class BindingTests
     private static string header;
     private static string tlsUrl;
     private static string caFile;
+    private static string nupkg;
 
     public static int Main(string[] args)
     {
@@ -37,6 +39,7 @@ public static class BindingTests
         header = File.ReadAllText(args[3]);
         tlsUrl = args[4];
         caFile = args[5];
+        nupkg = args[6];
         int passed = 0, failed = 0;
         foreach (MethodInfo test in typeof(BindingTests).GetMethods(BindingFlags.Static | BindingFlags.NonPublic)
                      .Where(m => m.Name.StartsWith("Test")).OrderBy(m => m.Name))
@@ -1303,5 +1306,70 @@ public static class BindingTests
         }
         Equal(Directory.GetFiles(output).Length, 2);
         Directory.Delete(output, true);
+    }
+
+    /// <summary>
+    /// The package of build-nupkg.sh, laid out as NuGet lays a referenced package into an
+    /// application's folder (the assembly and its config, and runtimes/), runs the sample on mono
+    /// with no LD_LIBRARY_PATH and no other environment variable.
+    /// </summary>
+    private static void TestTheNupkgRunsTheSampleWithNoLibraryPath()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "ocrcloud-cs-nupkg-" + Guid.NewGuid());
+        string package = Path.Combine(folder, "package");
+        string app = Path.Combine(folder, "app");
+        try
+        {
+            ZipFile.ExtractToDirectory(nupkg, package);
+            string[] entries = Directory.GetFiles(package, "*", SearchOption.AllDirectories)
+                .Select(f => f.Substring(package.Length + 1)).OrderBy(f => f, StringComparer.Ordinal).ToArray();
+            Equal(string.Join(" ", entries), "Ocrcloud.nuspec [Content_Types].xml lib/net8.0/Ocrcloud.dll " +
+                "lib/net8.0/Ocrcloud.dll.config runtimes/linux-x64/native/libocrcloud.so");
+            Check(File.ReadAllText(Path.Combine(package, "Ocrcloud.nuspec")).Contains("<version>" + OcrClient.LibraryVersion + "</version>"),
+                "the package's version is the library's");
+            Directory.CreateDirectory(Path.Combine(app, "runtimes", "linux-x64", "native"));
+            foreach (string name in new[] { "Ocrcloud.dll", "Ocrcloud.dll.config" })
+            {
+                File.Copy(Path.Combine(package, "lib", "net8.0", name), Path.Combine(app, name));
+            }
+            File.Copy(Path.Combine(package, NativeRelativePath), Path.Combine(app, NativeRelativePath));
+            File.Copy(sampleExe, Path.Combine(app, "Sample.exe"));
+            string exe = Path.Combine(app, "Sample.exe");
+            Equal(RunIn(folder, 1, exe), "usage: mono Sample.exe BASE_URL [PDF [OUTPUT_DIR]]\n");
+            string text = RunIn(folder, 0, exe, url, samplePdf);
+            Check(text.Contains("Hello from ocrcloud!"), text);
+            Equal(string.Join(" ", Directory.GetFiles(Path.Combine(folder, "out")).Select(Path.GetExtension).OrderBy(e => e)),
+                ".pdf .txt");
+        }
+        finally
+        {
+            Directory.Delete(folder, true);
+        }
+    }
+
+    private const string NativeRelativePath = "runtimes/linux-x64/native/libocrcloud.so";
+
+    /// <summary>Runs a program on mono in <c>folder</c> with only PATH in its environment; answers what it printed.</summary>
+    private static string RunIn(string folder, int expectedExit, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(Process.GetCurrentProcess().MainModule.FileName,
+            string.Join(" ", arguments.Select(a => "\"" + a + "\"")))
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = folder,
+        };
+        string path = Environment.GetEnvironmentVariable("PATH");
+        start.EnvironmentVariables.Clear();
+        start.EnvironmentVariables["PATH"] = path;
+        using (Process process = Process.Start(start))
+        {
+            Task<string> errors = process.StandardError.ReadToEndAsync();
+            string text = process.StandardOutput.ReadToEnd() + errors.Result;
+            process.WaitForExit();
+            Equal(process.ExitCode, expectedExit);
+            return text;
+        }
     }
 }
