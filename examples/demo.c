@@ -2,8 +2,9 @@
  * The quick-start demo: submit a PDF, poll with a progress line per attempt, save every result,
  * print the text result.
  *
- *   demo BASE_URL PDF OUTPUT_DIR [CA_FILE]
+ *   demo BASE_URL [PDF [OUTPUT_DIR [CA_FILE]]]
  *
+ * PDF defaults to examples/sample.pdf, OUTPUT_DIR to out (made if missing).
  * Credentials come from OCR_CLIENT_ID / OCR_CLIENT_SECRET (the emulator's defaults are
  * demo / demo-secret). CA_FILE (or, without it, the environment variable OCR_CA_FILE) is a PEM
  * file of CA certificates to trust besides the system's, as a private gateway or a
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void on_progress(void *user_data, const char *task_id, ocr_task_status status,
                         uint32_t attempt) {
@@ -38,9 +40,10 @@ static int fail(const char *what, ocr_code code) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4 && argc != 5) {
+    if (argc < 2 || argc > 5) {
         fprintf(stderr,
-                "usage: %s BASE_URL PDF OUTPUT_DIR [CA_FILE]\n"
+                "usage: %s BASE_URL [PDF [OUTPUT_DIR [CA_FILE]]]\n"
+                "  PDF (default: examples/sample.pdf) is saved into OUTPUT_DIR (default: out)\n"
                 "  CA_FILE (default: $OCR_CA_FILE): PEM CA certificates to trust besides the "
                 "system's\n"
                 "  credentials: $OCR_CLIENT_ID and $OCR_CLIENT_SECRET (default demo / "
@@ -50,7 +53,10 @@ int main(int argc, char **argv) {
     }
     const char *id = getenv("OCR_CLIENT_ID") ? getenv("OCR_CLIENT_ID") : "demo";
     const char *secret = getenv("OCR_CLIENT_SECRET") ? getenv("OCR_CLIENT_SECRET") : "demo-secret";
-    const char *ca_file = argc == 5 ? argv[4] : getenv("OCR_CA_FILE");
+    const char *pdf = argc > 2 ? argv[2] : "examples/sample.pdf";
+    const char *output_dir = argc > 3 ? argv[3] : "out";
+    const char *ca_file = argc > 4 ? argv[4] : getenv("OCR_CA_FILE");
+    mkdir(output_dir, 0777); /* a failure shows when the results are saved */
 
     ocr_client *client = NULL;
     ocr_code code = ocr_client_new_with_credentials(argv[1], id, secret, &client);
@@ -64,13 +70,13 @@ int main(int argc, char **argv) {
     }
 
     char *task_id = NULL;
-    code = ocr_submit_file(client, "RecognizePdf", argv[2],
+    code = ocr_submit_file(client, "RecognizePdf", pdf,
                            "{\"language\":\"English\",\"resultType\":\"TextAndPdf\"}", &task_id);
     if (code != OCR_OK) {
         ocr_client_free(client);
         return fail("ocr_submit_file", code);
     }
-    printf("submitted %s as task %s\n", argv[2], task_id);
+    printf("submitted %s as task %s\n", pdf, task_id);
 
     ocr_poll_options *options = ocr_poll_options_new();
     ocr_poll_options_set_interval_ms(options, 250);
@@ -87,7 +93,7 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < ocr_result_count(result); i++) {
             const char *type = ocr_result_type(result, i);
             char path[4096];
-            snprintf(path, sizeof path, "%s/%s.%s", argv[3], task_id, extension(type));
+            snprintf(path, sizeof path, "%s/%s.%s", output_dir, task_id, extension(type));
             code = ocr_result_save(result, i, path);
             if (code != OCR_OK) {
                 status = fail("ocr_result_save", code);

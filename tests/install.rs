@@ -41,7 +41,7 @@ fn install(name: &str) -> PathBuf {
 }
 
 /// Runs a built demo against a fresh HTTPS emulator, trusting its CA through `OCR_CA_FILE`, and
-/// checks that it prints the recognized text.
+/// checks that it prints the recognized text; `library_path` is its `LD_LIBRARY_PATH` (None: none).
 fn check_demo(demo: &Path, library_path: Option<&Path>) {
     let emulator = Emulator::start_tls(&["--pending-ms", "50", "--processing-ms", "50"]);
     assert!(emulator.url.starts_with("https://"), "{}", emulator.url);
@@ -55,9 +55,10 @@ fn check_demo(demo: &Path, library_path: Option<&Path>) {
         .env("OCR_CLIENT_ID", "demo")
         .env("OCR_CLIENT_SECRET", "demo-secret")
         .env("OCR_CA_FILE", emulator.ca_file.as_ref().unwrap());
-    if let Some(dir) = library_path {
-        command.env("LD_LIBRARY_PATH", dir);
-    }
+    match library_path {
+        Some(dir) => command.env("LD_LIBRARY_PATH", dir),
+        None => command.env_remove("LD_LIBRARY_PATH"),
+    };
     let stdout = run(&mut command);
     assert!(stdout.contains("Hello from ocrcloud!"), "{stdout}");
 }
@@ -121,6 +122,15 @@ fn installs_a_versioned_library_that_links_with_pkg_config() {
     );
     assert!(dynamic_section(&shared).contains(&format!("Shared library: [{soname}]")));
     check_demo(&shared, Some(&lib));
+
+    // With the rpath that the README shows for a custom prefix: no LD_LIBRARY_PATH needed.
+    let mut rpath_flags = pkg_config(&prefix, &["--cflags", "--libs"]);
+    let libdir = pkg_config(&prefix, &["--variable=libdir"]);
+    assert_eq!(libdir, [lib.display().to_string()]);
+    rpath_flags.push(format!("-Wl,-rpath,{}", libdir[0]));
+    let with_rpath = prefix.with_file_name("demo-rpath");
+    gcc(&demo_c, &with_rpath, &rpath_flags);
+    check_demo(&with_rpath, None);
 
     // The static library with Libs.private: no libocrcloud.so needed at run time.
     let static_flags: Vec<String> = pkg_config(&prefix, &["--cflags", "--libs", "--static"])

@@ -1,14 +1,16 @@
 // The quick-start demo in C++: submit a PDF, poll with a progress line per attempt, save every
 // result, print the text result.
 //
-//   demo BASE_URL PDF OUTPUT_DIR
+//   demo BASE_URL [PDF [OUTPUT_DIR]]
 //
+// PDF defaults to examples/sample.pdf, OUTPUT_DIR to out (made if missing).
 // Credentials come from OCR_CLIENT_ID / OCR_CLIENT_SECRET (the emulator's: demo / demo-secret).
 // Build: g++ -std=c++17 demo.cpp -Iinclude -Ltarget/release -locrcloud
 // -Wl,-rpath,$PWD/target/release
 #include "ocrcloud.hpp"
 
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <string>
 
@@ -21,18 +23,20 @@ static std::string extension(std::string_view type) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        std::cerr << "usage: " << argv[0] << " BASE_URL PDF OUTPUT_DIR\n";
+    if (argc < 2 || argc > 4) {
+        std::cerr << "usage: " << argv[0] << " BASE_URL [PDF [OUTPUT_DIR]]\n";
         return 2;
     }
+    const std::string pdf = argc > 2 ? argv[2] : "examples/sample.pdf";
+    const std::string output_dir = argc > 3 ? argv[3] : "out";
     const char *id = std::getenv("OCR_CLIENT_ID") ? std::getenv("OCR_CLIENT_ID") : "demo";
     const char *secret =
         std::getenv("OCR_CLIENT_SECRET") ? std::getenv("OCR_CLIENT_SECRET") : "demo-secret";
     try {
         auto client = ocrcloud::Client::with_credentials(argv[1], id, secret);
         std::string task_id = client.submit_file(
-            argv[2], "RecognizePdf", R"({"language":"English","resultType":"TextAndPdf"})");
-        std::cout << "submitted " << argv[2] << " as task " << task_id << "\n";
+            pdf, "RecognizePdf", R"({"language":"English","resultType":"TextAndPdf"})");
+        std::cout << "submitted " << pdf << " as task " << task_id << "\n";
 
         ocrcloud::PollOptions options;
         options.interval_ms(250).backoff(1.5, 2000).timeout_ms(60000).progress(
@@ -41,9 +45,10 @@ int main(int argc, char **argv) {
                           << task << " is " << ocr_task_status_name(status) << std::endl;
             });
         ocrcloud::Result result = client.poll(task_id, options);
+        std::filesystem::create_directories(output_dir);
         for (std::size_t i = 0; i < result.count(); i++) {
             std::string path =
-                std::string(argv[3]) + "/" + task_id + "." + extension(result.type(i));
+                output_dir + "/" + task_id + "." + extension(result.type(i));
             result.save(i, path);
             std::cout << "saved " << result.type(i) << " result (" << result.data(i).size()
                       << " bytes) to " << path << "\n";
@@ -52,7 +57,7 @@ int main(int argc, char **argv) {
                           << result.data(i) << "-------------------------\n";
             }
         }
-    } catch (const ocrcloud::Error &error) {
+    } catch (const std::exception &error) { // ocrcloud::Error, or a folder that cannot be made
         std::cerr << "failed: " << error.what() << "\n";
         return 1;
     }
