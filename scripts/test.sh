@@ -27,6 +27,9 @@ fi
 step "documentation tests (the C functions are unsafe to call from safe Rust)"
 cargo test --doc -p ocrcloud --quiet
 
+step "the API reference (Doxygen with no warnings, rustdoc with warnings denied)"
+scripts/docs.sh
+
 step "the Python binding against the emulator"
 bindings/python/test.sh target/debug target/debug/ocrcloud-emulator
 
