@@ -2,7 +2,8 @@
  * The C side of benches/bench.py. Each mode does one measured job through the C API and prints
  * one line of figures; bench.py times the process and reads its peak RSS.
  *
- *   bench_client memory  BASE_URL TOKEN TASK_ID            fetch + decode into memory
+ *   bench_client memory  BASE_URL TOKEN TASK_ID            fetch + decode into memory (and
+ *                                                          the time of the fetch call alone)
  *   bench_client dir     BASE_URL TOKEN TASK_ID DIR        fetch + decode straight to files
  *   bench_client polls   BASE_URL TOKEN TASK_ID COUNT      keep-alive polls vs a raw socket loop
  *   bench_client many    BASE_URL TOKEN IDS_FILE INTERVAL  ocr_poll_many on the ids in IDS_FILE
@@ -49,9 +50,11 @@ static size_t total_bytes(const ocr_result *result) {
 
 static int fetch_memory(const ocr_client *client, const char *task_id) {
     ocr_result *result = NULL;
+    double start = now_s();
     ocr_code code = ocr_fetch_result(client, task_id, &result);
+    double fetch_s = now_s() - start;
     if (code != OCR_OK) die("ocr_fetch_result", code);
-    printf("decoded_bytes=%zu\n", total_bytes(result));
+    printf("decoded_bytes=%zu fetch_s=%.6f\n", total_bytes(result), fetch_s);
     ocr_result_free(result);
     return 0;
 }

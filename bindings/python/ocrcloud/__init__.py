@@ -42,13 +42,11 @@ Errors: every failure of the library raises an ``OcrError`` subclass with ``.cod
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import ctypes
 import ctypes.util
 import enum
 import json
-import logging
 import os
 import sys
 import threading
@@ -62,8 +60,11 @@ from ctypes import (
 )
 from dataclasses import dataclass
 from typing import (
-    Any, Awaitable, Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple, TypeVar, Union,
+    TYPE_CHECKING, Any, Callable, Dict, Iterable, List, NamedTuple, Optional, TypeVar, Union,
 )
+
+if TYPE_CHECKING:  # imported when used: asyncio alone would double the import time
+    import logging
 
 _PathLike = Union[str, bytes, "os.PathLike[Any]"]
 _Settings = Union[Dict[str, Any], str, None]
@@ -486,7 +487,7 @@ def _task_status(value):
 # while they run: a cancel handle for each, by the Event that the call sets when it returns. At
 # exit they are cancelled (see _end_calls).
 _calls_lock = threading.Lock()
-_calls = {}
+_calls: Dict[threading.Event, Any] = {}
 _exiting = False
 
 
@@ -752,7 +753,7 @@ class Result(_Native):
     ``with`` block, or garbage collection) for ``files`` and ``save``; these raise ValueError
     after ``close()``. Results are immutable and may be read from many threads."""
 
-    def __init__(self, handle):
+    def __init__(self, handle: Any) -> None:
         self._memory = _ResultMemory(handle)
         super().__init__(handle, self._memory.close)
         self.status = _task_status(_lib.ocr_result_task_status(handle))
@@ -890,7 +891,7 @@ class Client(_Native):
         """The client's request budget now, as a ``ClientStats``: requests sent, retries,
         throttled answers, token requests, the rate allowed (0.0: unlimited), whether the
         circuit breaker is open, and the retry quota left."""
-        figures = {}
+        figures: Dict[str, Any] = {}
         value = c_double()
         with self._use() as handle:
             for name, what in _STATS.items():
@@ -1078,7 +1079,7 @@ class Client(_Native):
             code, message = poll_options.run(poll_all)
             written = count == 0 or codes[0] != -1
             poll_options.check(Code.OK if written else code, message, results)
-        outcomes = []
+        outcomes: List[Union[Result, OcrError]] = []
         for task_id, code, result, message in zip(ids, codes, results, messages):
             if code == Code.OK:
                 outcomes.append(Result(result))
@@ -1122,11 +1123,13 @@ async def _in_thread(call: Callable[[CancelToken], _T], cancel: Optional[CancelT
     its own), on a thread of its own and awaits its answer without holding the event loop. If
     the awaiting task is cancelled, it triggers the token, waits for the call to return (within
     milliseconds), closes a ``Result`` it answered and lets ``asyncio.CancelledError`` go on."""
+    import asyncio  # here, not at the top: only asyncio users pay for its import
+
     if cancel is not None and not isinstance(cancel, CancelToken):
         raise TypeError("cancel must be a CancelToken")
     loop = asyncio.get_running_loop()
-    own = CancelToken() if cancel is None else None
-    token = cancel or own
+    token = cancel if cancel is not None else CancelToken()
+    own = token if cancel is None else None  # closed here
     done = loop.create_future()
 
     def work():
