@@ -123,7 +123,7 @@ fn the_cpp_program_compiles_as_shown_and_runs() {
 #[test]
 fn the_samples_shown_are_the_sample_files() {
     for file in [
-        "bindings/python/sample.py",
+        "bindings/python/examples/sample.py",
         "bindings/java/examples/Sample.java",
         "bindings/csharp/examples/Sample.cs",
     ] {
