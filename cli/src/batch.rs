@@ -175,6 +175,14 @@ fn write_report(path: &Path, items: &[Item]) -> Result<()> {
     save_atomically(path, text.as_bytes())
 }
 
+fn failure_line(item: &Item) -> String {
+    format!(
+        "failed {}: {}",
+        item.path.display(),
+        item.row.message.as_deref().unwrap_or("")
+    )
+}
+
 /// The progress on stderr: two lines that update on a terminal, one line per finished input
 /// otherwise.
 struct Display {
@@ -208,6 +216,12 @@ impl Display {
             skipped,
             output_dir: batch.output_dir().to_path_buf(),
         };
+        // Inputs that failed as they were added (unreadable, empty, ...) fail in this run too.
+        for (index, item) in batch.items().iter().enumerate() {
+            if item.state() == State::Failed {
+                display.show(index, item);
+            }
+        }
         display.refresh();
         display
     }
@@ -215,7 +229,10 @@ impl Display {
     /// Input `index` changed its state to `item.state()`.
     fn show(&self, index: usize, item: &Item) {
         self.states.borrow_mut()[index] = item.state();
-        if self.bars.is_some() {
+        if let Some((multi, _, _)) = &self.bars {
+            if item.state() == State::Failed {
+                let _ = multi.println(failure_line(item));
+            }
             self.refresh();
             return;
         }
@@ -230,14 +247,7 @@ impl Display {
                 let outputs = outputs.join(" ");
                 note(format!("completed {} -> {outputs}", item.path.display()).as_bytes());
             }
-            State::Failed => note(
-                format!(
-                    "failed {}: {}",
-                    item.path.display(),
-                    item.row.message.as_deref().unwrap_or("")
-                )
-                .as_bytes(),
-            ),
+            State::Failed => note(failure_line(item).as_bytes()),
             _ => {}
         }
     }

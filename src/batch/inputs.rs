@@ -4,8 +4,9 @@
 use crate::error::{Code, Error, Result, invalid};
 use crate::operations::Operation;
 use sha2::{Digest, Sha256};
-use std::fs::File;
+use std::fs::OpenOptions;
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -117,7 +118,12 @@ pub struct Fingerprint {
 pub fn fingerprint(path: &Path) -> Result<Fingerprint> {
     let io =
         |e: std::io::Error| Error::new(Code::Io, format!("cannot read {}: {e}", path.display()));
-    let mut file = File::open(path).map_err(io)?;
+    // Non-blocking, so that a FIFO or a device named like a document cannot hold the batch.
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(io)?;
     let meta = file.metadata().map_err(io)?;
     if !meta.is_file() {
         return Err(invalid(format!("{} is not a regular file", path.display())));

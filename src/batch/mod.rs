@@ -11,7 +11,7 @@
 pub mod inputs;
 pub mod journal;
 pub mod outputs;
-mod run;
+pub mod run;
 
 use crate::client::Client;
 use crate::error::{Code, Error, Result, invalid};
@@ -174,8 +174,9 @@ impl<'c> Batch<'c> {
     /// Adds one file. Its results are named after its path relative to `root` (`None`: its
     /// own folder). `operation` `None` chooses by extension ([`inputs::operation_for`]);
     /// `settings` `None` takes the operation's defaults. A file that cannot be submitted
-    /// (unreadable, empty, too large) is added as failed, with the reason; a path that does not
-    /// exist, bad settings or a second add of the same file are errors.
+    /// (missing, unreadable, not a regular file, empty, too large) is added as failed, with the
+    /// reason; bad settings and a file outside `root` are errors. A second add of the same file
+    /// does nothing.
     pub fn add_file(
         &mut self,
         path: &Path,
@@ -194,7 +195,9 @@ impl<'c> Batch<'c> {
             })?,
         };
         let settings_hash = sha256_hex(canonical_settings(operation, settings)?.as_bytes());
+        // A path that cannot be resolved (a dangling link) is kept as given, and fails below.
         let key = std::fs::canonicalize(path)
+            .or_else(|_| std::path::absolute(path))
             .map_err(|e| Error::new(Code::Io, format!("cannot read {}: {e}", path.display())))?;
         let key = key
             .to_str()
