@@ -2,6 +2,7 @@
 //! identifies an input's content (size, modification time, SHA-256).
 
 use crate::error::{Code, Error, Result, invalid};
+use crate::faults::{self, Step};
 use crate::operations::Operation;
 use sha2::{Digest, Sha256};
 use std::fs::OpenOptions;
@@ -145,7 +146,9 @@ pub fn fingerprint(path: &Path) -> Result<Fingerprint> {
     let mut buffer = vec![0; 256 * 1024];
     let mut size = 0u64;
     loop {
-        let n = file.read(&mut buffer).map_err(io)?;
+        let n = faults::file_step(Step::FileRead)
+            .and_then(|()| file.read(&mut buffer))
+            .map_err(io)?;
         if n == 0 {
             break;
         }
