@@ -249,12 +249,11 @@ impl Journal {
             .db
             .prepare(&format!("SELECT {COLUMNS} FROM inputs ORDER BY id"))
             .map_err(|e| self.error(e))?;
-        let rows = statement
+        statement
             .query_map([], row)
             .map_err(|e| self.error(e))?
             .collect::<rusqlite::Result<Vec<Row>>>()
-            .map_err(|e| self.error(e));
-        rows
+            .map_err(|e| self.error(e))
     }
 
     /// The input with this path, if the journal has it.
