@@ -165,8 +165,10 @@ typedef int32_t ocr_batch_state;
 /**
  * Called on the thread of `ocr_batch_run` after each change of an input's state, once the
  * change is in the journal: `index` is the input's (the order of the adds), `state` its new
- * `OCR_BATCH_*` state. The callback may read the batch with the `ocr_batch_item_*` functions,
- * must not change it, and must return normally (no `longjmp`, no exceptions); to stop the run,
+ * `OCR_BATCH_*` state. The callback may read the batch with `ocr_batch_size`,
+ * `ocr_batch_count` and the `ocr_batch_item_*` functions (which already show the change);
+ * adding to it or running it from the callback fails with `OCR_ERR_INVALID_ARGUMENT`, and it
+ * must not free it. It must return normally (no `longjmp`, no exceptions); to stop the run,
  * trigger the cancel token of its poll options.
  */
 typedef void (*ocr_batch_progress_fn)(void *user_data,
@@ -409,11 +411,11 @@ ocr_code ocr_batch_open(const ocr_client *client,
  *
  * The journal decides what the run does with it: an unchanged completed input is skipped, a
  * recorded task is polled by its id, a changed input (content, operation or settings) starts
- * again. A file that cannot be submitted (unreadable, empty, larger than 512 MiB) is added as
- * failed with the reason, so that a folder with one bad file still runs. Fails with
- * `OCR_ERR_INVALID_ARGUMENT` for bad settings, a file outside `root`, or an unknown extension
- * without an operation, and with `OCR_ERR_IO` for a path that does not exist. Adding the same
- * file twice does nothing the second time. The journal is written when the run starts.
+ * again. A file that cannot be submitted (missing, unreadable, not a regular file, empty,
+ * larger than 512 MiB) is added as failed with the reason, so that a folder with one bad file
+ * still runs. Fails with `OCR_ERR_INVALID_ARGUMENT` for bad settings, a file outside `root`, or
+ * an unknown extension without an operation. Adding the same file twice does nothing the
+ * second time. The journal is written when the run starts.
  */
 ocr_code ocr_batch_add_file(ocr_batch *batch,
                             const char *path,
@@ -480,7 +482,8 @@ ocr_batch_state ocr_batch_item_state(const ocr_batch *batch,
 /**
  * The path of input `index` as it was added. The string (like every `ocr_batch_item_*`
  * string) belongs to the batch and stays valid until the next `ocr_batch_add_*`,
- * `ocr_batch_run` or `ocr_batch_free`. NULL for an index out of range.
+ * `ocr_batch_run` or `ocr_batch_free`, and during a run until the next progress callback.
+ * NULL for an index out of range.
  */
 const char *ocr_batch_item_path(const ocr_batch *batch,
                                 size_t index);
@@ -492,7 +495,8 @@ const char *ocr_batch_item_task_id(const ocr_batch *batch,
                                    size_t index);
 
 /**
- * Why input `index` failed, one sentence (never a secret); `""` if it did not fail.
+ * Why input `index` failed, one sentence (never a secret); `""` if it did not fail; NULL for
+ * an index out of range.
  */
 const char *ocr_batch_item_message(const ocr_batch *batch,
                                    size_t index);
@@ -539,7 +543,7 @@ double ocr_batch_item_seconds(const ocr_batch *batch,
 
 /**
  * Frees a batch and unlocks its journal. NULL does nothing. Must not run during
- * `ocr_batch_run` of the same batch.
+ * `ocr_batch_run` of the same batch (nor from its progress callback).
  */
 void ocr_batch_free(ocr_batch *batch);
 

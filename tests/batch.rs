@@ -134,8 +134,44 @@ fn null_and_bad_arguments_are_refused_and_accessors_answer_nothing() {
     }
     assert_eq!(batch.size(), 0);
     assert_eq!(batch.state(0), -1);
-    assert_eq!(batch.path(0), None);
-    assert_eq!(batch.outputs(0), Vec::<String>::new());
+    // A second add of the same file is checked like the first.
+    let root = c(dir.to_str().unwrap());
+    let elsewhere = c(dir.join("nothing").to_str().unwrap());
+    unsafe {
+        assert_code(
+            ocr_batch_add_file(
+                batch.0,
+                pdf.as_ptr(),
+                root.as_ptr(),
+                std::ptr::null(),
+                std::ptr::null(),
+            ),
+            OCR_OK,
+        );
+        assert_code(
+            ocr_batch_add_file(
+                batch.0,
+                pdf.as_ptr(),
+                root.as_ptr(),
+                std::ptr::null(),
+                std::ptr::null(),
+            ),
+            OCR_OK,
+        );
+        assert_code(
+            ocr_batch_add_file(
+                batch.0,
+                pdf.as_ptr(),
+                elsewhere.as_ptr(),
+                std::ptr::null(),
+                std::ptr::null(),
+            ),
+            OCR_ERR_INVALID_ARGUMENT,
+        );
+    }
+    assert_eq!(batch.size(), 1);
+    assert_eq!(batch.path(1), None);
+    assert_eq!(batch.outputs(1), Vec::<String>::new());
     assert_eq!(unsafe { ocr_batch_count(batch.0, 77) }, 0);
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -313,11 +349,31 @@ fn a_task_the_service_no_longer_knows_is_submitted_again_and_a_known_one_is_fetc
 }
 
 #[test]
-fn the_progress_callback_may_read_the_batch() {
+fn the_progress_callback_reads_the_change_it_reports_and_cannot_change_the_batch() {
     extern "C" fn read_back(user_data: *mut c_void, index: usize, state: ocr_batch_state) {
-        let batch = user_data as *const ocr_batch;
-        assert_eq!(unsafe { ocr_batch_item_state(batch, index) }, state);
-        assert!(!unsafe { ocr_batch_item_path(batch, index) }.is_null());
+        let batch = user_data as *mut ocr_batch;
+        unsafe {
+            assert_eq!(ocr_batch_item_state(batch, index), state);
+            assert!(!ocr_batch_item_path(batch, index).is_null());
+            let has_task = !ocr_batch_item_task_id(batch, index).is_null();
+            assert_eq!(has_task, state != OCR_BATCH_SUBMITTING, "state {state}");
+            if state == OCR_BATCH_COMPLETED {
+                assert_eq!(ocr_batch_item_output_count(batch, index), 1);
+                assert!(!ocr_batch_item_output(batch, index, 0).is_null());
+            }
+            assert_eq!(ocr_batch_count(batch, state) >= 1, true);
+            let again = c("/nowhere.pdf");
+            let refused = ocr_batch_add_file(
+                batch,
+                again.as_ptr(),
+                std::ptr::null(),
+                std::ptr::null(),
+                std::ptr::null(),
+            );
+            assert_eq!(refused, OCR_ERR_INVALID_ARGUMENT);
+            let refused = ocr_batch_run(batch, 1, std::ptr::null(), None, std::ptr::null_mut());
+            assert_eq!(refused, OCR_ERR_INVALID_ARGUMENT);
+        }
     }
     let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "0"]);
     let client = Client::demo(&emulator);
@@ -328,6 +384,11 @@ fn the_progress_callback_may_read_the_batch() {
     let options = Options::fast(10, 5000);
     let code = unsafe { ocr_batch_run(batch.0, 2, options.0, Some(read_back), batch.0.cast()) };
     assert_code(code, OCR_OK);
-    assert_eq!(batch.count(OCR_BATCH_COMPLETED), 3);
+    assert_eq!(batch.size(), 3, "the refused add added nothing");
+    for index in 0..3 {
+        assert_eq!(batch.state(index), OCR_BATCH_COMPLETED);
+        assert!(batch.task_id(index).is_some());
+        assert!(std::path::Path::new(&batch.outputs(index)[0]).is_file());
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }

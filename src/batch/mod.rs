@@ -203,9 +203,6 @@ impl<'c> Batch<'c> {
             .to_str()
             .ok_or_else(|| invalid(format!("{}: the path is not UTF-8", path.display())))?
             .to_string();
-        if !self.keys.insert(key.clone()) {
-            return Ok(());
-        }
         let relative = match root {
             Some(root) => path.strip_prefix(root).map_err(|_| {
                 invalid(format!(
@@ -216,6 +213,9 @@ impl<'c> Batch<'c> {
             })?,
             None => Path::new(path.file_name().unwrap_or(path.as_os_str())),
         };
+        if !self.keys.insert(key.clone()) {
+            return Ok(());
+        }
         let stem = self.stem_for(relative);
         let now = journal::now();
         let previous = self.journal.find(&key)?;

@@ -3,12 +3,12 @@
 use super::client::{client_arg, ocr_client, operation_arg};
 use super::options::{ocr_poll_options, options_arg};
 use super::{
-    Handle, borrow, borrow_mut, boxed, free_boxed, guard, guard_code, ocr_code, optional_str,
-    out_param, required_str, write_out,
+    Handle, borrow, boxed, free_boxed, guard, guard_code, ocr_code, optional_str, out_param,
+    required_str, write_out,
 };
-use crate::batch::{Batch, RunOptions, State};
-use crate::error::invalid;
-use std::cell::RefCell;
+use crate::batch::{Batch, Item, RunOptions};
+use crate::error::{Result, invalid};
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::ffi::{CString, c_char, c_void};
 use std::path::Path;
 
@@ -30,8 +30,10 @@ pub const OCR_BATCH_FAILED: ocr_batch_state = 4;
 
 /// Called on the thread of `ocr_batch_run` after each change of an input's state, once the
 /// change is in the journal: `index` is the input's (the order of the adds), `state` its new
-/// `OCR_BATCH_*` state. The callback may read the batch with the `ocr_batch_item_*` functions,
-/// must not change it, and must return normally (no `longjmp`, no exceptions); to stop the run,
+/// `OCR_BATCH_*` state. The callback may read the batch with `ocr_batch_size`,
+/// `ocr_batch_count` and the `ocr_batch_item_*` functions (which already show the change);
+/// adding to it or running it from the callback fails with `OCR_ERR_INVALID_ARGUMENT`, and it
+/// must not free it. It must return normally (no `longjmp`, no exceptions); to stop the run,
 /// trigger the cancel token of its poll options.
 pub type ocr_batch_progress_fn =
     Option<extern "C" fn(user_data: *mut c_void, index: usize, state: ocr_batch_state)>;
@@ -46,18 +48,47 @@ pub struct ocr_batch {
     _private: [u8; 0],
 }
 
-/// The value behind `ocr_batch`: the batch and the C strings handed out about its inputs.
+/// The value behind `ocr_batch`: the batch, and a copy of what the accessors tell about each
+/// input, kept up to date by the adds and, during a run, before each progress callback. The
+/// accessors read only the copy, so a callback may call them while the run changes the batch.
 pub(super) struct BatchHandle {
-    batch: Batch<'static>,
-    strings: RefCell<Vec<Option<ItemStrings>>>,
+    batch: UnsafeCell<Batch<'static>>,
+    items: RefCell<Vec<ItemView>>,
+    running: Cell<bool>,
 }
 
-/// The C strings of one input, made when first asked for and kept until the batch changes.
-struct ItemStrings {
+/// What the accessors answer about one input.
+struct ItemView {
+    state: ocr_batch_state,
+    code: ocr_code,
     path: CString,
     task_id: Option<CString>,
     message: CString,
     outputs: Vec<CString>,
+    possible_duplicates: u32,
+    skipped: u8,
+    seconds: f64,
+}
+
+impl ItemView {
+    fn of(item: &Item, output_dir: &Path) -> ItemView {
+        ItemView {
+            state: item.state() as ocr_batch_state,
+            code: item.code().map_or(0, |code| code as ocr_code),
+            path: c_string(&item.path.to_string_lossy()),
+            task_id: item.row.task_id.as_deref().map(c_string),
+            message: c_string(item.row.message.as_deref().unwrap_or("")),
+            outputs: item
+                .row
+                .outputs
+                .iter()
+                .map(|o| c_string(&output_dir.join(o).to_string_lossy()))
+                .collect(),
+            possible_duplicates: item.row.possible_duplicates,
+            skipped: u8::from(item.skipped),
+            seconds: item.seconds().unwrap_or(-1.0),
+        }
+    }
 }
 
 impl Handle for ocr_batch {
@@ -70,33 +101,57 @@ fn c_string(text: &str) -> CString {
 }
 
 impl BatchHandle {
-    /// The strings of input `index`; `None` if there is no such input.
-    fn with_strings<T>(&self, index: usize, read: impl FnOnce(&ItemStrings) -> T) -> Option<T> {
-        let item = self.batch.items().get(index)?;
-        let mut strings = self.strings.borrow_mut();
-        if strings.len() != self.batch.items().len() {
-            strings.clear();
-            strings.resize_with(self.batch.items().len(), || None);
+    /// Runs `change` on the batch, then copies what the accessors tell about the inputs it
+    /// added, or with `all` about every input. Refused inside the batch's own progress callback.
+    fn change<T>(
+        &self,
+        all: bool,
+        change: impl FnOnce(&mut Batch<'static>) -> Result<T>,
+    ) -> Result<T> {
+        if self.running.get() {
+            return Err(invalid(
+                "a batch cannot be changed from its own progress callback",
+            ));
         }
-        let entry = strings[index].get_or_insert_with(|| ItemStrings {
-            path: c_string(&item.path.to_string_lossy()),
-            task_id: item.row.task_id.as_deref().map(c_string),
-            message: c_string(item.row.message.as_deref().unwrap_or("")),
-            outputs: item
-                .row
-                .outputs
+        self.running.set(true);
+        // SAFETY: the only place that makes a reference to the batch; `running` keeps a
+        // callback from coming back here, and the accessors read `items` only.
+        let batch = unsafe { &mut *self.batch.get() };
+        let outcome = change(batch);
+        self.running.set(false);
+        let output_dir = batch.output_dir().to_path_buf();
+        let mut views = self.items.borrow_mut();
+        if all {
+            views.clear();
+        }
+        let known = views.len();
+        views.extend(
+            batch.items()[known..]
                 .iter()
-                .map(|o| c_string(&self.batch.output_dir().join(o).to_string_lossy()))
-                .collect(),
-        });
-        Some(read(entry))
+                .map(|item| ItemView::of(item, &output_dir)),
+        );
+        outcome
     }
 
-    /// Forgets the strings handed out: the batch is about to change.
-    fn changing(&mut self) -> &mut Batch<'static> {
-        self.strings.get_mut().clear();
-        &mut self.batch
+    /// Reads the view of input `index`; `None` if there is no such input.
+    fn view<T>(&self, index: usize, read: impl FnOnce(&ItemView) -> T) -> Option<T> {
+        self.items.borrow().get(index).map(read)
     }
+}
+
+/// Reads the view of input `index` of a batch handle; `fallback` for NULL or out of range.
+fn read_item<T: Copy>(
+    batch: *const ocr_batch,
+    index: usize,
+    fallback: T,
+    read: impl FnOnce(&ItemView) -> T,
+) -> T {
+    guard(fallback, || {
+        borrow(batch)
+            .ok()
+            .and_then(|h| h.view(index, read))
+            .unwrap_or(fallback)
+    })
 }
 
 /// Opens a batch that writes results into `output_dir` (created if missing) and records its
@@ -125,8 +180,9 @@ pub unsafe extern "C" fn ocr_batch_open(
         write_out(
             out,
             boxed(BatchHandle {
-                batch,
-                strings: RefCell::new(Vec::new()),
+                batch: UnsafeCell::new(batch),
+                items: RefCell::new(Vec::new()),
+                running: Cell::new(false),
             }),
         );
         Ok(())
@@ -155,14 +211,14 @@ pub unsafe extern "C" fn ocr_batch_add_file(
     settings_json: *const c_char,
 ) -> ocr_code {
     guard_code(|| {
-        let handle = borrow_mut(batch)?;
+        let handle = borrow(batch)?;
         let path = required_str(path, "path")?;
         let root = optional_str(root, "root")?.map(Path::new);
         let operation = optional_operation(operation)?;
         let settings = optional_str(settings_json, "settings_json")?;
-        handle
-            .changing()
-            .add_file(Path::new(path), root, operation, settings)
+        handle.change(false, |batch| {
+            batch.add_file(Path::new(path), root, operation, settings)
+        })
     })
 }
 
@@ -181,16 +237,15 @@ pub unsafe extern "C" fn ocr_batch_add_folder(
     added: *mut usize,
 ) -> ocr_code {
     guard_code(|| {
-        let handle = borrow_mut(batch)?;
+        let handle = borrow(batch)?;
         let folder = required_str(folder, "folder")?;
         let operation = optional_operation(operation)?;
         let settings = optional_str(settings_json, "settings_json")?;
-        let count =
-            handle
-                .changing()
-                .add_folder(Path::new(folder), operation, settings, &mut |note| {
-                    crate::logging::log(crate::logging::Level::Info, || note)
-                })?;
+        let count = handle.change(false, |batch| {
+            batch.add_folder(Path::new(folder), operation, settings, &mut |note| {
+                crate::logging::log(crate::logging::Level::Info, || note)
+            })
+        })?;
         if !added.is_null() {
             write_out(added, count);
         }
@@ -198,9 +253,7 @@ pub unsafe extern "C" fn ocr_batch_add_folder(
     })
 }
 
-fn optional_operation(
-    operation: *const c_char,
-) -> crate::error::Result<Option<crate::operations::Operation>> {
+fn optional_operation(operation: *const c_char) -> Result<Option<crate::operations::Operation>> {
     if operation.is_null() {
         Ok(None)
     } else {
@@ -239,13 +292,18 @@ pub unsafe extern "C" fn ocr_batch_run(
             0 => crate::batch::run::DEFAULT_JOBS,
             n => usize::try_from(n).map_err(|_| invalid("jobs is too large"))?,
         };
-        let handle_ptr = batch;
-        let handle = borrow_mut(handle_ptr)?;
+        let handle = borrow(batch)?;
         let options = RunOptions { jobs, poll };
-        handle.changing().run(&options, &mut |index, item| {
-            if let Some(progress) = progress {
-                progress(user_data, index, item.state() as ocr_batch_state);
-            }
+        handle.change(true, |batch| {
+            let output_dir = batch.output_dir().to_path_buf();
+            batch.run(&options, &mut |index, item| {
+                if let Some(view) = handle.items.borrow_mut().get_mut(index) {
+                    *view = ItemView::of(item, &output_dir);
+                }
+                if let Some(progress) = progress {
+                    progress(user_data, index, item.state() as ocr_batch_state);
+                }
+            })
         })
     })
 }
@@ -253,15 +311,16 @@ pub unsafe extern "C" fn ocr_batch_run(
 /// How many inputs were added.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocr_batch_size(batch: *const ocr_batch) -> usize {
-    guard(0, || borrow(batch).map_or(0, |h| h.batch.items().len()))
+    guard(0, || borrow(batch).map_or(0, |h| h.items.borrow().len()))
 }
 
 /// How many inputs are in `state` (an `OCR_BATCH_*` value); 0 for NULL or an unknown state.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocr_batch_count(batch: *const ocr_batch, state: ocr_batch_state) -> usize {
-    guard(0, || match (borrow(batch), State::from_i32(state)) {
-        (Ok(handle), Some(state)) => handle.batch.count(state),
-        _ => 0,
+    guard(0, || {
+        borrow(batch).map_or(0, |h| {
+            h.items.borrow().iter().filter(|v| v.state == state).count()
+        })
     })
 }
 
@@ -271,38 +330,19 @@ pub unsafe extern "C" fn ocr_batch_item_state(
     batch: *const ocr_batch,
     index: usize,
 ) -> ocr_batch_state {
-    guard(-1, || {
-        borrow(batch)
-            .ok()
-            .and_then(|h| h.batch.items().get(index))
-            .map_or(-1, |item| item.state() as ocr_batch_state)
-    })
-}
-
-/// Reads one string of an input; NULL for NULL, an index out of range, or a missing string.
-fn item_string(
-    batch: *const ocr_batch,
-    index: usize,
-    read: impl FnOnce(&ItemStrings) -> Option<*const c_char>,
-) -> *const c_char {
-    guard(std::ptr::null(), || {
-        borrow(batch)
-            .ok()
-            .and_then(|h| h.with_strings(index, read))
-            .flatten()
-            .unwrap_or(std::ptr::null())
-    })
+    read_item(batch, index, -1, |v| v.state)
 }
 
 /// The path of input `index` as it was added. The string (like every `ocr_batch_item_*`
 /// string) belongs to the batch and stays valid until the next `ocr_batch_add_*`,
-/// `ocr_batch_run` or `ocr_batch_free`. NULL for an index out of range.
+/// `ocr_batch_run` or `ocr_batch_free`, and during a run until the next progress callback.
+/// NULL for an index out of range.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocr_batch_item_path(
     batch: *const ocr_batch,
     index: usize,
 ) -> *const c_char {
-    item_string(batch, index, |s| Some(s.path.as_ptr()))
+    read_item(batch, index, std::ptr::null(), |v| v.path.as_ptr())
 }
 
 /// The task id of input `index`; NULL if it has none (not submitted, or submitted again).
@@ -311,29 +351,26 @@ pub unsafe extern "C" fn ocr_batch_item_task_id(
     batch: *const ocr_batch,
     index: usize,
 ) -> *const c_char {
-    item_string(batch, index, |s| s.task_id.as_ref().map(|t| t.as_ptr()))
+    read_item(batch, index, std::ptr::null(), |v| {
+        v.task_id.as_ref().map_or(std::ptr::null(), |t| t.as_ptr())
+    })
 }
 
-/// Why input `index` failed, one sentence (never a secret); `""` if it did not fail.
+/// Why input `index` failed, one sentence (never a secret); `""` if it did not fail; NULL for
+/// an index out of range.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocr_batch_item_message(
     batch: *const ocr_batch,
     index: usize,
 ) -> *const c_char {
-    item_string(batch, index, |s| Some(s.message.as_ptr()))
+    read_item(batch, index, std::ptr::null(), |v| v.message.as_ptr())
 }
 
 /// The code of input `index`'s failure; `OCR_OK` if it did not fail (or for an index out of
 /// range).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocr_batch_item_code(batch: *const ocr_batch, index: usize) -> ocr_code {
-    guard(0, || {
-        borrow(batch)
-            .ok()
-            .and_then(|h| h.batch.items().get(index))
-            .and_then(|item| item.code())
-            .map_or(0, |code| code as ocr_code)
-    })
+    read_item(batch, index, 0, |v| v.code)
 }
 
 /// How many result files input `index` has (0 unless completed).
@@ -342,12 +379,7 @@ pub unsafe extern "C" fn ocr_batch_item_output_count(
     batch: *const ocr_batch,
     index: usize,
 ) -> usize {
-    guard(0, || {
-        borrow(batch)
-            .ok()
-            .and_then(|h| h.batch.items().get(index))
-            .map_or(0, |item| item.row.outputs.len())
-    })
+    read_item(batch, index, 0, |v| v.outputs.len())
 }
 
 /// The path of result file `output` of input `index` (the output folder joined with its
@@ -358,7 +390,11 @@ pub unsafe extern "C" fn ocr_batch_item_output(
     index: usize,
     output: usize,
 ) -> *const c_char {
-    item_string(batch, index, |s| s.outputs.get(output).map(|o| o.as_ptr()))
+    read_item(batch, index, std::ptr::null(), |v| {
+        v.outputs
+            .get(output)
+            .map_or(std::ptr::null(), |o| o.as_ptr())
+    })
 }
 
 /// How often input `index` was submitted again after a submission that may have reached the
@@ -368,39 +404,23 @@ pub unsafe extern "C" fn ocr_batch_item_possible_duplicates(
     batch: *const ocr_batch,
     index: usize,
 ) -> u32 {
-    guard(0, || {
-        borrow(batch)
-            .ok()
-            .and_then(|h| h.batch.items().get(index))
-            .map_or(0, |item| item.row.possible_duplicates)
-    })
+    read_item(batch, index, 0, |v| v.possible_duplicates)
 }
 
 /// 1 if input `index` was completed by an earlier run (nothing was done for it now), else 0.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocr_batch_item_skipped(batch: *const ocr_batch, index: usize) -> u8 {
-    guard(0, || {
-        borrow(batch)
-            .ok()
-            .and_then(|h| h.batch.items().get(index))
-            .map_or(0, |item| u8::from(item.skipped))
-    })
+    read_item(batch, index, 0, |v| v.skipped)
 }
 
 /// Seconds from input `index`'s first submission to its end; -1 if it has not ended.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocr_batch_item_seconds(batch: *const ocr_batch, index: usize) -> f64 {
-    guard(-1.0, || {
-        borrow(batch)
-            .ok()
-            .and_then(|h| h.batch.items().get(index))
-            .and_then(|item| item.seconds())
-            .unwrap_or(-1.0)
-    })
+    read_item(batch, index, -1.0, |v| v.seconds)
 }
 
 /// Frees a batch and unlocks its journal. NULL does nothing. Must not run during
-/// `ocr_batch_run` of the same batch.
+/// `ocr_batch_run` of the same batch (nor from its progress callback).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocr_batch_free(batch: *mut ocr_batch) {
     free_boxed(batch)
