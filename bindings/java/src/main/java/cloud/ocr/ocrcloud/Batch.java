@@ -22,7 +22,7 @@ import static cloud.ocr.ocrcloud.OcrLibrary.LIB;
  * without it is closed by a Cleaner). It keeps its {@link OcrClient} in use until then: closing
  * the client frees it only after the batch is closed. The methods are synchronized: a run blocks
  * the batch's other methods on other threads (its listener, on the run's thread, may read it).
- * Failures throw {@link OcrException}; negative integer arguments IllegalArgumentException.
+ * Failures throw {@link OcrException}; a negative {@code jobs} IllegalArgumentException.
  * {@code null} paths reach the library as NULL, which refuses them with
  * {@link OcrCode#INVALID_ARGUMENT} where a path is required.
  */
