@@ -33,6 +33,12 @@
 #define OCR_VERSION_STRING "0.1.0"
 
 /**
+ * Submissions refused in a row (429, 503, no connection) while no task of the batch is open
+ * that stop the whole batch: the service takes nothing, and waiting would not change that.
+ */
+#define REFUSALS_TO_STOP 5
+
+/**
  * Requests the client sent (every attempt, token requests included).
  */
 #define OCR_STAT_REQUESTS 1
@@ -449,12 +455,19 @@ ocr_code ocr_batch_add_folder(ocr_batch *batch,
  * run; its progress callback is not used. `progress` (NULL for none) reports each change of
  * an input's state.
  *
+ * A submission that the service refuses unprocessed (429, 503, no connection) goes back to
+ * the queue, and the batch then keeps no more tasks open than are open at that moment (growing
+ * by one with each accepted submission). A task the service does not know is submitted again
+ * (at most twice per run) and counted as a possible duplicate. Every submission is bounded by
+ * the poll options' timeout too.
+ *
  * Answers `OCR_OK` when every input ended, even if some failed (see `ocr_batch_count`). Other
  * codes stop the whole batch, which may be run again: `OCR_ERR_CANCELLED` (within 50 ms of the
- * trigger; submissions under way are cut, and those that may have reached the service are
- * counted as possible duplicates), `OCR_ERR_UNAUTHORIZED` (the credentials are refused),
- * `OCR_ERR_NETWORK` with the circuit breaker open (`ocr_client_set_circuit_breaker`), and
- * `OCR_ERR_IO` when the journal cannot be written.
+ * trigger; submissions under way are cut, stay `OCR_BATCH_SUBMITTING`, and are sent again by
+ * the next run and counted as possible duplicates), `OCR_ERR_UNAUTHORIZED` (the credentials
+ * are refused), the error of the last refusal when 5 submissions in a row are refused while no
+ * task of the batch is open, `OCR_ERR_NETWORK` with the circuit breaker open
+ * (`ocr_client_set_circuit_breaker`), and `OCR_ERR_IO` when the journal cannot be written.
  */
 ocr_code ocr_batch_run(ocr_batch *batch,
                        uint32_t jobs,

@@ -361,7 +361,7 @@ fn the_progress_callback_reads_the_change_it_reports_and_cannot_change_the_batch
                 assert_eq!(ocr_batch_item_output_count(batch, index), 1);
                 assert!(!ocr_batch_item_output(batch, index, 0).is_null());
             }
-            assert_eq!(ocr_batch_count(batch, state) >= 1, true);
+            assert!(ocr_batch_count(batch, state) >= 1);
             let again = c("/nowhere.pdf");
             let refused = ocr_batch_add_file(
                 batch,
@@ -390,5 +390,39 @@ fn the_progress_callback_reads_the_change_it_reports_and_cannot_change_the_batch
         assert!(batch.task_id(index).is_some());
         assert!(std::path::Path::new(&batch.outputs(index)[0]).is_file());
     }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn submissions_cut_by_a_cancel_are_sent_again_by_the_next_run_of_the_same_batch() {
+    let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "0"]);
+    emulator.fault(
+        serde_json::json!({"path": "/v5.0/ocr/RecognizePdf", "method": "POST",
+        "kind": "delay", "ms": 3000, "count": 100}),
+    );
+    let client = Client::demo(&emulator);
+    let dir = scratch_dir("batch-cancel-rerun");
+    let docs = write_pdfs(&dir, 4);
+    let batch = Batch::open(&client, &dir.join("out")).unwrap();
+    batch.add_folder(&docs, TEXT).unwrap();
+    let cancel = ocr_cancel_new();
+    let options = Options::fast(10, 10_000);
+    unsafe { ocr_poll_options_set_cancel(options.0, cancel) };
+    let trigger = cancel as usize;
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(400));
+        unsafe { ocr_cancel_trigger(trigger as *const ocr_cancel) };
+    });
+    let (code, _) = batch.run(2, &options);
+    canceller.join().unwrap();
+    assert_code(code, OCR_ERR_CANCELLED);
+    assert_eq!(batch.count(OCR_BATCH_FAILED), 0, "a cancel fails no input");
+    unsafe { ocr_cancel_free(cancel) };
+    emulator.control("POST", "/_emulator/reset", None);
+    let (code, _) = batch.run(2, &Options::fast(10, 10_000));
+    assert_code(code, OCR_OK);
+    assert_eq!(batch.count(OCR_BATCH_COMPLETED), 4);
+    let duplicates: u32 = (0..4).map(|i| batch.possible_duplicates(i)).sum();
+    assert_eq!(duplicates, 2, "the two submissions under way at the cancel");
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -10,7 +10,7 @@ use ocrcloud::batch::{Batch, Item, RunOptions, State, default_journal};
 use ocrcloud::cancel::Cancel;
 use ocrcloud::client::Client;
 use ocrcloud::error::{Code, Error, Result};
-use ocrcloud::files::save_atomically;
+use ocrcloud::files::{TempFile, save_atomically};
 use ocrcloud::operations::Operation;
 use std::cell::RefCell;
 use std::io::IsTerminal;
@@ -67,7 +67,11 @@ pub fn batch(
         return status(&journal_path).map_err(Failure::from);
     }
     let settings = settings_text(args.settings.as_deref())?;
+    if let Some(report) = &args.report {
+        probe_report(report)?;
+    }
     let mut batch = Batch::open(client, Some(&journal_path), &args.output)?;
+    batch.cancel_adds_with(Arc::clone(cancel));
     for input in &args.inputs {
         let meta = std::fs::metadata(input).map_err(|e| {
             Error::new(
@@ -84,7 +88,13 @@ pub fn batch(
         } else {
             batch.add_file(input, None, operation, settings.as_deref())
         };
-        added.map_err(with_option_names)?;
+        match added {
+            Err(error) if error.code() == Code::Cancelled => {
+                note(b"ocrcloud: interrupted while the inputs were read; nothing was submitted");
+                return Ok(ExitCode::from(INTERRUPTED));
+            }
+            other => other.map_err(with_option_names)?,
+        }
     }
     let options = RunOptions {
         jobs: args.jobs as usize,
@@ -108,6 +118,28 @@ pub fn batch(
             Ok(ExitCode::from(exit_status(error.code())))
         }
     }
+}
+
+/// Makes sure that the report can be written before anything is submitted.
+fn probe_report(report: &Path) -> Result<()> {
+    let folder = match report.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if report.is_dir() {
+        return Err(Error::new(
+            Code::Io,
+            format!("--report {}: a folder", report.display()),
+        ));
+    }
+    TempFile::create_in(folder, "ocrcloud-check")
+        .map(drop)
+        .map_err(|e| {
+            Error::new(
+                Code::Io,
+                format!("--report {}: {}", report.display(), e.message()),
+            )
+        })
 }
 
 /// `--settings`: the JSON itself, or `@FILE`.

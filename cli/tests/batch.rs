@@ -247,6 +247,10 @@ fn survives_kills(name: &str, jobs: &str, max_posts_per_kill: u64) {
         "{posts} POSTs, {duplicates} possible duplicates reported"
     );
     assert!(
+        duplicates <= kills * max_posts_per_kill,
+        "{duplicates} possible duplicates after {kills} kills"
+    );
+    assert!(
         posts <= 200 + kills * max_posts_per_kill,
         "{posts} POSTs after {kills} kills"
     );
@@ -439,11 +443,15 @@ fn bad_folders_and_journals_are_refused_with_a_message_and_change_nothing() {
             text(&out),
             text(&inputs),
         ])
-        .expect(IO);
+        .expect(INVALID_ARGUMENT);
     assert!(
         outcome.stderr.contains("not an ocrcloud journal"),
         "{}",
         outcome.stderr
+    );
+    assert!(
+        !root.join("a-file.lock").exists(),
+        "nothing is left beside it"
     );
     assert_eq!(std::fs::read(&file).unwrap(), b"keep");
     assert_eq!(emulator.count("POST", "/RecognizePdf"), 2);
@@ -523,5 +531,275 @@ fn settings_come_from_a_file_and_bad_settings_name_the_option() {
         "{}",
         outcome.stderr
     );
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+/// Queues a fault on the emulator (see its README).
+fn fault(emulator: &Emulator, spec: serde_json::Value) {
+    ureq::post(format!("{}/_emulator/faults", emulator.url))
+        .header("Content-Type", "application/json")
+        .send(spec.to_string())
+        .unwrap();
+}
+
+#[test]
+fn names_chosen_in_one_commit_are_never_shared() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let root = scratch("batch-name-race");
+    let (inputs, out) = (root.join("in"), root.join("out"));
+    std::fs::create_dir_all(&inputs).unwrap();
+    std::fs::create_dir_all(&out).unwrap();
+    let names: Vec<String> = (0..24).map(|n| format!("x{n}")).collect();
+    for (n, name) in names.iter().enumerate() {
+        std::fs::write(inputs.join(format!("{name}.pdf")), pdf(2 * n)).unwrap();
+        std::fs::write(inputs.join(format!("{name}~2.pdf")), pdf(2 * n + 1)).unwrap();
+        std::fs::write(
+            out.join(format!("{name}.txt")),
+            format!("user notes {name}"),
+        )
+        .unwrap();
+    }
+    let report_path = root.join("report.jsonl");
+    let args = batch_args(
+        &out,
+        &inputs,
+        &["--interval-ms", "10", "--report", text(&report_path)],
+    );
+    emulator.run(&args).expect(0);
+    let mut owners = std::collections::BTreeMap::new();
+    for line in report(&report_path) {
+        let output = line["outputs"][0].as_str().unwrap().to_string();
+        let input = line["input"].as_str().unwrap().to_string();
+        assert!(
+            owners.insert(output.clone(), input).is_none(),
+            "{output} has two owners"
+        );
+        let hash = sha256_hex(&std::fs::read(line["input"].as_str().unwrap()).unwrap());
+        assert!(
+            std::fs::read_to_string(out.join(&output))
+                .unwrap()
+                .contains(&hash)
+        );
+    }
+    for name in &names {
+        let notes = std::fs::read_to_string(out.join(format!("{name}.txt"))).unwrap();
+        assert_eq!(notes, format!("user notes {name}"));
+    }
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn a_journal_reached_through_a_link_is_locked_all_the_same() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "2000"]);
+    let root = scratch("batch-link-lock");
+    let (inputs, out) = (root.join("in"), root.join("out"));
+    make_inputs(&inputs, 2);
+    let mut first = emulator
+        .ocrcloud(&batch_args(&out, &inputs, &[]))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while emulator.count("POST", "/RecognizePdf") < 2 && started.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let link = root.join("link.sqlite");
+    std::os::unix::fs::symlink(out.join(".ocrcloud/journal.sqlite"), &link).unwrap();
+    let outcome = emulator
+        .run(&[
+            "batch",
+            "--journal",
+            text(&link),
+            "--output",
+            text(&out),
+            text(&inputs),
+        ])
+        .expect(IO);
+    assert!(
+        outcome.stderr.contains("in use by another batch"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(first.wait().unwrap().code(), Some(0));
+    assert_eq!(emulator.count("POST", "/RecognizePdf"), 2);
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn an_id_the_service_does_not_know_is_submitted_again_and_counted() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let root = scratch("batch-garbage-id");
+    let (inputs, out) = (root.join("in"), root.join("out"));
+    let relative = make_inputs(&inputs, 3);
+    fault(
+        &emulator,
+        serde_json::json!({"path": "/v5.0/ocr/RecognizePdf", "method": "POST",
+        "kind": "status", "status": 200, "contentType": "text/plain", "body": "<html>not an id</html>"}),
+    );
+    let report_path = root.join("report.jsonl");
+    let args = batch_args(
+        &out,
+        &inputs,
+        &["--interval-ms", "10", "--report", text(&report_path)],
+    );
+    emulator.run(&args).expect(0);
+    assert_complete_results(&inputs, &out, &relative);
+    let duplicates: u64 = report(&report_path)
+        .iter()
+        .map(|l| l["possible_duplicates"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        (emulator.count("POST", "/RecognizePdf"), duplicates),
+        (4, 1)
+    );
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn a_service_that_refuses_every_submission_stops_the_batch_and_one_that_limits_open_tasks_does_not()
+{
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let root = scratch("batch-refusals-503");
+    let (inputs, out) = (root.join("in"), root.join("out"));
+    make_inputs(&inputs, 20);
+    fault(
+        &emulator,
+        serde_json::json!({"path": "/v5.0/ocr/RecognizePdf", "method": "POST",
+        "kind": "status", "status": 503, "count": 100000}),
+    );
+    let started = Instant::now();
+    let outcome = emulator
+        .run(&batch_args(&out, &inputs, &["--jobs", "2"]))
+        .expect(14);
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        outcome.stderr.contains("the batch stopped"),
+        "{}",
+        outcome.stderr
+    );
+    let status = emulator
+        .run(&["batch", "--status", "--output", text(&out)])
+        .expect(0)
+        .stdout();
+    assert!(status.starts_with("queued\t20\n"), "{status}");
+
+    let limited = Emulator::start_with(&[
+        "--pending-ms",
+        "0",
+        "--processing-ms",
+        "100",
+        "--max-open-tasks",
+        "3",
+    ]);
+    let out = root.join("out-limited");
+    let relative = make_inputs(&root.join("in-limited"), 30);
+    limited
+        .run(&batch_args(
+            &out,
+            &root.join("in-limited"),
+            &["--interval-ms", "20"],
+        ))
+        .expect(0);
+    assert_complete_results(&root.join("in-limited"), &out, &relative);
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn odd_names_and_folders_are_handled_or_refused_before_anything_is_sent() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let root = scratch("batch-odd-names");
+    let (inputs, out) = (root.join("in"), root.join("out"));
+    std::fs::create_dir_all(&inputs).unwrap();
+    // Two names that are as long as a file system takes, with the same stem.
+    let long = "n".repeat(248);
+    std::fs::write(inputs.join(format!("{long}.pdf")), pdf(1)).unwrap();
+    std::fs::write(inputs.join(format!("{long}.png")), pdf(2)).unwrap();
+    // The batch's own journal, named like a document, inside the input folder.
+    let journal = inputs.join("journal.pdf");
+    let args = vec![
+        "batch",
+        "--settings",
+        TEXT,
+        "--interval-ms",
+        "10",
+        "--journal",
+        text(&journal),
+        "--output",
+        text(&out),
+        text(&inputs),
+    ];
+    let outcome = emulator.run(&args).expect(0);
+    assert!(
+        outcome.stderr.contains("the batch's journal"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(emulator.count("POST", "/RecognizePdf"), 1);
+    assert_eq!(emulator.count("POST", "/RecognizeImage"), 1);
+    assert_eq!(
+        std::fs::read_dir(&out)
+            .unwrap()
+            .filter(|e| !e
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with('.'))
+            .count(),
+        2
+    );
+
+    let outcome = emulator
+        .run(&batch_args(&inputs, &inputs, &[]))
+        .expect(INVALID_ARGUMENT);
+    assert!(
+        outcome.stderr.contains("is the output folder too"),
+        "{}",
+        outcome.stderr
+    );
+
+    let outcome = emulator
+        .run(&batch_args(
+            &root.join("out2"),
+            &inputs,
+            &["--report", text(&root.join("missing/report.jsonl"))],
+        ))
+        .expect(IO);
+    assert!(outcome.stderr.contains("--report"), "{}", outcome.stderr);
+    assert_eq!(emulator.count("POST", "/RecognizePdf"), 1, "nothing sent");
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn ctrl_c_while_the_inputs_are_read_exits_130_at_once_and_sends_nothing() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let root = scratch("batch-ctrl-c-adding");
+    let (inputs, out) = (root.join("in"), root.join("out"));
+    make_inputs(&inputs, 3);
+    // A large (sparse) document that takes a while to hash.
+    let big = std::fs::File::create(inputs.join("big.pdf")).unwrap();
+    big.set_len(500 * 1024 * 1024).unwrap();
+    let mut child = emulator
+        .ocrcloud(&batch_args(&out, &inputs, &[]))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    // SAFETY: kill with a pid of our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let interrupted = Instant::now();
+    let status = child.wait().unwrap();
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        interrupted.elapsed()
+    );
+    assert_eq!(status.code(), Some(INTERRUPTED));
+    assert_eq!(emulator.count("POST", "/RecognizePdf"), 0);
     std::fs::remove_dir_all(root).unwrap();
 }

@@ -49,6 +49,13 @@ pub fn walk(root: &Path, exclude: &Path, note: &mut dyn FnMut(String)) -> Result
         return Err(invalid(format!("{} is not a folder", root.display())));
     }
     let exclude = std::fs::canonicalize(exclude).ok();
+    if exclude.is_some() && std::fs::canonicalize(root).ok() == exclude {
+        return Err(invalid(format!(
+            "{} is the output folder too: its results would be read as inputs; give another \
+             output folder",
+            root.display()
+        )));
+    }
     let mut found = Vec::new();
     let mut folders = vec![PathBuf::new()];
     while let Some(relative) = folders.pop() {
@@ -115,8 +122,9 @@ pub struct Fingerprint {
 }
 
 /// Reads `path` once to fingerprint it. A file that is not a regular file, is empty, is larger
-/// than [`MAX_INPUT_BYTES`] or cannot be read is an error naming the file.
-pub fn fingerprint(path: &Path) -> Result<Fingerprint> {
+/// than [`MAX_INPUT_BYTES`] or cannot be read is an error naming the file; the read stops early
+/// (an error) once `cancelled` answers true.
+pub fn fingerprint(path: &Path, cancelled: &dyn Fn() -> bool) -> Result<Fingerprint> {
     let io =
         |e: std::io::Error| Error::new(Code::Io, format!("cannot read {}: {e}", path.display()));
     // Non-blocking, so that a FIFO or a device named like a document cannot hold the batch.
@@ -146,6 +154,9 @@ pub fn fingerprint(path: &Path) -> Result<Fingerprint> {
     let mut buffer = vec![0; 256 * 1024];
     let mut size = 0u64;
     loop {
+        if cancelled() {
+            return Err(crate::call::cancelled());
+        }
         let n = faults::file_step(Step::FileRead)
             .and_then(|()| file.read(&mut buffer))
             .map_err(io)?;
@@ -234,25 +245,31 @@ mod tests {
         std::fs::remove_dir_all(root).unwrap();
     }
 
+    fn fingerprint_of(path: &Path) -> Result<Fingerprint> {
+        fingerprint(path, &|| false)
+    }
+
     #[test]
     fn fingerprints_refuse_what_cannot_be_submitted() {
         let root = scratch("fingerprint");
         std::fs::write(root.join("doc.pdf"), b"abc").unwrap();
-        let print = fingerprint(&root.join("doc.pdf")).unwrap();
+        let print = fingerprint_of(&root.join("doc.pdf")).unwrap();
         assert_eq!(print.size, 3);
         assert_eq!(
             print.sha256,
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         std::fs::write(root.join("empty.pdf"), b"").unwrap();
-        let err = fingerprint(&root.join("empty.pdf")).unwrap_err();
+        let err = fingerprint_of(&root.join("empty.pdf")).unwrap_err();
         assert!(err.message().contains("is empty"), "{err}");
         assert_eq!(
-            fingerprint(&root).unwrap_err().code(),
+            fingerprint_of(&root).unwrap_err().code(),
             Code::InvalidArgument
         );
         assert_eq!(
-            fingerprint(&root.join("missing.pdf")).unwrap_err().code(),
+            fingerprint_of(&root.join("missing.pdf"))
+                .unwrap_err()
+                .code(),
             Code::Io
         );
         std::fs::remove_dir_all(root).unwrap();

@@ -102,16 +102,30 @@ impl Journal {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| io("create the folder of", e))?;
         }
-        let lock = lock(path)?;
-        let db = Connection::open(path).map_err(|e| db_error(path, e))?;
-        let mut journal = Journal {
-            db,
-            path: path.to_path_buf(),
-            _lock: Some(lock),
-        };
-        journal.prepare()?;
-        journal.claim_output_dir(output_dir)?;
-        Ok(journal)
+        // One journal, one lock, whatever link or spelling leads to it.
+        let path = &canonical(path).map_err(|e| io("open", e))?;
+        let (lock, lock_path, created) = lock(path)?;
+        let opened = Connection::open(path)
+            .map_err(|e| db_error(path, e))
+            .and_then(|db| {
+                let mut journal = Journal {
+                    db,
+                    path: path.to_path_buf(),
+                    _lock: Some(lock),
+                };
+                journal.prepare()?;
+                journal.claim_output_dir(output_dir)?;
+                Ok(journal)
+            });
+        if opened.is_err() && created {
+            let _ = std::fs::remove_file(lock_path);
+        }
+        opened
+    }
+
+    /// The journal's file, every link resolved.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Opens an existing journal to read it, without the lock (a running batch may hold it).
@@ -161,7 +175,7 @@ impl Journal {
         let version = self.check_version().map_err(|e| {
             if e.code() == Code::Io {
                 Error::new(
-                    Code::Io,
+                    Code::InvalidArgument,
                     format!(
                         "{} is not an ocrcloud journal: {}",
                         self.path.display(),
@@ -362,25 +376,42 @@ impl Writer<'_> {
             })
     }
 
-    /// Records that output path `relative` belongs to input `id`.
+    /// Records that output path `relative` belongs to input `id`; a path that another input
+    /// holds stays its (the caller chose names that no other input holds).
     pub fn claim_output(&self, relative: &str, id: i64) -> rusqlite::Result<()> {
         self.tx
             .execute(
                 "INSERT INTO outputs (path, input_id) VALUES (?1, ?2) \
-                 ON CONFLICT (path) DO UPDATE SET input_id = ?2",
+                 ON CONFLICT (path) DO NOTHING",
                 params![relative, id],
             )
             .map(drop)
     }
 }
 
+/// The journal's path with every link resolved: the file's own if it exists, else its folder's
+/// joined with its name.
+pub fn canonical(path: &Path) -> std::io::Result<PathBuf> {
+    match std::fs::canonicalize(path) {
+        Ok(path) => Ok(path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let name = path.file_name().ok_or(e)?;
+            let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+            Ok(std::fs::canonicalize(parent.unwrap_or(Path::new(".")))?.join(name))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Takes the `flock` on `<journal>.lock` (created if missing), which the kernel drops when the
 /// process ends however it ends. The file holds the owner's pid, for the message of a second
 /// batch.
-fn lock(journal: &Path) -> Result<File> {
+/// Answers the locked file, its path and whether this call created it.
+fn lock(journal: &Path) -> Result<(File, PathBuf, bool)> {
     let mut name = journal.as_os_str().to_owned();
     name.push(".lock");
     let path = PathBuf::from(name);
+    let created = !path.exists();
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -408,5 +439,5 @@ fn lock(journal: &Path) -> Result<File> {
     }
     let _ = file.set_len(0);
     let _ = write!(file, "{}", std::process::id());
-    Ok(file)
+    Ok((file, path, created))
 }

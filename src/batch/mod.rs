@@ -13,6 +13,7 @@ pub mod journal;
 pub mod outputs;
 pub mod run;
 
+use crate::cancel::Cancel;
 use crate::client::Client;
 use crate::error::{Code, Error, Result, invalid};
 use crate::operations::Operation;
@@ -20,6 +21,7 @@ use inputs::{Fingerprint, fingerprint, sha256_hex};
 use journal::{Journal, Row};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use run::RunOptions;
 
@@ -116,6 +118,8 @@ pub struct Batch<'c> {
     stems: HashSet<PathBuf>,
     /// Rows changed by `add_*` that the journal does not hold yet (written when the run starts).
     unsaved: Vec<usize>,
+    /// Ends `add_*` early (they read every file) with `Cancelled`.
+    cancel: Option<Arc<Cancel>>,
 }
 
 impl<'c> Batch<'c> {
@@ -155,7 +159,14 @@ impl<'c> Batch<'c> {
             keys: HashSet::new(),
             stems: HashSet::new(),
             unsaved: Vec::new(),
+            cancel: None,
         })
+    }
+
+    /// Makes `cancel` end the adds that follow with `Cancelled`, between files and while a
+    /// file is read. The runs take their cancel switch from their poll options.
+    pub fn cancel_adds_with(&mut self, cancel: Arc<Cancel>) {
+        self.cancel = Some(cancel);
     }
 
     pub fn output_dir(&self) -> &Path {
@@ -213,13 +224,25 @@ impl<'c> Batch<'c> {
             })?,
             None => Path::new(path.file_name().unwrap_or(path.as_os_str())),
         };
+        if Path::new(&key) == self.journal.path() {
+            return Err(invalid(format!(
+                "{} is the batch's journal",
+                path.display()
+            )));
+        }
         if !self.keys.insert(key.clone()) {
             return Ok(());
         }
         let stem = self.stem_for(relative);
         let now = journal::now();
         let previous = self.journal.find(&key)?;
-        let row = match fingerprint(path) {
+        let cancelled = || self.cancel.as_deref().is_some_and(Cancel::is_triggered);
+        let fingerprinted = fingerprint(path, &cancelled);
+        if cancelled() {
+            self.keys.remove(&key);
+            return Err(crate::call::cancelled());
+        }
+        let row = match fingerprinted {
             Ok(print) => {
                 let outputs_exist = previous.as_ref().is_some_and(|row| {
                     row.outputs
@@ -275,6 +298,13 @@ impl<'c> Batch<'c> {
         }
         let before = self.items.len();
         for file in &found {
+            if std::fs::canonicalize(&file.path).is_ok_and(|p| p == self.journal.path()) {
+                note(format!(
+                    "skipped {}: the batch's journal",
+                    file.path.display()
+                ));
+                continue;
+            }
             self.add_file(&file.path, Some(folder), operation, settings)?;
         }
         Ok(self.items.len() - before)

@@ -18,7 +18,7 @@ use crate::poll::{PollOptions, Schedule, Step};
 use crate::wire::{Answer, TaskStatus};
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -53,6 +53,9 @@ pub const OPEN_TASKS_PER_JOB: usize = 16;
 const CANCEL_CHECK: Duration = Duration::from_millis(10);
 /// How often a task that the service forgot (`NotExist`) is submitted again in one run.
 const MAX_NOT_FOUND_RESUBMISSIONS: u32 = 2;
+/// Submissions refused in a row (429, 503, no connection) while no task of the batch is open
+/// that stop the whole batch: the service takes nothing, and waiting would not change that.
+pub const REFUSALS_TO_STOP: u32 = 5;
 
 /// What a worker is asked to do.
 enum Work {
@@ -61,6 +64,7 @@ enum Work {
         operation: Operation,
         path: PathBuf,
         settings: Option<String>,
+        deadline: Option<Instant>,
     },
     Fetch {
         index: usize,
@@ -153,8 +157,13 @@ fn perform(
             operation,
             path,
             settings,
+            deadline,
         } => {
-            let call = Call::new(None, cancel);
+            let call = Call {
+                deadline,
+                cancel,
+                attempts: None,
+            };
             let outcome =
                 client.submit(operation, Document::File(&path), settings.as_deref(), &call);
             Done::Submitted(index, outcome)
@@ -201,6 +210,11 @@ struct Scheduler<'b, 'c, 'o> {
     /// The error that stops the whole batch; no new submission once it is set.
     fatal: Option<Error>,
     not_found: HashMap<usize, u32>,
+    /// How many tasks may be open: `OPEN_TASKS_PER_JOB` times the jobs, cut to the tasks open
+    /// when the service refuses a submission, and grown by one with each accepted one.
+    window: usize,
+    /// Submissions refused in a row while no task was open.
+    refusals: u32,
 }
 
 impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
@@ -214,9 +228,14 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
         let mut due = BinaryHeap::new();
         let mut schedules = HashMap::new();
         let started = Instant::now();
-        for (index, item) in batch.items.iter().enumerate() {
+        for (index, item) in batch.items.iter_mut().enumerate() {
             match item.state() {
-                State::Queued | State::Submitting => queued.push_back(index),
+                State::Queued => queued.push_back(index),
+                State::Submitting => {
+                    // Stopped during its submission by an earlier run of this batch.
+                    item.row.possible_duplicates += 1;
+                    queued.push_back(index);
+                }
                 State::Submitted => {
                     due.push(Reverse((started, index)));
                     schedules.insert(index, Schedule::starting_at(&options.poll, started));
@@ -237,6 +256,8 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
             busy: 0,
             fatal: None,
             not_found: HashMap::new(),
+            window: options.jobs * OPEN_TASKS_PER_JOB,
+            refusals: 0,
         }
     }
 
@@ -253,11 +274,10 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
         done: &mpsc::Receiver<Done>,
         progress: &mut dyn FnMut(usize, &Item),
     ) -> Result<()> {
-        let window = self.options.jobs * OPEN_TASKS_PER_JOB;
         loop {
             let stopping = self.cancelled() || self.fatal.is_some();
             if !stopping {
-                self.submit_more(window, progress)?;
+                self.submit_more(progress)?;
                 self.poll_due();
             }
             if self.busy == 0 && (stopping || (self.due.is_empty() && self.queued.is_empty())) {
@@ -289,11 +309,12 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
     }
 
     /// Commits the intents of as many queued inputs as the window allows, then sends them.
-    fn submit_more(&mut self, window: usize, progress: &mut dyn FnMut(usize, &Item)) -> Result<()> {
-        // At most two pieces of work per worker wait in the queue, so that a stop leaves few.
-        let room = window
+    fn submit_more(&mut self, progress: &mut dyn FnMut(usize, &Item)) -> Result<()> {
+        // No more intents than free workers: an intent is a possible duplicate after a crash.
+        let room = self
+            .window
             .saturating_sub(self.open)
-            .min((self.options.jobs * 2).saturating_sub(self.busy));
+            .min(self.options.jobs.saturating_sub(self.busy));
         if room == 0 || self.queued.is_empty() {
             return Ok(());
         }
@@ -318,6 +339,11 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
                 operation: item.operation,
                 path: item.path.clone(),
                 settings: item.settings.clone(),
+                deadline: self
+                    .options
+                    .poll
+                    .timeout
+                    .and_then(|t| Instant::now().checked_add(t)),
             };
             self.send(work);
             self.open += 1;
@@ -379,7 +405,7 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
                 Done::Submitted(index, outcome) => self.submitted(index, outcome),
                 Done::Fetched(index, outcome) => {
                     if let Some((files, kinds)) = self.fetched(index, outcome) {
-                        match self.claim(index, &kinds) {
+                        match self.claim(index, &kinds, &claims) {
                             Ok(names) => {
                                 claims.push((index, names.clone()));
                                 finished.push((index, files, names));
@@ -420,37 +446,66 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
     }
 
     fn submitted(&mut self, index: usize, outcome: Result<String>) {
-        match outcome {
-            Ok(task_id) => {
-                let row = &mut self.batch.items[index].row;
-                row.state = State::Submitted;
-                row.task_id = Some(task_id);
-                row.submitted_at = Some(now());
-                let started = Instant::now();
-                self.schedules
-                    .insert(index, Schedule::starting_at(&self.options.poll, started));
-                let first = self.options.poll.wait(1);
-                self.due.push(Reverse((started + first, index)));
+        let task_id = match outcome {
+            Ok(task_id) => task_id,
+            Err(error) => return self.refused(index, error),
+        };
+        self.refusals = 0;
+        self.window = (self.window + 1).min(self.options.jobs * OPEN_TASKS_PER_JOB);
+        let row = &mut self.batch.items[index].row;
+        row.state = State::Submitted;
+        row.task_id = Some(task_id);
+        row.submitted_at = Some(now());
+        let started = Instant::now();
+        self.schedules
+            .insert(index, Schedule::starting_at(&self.options.poll, started));
+        let first = self.options.poll.wait(1);
+        self.due.push(Reverse((started + first, index)));
+    }
+
+    /// A submission that failed: back in the queue when the service took nothing and may take
+    /// it later, failed otherwise; some failures stop the whole batch.
+    fn refused(&mut self, index: usize, error: Error) {
+        self.open -= 1;
+        let code = error.code();
+        let row = &mut self.batch.items[index].row;
+        if code == Code::Cancelled {
+            // Sent or not, the next run decides: a submission that may have left stays
+            // `submitting`, and counts as a possible duplicate when it is sent again.
+            if error.unsent {
+                row.state = State::Queued;
             }
-            Err(error) => {
-                self.open -= 1;
-                let refused = error.code() == Code::Unauthorized;
-                let whole_batch =
-                    refused || (error.unsent && self.batch.client.flow().stats().breaker_open);
-                if refused || (error.unsent && (whole_batch || error.code() == Code::Cancelled)) {
-                    // The service took nothing: the input waits for the next run.
-                    self.batch.items[index].row.state = State::Queued;
-                } else {
-                    if !error.unsent {
-                        self.batch.items[index].row.possible_duplicates += 1;
-                    }
-                    self.fail(index, &error);
-                }
-                if whole_batch && self.fatal.is_none() {
-                    self.stop.store(true, Ordering::Relaxed);
-                    self.fatal = Some(error);
-                }
+            return;
+        }
+        if code == Code::Unauthorized {
+            row.state = State::Queued;
+            return self.stop(error);
+        }
+        if error.unsent && error.transient {
+            // Throttled (429, 503) or not reachable: fewer tasks open, and the input again later.
+            row.state = State::Queued;
+            self.queued.push_front(index);
+            self.window = self.open.max(1);
+            if self.open == 0 {
+                self.refusals += 1;
             }
+            if self.refusals >= REFUSALS_TO_STOP || self.batch.client.flow().stats().breaker_open {
+                self.stop(error);
+            }
+            return;
+        }
+        // A document that cannot be read never makes a whole request, so it makes no task.
+        if !error.unsent && code != Code::Io {
+            row.possible_duplicates += 1;
+        }
+        self.fail(index, &error);
+    }
+
+    /// Stops the whole batch with `error`: no new submission.
+    fn stop(&mut self, error: Error) {
+        if self.fatal.is_none() {
+            self.stop.store(true, Ordering::Relaxed);
+            self.fatal = Some(error);
         }
     }
 
@@ -497,8 +552,10 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
                 if *tries > MAX_NOT_FOUND_RESUBMISSIONS || self.fatal.is_some() {
                     self.fail(index, &error);
                 } else {
-                    // The service forgot the task: submit the document again.
+                    // The service does not know the task (forgotten, or the id it gave was
+                    // not one): submit the document again. Its first task may exist.
                     let row = &mut self.batch.items[index].row;
+                    row.possible_duplicates += 1;
                     row.state = State::Queued;
                     row.task_id = None;
                     row.submitted_at = None;
@@ -506,9 +563,8 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
                 }
             }
             code => {
-                if code == Code::Unauthorized && self.fatal.is_none() {
-                    self.stop.store(true, Ordering::Relaxed);
-                    self.fatal = Some(error.clone());
+                if code == Code::Unauthorized {
+                    self.stop(error.clone());
                 }
                 self.fail(index, &error);
             }
@@ -523,16 +579,28 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
         row.finished_at = Some(now());
     }
 
-    /// The output names for a completed input, claimed in the next commit.
-    fn claim(&self, index: usize, kinds: &[String]) -> Result<Vec<PathBuf>> {
+    /// The output names for a completed input, claimed in the next commit; `pending` are the
+    /// names other inputs claim in that same commit.
+    fn claim(
+        &self,
+        index: usize,
+        kinds: &[String],
+        pending: &[(usize, Vec<PathBuf>)],
+    ) -> Result<Vec<PathBuf>> {
         let item = &self.batch.items[index];
         let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
+        let taken = |name: &Path| {
+            pending
+                .iter()
+                .any(|(_, names)| names.iter().any(|n| n == name))
+        };
         outputs::choose(
             &self.batch.journal,
             &self.batch.output_dir,
             item.row.id,
             &item.stem,
             &kinds,
+            &taken,
         )
     }
 
