@@ -6,7 +6,8 @@
     benches/run.sh --smoke      a few seconds with tiny inputs (the test command runs this)
     benches/run.sh --record     also rewrite benches/RESULTS.md with this run's tables
     benches/run.sh --only https only the HTTPS rows (--only http: only the plain ones,
-                                --only flow: only the flow-control rows)
+                                --only flow: only the flow-control rows, --only batch: only the
+                                batch rows)
 
 Every figure is a ratio against a baseline measured in the same run: fetches against
 `curl -s -o /dev/null` on the same URL, polls against a raw-socket loop sending the same request,
@@ -38,6 +39,11 @@ bench_flow.c is linked against each library (-rpath): bench_flow_baseline and be
 third rate-limit row tells today's client the limit (ocr_client_set_max_rate, OCR_MAX_RATE). With
 --smoke the flow rows are small (8 threads, 40 tasks, a 1 s outage), use today's debug library
 only and need no baseline (--no-baseline does the same for a full run).
+
+The batch rows (bench_batch.py, whose docstring says how) compare `ocrcloud batch --jobs 8` on
+1000 small PDFs with `xargs -P 8 ocrcloud run` on the same inputs and with the ideal, and give
+its peak RSS at 1000 and 10000 inputs and the journal's cost per input. With --smoke: 20 inputs,
+one round, no large run; it fails if the batch fails or leaves results missing.
 """
 import argparse
 import datetime
@@ -53,6 +59,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+
+from bench_batch import bench_batch, record_section
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCHES = os.path.join(ROOT, "benches")
@@ -599,8 +607,8 @@ def main():
     parser.add_argument("--many-interval-ms", type=int, default=500)
     parser.add_argument("--profile", default="release")
     parser.add_argument("--no-build", action="store_true")
-    parser.add_argument("--only", choices=["http", "https", "flow"],
-                        help="run only the plain, the HTTPS or the flow-control rows")
+    parser.add_argument("--only", choices=["http", "https", "flow", "batch"],
+                        help="run only the plain, the HTTPS, the flow-control or the batch rows")
     parser.add_argument("--flow-rounds", type=int, default=3)
     parser.add_argument("--flow-rate", type=int, default=50, help="the emulator's --rate-limit")
     parser.add_argument("--flow-threads", type=int, default=32)
@@ -613,6 +621,10 @@ def main():
     parser.add_argument("--flow-after-s", type=float, default=8)
     parser.add_argument("--no-baseline", action="store_true",
                         help="flow-control rows without the library before flow control")
+    parser.add_argument("--batch-inputs", type=int, default=1000)
+    parser.add_argument("--batch-rounds", type=int, default=3)
+    parser.add_argument("--batch-large", type=int, default=10000,
+                        help="inputs of the batch's large run (peak RSS; 0: none)")
     args = parser.parse_args()
     if args.smoke:
         args.size_mib, args.rounds, args.polls, args.many = 1, 1, 100, 20
@@ -622,6 +634,7 @@ def main():
         args.flow_ready_ms, args.flow_interval_ms = 200, 200
         args.flow_before_s, args.flow_outage_s, args.flow_after_s = 1, 1, 1.5
         args.no_baseline = True
+        args.batch_inputs, args.batch_rounds, args.batch_large = 20, 1, 0
 
     target, binary = build(args.profile, args.no_build)
     load_before = os.getloadavg()[0]
@@ -644,9 +657,17 @@ def main():
     if not args.only or args.only == "flow":
         baseline = None if args.no_baseline else build_baseline(args.no_build)
         tables.append(bench_flow(args, target, emulator_binary, baseline))
+    if not args.only or args.only == "batch":
+        tables.append(["## Batch", ""] + bench_batch(args, ROOT, target, Emulator))
     tables = "\n".join(line for table in tables for line in table + [""]).rstrip("\n")
     print(tables)
-    if args.record:
+    if args.record and args.only == "batch":
+        # Only this section of RESULTS.md is replaced; the other tables stay as recorded.
+        record_section(os.path.join(BENCHES, "RESULTS.md"), tables,
+                       f"Recorded {datetime.date.today()} on {machine()} with `benches/run.sh --record "
+                       f"--only batch` ({args.profile} build; 1-minute load average {load_before:.1f} "
+                       f"before the run, {os.getloadavg()[0]:.1f} after it).")
+    elif args.record:
         with open(os.path.join(BENCHES, "RESULTS.md"), "w") as f:
             f.write("# Benchmark results\n\n")
             f.write(f"Recorded {datetime.date.today()} on {machine()} with `benches/run.sh --record` "

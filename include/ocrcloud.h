@@ -33,6 +33,12 @@
 #define OCR_VERSION_STRING "0.1.0"
 
 /**
+ * Submissions refused in a row (429, 503, no connection) while no task of the batch is open
+ * that stop the whole batch: the service takes nothing, and waiting would not change that.
+ */
+#define REFUSALS_TO_STOP 5
+
+/**
  * Requests the client sent (every attempt, token requests included).
  */
 #define OCR_STAT_REQUESTS 1
@@ -87,6 +93,16 @@
  * Every request and every poll.
  */
 #define OCR_LOG_DEBUG 3
+
+/**
+ * A batch: inputs, an output folder and a journal (an SQLite file) that records what was
+ * submitted, so that a batch stopped at any moment (a crash, a kill, a cancel) goes on where
+ * it stopped when it is opened and run again with the same inputs.
+ *
+ * Thread safety: a batch is used by one thread at a time. It borrows its client, which must
+ * stay alive until `ocr_batch_free`; the client may serve other threads meanwhile.
+ */
+typedef struct ocr_batch ocr_batch;
 
 /**
  * The limits of one call of the `_ex` functions (submit, fetch, status, cancel): a deadline
@@ -148,6 +164,24 @@ typedef struct ocr_result ocr_result;
 typedef int32_t ocr_code;
 
 /**
+ * Where an input of a batch is. The values are fixed and never reused.
+ */
+typedef int32_t ocr_batch_state;
+
+/**
+ * Called on the thread of `ocr_batch_run` after each change of an input's state, once the
+ * change is in the journal: `index` is the input's (the order of the adds), `state` its new
+ * `OCR_BATCH_*` state. The callback may read the batch with `ocr_batch_size`,
+ * `ocr_batch_count` and the `ocr_batch_item_*` functions (which already show the change);
+ * adding to it or running it from the callback fails with `OCR_ERR_INVALID_ARGUMENT`, and it
+ * must not free it. It must return normally (no `longjmp`, no exceptions); to stop the run,
+ * trigger the cancel token of its poll options.
+ */
+typedef void (*ocr_batch_progress_fn)(void *user_data,
+                                      size_t index,
+                                      ocr_batch_state state);
+
+/**
  * Where a task is in the service's queue. The values are fixed and never reused.
  */
 typedef int32_t ocr_task_status;
@@ -180,6 +214,8 @@ typedef void (*ocr_progress_fn)(void *user_data,
                                 const char *task_id,
                                 ocr_task_status status,
                                 uint32_t attempt);
+
+
 
 
 
@@ -267,6 +303,33 @@ typedef void (*ocr_progress_fn)(void *user_data,
 #define OCR_ERR_TLS 15
 
 /**
+ * Not submitted yet (or to be submitted again).
+ */
+#define OCR_BATCH_QUEUED 0
+
+/**
+ * Its intent is in the journal and its submission under way. After a crash in this state the
+ * input is submitted again and counted as a possible duplicate.
+ */
+#define OCR_BATCH_SUBMITTING 1
+
+/**
+ * Its task id is in the journal; the task is being polled. Never submitted again while the
+ * task is younger than 23 hours.
+ */
+#define OCR_BATCH_SUBMITTED 2
+
+/**
+ * Its results are in the output folder.
+ */
+#define OCR_BATCH_COMPLETED 3
+
+/**
+ * It failed; `ocr_batch_item_code` and `ocr_batch_item_message` say why.
+ */
+#define OCR_BATCH_FAILED 4
+
+/**
  * A status string this library does not know (`ocr_result_task_status_text` has it).
  */
 #define OCR_TASK_UNKNOWN 0
@@ -327,6 +390,175 @@ const char *ocr_last_error_message(void);
  * `ocr_submit`). `ocr_string_free(NULL)` does nothing. Never pass other strings.
  */
 void ocr_string_free(char *s);
+
+/**
+ * Opens a batch that writes results into `output_dir` (created if missing) and records its
+ * inputs in the journal at `journal_path` (NULL: `<output_dir>/.ocrcloud/journal.sqlite`;
+ * its folder is created if missing). The journal is locked while the batch is open: a second
+ * batch on the same journal, from this or another process, fails with `OCR_ERR_IO` naming
+ * the process that holds it. A journal that belongs to another output folder, that is not a
+ * journal, or that a newer library wrote fails with `OCR_ERR_INVALID_ARGUMENT`; nothing is
+ * changed then.
+ *
+ * `client` must stay alive until `ocr_batch_free`. On `OCR_OK`, `*out` receives a batch that
+ * the caller owns and frees with `ocr_batch_free`; on failure `*out` is untouched.
+ */
+ocr_code ocr_batch_open(const ocr_client *client,
+                        const char *journal_path,
+                        const char *output_dir,
+                        ocr_batch **out);
+
+/**
+ * Adds one file. Its results are named after its path relative to `root` (NULL: the file's
+ * own folder): the results of `<root>/a/b.pdf` are `<output_dir>/a/b.<ext>` (see the README
+ * for the rule that keeps two inputs from sharing a name). `operation` NULL chooses by
+ * extension (`.pdf`: RecognizePdf; `.png .jpg .jpeg .tif .tiff .bmp .gif`: RecognizeImage);
+ * `settings_json` NULL takes the operation's defaults. The file is read once to hash it.
+ *
+ * The journal decides what the run does with it: an unchanged completed input is skipped, a
+ * recorded task is polled by its id, a changed input (content, operation or settings) starts
+ * again. A file that cannot be submitted (missing, unreadable, not a regular file, empty,
+ * larger than 512 MiB) is added as failed with the reason, so that a folder with one bad file
+ * still runs. Fails with `OCR_ERR_INVALID_ARGUMENT` for bad settings, a file outside `root`, or
+ * an unknown extension without an operation. Adding the same file twice does nothing the
+ * second time. The journal is written when the run starts.
+ */
+ocr_code ocr_batch_add_file(ocr_batch *batch,
+                            const char *path,
+                            const char *root,
+                            const char *operation,
+                            const char *settings_json);
+
+/**
+ * Adds every PDF and image under `folder`, recursively, in name order, named after their
+ * paths relative to `folder`. Hidden entries (names starting with `.`), links to folders,
+ * names that are not UTF-8, other files and the output folder itself are skipped (each skip is
+ * logged at `OCR_LOG_INFO`). `operation` NULL chooses by extension; otherwise every file gets
+ * it. A folder without any document fails with `OCR_ERR_INVALID_ARGUMENT`. `*added`
+ * (optional, NULL to ignore) receives how many inputs were added.
+ */
+ocr_code ocr_batch_add_folder(ocr_batch *batch,
+                              const char *folder,
+                              const char *operation,
+                              const char *settings_json,
+                              size_t *added);
+
+/**
+ * Runs the batch until every input is completed or failed: submits the queued inputs, polls
+ * the submitted ones, and writes each input's results into the output folder, all of them
+ * together or none (never over a file the batch did not write). At most `jobs` requests at
+ * once (0: 8; at most 256) and at most 16 times `jobs` tasks open on the service.
+ *
+ * `poll` (NULL: the defaults) sets how each task is polled: its interval, backoff and attempt
+ * limit; its timeout counts per task from its submission (a task still unfinished then fails
+ * with `OCR_ERR_TIMEOUT`, and is polled again by the next run); its cancel token stops the
+ * run; its progress callback is not used. `progress` (NULL for none) reports each change of
+ * an input's state.
+ *
+ * A submission that the service refuses unprocessed (429, 503, no connection) goes back to
+ * the queue, and the batch then keeps no more tasks open than are open at that moment (growing
+ * by one with each accepted submission). A task the service does not know is submitted again
+ * (at most twice per run) and counted as a possible duplicate. Every submission is bounded by
+ * the poll options' timeout too.
+ *
+ * Answers `OCR_OK` when every input ended, even if some failed (see `ocr_batch_count`). Other
+ * codes stop the whole batch, which may be run again: `OCR_ERR_CANCELLED` (within 50 ms of the
+ * trigger; submissions under way are cut, stay `OCR_BATCH_SUBMITTING`, and are sent again by
+ * the next run and counted as possible duplicates), `OCR_ERR_UNAUTHORIZED` (the credentials
+ * are refused), the error of the last refusal when 5 submissions in a row are refused while no
+ * task of the batch is open, `OCR_ERR_NETWORK` with the circuit breaker open
+ * (`ocr_client_set_circuit_breaker`), and `OCR_ERR_IO` when the journal cannot be written.
+ */
+ocr_code ocr_batch_run(ocr_batch *batch,
+                       uint32_t jobs,
+                       const ocr_poll_options *poll,
+                       ocr_batch_progress_fn progress,
+                       void *user_data);
+
+/**
+ * How many inputs were added.
+ */
+size_t ocr_batch_size(const ocr_batch *batch);
+
+/**
+ * How many inputs are in `state` (an `OCR_BATCH_*` value); 0 for NULL or an unknown state.
+ */
+size_t ocr_batch_count(const ocr_batch *batch,
+                       ocr_batch_state state);
+
+/**
+ * The state of input `index` (an `OCR_BATCH_*` value); -1 for NULL or an index out of range.
+ */
+ocr_batch_state ocr_batch_item_state(const ocr_batch *batch,
+                                     size_t index);
+
+/**
+ * The path of input `index` as it was added. The string (like every `ocr_batch_item_*`
+ * string) belongs to the batch and stays valid until the next `ocr_batch_add_*`,
+ * `ocr_batch_run` or `ocr_batch_free`, and during a run until the next progress callback.
+ * NULL for an index out of range.
+ */
+const char *ocr_batch_item_path(const ocr_batch *batch,
+                                size_t index);
+
+/**
+ * The task id of input `index`; NULL if it has none (not submitted, or submitted again).
+ */
+const char *ocr_batch_item_task_id(const ocr_batch *batch,
+                                   size_t index);
+
+/**
+ * Why input `index` failed, one sentence (never a secret); `""` if it did not fail; NULL for
+ * an index out of range.
+ */
+const char *ocr_batch_item_message(const ocr_batch *batch,
+                                   size_t index);
+
+/**
+ * The code of input `index`'s failure; `OCR_OK` if it did not fail (or for an index out of
+ * range).
+ */
+ocr_code ocr_batch_item_code(const ocr_batch *batch,
+                             size_t index);
+
+/**
+ * How many result files input `index` has (0 unless completed).
+ */
+size_t ocr_batch_item_output_count(const ocr_batch *batch,
+                                   size_t index);
+
+/**
+ * The path of result file `output` of input `index` (the output folder joined with its
+ * name); NULL when out of range.
+ */
+const char *ocr_batch_item_output(const ocr_batch *batch,
+                                  size_t index,
+                                  size_t output);
+
+/**
+ * How often input `index` was submitted again after a submission that may have reached the
+ * service (a crash or a cut connection during the POST): each may be a duplicate task.
+ */
+uint32_t ocr_batch_item_possible_duplicates(const ocr_batch *batch,
+                                            size_t index);
+
+/**
+ * 1 if input `index` was completed by an earlier run (nothing was done for it now), else 0.
+ */
+uint8_t ocr_batch_item_skipped(const ocr_batch *batch,
+                               size_t index);
+
+/**
+ * Seconds from input `index`'s first submission to its end; -1 if it has not ended.
+ */
+double ocr_batch_item_seconds(const ocr_batch *batch,
+                              size_t index);
+
+/**
+ * Frees a batch and unlocks its journal. NULL does nothing. Must not run during
+ * `ocr_batch_run` of the same batch (nor from its progress callback).
+ */
+void ocr_batch_free(ocr_batch *batch);
 
 /**
  * Creates call options with the defaults. Free them with `ocr_call_options_free`. Answers

@@ -91,6 +91,9 @@ struct CancelFree {
 struct StringFree {
     void operator()(char *text) const noexcept { ocr_string_free(text); }
 };
+struct BatchFree {
+    void operator()(ocr_batch *batch) const noexcept { ocr_batch_free(batch); }
+};
 
 /// Copies a string the library gave to the caller, and frees it.
 inline std::string take(char *text) {
@@ -214,6 +217,7 @@ public:
     PollOptions &cancel(const CancelToken &token) {
         detail::check(ocr_poll_options_set_cancel(
             handle(), detail::held(token.native(), "CancelToken")));
+        cancel_ = token.native();
         return *this;
     }
     /// The progress callback; an empty function removes it.
@@ -230,6 +234,7 @@ public:
 
 private:
     friend class Client;
+    friend class Batch;
 
     ocr_poll_options *handle() const { return detail::held(options_.get(), "PollOptions"); }
 
@@ -246,6 +251,8 @@ private:
 
     std::unique_ptr<ocr_poll_options, detail::OptionsFree> options_;
     std::unique_ptr<Progress> progress_;  // user_data: stays put when the options move
+    // The token of cancel(), which the native options keep alive: Batch::run triggers it.
+    const ocr_cancel *cancel_ = nullptr;
 };
 
 /// The limits of one call of submit, submit_file, fetch, fetch_to_dir, task_status and
@@ -673,6 +680,153 @@ private:
     ocr_client *handle() const { return detail::held(client_.get(), "Client"); }
 
     std::unique_ptr<ocr_client, detail::ClientFree> client_;
+};
+
+/// A batch (see ocr_batch_open): inputs, an output folder and a journal (an SQLite file) that
+/// records what was submitted, so that a batch stopped at any moment goes on where it stopped
+/// when it is opened and run again with the same inputs. Move-only; it holds the journal's lock
+/// until it is destroyed. It borrows its Client, which must outlive it (and may serve other
+/// threads meanwhile). A Batch is used by one thread at a time. The strings it answers are
+/// copies.
+class Batch {
+public:
+    /// Called on the thread of run() after each change of input `index`'s state (an
+    /// OCR_BATCH_* value), once the change is in the journal. It may read the batch (size,
+    /// count and the per-input accessors) but must not change it. If it throws, it is not
+    /// called again, the run is stopped through the cancel token of its PollOptions (which stays
+    /// triggered; without a token the run goes on to its end), and run() rethrows the exception
+    /// once the run has returned.
+    using Progress = std::function<void(std::size_t index, ocr_batch_state state)>;
+
+    /// Opens a batch that writes results into `output_dir` (created if missing), with its
+    /// journal at `journal_path` (nullptr: <output_dir>/.ocrcloud/journal.sqlite). A journal
+    /// that another open batch holds is OCR_ERR_IO ("... is in use by another batch ...").
+    static Batch open(const Client &client, const char *journal_path,
+                      const std::string &output_dir) {
+        ocr_batch *batch = nullptr;
+        detail::check(ocr_batch_open(detail::held(client.native(), "Client"), journal_path,
+                                     output_dir.c_str(), &batch));
+        return Batch(batch);
+    }
+
+    /// Adds one file, its results named after its path relative to `root` (nullptr: its own
+    /// folder). `operation` nullptr chooses by extension; `settings_json` nullptr takes the
+    /// operation's defaults. A file that cannot be submitted (empty, say) is added as failed.
+    void add_file(const std::string &path, const char *root = nullptr,
+                  const char *operation = nullptr, const char *settings_json = nullptr) {
+        detail::check(ocr_batch_add_file(handle(), path.c_str(), root, operation, settings_json));
+    }
+    /// Adds every PDF and image under `folder`, recursively (hidden entries skipped), named
+    /// after their paths relative to it; answers how many were added.
+    std::size_t add_folder(const std::string &folder, const char *operation = nullptr,
+                           const char *settings_json = nullptr) {
+        std::size_t added = 0;
+        detail::check(
+            ocr_batch_add_folder(handle(), folder.c_str(), operation, settings_json, &added));
+        return added;
+    }
+
+    /// Runs until every input is completed or failed, with at most `jobs` requests at once
+    /// (0: 8). `options` set how each task is polled; their cancel token stops the run
+    /// (OCR_ERR_CANCELLED) and their progress callback is not used. Returns normally even if
+    /// some inputs failed (see count); throws Error when the whole batch stops, or the exception
+    /// of `progress`.
+    void run(std::uint32_t jobs, const PollOptions &options, Progress progress = nullptr) {
+        RunState state{&progress, options.cancel_, nullptr};
+        ocr_code code = ocr_batch_run(handle(), jobs, options.handle(),
+                                      progress ? &trampoline : nullptr, &state);
+        if (state.failure) std::rethrow_exception(state.failure);
+        detail::check(code);
+    }
+    /// run with the default poll options and a cancel token of its own, which stops the run
+    /// when `progress` throws.
+    void run(std::uint32_t jobs = 0, Progress progress = nullptr) {
+        CancelToken token;
+        PollOptions options;
+        options.cancel(token);
+        run(jobs, options, std::move(progress));
+    }
+
+    /// How many inputs were added.
+    std::size_t size() const { return ocr_batch_size(handle()); }
+    /// How many inputs are in `state` (an OCR_BATCH_* value).
+    std::size_t count(ocr_batch_state state) const { return ocr_batch_count(handle(), state); }
+
+    // The accessors of input `index` throw std::out_of_range for an index past size().
+
+    /// The state of input `index` (an OCR_BATCH_* value).
+    ocr_batch_state state(std::size_t index) const {
+        return ocr_batch_item_state(item(index), index);
+    }
+    /// Its path as it was added.
+    std::string path(std::size_t index) const {
+        return ocr_batch_item_path(item(index), index);
+    }
+    /// Its task id; "" if it has none.
+    std::string task_id(std::size_t index) const {
+        return std::string(detail::view(ocr_batch_item_task_id(item(index), index)));
+    }
+    /// The code of its failure; OCR_OK if it did not fail.
+    ocr_code code(std::size_t index) const { return ocr_batch_item_code(item(index), index); }
+    /// Why it failed; "" if it did not.
+    std::string message(std::size_t index) const {
+        return ocr_batch_item_message(item(index), index);
+    }
+    /// The paths of its result files (the output folder joined with their names).
+    std::vector<std::string> outputs(std::size_t index) const {
+        const ocr_batch *batch = item(index);
+        std::vector<std::string> list;
+        for (std::size_t i = 0; i < ocr_batch_item_output_count(batch, index); i++) {
+            list.emplace_back(detail::view(ocr_batch_item_output(batch, index, i)));
+        }
+        return list;
+    }
+    /// How often it was submitted again after a submission that may have reached the service.
+    std::uint32_t possible_duplicates(std::size_t index) const {
+        return ocr_batch_item_possible_duplicates(item(index), index);
+    }
+    /// Whether an earlier run completed it (nothing was done for it now).
+    bool skipped(std::size_t index) const {
+        return ocr_batch_item_skipped(item(index), index) != 0;
+    }
+    /// Seconds from its first submission to its end; -1 if it has not ended.
+    double seconds(std::size_t index) const { return ocr_batch_item_seconds(item(index), index); }
+
+    ocr_batch *native() const noexcept { return batch_.get(); }
+
+private:
+    explicit Batch(ocr_batch *batch) noexcept : batch_(batch) {}
+
+    /// The user data of one run: the callback, the token that stops the run, and the exception
+    /// the callback threw (exceptions must not cross the C callback).
+    struct RunState {
+        const Progress *progress;
+        const ocr_cancel *cancel;
+        std::exception_ptr failure;
+    };
+
+    static void trampoline(void *user_data, std::size_t index, ocr_batch_state state) noexcept {
+        RunState &run = *static_cast<RunState *>(user_data);
+        if (run.failure) return;
+        try {
+            (*run.progress)(index, state);
+        } catch (...) {
+            run.failure = std::current_exception();
+            ocr_cancel_trigger(run.cancel);
+        }
+    }
+
+    ocr_batch *handle() const { return detail::held(batch_.get(), "Batch"); }
+
+    const ocr_batch *item(std::size_t index) const {
+        const ocr_batch *batch = handle();
+        if (index >= ocr_batch_size(batch)) {
+            throw std::out_of_range("ocrcloud::Batch: no input " + std::to_string(index));
+        }
+        return batch;
+    }
+
+    std::unique_ptr<ocr_batch, detail::BatchFree> batch_;
 };
 
 }  // namespace ocrcloud

@@ -167,7 +167,7 @@ fn temp_path(dir: &Path, name: &str, ext: &str) -> PathBuf {
 }
 
 /// Removes, once per folder and process, the temporary files of processes that no longer run.
-fn remove_leftovers(dir: &Path) {
+pub(crate) fn remove_leftovers(dir: &Path) {
     use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
     /// Hashes of the folders cleaned so far (a plain list: a process writes into few folders).
     static CLEANED: Mutex<Vec<u64>> = Mutex::new(Vec::new());
@@ -622,7 +622,7 @@ pub fn persist_results(
 /// Renames each temporary file to its target, all or none: the file each one replaces is first
 /// linked to an `.old` name, and if a later rename fails, the placed ones are taken back and
 /// the old files restored. The `.old` links are removed at the end.
-fn put_in_place(files: Vec<(TempFile, &PathBuf)>) -> Result<()> {
+pub(crate) fn put_in_place(files: Vec<(TempFile, &PathBuf)>) -> Result<()> {
     let mut placed: Vec<(&PathBuf, Option<PathBuf>)> = Vec::with_capacity(files.len());
     let mut outcome = Ok(());
     for (file, target) in files {

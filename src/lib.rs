@@ -21,6 +21,7 @@
 //! Supported and tested on Linux only.
 
 pub mod auth;
+pub mod batch;
 pub mod call;
 pub mod cancel;
 pub mod client;

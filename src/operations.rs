@@ -114,22 +114,25 @@ impl Operation {
         self.trial
     }
 
+    /// The settings a submission sends: `settings` checked (a JSON object, and none for the
+    /// image-processing operations), or the operation's defaults for `None`.
+    pub fn settings<'s>(&self, settings: Option<&'s str>) -> Result<&'s str> {
+        match settings {
+            Some(_) if self.shape == BodyShape::ImageOnly => {
+                Err(invalid(format!("{} takes no settings", self.name)))
+            }
+            Some(text) => check_settings(text).map(|()| text),
+            None => Ok(self.default_settings),
+        }
+    }
+
     /// The POST body for `document` with `settings` (a JSON object; `None` for the defaults).
     ///
     /// The document is base64-encoded for image operations, in pieces between which `call`'s
     /// deadline and cancel are checked (a large document takes a while); for text to speech it
     /// is the text itself and must be UTF-8. A file document must be a regular file.
     pub fn body(&self, document: Document, settings: Option<&str>, call: &Call) -> Result<Vec<u8>> {
-        let settings = match settings {
-            Some(_) if self.shape == BodyShape::ImageOnly => {
-                return Err(invalid(format!("{} takes no settings", self.name)));
-            }
-            Some(text) => {
-                check_settings(text)?;
-                text
-            }
-            None => self.default_settings,
-        };
+        let settings = self.settings(settings)?;
         let mut body = Vec::new();
         match self.shape {
             BodyShape::ImageAndSettings | BodyShape::ImageOnly => {

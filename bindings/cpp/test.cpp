@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <functional>
@@ -34,6 +35,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+using ocrcloud::Batch;
 using ocrcloud::CallOptions;
 using ocrcloud::Client;
 using ocrcloud::Error;
@@ -584,6 +586,141 @@ static void test_progress_exception_is_rethrown_after_the_poll(const Client &cli
     CHECK(what == "stop from progress", "poll_many rethrows too");
 }
 
+static void write_file(const std::string &path, const std::string &text) {
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+    std::ofstream(path, std::ios::binary) << text;
+}
+
+// A folder of three small PDFs run to the end; a second batch on the same folder skips them all
+// and sends nothing; a second batch on an open journal is refused.
+static void test_batch_runs_a_folder_then_skips_it(const Client &client) {
+    std::string in = scratch + "/batch-in", out = scratch + "/batch-out";
+    std::vector<std::string> names = {"a", "b", "sub/c"};
+    for (const std::string &name : names) write_file(in + "/" + name + ".pdf", "%PDF-1.4\n% " + name + "\n");
+    const char *text = R"({"resultType":"Text"})";
+    std::vector<std::pair<std::size_t, ocr_batch_state>> seen;
+    {
+        Batch batch = Batch::open(client, nullptr, out);
+        CHECK(batch.add_folder(in, nullptr, text) == 3, batch.size());
+        std::string message = EXPECT_ERROR(OCR_ERR_IO, Batch::open(client, nullptr, out));
+        CHECK(contains(message, "in use"), message);
+        batch.run(4, fast(), [&](std::size_t index, ocr_batch_state state) {
+            seen.emplace_back(index, state);
+        });
+        CHECK(batch.size() == 3 && batch.count(OCR_BATCH_COMPLETED) == 3 &&
+                  batch.count(OCR_BATCH_FAILED) == 0,
+              batch.count(OCR_BATCH_COMPLETED));
+        for (std::size_t i = 0; i < batch.size() && i < names.size(); i++) {
+            std::string output = out + "/" + names[i] + ".txt";
+            CHECK(batch.state(i) == OCR_BATCH_COMPLETED && batch.code(i) == OCR_OK &&
+                      batch.message(i).empty(),
+                  i << ": " << batch.state(i) << " " << batch.message(i));
+            CHECK(batch.path(i) == in + "/" + names[i] + ".pdf", batch.path(i));
+            CHECK(batch.outputs(i) == std::vector<std::string>{output}, batch.outputs(i).size());
+            CHECK(std::filesystem::is_regular_file(output), output);
+            CHECK(!batch.task_id(i).empty() && !batch.skipped(i) && batch.seconds(i) >= 0 &&
+                      batch.possible_duplicates(i) == 0,
+                  i << ": " << batch.task_id(i) << " " << batch.seconds(i));
+            CHECK(std::count(seen.begin(), seen.end(), std::make_pair(i, OCR_BATCH_COMPLETED)) == 1,
+                  "progress saw input " << i << " completed");
+        }
+        bool out_of_range = false;
+        try {
+            (void)batch.state(3);
+        } catch (const std::out_of_range &) {
+            out_of_range = true;
+        }
+        CHECK(out_of_range, "state(3) throws std::out_of_range");
+    }
+    Client fresh = demo_client();
+    Batch again = Batch::open(fresh, nullptr, out);
+    CHECK(again.add_folder(in, nullptr, text) == 3, again.size());
+    again.run();
+    bool skipped = again.count(OCR_BATCH_COMPLETED) == 3;
+    for (std::size_t i = 0; i < again.size(); i++) skipped &= again.skipped(i);
+    CHECK(skipped, "every input skipped");
+    CHECK(fresh.stats().requests == 0, fresh.stats());
+}
+
+static void test_batch_failures_and_bad_arguments(const Client &client) {
+    std::string in = scratch + "/batch-bad", out = scratch + "/batch-bad-out";
+    write_file(in + "/empty.pdf", "");
+    write_file(in + "/one.pdf", "%PDF-1.4\n% one\n");
+    write_file(in + "/two.pdf", "%PDF-1.4\n% two\n");
+    write_file(in + "/notes.txt", "not a document");
+    std::filesystem::create_directories(in + "/nothing");
+    Batch batch = Batch::open(client, (scratch + "/bad-journal.sqlite").c_str(), out);
+    batch.add_file(in + "/empty.pdf");
+    batch.add_file(in + "/one.pdf", in.c_str());
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, batch.add_file(in + "/one.pdf", nullptr, "Nope"));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, batch.add_file(in + "/one.pdf", nullptr, nullptr, "[1]"));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, batch.add_file(in + "/two.pdf", (in + "/nothing").c_str()));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, batch.add_file(in + "/notes.txt"));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, batch.add_folder(in + "/nothing"));
+    CHECK(batch.size() == 2 && batch.state(0) == OCR_BATCH_FAILED, batch.size());
+    batch.run(2, fast());
+    CHECK(batch.count(OCR_BATCH_FAILED) == 1 && batch.count(OCR_BATCH_COMPLETED) == 1,
+          batch.count(OCR_BATCH_FAILED));
+    CHECK(batch.state(0) == OCR_BATCH_FAILED && batch.code(0) == OCR_ERR_INVALID_ARGUMENT &&
+              contains(batch.message(0), "empty") && batch.outputs(0).empty() &&
+              batch.task_id(0).empty(),
+          batch.message(0));
+    CHECK(batch.outputs(1) == std::vector<std::string>{out + "/one.pdf"}, batch.outputs(1).size());
+    CHECK(read_file(out + "/one.pdf") == "%PDF-1.4\n% one\n", "the Pdf result is the document");
+
+    Batch moved = std::move(batch);
+    CHECK(batch.native() == nullptr && moved.size() == 2, "moved-from batch holds nothing");
+    std::string message = EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, batch.size());
+    CHECK(contains(message, "ocrcloud::Batch holds nothing"), message);
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, batch.add_file(in + "/one.pdf"));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, batch.add_folder(in));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, batch.run());
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, batch.count(OCR_BATCH_FAILED));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, batch.state(0));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, batch.outputs(0));
+    Client gone = demo_client();
+    Client taken = std::move(gone);
+    message = EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, Batch::open(gone, nullptr, out + "-2"));
+    CHECK(contains(message, "ocrcloud::Client holds nothing"), message);
+    PollOptions moved_options = fast();
+    PollOptions options = std::move(moved_options);
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, moved.run(1, moved_options));
+}
+
+// An exception of the progress callback stops the run through a cancel token and is rethrown;
+// the batch runs to its end the next time.
+static void test_batch_progress_exception_stops_the_run(const Client &client) {
+    std::string in = scratch + "/batch-throw", out = scratch + "/batch-throw-out";
+    for (const char *name : {"a", "b", "c", "d"}) {
+        write_file(in + "/" + name + ".pdf", std::string("%PDF-1.4\n% ") + name + "\n");
+    }
+    auto stop = [](std::size_t, ocr_batch_state) { throw std::runtime_error("stop the batch"); };
+    ocrcloud::CancelToken token;
+    PollOptions options = fast();
+    options.cancel(token);
+    for (int own_token = 0; own_token < 2; own_token++) {
+        Batch batch = Batch::open(client, nullptr, out);
+        batch.add_folder(in);
+        std::string what;
+        try {
+            if (own_token) {
+                batch.run(1, stop);
+            } else {
+                batch.run(1, options, stop);
+            }
+        } catch (const std::runtime_error &error) {
+            what = error.what();
+        }
+        CHECK(what == "stop the batch", own_token << ": " << what);
+        CHECK(batch.count(OCR_BATCH_COMPLETED) < 4, batch.count(OCR_BATCH_COMPLETED));
+    }
+    EXPECT_ERROR(OCR_ERR_CANCELLED, client.poll("any", options));  // the options' token stopped it
+    Batch batch = Batch::open(client, nullptr, out);
+    batch.add_folder(in);
+    batch.run(2, fast());
+    CHECK(batch.count(OCR_BATCH_COMPLETED) == 4, batch.count(OCR_BATCH_COMPLETED));
+}
+
 // Every method of a moved-from object, and passing one to another object's method, throws
 // Error(OCR_ERR_INVALID_ARGUMENT); the moved-to object works.
 static void test_moves(const Client &client) {
@@ -914,6 +1051,9 @@ int main(int argc, char **argv) {
         test_cancel_from_another_thread(client);
         test_progress_exception_is_rethrown_after_the_poll(client);
         test_moves(client);
+        test_batch_runs_a_folder_then_skips_it(client);
+        test_batch_failures_and_bad_arguments(client);
+        test_batch_progress_exception_stops_the_run(client);
         test_stats_count_the_requests_and_the_token_fetches();
         test_max_rate_is_validated_and_shown_in_the_stats();
         test_the_circuit_breaker_opens_on_a_dead_port_unless_turned_off();

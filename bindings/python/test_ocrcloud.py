@@ -1302,6 +1302,151 @@ class Package(unittest.TestCase):
             self.assertEqual([name.rsplit(".", 1)[1] for name in saved], ["pdf", "txt"])
 
 
+def posts():
+    """How many submissions of RecognizePdf the emulator has seen."""
+    routes = control("GET", "/_emulator/stats")["by_route"]
+    return sum(n for route, n in routes.items() if route.lower() == "post /v5.0/ocr/recognizepdf")
+
+
+def write_pdfs(folder, count):
+    """Writes ``count`` small distinct PDFs under ``folder``/docs; answers that folder."""
+    docs = os.path.join(folder, "docs")
+    for n in range(count):
+        sub = os.path.join(docs, f"part-{n % 3}")
+        os.makedirs(sub, exist_ok=True)
+        with open(os.path.join(sub, f"doc-{n:03}.pdf"), "wb") as f:
+            f.write(f"%PDF-1.4\n% input {n}\n%%EOF\n".encode())
+    return docs
+
+
+def temporary_files(folder):
+    return [os.path.join(d, name) for d, _, names in os.walk(folder) for name in names
+            if name.startswith(".ocrcloud-")]
+
+
+TEXT = {"resultType": "Text"}
+
+# A batch run in a child process, to be killed: python3 -c BATCH_SCRIPT URL DOCS OUT.
+BATCH_SCRIPT = """
+import sys, ocrcloud
+url, docs, out = sys.argv[1:4]
+with ocrcloud.Client.with_credentials(url, "demo", "demo-secret") as client:
+    with ocrcloud.Batch(client, out) as batch:
+        batch.add_folder(docs, settings={"resultType": "Text"})
+        try:
+            batch.run(jobs=4, interval_ms=20, backoff=(1.0, 20))
+        except KeyboardInterrupt:
+            sys.exit(130)
+"""
+
+
+class Batches(unittest.TestCase):
+    def check_results(self, batch, count):
+        """Every input completed, each result the emulator's text for that very input."""
+        items = batch.items()
+        self.assertEqual([i.state for i in items], [ocrcloud.BatchState.COMPLETED] * count)
+        for item in items:
+            with open(item.path, "rb") as f:
+                digest = __import__("hashlib").sha256(f.read()).hexdigest()
+            with open(item.outputs[0]) as f:
+                self.assertIn(digest, f.read())
+
+    def test_a_folder_runs_to_the_end_and_a_second_batch_skips_it(self):
+        with tempfile.TemporaryDirectory() as folder, demo_client() as client:
+            docs, out = write_pdfs(folder, 5), os.path.join(folder, "out")
+            changes = []
+            with ocrcloud.Batch(client, out) as batch:
+                self.assertEqual(batch.add_folder(docs, settings=TEXT), 5)
+                batch.run(jobs=2, progress=lambda i, s: changes.append((i, s)), **FAST)
+                self.check_results(batch, 5)
+                item = batch.item(0)
+                self.assertTrue(item.outputs[0].endswith("/out/part-0/doc-000.txt"), item)
+                self.assertEqual((item.code, item.message, item.skipped), (Code.OK, "", False))
+                self.assertIsNotNone(item.task_id)
+                self.assertGreaterEqual(item.seconds, 0)
+            for index in range(5):
+                self.assertEqual([s for i, s in changes if i == index][-1],
+                                 ocrcloud.BatchState.COMPLETED)
+            before = control("GET", "/_emulator/stats")["requests"]
+            with ocrcloud.Batch(client, out) as batch:
+                batch.add_folder(docs, settings=TEXT)
+                batch.run(**FAST)
+                self.assertTrue(all(item.skipped for item in batch.items()))
+            self.assertEqual(control("GET", "/_emulator/stats")["requests"], before)
+
+    def test_bad_arguments_and_a_locked_journal_raise(self):
+        with tempfile.TemporaryDirectory() as folder, demo_client() as client:
+            with self.assertRaises(TypeError):
+                ocrcloud.Batch(None, folder)
+            with ocrcloud.Batch(client, folder) as batch:
+                with self.assertRaises(ocrcloud.FileError) as raised:
+                    ocrcloud.Batch(client, folder)
+                self.assertIn("in use by another batch", raised.exception.message)
+                with self.assertRaises(ocrcloud.InvalidArgumentError):
+                    batch.add_file(os.path.join(folder, "x.pdf"), settings="[1]")
+                with self.assertRaises(ocrcloud.InvalidArgumentError):
+                    batch.add_file(None)
+                with self.assertRaises(TypeError):
+                    batch.add_file(3)
+                with self.assertRaises(IndexError):
+                    batch.item(0)
+                empty = os.path.join(folder, "empty.pdf")
+                open(empty, "wb").close()
+                batch.add_file(empty)
+                batch.run(**FAST)
+                item = batch.item(0)
+                self.assertEqual((item.state, item.code), (ocrcloud.BatchState.FAILED,
+                                                           Code.INVALID_ARGUMENT))
+                self.assertIn("is empty", item.message)
+            with self.assertRaises(ValueError):
+                batch.item(0)
+
+    def test_an_exception_in_progress_stops_the_run_and_is_raised(self):
+        with tempfile.TemporaryDirectory() as folder, demo_client() as client:
+            docs = write_pdfs(folder, 4)
+            with ocrcloud.Batch(client, os.path.join(folder, "out")) as batch:
+                batch.add_folder(docs)
+
+                def progress(index, state):
+                    raise RuntimeError("stop here")
+                with self.assertRaises(RuntimeError):
+                    batch.run(progress=progress, **FAST)
+
+    def test_a_batch_killed_at_many_moments_resumes_to_the_end(self):
+        with tempfile.TemporaryDirectory() as folder, demo_client() as client:
+            docs, out = write_pdfs(folder, 60), os.path.join(folder, "out")
+            before = posts()
+            kills = 0
+            for delay in (0.05, 0.15, 0.3, 0.45, 0.6, 0.8, 1.0):
+                child = subprocess.Popen([sys.executable, "-c", BATCH_SCRIPT, URL, docs, out])
+                try:
+                    child.wait(delay)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    kills += 1
+                child.wait()
+            self.assertGreaterEqual(kills, 3)
+            # Ctrl-C: KeyboardInterrupt in the child, which the script turns into 130.
+            child = subprocess.Popen([sys.executable, "-c", BATCH_SCRIPT, URL, docs, out])
+            time.sleep(0.5)
+            child.send_signal(__import__("signal").SIGINT)
+            self.assertIn(child.wait(10), (0, 130))
+            with ocrcloud.Batch(client, out) as batch:
+                batch.add_folder(docs, settings=TEXT)
+                batch.run(**FAST)
+                self.check_results(batch, 60)
+                duplicates = sum(item.possible_duplicates for item in batch.items())
+            sent = posts() - before
+            self.assertGreaterEqual(sent, 60)
+            self.assertLessEqual(sent - 60, duplicates)
+            self.assertEqual(temporary_files(out), [])
+            again = posts()
+            with ocrcloud.Batch(client, out) as batch:
+                batch.add_folder(docs, settings=TEXT)
+                batch.run(**FAST)
+            self.assertEqual(posts(), again)
+
+
 def main():
     global URL, TLS_URL, CA_FILE
     URL, TLS_URL, CA_FILE = sys.argv[1:4] if len(sys.argv) > 3 else (

@@ -3,6 +3,7 @@
 //! polling, decoding, file naming); this program reads arguments and the environment, shows
 //! progress and turns failures into exit statuses (see README.md).
 
+mod batch;
 mod output;
 mod progress;
 
@@ -50,8 +51,9 @@ struct Cli {
     #[arg(long, global = true, value_name = "URL")]
     base_url: Option<String>,
     /// The task's operation, in any case: RecognizePdf, RecognizeImage, RecognizeImageTrial, ...
-    #[arg(long, global = true, value_name = "OP", default_value = "RecognizePdf", value_parser = operation_named)]
-    operation: Operation,
+    /// [default: RecognizePdf; for `batch`, by each file's extension]
+    #[arg(long, global = true, value_name = "OP", value_parser = operation_named)]
+    operation: Option<Operation>,
     /// End each record on stdout (an id, a status, a path) with a NUL byte instead of a
     /// newline, for `xargs -0` and paths that hold newlines.
     #[arg(long, global = true)]
@@ -100,6 +102,12 @@ enum Command {
         #[command(flatten)]
         poll: PollArgs,
     },
+    /// Processes many documents into DIR, resumably: a journal in DIR remembers every
+    /// submitted task, so that running the same command again after a crash or Ctrl-C goes on
+    /// where it stopped and never submits a recorded task again. Exit status: 0 all done, 3 some
+    /// inputs failed, 130 interrupted, 2 usage, 10 + the library's code when the whole batch
+    /// failed.
+    Batch(batch::BatchArgs),
 }
 
 #[derive(Args)]
@@ -113,7 +121,7 @@ struct Submission {
 }
 
 #[derive(Args)]
-struct PollArgs {
+pub(crate) struct PollArgs {
     /// Give up after this many seconds (0: never; at most 4294967295).
     #[arg(long, value_name = "SECONDS", default_value_t = PollOptions::default().timeout.map_or(0, |t| t.as_secs()),
           value_parser = value_parser!(u64).range(..=MAX_TIMEOUT_SECONDS))]
@@ -127,7 +135,7 @@ struct PollArgs {
 
 impl PollArgs {
     /// The library's poll options with these limits, ended early by `cancel`.
-    fn options(&self, cancel: &Arc<Cancel>) -> PollOptions {
+    pub(crate) fn options(&self, cancel: &Arc<Cancel>) -> PollOptions {
         let defaults = PollOptions::default();
         let first_interval = Duration::from_millis(self.interval_ms);
         PollOptions {
@@ -141,7 +149,7 @@ impl PollArgs {
 }
 
 /// How a command failed.
-enum Failure {
+pub(crate) enum Failure {
     /// A library call, or a check before one.
     Call(Error),
     /// stdout could not be written; the work itself was done.
@@ -170,12 +178,14 @@ impl Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let cancel = Arc::new(Cancel::new());
+    let is_batch = matches!(cli.command, Command::Batch(_));
     let outcome = cancel_on_ctrl_c(&cancel)
         .map_err(Failure::from)
         .and_then(|()| run(cli, &cancel));
-    let status = outcome.map_or_else(report, |()| ExitCode::SUCCESS);
-    // After the cleanup (temporary files are gone), so that a shell loop stops as well.
-    if cancel.is_triggered() {
+    let status = outcome.unwrap_or_else(report);
+    // After the cleanup (temporary files are gone), so that a shell loop stops as well. A
+    // batch exits with its documented status instead.
+    if cancel.is_triggered() && !is_batch {
         die_by(libc::SIGINT);
     }
     status
@@ -209,7 +219,7 @@ fn report(failure: Failure) -> ExitCode {
     }
 }
 
-fn run(cli: Cli, cancel: &Arc<Cancel>) -> std::result::Result<(), Failure> {
+fn run(cli: Cli, cancel: &Arc<Cancel>) -> std::result::Result<ExitCode, Failure> {
     let stdout = Stdout::new(cli.print0);
     if !matches!(cli.command, Command::Cancel { .. }) && stdout_was_closed() {
         return Err(Error::new(
@@ -228,7 +238,7 @@ fn run(cli: Cli, cancel: &Arc<Cancel>) -> std::result::Result<(), Failure> {
         cancel: Some(cancel),
         ..Call::default()
     };
-    let op = cli.operation;
+    let op = cli.operation.unwrap_or(Operation::RECOGNIZE_PDF);
     match cli.command {
         Command::Submit(submission) => {
             let id = submit(&client, op, &submission, &call)?;
@@ -276,12 +286,13 @@ fn run(cli: Cli, cancel: &Arc<Cancel>) -> std::result::Result<(), Failure> {
             let answer = wait(&client, op, &id, &poll.options(cancel), &mut sink)?;
             print_paths(&stdout, &persist_results(answer, &id, &output)?)?;
         }
+        Command::Batch(args) => return batch::batch(args, &client, cli.operation, cancel),
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The exit status for a failure of kind `code`.
-fn exit_status(code: Code) -> u8 {
+pub(crate) fn exit_status(code: Code) -> u8 {
     EXIT_BASE + code as u8
 }
 

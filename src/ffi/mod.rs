@@ -20,12 +20,14 @@
 // The safety contract is the one above, the same for every function: no section of its own.
 #![allow(clippy::missing_safety_doc)]
 
+mod batch;
 mod call;
 mod client;
 mod logging;
 mod options;
 mod result;
 
+pub use batch::*;
 pub use call::*;
 pub use client::*;
 pub use logging::*;

@@ -691,3 +691,152 @@ impl Unanswered {
         }
     }
 }
+
+/// An owned batch handle over a client (which must outlive it).
+pub struct Batch(pub *mut ocr_batch);
+
+impl Batch {
+    /// Opens a batch writing into `out` with the default journal, or the open's code.
+    pub fn open(client: &Client, out: &Path) -> Result<Batch, ocr_code> {
+        let mut batch = std::ptr::null_mut();
+        let dir = c(out.to_str().unwrap());
+        let code = unsafe { ocr_batch_open(client.0, std::ptr::null(), dir.as_ptr(), &mut batch) };
+        if code != OCR_OK {
+            assert!(batch.is_null(), "no out-parameter on failure");
+            return Err(code);
+        }
+        Ok(Batch(batch))
+    }
+
+    /// Adds every document under `folder` with `settings`; answers how many.
+    pub fn add_folder(&self, folder: &Path, settings: Option<&str>) -> Result<usize, ocr_code> {
+        let settings = settings.map(c);
+        let mut added = 0;
+        let folder = c(folder.to_str().unwrap());
+        let code = unsafe {
+            ocr_batch_add_folder(
+                self.0,
+                folder.as_ptr(),
+                std::ptr::null(),
+                ptr_or_null(&settings),
+                &mut added,
+            )
+        };
+        if code == OCR_OK { Ok(added) } else { Err(code) }
+    }
+
+    /// Runs with `jobs` and `options`, recording each (index, state) reported.
+    pub fn run(&self, jobs: u32, options: &Options) -> (ocr_code, Vec<(usize, ocr_batch_state)>) {
+        extern "C" fn record(user_data: *mut c_void, index: usize, state: ocr_batch_state) {
+            let changes = unsafe { &mut *(user_data as *mut Vec<(usize, ocr_batch_state)>) };
+            changes.push((index, state));
+        }
+        let mut changes: Vec<(usize, ocr_batch_state)> = Vec::new();
+        let code = unsafe {
+            ocr_batch_run(
+                self.0,
+                jobs,
+                options.0,
+                Some(record),
+                &mut changes as *mut _ as *mut c_void,
+            )
+        };
+        (code, changes)
+    }
+
+    pub fn size(&self) -> usize {
+        unsafe { ocr_batch_size(self.0) }
+    }
+
+    pub fn count(&self, state: ocr_batch_state) -> usize {
+        unsafe { ocr_batch_count(self.0, state) }
+    }
+
+    pub fn state(&self, index: usize) -> ocr_batch_state {
+        unsafe { ocr_batch_item_state(self.0, index) }
+    }
+
+    pub fn path(&self, index: usize) -> Option<String> {
+        text(unsafe { ocr_batch_item_path(self.0, index) })
+    }
+
+    pub fn task_id(&self, index: usize) -> Option<String> {
+        text(unsafe { ocr_batch_item_task_id(self.0, index) })
+    }
+
+    pub fn message(&self, index: usize) -> Option<String> {
+        text(unsafe { ocr_batch_item_message(self.0, index) })
+    }
+
+    pub fn code(&self, index: usize) -> ocr_code {
+        unsafe { ocr_batch_item_code(self.0, index) }
+    }
+
+    pub fn outputs(&self, index: usize) -> Vec<String> {
+        let count = unsafe { ocr_batch_item_output_count(self.0, index) };
+        (0..count)
+            .map(|i| text(unsafe { ocr_batch_item_output(self.0, index, i) }).unwrap())
+            .collect()
+    }
+
+    pub fn possible_duplicates(&self, index: usize) -> u32 {
+        unsafe { ocr_batch_item_possible_duplicates(self.0, index) }
+    }
+
+    pub fn skipped(&self, index: usize) -> bool {
+        let skipped = unsafe { ocr_batch_item_skipped(self.0, index) };
+        skipped == 1
+    }
+
+    pub fn seconds(&self, index: usize) -> f64 {
+        unsafe { ocr_batch_item_seconds(self.0, index) }
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        unsafe { ocr_batch_free(self.0) };
+    }
+}
+
+/// A small PDF of its own for input `n`.
+pub fn small_pdf(n: usize) -> Vec<u8> {
+    format!("%PDF-1.4\n% input {n}\n1 0 obj<<>>endobj\n%%EOF\n").into_bytes()
+}
+
+/// Writes `count` small PDFs into `dir/docs`, half of them in a subfolder; answers the folder.
+pub fn write_pdfs(dir: &Path, count: usize) -> PathBuf {
+    let docs = dir.join("docs");
+    for n in 0..count {
+        let path = docs.join(format!(
+            "{}doc-{n}.pdf",
+            if n % 2 == 1 { "sub/" } else { "" }
+        ));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, small_pdf(n)).unwrap();
+    }
+    docs
+}
+
+/// Every file under `dir` with a temporary name of the library.
+pub fn temporary_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if entry.file_type().unwrap().is_dir() {
+                folders.push(entry.path());
+            } else if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".ocrcloud-")
+            {
+                found.push(entry.path());
+            }
+        }
+    }
+    found
+}

@@ -47,4 +47,16 @@ namespace Ocrcloud
         public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
         protected override bool ReleaseHandle() { Native.ocr_cancel_free(handle); return true; }
     }
+
+    /// <summary>
+    /// An <c>ocr_batch *</c>, freed with <c>ocr_batch_free</c>. It holds a reference on its
+    /// client's handle (<see cref="Client"/>, set once opened), released after the batch is freed.
+    /// </summary>
+    internal sealed class BatchHandle : SafeHandle
+    {
+        internal ClientHandle Client;
+        public BatchHandle() : base(IntPtr.Zero, true) { }
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+        protected override bool ReleaseHandle() { Native.ocr_batch_free(handle); Client.DangerousRelease(); return true; }
+    }
 }

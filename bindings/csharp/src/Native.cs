@@ -25,6 +25,9 @@ namespace Ocrcloud
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void LogFn(IntPtr userData, int level, IntPtr message);
 
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void BatchProgressFn(IntPtr userData, UIntPtr index, int state);
+
         [DllImport(Lib)] internal static extern IntPtr ocr_version();
         [DllImport(Lib)] internal static extern IntPtr ocr_code_name(int code);
         [DllImport(Lib)] internal static extern IntPtr ocr_task_status_name(int status);
@@ -104,6 +107,24 @@ namespace Ocrcloud
         [DllImport(Lib)] internal static extern UIntPtr ocr_result_warning_count(ResultHandle result);
         [DllImport(Lib)] internal static extern IntPtr ocr_result_warning(ResultHandle result, UIntPtr index);
         [DllImport(Lib)] internal static extern int ocr_result_save(ResultHandle result, UIntPtr index, byte[] path);
+
+        [DllImport(Lib)] internal static extern int ocr_batch_open(ClientHandle client, byte[] journalPath, byte[] outputDir, out BatchHandle batch);
+        [DllImport(Lib)] internal static extern int ocr_batch_add_file(BatchHandle batch, byte[] path, byte[] root, byte[] operation, byte[] settingsJson);
+        [DllImport(Lib)] internal static extern int ocr_batch_add_folder(BatchHandle batch, byte[] folder, byte[] operation, byte[] settingsJson, out UIntPtr added);
+        [DllImport(Lib)] internal static extern int ocr_batch_run(BatchHandle batch, uint jobs, PollOptionsHandle poll, BatchProgressFn progress, IntPtr userData);
+        [DllImport(Lib)] internal static extern UIntPtr ocr_batch_size(BatchHandle batch);
+        [DllImport(Lib)] internal static extern UIntPtr ocr_batch_count(BatchHandle batch, int state);
+        [DllImport(Lib)] internal static extern int ocr_batch_item_state(BatchHandle batch, UIntPtr index);
+        [DllImport(Lib)] internal static extern IntPtr ocr_batch_item_path(BatchHandle batch, UIntPtr index);
+        [DllImport(Lib)] internal static extern IntPtr ocr_batch_item_task_id(BatchHandle batch, UIntPtr index);
+        [DllImport(Lib)] internal static extern IntPtr ocr_batch_item_message(BatchHandle batch, UIntPtr index);
+        [DllImport(Lib)] internal static extern int ocr_batch_item_code(BatchHandle batch, UIntPtr index);
+        [DllImport(Lib)] internal static extern UIntPtr ocr_batch_item_output_count(BatchHandle batch, UIntPtr index);
+        [DllImport(Lib)] internal static extern IntPtr ocr_batch_item_output(BatchHandle batch, UIntPtr index, UIntPtr output);
+        [DllImport(Lib)] internal static extern uint ocr_batch_item_possible_duplicates(BatchHandle batch, UIntPtr index);
+        [DllImport(Lib)] internal static extern byte ocr_batch_item_skipped(BatchHandle batch, UIntPtr index);
+        [DllImport(Lib)] internal static extern double ocr_batch_item_seconds(BatchHandle batch, UIntPtr index);
+        [DllImport(Lib)] internal static extern void ocr_batch_free(IntPtr batch);
 
         /// <summary>A string as NUL-terminated UTF-8; null stays null (NULL in C).</summary>
         internal static byte[] Utf8(string s, string name)

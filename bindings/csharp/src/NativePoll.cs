@@ -58,6 +58,12 @@ namespace Ocrcloud
             }
         }
 
+        /// <summary>Stops the poll (or batch run) using these options, as the CancellationToken would.</summary>
+        internal void Cancel()
+        {
+            Native.ocr_cancel_trigger(cancel);
+        }
+
         /// <summary>Throws what the progress threw, if it threw, disposing <paramref name="results"/>.</summary>
         internal void ThrowProgressFailure(params ResultHandle[] results)
         {

@@ -500,7 +500,7 @@ namespace Ocrcloud
             handle.Dispose();
         }
 
-        private ClientHandle Open()
+        internal ClientHandle Open()
         {
             if (disposed)
             {

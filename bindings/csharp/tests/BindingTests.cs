@@ -1286,6 +1286,175 @@ public static class BindingTests
         }
     }
 
+    private static void WriteFile(string path, string text)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path));
+        File.WriteAllText(path, text);
+    }
+
+    /// <summary>Records the batch's progress synchronously on the run's thread.</summary>
+    private sealed class BatchRecorder : IProgress<BatchProgress>
+    {
+        public readonly List<string> Seen = new List<string>();
+        public Action OnReport = () => { };
+
+        public void Report(BatchProgress value)
+        {
+            Seen.Add(value.Index + " " + value.State);
+            OnReport();
+        }
+    }
+
+    /// <summary>A folder of three small PDFs run to the end, then skipped by a second batch that sends nothing.</summary>
+    private static void TestBatchRunsAFolderThenSkipsIt()
+    {
+        Equal(string.Join(" ", Members(typeof(BatchState))), string.Join(" ", Defines("OCR_BATCH_")));
+        string dir = Path.Combine(Path.GetTempPath(), "ocrcloud-cs-batch-" + Guid.NewGuid());
+        string input = Path.Combine(dir, "in"), output = Path.Combine(dir, "out");
+        try
+        {
+            string[] names = { "a", "b", "sub/c" };
+            foreach (string name in names)
+            {
+                WriteFile(Path.Combine(input, name + ".pdf"), "%PDF-1.4\n% " + name + "\n");
+            }
+            const string text = "{\"resultType\":\"Text\"}";
+            var recorder = new BatchRecorder();
+            using (OcrClient client = DemoClient())
+            using (Batch batch = Batch.Open(client, null, output))
+            {
+                Equal(batch.AddFolder(input, null, text), 3);
+                OcrException inUse = Fails(OcrCode.Io, () => Batch.Open(client, null, output));
+                Check(inUse.Message.Contains("in use"), inUse.Message);
+                batch.Run(4, Fast(), CancellationToken.None, recorder);
+                Equal(batch.Size, 3);
+                Equal(batch.Count(BatchState.Completed), 3);
+                Equal(batch.Count(BatchState.Failed), 0);
+                for (int i = 0; i < names.Length; i++)
+                {
+                    BatchItem item = batch.Item(i);
+                    string result = Path.Combine(output, names[i] + ".txt");
+                    Equal(item.Path, Path.Combine(input, names[i] + ".pdf"));
+                    Equal(item.State, BatchState.Completed);
+                    Equal(item.Code, (OcrCode?)null);
+                    Equal(item.Message, "");
+                    Equal(string.Join(" ", item.Outputs), result);
+                    Check(File.Exists(result), result);
+                    Check(item.TaskId != null && !item.Skipped && item.Seconds >= 0 && item.PossibleDuplicates == 0,
+                        item.TaskId + " " + item.Seconds);
+                    Equal(recorder.Seen.Count(s => s == i + " Completed"), 1);
+                }
+                Throws<ArgumentOutOfRangeException>(() => batch.Item(3));
+                Throws<ArgumentOutOfRangeException>(() => batch.Item(-1));
+            }
+            long before = Requests();
+            using (OcrClient client = DemoClient())
+            using (Batch again = Batch.Open(client, null, output))
+            {
+                Equal(again.AddFolder(input, null, text), 3);
+                again.Run();
+                for (int i = 0; i < 3; i++)
+                {
+                    Check(again.Item(i).Skipped && again.Item(i).State == BatchState.Completed, "input " + i + " skipped");
+                }
+            }
+            Equal(Requests(), before);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    private static void TestBatchFailuresAndBadArguments()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "ocrcloud-cs-batch-bad-" + Guid.NewGuid());
+        string input = Path.Combine(dir, "in"), output = Path.Combine(dir, "out");
+        try
+        {
+            WriteFile(Path.Combine(input, "empty.pdf"), "");
+            WriteFile(Path.Combine(input, "one.pdf"), "%PDF-1.4\n% one\n");
+            Directory.CreateDirectory(Path.Combine(input, "nothing"));
+            OcrClient client = DemoClient();
+            Batch batch = Batch.Open(client, Path.Combine(dir, "journal.sqlite"), output);
+            batch.AddFile(Path.Combine(input, "empty.pdf"));
+            batch.AddFile(Path.Combine(input, "one.pdf"), input);
+            Fails(OcrCode.InvalidArgument, () => batch.AddFile(null));
+            Fails(OcrCode.InvalidArgument, () => batch.AddFolder(null));
+            Fails(OcrCode.InvalidArgument, () => Batch.Open(client, null, null));
+            Fails(OcrCode.InvalidArgument, () => batch.AddFile(Path.Combine(input, "one.pdf"), null, "Nope"));
+            Fails(OcrCode.InvalidArgument, () => batch.AddFile(Path.Combine(input, "one.pdf"), null, null, "[1]"));
+            Fails(OcrCode.InvalidArgument, () => batch.AddFolder(Path.Combine(input, "nothing")));
+            Throws<ArgumentException>(() => batch.AddFile("one\0.pdf"));
+            Throws<ArgumentNullException>(() => Batch.Open(null, null, output));
+            Equal(batch.Size, 2);
+            Equal(batch.Item(0).State, BatchState.Failed);
+            batch.Run(2, Fast());
+            Equal(batch.Count(BatchState.Failed), 1);
+            Equal(batch.Count(BatchState.Completed), 1);
+            BatchItem empty = batch.Item(0);
+            Equal(empty.Code, (OcrCode?)OcrCode.InvalidArgument);
+            Check(empty.Message.Contains("empty") && empty.Outputs.Count == 0 && empty.TaskId == null, empty.Message);
+            Equal(string.Join(" ", batch.Item(1).Outputs), Path.Combine(output, "one.pdf"));
+            Equal(File.ReadAllText(Path.Combine(output, "one.pdf")), "%PDF-1.4\n% one\n");
+            // The batch keeps its client: disposing the client first frees it only with the batch.
+            client.Dispose();
+            Equal(batch.Size, 2);
+            batch.Dispose();
+            batch.Dispose();
+            Equal(Throws<ObjectDisposedException>(() => { int size = batch.Size; }).ObjectName, "Batch");
+            Throws<ObjectDisposedException>(() => Batch.Open(client, null, output));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    /// <summary>A progress exception stops the run and is thrown by it; a cancelled token stops it too.</summary>
+    private static void TestBatchProgressExceptionAndCancellationStopTheRun()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "ocrcloud-cs-batch-stop-" + Guid.NewGuid());
+        string input = Path.Combine(dir, "in"), output = Path.Combine(dir, "out");
+        try
+        {
+            foreach (string name in new[] { "a", "b", "c", "d" })
+            {
+                WriteFile(Path.Combine(input, name + ".pdf"), "%PDF-1.4\n% " + name + "\n");
+            }
+            using (OcrClient client = DemoClient())
+            {
+                using (Batch batch = Batch.Open(client, null, output))
+                {
+                    batch.AddFolder(input);
+                    var recorder = new BatchRecorder { OnReport = () => { throw new InvalidOperationException("stop the batch"); } };
+                    Equal(Throws<InvalidOperationException>(() => batch.Run(1, Fast(), CancellationToken.None, recorder)).Message,
+                        "stop the batch");
+                    Equal(recorder.Seen.Count, 1);
+                    Check(batch.Count(BatchState.Completed) < 4, "stopped early");
+                }
+                using (var source = new CancellationTokenSource())
+                using (Batch batch = Batch.Open(client, null, output))
+                {
+                    batch.AddFolder(input);
+                    var recorder = new BatchRecorder { OnReport = source.Cancel };
+                    Throws<OperationCanceledException>(() => batch.Run(1, Fast(), source.Token, recorder));
+                    Check(batch.Count(BatchState.Completed) < 4, "stopped early");
+                }
+                using (Batch batch = Batch.Open(client, null, output))
+                {
+                    batch.AddFolder(input);
+                    batch.Run(2, Fast());
+                    Equal(batch.Count(BatchState.Completed), 4);
+                }
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
     private static void TestTheSampleProgramRuns()
     {
         string output = Path.Combine(Path.GetTempPath(), "ocrcloud-cs-sample-" + Guid.NewGuid());

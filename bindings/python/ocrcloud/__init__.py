@@ -75,7 +75,7 @@ __all__ = [
     "InvalidArgumentError", "NetworkError", "TimedOutError", "HttpError", "UnauthorizedError",
     "ProtocolError", "DecodeError", "TaskFailedError", "TaskNotFoundError", "NotReadyError",
     "CancelledError", "TooLargeError", "FileError", "InternalError", "TlsError", "version",
-    "LogLevel", "set_log_level", "log_to", "ClientStats",
+    "LogLevel", "set_log_level", "log_to", "ClientStats", "Batch", "BatchItem", "BatchState",
 ]
 
 
@@ -132,6 +132,10 @@ class _Call(Structure):
     """ocr_call_options (opaque)."""
 
 
+class _Batch(Structure):
+    """ocr_batch (opaque)."""
+
+
 _code = c_int32
 _status = c_int32
 _client_p = POINTER(_Client)
@@ -139,6 +143,8 @@ _result_p = POINTER(_Result)
 _options_p = POINTER(_Options)
 _cancel_p = POINTER(_Cancel)
 _call_p = POINTER(_Call)
+_batch_p = POINTER(_Batch)
+_BATCH_PROGRESS = CFUNCTYPE(None, c_void_p, c_size_t, c_int32)
 _PROGRESS = CFUNCTYPE(None, c_void_p, c_char_p, c_int32, c_uint32)
 _LOG = CFUNCTYPE(None, c_void_p, c_int32, c_char_p)
 
@@ -236,6 +242,25 @@ _SIGNATURES = {
     "ocr_client_set_max_rate": (_code, [_client_p, c_double]),
     "ocr_client_set_circuit_breaker": (_code, [_client_p, c_int32]),
     "ocr_client_stats": (_code, [_client_p, c_int32, POINTER(c_double)]),
+    # Batches: the Batch class.
+    "ocr_batch_open": (_code, [_client_p, c_char_p, c_char_p, POINTER(_batch_p)]),
+    "ocr_batch_add_file": (_code, [_batch_p, c_char_p, c_char_p, c_char_p, c_char_p]),
+    "ocr_batch_add_folder": (
+        _code, [_batch_p, c_char_p, c_char_p, c_char_p, POINTER(c_size_t)]),
+    "ocr_batch_run": (_code, [_batch_p, c_uint32, _options_p, _BATCH_PROGRESS, c_void_p]),
+    "ocr_batch_size": (c_size_t, [_batch_p]),
+    "ocr_batch_count": (c_size_t, [_batch_p, c_int32]),
+    "ocr_batch_item_state": (c_int32, [_batch_p, c_size_t]),
+    "ocr_batch_item_path": (c_char_p, [_batch_p, c_size_t]),
+    "ocr_batch_item_task_id": (c_char_p, [_batch_p, c_size_t]),
+    "ocr_batch_item_message": (c_char_p, [_batch_p, c_size_t]),
+    "ocr_batch_item_code": (_code, [_batch_p, c_size_t]),
+    "ocr_batch_item_output_count": (c_size_t, [_batch_p, c_size_t]),
+    "ocr_batch_item_output": (c_char_p, [_batch_p, c_size_t, c_size_t]),
+    "ocr_batch_item_possible_duplicates": (c_uint32, [_batch_p, c_size_t]),
+    "ocr_batch_item_skipped": (ctypes.c_uint8, [_batch_p, c_size_t]),
+    "ocr_batch_item_seconds": (c_double, [_batch_p, c_size_t]),
+    "ocr_batch_free": (None, [_batch_p]),
 }
 
 for _name, (_restype, _argtypes) in _SIGNATURES.items():
@@ -1277,3 +1302,156 @@ class _PollOptions:
         _lib.ocr_poll_options_free(self.handle)
         if self._own_cancel is not None:
             self._own_cancel.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Batches.
+
+class BatchState(enum.IntEnum):
+    """Where an input of a ``Batch`` is (the ``OCR_BATCH_*`` values)."""
+    QUEUED = 0
+    SUBMITTING = 1
+    SUBMITTED = 2
+    COMPLETED = 3
+    FAILED = 4
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One input of a ``Batch``, as it was when read: ``path`` as added, its ``state``, the
+    ``task_id`` (None before a submission), ``code`` and ``message`` of a failure (``Code.OK``
+    and "" otherwise), the result files' paths ``outputs``, how often it was submitted again
+    after a submission that may have reached the service (``possible_duplicates``), whether
+    an earlier run completed it (``skipped``) and the seconds from its first submission to its
+    end (None while it has not ended)."""
+    path: str
+    state: BatchState
+    task_id: object
+    code: Code
+    message: str
+    outputs: list
+    possible_duplicates: int
+    skipped: bool
+    seconds: object
+
+
+class Batch(_Native):
+    """Many documents into one output folder, with a journal (an SQLite file, by default
+    ``<output_dir>/.ocrcloud/journal.sqlite``) that records every submission, so that a batch
+    stopped at any moment (a crash, a kill, Ctrl-C) goes on where it stopped when the same inputs
+    are added and run again: completed inputs are skipped, recorded tasks are polled by their
+    ids and never submitted again. See the README, "Batches", for the naming of results and the
+    journal's schema.
+
+    The batch keeps ``client`` open until it is closed. A batch is used by one thread at a time;
+    a second batch on the same journal (in any process) raises ``FileError`` while this one is
+    open."""
+
+    def __init__(self, client, output_dir, journal=None):
+        if not isinstance(client, Client):
+            raise TypeError("client must be a Client")
+        output_dir = _path(output_dir, "output_dir")
+        journal = _path(journal, "journal")
+        self._client_use = client._use()
+        client_handle = self._client_use.__enter__()
+        handle = _batch_p()
+        try:
+            _check(_lib.ocr_batch_open(client_handle, journal, output_dir, byref(handle)))
+        except BaseException:
+            self._client_use.__exit__(None, None, None)
+            raise
+        super().__init__(handle, self._free_batch)
+
+    def _free_batch(self, handle):
+        _lib.ocr_batch_free(handle)
+        self._client_use.__exit__(None, None, None)
+
+    def add_file(self, path, root=None, operation=None, settings=None):
+        """Adds one file; its results are named after its path relative to ``root`` (None: its
+        own folder). ``operation`` None chooses by extension (``.pdf`` RecognizePdf, images
+        RecognizeImage); ``settings`` is a dict or a JSON object string (None: the defaults). A
+        file that cannot be submitted (missing, empty, unreadable, too large) is added as a
+        failed input with the reason."""
+        args = [_path(path, "path"), _path(root, "root"), _text(operation, "operation"),
+                _settings(settings)]
+        with self._use() as handle:
+            _check(_lib.ocr_batch_add_file(handle, *args))
+
+    def add_folder(self, folder, operation=None, settings=None):
+        """Adds every PDF and image under ``folder`` (recursively, hidden entries skipped),
+        named after their paths relative to it; answers how many were added."""
+        added = c_size_t()
+        args = [_path(folder, "folder"), _text(operation, "operation"), _settings(settings)]
+        with self._use() as handle:
+            _check(_lib.ocr_batch_add_folder(handle, *args, byref(added)))
+        return added.value
+
+    def run(self, jobs=8, progress=None, **options):
+        """Runs the batch until every input is completed or failed, with at most ``jobs``
+        requests at once. ``options`` are those of ``Client.poll`` (``interval_ms``,
+        ``backoff``, ``max_attempts``, ``timeout_ms`` per task, ``cancel``), without its
+        ``progress``; ``progress(index, state)`` runs after each change of an input's state. If
+        it raises, the run is cancelled and its exception raised. Ctrl-C cancels the run
+        (``KeyboardInterrupt``); ``CancelledError``, ``UnauthorizedError`` or a ``FileError``
+        of the journal stop the whole batch, which may be run again."""
+        jobs = _uint(jobs, 32, "jobs")
+        if "progress" in options:
+            raise TypeError("progress is run's own argument")
+        with _PollOptions(**options) as poll_options, self._use() as handle:
+            raised = []
+
+            def report(_user_data, index, state):
+                if not raised and _calling_back() and progress is not None:
+                    try:
+                        progress(index, BatchState(state))
+                    except BaseException as error:
+                        raised.append(error)
+                        with poll_options.cancel._use() as token:
+                            _lib.ocr_cancel_trigger(token)
+
+            callback = _BATCH_PROGRESS(report)  # kept alive for the call
+            code, message = poll_options.run(
+                lambda: _lib.ocr_batch_run(handle, jobs, poll_options.handle, callback, None))
+            if raised:
+                raise raised[0]
+            if code != Code.OK:
+                raise _error(code, message)
+
+    def __len__(self):
+        with self._use() as handle:
+            return _lib.ocr_batch_size(handle)
+
+    def count(self, state):
+        """How many inputs are in ``state`` (a ``BatchState``)."""
+        with self._use() as handle:
+            return _lib.ocr_batch_count(handle, BatchState(state))
+
+    def item(self, index):
+        """The ``BatchItem`` of input ``index`` (in the order of the adds)."""
+        with self._use() as handle:
+            if not 0 <= index < _lib.ocr_batch_size(handle):
+                raise IndexError(f"no input {index} in a batch of "
+                                 f"{_lib.ocr_batch_size(handle)}")
+            seconds = _lib.ocr_batch_item_seconds(handle, index)
+            return BatchItem(
+                path=_decode(_lib.ocr_batch_item_path(handle, index)),
+                state=BatchState(_lib.ocr_batch_item_state(handle, index)),
+                task_id=_decode(_lib.ocr_batch_item_task_id(handle, index)),
+                code=Code(_lib.ocr_batch_item_code(handle, index)),
+                message=_decode(_lib.ocr_batch_item_message(handle, index)),
+                outputs=[_decode(_lib.ocr_batch_item_output(handle, index, i))
+                         for i in range(_lib.ocr_batch_item_output_count(handle, index))],
+                possible_duplicates=_lib.ocr_batch_item_possible_duplicates(handle, index),
+                skipped=_lib.ocr_batch_item_skipped(handle, index) == 1,
+                seconds=None if seconds < 0 else seconds,
+            )
+
+    def items(self):
+        """Every input's ``BatchItem``."""
+        return [self.item(i) for i in range(len(self))]
+
+
+def _settings(settings):
+    if isinstance(settings, dict):
+        settings = json.dumps(settings)
+    return _text(settings, "settings")

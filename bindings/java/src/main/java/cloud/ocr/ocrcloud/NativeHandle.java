@@ -32,6 +32,20 @@ final class NativeHandle<H extends PointerType> {
         }
     }
 
+    /**
+     * Holds the handle in use until {@link #release()}, as a {@link #call} would: an object that
+     * borrows it (a batch borrows its client) keeps it from being freed. Throws
+     * IllegalStateException once closed.
+     */
+    H acquire() {
+        return state.acquire();
+    }
+
+    /** Ends one {@link #acquire()}. */
+    void release() {
+        state.release();
+    }
+
     /** Idempotent. */
     void close() {
         cleanable.clean();

@@ -28,7 +28,7 @@ import static cloud.ocr.ocrcloud.OcrLibrary.LIB;
  * {@link CancelToken} for that call. Negative integer arguments throw IllegalArgumentException.
  */
 public final class OcrClient implements AutoCloseable {
-    private final NativeHandle<ClientHandle> handle;
+    final NativeHandle<ClientHandle> handle; // Batch holds it in use while a batch is open
 
     private OcrClient(PointerByReference out) {
         handle = new NativeHandle<>(this, "OcrClient", new ClientHandle(out.getValue()), LIB::ocr_client_free);

@@ -47,6 +47,12 @@ interface OcrLibrary extends Library {
         public CancelHandle() {}
     }
 
+    /** {@code ocr_batch *} */
+    final class BatchHandle extends PointerType {
+        public BatchHandle() {}
+        BatchHandle(Pointer p) { super(p); }
+    }
+
     /** {@code size_t} */
     final class SizeT extends IntegerType {
         private static final long serialVersionUID = 1L;
@@ -66,6 +72,11 @@ interface OcrLibrary extends Library {
     /** {@code ocr_progress_fn}; {@code taskId} is UTF-8 and valid only during the call. */
     interface ProgressFn extends Callback {
         void invoke(Pointer userData, Pointer taskId, int status, int attempt);
+    }
+
+    /** {@code ocr_batch_progress_fn}. */
+    interface BatchProgressFn extends Callback {
+        void invoke(Pointer userData, SizeT index, int state);
     }
 
     /** {@code ocr_log_fn}; {@code message} is UTF-8 and valid only during the call. */
@@ -165,4 +176,25 @@ interface OcrLibrary extends Library {
     SizeT ocr_result_warning_count(ResultHandle result);
     String ocr_result_warning(ResultHandle result, SizeT index);
     int ocr_result_save(ResultHandle result, SizeT index, String path);
+
+    int ocr_batch_open(ClientHandle client, String journalPath, String outputDir, PointerByReference out);
+    int ocr_batch_add_file(BatchHandle batch, String path, String root, String operation, String settingsJson);
+    int ocr_batch_add_folder(BatchHandle batch, String folder, String operation, String settingsJson,
+            SizeTByReference added);
+    int ocr_batch_run(BatchHandle batch, int jobs, PollOptionsHandle poll, BatchProgressFn progress, Pointer userData);
+    SizeT ocr_batch_size(BatchHandle batch);
+    SizeT ocr_batch_count(BatchHandle batch, int state);
+    int ocr_batch_item_state(BatchHandle batch, SizeT index);
+    /** The {@code ocr_batch_item_*} strings are copied at once: they live until the batch changes. */
+    String ocr_batch_item_path(BatchHandle batch, SizeT index);
+    String ocr_batch_item_task_id(BatchHandle batch, SizeT index);
+    String ocr_batch_item_message(BatchHandle batch, SizeT index);
+    int ocr_batch_item_code(BatchHandle batch, SizeT index);
+    SizeT ocr_batch_item_output_count(BatchHandle batch, SizeT index);
+    String ocr_batch_item_output(BatchHandle batch, SizeT index, SizeT output);
+    int ocr_batch_item_possible_duplicates(BatchHandle batch, SizeT index);
+    /** {@code uint8_t}: 0 or 1. */
+    byte ocr_batch_item_skipped(BatchHandle batch, SizeT index);
+    double ocr_batch_item_seconds(BatchHandle batch, SizeT index);
+    void ocr_batch_free(BatchHandle batch);
 }

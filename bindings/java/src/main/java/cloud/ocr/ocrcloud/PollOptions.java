@@ -40,6 +40,11 @@ public final class PollOptions {
         progress = b.progress;
     }
 
+    /** The token of {@link Builder#cancelToken}, or {@code null}. */
+    CancelToken cancelToken() {
+        return cancelToken;
+    }
+
     public static Builder builder() {
         return new Builder();
     }

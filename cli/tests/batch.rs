@@ -1,0 +1,805 @@
+//! `ocrcloud batch` against a private emulator: names, resume after SIGKILL at many moments,
+//! Ctrl-C, bad inputs, the report and `--status`.
+
+mod common;
+
+use common::*;
+use ocrcloud::batch::inputs::sha256_hex;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+const SOME_FAILED: i32 = 3;
+const INTERRUPTED: i32 = 130;
+const INVALID_ARGUMENT: i32 = 11;
+const IO: i32 = 23;
+const TEXT: &str = r#"{"resultType":"Text"}"#;
+
+/// A small PDF of its own for input `n`.
+fn pdf(n: usize) -> Vec<u8> {
+    format!("%PDF-1.4\n% input {n}\n1 0 obj<<>>endobj\n%%EOF\n").into_bytes()
+}
+
+/// Writes `count` PDFs under `root`, spread over a few subfolders; answers their relative paths.
+fn make_inputs(root: &Path, count: usize) -> Vec<PathBuf> {
+    (0..count)
+        .map(|n| {
+            let relative = PathBuf::from(format!("part-{}/doc-{n:03}.pdf", n % 4));
+            let path = root.join(&relative);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, pdf(n)).unwrap();
+            relative
+        })
+        .collect()
+}
+
+/// Every file under `dir` whose name is a temporary name of the library.
+fn temporary_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.file_type().unwrap().is_dir() {
+                folders.push(entry.path());
+            } else if name.starts_with(".ocrcloud-") {
+                found.push(entry.path());
+            }
+        }
+    }
+    found
+}
+
+/// Asserts that the text result of every input is in place and is the emulator's text for
+/// that very input (it names the document's SHA-256).
+#[track_caller]
+fn assert_complete_results(inputs: &Path, out: &Path, relative: &[PathBuf]) {
+    for input in relative {
+        let result = out.join(input.with_extension("txt"));
+        let text = std::fs::read_to_string(&result)
+            .unwrap_or_else(|e| panic!("{}: {e}", result.display()));
+        let hash = sha256_hex(&std::fs::read(inputs.join(input)).unwrap());
+        assert!(text.contains(&hash), "{}: {text}", result.display());
+    }
+    assert_eq!(temporary_files(out), Vec::<PathBuf>::new());
+}
+
+fn batch_args<'a>(out: &'a Path, inputs: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["batch", "--settings", TEXT, "--output", text(out)];
+    args.extend_from_slice(extra);
+    args.push(text(inputs));
+    args
+}
+
+/// The JSON lines of a `--report`.
+fn report(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[test]
+fn results_are_named_after_their_inputs_and_a_second_run_sends_nothing() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "50"]);
+    let root = scratch("batch-names");
+    let (inputs, out) = (root.join("in"), root.join("out"));
+    let mut relative = make_inputs(&inputs, 6);
+    std::fs::write(inputs.join("scan.PNG"), b"\x89PNG not really").unwrap();
+    relative.push("scan.PNG".into());
+    std::fs::write(inputs.join("notes.txt"), b"not a document").unwrap();
+    std::fs::create_dir_all(inputs.join(".hidden")).unwrap();
+    std::fs::write(inputs.join(".hidden/secret.pdf"), pdf(99)).unwrap();
+    let outcome = emulator
+        .run(&batch_args(&out, &inputs, &["--interval-ms", "20"]))
+        .expect(0);
+    assert!(
+        outcome.stderr.contains("skipped") && outcome.stderr.contains("notes.txt"),
+        "{}",
+        outcome.stderr
+    );
+    assert_complete_results(&inputs, &out, &relative);
+    assert!(!out.join(".hidden").exists() && !out.join("notes.txt").exists());
+    assert_eq!(emulator.count("POST", "/RecognizePdf"), 6);
+    assert_eq!(emulator.count("POST", "/RecognizeImage"), 1);
+
+    let before = emulator.requests();
+    let outcome = emulator.run(&batch_args(&out, &inputs, &[])).expect(0);
+    assert_eq!(emulator.requests(), before, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("7 completed (7 before this run)"),
+        "{}",
+        outcome.stderr
+    );
+
+    // One changed input is submitted again, and only that one.
+    std::fs::write(inputs.join(&relative[2]), pdf(1000)).unwrap();
+    emulator
+        .run(&batch_args(&out, &inputs, &["--interval-ms", "20"]))
+        .expect(0);
+    assert_eq!(emulator.count("POST", "/RecognizePdf"), 7);
+    assert_complete_results(&inputs, &out, &relative);
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn two_inputs_never_share_an_output_and_no_file_of_the_user_is_replaced() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let root = scratch("batch-collisions");
+    let (inputs, out) = (root.join("in"), root.join("out"));
+    std::fs::create_dir_all(inputs.join("a")).unwrap();
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(inputs.join("a/b.pdf"), pdf(1)).unwrap();
+    std::fs::write(inputs.join("a/b.png"), pdf(2)).unwrap();
+    std::fs::write(inputs.join("c.pdf"), pdf(3)).unwrap();
+    std::fs::write(out.join("c.txt"), b"the user's own notes").unwrap();
+    let other = root.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("c.pdf"), pdf(4)).unwrap();
+    let report_path = root.join("report.jsonl");
+    let args = vec![
+        "batch",
+        "--settings",
+        TEXT,
+        "--interval-ms",
+        "10",
+        "--report",
+        text(&report_path),
+        "--output",
+        text(&out),
+        text(&inputs),
+        text(&other),
+    ];
+    emulator.run(&args).expect(0);
+    assert_eq!(
+        std::fs::read(out.join("c.txt")).unwrap(),
+        b"the user's own notes"
+    );
+    let lines = report(&report_path);
+    let outputs: Vec<(String, String)> = lines
+        .iter()
+        .map(|l| {
+            let input = l["input"].as_str().unwrap();
+            let input = input.strip_prefix(text(&root)).unwrap().to_string();
+            (input, l["outputs"][0].as_str().unwrap().to_string())
+        })
+        .collect();
+    assert_eq!(
+        outputs,
+        [
+            ("/in/a/b.pdf".to_string(), "a/b.txt".to_string()),
+            ("/in/a/b.png".into(), "a/b.png.txt".into()),
+            ("/in/c.pdf".into(), "c~2.txt".into()),
+            ("/other/c.pdf".into(), "c.pdf.txt".into()),
+        ]
+    );
+    for line in &lines {
+        assert_eq!(line["state"], "completed");
+        assert!(line["task_id"].is_string() && line["seconds"].as_f64().unwrap() >= 0.0);
+    }
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+/// Runs the batch, kills it with SIGKILL after `delay`, and answers whether it was still
+/// running (and so was killed).
+fn kill_after(emulator: &Emulator, args: &[&str], delay: Duration) -> bool {
+    let mut child = emulator
+        .ocrcloud(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while started.elapsed() < delay {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let killed = child.try_wait().unwrap().is_none();
+    child.kill().unwrap_or(());
+    child.wait().unwrap();
+    killed
+}
+
+/// Kills a 200-input batch at many moments, then lets it finish: every input has its
+/// results, no temporary file remains, and the POSTs exceed the inputs by at most the
+/// submissions that were under way at the kills (counted as possible duplicates).
+fn survives_kills(name: &str, jobs: &str, max_posts_per_kill: u64) {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "200"]);
+    let root = scratch(name);
+    let (inputs, out) = (root.join("in"), root.join("out"));
+    let relative = make_inputs(&inputs, 200);
+    let report_path = root.join("report.jsonl");
+    let args = batch_args(
+        &out,
+        &inputs,
+        &[
+            "--jobs",
+            jobs,
+            "--interval-ms",
+            "50",
+            "--report",
+            text(&report_path),
+        ],
+    );
+    let mut kills = 0u64;
+    for ms in [
+        5, 20, 40, 70, 100, 140, 190, 250, 320, 400, 500, 650, 800, 1000,
+    ] {
+        if kill_after(&emulator, &args, Duration::from_millis(ms)) {
+            kills += 1;
+        }
+    }
+    assert!(kills >= 5, "only {kills} runs were still going when killed");
+    emulator.run(&args).expect(0);
+    assert_complete_results(&inputs, &out, &relative);
+    let posts = emulator.count("POST", "/RecognizePdf");
+    let duplicates: u64 = report(&report_path)
+        .iter()
+        .map(|l| l["possible_duplicates"].as_u64().unwrap())
+        .sum();
+    assert!(posts >= 200);
+    assert!(
+        posts - 200 <= duplicates,
+        "{posts} POSTs, {duplicates} possible duplicates reported"
+    );
+    assert!(
+        duplicates <= kills * max_posts_per_kill,
+        "{duplicates} possible duplicates after {kills} kills"
+    );
+    assert!(
+        posts <= 200 + kills * max_posts_per_kill,
+        "{posts} POSTs after {kills} kills"
+    );
+
+    let before = emulator.requests();
+    emulator.run(&args).expect(0);
+    assert_eq!(emulator.requests(), before, "a finished batch asks nothing");
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn a_batch_killed_at_many_moments_finishes_with_at_most_one_extra_post_per_kill() {
+    // One request at a time: at most one submission is ever between its intent and its id.
+    survives_kills("batch-kills-1", "1", 1);
+}
+
+#[test]
+fn a_batch_of_eight_jobs_killed_at_many_moments_finishes_with_every_result() {
+    survives_kills("batch-kills-8", "8", 8);
+}
+
+#[test]
+fn ctrl_c_exits_130_keeps_the_journal_and_the_rerun_finishes() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "1000"]);
+    let root = scratch("batch-ctrl-c");
+    let (inputs, out) = (root.join("in"), root.join("out"));
+    let relative = make_inputs(&inputs, 100);
+    let args = batch_args(&out, &inputs, &["--jobs", "2", "--interval-ms", "50"]);
+    let mut child = emulator
+        .ocrcloud(&args)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: kill with a pid of our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let interrupted = Instant::now();
+    let status = child.wait().unwrap();
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        interrupted.elapsed()
+    );
+    assert_eq!(status.code(), Some(INTERRUPTED));
+    let posts = emulator.count("POST", "/RecognizePdf");
+    assert!(posts > 0 && posts < 100, "{posts}");
+    emulator.run(&args).expect(0);
+    assert_complete_results(&inputs, &out, &relative);
+    assert!(emulator.count("POST", "/RecognizePdf") <= 100 + 2);
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn inputs_that_cannot_be_submitted_fail_alone_and_status_lists_them() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let root = scratch("batch-bad-inputs");
+    let (inputs, out) = (root.join("in"), root.join("out"));
+    let relative = make_inputs(&inputs, 3);
+    std::fs::write(inputs.join("empty.pdf"), b"").unwrap();
+    std::os::unix::fs::symlink(root.join("gone.pdf"), inputs.join("dangling.pdf")).unwrap();
+    let fifo = std::ffi::CString::new(text(&inputs.join("fifo.pdf"))).unwrap();
+    // SAFETY: mkfifo with a NUL-terminated path in a private folder.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let outcome = emulator
+        .run(&batch_args(&out, &inputs, &["--interval-ms", "10"]))
+        .expect(SOME_FAILED);
+    assert!(
+        outcome.stderr.contains("empty.pdf is empty"),
+        "{}",
+        outcome.stderr
+    );
+    assert_complete_results(&inputs, &out, &relative);
+    assert_eq!(emulator.count("POST", "/RecognizePdf"), 3);
+
+    let status = emulator
+        .run(&["batch", "--status", "--output", text(&out)])
+        .expect(0)
+        .stdout();
+    assert!(
+        status.starts_with("queued\t0\nsubmitting\t0\nsubmitted\t0\ncompleted\t3\nfailed\t3\n"),
+        "{status}"
+    );
+    for name in [
+        "empty.pdf\tOCR_ERR_INVALID_ARGUMENT",
+        "dangling.pdf\tOCR_ERR_IO",
+        "fifo.pdf\tOCR_ERR_INVALID_ARGUMENT",
+    ] {
+        assert!(status.contains(name), "{name}: {status}");
+    }
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn bad_folders_and_journals_are_refused_with_a_message_and_change_nothing() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "2000"]);
+    let root = scratch("batch-refusals");
+    let (inputs, out) = (root.join("in"), root.join("out"));
+    make_inputs(&inputs, 2);
+    std::fs::create_dir_all(&root).unwrap();
+
+    let file = root.join("a-file");
+    std::fs::write(&file, b"keep").unwrap();
+    let outcome = emulator
+        .run(&batch_args(&file, &inputs, &[]))
+        .expect(INVALID_ARGUMENT);
+    assert!(outcome.stderr.contains("is a file"), "{}", outcome.stderr);
+    assert_eq!(std::fs::read(&file).unwrap(), b"keep");
+
+    let empty = root.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let outcome = emulator
+        .run(&batch_args(&out, &empty, &[]))
+        .expect(INVALID_ARGUMENT);
+    assert!(
+        outcome.stderr.contains("holds no PDF or image"),
+        "{}",
+        outcome.stderr
+    );
+
+    let outcome = emulator
+        .run(&batch_args(&out, &root.join("missing"), &[]))
+        .expect(INVALID_ARGUMENT);
+    assert!(outcome.stderr.contains("missing"), "{}", outcome.stderr);
+
+    // A second batch on the same folder while the first runs.
+    let mut first = emulator
+        .ocrcloud(&batch_args(&out, &inputs, &[]))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let journal = out.join(".ocrcloud/journal.sqlite");
+    let started = Instant::now();
+    while emulator.count("POST", "/RecognizePdf") < 2 && started.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let outcome = emulator.run(&batch_args(&out, &inputs, &[])).expect(IO);
+    assert!(
+        outcome.stderr.contains("in use by another batch (process"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(first.wait().unwrap().code(), Some(0));
+    assert_eq!(emulator.count("POST", "/RecognizePdf"), 2);
+
+    // The journal of one output folder, given to another.
+    let other = root.join("other-out");
+    let outcome = emulator
+        .run(&[
+            "batch",
+            "--journal",
+            text(&journal),
+            "--output",
+            text(&other),
+            text(&inputs),
+        ])
+        .expect(INVALID_ARGUMENT);
+    assert!(
+        outcome.stderr.contains("belongs to the output folder"),
+        "{}",
+        outcome.stderr
+    );
+
+    // A journal of a newer schema, and a file that is no journal.
+    let newer = root.join("newer.sqlite");
+    let db = rusqlite::Connection::open(&newer).unwrap();
+    db.pragma_update(None, "user_version", 99).unwrap();
+    drop(db);
+    let outcome = emulator
+        .run(&[
+            "batch",
+            "--journal",
+            text(&newer),
+            "--output",
+            text(&out),
+            text(&inputs),
+        ])
+        .expect(INVALID_ARGUMENT);
+    assert!(
+        outcome.stderr.contains("schema version 99, newer"),
+        "{}",
+        outcome.stderr
+    );
+    let outcome = emulator
+        .run(&[
+            "batch",
+            "--journal",
+            text(&file),
+            "--output",
+            text(&out),
+            text(&inputs),
+        ])
+        .expect(INVALID_ARGUMENT);
+    assert!(
+        outcome.stderr.contains("not an ocrcloud journal"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        !root.join("a-file.lock").exists(),
+        "nothing is left beside it"
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), b"keep");
+    assert_eq!(emulator.count("POST", "/RecognizePdf"), 2);
+
+    let outcome = emulator
+        .run(&["batch", "--status", "--output", text(&root.join("never"))])
+        .expect(IO);
+    assert!(
+        outcome.stderr.contains("no batch has run there"),
+        "{}",
+        outcome.stderr
+    );
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn refused_credentials_stop_the_whole_batch_and_submit_nothing_more() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let root = scratch("batch-credentials");
+    let (inputs, out) = (root.join("in"), root.join("out"));
+    make_inputs(&inputs, 20);
+    let outcome = Outcome::of(
+        emulator
+            .ocrcloud(&batch_args(&out, &inputs, &[]))
+            .env("OCR_CLIENT_SECRET", "wrong-secret"),
+    )
+    .expect(15);
+    assert!(
+        outcome.stderr.contains("the batch stopped"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(!outcome.stderr.contains("wrong-secret"));
+    assert_eq!(emulator.count("POST", "/RecognizePdf"), 0);
+    let status = emulator
+        .run(&["batch", "--status", "--output", text(&out)])
+        .expect(0)
+        .stdout();
+    assert!(status.starts_with("queued\t20\n"), "{status}");
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn settings_come_from_a_file_and_bad_settings_name_the_option() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let root = scratch("batch-settings");
+    let (inputs, out) = (root.join("in"), root.join("out"));
+    let relative = make_inputs(&inputs, 2);
+    let settings = root.join("settings.json");
+    std::fs::write(&settings, TEXT).unwrap();
+    let at = format!("@{}", text(&settings));
+    emulator
+        .run(&[
+            "batch",
+            "--settings",
+            &at,
+            "--interval-ms",
+            "10",
+            "--output",
+            text(&out),
+            text(&inputs),
+        ])
+        .expect(0);
+    assert_complete_results(&inputs, &out, &relative);
+    let outcome = emulator
+        .run(&[
+            "batch",
+            "--settings",
+            "[1]",
+            "--output",
+            text(&out),
+            text(&inputs),
+        ])
+        .expect(INVALID_ARGUMENT);
+    assert!(
+        outcome.stderr.contains("--settings must be a JSON object"),
+        "{}",
+        outcome.stderr
+    );
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+/// Queues a fault on the emulator (see its README).
+fn fault(emulator: &Emulator, spec: serde_json::Value) {
+    ureq::post(format!("{}/_emulator/faults", emulator.url))
+        .header("Content-Type", "application/json")
+        .send(spec.to_string())
+        .unwrap();
+}
+
+#[test]
+fn names_chosen_in_one_commit_are_never_shared() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let root = scratch("batch-name-race");
+    let (inputs, out) = (root.join("in"), root.join("out"));
+    std::fs::create_dir_all(&inputs).unwrap();
+    std::fs::create_dir_all(&out).unwrap();
+    let names: Vec<String> = (0..24).map(|n| format!("x{n}")).collect();
+    for (n, name) in names.iter().enumerate() {
+        std::fs::write(inputs.join(format!("{name}.pdf")), pdf(2 * n)).unwrap();
+        std::fs::write(inputs.join(format!("{name}~2.pdf")), pdf(2 * n + 1)).unwrap();
+        std::fs::write(
+            out.join(format!("{name}.txt")),
+            format!("user notes {name}"),
+        )
+        .unwrap();
+    }
+    let report_path = root.join("report.jsonl");
+    let args = batch_args(
+        &out,
+        &inputs,
+        &["--interval-ms", "10", "--report", text(&report_path)],
+    );
+    emulator.run(&args).expect(0);
+    let mut owners = std::collections::BTreeMap::new();
+    for line in report(&report_path) {
+        let output = line["outputs"][0].as_str().unwrap().to_string();
+        let input = line["input"].as_str().unwrap().to_string();
+        assert!(
+            owners.insert(output.clone(), input).is_none(),
+            "{output} has two owners"
+        );
+        let hash = sha256_hex(&std::fs::read(line["input"].as_str().unwrap()).unwrap());
+        assert!(
+            std::fs::read_to_string(out.join(&output))
+                .unwrap()
+                .contains(&hash)
+        );
+    }
+    for name in &names {
+        let notes = std::fs::read_to_string(out.join(format!("{name}.txt"))).unwrap();
+        assert_eq!(notes, format!("user notes {name}"));
+    }
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn a_journal_reached_through_a_link_is_locked_all_the_same() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "2000"]);
+    let root = scratch("batch-link-lock");
+    let (inputs, out) = (root.join("in"), root.join("out"));
+    make_inputs(&inputs, 2);
+    let mut first = emulator
+        .ocrcloud(&batch_args(&out, &inputs, &[]))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while emulator.count("POST", "/RecognizePdf") < 2 && started.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let link = root.join("link.sqlite");
+    std::os::unix::fs::symlink(out.join(".ocrcloud/journal.sqlite"), &link).unwrap();
+    let outcome = emulator
+        .run(&[
+            "batch",
+            "--journal",
+            text(&link),
+            "--output",
+            text(&out),
+            text(&inputs),
+        ])
+        .expect(IO);
+    assert!(
+        outcome.stderr.contains("in use by another batch"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(first.wait().unwrap().code(), Some(0));
+    assert_eq!(emulator.count("POST", "/RecognizePdf"), 2);
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn an_id_the_service_does_not_know_is_submitted_again_and_counted() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let root = scratch("batch-garbage-id");
+    let (inputs, out) = (root.join("in"), root.join("out"));
+    let relative = make_inputs(&inputs, 3);
+    fault(
+        &emulator,
+        serde_json::json!({"path": "/v5.0/ocr/RecognizePdf", "method": "POST",
+        "kind": "status", "status": 200, "contentType": "text/plain", "body": "<html>not an id</html>"}),
+    );
+    let report_path = root.join("report.jsonl");
+    let args = batch_args(
+        &out,
+        &inputs,
+        &["--interval-ms", "10", "--report", text(&report_path)],
+    );
+    emulator.run(&args).expect(0);
+    assert_complete_results(&inputs, &out, &relative);
+    let duplicates: u64 = report(&report_path)
+        .iter()
+        .map(|l| l["possible_duplicates"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        (emulator.count("POST", "/RecognizePdf"), duplicates),
+        (4, 1)
+    );
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn a_service_that_refuses_every_submission_stops_the_batch_and_one_that_limits_open_tasks_does_not()
+{
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let root = scratch("batch-refusals-503");
+    let (inputs, out) = (root.join("in"), root.join("out"));
+    make_inputs(&inputs, 20);
+    fault(
+        &emulator,
+        serde_json::json!({"path": "/v5.0/ocr/RecognizePdf", "method": "POST",
+        "kind": "status", "status": 503, "count": 100000}),
+    );
+    let started = Instant::now();
+    let outcome = emulator
+        .run(&batch_args(&out, &inputs, &["--jobs", "2"]))
+        .expect(14);
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        outcome.stderr.contains("the batch stopped"),
+        "{}",
+        outcome.stderr
+    );
+    let status = emulator
+        .run(&["batch", "--status", "--output", text(&out)])
+        .expect(0)
+        .stdout();
+    assert!(status.starts_with("queued\t20\n"), "{status}");
+
+    let limited = Emulator::start_with(&[
+        "--pending-ms",
+        "0",
+        "--processing-ms",
+        "100",
+        "--max-open-tasks",
+        "3",
+    ]);
+    let out = root.join("out-limited");
+    let relative = make_inputs(&root.join("in-limited"), 30);
+    limited
+        .run(&batch_args(
+            &out,
+            &root.join("in-limited"),
+            &["--interval-ms", "20"],
+        ))
+        .expect(0);
+    assert_complete_results(&root.join("in-limited"), &out, &relative);
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn odd_names_and_folders_are_handled_or_refused_before_anything_is_sent() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let root = scratch("batch-odd-names");
+    let (inputs, out) = (root.join("in"), root.join("out"));
+    std::fs::create_dir_all(&inputs).unwrap();
+    // Two names that are as long as a file system takes, with the same stem.
+    let long = "n".repeat(248);
+    std::fs::write(inputs.join(format!("{long}.pdf")), pdf(1)).unwrap();
+    std::fs::write(inputs.join(format!("{long}.png")), pdf(2)).unwrap();
+    // The batch's own journal, named like a document, inside the input folder.
+    let journal = inputs.join("journal.pdf");
+    let args = vec![
+        "batch",
+        "--settings",
+        TEXT,
+        "--interval-ms",
+        "10",
+        "--journal",
+        text(&journal),
+        "--output",
+        text(&out),
+        text(&inputs),
+    ];
+    let outcome = emulator.run(&args).expect(0);
+    assert!(
+        outcome.stderr.contains("the batch's journal"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(emulator.count("POST", "/RecognizePdf"), 1);
+    assert_eq!(emulator.count("POST", "/RecognizeImage"), 1);
+    assert_eq!(
+        std::fs::read_dir(&out)
+            .unwrap()
+            .filter(|e| !e
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with('.'))
+            .count(),
+        2
+    );
+
+    let outcome = emulator
+        .run(&batch_args(&inputs, &inputs, &[]))
+        .expect(INVALID_ARGUMENT);
+    assert!(
+        outcome.stderr.contains("is the output folder too"),
+        "{}",
+        outcome.stderr
+    );
+
+    let outcome = emulator
+        .run(&batch_args(
+            &root.join("out2"),
+            &inputs,
+            &["--report", text(&root.join("missing/report.jsonl"))],
+        ))
+        .expect(IO);
+    assert!(outcome.stderr.contains("--report"), "{}", outcome.stderr);
+    assert_eq!(emulator.count("POST", "/RecognizePdf"), 1, "nothing sent");
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn ctrl_c_while_the_inputs_are_read_exits_130_at_once_and_sends_nothing() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let root = scratch("batch-ctrl-c-adding");
+    let (inputs, out) = (root.join("in"), root.join("out"));
+    make_inputs(&inputs, 3);
+    // A large (sparse) document that takes a while to hash.
+    let big = std::fs::File::create(inputs.join("big.pdf")).unwrap();
+    big.set_len(500 * 1024 * 1024).unwrap();
+    let mut child = emulator
+        .ocrcloud(&batch_args(&out, &inputs, &[]))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    // SAFETY: kill with a pid of our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let interrupted = Instant::now();
+    let status = child.wait().unwrap();
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        interrupted.elapsed()
+    );
+    assert_eq!(status.code(), Some(INTERRUPTED));
+    assert_eq!(emulator.count("POST", "/RecognizePdf"), 0);
+    std::fs::remove_dir_all(root).unwrap();
+}

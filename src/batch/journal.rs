@@ -1,0 +1,443 @@
+//! The batch's journal: one SQLite database (WAL, every commit synced) that records each input
+//! and where it is, so that a batch killed at any moment resumes without submitting twice.
+//! The schema is documented in the README ("The batch journal"); users may read it with
+//! `sqlite3` while a batch runs.
+
+use super::State;
+use crate::error::{Code, Error, Result};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The schema this library writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i32 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE batch (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE inputs (
+    id                  INTEGER PRIMARY KEY,
+    path                TEXT NOT NULL UNIQUE,
+    size                INTEGER NOT NULL,
+    modified_ns         INTEGER NOT NULL,
+    sha256              TEXT NOT NULL,
+    operation           TEXT NOT NULL,
+    settings_sha256     TEXT NOT NULL,
+    state               TEXT NOT NULL
+        CHECK (state IN ('queued', 'submitting', 'submitted', 'completed', 'failed')),
+    task_id             TEXT,
+    submitted_at        REAL,
+    outputs             TEXT NOT NULL DEFAULT '[]',
+    code                INTEGER,
+    message             TEXT,
+    attempts            INTEGER NOT NULL DEFAULT 0,
+    possible_duplicates INTEGER NOT NULL DEFAULT 0,
+    started_at          REAL,
+    finished_at         REAL,
+    updated_at          REAL NOT NULL
+);
+CREATE TABLE outputs (
+    path     TEXT PRIMARY KEY,
+    input_id INTEGER NOT NULL REFERENCES inputs(id)
+);
+";
+
+/// What the journal holds about one input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub id: i64,
+    pub path: String,
+    pub size: u64,
+    pub modified_ns: i64,
+    pub sha256: String,
+    pub operation: String,
+    pub settings_sha256: String,
+    pub state: State,
+    pub task_id: Option<String>,
+    /// Seconds since 1970 when the task id was recorded.
+    pub submitted_at: Option<f64>,
+    /// Paths relative to the output folder.
+    pub outputs: Vec<String>,
+    pub code: Option<i32>,
+    pub message: Option<String>,
+    pub attempts: u32,
+    pub possible_duplicates: u32,
+    pub started_at: Option<f64>,
+    pub finished_at: Option<f64>,
+}
+
+/// An open journal, locked for this batch alone (other processes may still read it).
+pub struct Journal {
+    db: Connection,
+    path: PathBuf,
+    /// Holds the `flock` on `<journal>.lock` until the journal is dropped.
+    _lock: Option<File>,
+}
+
+fn db_error(path: &Path, e: rusqlite::Error) -> Error {
+    Error::new(Code::Io, format!("journal {}: {e}", path.display()))
+}
+
+/// Seconds since 1970.
+pub fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs_f64()
+}
+
+impl Journal {
+    /// Opens (creating it and its folder if missing) the journal at `path` for the output
+    /// folder `output_dir`, and locks it. A journal of another output folder, of a newer
+    /// schema, or locked by another batch is refused with a message that says so.
+    pub fn open(path: &Path, output_dir: &Path) -> Result<Journal> {
+        let io = |what: &str, e: std::io::Error| {
+            Error::new(Code::Io, format!("cannot {what} {}: {e}", path.display()))
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| io("create the folder of", e))?;
+        }
+        // One journal, one lock, whatever link or spelling leads to it.
+        let path = &canonical(path).map_err(|e| io("open", e))?;
+        let (lock, lock_path, created) = lock(path)?;
+        let opened = Connection::open(path)
+            .map_err(|e| db_error(path, e))
+            .and_then(|db| {
+                let mut journal = Journal {
+                    db,
+                    path: path.to_path_buf(),
+                    _lock: Some(lock),
+                };
+                journal.prepare()?;
+                journal.claim_output_dir(output_dir)?;
+                Ok(journal)
+            });
+        if opened.is_err() && created {
+            let _ = std::fs::remove_file(lock_path);
+        }
+        opened
+    }
+
+    /// The journal's file, every link resolved.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Opens an existing journal to read it, without the lock (a running batch may hold it).
+    pub fn open_read_only(path: &Path) -> Result<Journal> {
+        if !path.is_file() {
+            return Err(Error::new(
+                Code::Io,
+                format!("no journal at {}: no batch has run there", path.display()),
+            ));
+        }
+        let db = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| db_error(path, e))?;
+        db.busy_timeout(Duration::from_secs(5))
+            .map_err(|e| db_error(path, e))?;
+        let journal = Journal {
+            db,
+            path: path.to_path_buf(),
+            _lock: None,
+        };
+        journal.check_version()?;
+        Ok(journal)
+    }
+
+    fn check_version(&self) -> Result<i32> {
+        let version: i32 = self
+            .db
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.error(e))?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::new(
+                Code::InvalidArgument,
+                format!(
+                    "journal {} has schema version {version}, newer than this library's \
+                     {SCHEMA_VERSION}: use a newer ocrcloud",
+                    self.path.display()
+                ),
+            ));
+        }
+        Ok(version)
+    }
+
+    fn prepare(&mut self) -> Result<()> {
+        self.db
+            .busy_timeout(Duration::from_secs(5))
+            .map_err(|e| self.error(e))?;
+        // Not SQLite at all: say so plainly rather than "file is not a database".
+        let version = self.check_version().map_err(|e| {
+            if e.code() == Code::Io {
+                Error::new(
+                    Code::InvalidArgument,
+                    format!(
+                        "{} is not an ocrcloud journal: {}",
+                        self.path.display(),
+                        e.message()
+                    ),
+                )
+            } else {
+                e
+            }
+        })?;
+        self.db
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+            )
+            .map_err(|e| self.error(e))?;
+        if version == 0 {
+            let has_tables: i64 = self
+                .db
+                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+                .map_err(|e| self.error(e))?;
+            if has_tables > 0 {
+                return Err(Error::new(
+                    Code::InvalidArgument,
+                    format!(
+                        "{} is an SQLite database but not an ocrcloud journal",
+                        self.path.display()
+                    ),
+                ));
+            }
+            let tx = self.db.transaction().map_err(|e| db_error(&self.path, e))?;
+            tx.execute_batch(SCHEMA)
+                .map_err(|e| db_error(&self.path, e))?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(|e| db_error(&self.path, e))?;
+            tx.commit().map_err(|e| db_error(&self.path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Records the output folder in a new journal, or checks that it is the recorded one.
+    fn claim_output_dir(&mut self, output_dir: &Path) -> Result<()> {
+        let folder = std::fs::canonicalize(output_dir).map_err(|e| {
+            Error::new(
+                Code::Io,
+                format!("cannot use the output folder {}: {e}", output_dir.display()),
+            )
+        })?;
+        let folder = folder.to_string_lossy().into_owned();
+        let recorded: Option<String> = self
+            .db
+            .query_row(
+                "SELECT value FROM batch WHERE key = 'output_dir'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.error(e))?;
+        match recorded {
+            Some(recorded) if recorded != folder => Err(Error::new(
+                Code::InvalidArgument,
+                format!(
+                    "journal {} belongs to the output folder {recorded}, not {folder}",
+                    self.path.display()
+                ),
+            )),
+            Some(_) => Ok(()),
+            None => self
+                .db
+                .execute(
+                    "INSERT INTO batch (key, value) VALUES ('output_dir', ?1), ('created_at', ?2)",
+                    params![folder, now().to_string()],
+                )
+                .map(drop)
+                .map_err(|e| self.error(e)),
+        }
+    }
+
+    fn error(&self, e: rusqlite::Error) -> Error {
+        db_error(&self.path, e)
+    }
+
+    /// Every input, in the order they were first added.
+    pub fn rows(&self) -> Result<Vec<Row>> {
+        let mut statement = self
+            .db
+            .prepare(&format!("SELECT {COLUMNS} FROM inputs ORDER BY id"))
+            .map_err(|e| self.error(e))?;
+        statement
+            .query_map([], row)
+            .map_err(|e| self.error(e))?
+            .collect::<rusqlite::Result<Vec<Row>>>()
+            .map_err(|e| self.error(e))
+    }
+
+    /// The input with this path, if the journal has it.
+    pub fn find(&self, path: &str) -> Result<Option<Row>> {
+        self.db
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM inputs WHERE path = ?1"),
+                [path],
+                row,
+            )
+            .optional()
+            .map_err(|e| self.error(e))
+    }
+
+    /// Runs `change` in one transaction, committed (and synced) when it returns `Ok`.
+    pub fn write<T>(&mut self, change: impl FnOnce(&Writer) -> rusqlite::Result<T>) -> Result<T> {
+        let path = self.path.clone();
+        let tx = self.db.transaction().map_err(|e| db_error(&path, e))?;
+        let value = change(&Writer { tx: &tx }).map_err(|e| db_error(&path, e))?;
+        tx.commit().map_err(|e| db_error(&path, e))?;
+        Ok(value)
+    }
+
+    /// The input that holds the output path `relative`, if one does.
+    pub fn output_owner(&self, relative: &str) -> Result<Option<i64>> {
+        self.db
+            .query_row(
+                "SELECT input_id FROM outputs WHERE path = ?1",
+                [relative],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.error(e))
+    }
+}
+
+const COLUMNS: &str = "id, path, size, modified_ns, sha256, operation, settings_sha256, state, \
+    task_id, submitted_at, outputs, code, message, attempts, possible_duplicates, started_at, \
+    finished_at";
+
+fn row(r: &rusqlite::Row) -> rusqlite::Result<Row> {
+    let state: String = r.get(7)?;
+    let outputs: String = r.get(10)?;
+    Ok(Row {
+        id: r.get(0)?,
+        path: r.get(1)?,
+        size: r.get::<_, i64>(2)?.max(0) as u64,
+        modified_ns: r.get(3)?,
+        sha256: r.get(4)?,
+        operation: r.get(5)?,
+        settings_sha256: r.get(6)?,
+        state: State::from_name(&state).unwrap_or(State::Queued),
+        task_id: r.get(8)?,
+        submitted_at: r.get(9)?,
+        outputs: serde_json::from_str(&outputs).unwrap_or_default(),
+        code: r.get(11)?,
+        message: r.get(12)?,
+        attempts: r.get(13)?,
+        possible_duplicates: r.get(14)?,
+        started_at: r.get(15)?,
+        finished_at: r.get(16)?,
+    })
+}
+
+/// The changes of one transaction.
+pub struct Writer<'a> {
+    tx: &'a Transaction<'a>,
+}
+
+impl Writer<'_> {
+    /// Adds an input, or replaces what the journal holds about the input with the same path.
+    /// Answers its id.
+    pub fn put(&self, row: &Row) -> rusqlite::Result<i64> {
+        self.tx.execute(
+            "INSERT INTO inputs (path, size, modified_ns, sha256, operation, settings_sha256, \
+                 state, task_id, submitted_at, outputs, code, message, attempts, \
+                 possible_duplicates, started_at, finished_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
+             ON CONFLICT (path) DO UPDATE SET size = ?2, modified_ns = ?3, sha256 = ?4, \
+                 operation = ?5, settings_sha256 = ?6, state = ?7, task_id = ?8, \
+                 submitted_at = ?9, outputs = ?10, code = ?11, message = ?12, attempts = ?13, \
+                 possible_duplicates = ?14, started_at = ?15, finished_at = ?16, updated_at = ?17",
+            params![
+                row.path,
+                row.size as i64,
+                row.modified_ns,
+                row.sha256,
+                row.operation,
+                row.settings_sha256,
+                row.state.name(),
+                row.task_id,
+                row.submitted_at,
+                serde_json::to_string(&row.outputs).unwrap_or_else(|_| "[]".into()),
+                row.code,
+                row.message,
+                row.attempts,
+                row.possible_duplicates,
+                row.started_at,
+                row.finished_at,
+                now(),
+            ],
+        )?;
+        self.tx
+            .query_row("SELECT id FROM inputs WHERE path = ?1", [&row.path], |r| {
+                r.get(0)
+            })
+    }
+
+    /// Records that output path `relative` belongs to input `id`; a path that another input
+    /// holds stays its (the caller chose names that no other input holds).
+    pub fn claim_output(&self, relative: &str, id: i64) -> rusqlite::Result<()> {
+        self.tx
+            .execute(
+                "INSERT INTO outputs (path, input_id) VALUES (?1, ?2) \
+                 ON CONFLICT (path) DO NOTHING",
+                params![relative, id],
+            )
+            .map(drop)
+    }
+}
+
+/// The journal's path with every link resolved: the file's own if it exists, else its folder's
+/// joined with its name.
+pub fn canonical(path: &Path) -> std::io::Result<PathBuf> {
+    match std::fs::canonicalize(path) {
+        Ok(path) => Ok(path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let name = path.file_name().ok_or(e)?;
+            let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+            Ok(std::fs::canonicalize(parent.unwrap_or(Path::new(".")))?.join(name))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Takes the `flock` on `<journal>.lock` (created if missing), which the kernel drops when the
+/// process ends however it ends. The file holds the owner's pid, for the message of a second
+/// batch.
+/// Answers the locked file, its path and whether this call created it.
+fn lock(journal: &Path) -> Result<(File, PathBuf, bool)> {
+    let mut name = journal.as_os_str().to_owned();
+    name.push(".lock");
+    let path = PathBuf::from(name);
+    let created = !path.exists();
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| Error::new(Code::Io, format!("cannot create {}: {e}", path.display())))?;
+    // SAFETY: flock on a descriptor this function owns.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let owner = std::fs::read_to_string(&path).unwrap_or_default();
+        let owner = owner.trim();
+        return Err(Error::new(
+            Code::Io,
+            format!(
+                "journal {} is in use by another batch{}: wait for it to end, or give another \
+                 --output",
+                journal.display(),
+                if owner.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (process {owner})")
+                }
+            ),
+        ));
+    }
+    let _ = file.set_len(0);
+    let _ = write!(file, "{}", std::process::id());
+    Ok((file, path, created))
+}

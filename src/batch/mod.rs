@@ -1,0 +1,597 @@
+//! The batch: many documents through one client, with a journal that lets a batch killed at any
+//! moment resume where it stopped, never submitting a recorded task again.
+//!
+//! - [`inputs`]: walking folders, operations by extension, fingerprints;
+//! - [`journal`]: the SQLite journal;
+//! - [`outputs`]: naming results, all-or-none;
+//! - [`run`]: the scheduler over the client's request budget.
+//!
+//! The resume rules (what [`Batch::add_file`] decides from the journal) are in [`resume`].
+
+pub mod inputs;
+pub mod journal;
+pub mod outputs;
+pub mod run;
+
+use crate::cancel::Cancel;
+use crate::client::Client;
+use crate::error::{Code, Error, Result, invalid};
+use crate::operations::Operation;
+use inputs::{Fingerprint, fingerprint, sha256_hex};
+use journal::{Journal, Row};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use run::RunOptions;
+
+/// Where an input is. The numbers are the C contract (`OCR_BATCH_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(i32)]
+pub enum State {
+    /// Not submitted yet (or to be submitted again).
+    Queued = 0,
+    /// The intent is recorded; the submission is under way, and its task id not yet recorded.
+    Submitting = 1,
+    /// A task id is recorded; the task is being polled.
+    Submitted = 2,
+    /// The results are in the output folder.
+    Completed = 3,
+    /// It failed; the code and message say why.
+    Failed = 4,
+}
+
+impl State {
+    /// Every state, in numeric order.
+    pub const ALL: [State; 5] = [
+        State::Queued,
+        State::Submitting,
+        State::Submitted,
+        State::Completed,
+        State::Failed,
+    ];
+
+    /// The name used in the journal and the report: `queued`, `submitting`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Queued => "queued",
+            State::Submitting => "submitting",
+            State::Submitted => "submitted",
+            State::Completed => "completed",
+            State::Failed => "failed",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<State> {
+        State::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    pub fn from_i32(value: i32) -> Option<State> {
+        State::ALL.into_iter().find(|s| *s as i32 == value)
+    }
+}
+
+/// How long after its submission a task is polled rather than submitted again: results are
+/// kept 24 hours, and a poll needs a margin.
+pub const RESUBMIT_AFTER_SECONDS: f64 = 23.0 * 3600.0;
+
+/// One input of a batch.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// The path as given.
+    pub path: PathBuf,
+    /// The output name without extension, relative to the output folder.
+    pub stem: PathBuf,
+    pub operation: Operation,
+    settings: Option<String>,
+    /// What the journal holds (and will hold) about it.
+    pub row: Row,
+    /// Completed by an earlier run: nothing to do.
+    pub skipped: bool,
+}
+
+impl Item {
+    pub fn state(&self) -> State {
+        self.row.state
+    }
+
+    /// The code of the failure, for a failed input.
+    pub fn code(&self) -> Option<Code> {
+        self.row.code.and_then(Code::from_i32)
+    }
+
+    /// Seconds from the first submission to the end, if it ended.
+    pub fn seconds(&self) -> Option<f64> {
+        Some(self.row.finished_at? - self.row.started_at?)
+    }
+}
+
+/// A batch over a journal and an output folder. Used from one thread at a time.
+pub struct Batch<'c> {
+    client: &'c Client,
+    journal: Journal,
+    output_dir: PathBuf,
+    items: Vec<Item>,
+    /// Journal keys (canonical paths) already added.
+    keys: HashSet<String>,
+    /// Output stems already given to an input of this batch.
+    stems: HashSet<PathBuf>,
+    /// Rows changed by `add_*` that the journal does not hold yet (written when the run starts).
+    unsaved: Vec<usize>,
+    /// Ends `add_*` early (they read every file) with `Cancelled`.
+    cancel: Option<Arc<Cancel>>,
+}
+
+impl<'c> Batch<'c> {
+    /// Opens a batch writing into `output_dir` (created if missing) with the journal at
+    /// `journal` (`None`: `output_dir/.ocrcloud/journal.sqlite`).
+    pub fn open(
+        client: &'c Client,
+        journal: Option<&Path>,
+        output_dir: &Path,
+    ) -> Result<Batch<'c>> {
+        match std::fs::metadata(output_dir) {
+            Ok(meta) if !meta.is_dir() => {
+                return Err(invalid(format!(
+                    "the output folder {} is a file",
+                    output_dir.display()
+                )));
+            }
+            Ok(_) => {}
+            Err(_) => std::fs::create_dir_all(output_dir).map_err(|e| {
+                Error::new(
+                    Code::Io,
+                    format!(
+                        "cannot create the output folder {}: {e}",
+                        output_dir.display()
+                    ),
+                )
+            })?,
+        }
+        let journal_path = journal
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| default_journal(output_dir));
+        Ok(Batch {
+            client,
+            journal: Journal::open(&journal_path, output_dir)?,
+            output_dir: output_dir.to_path_buf(),
+            items: Vec::new(),
+            keys: HashSet::new(),
+            stems: HashSet::new(),
+            unsaved: Vec::new(),
+            cancel: None,
+        })
+    }
+
+    /// Makes `cancel` end the adds that follow with `Cancelled`, between files and while a
+    /// file is read. The runs take their cancel switch from their poll options.
+    pub fn cancel_adds_with(&mut self, cancel: Arc<Cancel>) {
+        self.cancel = Some(cancel);
+    }
+
+    pub fn output_dir(&self) -> &Path {
+        &self.output_dir
+    }
+
+    pub fn items(&self) -> &[Item] {
+        &self.items
+    }
+
+    /// How many inputs are in `state`.
+    pub fn count(&self, state: State) -> usize {
+        self.items.iter().filter(|i| i.state() == state).count()
+    }
+
+    /// Adds one file. Its results are named after its path relative to `root` (`None`: its
+    /// own folder). `operation` `None` chooses by extension ([`inputs::operation_for`]);
+    /// `settings` `None` takes the operation's defaults. A file that cannot be submitted
+    /// (missing, unreadable, not a regular file, empty, too large) is added as failed, with the
+    /// reason; bad settings and a file outside `root` are errors. A second add of the same file
+    /// does nothing.
+    pub fn add_file(
+        &mut self,
+        path: &Path,
+        root: Option<&Path>,
+        operation: Option<Operation>,
+        settings: Option<&str>,
+    ) -> Result<()> {
+        let operation = match operation {
+            Some(op) => op,
+            None => inputs::operation_for(path).ok_or_else(|| {
+                invalid(format!(
+                    "{}: not a PDF or an image (.pdf .png .jpg .jpeg .tif .tiff .bmp .gif); \
+                     give the operation",
+                    path.display()
+                ))
+            })?,
+        };
+        let settings_hash = sha256_hex(canonical_settings(operation, settings)?.as_bytes());
+        // A path that cannot be resolved (a dangling link) is kept as given, and fails below.
+        let key = std::fs::canonicalize(path)
+            .or_else(|_| std::path::absolute(path))
+            .map_err(|e| Error::new(Code::Io, format!("cannot read {}: {e}", path.display())))?;
+        let key = key
+            .to_str()
+            .ok_or_else(|| invalid(format!("{}: the path is not UTF-8", path.display())))?
+            .to_string();
+        let relative = match root {
+            Some(root) => path.strip_prefix(root).map_err(|_| {
+                invalid(format!(
+                    "{} is not inside {}",
+                    path.display(),
+                    root.display()
+                ))
+            })?,
+            None => Path::new(path.file_name().unwrap_or(path.as_os_str())),
+        };
+        if Path::new(&key) == self.journal.path() {
+            return Err(invalid(format!(
+                "{} is the batch's journal",
+                path.display()
+            )));
+        }
+        if !self.keys.insert(key.clone()) {
+            return Ok(());
+        }
+        let stem = self.stem_for(relative);
+        let now = journal::now();
+        let previous = self.journal.find(&key)?;
+        let cancelled = || self.cancel.as_deref().is_some_and(Cancel::is_triggered);
+        let fingerprinted = fingerprint(path, &cancelled);
+        if cancelled() {
+            self.keys.remove(&key);
+            return Err(crate::call::cancelled());
+        }
+        let row = match fingerprinted {
+            Ok(print) => {
+                let outputs_exist = previous.as_ref().is_some_and(|row| {
+                    row.outputs
+                        .iter()
+                        .all(|out| self.output_dir.join(out).is_file())
+                });
+                resume(
+                    previous,
+                    &key,
+                    &print,
+                    operation.name(),
+                    &settings_hash,
+                    outputs_exist,
+                    now,
+                )
+            }
+            Err(error) => Row {
+                state: State::Failed,
+                code: Some(error.code() as i32),
+                message: Some(error.message().to_string()),
+                finished_at: Some(now),
+                ..previous.unwrap_or_else(|| new_row(&key, None, operation.name(), &settings_hash))
+            },
+        };
+        let skipped = row.state == State::Completed;
+        self.unsaved.push(self.items.len());
+        self.items.push(Item {
+            path: path.to_path_buf(),
+            stem,
+            operation,
+            settings: settings.map(str::to_string),
+            row,
+            skipped,
+        });
+        Ok(())
+    }
+
+    /// Adds every document under `folder` (see [`inputs::walk`]), named after their paths
+    /// relative to it; answers how many were added. `note` hears about skipped entries.
+    pub fn add_folder(
+        &mut self,
+        folder: &Path,
+        operation: Option<Operation>,
+        settings: Option<&str>,
+        note: &mut dyn FnMut(String),
+    ) -> Result<usize> {
+        let found = inputs::walk(folder, &self.output_dir, note)?;
+        if found.is_empty() {
+            return Err(invalid(format!(
+                "{} holds no PDF or image (.pdf .png .jpg .jpeg .tif .tiff .bmp .gif)",
+                folder.display()
+            )));
+        }
+        let before = self.items.len();
+        for file in &found {
+            if std::fs::canonicalize(&file.path).is_ok_and(|p| p == self.journal.path()) {
+                note(format!(
+                    "skipped {}: the batch's journal",
+                    file.path.display()
+                ));
+                continue;
+            }
+            self.add_file(&file.path, Some(folder), operation, settings)?;
+        }
+        Ok(self.items.len() - before)
+    }
+
+    /// The output stem for an input at `relative`: the path without its extension, or with it
+    /// when another input of this batch has that stem, then `~2`, `~3`, ... (see the README).
+    fn stem_for(&mut self, relative: &Path) -> PathBuf {
+        let plain = relative.with_extension("");
+        let mut candidate = plain.clone();
+        let mut n = 1;
+        while self.stems.contains(&candidate) {
+            candidate = if n == 1 {
+                relative.to_path_buf()
+            } else {
+                let mut name = relative.as_os_str().to_owned();
+                name.push(format!("~{n}"));
+                PathBuf::from(name)
+            };
+            n += 1;
+        }
+        self.stems.insert(candidate.clone());
+        candidate
+    }
+
+    /// Processes every input that is not completed: submits the queued ones (at most
+    /// `options.jobs` requests at once), polls the submitted ones, and writes the results
+    /// into the output folder. `progress` runs on this thread after each change of an input's
+    /// state, once it is in the journal, with the input's index (the order of the adds). Ends when every input is completed or failed (`Ok`,
+    /// even if some failed), or with an error that stops the whole batch: cancelled, refused
+    /// credentials, an open circuit breaker, a journal that cannot be written.
+    pub fn run(
+        &mut self,
+        options: &RunOptions,
+        progress: &mut dyn FnMut(usize, &Item),
+    ) -> Result<()> {
+        self.save_added()?;
+        run::run(self, options, progress)
+    }
+
+    fn save_added(&mut self) -> Result<()> {
+        let unsaved = std::mem::take(&mut self.unsaved);
+        let items = &mut self.items;
+        let ids = self.journal.write(|w| {
+            unsaved
+                .iter()
+                .map(|&i| w.put(&items[i].row))
+                .collect::<rusqlite::Result<Vec<i64>>>()
+        })?;
+        for (i, id) in unsaved.into_iter().zip(ids) {
+            items[i].row.id = id;
+        }
+        Ok(())
+    }
+}
+
+/// `output_dir/.ocrcloud/journal.sqlite`.
+pub fn default_journal(output_dir: &Path) -> PathBuf {
+    output_dir.join(".ocrcloud").join("journal.sqlite")
+}
+
+/// The settings as sent, checked, in one spelling (keys sorted, no spaces), so that the same
+/// settings written differently hash the same.
+fn canonical_settings(operation: Operation, settings: Option<&str>) -> Result<String> {
+    let text = operation.settings(settings)?;
+    if text.is_empty() {
+        return Ok(String::new());
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| invalid(format!("settings: {e}")))?;
+    Ok(value.to_string())
+}
+
+fn new_row(path: &str, print: Option<&Fingerprint>, operation: &str, settings_sha256: &str) -> Row {
+    Row {
+        id: 0,
+        path: path.to_string(),
+        size: print.map_or(0, |p| p.size),
+        modified_ns: print.map_or(0, |p| p.modified_ns),
+        sha256: print.map_or(String::new(), |p| p.sha256.clone()),
+        operation: operation.to_string(),
+        settings_sha256: settings_sha256.to_string(),
+        state: State::Queued,
+        task_id: None,
+        submitted_at: None,
+        outputs: Vec::new(),
+        code: None,
+        message: None,
+        attempts: 0,
+        possible_duplicates: 0,
+        started_at: None,
+        finished_at: None,
+    }
+}
+
+/// The resume rules: what to do with an input, given what the journal holds about it.
+///
+/// - new, or changed (content hash, operation or settings): queued, from the start;
+/// - completed with every output still there: completed (skipped);
+/// - a recorded task id younger than [`RESUBMIT_AFTER_SECONDS`] (submitted, failed after its
+///   submission, or completed with an output gone): submitted, polled by that id, never
+///   submitted again;
+/// - an older task id: queued;
+/// - caught between its intent and its task id (`submitting`, a crash during the POST): queued,
+///   and counted as a possible duplicate when it is submitted again.
+pub fn resume(
+    previous: Option<Row>,
+    path: &str,
+    print: &Fingerprint,
+    operation: &str,
+    settings_sha256: &str,
+    outputs_exist: bool,
+    now: f64,
+) -> Row {
+    let fresh = || new_row(path, Some(print), operation, settings_sha256);
+    let Some(row) = previous else {
+        return fresh();
+    };
+    let same = row.sha256 == print.sha256
+        && row.operation == operation
+        && row.settings_sha256 == settings_sha256;
+    if !same {
+        return Row {
+            id: row.id,
+            outputs: row.outputs,
+            ..fresh()
+        };
+    }
+    let young_task = row.task_id.is_some()
+        && row
+            .submitted_at
+            .is_some_and(|at| now - at < RESUBMIT_AFTER_SECONDS);
+    let state = match row.state {
+        State::Completed if outputs_exist => State::Completed,
+        _ if young_task => State::Submitted,
+        _ => State::Queued,
+    };
+    let mut next = Row {
+        state,
+        size: print.size,
+        modified_ns: print.modified_ns,
+        ..row
+    };
+    if state != State::Completed {
+        next.code = None;
+        next.message = None;
+        next.finished_at = None;
+    }
+    if state == State::Queued {
+        next.task_id = None;
+        next.submitted_at = None;
+    }
+    if row.state == State::Submitting {
+        next.possible_duplicates += 1;
+    }
+    next
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn print(sha: &str) -> Fingerprint {
+        Fingerprint {
+            size: 3,
+            modified_ns: 1,
+            sha256: sha.to_string(),
+        }
+    }
+
+    fn recorded(state: State, task_id: Option<&str>, submitted_at: Option<f64>) -> Row {
+        Row {
+            id: 7,
+            state,
+            task_id: task_id.map(str::to_string),
+            submitted_at,
+            outputs: vec!["a.txt".into()],
+            code: Some(3),
+            message: Some("timed out".into()),
+            attempts: 1,
+            ..new_row("/in/a.pdf", Some(&print("h")), "RecognizePdf", "s")
+        }
+    }
+
+    fn resumed(row: Row, sha: &str, settings: &str, outputs_exist: bool, now: f64) -> Row {
+        resume(
+            Some(row),
+            "/in/a.pdf",
+            &print(sha),
+            "RecognizePdf",
+            settings,
+            outputs_exist,
+            now,
+        )
+    }
+
+    const HOUR: f64 = 3600.0;
+
+    #[test]
+    fn an_unchanged_completed_input_is_skipped_while_its_outputs_exist() {
+        let done = recorded(State::Completed, Some("t"), Some(0.0));
+        assert_eq!(
+            resumed(done.clone(), "h", "s", true, HOUR).state,
+            State::Completed
+        );
+        // An output removed by the user: fetched again by the recorded id, not resubmitted.
+        let again = resumed(done.clone(), "h", "s", false, HOUR);
+        assert_eq!(
+            (again.state, again.task_id.as_deref()),
+            (State::Submitted, Some("t"))
+        );
+        // ... unless the task is too old to hold its results.
+        assert_eq!(
+            resumed(done, "h", "s", false, 24.0 * HOUR).state,
+            State::Queued
+        );
+    }
+
+    #[test]
+    fn a_submitted_input_is_polled_by_its_id_until_it_is_too_old() {
+        let sent = recorded(State::Submitted, Some("t"), Some(0.0));
+        let next = resumed(sent.clone(), "h", "s", false, 22.9 * HOUR);
+        assert_eq!(
+            (next.state, next.task_id.as_deref()),
+            (State::Submitted, Some("t"))
+        );
+        assert_eq!((next.code, next.message), (None, None));
+        let old = resumed(sent, "h", "s", false, 23.1 * HOUR);
+        assert_eq!((old.state, old.task_id), (State::Queued, None));
+    }
+
+    #[test]
+    fn an_input_caught_during_its_submission_is_queued_again() {
+        let caught = recorded(State::Submitting, None, None);
+        let next = resumed(caught, "h", "s", false, HOUR);
+        assert_eq!((next.state, next.possible_duplicates), (State::Queued, 1));
+        assert_eq!(
+            next.attempts, 1,
+            "the attempt that may have reached the service counts"
+        );
+    }
+
+    #[test]
+    fn a_changed_input_or_settings_start_again() {
+        for (sha, settings) in [("other", "s"), ("h", "other")] {
+            let next = resumed(
+                recorded(State::Completed, Some("t"), Some(0.0)),
+                sha,
+                settings,
+                true,
+                1.0,
+            );
+            assert_eq!(
+                (next.state, next.task_id, next.attempts),
+                (State::Queued, None, 0)
+            );
+            assert_eq!(next.id, 7);
+            assert_eq!(next.outputs, ["a.txt"], "its old outputs stay its own");
+        }
+    }
+
+    #[test]
+    fn a_failed_input_is_polled_again_if_it_has_a_task_and_submitted_again_if_not() {
+        let polled = resumed(
+            recorded(State::Failed, Some("t"), Some(0.0)),
+            "h",
+            "s",
+            false,
+            HOUR,
+        );
+        assert_eq!(polled.state, State::Submitted);
+        let queued = resumed(recorded(State::Failed, None, None), "h", "s", false, HOUR);
+        assert_eq!(queued.state, State::Queued);
+    }
+
+    #[test]
+    fn settings_hash_the_same_however_they_are_spelled() {
+        let op = Operation::RECOGNIZE_PDF;
+        let a =
+            canonical_settings(op, Some(r#"{"resultType":"Text", "language":"English"}"#)).unwrap();
+        let b = canonical_settings(op, Some(r#"{ "language" : "English","resultType":"Text"}"#))
+            .unwrap();
+        assert_eq!(a, b);
+        assert!(canonical_settings(op, Some("[1]")).is_err());
+        assert_eq!(
+            canonical_settings(Operation::named("BinarizeImage").unwrap(), None).unwrap(),
+            ""
+        );
+    }
+}
