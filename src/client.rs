@@ -5,9 +5,9 @@ use crate::auth::{Auth, Bearer, check_header_safe};
 use crate::error::{Code, Error, Result, invalid, protocol};
 use crate::files::{FileSink, persist_results};
 use crate::flow::{Flow, Outcome};
-use crate::http::{self, CachingResolver, HttpSource, Request};
+use crate::http::{self, CachingResolver, HttpSource, Payload, Request};
 use crate::logging::{Level, log};
-use crate::operations::{Document, Operation};
+use crate::operations::{Body, Document, Operation};
 use crate::retry::retrying;
 use crate::secrets::{self, QUERY_VALUE};
 use crate::settings::Settings;
@@ -168,10 +168,14 @@ impl Client {
         settings: Option<&str>,
         call: &Call,
     ) -> Result<String> {
-        let body = op.body(document, settings, call)?;
+        let body = op.body(document, settings)?;
+        let payload = match &body {
+            Body::Bytes(bytes) => Payload::Bytes(bytes),
+            Body::Upload(upload) => Payload::Upload(upload),
+        };
         let url = self.task_url(op.name(), None);
         let request = Request::new(Method::POST, &url)
-            .body(&body, "application/json")
+            .body(payload, "application/json")
             .accept("text/plain, application/json");
         redacted(self.retrying(call, false, || {
             let response = self.send(&request, !op.is_trial(), call)?;
@@ -336,7 +340,10 @@ impl Client {
             ("client_secret", client_secret),
         ]);
         let request = Request::new(Method::POST, &url)
-            .body(form.as_bytes(), "application/x-www-form-urlencoded")
+            .body(
+                Payload::Bytes(form.as_bytes()),
+                "application/x-www-form-urlencoded",
+            )
             .idempotent();
         self.flow.token_fetched();
         let response = self.send(&request, false, call).map_err(|e| {
