@@ -6,6 +6,7 @@
  *   bench_client dir     BASE_URL TOKEN TASK_ID DIR        fetch + decode straight to files
  *   bench_client polls   BASE_URL TOKEN TASK_ID COUNT      keep-alive polls vs a raw socket loop
  *   bench_client many    BASE_URL TOKEN IDS_FILE INTERVAL  ocr_poll_many on the ids in IDS_FILE
+ *   bench_client submit  BASE_URL TOKEN FILE               ocr_submit_file of FILE (RecognizePdf)
  *
  * BASE_URL may be https://: the environment variable OCR_CA_FILE then names the PEM file of the
  * CA to trust (ocr_client_set_ca_file), and `polls` compares against a raw TLS loop: OpenSSL's
@@ -284,6 +285,15 @@ static int many(const ocr_client *client, const char *ids_file, unsigned interva
     return 0;
 }
 
+static int submit_file(const ocr_client *client, const char *path) {
+    char *task_id = NULL;
+    ocr_code code = ocr_submit_file(client, "RecognizePdf", path, NULL, &task_id);
+    if (code != OCR_OK) die("ocr_submit_file", code);
+    printf("task=%s\n", task_id);
+    ocr_string_free(task_id);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 5) {
         fprintf(stderr, "usage: see the comment at the top of bench_client.c\n");
@@ -306,6 +316,7 @@ int main(int argc, char **argv) {
         status = polls(client, url, token, argv[4], atoi(argv[5]));
     if (strcmp(mode, "many") == 0 && argc == 6)
         status = many(client, argv[4], (unsigned)atoi(argv[5]));
+    if (strcmp(mode, "submit") == 0) status = submit_file(client, argv[4]);
     ocr_client_free(client);
     return status;
 }
