@@ -25,8 +25,10 @@ bytes after a PDF header, made in a temporary folder and removed after) with ben
 `submit` (ocr_submit_file) and the Python binding's submit_file, against `curl --data-binary
 @body.json` of the same body, written in advance. The emulator runs with --discard-bodies: it
 reads each body to its end and counts it without parsing or decoding it, which would cost more
-than the upload; every run's body must reach it whole. Peak RSS is the process's maximum
-resident set, so it includes the Python interpreter for the binding.
+than the upload; every run's body must reach it whole. `curl --data-binary` reads the whole
+body into memory before it sends it; `curl -T` (a second row, for reference) streams it from the
+file. Peak RSS is the process's maximum resident set, so it includes the Python interpreter for
+the binding (and the binding's time its start).
 
 The flow-control rows (bench_flow.c) load one client with 32 threads fetching a completed task
 and one ocr_poll_many of 1000 tasks, against a fresh emulator with `--rate-limit 50` per run:
@@ -289,6 +291,9 @@ def bench_upload(args, binary, target, emulator_binary):
                 ("curl --data-binary @body.json",
                  ["curl", "-s", "-o", "/dev/null", "-H", f"Authorization: Bearer {token}", "-H",
                   "Content-Type: application/json", "--data-binary", f"@{body}", url], None),
+                ("curl -T body.json -X POST (streams the file)",
+                 ["curl", "-s", "-o", "/dev/null", "-H", f"Authorization: Bearer {token}", "-H",
+                  "Content-Type: application/json", "-X", "POST", "-T", body, url], None),
                 ("ocrcloud C, ocr_submit_file", [binary, "submit", emulator.url, token, document], None),
                 ("ocrcloud Python binding, submit_file",
                  [sys.executable, os.path.join(BENCHES, "binding_submit.py"), emulator.url, token, document],
