@@ -5,6 +5,7 @@
  *   bench_client memory  BASE_URL TOKEN TASK_ID            fetch + decode into memory
  *   bench_client dir     BASE_URL TOKEN TASK_ID DIR        fetch + decode straight to files
  *   bench_client polls   BASE_URL TOKEN TASK_ID COUNT      keep-alive polls vs a raw socket loop
+ *                                                          (wall and this thread's CPU time)
  *   bench_client many    BASE_URL TOKEN IDS_FILE INTERVAL  ocr_poll_many on the ids in IDS_FILE
  *   bench_client submit  BASE_URL TOKEN FILE               ocr_submit_file of FILE (RecognizePdf)
  *
@@ -30,6 +31,14 @@
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* CPU time of the calling thread (user and system): what a loop costs this process, whatever
+ * else the machine runs. */
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -214,26 +223,31 @@ static int polls(const ocr_client *client, const char *base_url, const char *tok
         if (code != OCR_OK) die("ocr_fetch_result", code);
         ocr_result_free(result);
     }
-    double raw = 0, ours = 0;
+    double raw = 0, ours = 0, raw_cpu = 0, ours_cpu = 0;
     int block = count / 10 > 0 ? count / 10 : 1;
     for (int done = 0; done < count; done += block) {
-        double start = now_s();
+        double start = now_s(), start_cpu = cpu_s();
         for (int i = 0; i < block; i++) {
             if (raw_exchange(&conn, request, (size_t)request_len) != 0) return 1;
         }
         raw += now_s() - start;
+        raw_cpu += cpu_s() - start_cpu;
         start = now_s();
+        start_cpu = cpu_s();
         for (int i = 0; i < block; i++) {
             ocr_code code = ocr_fetch_result(client, task_id, &result);
             if (code != OCR_OK) die("ocr_fetch_result", code);
             ocr_result_free(result);
         }
         ours += now_s() - start;
+        ours_cpu += cpu_s() - start_cpu;
     }
     close_raw(&conn);
     int total = ((count + block - 1) / block) * block;
-    printf("raw_us=%.2f ocrcloud_us=%.2f ratio=%.3f\n", raw / total * 1e6, ours / total * 1e6,
-           ours / raw);
+    printf("raw_us=%.2f ocrcloud_us=%.2f ratio=%.3f raw_cpu_us=%.2f ocrcloud_cpu_us=%.2f "
+           "cpu_ratio=%.3f\n",
+           raw / total * 1e6, ours / total * 1e6, ours / raw, raw_cpu / total * 1e6,
+           ours_cpu / total * 1e6, ours_cpu / raw_cpu);
     return 0;
 }
 

@@ -221,13 +221,20 @@ impl Client {
         let request = Request::new(Method::GET, url).accept("application/json");
         let response = self.send(&request, with_token, call)?;
         http::check_no_encoding(&response, url)?;
+        // Kept for a message only when it is not JSON (the body goes to the parser).
         let content_type = http::header_text(&response, header::CONTENT_TYPE);
+        let not_json =
+            !content_type.is_empty() && !content_type.to_ascii_lowercase().contains("json");
+        let content_type = if not_json {
+            content_type.to_string()
+        } else {
+            String::new()
+        };
         let limit = self.settings().max_response_bytes;
         let source = HttpSource::new(response, limit, call, url)?;
         let mut answer = wire::read_answer(source, sink).map_err(|e| {
-            let not_json = !content_type.to_ascii_lowercase().contains("json");
             e.map_message(|m| {
-                if not_json && !content_type.is_empty() {
+                if not_json {
                     format!("GET {url}: {m} (Content-Type: {content_type})")
                 } else {
                     format!("GET {url}: {m}")
@@ -410,7 +417,7 @@ fn outcome_of(exchanged: &Result<Response<ureq::Body>>, call: &Call) -> Outcome 
     match exchanged {
         Ok(response) => match response.status().as_u16() {
             200..=299 => Outcome::Success,
-            429 | 503 => Outcome::Throttled(http::parse_retry_after(&http::header_text(
+            429 | 503 => Outcome::Throttled(http::parse_retry_after(http::header_text(
                 response,
                 header::RETRY_AFTER,
             ))),

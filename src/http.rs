@@ -7,7 +7,7 @@
 use crate::call::{Call, cancelled};
 use crate::cancel::Cancel;
 use crate::error::{Code, Error, Result, invalid, protocol};
-use crate::logging::{Level, log};
+use crate::logging::{self, Level, log};
 use crate::secrets;
 use crate::settings::Settings;
 use crate::upload::{Upload, UploadReader};
@@ -114,7 +114,8 @@ pub fn exchange(
     if length.is_some_and(|length| length > EXPECT_CONTINUE_ABOVE) {
         builder = builder.header(header::EXPECT, HeaderValue::from_static("100-continue"));
     }
-    let started = Instant::now();
+    // Timed only for the debug line: a status poll is a few system calls.
+    let started = logging::enabled(Level::Debug).then(Instant::now);
     let written_before = transport::bytes_written();
     // A request without a body carries no Content-Length (RFC 9110, section 8.6).
     let outcome = match (request.body, upload.as_mut()) {
@@ -146,7 +147,7 @@ pub fn exchange(
         }
     });
     log(Level::Debug, || {
-        let took = started.elapsed().as_secs_f64() * 1000.0;
+        let took = started.map_or(0.0, |started| started.elapsed().as_secs_f64() * 1000.0);
         match &outcome {
             Ok(response) => format!(
                 "{} {} -> HTTP {} ({took:.1} ms to the headers)",
@@ -248,13 +249,12 @@ fn too_large(url: &str, length: u64, limit: u64) -> Error {
 }
 
 /// A response header as text; `""` when absent or not text.
-pub fn header_text(response: &Response<ureq::Body>, name: header::HeaderName) -> String {
+pub fn header_text(response: &Response<ureq::Body>, name: header::HeaderName) -> &str {
     response
         .headers()
         .get(name)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
-        .to_string()
 }
 
 fn content_length(response: &Response<ureq::Body>) -> Option<u64> {
@@ -304,8 +304,8 @@ pub fn check_no_encoding(response: &Response<ureq::Body>, url: &str) -> Result<(
 pub fn status_error(request: &Request, response: Response<ureq::Body>, call: &Call) -> Error {
     let (method, url) = (request.method.as_str(), request.url);
     let status = response.status();
-    let retry_after = parse_retry_after(&header_text(&response, header::RETRY_AFTER));
-    let location = header_text(&response, header::LOCATION);
+    let retry_after = parse_retry_after(header_text(&response, header::RETRY_AFTER));
+    let location = header_text(&response, header::LOCATION).to_string();
     let detail = read_small_body(response, url, call)
         .map(|body| wire::problem_text(secrets::redact(&body).as_bytes()))
         .unwrap_or_default();

@@ -187,9 +187,9 @@ impl UploadReader<'_> {
         self.consumed += take as u64;
         let encoded = take.div_ceil(3) * 4;
         if encoded <= buf.len() {
-            return Ok(STANDARD.encode(raw, (&mut buf[..encoded]).as_out()).len());
+            return Ok(STANDARD.encode(raw, buf[..encoded].as_out()).len());
         }
-        let group = STANDARD.encode(raw, (&mut self.carry[..]).as_out());
+        let group = STANDARD.encode(raw, self.carry[..].as_out());
         let copied = copy(group, buf);
         self.carried = copied..4;
         Ok(copied)
