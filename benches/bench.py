@@ -326,12 +326,16 @@ def bench_upload(args, binary, target, emulator_binary):
 def bench_polls(args, emulator, token, binary):
     pending = emulator.fixture({"id": "bench-pending", "taskStatus": "Pending"})
     ratios, raws, ours = [], [], []
+    cpu_ratios, raw_cpus, our_cpus = [], [], []
     for _ in range(args.rounds):
         _, stdout = run([binary, "polls", emulator.url, token, pending, str(args.polls)], env=emulator.env())
         figures = dict(part.split("=") for part in stdout.split())
         raws.append(float(figures["raw_us"]))
         ours.append(float(figures["ocrcloud_us"]))
         ratios.append(float(figures["ratio"]))
+        raw_cpus.append(float(figures["raw_cpu_us"]))
+        our_cpus.append(float(figures["ocrcloud_cpu_us"]))
+        cpu_ratios.append(float(figures["cpu_ratio"]))
     if emulator.ca_file:
         title, column, raw_name = "over one keep-alive HTTPS connection", "x raw TLS", \
             "raw TLS loop (OpenSSL libssl, same process)"
@@ -339,12 +343,13 @@ def bench_polls(args, emulator, token, binary):
         title, column, raw_name = "over one keep-alive connection", "x raw socket", "raw socket loop"
     return [
         f"Status polls {title} ({args.polls} requests per round, {args.rounds} rounds; "
-        f"blocks of both loops interleaved in one process)",
+        f"blocks of both loops interleaved in one process; CPU: the client thread's own time)",
         "",
-        f"| contender | median us/request | {column} |",
-        "|---|---|---|",
-        f"| {raw_name} | {statistics.median(raws):.1f} | 1.00 |",
-        f"| ocrcloud `ocr_fetch_result` | {statistics.median(ours):.1f} | {statistics.median(ratios):.2f} |",
+        f"| contender | median us/request | {column} | median CPU us/request | CPU {column} |",
+        "|---|---|---|---|---|",
+        f"| {raw_name} | {statistics.median(raws):.1f} | 1.00 | {statistics.median(raw_cpus):.1f} | 1.00 |",
+        f"| ocrcloud `ocr_fetch_result` | {statistics.median(ours):.1f} | {statistics.median(ratios):.2f} | "
+        f"{statistics.median(our_cpus):.1f} | {statistics.median(cpu_ratios):.2f} |",
     ], statistics.median(ours) / 1e6
 
 
