@@ -373,54 +373,65 @@ fn slow_upload(tag: &str) -> (Recorder, Client, PathBuf) {
     (recorder, client, path)
 }
 
+/// Runs a timed scenario up to 3 times: a late end counts only if it happens in 3 runs of 3,
+/// so that a busy machine does not fail the test (every other check holds in each run).
+fn on_time_once_in_three(mut scenario: impl FnMut() -> Option<String>) {
+    let mut late = Vec::new();
+    for _ in 0..3 {
+        match scenario() {
+            None => return,
+            Some(why) => late.push(why),
+        }
+    }
+    panic!("late in 3 runs of 3: {late:?}");
+}
+
 #[test]
 fn a_deadline_ends_an_upload_in_the_middle() {
-    let (recorder, client, path) = slow_upload("deadline");
-    let started = Instant::now();
-    let code = submit_file_ex(&client, &path, 300, std::ptr::null_mut());
-    let took = started.elapsed();
-    let message = last_error();
-    assert_eq!(name(code), "OCR_ERR_TIMEOUT", "{message}");
-    assert!(message.contains("may exist"), "{message}");
-    assert!(
-        took < Duration::from_millis(400),
-        "a 300 ms deadline took {took:?}"
-    );
-    let request = recorder.next();
-    assert!(
-        !request.body.is_empty() && !request.complete(),
-        "ended in the middle"
-    );
-    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    on_time_once_in_three(|| {
+        let (recorder, client, path) = slow_upload("deadline");
+        let started = Instant::now();
+        let code = submit_file_ex(&client, &path, 300, std::ptr::null_mut());
+        let took = started.elapsed();
+        let message = last_error();
+        assert_eq!(name(code), "OCR_ERR_TIMEOUT", "{message}");
+        assert!(message.contains("may exist"), "{message}");
+        let request = recorder.next();
+        assert!(
+            !request.body.is_empty() && !request.complete(),
+            "ended in the middle"
+        );
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+        (took >= Duration::from_millis(400)).then(|| format!("a 300 ms deadline took {took:?}"))
+    });
 }
 
 #[test]
 fn a_cancel_ends_an_upload_in_the_middle() {
-    let (recorder, client, path) = slow_upload("cancel");
-    let cancel = ocr_cancel_new();
-    let trigger = cancel as usize;
-    let triggered = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(200));
-        unsafe { ocr_cancel_trigger(trigger as *const ocr_cancel) };
-        Instant::now()
+    on_time_once_in_three(|| {
+        let (recorder, client, path) = slow_upload("cancel");
+        let cancel = ocr_cancel_new();
+        let trigger = cancel as usize;
+        let triggered = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            unsafe { ocr_cancel_trigger(trigger as *const ocr_cancel) };
+            Instant::now()
+        });
+        let code = submit_file_ex(&client, &path, 0, cancel);
+        let ended = Instant::now();
+        let message = last_error();
+        let triggered = triggered.join().unwrap();
+        unsafe { ocr_cancel_free(cancel) };
+        assert_eq!(name(code), "OCR_ERR_CANCELLED", "{message}");
+        let request = recorder.next();
+        assert!(
+            !request.body.is_empty() && !request.complete(),
+            "ended in the middle"
+        );
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+        let after = ended.saturating_duration_since(triggered);
+        (after >= Duration::from_millis(50)).then(|| format!("ended {after:?} after the cancel"))
     });
-    let code = submit_file_ex(&client, &path, 0, cancel);
-    let ended = Instant::now();
-    let message = last_error();
-    let triggered = triggered.join().unwrap();
-    unsafe { ocr_cancel_free(cancel) };
-    assert_eq!(name(code), "OCR_ERR_CANCELLED", "{message}");
-    let after = ended.saturating_duration_since(triggered);
-    assert!(
-        after < Duration::from_millis(50),
-        "ended {after:?} after the cancel"
-    );
-    let request = recorder.next();
-    assert!(
-        !request.body.is_empty() && !request.complete(),
-        "ended in the middle"
-    );
-    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
 
 #[test]
