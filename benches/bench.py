@@ -4,10 +4,11 @@
     benches/run.sh              full run: 64 MiB result, 7 interleaved rounds, polls, poll_many,
                                 then the fetch and the polls again over HTTPS
     benches/run.sh --smoke      a few seconds with tiny inputs (the test command runs this)
-    benches/run.sh --record     also rewrite benches/RESULTS.md with this run's tables
+    benches/run.sh --record     also rewrite benches/RESULTS.md with this run's tables (with
+                                --only: only the section of that part, the rest kept)
     benches/run.sh --only https only the HTTPS rows (--only http: only the plain ones,
-                                --only flow: only the flow-control rows, --only batch: only the
-                                batch rows)
+                                --only flow: only the flow-control rows, --only upload: only
+                                the submission rows, --only batch: only the batch rows)
 
 Every figure is a ratio against a baseline measured in the same run: fetches against
 `curl -s -o /dev/null` on the same URL, polls against a raw-socket loop sending the same request,
@@ -18,6 +19,16 @@ The HTTPS rows use a second emulator started with `--tls-self-signed CA`: the fe
 `curl --cacert CA -s -o /dev/null` on the same https:// URL, the polls against a raw TLS loop in
 the same process (OpenSSL's libssl, as curl uses, on one connection, trusting the same CA), the
 C client trusting the CA with ocr_client_set_ca_file (bench_client reads OCR_CA_FILE).
+
+The submission rows submit one document of 64 MiB and one of 512 MiB (--upload-mib; random
+bytes after a PDF header, made in a temporary folder and removed after) with bench_client's
+`submit` (ocr_submit_file) and the Python binding's submit_file, against `curl --data-binary
+@body.json` of the same body, written in advance. The emulator runs with --discard-bodies: it
+reads each body to its end and counts it without parsing or decoding it, which would cost more
+than the upload; every run's body must reach it whole. `curl --data-binary` reads the whole
+body into memory before it sends it; `curl -T` (a second row, for reference) streams it from the
+file. Peak RSS is the process's maximum resident set, so it includes the Python interpreter for
+the binding (and the binding's time its start).
 
 The flow-control rows (bench_flow.c) load one client with 32 threads fetching a completed task
 and one ocr_poll_many of 1000 tasks, against a fresh emulator with `--rate-limit 50` per run:
@@ -46,6 +57,7 @@ its peak RSS at 1000 and 10000 inputs and the journal's cost per input. With --s
 one round, no large run; it fails if the batch fails or leaves results missing.
 """
 import argparse
+import base64
 import datetime
 import json
 import os
@@ -60,7 +72,7 @@ import tempfile
 import time
 import urllib.request
 
-from bench_batch import bench_batch, record_section
+from bench_batch import bench_batch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCHES = os.path.join(ROOT, "benches")
@@ -268,15 +280,94 @@ def bench_fetch(args, emulator, token, binary, target):
     return lines
 
 
+RECOGNIZE_PDF_SETTINGS = (
+    '{"language":"English","makeSkewCorrect":true,"Rotate":0,"makeBinarization":false,'
+    '"makeContrastCorrection":false,"makeUpsampling":false,"makeSpellCheck":false,'
+    '"dsrMode":"Regions","dsrConfidence":"Default","resultType":"Pdf"}'
+)
+
+
+def bench_upload(args, binary, target, emulator_binary):
+    """Submissions of one document of each size in args.upload_mib: the C client's and the
+    Python binding's ocr_submit_file against curl posting the same body, prepared in advance, to
+    an emulator that counts and discards bodies (--discard-bodies), so that its own decoding does
+    not count. Each run's body must reach the emulator whole (its discarded_bytes)."""
+    emulator = Emulator(emulator_binary, "--discard-bodies")
+    token = json.loads(emulator.call("POST", "/connect/token", form={
+        "grant_type": "client_credentials", "client_id": "demo", "client_secret": "demo-secret"}))["access_token"]
+    url = f"{emulator.url}/v5.0/ocr/RecognizePdf"
+    binding_env = dict(os.environ, OCRCLOUD_LIBRARY_DIR=target)
+    folder = tempfile.mkdtemp(prefix="ocrcloud-bench-upload-")
+    lines = [
+        f"Submission of one document ({args.rounds} interleaved rounds; the emulator counts and "
+        f"discards the body; curl posts the same body, prepared in advance)",
+        "",
+        "| document | contender | median s | min-max s | x curl | peak RSS MiB |",
+        "|---|---|---|---|---|---|",
+    ]
+    try:
+        for mib in args.upload_mib:
+            document, body = os.path.join(folder, "document.pdf"), os.path.join(folder, "body.json")
+            with open(document, "wb") as f:
+                f.write(b"%PDF-1.4\n")
+                for _ in range(mib):
+                    f.write(os.urandom(MIB))
+            with open(document, "rb") as source, open(body, "wb") as f:
+                f.write(b'{"image":"')
+                # Whole base64 groups per piece, so the pieces join into one encoding.
+                while piece := source.read(3 * MIB):
+                    f.write(base64.b64encode(piece))
+                f.write(b'","settings":' + RECOGNIZE_PDF_SETTINGS.encode() + b"}")
+            length = os.path.getsize(body)
+            contenders = [
+                ("curl --data-binary @body.json",
+                 ["curl", "-s", "-o", "/dev/null", "-H", f"Authorization: Bearer {token}", "-H",
+                  "Content-Type: application/json", "--data-binary", f"@{body}", url], None),
+                ("curl -T body.json -X POST (streams the file)",
+                 ["curl", "-s", "-o", "/dev/null", "-H", f"Authorization: Bearer {token}", "-H",
+                  "Content-Type: application/json", "-X", "POST", "-T", body, url], None),
+                ("ocrcloud C, ocr_submit_file", [binary, "submit", emulator.url, token, document], None),
+                ("ocrcloud Python binding, submit_file",
+                 [sys.executable, os.path.join(BENCHES, "binding_submit.py"), emulator.url, token, document],
+                 binding_env),
+            ]
+            times = {name: [] for name, *_ in contenders}
+            peaks = {name: [] for name, *_ in contenders}
+            for _ in range(args.rounds):
+                for name, argv, env in contenders:
+                    before = json.loads(emulator.call("GET", "/_emulator/stats"))["discarded_bytes"]
+                    seconds, peak, _ = measure(argv, env=env)
+                    received = json.loads(emulator.call("GET", "/_emulator/stats"))["discarded_bytes"] - before
+                    if received != length:
+                        raise SystemExit(f"{name}: the emulator received {received} of {length} body bytes")
+                    times[name].append(seconds)
+                    peaks[name].append(peak)
+            curl = statistics.median(times[contenders[0][0]])
+            for name, *_ in contenders:
+                median = statistics.median(times[name])
+                lines.append(
+                    f"| {mib} MiB | {name} | {median:.3f} | {min(times[name]):.3f}-{max(times[name]):.3f} | "
+                    f"{median / curl:.2f} | {max(peaks[name]) / MIB:.1f} |"
+                )
+    finally:
+        shutil.rmtree(folder)
+        emulator.stop()
+    return lines
+
+
 def bench_polls(args, emulator, token, binary):
     pending = emulator.fixture({"id": "bench-pending", "taskStatus": "Pending"})
     ratios, raws, ours = [], [], []
+    cpu_ratios, raw_cpus, our_cpus = [], [], []
     for _ in range(args.rounds):
         _, stdout = run([binary, "polls", emulator.url, token, pending, str(args.polls)], env=emulator.env())
         figures = dict(part.split("=") for part in stdout.split())
         raws.append(float(figures["raw_us"]))
         ours.append(float(figures["ocrcloud_us"]))
         ratios.append(float(figures["ratio"]))
+        raw_cpus.append(float(figures["raw_cpu_us"]))
+        our_cpus.append(float(figures["ocrcloud_cpu_us"]))
+        cpu_ratios.append(float(figures["cpu_ratio"]))
     if emulator.ca_file:
         title, column, raw_name = "over one keep-alive HTTPS connection", "x raw TLS", \
             "raw TLS loop (OpenSSL libssl, same process)"
@@ -284,12 +375,13 @@ def bench_polls(args, emulator, token, binary):
         title, column, raw_name = "over one keep-alive connection", "x raw socket", "raw socket loop"
     return [
         f"Status polls {title} ({args.polls} requests per round, {args.rounds} rounds; "
-        f"blocks of both loops interleaved in one process)",
+        f"blocks of both loops interleaved in one process; CPU: the client thread's own time)",
         "",
-        f"| contender | median us/request | {column} |",
-        "|---|---|---|",
-        f"| {raw_name} | {statistics.median(raws):.1f} | 1.00 |",
-        f"| ocrcloud `ocr_fetch_result` | {statistics.median(ours):.1f} | {statistics.median(ratios):.2f} |",
+        f"| contender | median us/request | {column} | median CPU us/request | CPU {column} |",
+        "|---|---|---|---|---|",
+        f"| {raw_name} | {statistics.median(raws):.1f} | 1.00 | {statistics.median(raw_cpus):.1f} | 1.00 |",
+        f"| ocrcloud `ocr_fetch_result` | {statistics.median(ours):.1f} | {statistics.median(ratios):.2f} | "
+        f"{statistics.median(our_cpus):.1f} | {statistics.median(cpu_ratios):.2f} |",
     ], statistics.median(ours) / 1e6
 
 
@@ -607,8 +699,11 @@ def main():
     parser.add_argument("--many-interval-ms", type=int, default=500)
     parser.add_argument("--profile", default="release")
     parser.add_argument("--no-build", action="store_true")
-    parser.add_argument("--only", choices=["http", "https", "flow", "batch"],
-                        help="run only the plain, the HTTPS, the flow-control or the batch rows")
+    parser.add_argument("--upload-mib", type=int, nargs="+", default=[64, 512],
+                        help="document sizes of the submission rows")
+    parser.add_argument("--only", choices=["http", "https", "flow", "upload", "batch"],
+                        help="run only the plain, the HTTPS, the flow-control, the submission "
+                             "or the batch rows")
     parser.add_argument("--flow-rounds", type=int, default=3)
     parser.add_argument("--flow-rate", type=int, default=50, help="the emulator's --rate-limit")
     parser.add_argument("--flow-threads", type=int, default=32)
@@ -628,6 +723,7 @@ def main():
     args = parser.parse_args()
     if args.smoke:
         args.size_mib, args.rounds, args.polls, args.many = 1, 1, 100, 20
+        args.upload_mib = [1]
         args.many_ready_ms, args.many_interval_ms = 200, 50
         args.profile, args.no_build = "debug", True
         args.flow_rounds, args.flow_threads, args.flow_fetches, args.flow_tasks = 1, 8, 3, 40
@@ -654,6 +750,8 @@ def main():
                 tables.append(bench_many(args, emulator, token, binary, request_seconds))
         finally:
             emulator.stop()
+    if not args.only or args.only == "upload":
+        tables.append(bench_upload(args, binary, target, emulator_binary))
     if not args.only or args.only == "flow":
         baseline = None if args.no_baseline else build_baseline(args.no_build)
         tables.append(bench_flow(args, target, emulator_binary, baseline))
@@ -661,20 +759,34 @@ def main():
         tables.append(["## Batch", ""] + bench_batch(args, ROOT, target, Emulator))
     tables = "\n".join(line for table in tables for line in table + [""]).rstrip("\n")
     print(tables)
-    if args.record and args.only == "batch":
-        # Only this section of RESULTS.md is replaced; the other tables stay as recorded.
-        record_section(os.path.join(BENCHES, "RESULTS.md"), tables,
-                       f"Recorded {datetime.date.today()} on {machine()} with `benches/run.sh --record "
-                       f"--only batch` ({args.profile} build; 1-minute load average {load_before:.1f} "
-                       f"before the run, {os.getloadavg()[0]:.1f} after it).")
-    elif args.record:
-        with open(os.path.join(BENCHES, "RESULTS.md"), "w") as f:
-            f.write("# Benchmark results\n\n")
-            f.write(f"Recorded {datetime.date.today()} on {machine()} with `benches/run.sh --record` "
-                    f"({args.profile} build; 1-minute load average {load_before:.1f} before the run, "
-                    f"{os.getloadavg()[0]:.1f} after it). Ratios compare runs made in the same script "
-                    f"run.\n\n")
-            f.write(tables + "\n")
+    if args.record:
+        only = f" --only {args.only}" if args.only else ""
+        note = (f"Recorded {datetime.date.today()} on {machine()} with `benches/run.sh --record{only}` "
+                f"({args.profile} build; 1-minute load average {load_before:.1f} before the run, "
+                f"{os.getloadavg()[0]:.1f} after it). Ratios compare runs made in the same script run.")
+        path = os.path.join(BENCHES, "RESULTS.md")
+        if args.only:
+            record_part(path, args.only, note, tables)
+        else:
+            with open(path, "w") as f:
+                f.write(f"# Benchmark results\n\n{note}\n\n{tables}\n")
+
+
+def record_part(path, part, note, tables):
+    """Replaces the section of an --only run in RESULTS.md (from its marker to the next one or
+    the end), or appends it; the rest stays as it was recorded."""
+    marker = f"<!-- benches/run.sh --only {part} -->"
+    with open(path) as f:
+        text = f.read()
+    section = f"{marker}\n\n{note}\n\n{tables}\n"
+    start = text.find(marker)
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("<!-- benches/run.sh --only ", start + len(marker))
+        text = text[:start] + section + ("\n" + text[end:] if end >= 0 else "")
+    with open(path, "w") as f:
+        f.write(text)
 
 
 if __name__ == "__main__":

@@ -296,19 +296,3 @@ def table(args, n, xargs, batch, large, syncs, per_commit):
             f"| journal alone (benches/journal.rs): the synced commits of one input (intent, task id, "
             f"claim, completed), {size} input{'s' if size > 1 else ''} per commit, per input | {ms:.3f} ms |")
     return lines
-
-
-def record_section(path, section, note):
-    """Replaces the section of `path` that starts with the first line of `section` (a `## `
-    heading) up to the next such heading, or appends it; `note` goes under the heading."""
-    heading, _, body = section.partition("\n")
-    with open(path) as f:
-        text = f.read()
-    start = text.find(heading + "\n")
-    if start < 0:
-        before, after = text.rstrip("\n") + "\n\n", ""
-    else:
-        end = text.find("\n## ", start + len(heading))
-        before, after = text[:start], "" if end < 0 else text[end:]
-    with open(path, "w") as f:
-        f.write(f"{before}{heading}\n\n{note}\n{body}\n{after}")

@@ -789,10 +789,13 @@ ocr_code ocr_submit_file(const ocr_client *client,
                          char **task_id_out);
 
 /**
- * Submits the file at `path` like `ocr_submit_ex` does with bytes. The file is read while it
- * is encoded, so only its encoding is held in memory. An unreadable file (missing, a folder,
- * no permission) is `OCR_ERR_IO` with the OS reason; `path` must not be NULL. On `OCR_OK`,
- * `*task_id_out` receives the id, which the caller frees with `ocr_string_free`. Thread-safe.
+ * Submits the file at `path` like `ocr_submit_ex` does with bytes. The file is read and
+ * base64-encoded while the body is sent, with its exact `Content-Length`, so memory use does
+ * not grow with its size; each attempt reads it from its start. An unreadable file (missing,
+ * a folder, no permission) is `OCR_ERR_IO` with the OS reason; so is a file whose size changes
+ * while it is sent (the upload is broken off before its end, never sent short). `path` must
+ * not be NULL. On `OCR_OK`, `*task_id_out` receives the id, which the caller frees with
+ * `ocr_string_free`. Thread-safe.
  */
 ocr_code ocr_submit_file_ex(const ocr_client *client,
                             const char *operation,

@@ -5,9 +5,9 @@ use crate::auth::{Auth, Bearer, check_header_safe};
 use crate::error::{Code, Error, Result, invalid, protocol};
 use crate::files::{FileSink, persist_results};
 use crate::flow::{Flow, Outcome};
-use crate::http::{self, CachingResolver, HttpSource, Request};
+use crate::http::{self, CachingResolver, HttpSource, Payload, Request};
 use crate::logging::{Level, log};
-use crate::operations::{Document, Operation};
+use crate::operations::{Body, Document, Operation};
 use crate::retry::retrying;
 use crate::secrets::{self, QUERY_VALUE};
 use crate::settings::Settings;
@@ -168,10 +168,14 @@ impl Client {
         settings: Option<&str>,
         call: &Call,
     ) -> Result<String> {
-        let body = op.body(document, settings, call)?;
+        let body = op.body(document, settings)?;
+        let payload = match &body {
+            Body::Bytes(bytes) => Payload::Bytes(bytes),
+            Body::Upload(upload) => Payload::Upload(upload),
+        };
         let url = self.task_url(op.name(), None);
         let request = Request::new(Method::POST, &url)
-            .body(&body, "application/json")
+            .body(payload, "application/json")
             .accept("text/plain, application/json");
         redacted(self.retrying(call, false, || {
             let response = self.send(&request, !op.is_trial(), call)?;
@@ -217,13 +221,20 @@ impl Client {
         let request = Request::new(Method::GET, url).accept("application/json");
         let response = self.send(&request, with_token, call)?;
         http::check_no_encoding(&response, url)?;
+        // Kept for a message only when it is not JSON (the body goes to the parser).
         let content_type = http::header_text(&response, header::CONTENT_TYPE);
+        let not_json =
+            !content_type.is_empty() && !content_type.to_ascii_lowercase().contains("json");
+        let content_type = if not_json {
+            content_type.to_string()
+        } else {
+            String::new()
+        };
         let limit = self.settings().max_response_bytes;
         let source = HttpSource::new(response, limit, call, url)?;
         let mut answer = wire::read_answer(source, sink).map_err(|e| {
-            let not_json = !content_type.to_ascii_lowercase().contains("json");
             e.map_message(|m| {
-                if not_json && !content_type.is_empty() {
+                if not_json {
                     format!("GET {url}: {m} (Content-Type: {content_type})")
                 } else {
                     format!("GET {url}: {m}")
@@ -336,7 +347,10 @@ impl Client {
             ("client_secret", client_secret),
         ]);
         let request = Request::new(Method::POST, &url)
-            .body(form.as_bytes(), "application/x-www-form-urlencoded")
+            .body(
+                Payload::Bytes(form.as_bytes()),
+                "application/x-www-form-urlencoded",
+            )
             .idempotent();
         self.flow.token_fetched();
         let response = self.send(&request, false, call).map_err(|e| {
@@ -403,7 +417,7 @@ fn outcome_of(exchanged: &Result<Response<ureq::Body>>, call: &Call) -> Outcome 
     match exchanged {
         Ok(response) => match response.status().as_u16() {
             200..=299 => Outcome::Success,
-            429 | 503 => Outcome::Throttled(http::parse_retry_after(&http::header_text(
+            429 | 503 => Outcome::Throttled(http::parse_retry_after(http::header_text(
                 response,
                 header::RETRY_AFTER,
             ))),

@@ -7,9 +7,10 @@
 use crate::call::{Call, cancelled};
 use crate::cancel::Cancel;
 use crate::error::{Code, Error, Result, invalid, protocol};
-use crate::logging::{Level, log};
+use crate::logging::{self, Level, log};
 use crate::secrets;
 use crate::settings::Settings;
+use crate::upload::{Upload, UploadReader};
 use crate::wire::{self, Source};
 use crate::{tls, transport};
 use std::io::Read;
@@ -24,17 +25,25 @@ use ureq::unversioned::transport::NextTimeout;
 const SMALL_BODY_LIMIT: u64 = 64 * 1024;
 /// Bodies larger than this are sent after the server's `100 Continue`, so that a server that
 /// refuses them (413, 401) says so before the upload instead of resetting it.
-const EXPECT_CONTINUE_ABOVE: usize = 1 << 20;
+const EXPECT_CONTINUE_ABOVE: u64 = 1 << 20;
 /// The longest `Retry-After` that is honoured; longer ones are shortened to this.
 const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// How long resolved addresses are reused.
 const RESOLVED_LIFETIME: Duration = Duration::from_secs(60);
 
+/// What a request carries.
+#[derive(Clone, Copy)]
+pub enum Payload<'a> {
+    Bytes(&'a [u8]),
+    /// A document's body, read from its first byte for each exchange.
+    Upload(&'a Upload<'a>),
+}
+
 /// The parts of a request that an exchange needs.
 pub struct Request<'a> {
     pub method: Method,
     pub url: &'a str,
-    pub body: Option<(&'a [u8], &'static str)>,
+    pub body: Option<(Payload<'a>, &'static str)>,
     pub accept: &'static str,
     /// Whether sending it twice does no harm (GET, DELETE, a token request).
     pub idempotent: bool,
@@ -53,7 +62,7 @@ impl<'a> Request<'a> {
         }
     }
 
-    pub fn body(self, body: &'a [u8], content_type: &'static str) -> Self {
+    pub fn body(self, body: Payload<'a>, content_type: &'static str) -> Self {
         Request {
             body: Some((body, content_type)),
             ..self
@@ -92,19 +101,37 @@ pub fn exchange(
     if let Some((_, content_type)) = request.body {
         builder = builder.header(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     }
-    if request
-        .body
-        .is_some_and(|(body, _)| body.len() > EXPECT_CONTINUE_ABOVE)
-    {
+    // A document's body is read from its start for each exchange; a file measured now.
+    let mut upload = match request.body {
+        Some((Payload::Upload(upload), _)) => Some(upload.reader(call).map_err(Error::unsent)?),
+        _ => None,
+    };
+    let length = match (request.body, &upload) {
+        (_, Some(reader)) => Some(reader.length()),
+        (Some((Payload::Bytes(body), _)), None) => Some(body.len() as u64),
+        _ => None,
+    };
+    if length.is_some_and(|length| length > EXPECT_CONTINUE_ABOVE) {
         builder = builder.header(header::EXPECT, HeaderValue::from_static("100-continue"));
     }
-    let started = Instant::now();
+    // Timed only for the debug line: a status poll is a few system calls.
+    let started = logging::enabled(Level::Debug).then(Instant::now);
     let written_before = transport::bytes_written();
     // A request without a body carries no Content-Length (RFC 9110, section 8.6).
-    let outcome = match request.body {
-        Some((body, _)) => run(agent, builder.body(body), request.url, settings, call),
-        None => run(agent, builder.body(()), request.url, settings, call),
+    let outcome = match (request.body, upload.as_mut()) {
+        (_, Some(reader)) => {
+            let builder = builder.header(header::CONTENT_LENGTH, reader.length());
+            let body = ureq::SendBody::from_reader(reader);
+            run(agent, builder.body(body), request.url, settings, call)
+        }
+        (Some((Payload::Bytes(body), _)), None) => {
+            run(agent, builder.body(body), request.url, settings, call)
+        }
+        _ => run(agent, builder.body(()), request.url, settings, call),
     };
+    // The reader's own failure (the file, the deadline, a cancel) says more than the
+    // transport's report of it.
+    let unreadable = upload.as_mut().and_then(UploadReader::take_failure);
     let outcome = outcome.map_err(|e| {
         let unsent = transport::bytes_written() == written_before
             || matches!(
@@ -112,7 +139,7 @@ pub fn exchange(
                 ureq::Error::ConnectionFailed | ureq::Error::HostNotFound
             );
         let what = format!("{} {}", request.method, request.url);
-        let error = transport_error(e, &what, request.url, call);
+        let error = unreadable.unwrap_or_else(|| transport_error(e, &what, request.url, call));
         if unsent {
             error.unsent()
         } else {
@@ -120,7 +147,7 @@ pub fn exchange(
         }
     });
     log(Level::Debug, || {
-        let took = started.elapsed().as_secs_f64() * 1000.0;
+        let took = started.map_or(0.0, |started| started.elapsed().as_secs_f64() * 1000.0);
         match &outcome {
             Ok(response) => format!(
                 "{} {} -> HTTP {} ({took:.1} ms to the headers)",
@@ -222,13 +249,12 @@ fn too_large(url: &str, length: u64, limit: u64) -> Error {
 }
 
 /// A response header as text; `""` when absent or not text.
-pub fn header_text(response: &Response<ureq::Body>, name: header::HeaderName) -> String {
+pub fn header_text(response: &Response<ureq::Body>, name: header::HeaderName) -> &str {
     response
         .headers()
         .get(name)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
-        .to_string()
 }
 
 fn content_length(response: &Response<ureq::Body>) -> Option<u64> {
@@ -278,8 +304,8 @@ pub fn check_no_encoding(response: &Response<ureq::Body>, url: &str) -> Result<(
 pub fn status_error(request: &Request, response: Response<ureq::Body>, call: &Call) -> Error {
     let (method, url) = (request.method.as_str(), request.url);
     let status = response.status();
-    let retry_after = parse_retry_after(&header_text(&response, header::RETRY_AFTER));
-    let location = header_text(&response, header::LOCATION);
+    let retry_after = parse_retry_after(header_text(&response, header::RETRY_AFTER));
+    let location = header_text(&response, header::LOCATION).to_string();
     let detail = read_small_body(response, url, call)
         .map(|body| wire::problem_text(secrets::redact(&body).as_bytes()))
         .unwrap_or_default();

@@ -11,7 +11,8 @@
 //!   quota, circuit breaker);
 //! - [`client`]: the calls of the task API;
 //! - [`poll`]: waiting for a task with interval, backoff, deadline and cancellation;
-//! - [`operations`]: the service's operations and their request bodies;
+//! - [`operations`]: the service's operations and their request bodies; `upload`: a
+//!   document's body, streamed;
 //! - [`files`]: files that appear whole or not at all;
 //! - [`secrets`]: what never appears in a message or log line;
 //! - [`tls`]: the certificates a client trusts and the proxy it goes through;
@@ -42,4 +43,5 @@ pub mod secrets;
 pub mod settings;
 pub mod tls;
 mod transport;
+mod upload;
 pub mod wire;

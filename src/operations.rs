@@ -1,8 +1,7 @@
 //! The service's operations and the body each one takes.
 
-use crate::call::Call;
 use crate::error::{Code, Error, Result, invalid};
-use base64_simd::STANDARD;
+use crate::upload::{Upload, unreadable};
 use std::io::Read;
 use std::path::Path;
 
@@ -128,62 +127,44 @@ impl Operation {
 
     /// The POST body for `document` with `settings` (a JSON object; `None` for the defaults).
     ///
-    /// The document is base64-encoded for image operations, in pieces between which `call`'s
-    /// deadline and cancel are checked (a large document takes a while); for text to speech it
-    /// is the text itself and must be UTF-8. A file document must be a regular file.
-    pub fn body(&self, document: Document, settings: Option<&str>, call: &Call) -> Result<Vec<u8>> {
+    /// For image operations the document is sent as base64 encoded while the body is sent
+    /// ([`Upload`]); a file document must be a regular file, opened here. For text to speech
+    /// it is the text itself, which must be UTF-8, and the body is built in memory.
+    pub fn body<'a>(&self, document: Document<'a>, settings: Option<&str>) -> Result<Body<'a>> {
         let settings = self.settings(settings)?;
-        let mut body = Vec::new();
-        match self.shape {
-            BodyShape::ImageAndSettings | BodyShape::ImageOnly => {
-                body.extend_from_slice(b"{\"image\":\"");
-                match document {
-                    Document::Bytes(bytes) => {
-                        reserve_encoded(&mut body, bytes.len() as u64, settings)?;
-                        for piece in bytes.chunks(ENCODE_PIECE) {
-                            call.check()?;
-                            STANDARD.encode_append(piece, &mut body);
-                        }
-                    }
-                    Document::File(path) => encode_file(path, &mut body, settings, call)?,
-                }
-                body.push(b'"');
-            }
-            BodyShape::TextAndSettings => {
-                let owned;
-                let bytes = match document {
-                    Document::Bytes(bytes) => bytes,
-                    Document::File(path) => {
-                        let (mut file, size) = open_document(path)?;
-                        let mut text = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-                        file.read_to_end(&mut text)
-                            .map_err(|e| unreadable(path, e))?;
-                        owned = text;
-                        &owned
-                    }
-                };
-                let text = std::str::from_utf8(bytes).map_err(|_| {
-                    invalid(format!("{} takes UTF-8 text as its document", self.name))
-                })?;
-                body.extend_from_slice(b"{\"text\":");
-                body.extend_from_slice(
-                    serde_json::to_string(text)
-                        .expect("a string always serializes")
-                        .as_bytes(),
-                );
-            }
+        let rest = if settings.is_empty() {
+            "}".to_string()
+        } else {
+            format!(",\"settings\":{settings}}}")
+        };
+        if self.shape != BodyShape::TextAndSettings {
+            let suffix = format!("\"{rest}");
+            return Ok(Body::Upload(match document {
+                Document::Bytes(bytes) => Upload::of_bytes(bytes, suffix),
+                Document::File(path) => Upload::of_file(open_document(path)?, path, suffix),
+            }));
         }
-        if !settings.is_empty() {
-            body.extend_from_slice(b",\"settings\":");
-            body.extend_from_slice(settings.as_bytes());
-        }
-        body.push(b'}');
-        Ok(body)
+        let owned;
+        let bytes = match document {
+            Document::Bytes(bytes) => bytes,
+            Document::File(path) => {
+                let mut text = Vec::new();
+                open_document(path)?
+                    .read_to_end(&mut text)
+                    .map_err(|e| unreadable(path, e))?;
+                owned = text;
+                &owned
+            }
+        };
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| invalid(format!("{} takes UTF-8 text as its document", self.name)))?;
+        let text = serde_json::to_string(text).expect("a string always serializes");
+        Ok(Body::Bytes(format!("{{\"text\":{text}{rest}").into_bytes()))
     }
 }
 
-/// The document to submit: bytes in memory, or a file that is read while it is encoded (so only
-/// its encoding is held in memory).
+/// The document to submit: bytes in memory, or a file that is read while the body is sent (so
+/// memory use does not grow with its size).
 #[derive(Clone, Copy, Debug)]
 pub enum Document<'a> {
     /// The document's bytes.
@@ -192,28 +173,18 @@ pub enum Document<'a> {
     File(&'a Path),
 }
 
-/// Reserves room for the base64 of `len` bytes and the rest of the body.
-fn reserve_encoded(body: &mut Vec<u8>, len: u64, settings: &str) -> Result<()> {
-    let encoded = usize::try_from(len)
-        .ok()
-        .and_then(|len| len.checked_add(2))
-        .map(|len| len / 3 * 4);
-    encoded
-        .and_then(|n| body.try_reserve_exact(n + settings.len() + 32).ok())
-        .ok_or_else(|| {
-            Error::new(
-                Code::TooLarge,
-                format!("the document ({len} bytes) is too large to encode in memory"),
-            )
-        })
+/// A POST body.
+#[derive(Debug)]
+pub enum Body<'a> {
+    /// Built in memory.
+    Bytes(Vec<u8>),
+    /// Streamed from a document while it is sent.
+    Upload(Upload<'a>),
 }
 
-/// Bytes of a document encoded between two checks of the call's limits: whole base64 groups.
-const ENCODE_PIECE: usize = 3 << 20;
-
-/// Opens a document and answers its size. Only a regular file is read: a FIFO would wait for a
-/// writer for ever and a device may never end.
-fn open_document(path: &Path) -> Result<(std::fs::File, u64)> {
+/// Opens a document. Only a regular file is read: a FIFO would wait for a writer for ever and
+/// a device may never end.
+fn open_document(path: &Path) -> Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
     let file = crate::faults::file_step(crate::faults::Step::FileRead)
         .and_then(|()| {
@@ -230,34 +201,7 @@ fn open_document(path: &Path) -> Result<(std::fs::File, u64)> {
             format!("cannot read {}: not a regular file", path.display()),
         ));
     }
-    Ok((file, metadata.len()))
-}
-
-/// Appends the base64 of a file's content, read in pieces of whole base64 groups.
-fn encode_file(path: &Path, body: &mut Vec<u8>, settings: &str, call: &Call) -> Result<()> {
-    let (mut file, size) = open_document(path)?;
-    reserve_encoded(body, size, settings)?;
-    let mut piece = vec![0u8; ENCODE_PIECE];
-    loop {
-        call.check()?;
-        let mut filled = 0;
-        while filled < piece.len() {
-            match file.read(&mut piece[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(unreadable(path, e)),
-            }
-        }
-        STANDARD.encode_append(&piece[..filled], body);
-        if filled < piece.len() {
-            return Ok(());
-        }
-    }
-}
-
-fn unreadable(path: &Path, error: std::io::Error) -> Error {
-    Error::new(Code::Io, format!("cannot read {}: {error}", path.display()))
+    Ok(file)
 }
 
 /// Refuses settings that are not a JSON object, naming the problem.
@@ -272,14 +216,29 @@ fn check_settings(text: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::call::Call;
     use serde_json::{Value, json};
+
+    /// The whole body, as sent.
+    fn bytes_of(body: Result<Body>) -> Result<Vec<u8>> {
+        match body? {
+            Body::Bytes(bytes) => Ok(bytes),
+            Body::Upload(upload) => {
+                let call = Call::default();
+                let mut reader = upload.reader(&call)?;
+                let mut bytes = Vec::new();
+                reader.read_to_end(&mut bytes).unwrap();
+                assert_eq!(bytes.len() as u64, reader.length());
+                Ok(bytes)
+            }
+        }
+    }
 
     fn body_json(op: &str, document: &[u8], settings: Option<&str>) -> Value {
         let body = Operation::named(op)
             .unwrap()
-            .body(Document::Bytes(document), settings, &Call::default())
-            .unwrap();
-        serde_json::from_slice(&body).unwrap()
+            .body(Document::Bytes(document), settings);
+        serde_json::from_slice(&bytes_of(body).unwrap()).unwrap()
     }
 
     #[test]
@@ -328,33 +287,31 @@ mod tests {
             1,
             2,
             3,
-            (3 << 20) - 1,
-            3 << 20,
+            (3 << 16) - 1,
+            3 << 16,
+            (3 << 16) + 1,
             (3 << 20) + 1,
             7_000_001,
         ] {
             let data: Vec<u8> = (0..len).map(|i| (i * 31 % 256) as u8).collect();
             std::fs::write(&path, &data).unwrap();
-            assert_eq!(
-                pdf.body(Document::File(&path), None, &Call::default())
-                    .unwrap(),
-                pdf.body(Document::Bytes(&data), None, &Call::default())
-                    .unwrap(),
-                "{len}"
+            let expected = format!(
+                "{{\"image\":\"{}\",\"settings\":{RECOGNIZE_PDF_SETTINGS}}}",
+                base64_simd::STANDARD.encode_to_string(&data)
             );
+            let from_file = bytes_of(pdf.body(Document::File(&path), None)).unwrap();
+            assert!(from_file == expected.as_bytes(), "{len}");
+            let from_bytes = bytes_of(pdf.body(Document::Bytes(&data), None)).unwrap();
+            assert!(from_bytes == expected.as_bytes(), "{len}");
         }
         std::fs::write(&path, "Grüße").unwrap();
         let tts = Operation::named("ConvertTextToSpeech").unwrap();
         assert_eq!(
-            tts.body(Document::File(&path), None, &Call::default())
-                .unwrap(),
-            tts.body(Document::Bytes("Grüße".as_bytes()), None, &Call::default())
-                .unwrap()
+            bytes_of(tts.body(Document::File(&path), None)).unwrap(),
+            bytes_of(tts.body(Document::Bytes("Grüße".as_bytes()), None)).unwrap()
         );
         for missing in [dir.join("missing.pdf"), dir.clone()] {
-            let err = pdf
-                .body(Document::File(&missing), None, &Call::default())
-                .unwrap_err();
+            let err = bytes_of(pdf.body(Document::File(&missing), None)).unwrap_err();
             assert_eq!(err.code(), Code::Io, "{err}");
             assert!(err.message().contains("cannot read"), "{err}");
         }
@@ -365,23 +322,19 @@ mod tests {
     fn refuses_settings_that_are_not_an_object_and_text_that_is_not_utf8() {
         let pdf = Operation::RECOGNIZE_PDF;
         for bad in ["[]", "\"x\"", "{", "{\"a\":}", ""] {
-            let err = pdf
-                .body(Document::Bytes(b"x"), Some(bad), &Call::default())
-                .unwrap_err();
+            let err = bytes_of(pdf.body(Document::Bytes(b"x"), Some(bad))).unwrap_err();
             assert_eq!(err.code(), Code::InvalidArgument, "{bad}");
             assert!(err.message().contains("settings_json"), "{err}");
         }
         let tts = Operation::named("ConvertTextToSpeech").unwrap();
         assert_eq!(
-            tts.body(Document::Bytes(b"\xff"), None, &Call::default())
+            bytes_of(tts.body(Document::Bytes(b"\xff"), None))
                 .unwrap_err()
                 .code(),
             Code::InvalidArgument
         );
         let binarize = Operation::named("BinarizeImage").unwrap();
-        let err = binarize
-            .body(Document::Bytes(b"png"), Some("{}"), &Call::default())
-            .unwrap_err();
+        let err = bytes_of(binarize.body(Document::Bytes(b"png"), Some("{}"))).unwrap_err();
         assert!(err.message().contains("takes no settings"), "{err}");
     }
 }

@@ -6,7 +6,9 @@
 //! - Before it reuses a keep-alive connection (and again when it returns one to its pool), ureq
 //!   asks the transport whether the connection is still open. Its own TCP transport answers with
 //!   three system calls (non-blocking on, a read, non-blocking off); this one peeks with
-//!   `MSG_DONTWAIT` in one. Status polls are small requests on one connection, so those calls
+//!   `MSG_DONTWAIT` in one, and only before a reuse: when the connection comes back right after
+//!   its answer was read, the peek before its next use sees the same (a close by the server,
+//!   bytes after the answer). Status polls are small requests on one connection, so those calls
 //!   were a large share of their cost.
 //!
 //! - Connecting waits in the same short slices, so a cancel also ends a connection attempt to a
@@ -103,6 +105,7 @@ impl<In: Transport> Connector<In> for TcpConnector {
             write_timeout: None,
             owner: fork_generation(),
             closed: false,
+            read_since_check: false,
         })))
     }
 }
@@ -211,6 +214,9 @@ pub struct TcpTransport {
     owner: u64,
     /// Set by a short-read fault: the server "closed" the connection after a partial read.
     closed: bool,
+    /// Whether bytes were read since the last check of [`Transport::is_open`]: the check when
+    /// the connection goes back to the pool then needs no peek.
+    read_since_check: bool,
 }
 
 /// How long one read or write may wait, and how to wait for it.
@@ -345,13 +351,19 @@ impl Transport for TcpTransport {
             self.closed = true;
         }
         self.buffers.input_appended(amount);
+        self.read_since_check = true;
         Ok(amount > 0)
     }
 
     /// Open means: made by this process, nothing to read yet, and not closed by the server.
+    /// Right after an answer was read (the connection going back to the pool) it is taken as
+    /// open without a peek; the check before the next use peeks.
     fn is_open(&mut self) -> bool {
         if self.closed || self.owner != fork_generation() {
             return false;
+        }
+        if std::mem::take(&mut self.read_since_check) {
+            return true;
         }
         let mut byte = 0u8;
         // SAFETY: a one-byte buffer on the stack for a socket this transport owns.

@@ -1,12 +1,14 @@
 //! The task API: POST, GET and DELETE on every operation, and `GetTaskStatus`.
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Extension, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::{MethodRouter, get, post};
+use http_body::Body as _;
+use std::pin::Pin;
 
 use crate::auth::{self, require_token};
 use crate::limits::{self, Client};
@@ -14,10 +16,11 @@ use crate::operations::{Operation, parse_submission};
 use crate::problem::Problem;
 use crate::results::produce;
 use crate::server::AppState;
-use crate::tasks::{Task, View, id_answer, json_answer};
+use crate::tasks::{Outcome, Task, View, id_answer, json_answer};
 
-/// API routes on lower-case paths without the optional `/ocr` segment (see `server::normalize`).
-pub fn routes() -> Router<AppState> {
+/// API routes on lower-case paths without the optional `/ocr` segment (see `server::normalize`);
+/// with `discard_bodies`, submissions are counted and thrown away (`--discard-bodies`).
+pub fn routes(discard_bodies: bool) -> Router<AppState> {
     let router = Router::new()
         .route("/connect/token", post(auth::issue_token))
         .route("/v5.0/utilities/gettaskstatus", get(task_status));
@@ -25,16 +28,20 @@ pub fn routes() -> Router<AppState> {
         .into_iter()
         .fold(router, |router, operation| {
             let path = format!("/v5.0/{}", operation.name().to_ascii_lowercase());
-            router.route(&path, operation_routes(operation))
+            router.route(&path, operation_routes(operation, discard_bodies))
         })
 }
 
-fn operation_routes(operation: Operation) -> MethodRouter<AppState> {
-    get(move |State(state), headers, uri| fetch(state, operation, headers, uri))
-        .post(move |State(state), Extension(client), headers, body| {
+fn operation_routes(operation: Operation, discard_bodies: bool) -> MethodRouter<AppState> {
+    let routes = get(move |State(state), headers, uri| fetch(state, operation, headers, uri))
+        .delete(move |State(state), headers, uri| remove(state, operation, headers, uri));
+    if discard_bodies {
+        routes.post(move |State(state), headers, body| discard(state, operation, headers, body))
+    } else {
+        routes.post(move |State(state), Extension(client), headers, body| {
             submit(state, operation, client, headers, body)
         })
-        .delete(move |State(state), headers, uri| remove(state, operation, headers, uri))
+    }
 }
 
 /// `GET /v5.0/ocr/{Operation}?id=`: the task's answer with its results.
@@ -112,6 +119,34 @@ async fn submit(
         Some(reservation) => state.tasks.insert_reserved(reservation, id.clone(), task),
         None => state.tasks.insert(id.clone(), task),
     }
+    Ok(id_answer(id))
+}
+
+/// `POST /v5.0/ocr/{Operation}` with `--discard-bodies`: reads the body to its end, counting
+/// it, and answers the id of a task that ends in `Error`.
+async fn discard(
+    state: AppState,
+    operation: Operation,
+    headers: HeaderMap,
+    mut body: Body,
+) -> Result<Response, Problem> {
+    authorize(&state, operation, &headers)?;
+    let mut bytes = 0u64;
+    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        let frame = frame.map_err(|error| Problem::bad_request(error.to_string()))?;
+        bytes += frame.data_ref().map_or(0, |data| data.len() as u64);
+    }
+    state.stats.record_discarded(bytes);
+    let id = operation.new_task_id();
+    let outcome = Outcome::failed("The emulator discarded the body (--discard-bodies).");
+    let task = Task::new(
+        &id,
+        operation.name().to_owned(),
+        state.schedule(),
+        outcome,
+        None,
+    );
+    state.tasks.insert(id.clone(), task);
     Ok(id_answer(id))
 }
 

@@ -65,6 +65,14 @@ pub struct Config {
     #[arg(long, value_name = "N", default_value_t = 512 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Count and throw away the bodies of submissions (POSTs to an operation) unread: each
+    /// answers the id of a task that ends in `Error`, and `/_emulator/stats` sums the bytes in
+    /// `discarded_bytes`. For upload benchmarks, where parsing and decoding a large body would
+    /// cost more than receiving it. `--max-body-bytes` and `--max-open-tasks` do not apply to
+    /// them.
+    #[arg(long)]
+    pub discard_bodies: bool,
+
     /// At most N API requests per second per token (per client address without a token), in a
     /// sliding window of one second; beyond it `429` with `Retry-After`.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]

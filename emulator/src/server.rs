@@ -63,7 +63,7 @@ pub async fn serve(
     tokio::spawn(evict_expired(Arc::clone(&state)));
     let listener = CountingListener::new(listener, Arc::clone(&state.stats.connections));
     let router = Router::new()
-        .merge(api::routes())
+        .merge(api::routes(state.config.discard_bodies))
         .merge(control::routes())
         .fallback(|| async {
             Problem::new(StatusCode::NOT_FOUND, "There is nothing at this path.")

@@ -21,6 +21,7 @@ struct RequestCounts {
     token_requests: u64,
     rate_limited: u64,
     open_task_limited: u64,
+    discarded_bytes: u64,
 }
 
 impl Stats {
@@ -47,6 +48,11 @@ impl Stats {
         self.counts().open_task_limited += 1;
     }
 
+    /// Counts the bytes of a body that `--discard-bodies` threw away.
+    pub fn record_discarded(&self, bytes: u64) {
+        self.counts().discarded_bytes += bytes;
+    }
+
     fn counts(&self) -> MutexGuard<'_, RequestCounts> {
         self.requests.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -64,6 +70,7 @@ impl Stats {
             "token_requests": counts.token_requests,
             "rate_limited": counts.rate_limited,
             "open_task_limited": counts.open_task_limited,
+            "discarded_bytes": counts.discarded_bytes,
             "connections_open": self.connections.open.load(Ordering::SeqCst),
             "connections_max": self.connections.max.load(Ordering::SeqCst),
             "connections_total": self.connections.total.load(Ordering::SeqCst),

@@ -295,7 +295,7 @@ fn reset_forgets_everything() {
     assert_eq!(
         emulator.stats(),
         json!({"requests": 0, "by_route": {}, "token_requests": 0,
-               "rate_limited": 0, "open_task_limited": 0,
+               "rate_limited": 0, "open_task_limited": 0, "discarded_bytes": 0,
                "connections_open": 1, "connections_max": 1, "connections_total": 0,
                "tls_handshakes": 0, "tls_handshake_failures": 0})
     );
@@ -309,5 +309,28 @@ fn reset_forgets_everything() {
     assert_eq!(
         emulator.fetch("RecognizeImage", &id, Some(&token))["taskStatus"],
         "NotExist"
+    );
+}
+
+#[test]
+fn discard_bodies_counts_a_submission_and_throws_it_away_unread() {
+    let emulator = Emulator::instant(&["--discard-bodies", "--max-body-bytes", "200"]);
+    let token = emulator.token();
+    let mut body = b"{\"image\":\"not even base64".to_vec();
+    body.resize(300, b'x');
+    let reply = emulator.post_raw("/v5.0/ocr/RecognizePdf", Some(&token), body.clone());
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let id = reply.text();
+    assert_eq!(emulator.stats()["discarded_bytes"], body.len() as u64);
+    assert_eq!(
+        emulator.fetch("RecognizePdf", &id, Some(&token))["taskStatus"],
+        "Error"
+    );
+    let refused = emulator.post_raw("/v5.0/ocr/RecognizePdf", None, body);
+    assert_eq!(refused.status, 401);
+    assert_eq!(
+        emulator.stats()["discarded_bytes"],
+        300,
+        "a refused body is not counted"
     );
 }
