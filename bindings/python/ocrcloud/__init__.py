@@ -1326,13 +1326,13 @@ class BatchItem:
     end (None while it has not ended)."""
     path: str
     state: BatchState
-    task_id: object
+    task_id: Optional[str]
     code: Code
     message: str
-    outputs: list
+    outputs: List[str]
     possible_duplicates: int
     skipped: bool
-    seconds: object
+    seconds: Optional[float]
 
 
 class Batch(_Native):
@@ -1347,7 +1347,8 @@ class Batch(_Native):
     a second batch on the same journal (in any process) raises ``FileError`` while this one is
     open."""
 
-    def __init__(self, client, output_dir, journal=None):
+    def __init__(self, client: "Client", output_dir: _PathLike,
+                 journal: Optional[_PathLike] = None) -> None:
         if not isinstance(client, Client):
             raise TypeError("client must be a Client")
         output_dir = _path(output_dir, "output_dir")
@@ -1362,11 +1363,12 @@ class Batch(_Native):
             raise
         super().__init__(handle, self._free_batch)
 
-    def _free_batch(self, handle):
+    def _free_batch(self, handle: Any) -> None:
         _lib.ocr_batch_free(handle)
         self._client_use.__exit__(None, None, None)
 
-    def add_file(self, path, root=None, operation=None, settings=None):
+    def add_file(self, path: _PathLike, root: Optional[_PathLike] = None,
+                 operation: Optional[str] = None, settings: _Settings = None) -> None:
         """Adds one file; its results are named after its path relative to ``root`` (None: its
         own folder). ``operation`` None chooses by extension (``.pdf`` RecognizePdf, images
         RecognizeImage); ``settings`` is a dict or a JSON object string (None: the defaults). A
@@ -1377,7 +1379,8 @@ class Batch(_Native):
         with self._use() as handle:
             _check(_lib.ocr_batch_add_file(handle, *args))
 
-    def add_folder(self, folder, operation=None, settings=None):
+    def add_folder(self, folder: _PathLike, operation: Optional[str] = None,
+                   settings: _Settings = None) -> int:
         """Adds every PDF and image under ``folder`` (recursively, hidden entries skipped),
         named after their paths relative to it; answers how many were added."""
         added = c_size_t()
@@ -1386,7 +1389,9 @@ class Batch(_Native):
             _check(_lib.ocr_batch_add_folder(handle, *args, byref(added)))
         return added.value
 
-    def run(self, jobs=8, progress=None, **options):
+    def run(self, jobs: int = 8,
+            progress: Optional[Callable[[int, BatchState], None]] = None,
+            **options: Any) -> None:
         """Runs the batch until every input is completed or failed, with at most ``jobs``
         requests at once. ``options`` are those of ``Client.poll`` (``interval_ms``,
         ``backoff``, ``max_attempts``, ``timeout_ms`` per task, ``cancel``), without its
@@ -1398,9 +1403,9 @@ class Batch(_Native):
         if "progress" in options:
             raise TypeError("progress is run's own argument")
         with _PollOptions(**options) as poll_options, self._use() as handle:
-            raised = []
+            raised: List[BaseException] = []
 
-            def report(_user_data, index, state):
+            def report(_user_data: Any, index: int, state: int) -> None:
                 if not raised and _calling_back() and progress is not None:
                     try:
                         progress(index, BatchState(state))
@@ -1417,16 +1422,16 @@ class Batch(_Native):
             if code != Code.OK:
                 raise _error(code, message)
 
-    def __len__(self):
+    def __len__(self) -> int:
         with self._use() as handle:
-            return _lib.ocr_batch_size(handle)
+            return int(_lib.ocr_batch_size(handle))
 
-    def count(self, state):
+    def count(self, state: BatchState) -> int:
         """How many inputs are in ``state`` (a ``BatchState``)."""
         with self._use() as handle:
             return _lib.ocr_batch_count(handle, BatchState(state))
 
-    def item(self, index):
+    def item(self, index: int) -> BatchItem:
         """The ``BatchItem`` of input ``index`` (in the order of the adds)."""
         with self._use() as handle:
             if not 0 <= index < _lib.ocr_batch_size(handle):
@@ -1446,12 +1451,12 @@ class Batch(_Native):
                 seconds=None if seconds < 0 else seconds,
             )
 
-    def items(self):
+    def items(self) -> List[BatchItem]:
         """Every input's ``BatchItem``."""
         return [self.item(i) for i in range(len(self))]
 
 
-def _settings(settings):
+def _settings(settings: _Settings) -> Optional[bytes]:
     if isinstance(settings, dict):
         settings = json.dumps(settings)
     return _text(settings, "settings")
