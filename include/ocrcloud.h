@@ -807,7 +807,9 @@ ocr_code ocr_poll_until_done_for(const ocr_client *client,
  * defaults), with at most `ocr_client_set_max_connections` requests in flight (default 4), and
  * never more requests per task than `ocr_poll_until_done` would send. The deadline and the
  * cancel token of `options` apply to the whole call. The progress callback runs on the calling
- * thread once per answer, with the task's id.
+ * thread once per answer, with the task's id, within about 10 ms of the answer. Each connection
+ * has a thread that asks the tasks falling due together; a request may go up to 10 ms after its
+ * wait has passed, and the tasks of a connection held up by a slow answer go to another.
  *
  * `task_ids`: `count` non-NULL strings. `results_out` and `codes_out`: arrays of `count`
  * elements, written for every task: `codes_out[i]` is the code `ocr_poll_until_done` would have
