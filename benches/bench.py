@@ -32,7 +32,7 @@ and one ocr_poll_many of 1000 tasks, against a fresh emulator with `--rate-limit
   second with 90% of the successes per second it had before the outage, or 90% of the limit
   (bench_flow counts its successes in 10 ms buckets on CLOCK_MONOTONIC, the clock of
   time.monotonic()).
-The many-tasks rows (bench_many.py) poll 10,000 tasks that complete over 30 s with ocr_poll_many
+The many-tasks rows (many_tasks.py) poll 10,000 tasks that complete over 30 s with ocr_poll_many
 from C and from the Python binding, against single fetch calls in a process of the same kind; the
 time-to-result table is the simulation of `cargo bench --bench poll_schedule` (with --smoke: 1000
 tasks, debug build).
@@ -60,6 +60,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+
+import many_tasks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCHES = os.path.join(ROOT, "benches")
@@ -675,9 +677,8 @@ def main():
         baseline = None if args.no_baseline else build_baseline(args.no_build)
         tables.append(bench_flow(args, target, emulator_binary, baseline))
     if not args.only or args.only == "many":
-        import bench_many
         tables.append([SECTIONS["many"], ""] +
-                      bench_many.bench_many_tasks(args, lambda: Emulator(emulator_binary), target))
+                      many_tasks.bench_many_tasks(args, lambda: Emulator(emulator_binary), target))
     if not args.only or args.only == "schedule":
         tables.append([SECTIONS["schedule"], ""] + bench_schedule(args))
     tables = "\n".join(line for table in tables for line in table + [""]).rstrip("\n")

@@ -1,5 +1,5 @@
 /*
- * The C side of the many-tasks rows of benches/bench_many.py: one measured job through the C
+ * The C side of the many-tasks rows of benches/many_tasks.py: one measured job through the C
  * API, then one line of figures about this process alone: the CPU time of all its threads during
  * the job (getrusage), its resident set before the job and its peak (/proc/self/status).
  *

@@ -1,4 +1,4 @@
-"""The Python binding's side of the many-tasks rows of benches/bench_many.py: the jobs of
+"""The Python binding's side of the many-tasks rows of benches/many_tasks.py: the jobs of
 bench_many.c (see there) through Client.poll_many and Client.fetch, with the same line of figures
 about this process alone (CPU time from getrusage, resident sets from /proc/self/status).
 

@@ -310,7 +310,8 @@ pub fn poll_until_done<K: Sink>(
 /// Each worker thread (one per connection) owns a queue of tasks ordered by when they are due
 /// and asks them itself, so a request costs no hand-over between threads. A worker with nothing
 /// due sleeps at least [`LOOK_AGAIN`], so that tasks falling due meanwhile go out together (a poll
-/// is at most that late); it takes due tasks of a busy worker once they are that late.
+/// is at most that late); it takes due tasks of a busy worker once they are that late (looking
+/// at least every [`IDLE_LOOK`]).
 pub fn poll_many(
     client: &Client,
     op: Operation,
@@ -350,6 +351,8 @@ pub fn poll_many(
                 })
             })
             .collect();
+        // Should the caller's progress callback panic, the workers stop rather than poll on.
+        let _stop = StopOnDrop(&crowd);
         let mut progress = progress;
         loop {
             if call.cancelled() {
@@ -388,8 +391,8 @@ pub type ManyProgress<'a> = dyn FnMut(usize, &str, TaskStatus, u32) + 'a;
 /// often the calling thread looks at the cancel switch and reports progress.
 pub const LOOK_AGAIN: Duration = Duration::from_millis(10);
 
-/// The longest a `poll_many` worker sleeps when no queue has a task (all are being asked).
-const IDLE_LOOK: Duration = Duration::from_millis(100);
+/// The longest a `poll_many` worker sleeps when it has nothing due.
+pub const IDLE_LOOK: Duration = Duration::from_millis(100);
 
 /// A task in a `poll_many` worker's queue: when it is due, and its schedule.
 struct Due<'a> {
@@ -547,6 +550,15 @@ impl<'a> Crowd<'a> {
         for (index, status, attempt) in answers {
             progress(index, task_ids[index], status, attempt);
         }
+    }
+}
+
+/// Stops the workers of a `poll_many` when dropped.
+struct StopOnDrop<'c, 'a>(&'c Crowd<'a>);
+
+impl Drop for StopOnDrop<'_, '_> {
+    fn drop(&mut self) {
+        self.0.stop();
     }
 }
 
