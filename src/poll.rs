@@ -347,12 +347,16 @@ pub fn poll_many(
                 let (crowd, call) = (&crowd, &call);
                 scope.spawn(move || {
                     crate::panics::library_thread();
+                    // A worker ends when the call is over, or stops the others if it panics.
+                    let _stop = StopOnDrop(crowd);
                     crowd.work(worker, client, op, task_ids, call)
                 })
             })
             .collect();
-        // Should the caller's progress callback panic, the workers stop rather than poll on.
+        // Should the progress callback panic, the workers stop rather than poll on.
         let _stop = StopOnDrop(&crowd);
+        // Without a cancel switch or a callback, this thread only waits for the end.
+        let look = (progress.is_some() || call.cancel.is_some()).then_some(LOOK_AGAIN);
         let mut progress = progress;
         loop {
             if call.cancelled() {
@@ -361,7 +365,7 @@ pub fn poll_many(
             if let Some(progress) = progress.as_deref_mut() {
                 crowd.report(task_ids, progress);
             }
-            if !crowd.wait_while_running(LOOK_AGAIN) {
+            if !crowd.wait_while_running(look) {
                 break;
             }
         }
@@ -453,7 +457,7 @@ impl<'a> Crowd<'a> {
             let now = Instant::now();
             let Some(mut task) = self.take(own, now) else {
                 let until = self.next_look(own, now).max(now + LOOK_AGAIN);
-                self.wait_while_running(until - now);
+                self.wait_while_running(Some(until - now));
                 continue;
             };
             let id = task_ids[task.index];
@@ -519,17 +523,21 @@ impl<'a> Crowd<'a> {
         self.unfinished.load(Ordering::SeqCst) > 0 && !self.stopped.load(Ordering::SeqCst)
     }
 
-    /// Waits up to `wait` unless the call is over (or ends meanwhile); answers whether it runs.
-    fn wait_while_running(&self, wait: Duration) -> bool {
+    /// Waits up to `wait` (`None`: until woken) unless the call is over (or ends meanwhile);
+    /// answers whether it runs.
+    fn wait_while_running(&self, wait: Option<Duration>) -> bool {
         let guard = lock(&self.idle);
         if !self.running() {
             return false;
         }
-        drop(
-            self.wake
-                .wait_timeout(guard, wait)
-                .unwrap_or_else(|e| e.into_inner()),
-        );
+        match wait {
+            Some(wait) => drop(
+                self.wake
+                    .wait_timeout(guard, wait)
+                    .unwrap_or_else(|e| e.into_inner()),
+            ),
+            None => drop(self.wake.wait(guard).unwrap_or_else(|e| e.into_inner())),
+        }
         self.running()
     }
 
