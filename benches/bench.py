@@ -8,7 +8,9 @@
                                 --only: only the section of that part, the rest kept)
     benches/run.sh --only https only the HTTPS rows (--only http: only the plain ones,
                                 --only flow: only the flow-control rows, --only upload: only
-                                the submission rows, --only batch: only the batch rows)
+                                the submission rows, --only batch: only the batch rows,
+                                --only many: only the many-tasks rows, --only schedule: only
+                                the time-to-result table)
 
 Every figure is a ratio against a baseline measured in the same run: fetches against
 `curl -s -o /dev/null` on the same URL, polls against a raw-socket loop sending the same request,
@@ -42,7 +44,12 @@ and one ocr_poll_many of 1000 tasks, against a fresh emulator with `--rate-limit
   second with 90% of the successes per second it had before the outage, or 90% of the limit
   (bench_flow counts its successes in 10 ms buckets on CLOCK_MONOTONIC, the clock of
   time.monotonic()).
-The baseline is the library before flow control, in the same run: the parent of the commit
+The many-tasks rows (many_tasks.py) poll 10,000 tasks that complete over 30 s with ocr_poll_many
+from C and from the Python binding, against single fetch calls in a process of the same kind; the
+time-to-result table is the simulation of `cargo bench --bench poll_schedule` (with --smoke: 1000
+tasks, debug build).
+
+The baseline of the flow rows is the library before flow control, in the same run: the parent of the commit
 "Flow control: one request budget per client ...", checked out with `git worktree add --detach
 /tmp/ocrcloud-baseline PARENT` and built there with `CARGO_TARGET_DIR=/tmp/ocrcloud-baseline-target
 cargo build --release -p ocrcloud` (the first full run does it; --no-build reuses it). The same
@@ -72,6 +79,7 @@ import tempfile
 import time
 import urllib.request
 
+import many_tasks
 from bench_batch import bench_batch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -677,6 +685,25 @@ def bench_flow(args, target, emulator_binary, baseline):
     return lines
 
 
+# The headings of the parts that `--record --only PART` replaces alone in RESULTS.md.
+SECTIONS = {"many": "## Many tasks", "schedule": "## Time to result"}
+
+
+def schedule_arg(text):
+    first_ms, factor, max_ms = text.split(",")
+    return int(first_ms), float(factor), int(max_ms)
+
+
+def bench_schedule(args):
+    """The time-to-result table: `cargo bench --bench poll_schedule` (a simulation), in the
+    debug profile with fewer tasks under --smoke."""
+    flags = ["--profile", "dev"] if args.smoke else []
+    tasks = ["--tasks", "1000"] if args.smoke else []
+    _, stdout = run(["cargo", "bench", "--quiet", "--manifest-path", os.path.join(ROOT, "Cargo.toml"), *flags,
+                     "--bench", "poll_schedule", "--", *tasks])
+    return stdout.strip("\n").split("\n")
+
+
 def machine():
     cpu = "unknown CPU"
     with open("/proc/cpuinfo") as f:
@@ -701,9 +728,10 @@ def main():
     parser.add_argument("--no-build", action="store_true")
     parser.add_argument("--upload-mib", type=int, nargs="+", default=[64, 512],
                         help="document sizes of the submission rows")
-    parser.add_argument("--only", choices=["http", "https", "flow", "upload", "batch"],
-                        help="run only the plain, the HTTPS, the flow-control, the submission "
-                             "or the batch rows")
+    parser.add_argument("--only", choices=["http", "https", "flow", "upload", "batch", "many",
+                                           "schedule"],
+                        help="run only the plain, the HTTPS, the flow-control, the submission, "
+                             "the batch or the many-tasks rows, or the time-to-result table")
     parser.add_argument("--flow-rounds", type=int, default=3)
     parser.add_argument("--flow-rate", type=int, default=50, help="the emulator's --rate-limit")
     parser.add_argument("--flow-threads", type=int, default=32)
@@ -714,6 +742,11 @@ def main():
     parser.add_argument("--flow-before-s", type=float, default=4)
     parser.add_argument("--flow-outage-s", type=float, default=10)
     parser.add_argument("--flow-after-s", type=float, default=8)
+    parser.add_argument("--many-tasks", type=int, default=10000)
+    parser.add_argument("--many-spread-s", type=float, default=30, help="the tasks complete over this span")
+    parser.add_argument("--many-rounds", type=int, default=3)
+    parser.add_argument("--many-schedule", type=schedule_arg, default=(3000, 1.5, 5000),
+                        help="FIRST_MS,FACTOR,MAX_MS of the many-tasks polls (the library's defaults)")
     parser.add_argument("--no-baseline", action="store_true",
                         help="flow-control rows without the library before flow control")
     parser.add_argument("--batch-inputs", type=int, default=1000)
@@ -731,6 +764,8 @@ def main():
         args.flow_before_s, args.flow_outage_s, args.flow_after_s = 1, 1, 1.5
         args.no_baseline = True
         args.batch_inputs, args.batch_rounds, args.batch_large = 20, 1, 0
+        args.many_tasks, args.many_spread_s, args.many_rounds = 40, 1, 1
+        args.many_schedule = (100, 1.5, 500)
 
     target, binary = build(args.profile, args.no_build)
     load_before = os.getloadavg()[0]
@@ -757,6 +792,11 @@ def main():
         tables.append(bench_flow(args, target, emulator_binary, baseline))
     if not args.only or args.only == "batch":
         tables.append(["## Batch", ""] + bench_batch(args, ROOT, target, Emulator))
+    if not args.only or args.only == "many":
+        tables.append([SECTIONS["many"], ""] +
+                      many_tasks.bench_many_tasks(args, lambda: Emulator(emulator_binary), target))
+    if not args.only or args.only == "schedule":
+        tables.append([SECTIONS["schedule"], ""] + bench_schedule(args))
     tables = "\n".join(line for table in tables for line in table + [""]).rstrip("\n")
     print(tables)
     if args.record:

@@ -139,8 +139,8 @@ typedef struct ocr_client ocr_client;
 /**
  * How to poll: interval, backoff, attempt limit, deadline, cancellation and progress.
  *
- * Defaults (also used when a poll gets NULL options): the first wait is 1000 ms, each later wait
- * is 1.5 times longer up to 10000 ms, no attempt limit, a deadline of 600000 ms (10 minutes), no
+ * Defaults (also used when a poll gets NULL options): the first wait is 3000 ms, each later wait
+ * is 1.5 times longer up to 5000 ms, no attempt limit, a deadline of 600000 ms (10 minutes), no
  * cancel token, no progress callback.
  *
  * Thread safety: setters must not run while another thread uses the same options; many polls
@@ -880,7 +880,7 @@ void ocr_poll_options_free(ocr_poll_options *options);
 
 /**
  * The wait after the first not-finished answer, in milliseconds; at least 1 (0 is
- * `OCR_ERR_INVALID_ARGUMENT`). Default 1000.
+ * `OCR_ERR_INVALID_ARGUMENT`). Default 3000.
  */
 ocr_code ocr_poll_options_set_interval_ms(ocr_poll_options *options,
                                           uint32_t first_interval_ms);
@@ -888,7 +888,7 @@ ocr_code ocr_poll_options_set_interval_ms(ocr_poll_options *options,
 /**
  * Backoff: the n-th wait is `min(first_interval * factor^(n-1), max_interval_ms)`. `factor`
  * must be a number of at least 1.0 (1.0: a fixed interval) and `max_interval_ms` at least 1;
- * anything else is `OCR_ERR_INVALID_ARGUMENT`. Default 1.5 and 10000.
+ * anything else is `OCR_ERR_INVALID_ARGUMENT`. Default 1.5 and 5000.
  */
 ocr_code ocr_poll_options_set_backoff(ocr_poll_options *options,
                                       double factor,
@@ -1042,7 +1042,9 @@ ocr_code ocr_poll_until_done_for(const ocr_client *client,
  * defaults), with at most `ocr_client_set_max_connections` requests in flight (default 4), and
  * never more requests per task than `ocr_poll_until_done` would send. The deadline and the
  * cancel token of `options` apply to the whole call. The progress callback runs on the calling
- * thread once per answer, with the task's id.
+ * thread once per answer, with the task's id, within about 10 ms of the answer. Each connection
+ * has a thread that asks the tasks falling due together; a request may go up to 10 ms after its
+ * wait has passed, and the tasks of a connection held up by a slow answer go to another.
  *
  * `task_ids`: `count` non-NULL strings. `results_out` and `codes_out`: arrays of `count`
  * elements, written for every task: `codes_out[i]` is the code `ocr_poll_until_done` would have

@@ -178,8 +178,8 @@ private:
     std::unique_ptr<ocr_cancel, detail::CancelFree> cancel_;
 };
 
-/// How to poll, built with chained setters. Defaults: first wait 1000 ms, backoff 1.5 up to
-/// 10000 ms, no attempt limit, a deadline of 600000 ms, no cancel token, no progress.
+/// How to poll, built with chained setters. Defaults: first wait 3000 ms, backoff 1.5 up to
+/// 5000 ms, no attempt limit, a deadline of 600000 ms, no cancel token, no progress.
 /// Setters must not run while a poll uses the options; many polls may use them at once.
 class PollOptions {
 public:

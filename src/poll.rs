@@ -7,13 +7,15 @@ use crate::error::{Code, Error, Result, invalid};
 use crate::logging::{Level, log};
 use crate::operations::Operation;
 use crate::wire::{Answer, Sink, TaskStatus};
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
-use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-/// How to poll. The defaults suit the real service: the first wait is 1 s, each later wait is
-/// 1.5 times longer up to 10 s, there is no attempt limit, and the deadline is 10 minutes.
+/// How to poll. The defaults suit the real service: the first wait is 3 s, each later wait is
+/// 1.5 times longer up to 5 s, there is no attempt limit, and the deadline is 10 minutes. (Of
+/// the schedules in the time-to-result table of benches/poll_schedule, none waits less after a
+/// task completes and sends fewer requests; the README says why these.)
 /// No wait is shorter than [`SHORTEST_WAIT`].
 #[derive(Clone, Debug)]
 pub struct PollOptions {
@@ -34,9 +36,9 @@ pub struct PollOptions {
 impl Default for PollOptions {
     fn default() -> PollOptions {
         PollOptions {
-            first_interval: Duration::from_secs(1),
+            first_interval: Duration::from_secs(3),
             backoff_factor: 1.5,
-            max_interval: Duration::from_secs(10),
+            max_interval: Duration::from_secs(5),
             max_attempts: 0,
             timeout: Some(Duration::from_secs(600)),
             cancel: None,
@@ -301,124 +303,275 @@ pub fn poll_until_done<K: Sink>(
 /// [`poll_until_done`] would ask it). The deadline and the cancel switch of `options` apply to
 /// the whole call. Answers one outcome per task, in order.
 ///
-/// `progress` runs on this thread once per answer, with the task's index, id and attempt.
+/// `progress`, if given, runs on this thread once per answer, with the task's index, id and
+/// attempt, in the order of the answers, in batches at most [`LOOK_AGAIN`] apart; the cancel
+/// switch is looked at as often.
+///
+/// Each worker thread (one per connection) owns a queue of tasks ordered by when they are due
+/// and asks them itself, so a request costs no hand-over between threads. A worker with nothing
+/// due sleeps at least [`LOOK_AGAIN`], so that tasks falling due meanwhile go out together (a poll
+/// is at most that late); it takes due tasks of a busy worker once they are that late (looking
+/// at least every [`IDLE_LOOK`]).
 pub fn poll_many(
     client: &Client,
     op: Operation,
     task_ids: &[&str],
     options: &PollOptions,
-    progress: &mut dyn FnMut(usize, &str, TaskStatus, u32),
+    progress: Option<&mut ManyProgress>,
 ) -> Vec<Result<Answer<Vec<u8>>>> {
     let started = Instant::now();
-    let mut schedules: Vec<Schedule> = task_ids
-        .iter()
-        .map(|_| Schedule::starting_at(options, started))
-        .collect();
+    let workers = (client.settings().max_connections as usize).clamp(1, task_ids.len().max(1));
+    let crowd = Crowd {
+        queues: (0..workers)
+            .map(|worker| {
+                let tasks = (worker..task_ids.len()).step_by(workers).map(|index| Due {
+                    when: started,
+                    index,
+                    schedule: Schedule::starting_at(options, started),
+                });
+                Mutex::new(tasks.collect())
+            })
+            .collect(),
+        unfinished: AtomicUsize::new(task_ids.len()),
+        stopped: AtomicBool::new(false),
+        answers: progress.is_some().then(Mutex::default),
+        idle: Mutex::new(()),
+        wake: Condvar::new(),
+    };
+    let call = Schedule::starting_at(options, started).call();
     let mut outcomes: Vec<Option<Result<Answer<Vec<u8>>>>> =
         task_ids.iter().map(|_| None).collect();
-    let call = Schedule::starting_at(options, started).call();
-    let queue = WorkQueue::default();
-    let (done_tx, done_rx) = mpsc::channel();
-    let workers = (client.settings().max_connections as usize).clamp(1, task_ids.len().max(1));
     std::thread::scope(|scope| {
-        for _ in 0..workers {
-            let (queue, done_tx, call) = (&queue, done_tx.clone(), &call);
-            scope.spawn(move || {
-                crate::panics::library_thread();
-                while let Some(index) = queue.take() {
-                    let outcome = client.fetch(op, task_ids[index], call);
-                    if done_tx.send((index, outcome)).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-        let mut due: BinaryHeap<Reverse<(Instant, usize)>> =
-            (0..task_ids.len()).map(|i| Reverse((started, i))).collect();
-        let mut in_flight = 0;
+        let handles: Vec<_> = (0..workers)
+            .map(|worker| {
+                let (crowd, call) = (&crowd, &call);
+                scope.spawn(move || {
+                    crate::panics::library_thread();
+                    // A worker ends when the call is over, or stops the others if it panics.
+                    let _stop = StopOnDrop(crowd);
+                    crowd.work(worker, client, op, task_ids, call)
+                })
+            })
+            .collect();
+        // Should the progress callback panic, the workers stop rather than poll on.
+        let _stop = StopOnDrop(&crowd);
+        // Without a cancel switch or a callback, this thread only waits for the end.
+        let look = (progress.is_some() || call.cancel.is_some()).then_some(LOOK_AGAIN);
+        let mut progress = progress;
         loop {
-            if options.cancel.as_deref().is_some_and(Cancel::is_triggered) {
+            if call.cancelled() {
+                crowd.stop();
+            }
+            if let Some(progress) = progress.as_deref_mut() {
+                crowd.report(task_ids, progress);
+            }
+            if !crowd.wait_while_running(look) {
                 break;
-            }
-            let now = Instant::now();
-            while let Some(&Reverse((when, index))) = due.peek() {
-                if when > now {
-                    break;
-                }
-                due.pop();
-                schedules[index].attempt();
-                queue.put(index);
-                in_flight += 1;
-            }
-            if in_flight == 0 && due.is_empty() {
-                break;
-            }
-            let next_due = due.peek().map(|Reverse((when, _))| *when);
-            let wait = next_due.map_or(CANCEL_CHECK, |when| {
-                when.saturating_duration_since(now).min(CANCEL_CHECK)
-            });
-            let Ok((index, outcome)) = done_rx.recv_timeout(wait) else {
-                continue;
-            };
-            in_flight -= 1;
-            let id = task_ids[index];
-            if let Ok(answer) = &outcome {
-                progress(index, id, answer.status(), schedules[index].attempts);
-            }
-            match schedules[index].next(id, outcome) {
-                Step::Done(result) => outcomes[index] = Some(result),
-                Step::Wait(wait) => due.push(Reverse((Instant::now() + wait, index))),
             }
         }
-        queue.close();
-        // Requests in flight end quickly once cancelled; their outcomes are dropped.
+        for handle in handles {
+            let done = handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            for (index, outcome) in done {
+                outcomes[index] = Some(outcome);
+            }
+        }
+        if let Some(progress) = progress {
+            crowd.report(task_ids, progress);
+        }
     });
     outcomes
         .into_iter()
-        .map(|outcome| {
-            outcome.unwrap_or_else(|| Err(Error::new(Code::Cancelled, "cancelled by the caller")))
-        })
+        .map(|outcome| outcome.unwrap_or_else(|| Err(crate::call::cancelled())))
         .collect()
 }
 
-/// How often a waiting `poll_many` looks at its cancel switch.
-const CANCEL_CHECK: Duration = Duration::from_millis(10);
+/// The progress callback of [`poll_many`]: the task's index, id, status and attempt.
+pub type ManyProgress<'a> = dyn FnMut(usize, &str, TaskStatus, u32) + 'a;
 
-/// Task indexes waiting for a worker; closed when the call ends.
-#[derive(Default)]
-struct WorkQueue {
-    state: Mutex<(VecDeque<usize>, bool)>,
-    ready: Condvar,
+/// How long a `poll_many` worker with nothing due sleeps at least (a poll is at most this
+/// late), how late a due task of a busy worker may get before another worker takes it, and how
+/// often the calling thread looks at the cancel switch and reports progress.
+pub const LOOK_AGAIN: Duration = Duration::from_millis(10);
+
+/// The longest a `poll_many` worker sleeps when it has nothing due.
+pub const IDLE_LOOK: Duration = Duration::from_millis(100);
+
+/// A task in a `poll_many` worker's queue: when it is due, and its schedule.
+struct Due<'a> {
+    when: Instant,
+    index: usize,
+    schedule: Schedule<'a>,
 }
 
-impl WorkQueue {
-    fn put(&self, index: usize) {
-        self.lock().0.push_back(index);
-        self.ready.notify_one();
+impl PartialEq for Due<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.when, self.index) == (other.when, other.index)
+    }
+}
+
+impl Eq for Due<'_> {}
+
+impl PartialOrd for Due<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The earliest is the greatest, so a `BinaryHeap` gives it first.
+impl Ord for Due<'_> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (other.when, other.index).cmp(&(self.when, self.index))
+    }
+}
+
+/// What the workers of one `poll_many` share.
+struct Crowd<'a> {
+    /// Each worker's tasks waiting for their next request.
+    queues: Vec<Mutex<BinaryHeap<Due<'a>>>>,
+    /// Tasks whose poll has not ended.
+    unfinished: AtomicUsize,
+    /// Set when the call is cancelled.
+    stopped: AtomicBool,
+    /// Answers to report to the progress callback (task, status, attempt); `None` without one.
+    answers: Option<Mutex<Vec<(usize, TaskStatus, u32)>>>,
+    /// Where idle workers and the calling thread wait.
+    idle: Mutex<()>,
+    wake: Condvar,
+}
+
+impl<'a> Crowd<'a> {
+    /// One worker: asks due tasks until every poll has ended or the call is cancelled; answers
+    /// the outcomes of the polls it ended.
+    fn work(
+        &self,
+        own: usize,
+        client: &Client,
+        op: Operation,
+        task_ids: &[&str],
+        call: &Call,
+    ) -> Vec<(usize, Result<Answer<Vec<u8>>>)> {
+        let mut done = Vec::new();
+        while self.running() {
+            let now = Instant::now();
+            let Some(mut task) = self.take(own, now) else {
+                let until = self.next_look(own, now).max(now + LOOK_AGAIN);
+                self.wait_while_running(Some(until - now));
+                continue;
+            };
+            let id = task_ids[task.index];
+            let attempt = task.schedule.attempt();
+            let outcome = client.fetch(op, id, call);
+            if let (Some(answers), Ok(answer)) = (&self.answers, &outcome) {
+                lock(answers).push((task.index, answer.status(), attempt));
+            }
+            match task.schedule.next(id, outcome) {
+                Step::Done(result) => {
+                    done.push((task.index, result));
+                    if self.unfinished.fetch_sub(1, Ordering::SeqCst) == 1 {
+                        self.wake_all();
+                    }
+                }
+                Step::Wait(wait) => {
+                    task.when = Instant::now() + wait;
+                    lock(&self.queues[own]).push(task);
+                }
+            }
+        }
+        done
     }
 
-    /// The next task, waiting for one; `None` once the queue is closed.
-    fn take(&self) -> Option<usize> {
-        let mut state = self.lock();
-        loop {
-            if state.1 {
-                return None;
-            }
-            if let Some(index) = state.0.pop_front() {
-                return Some(index);
-            }
-            state = self.ready.wait(state).unwrap_or_else(|e| e.into_inner());
+    /// The next task to ask: this worker's earliest if it is due, else another's that has been
+    /// due for [`LOOK_AGAIN`] (its worker is busy).
+    fn take(&self, own: usize, now: Instant) -> Option<Due<'a>> {
+        let due_by = |queue: &Mutex<BinaryHeap<Due<'a>>>, by: Instant| {
+            let mut queue = lock(queue);
+            queue
+                .peek()
+                .is_some_and(|task| task.when <= by)
+                .then(|| queue.pop())
+                .flatten()
+        };
+        if let Some(task) = due_by(&self.queues[own], now) {
+            return Some(task);
+        }
+        let late = now.checked_sub(LOOK_AGAIN)?;
+        (0..self.queues.len())
+            .filter(|&worker| worker != own)
+            .find_map(|worker| due_by(&self.queues[worker], late))
+    }
+
+    /// When this worker should look again: when its earliest task is due, when another's
+    /// earliest will have been due for [`LOOK_AGAIN`], or after [`IDLE_LOOK`].
+    fn next_look(&self, own: usize, now: Instant) -> Instant {
+        self.queues
+            .iter()
+            .enumerate()
+            .filter_map(|(worker, queue)| {
+                let when = lock(queue).peek()?.when;
+                Some(if worker == own {
+                    when
+                } else {
+                    when + LOOK_AGAIN
+                })
+            })
+            .fold(now + IDLE_LOOK, Instant::min)
+    }
+
+    fn running(&self) -> bool {
+        self.unfinished.load(Ordering::SeqCst) > 0 && !self.stopped.load(Ordering::SeqCst)
+    }
+
+    /// Waits up to `wait` (`None`: until woken) unless the call is over (or ends meanwhile);
+    /// answers whether it runs.
+    fn wait_while_running(&self, wait: Option<Duration>) -> bool {
+        let guard = lock(&self.idle);
+        if !self.running() {
+            return false;
+        }
+        match wait {
+            Some(wait) => drop(
+                self.wake
+                    .wait_timeout(guard, wait)
+                    .unwrap_or_else(|e| e.into_inner()),
+            ),
+            None => drop(self.wake.wait(guard).unwrap_or_else(|e| e.into_inner())),
+        }
+        self.running()
+    }
+
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        self.wake_all();
+    }
+
+    fn wake_all(&self) {
+        let _guard = lock(&self.idle);
+        self.wake.notify_all();
+    }
+
+    /// Runs `progress` for the answers so far, on the calling thread.
+    fn report(&self, task_ids: &[&str], progress: &mut ManyProgress) {
+        let Some(answers) = &self.answers else { return };
+        let answers = std::mem::take(&mut *lock(answers));
+        for (index, status, attempt) in answers {
+            progress(index, task_ids[index], status, attempt);
         }
     }
+}
 
-    fn close(&self) {
-        self.lock().1 = true;
-        self.ready.notify_all();
-    }
+/// Stops the workers of a `poll_many` when dropped.
+struct StopOnDrop<'c, 'a>(&'c Crowd<'a>);
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, (VecDeque<usize>, bool)> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+impl Drop for StopOnDrop<'_, '_> {
+    fn drop(&mut self) {
+        self.0.stop();
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
@@ -453,10 +606,11 @@ mod tests {
         let options = options(1000, 2.0, 5000);
         let waits: Vec<u128> = (1..=5).map(|n| options.wait(n).as_millis()).collect();
         assert_eq!(waits, [1000, 2000, 4000, 5000, 5000]);
-        let flat = PollOptions::default();
-        assert_eq!(flat.wait(1), Duration::from_secs(1));
-        assert_eq!(flat.wait(2), Duration::from_millis(1500));
-        assert_eq!(flat.wait(100), Duration::from_secs(10));
+        let defaults = PollOptions::default();
+        assert_eq!(defaults.wait(1), Duration::from_secs(3));
+        assert_eq!(defaults.wait(2), Duration::from_millis(4500));
+        assert_eq!(defaults.wait(3), Duration::from_secs(5));
+        assert_eq!(defaults.wait(100), Duration::from_secs(5));
     }
 
     #[test]

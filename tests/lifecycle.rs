@@ -367,6 +367,38 @@ fn poll_many_keeps_to_its_connection_bound() {
 }
 
 #[test]
+fn a_slow_answer_in_poll_many_holds_up_only_its_own_task() {
+    let emulator = fast_emulator();
+    let client = Client::demo(&emulator);
+    assert_code(
+        unsafe { ocr_client_set_max_connections(client.0, 2) },
+        OCR_OK,
+    );
+    let ids: Vec<String> = (0..20)
+        .map(|i| {
+            emulator.fixture(json!({"results": [{"type": "Text", "text": format!("task {i}")}]}))
+        })
+        .collect();
+    // The first poll to arrive waits 3 s; the other worker takes every other task meanwhile,
+    // those of the slow one's queue too.
+    emulator.fault(
+        json!({"path": "/v5.0/ocr/RecognizePdf", "method": "GET", "kind": "delay", "ms": 3000}),
+    );
+    std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| {
+            std::thread::sleep(Duration::from_millis(1500));
+            ids.iter()
+                .filter(|id| emulator.task(id)["polls"] == 1)
+                .count()
+        });
+        let (code, per_task) = client.poll_many(None, &ids, Some(&Options::fast(50, 30_000)));
+        assert_code(code, OCR_OK);
+        assert!(per_task.iter().all(|(code, _)| *code == OCR_OK));
+        assert_eq!(watcher.join().unwrap(), 19, "answered while one waited");
+    });
+}
+
+#[test]
 fn poll_many_can_be_cancelled_from_another_thread() {
     let emulator = fast_emulator();
     let client = Client::demo(&emulator);

@@ -127,7 +127,7 @@ pub(crate) struct PollArgs {
           value_parser = value_parser!(u64).range(..=MAX_TIMEOUT_SECONDS))]
     timeout: u64,
     /// The first wait between polls in milliseconds (1 to 4294967295); each later wait is 1.5
-    /// times longer, up to 10 s.
+    /// times longer, up to 5 s (or this, if it is longer).
     #[arg(long, value_name = "N", default_value_t = PollOptions::default().first_interval.as_millis() as u64,
           value_parser = value_parser!(u64).range(1..=MAX_INTERVAL_MS))]
     interval_ms: u64,

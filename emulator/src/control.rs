@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::io::Read;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -118,33 +118,66 @@ struct Generate {
     bytes: u64,
 }
 
+/// Creates one fixture (a JSON object; answers its id) or several (a non-empty array; answers
+/// their ids, one per line, in order), all or none.
 async fn create_task(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
-    let spec: FixtureSpec = parse_json(&body?)?;
-    let id = spec
-        .id
-        .clone()
-        .unwrap_or_else(|| Uuid::new_v4().to_string());
-    let task_id = id.clone();
+    let body = body?;
+    let many = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+    let specs: Vec<FixtureSpec> = if many {
+        parse_json(&body)?
+    } else {
+        vec![parse_json(&body)?]
+    };
+    if specs.is_empty() {
+        return Err(Problem::bad_request(
+            "An array of fixtures needs at least one.",
+        ));
+    }
     let limit = state.config.max_body_bytes;
-    let task = tokio::task::spawn_blocking(move || fixture_task(&task_id, spec, limit))
+    let tasks = tokio::task::spawn_blocking(move || fixture_tasks(specs, limit))
         .await
         .map_err(|error| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))??;
-    state.tasks.insert(id.clone(), task);
-    Ok(id_answer(id))
+    let ids: Vec<String> = tasks.iter().map(|(id, _)| id.clone()).collect();
+    for (id, task) in tasks {
+        state.tasks.insert(id, task);
+    }
+    Ok(id_answer(ids.join("\n")))
 }
 
-/// The task of a fixture whose results hold at most `limit` bytes together.
-fn fixture_task(id: &str, spec: FixtureSpec, limit: usize) -> Result<Task, Problem> {
+/// The tasks of fixtures whose results hold at most `limit` bytes together, with their ids,
+/// their lifecycles counted from the same moment.
+fn fixture_tasks(specs: Vec<FixtureSpec>, limit: usize) -> Result<Vec<(String, Task)>, Problem> {
     let mut budget = Budget { limit, left: limit };
+    let made = specs
+        .into_iter()
+        .map(|spec| {
+            let id = spec
+                .id
+                .clone()
+                .unwrap_or_else(|| Uuid::new_v4().to_string());
+            let task = fixture_task(&id, spec, &mut budget)?;
+            Ok((id, task))
+        })
+        .collect::<Result<Vec<_>, Problem>>()?;
+    // One moment for all: their pendingMs and processingMs count from it.
+    let created = Instant::now();
+    Ok(made
+        .into_iter()
+        .map(|(id, task)| (id, task.starting_at(created)))
+        .collect())
+}
+
+/// The task of a fixture, its results taken from `budget`.
+fn fixture_task(id: &str, spec: FixtureSpec, budget: &mut Budget) -> Result<Task, Problem> {
     let results = spec
         .results
         .map(|results| {
             results
                 .into_iter()
-                .map(|result| fixture_result(result, &mut budget))
+                .map(|result| fixture_result(result, budget))
                 .collect()
         })
         .transpose()?;

@@ -117,6 +117,11 @@ impl Task {
         }
     }
 
+    /// The same task with its lifecycle counted from `created` instead of from when it was made.
+    pub fn starting_at(self, created: Instant) -> Task {
+        Task { created, ..self }
+    }
+
     /// `Pending` or `Processing` while the task is not final yet.
     fn unfinished_status(&self) -> Option<&'static str> {
         let age = self.created.elapsed();

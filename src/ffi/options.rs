@@ -53,8 +53,8 @@ pub type ocr_progress_fn = Option<
 
 /// How to poll: interval, backoff, attempt limit, deadline, cancellation and progress.
 ///
-/// Defaults (also used when a poll gets NULL options): the first wait is 1000 ms, each later wait
-/// is 1.5 times longer up to 10000 ms, no attempt limit, a deadline of 600000 ms (10 minutes), no
+/// Defaults (also used when a poll gets NULL options): the first wait is 3000 ms, each later wait
+/// is 1.5 times longer up to 5000 ms, no attempt limit, a deadline of 600000 ms (10 minutes), no
 /// cancel token, no progress callback.
 ///
 /// Thread safety: setters must not run while another thread uses the same options; many polls
@@ -135,7 +135,7 @@ fn update(
 }
 
 /// The wait after the first not-finished answer, in milliseconds; at least 1 (0 is
-/// `OCR_ERR_INVALID_ARGUMENT`). Default 1000.
+/// `OCR_ERR_INVALID_ARGUMENT`). Default 3000.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocr_poll_options_set_interval_ms(
     options: *mut ocr_poll_options,
@@ -149,7 +149,7 @@ pub unsafe extern "C" fn ocr_poll_options_set_interval_ms(
 
 /// Backoff: the n-th wait is `min(first_interval * factor^(n-1), max_interval_ms)`. `factor`
 /// must be a number of at least 1.0 (1.0: a fixed interval) and `max_interval_ms` at least 1;
-/// anything else is `OCR_ERR_INVALID_ARGUMENT`. Default 1.5 and 10000.
+/// anything else is `OCR_ERR_INVALID_ARGUMENT`. Default 1.5 and 5000.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocr_poll_options_set_backoff(
     options: *mut ocr_poll_options,

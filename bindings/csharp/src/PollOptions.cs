@@ -20,8 +20,8 @@ namespace Ocrcloud
     }
 
     /// <summary>
-    /// How to poll. What is left null keeps the library's default: the first wait is 1 s, each
-    /// later wait 1.5 times longer up to 10 s, no attempt limit, a deadline of 10 minutes. Values
+    /// How to poll. What is left null keeps the library's default: the first wait is 3 s, each
+    /// later wait 1.5 times longer up to 5 s, no attempt limit, a deadline of 10 minutes. Values
     /// the library refuses make the poll throw <see cref="OcrCode.InvalidArgument"/>. One instance
     /// may serve many polls at once as long as nobody changes it meanwhile.
     /// </summary>

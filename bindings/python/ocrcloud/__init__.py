@@ -1003,9 +1003,9 @@ class Client(_Native):
         (``timeout_ms`` passed), ``CancelledError`` (``cancel`` triggered), or the failure of the
         last request. The keyword-only options, each left None for the library's default:
 
-        - ``interval_ms``: the first wait (1000);
+        - ``interval_ms``: the first wait (3000);
         - ``backoff``: ``(factor, max_ms)``, each later wait is ``factor`` times longer, up to
-          ``max_ms`` (``(1.5, 10000)``);
+          ``max_ms`` (``(1.5, 5000)``);
         - ``max_attempts``: at most this many requests (no limit);
         - ``timeout_ms``: the deadline of the whole poll (600000; 0: none);
         - ``cancel``: a ``CancelToken``;

@@ -136,6 +136,47 @@ fn fixtures_can_walk_pending_and_processing() {
 }
 
 #[test]
+fn an_array_of_fixtures_is_made_whole_and_counts_from_one_moment() {
+    let emulator = Emulator::start(&["--no-auth"]);
+    let specs: Vec<Value> = (0..200)
+        .map(|i| json!({"pendingMs": 400 + 8 * i, "results": [{"type": "Text", "text": format!("task {i}")}]}))
+        .chain([json!({"id": "last", "pendingMs": 2000})])
+        .collect();
+    let reply = emulator.control("tasks", &Value::Array(specs));
+    let started = Instant::now();
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let ids: Vec<String> = reply.text().lines().map(str::to_owned).collect();
+    assert_eq!(ids.len(), 201);
+    assert!(ids[..200].iter().all(|id| is_guid(id)), "{ids:?}");
+    assert_eq!(ids[200], "last");
+    // Task i completes 400 + 8i ms after the answer at the latest: at 800 ms the first 50 are
+    // done (400 + 8 x 49 = 792), and the last 50 (from 400 + 8 x 150 = 1600 ms) are not.
+    sleep(Duration::from_millis(800).saturating_sub(started.elapsed()));
+    let status = |id: &str| emulator.fetch("RecognizePdf", id, None)["taskStatus"].clone();
+    let checked = Instant::now();
+    for (i, id) in ids.iter().enumerate().take(50) {
+        assert_eq!(status(id), "Completed", "task {i}");
+    }
+    for (i, id) in ids.iter().enumerate().skip(150).take(50) {
+        assert_eq!(status(id), "Pending", "task {i}");
+    }
+    assert!(
+        checked.elapsed() < Duration::from_millis(800),
+        "a slow machine"
+    );
+    assert_eq!(
+        raw_answer(&emulator, &ids[0])["results"][0]["data"],
+        STANDARD.encode("task 0")
+    );
+
+    // One bad fixture refuses them all.
+    emulator.control("reset", &json!({}));
+    let mixed = json!([{"id": "good"}, {"id": "bad", "status": "Completed"}]);
+    emulator.control("tasks", &mixed).problem(400);
+    emulator.get("/_emulator/tasks/good", None).problem(404);
+}
+
+#[test]
 fn invalid_fixtures_are_rejected() {
     let emulator = Emulator::start(&[]);
     for spec in [

@@ -16,7 +16,7 @@ import static cloud.ocr.ocrcloud.OcrLibrary.LIB;
 /**
  * How to poll: interval, backoff, attempt limit, deadline, cancellation and progress. Immutable;
  * one instance may serve many polls on many threads. What is not set keeps the library's
- * default: the first wait is 1 s, each later wait 1.5 times longer up to 10 s, no attempt limit,
+ * default: the first wait is 3 s, each later wait 1.5 times longer up to 5 s, no attempt limit,
  * a deadline of 10 minutes. The builder refuses negative counts and durations that C cannot take
  * (IllegalArgumentException); values the library refuses (a factor below 1) make the poll throw
  * {@link OcrCode#INVALID_ARGUMENT}.
