@@ -128,7 +128,7 @@ impl Operation {
     /// The POST body for `document` with `settings` (a JSON object; `None` for the defaults).
     ///
     /// For image operations the document is sent as base64 encoded while the body is sent
-    /// ([`Upload`]); a file document must be a regular file, opened here. For text to speech
+    /// (an `Upload`); a file document must be a regular file, opened here. For text to speech
     /// it is the text itself, which must be UTF-8, and the body is built in memory.
     pub fn body<'a>(&self, document: Document<'a>, settings: Option<&str>) -> Result<Body<'a>> {
         let settings = self.settings(settings)?;

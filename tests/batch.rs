@@ -137,38 +137,18 @@ fn null_and_bad_arguments_are_refused_and_accessors_answer_nothing() {
     // A second add of the same file is checked like the first.
     let root = c(dir.to_str().unwrap());
     let elsewhere = c(dir.join("nothing").to_str().unwrap());
-    unsafe {
-        assert_code(
-            ocr_batch_add_file(
-                batch.0,
-                pdf.as_ptr(),
-                root.as_ptr(),
-                std::ptr::null(),
-                std::ptr::null(),
-            ),
-            OCR_OK,
-        );
-        assert_code(
-            ocr_batch_add_file(
-                batch.0,
-                pdf.as_ptr(),
-                root.as_ptr(),
-                std::ptr::null(),
-                std::ptr::null(),
-            ),
-            OCR_OK,
-        );
-        assert_code(
-            ocr_batch_add_file(
-                batch.0,
-                pdf.as_ptr(),
-                elsewhere.as_ptr(),
-                std::ptr::null(),
-                std::ptr::null(),
-            ),
-            OCR_ERR_INVALID_ARGUMENT,
-        );
-    }
+    let add = |root: &std::ffi::CString| unsafe {
+        ocr_batch_add_file(
+            batch.0,
+            pdf.as_ptr(),
+            root.as_ptr(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_code(add(&root), OCR_OK);
+    assert_code(add(&root), OCR_OK);
+    assert_code(add(&elsewhere), OCR_ERR_INVALID_ARGUMENT);
     assert_eq!(batch.size(), 1);
     assert_eq!(batch.path(1), None);
     assert_eq!(batch.outputs(1), Vec::<String>::new());

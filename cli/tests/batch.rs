@@ -204,6 +204,23 @@ fn kill_after(emulator: &Emulator, args: &[&str], delay: Duration) -> bool {
     killed
 }
 
+/// Runs the batch, sends it SIGINT after `delay`, and asserts that it exits with 130 within
+/// `bound` of the signal.
+fn interrupt_after(emulator: &Emulator, args: &[&str], delay: Duration, bound: Duration) {
+    let mut child = emulator
+        .ocrcloud(args)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(delay);
+    // SAFETY: kill with a pid of our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let interrupted = Instant::now();
+    let status = child.wait().unwrap();
+    assert!(interrupted.elapsed() < bound, "{:?}", interrupted.elapsed());
+    assert_eq!(status.code(), Some(INTERRUPTED));
+}
+
 /// Kills a 200-input batch at many moments, then lets it finish: every input has its
 /// results, no temporary file remains, and the POSTs exceed the inputs by at most the
 /// submissions that were under way at the kills (counted as possible duplicates).
@@ -279,22 +296,12 @@ fn ctrl_c_exits_130_keeps_the_journal_and_the_rerun_finishes() {
     let (inputs, out) = (root.join("in"), root.join("out"));
     let relative = make_inputs(&inputs, 100);
     let args = batch_args(&out, &inputs, &["--jobs", "2", "--interval-ms", "50"]);
-    let mut child = emulator
-        .ocrcloud(&args)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    // SAFETY: kill with a pid of our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let interrupted = Instant::now();
-    let status = child.wait().unwrap();
-    assert!(
-        interrupted.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        interrupted.elapsed()
+    interrupt_after(
+        &emulator,
+        &args,
+        Duration::from_millis(300),
+        Duration::from_secs(5),
     );
-    assert_eq!(status.code(), Some(INTERRUPTED));
     let posts = emulator.count("POST", "/RecognizePdf");
     assert!(posts > 0 && posts < 100, "{posts}");
     emulator.run(&args).expect(0);
@@ -784,22 +791,13 @@ fn ctrl_c_while_the_inputs_are_read_exits_130_at_once_and_sends_nothing() {
     // A large (sparse) document that takes a while to hash.
     let big = std::fs::File::create(inputs.join("big.pdf")).unwrap();
     big.set_len(500 * 1024 * 1024).unwrap();
-    let mut child = emulator
-        .ocrcloud(&batch_args(&out, &inputs, &[]))
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(150));
-    // SAFETY: kill with a pid of our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let interrupted = Instant::now();
-    let status = child.wait().unwrap();
-    assert!(
-        interrupted.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        interrupted.elapsed()
+    let args = batch_args(&out, &inputs, &[]);
+    interrupt_after(
+        &emulator,
+        &args,
+        Duration::from_millis(150),
+        Duration::from_secs(2),
     );
-    assert_eq!(status.code(), Some(INTERRUPTED));
     assert_eq!(emulator.count("POST", "/RecognizePdf"), 0);
     std::fs::remove_dir_all(root).unwrap();
 }

@@ -62,11 +62,6 @@ public final class PollOptions {
         return new PollOptions(b);
     }
 
-    /** The cancel token, or {@code null}. */
-    CancelToken cancelToken() {
-        return cancelToken;
-    }
-
     /** Builds {@link PollOptions}; not thread-safe. */
     public static final class Builder {
         private Duration interval;
