@@ -321,14 +321,10 @@ fn inputs_that_cannot_be_submitted_fail_alone_and_status_lists_them() {
     let fifo = std::ffi::CString::new(text(&inputs.join("fifo.pdf"))).unwrap();
     // SAFETY: mkfifo with a NUL-terminated path in a private folder.
     assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
-    let outcome = emulator
+    emulator
         .run(&batch_args(&out, &inputs, &["--interval-ms", "10"]))
-        .expect(SOME_FAILED);
-    assert!(
-        outcome.stderr.contains("empty.pdf is empty"),
-        "{}",
-        outcome.stderr
-    );
+        .expect(SOME_FAILED)
+        .says("empty.pdf is empty");
     assert_complete_results(&inputs, &out, &relative);
     assert_eq!(emulator.count("POST", "/RecognizePdf"), 3);
 
@@ -360,27 +356,23 @@ fn bad_folders_and_journals_are_refused_with_a_message_and_change_nothing() {
 
     let file = root.join("a-file");
     std::fs::write(&file, b"keep").unwrap();
-    let outcome = emulator
+    emulator
         .run(&batch_args(&file, &inputs, &[]))
-        .expect(INVALID_ARGUMENT);
-    assert!(outcome.stderr.contains("is a file"), "{}", outcome.stderr);
+        .expect(INVALID_ARGUMENT)
+        .says("is a file");
     assert_eq!(std::fs::read(&file).unwrap(), b"keep");
 
     let empty = root.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let outcome = emulator
+    emulator
         .run(&batch_args(&out, &empty, &[]))
-        .expect(INVALID_ARGUMENT);
-    assert!(
-        outcome.stderr.contains("holds no PDF or image"),
-        "{}",
-        outcome.stderr
-    );
+        .expect(INVALID_ARGUMENT)
+        .says("holds no PDF or image");
 
-    let outcome = emulator
+    emulator
         .run(&batch_args(&out, &root.join("missing"), &[]))
-        .expect(INVALID_ARGUMENT);
-    assert!(outcome.stderr.contains("missing"), "{}", outcome.stderr);
+        .expect(INVALID_ARGUMENT)
+        .says("missing");
 
     // A second batch on the same folder while the first runs.
     let mut first = emulator
@@ -394,18 +386,16 @@ fn bad_folders_and_journals_are_refused_with_a_message_and_change_nothing() {
     {
         std::thread::sleep(Duration::from_millis(10));
     }
-    let outcome = emulator.run(&batch_args(&out, &inputs, &[])).expect(IO);
-    assert!(
-        outcome.stderr.contains("in use by another batch (process"),
-        "{}",
-        outcome.stderr
-    );
+    emulator
+        .run(&batch_args(&out, &inputs, &[]))
+        .expect(IO)
+        .says("in use by another batch (process");
     assert_eq!(first.wait().unwrap().code(), Some(0));
     assert_eq!(emulator.count("POST", "/RecognizePdf"), 2);
 
     // The journal of one output folder, given to another.
     let other = root.join("other-out");
-    let outcome = emulator
+    emulator
         .run(&[
             "batch",
             "--journal",
@@ -414,19 +404,15 @@ fn bad_folders_and_journals_are_refused_with_a_message_and_change_nothing() {
             text(&other),
             text(&inputs),
         ])
-        .expect(INVALID_ARGUMENT);
-    assert!(
-        outcome.stderr.contains("belongs to the output folder"),
-        "{}",
-        outcome.stderr
-    );
+        .expect(INVALID_ARGUMENT)
+        .says("belongs to the output folder");
 
     // A journal of a newer schema, and a file that is no journal.
     let newer = root.join("newer.sqlite");
     let db = rusqlite::Connection::open(&newer).unwrap();
     db.pragma_update(None, "user_version", 99).unwrap();
     drop(db);
-    let outcome = emulator
+    emulator
         .run(&[
             "batch",
             "--journal",
@@ -435,13 +421,9 @@ fn bad_folders_and_journals_are_refused_with_a_message_and_change_nothing() {
             text(&out),
             text(&inputs),
         ])
-        .expect(INVALID_ARGUMENT);
-    assert!(
-        outcome.stderr.contains("schema version 99, newer"),
-        "{}",
-        outcome.stderr
-    );
-    let outcome = emulator
+        .expect(INVALID_ARGUMENT)
+        .says("schema version 99, newer");
+    emulator
         .run(&[
             "batch",
             "--journal",
@@ -450,12 +432,8 @@ fn bad_folders_and_journals_are_refused_with_a_message_and_change_nothing() {
             text(&out),
             text(&inputs),
         ])
-        .expect(INVALID_ARGUMENT);
-    assert!(
-        outcome.stderr.contains("not an ocrcloud journal"),
-        "{}",
-        outcome.stderr
-    );
+        .expect(INVALID_ARGUMENT)
+        .says("not an ocrcloud journal");
     assert!(
         !root.join("a-file.lock").exists(),
         "nothing is left beside it"
@@ -463,14 +441,10 @@ fn bad_folders_and_journals_are_refused_with_a_message_and_change_nothing() {
     assert_eq!(std::fs::read(&file).unwrap(), b"keep");
     assert_eq!(emulator.count("POST", "/RecognizePdf"), 2);
 
-    let outcome = emulator
+    emulator
         .run(&["batch", "--status", "--output", text(&root.join("never"))])
-        .expect(IO);
-    assert!(
-        outcome.stderr.contains("no batch has run there"),
-        "{}",
-        outcome.stderr
-    );
+        .expect(IO)
+        .says("no batch has run there");
     std::fs::remove_dir_all(root).unwrap();
 }
 
@@ -485,12 +459,8 @@ fn refused_credentials_stop_the_whole_batch_and_submit_nothing_more() {
             .ocrcloud(&batch_args(&out, &inputs, &[]))
             .env("OCR_CLIENT_SECRET", "wrong-secret"),
     )
-    .expect(15);
-    assert!(
-        outcome.stderr.contains("the batch stopped"),
-        "{}",
-        outcome.stderr
-    );
+    .expect(15)
+    .says("the batch stopped");
     assert!(!outcome.stderr.contains("wrong-secret"));
     assert_eq!(emulator.count("POST", "/RecognizePdf"), 0);
     let status = emulator
@@ -523,7 +493,7 @@ fn settings_come_from_a_file_and_bad_settings_name_the_option() {
         ])
         .expect(0);
     assert_complete_results(&inputs, &out, &relative);
-    let outcome = emulator
+    emulator
         .run(&[
             "batch",
             "--settings",
@@ -532,12 +502,8 @@ fn settings_come_from_a_file_and_bad_settings_name_the_option() {
             text(&out),
             text(&inputs),
         ])
-        .expect(INVALID_ARGUMENT);
-    assert!(
-        outcome.stderr.contains("--settings must be a JSON object"),
-        "{}",
-        outcome.stderr
-    );
+        .expect(INVALID_ARGUMENT)
+        .says("--settings must be a JSON object");
     std::fs::remove_dir_all(root).unwrap();
 }
 
@@ -613,7 +579,7 @@ fn a_journal_reached_through_a_link_is_locked_all_the_same() {
     }
     let link = root.join("link.sqlite");
     std::os::unix::fs::symlink(out.join(".ocrcloud/journal.sqlite"), &link).unwrap();
-    let outcome = emulator
+    emulator
         .run(&[
             "batch",
             "--journal",
@@ -622,12 +588,8 @@ fn a_journal_reached_through_a_link_is_locked_all_the_same() {
             text(&out),
             text(&inputs),
         ])
-        .expect(IO);
-    assert!(
-        outcome.stderr.contains("in use by another batch"),
-        "{}",
-        outcome.stderr
-    );
+        .expect(IO)
+        .says("in use by another batch");
     assert_eq!(first.wait().unwrap().code(), Some(0));
     assert_eq!(emulator.count("POST", "/RecognizePdf"), 2);
     std::fs::remove_dir_all(root).unwrap();
@@ -740,12 +702,7 @@ fn odd_names_and_folders_are_handled_or_refused_before_anything_is_sent() {
         text(&out),
         text(&inputs),
     ];
-    let outcome = emulator.run(&args).expect(0);
-    assert!(
-        outcome.stderr.contains("the batch's journal"),
-        "{}",
-        outcome.stderr
-    );
+    emulator.run(&args).expect(0).says("the batch's journal");
     assert_eq!(emulator.count("POST", "/RecognizePdf"), 1);
     assert_eq!(emulator.count("POST", "/RecognizeImage"), 1);
     assert_eq!(
@@ -761,23 +718,19 @@ fn odd_names_and_folders_are_handled_or_refused_before_anything_is_sent() {
         2
     );
 
-    let outcome = emulator
+    emulator
         .run(&batch_args(&inputs, &inputs, &[]))
-        .expect(INVALID_ARGUMENT);
-    assert!(
-        outcome.stderr.contains("is the output folder too"),
-        "{}",
-        outcome.stderr
-    );
+        .expect(INVALID_ARGUMENT)
+        .says("is the output folder too");
 
-    let outcome = emulator
+    emulator
         .run(&batch_args(
             &root.join("out2"),
             &inputs,
             &["--report", text(&root.join("missing/report.jsonl"))],
         ))
-        .expect(IO);
-    assert!(outcome.stderr.contains("--report"), "{}", outcome.stderr);
+        .expect(IO)
+        .says("--report");
     assert_eq!(emulator.count("POST", "/RecognizePdf"), 1, "nothing sent");
     std::fs::remove_dir_all(root).unwrap();
 }

@@ -199,7 +199,7 @@ struct Scheduler<'b, 'c, 'o> {
     /// Tells the workers to send no more submissions.
     stop: &'o AtomicBool,
     options: &'o RunOptions,
-    work: Option<mpsc::Sender<Work>>,
+    work: mpsc::Sender<Work>,
     queued: VecDeque<usize>,
     due: BinaryHeap<Reverse<(Instant, usize)>>,
     schedules: HashMap<usize, Schedule<'o>>,
@@ -248,7 +248,7 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
             batch,
             stop,
             options,
-            work: Some(work),
+            work,
             queued,
             due,
             schedules,
@@ -379,9 +379,7 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
     }
 
     fn send(&mut self, work: Work) {
-        if let Some(queue) = &self.work
-            && queue.send(work).is_ok()
-        {
+        if self.work.send(work).is_ok() {
             self.busy += 1;
         }
     }
@@ -641,11 +639,5 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
             self.stop.store(true, Ordering::Relaxed);
         }
         outcome
-    }
-}
-
-impl Drop for Scheduler<'_, '_, '_> {
-    fn drop(&mut self) {
-        self.work = None;
     }
 }

@@ -216,6 +216,13 @@ impl Outcome {
         self
     }
 
+    /// Asserts that stderr holds `text`, showing it otherwise.
+    #[track_caller]
+    pub fn says(self, text: &str) -> Outcome {
+        assert!(self.stderr.contains(text), "{}", self.stderr);
+        self
+    }
+
     /// Asserts success and answers the one line printed.
     #[track_caller]
     pub fn line(self) -> String {
