@@ -28,4 +28,10 @@ fn main() {
         .write_to_file(out_dir.join("ocrcloud.h"));
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
+    // The release builds that are packaged (scripts/portable.sh) give the shared library its
+    // soname, e.g. libocrcloud.so.0; ordinary builds, which the tests link against, keep none.
+    println!("cargo:rerun-if-env-changed=OCRCLOUD_SONAME");
+    if let Ok(soname) = env::var("OCRCLOUD_SONAME") {
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
+    }
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests need, only those that are missing.
+# Installs the Debian packages the tests need, only those that are missing; with arguments, only
+# the packages named (the cross builds name theirs: scripts/portable.sh).
 set -euo pipefail
 
 packages=(gcc g++ make binutils pkg-config valgrind curl jq time python3-venv openjdk-17-jdk-headless mono-mcs mono-runtime libmono-system-io-compression4.0-cil libmono-system-io-compression-filesystem4.0-cil libjna-java cmake doxygen)
+[ $# -eq 0 ] || packages=("$@")
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

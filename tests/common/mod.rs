@@ -591,13 +591,25 @@ pub fn library_dir() -> PathBuf {
 /// committed header and this test run's library, into `target/<profile>/c-programs/<name>-<tag>`
 /// (a name per caller, as tests run in parallel).
 pub fn compile_c(source: &str, tag: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let lib = library_dir();
     let out_dir = lib.parent().unwrap().join("c-programs");
-    std::fs::create_dir_all(&out_dir).unwrap();
+    compile_c_with("gcc", &lib, &out_dir, source, tag)
+}
+
+/// [`compile_c`] with the C compiler `compiler` (e.g. a cross compiler) against the library in
+/// `lib` (linked with an rpath to it), into `out_dir/<name>-<tag>`.
+pub fn compile_c_with(
+    compiler: &str,
+    lib: &Path,
+    out_dir: &Path,
+    source: &str,
+    tag: &str,
+) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::create_dir_all(out_dir).unwrap();
     let name = Path::new(source).file_stem().unwrap().to_string_lossy();
     let binary = out_dir.join(format!("{name}-{tag}"));
-    let output = Command::new("gcc")
+    let output = Command::new(compiler)
         .args(["-std=c11", "-g", "-Wall", "-Wextra", "-Werror", "-pedantic"])
         .arg(format!("-I{}", root.join("include").display()))
         .arg(root.join(source))
@@ -607,10 +619,10 @@ pub fn compile_c(source: &str, tag: &str) -> PathBuf {
         .arg(format!("-Wl,-rpath,{}", lib.display()))
         .args(["-locrcloud", "-lpthread"])
         .output()
-        .expect("gcc runs");
+        .unwrap_or_else(|error| panic!("{compiler} runs: {error}"));
     assert!(
         output.status.success(),
-        "gcc {source}:\n{}",
+        "{compiler} {source}:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
     binary
