@@ -7,8 +7,9 @@ namespace Ocrcloud
     /// <summary>
     /// The C API of include/ocrcloud.h, one declaration per function. Strings travel as
     /// NUL-terminated UTF-8 byte arrays (see <see cref="Utf8"/> and <see cref="FromUtf8"/>), the
-    /// same on .NET and mono. "ocrcloud" resolves to runtimes/linux-x64/native/libocrcloud.so
-    /// beside the assembly (see <see cref="NativeResolver"/>), else through the library path.
+    /// same on .NET and mono. "ocrcloud" resolves to the package's library for the running
+    /// platform beside the assembly, e.g. runtimes/linux-x64/native/libocrcloud.so (see
+    /// <see cref="NativeResolver"/>), else through the library path.
     /// </summary>
     internal static class Native
     {

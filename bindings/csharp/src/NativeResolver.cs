@@ -6,8 +6,10 @@ using System.Runtime.InteropServices;
 namespace Ocrcloud
 {
     /// <summary>
-    /// Finds libocrcloud.so where the NuGet package puts it: runtimes/linux-x64/native/ beside
-    /// this assembly (an application's output folder, where NuGet copies it). On .NET (Core 3.0
+    /// Finds the library where the NuGet package puts it, beside this assembly (an application's
+    /// output folder, where NuGet copies it): runtimes/linux-x64/native/libocrcloud.so,
+    /// runtimes/linux-arm64/native/libocrcloud.so or runtimes/win-x64/native/ocrcloud.dll,
+    /// whichever matches the running process. On .NET (Core 3.0
     /// and later) through NativeLibrary.SetDllImportResolver, looked up by reflection so that the
     /// same sources compile with mono's mcs; mono has no such API and maps the name with the
     /// dllmap of Ocrcloud.dll.config, which lies beside the assembly too. Where the folder has no
@@ -15,8 +17,18 @@ namespace Ocrcloud
     /// </summary>
     internal static class NativeResolver
     {
-        /// <summary>The library's path relative to the assembly's folder.</summary>
-        internal const string RelativePath = "runtimes/linux-x64/native/libocrcloud.so";
+        /// <summary>The library's path relative to the assembly's folder, for the running
+        /// process's operating system and architecture (the package's runtime identifiers).</summary>
+        internal static string RelativePath
+        {
+            get
+            {
+                string arch = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? "arm64" : "x64";
+                return RuntimeInformation.IsOSPlatform(OSPlatform.Windows)
+                    ? "runtimes/win-" + arch + "/native/ocrcloud.dll"
+                    : "runtimes/linux-" + arch + "/native/libocrcloud.so";
+            }
+        }
 
         private static MethodInfo load;
 

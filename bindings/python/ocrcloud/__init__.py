@@ -1,11 +1,13 @@
 """Python bindings for ocrcloud, the client of the Aspose OCR Cloud v5.0 task API.
 
 A thin ctypes layer over the C library ``libocrcloud``: fetching, polling, retries, tokens and
-base64 decoding all happen in the library. Standard library only; Python 3.8+; Linux x86-64.
+base64 decoding all happen in the library. Standard library only; Python 3.8+; Linux x86-64 and
+arm64, Windows x64 (one wheel each).
 
-The library is loaded at import from beside this file (the wheel puts ``libocrcloud.so`` there),
-else from ``$OCRCLOUD_LIBRARY`` (a path to the file), else from the folder
-``$OCRCLOUD_LIBRARY_DIR``, else wherever ``ctypes.util.find_library("ocrcloud")`` finds it.
+The library is loaded at import from beside this file (the wheel puts it there: ``ocrcloud.dll``
+on Windows, ``libocrcloud.dylib`` on macOS, ``libocrcloud.so`` elsewhere), else from
+``$OCRCLOUD_LIBRARY`` (a path to the file), else from the folder ``$OCRCLOUD_LIBRARY_DIR``, else
+wherever ``ctypes.util.find_library("ocrcloud")`` finds it.
 
 Data: ``Result.files`` gives each file's bytes as a read-only ``memoryview`` of the library's
 own buffer, without a copy; ``bytes(file.data)`` copies. The views stay valid while the
@@ -82,8 +84,13 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------
 # Loading the library and declaring every function of include/ocrcloud.h.
 
+def _library_name(platform=sys.platform):
+    """The library's file name on `platform` (a ``sys.platform`` value)."""
+    return {"win32": "ocrcloud.dll", "darwin": "libocrcloud.dylib"}.get(platform, "libocrcloud.so")
+
+
 def _library_path():
-    beside = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libocrcloud.so")
+    beside = os.path.join(os.path.dirname(os.path.abspath(__file__)), _library_name())
     if os.path.exists(beside):
         return beside
     path = os.environ.get("OCRCLOUD_LIBRARY")
@@ -91,8 +98,7 @@ def _library_path():
         return path
     folder = os.environ.get("OCRCLOUD_LIBRARY_DIR")
     if folder:
-        # Built and tested on Linux only.
-        return os.path.join(folder, "libocrcloud.so")
+        return os.path.join(folder, _library_name())
     found = ctypes.util.find_library("ocrcloud")
     if found:
         return found
