@@ -1,6 +1,6 @@
 # The two commands of the quick start, and the developer tasks around them.
 
-.PHONY: demo test install
+.PHONY: demo test install linux-x86-64 linux-arm64 packages
 
 # Where `make install` puts the C library.
 PREFIX ?= /usr/local
@@ -17,3 +17,17 @@ test:
 # and a CMake package (scripts/install.sh).
 install:
 	scripts/install.sh "$(PREFIX)"
+
+# Release builds for Linux that need no glibc newer than 2.17 (scripts/portable.sh):
+# target/x86_64-unknown-linux-gnu/release/ and target/aarch64-unknown-linux-gnu/release/
+# libocrcloud.so and ocrcloud.
+linux-x86-64:
+	scripts/portable.sh x86-64
+
+linux-arm64:
+	scripts/portable.sh arm64
+
+# The Python wheels, the Java jar, the NuGet package and the C archives of all three platforms
+# in target/packages/ (scripts/packages.sh).
+packages: linux-x86-64 linux-arm64 windows
+	scripts/packages.sh
