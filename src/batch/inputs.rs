@@ -5,9 +5,7 @@ use crate::error::{Code, Error, Result, invalid};
 use crate::faults::{self, Step};
 use crate::operations::Operation;
 use sha2::{Digest, Sha256};
-use std::fs::OpenOptions;
 use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -128,11 +126,7 @@ pub fn fingerprint(path: &Path, cancelled: &dyn Fn() -> bool) -> Result<Fingerpr
     let io =
         |e: std::io::Error| Error::new(Code::Io, format!("cannot read {}: {e}", path.display()));
     // Non-blocking, so that a FIFO or a device named like a document cannot hold the batch.
-    let mut file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(io)?;
+    let mut file = crate::platform::files::open_for_reading(path).map_err(io)?;
     let meta = file.metadata().map_err(io)?;
     if !meta.is_file() {
         return Err(invalid(format!("{} is not a regular file", path.display())));

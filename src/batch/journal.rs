@@ -6,9 +6,8 @@
 use super::State;
 use crate::error::{Code, Error, Result};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -403,9 +402,10 @@ pub fn canonical(path: &Path) -> std::io::Result<PathBuf> {
     }
 }
 
-/// Takes the `flock` on `<journal>.lock` (created if missing), which the kernel drops when the
-/// process ends however it ends. The file holds the owner's pid, for the message of a second
-/// batch.
+/// Takes the lock on `<journal>.lock` (created if missing; std's `File::try_lock`: `flock` on
+/// Unix, `LockFileEx` on Windows), which the system drops when the process ends however it ends.
+/// The file holds the owner's pid, for the message of a second batch (on Windows the lock also
+/// keeps others from reading it, and the message names no process).
 /// Answers the locked file, its path and whether this call created it.
 fn lock(journal: &Path) -> Result<(File, PathBuf, bool)> {
     let mut name = journal.as_os_str().to_owned();
@@ -419,23 +419,31 @@ fn lock(journal: &Path) -> Result<(File, PathBuf, bool)> {
         .truncate(false)
         .open(&path)
         .map_err(|e| Error::new(Code::Io, format!("cannot create {}: {e}", path.display())))?;
-    // SAFETY: flock on a descriptor this function owns.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        let owner = std::fs::read_to_string(&path).unwrap_or_default();
-        let owner = owner.trim();
-        return Err(Error::new(
-            Code::Io,
-            format!(
-                "journal {} is in use by another batch{}: wait for it to end, or give another \
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::Error(e)) => {
+            return Err(Error::new(
+                Code::Io,
+                format!("cannot lock {}: {e}", path.display()),
+            ));
+        }
+        Err(TryLockError::WouldBlock) => {
+            let owner = std::fs::read_to_string(&path).unwrap_or_default();
+            let owner = owner.trim();
+            return Err(Error::new(
+                Code::Io,
+                format!(
+                    "journal {} is in use by another batch{}: wait for it to end, or give another \
                  --output",
-                journal.display(),
-                if owner.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (process {owner})")
-                }
-            ),
-        ));
+                    journal.display(),
+                    if owner.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (process {owner})")
+                    }
+                ),
+            ));
+        }
     }
     let _ = file.set_len(0);
     let _ = write!(file, "{}", std::process::id());
