@@ -1,6 +1,6 @@
 # The two commands of the quick start, and the developer tasks around them.
 
-.PHONY: demo test install
+.PHONY: demo test install windows
 
 # Where `make install` puts the C library.
 PREFIX ?= /usr/local
@@ -17,3 +17,8 @@ test:
 # and a CMake package (scripts/install.sh).
 install:
 	scripts/install.sh "$(PREFIX)"
+
+# The Windows x64 build: target/x86_64-pc-windows-gnu/release/ocrcloud.dll, libocrcloud.dll.a
+# and ocrcloud.exe (scripts/build-windows.sh; docs/windows.md).
+windows:
+	scripts/build-windows.sh
