@@ -15,6 +15,7 @@
 use crate::error::{Code, Error, Result};
 use crate::faults::{self, Step};
 use crate::platform::files::{is_special, open_through, without_sigpipe};
+use crate::platform::paths::canonicalize;
 use crate::platform::process::{self, Identity};
 use crate::wire::{Answer, ResultFile, Sink, TaskStatus};
 use std::fs::{File, OpenOptions};
@@ -141,7 +142,7 @@ pub(crate) fn remove_leftovers(dir: &Path) {
     use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
     /// Hashes of the folders cleaned so far (a plain list: a process writes into few folders).
     static CLEANED: Mutex<Vec<u64>> = Mutex::new(Vec::new());
-    let folder = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let folder = canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     let key = BuildHasherDefault::<DefaultHasher>::default().hash_one(&folder);
     {
         let mut cleaned = CLEANED.lock().unwrap_or_else(|e| e.into_inner());

@@ -4,6 +4,7 @@
 use crate::error::{Code, Error, Result, invalid};
 use crate::faults::{self, Step};
 use crate::operations::Operation;
+use crate::platform::paths::canonicalize;
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -46,8 +47,8 @@ pub fn walk(root: &Path, exclude: &Path, note: &mut dyn FnMut(String)) -> Result
     if !meta.is_dir() {
         return Err(invalid(format!("{} is not a folder", root.display())));
     }
-    let exclude = std::fs::canonicalize(exclude).ok();
-    if exclude.is_some() && std::fs::canonicalize(root).ok() == exclude {
+    let exclude = canonicalize(exclude).ok();
+    if exclude.is_some() && canonicalize(root).ok() == exclude {
         return Err(invalid(format!(
             "{} is the output folder too: its results would be read as inputs; give another \
              output folder",
@@ -58,7 +59,7 @@ pub fn walk(root: &Path, exclude: &Path, note: &mut dyn FnMut(String)) -> Result
     let mut folders = vec![PathBuf::new()];
     while let Some(relative) = folders.pop() {
         let folder = root.join(&relative);
-        if exclude.is_some() && std::fs::canonicalize(&folder).ok() == exclude {
+        if exclude.is_some() && canonicalize(&folder).ok() == exclude {
             continue;
         }
         let entries = std::fs::read_dir(&folder)

@@ -5,6 +5,7 @@
 
 use super::State;
 use crate::error::{Code, Error, Result};
+use crate::platform::paths::canonicalize;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
@@ -216,7 +217,7 @@ impl Journal {
 
     /// Records the output folder in a new journal, or checks that it is the recorded one.
     fn claim_output_dir(&mut self, output_dir: &Path) -> Result<()> {
-        let folder = std::fs::canonicalize(output_dir).map_err(|e| {
+        let folder = canonicalize(output_dir).map_err(|e| {
             Error::new(
                 Code::Io,
                 format!("cannot use the output folder {}: {e}", output_dir.display()),
@@ -391,12 +392,12 @@ impl Writer<'_> {
 /// The journal's path with every link resolved: the file's own if it exists, else its folder's
 /// joined with its name.
 pub fn canonical(path: &Path) -> std::io::Result<PathBuf> {
-    match std::fs::canonicalize(path) {
+    match canonicalize(path) {
         Ok(path) => Ok(path),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let name = path.file_name().ok_or(e)?;
             let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-            Ok(std::fs::canonicalize(parent.unwrap_or(Path::new(".")))?.join(name))
+            Ok(canonicalize(parent.unwrap_or(Path::new(".")))?.join(name))
         }
         Err(e) => Err(e),
     }

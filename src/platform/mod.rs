@@ -6,5 +6,6 @@
 
 pub mod files;
 pub mod memory;
+pub mod paths;
 pub mod process;
 pub mod socket;
