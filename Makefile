@@ -1,6 +1,6 @@
 # The two commands of the quick start, and the developer tasks around them.
 
-.PHONY: demo test install linux-x86-64 linux-arm64 packages
+.PHONY: demo test install windows linux-x86-64 linux-arm64 packages
 
 # Where `make install` puts the C library.
 PREFIX ?= /usr/local
@@ -17,6 +17,11 @@ test:
 # and a CMake package (scripts/install.sh).
 install:
 	scripts/install.sh "$(PREFIX)"
+
+# The Windows x64 build: target/x86_64-pc-windows-gnu/release/ocrcloud.dll, libocrcloud.dll.a
+# and ocrcloud.exe (scripts/build-windows.sh; docs/windows.md).
+windows:
+	scripts/build-windows.sh
 
 # Release builds for Linux that need no glibc newer than 2.17 (scripts/portable.sh):
 # target/x86_64-unknown-linux-gnu/release/ and target/aarch64-unknown-linux-gnu/release/

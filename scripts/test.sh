@@ -45,6 +45,9 @@ bindings/csharp/test.sh target/debug target/debug/ocrcloud-emulator
 step "the official Python SDK against the emulator"
 emulator/tests/official-sdk/run.sh target/debug/ocrcloud-emulator
 
+step "the Windows x64 build under Wine, against the emulator"
+scripts/test-windows.sh target/debug/ocrcloud-emulator
+
 step "the portable Linux builds (arm64 under qemu-user), their glibc floor, the packages of every platform"
 scripts/test-portable.sh target/debug/ocrcloud-emulator
 

@@ -17,6 +17,7 @@ use crate::cancel::Cancel;
 use crate::client::Client;
 use crate::error::{Code, Error, Result, invalid};
 use crate::operations::Operation;
+use crate::platform::paths::canonicalize;
 use inputs::{Fingerprint, fingerprint, sha256_hex};
 use journal::{Journal, Row};
 use std::collections::HashSet;
@@ -207,7 +208,7 @@ impl<'c> Batch<'c> {
         };
         let settings_hash = sha256_hex(canonical_settings(operation, settings)?.as_bytes());
         // A path that cannot be resolved (a dangling link) is kept as given, and fails below.
-        let key = std::fs::canonicalize(path)
+        let key = canonicalize(path)
             .or_else(|_| std::path::absolute(path))
             .map_err(|e| Error::new(Code::Io, format!("cannot read {}: {e}", path.display())))?;
         let key = key
@@ -298,7 +299,7 @@ impl<'c> Batch<'c> {
         }
         let before = self.items.len();
         for file in &found {
-            if std::fs::canonicalize(&file.path).is_ok_and(|p| p == self.journal.path()) {
+            if canonicalize(&file.path).is_ok_and(|p| p == self.journal.path()) {
                 note(format!(
                     "skipped {}: the batch's journal",
                     file.path.display()
