@@ -317,11 +317,17 @@ class CArchives(unittest.TestCase):
                 self.assertTrue(os.path.isfile(os.path.join(tree, name)), name)
             with open(os.path.join(tree, "bin", "ocrcloud.dll"), "rb") as f:
                 self.assertEqual(machine(f.read(4096)), X86_64_PE)
-            # The import library names the DLL: the demo, linked through it, imports ocrcloud.dll.
-            demo = os.path.join(folder, "demo.exe")
-            run("x86_64-w64-mingw32-gcc", os.path.join(ROOT, "examples", "demo.c"), "-o", demo,
+            # The import library names the DLL: a program linked through it with the flags of
+            # the .pc file imports ocr_version from ocrcloud.dll (the Wine tests run the DLL).
+            source = os.path.join(folder, "version.c")
+            with open(source, "w") as f:
+                f.write('#include "ocrcloud.h"\n#include <stdio.h>\n'
+                        'int main(void) { puts(ocr_version()); return 0; }\n')
+            program = os.path.join(folder, "version.exe")
+            run("x86_64-w64-mingw32-gcc", "-Wall", "-Werror", source, "-o", program,
                 *self.pkg_config(tree))
-            self.assertIn("DLL Name: ocrcloud.dll", run("x86_64-w64-mingw32-objdump", "-p", demo))
+            imports = run("x86_64-w64-mingw32-objdump", "-p", program)
+            self.assertRegex(imports, r"DLL Name: ocrcloud\.dll\n(.*\n)*?.*\bocr_version\b")
 
 
 if __name__ == "__main__":
