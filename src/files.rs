@@ -123,6 +123,24 @@ impl TempFile {
             .map_err(|e| io_error(format!("cannot write {}", self.path.display()), e))
     }
 
+    /// The file's temporary path (it holds the whole file once written).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Links the file to `target` if nothing is there (no file, link or folder), keeping its
+    /// temporary name; `Err` of kind `AlreadyExists` when something is. The exclusive claim of
+    /// a name that another process may want at the same moment: one of them gets it, whole.
+    pub fn link_new(&self, target: &Path) -> std::io::Result<()> {
+        faults::file_step(Step::Rename).and_then(|()| link_new(&self.path, target))
+    }
+
+    /// Drops the temporary name of a file that [`TempFile::link_new`] put in place.
+    pub fn linked(mut self) {
+        self.persisted = true;
+        let _ = std::fs::remove_file(&self.path);
+    }
+
     /// Renames the file to `target`, replacing any file there and keeping that file's
     /// permission bits. The rename makes the whole file appear at once; the data is not forced
     /// to the disk (no fsync).
@@ -231,6 +249,25 @@ fn is_leftover(name: &str, modified: std::time::SystemTime) -> bool {
         namespace,
     };
     Process::find(pid) != Some(writer)
+}
+
+/// Makes `to` name the file at `from` if nothing is at `to`, atomically (`AlreadyExists` if
+/// something is): a hard link (POSIX `link`, `CreateHardLinkW` on Windows), or, on a file system
+/// without hard links, an exclusive create of `to` and a rename over it (`from` then is gone).
+fn link_new(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::io::ErrorKind;
+    match std::fs::hard_link(from, to) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::PermissionDenied | ErrorKind::Unsupported
+            ) =>
+        {
+            OpenOptions::new().write(true).create_new(true).open(to)?;
+            std::fs::rename(from, to)
+        }
+        linked => linked,
+    }
 }
 
 fn rename(from: &Path, to: &Path) -> Result<()> {

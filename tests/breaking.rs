@@ -1199,3 +1199,151 @@ int main(int argc, char **argv) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 99;
 }
 "#;
+
+// Issue 22, third pass: batches that share a folder, task ids that collide, links to files.
+
+const TEXT: Option<&str> = Some(r#"{"resultType":"Text"}"#);
+
+/// Writes `count` PDFs `doc-<n>.pdf` into `dir`, each with content of its own for `side`.
+fn write_side(dir: &Path, side: usize, count: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    for n in 0..count {
+        std::fs::write(dir.join(format!("doc-{n}.pdf")), small_pdf(side * 1000 + n)).unwrap();
+    }
+}
+
+/// Asserts that every output of `batch` holds the emulator's text for that very input.
+fn assert_own_results(batch: &Batch, point: &str) -> Vec<String> {
+    let mut outputs = Vec::new();
+    for index in 0..batch.size() {
+        assert_eq!(batch.state(index), OCR_BATCH_COMPLETED, "{point} {index}");
+        let input = std::fs::read(batch.path(index).unwrap()).unwrap();
+        for output in batch.outputs(index) {
+            let text = std::fs::read_to_string(&output).unwrap();
+            let digest = ocrcloud::batch::inputs::sha256_hex(&input);
+            assert!(
+                text.contains(&digest),
+                "{point}: {output} does not hold the result of {}",
+                batch.path(index).unwrap()
+            );
+            outputs.push(output);
+        }
+    }
+    outputs
+}
+
+#[test]
+fn p1_two_batches_with_one_output_folder_put_their_results_over_each_other() {
+    // Two journals, one output folder, the same relative names: each batch chose a free name,
+    // recorded it in its own journal, then renamed its file over whatever was there by then.
+    let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let dir = scratch_dir("batch-shared-output");
+    const COUNT: usize = 100;
+    for side in 0..2 {
+        write_side(&dir.join(format!("docs-{side}")), side, COUNT);
+    }
+    for round in 0..4 {
+        let out = dir.join(format!("out-{round}"));
+        let outputs: Vec<Vec<String>> = std::thread::scope(|scope| {
+            let runs: Vec<_> = (0..2)
+                .map(|side| {
+                    let (dir, out, emulator) = (&dir, &out, &emulator);
+                    scope.spawn(move || {
+                        let client = Client::demo(emulator);
+                        let journal = dir.join(format!("journal-{round}-{side}.sqlite"));
+                        let batch = Batch::open_with_journal(&client, &journal, out).unwrap();
+                        let docs = dir.join(format!("docs-{side}"));
+                        assert_eq!(batch.add_folder(&docs, TEXT), Ok(COUNT));
+                        let (code, _) = batch.run(8, &Options::fast(5, 20000));
+                        assert_code(code, OCR_OK);
+                        assert_own_results(&batch, &format!("round {round}, batch {side}"))
+                    })
+                })
+                .collect();
+            runs.into_iter().map(|run| run.join().unwrap()).collect()
+        });
+        let mut all: Vec<&String> = outputs.iter().flatten().collect();
+        all.sort();
+        all.dedup();
+        assert_eq!(
+            all.len(),
+            2 * COUNT,
+            "round {round}: two inputs share a name"
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn p1_a_service_that_answers_one_task_id_for_every_submission_completes_them_all() {
+    let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "0"]);
+    emulator.fixture(serde_json::json!({
+        "id": "one-task",
+        "results": [{"type": "Text", "text": "the result of one task"}]
+    }));
+    emulator.fault(serde_json::json!({
+        "path": "/v5.0/ocr/RecognizePdf", "method": "POST", "kind": "status", "status": 200,
+        "body": "one-task", "contentType": "text/plain", "count": 5
+    }));
+    let client = Client::demo(&emulator);
+    let dir = scratch_dir("batch-one-task-id");
+    let docs = write_pdfs(&dir, 5);
+    let out = dir.join("out");
+    let batch = Batch::open(&client, &out).unwrap();
+    assert_eq!(batch.add_folder(&docs, TEXT), Ok(5));
+    let (code, _) = batch.run(3, &Options::fast(5, 20000));
+    assert_code(code, OCR_OK);
+    assert_eq!(batch.count(OCR_BATCH_COMPLETED), 1);
+    assert_eq!(batch.count(OCR_BATCH_FAILED), 4);
+    let completed = (0..5)
+        .find(|&i| batch.state(i) == OCR_BATCH_COMPLETED)
+        .unwrap();
+    let first = batch.path(completed).unwrap();
+    for index in (0..5).filter(|&i| i != completed) {
+        assert_code(batch.code(index), OCR_ERR_PROTOCOL);
+        let message = batch.message(index).unwrap();
+        let own = batch.path(index).unwrap();
+        assert!(
+            message.contains(&first) && message.contains(&own) && message.contains("one-task"),
+            "{message}"
+        );
+        assert!(batch.outputs(index).is_empty());
+    }
+    drop(batch);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn p1_a_link_to_a_file_takes_the_result_of_the_file_it_names() {
+    // `a_alias.pdf -> z.pdf`: both were keyed by the target's path, so the link (first in name
+    // order) took the input and `z.pdf` never got a result, even once the link was gone.
+    let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let client = Client::demo(&emulator);
+    let dir = scratch_dir("batch-file-link");
+    let docs = dir.join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(docs.join("z.pdf"), small_pdf(1)).unwrap();
+    std::os::unix::fs::symlink("z.pdf", docs.join("a_alias.pdf")).unwrap();
+    let out = dir.join("out");
+    {
+        let batch = Batch::open(&client, &out).unwrap();
+        batch.add_folder(&docs, TEXT).unwrap();
+        let (code, _) = batch.run(2, &Options::fast(5, 20000));
+        assert_code(code, OCR_OK);
+        assert_own_results(&batch, "with the link");
+    }
+    assert!(out.join("z.txt").is_file(), "{:?}", file_names(&out));
+    std::fs::remove_file(docs.join("a_alias.pdf")).unwrap();
+    std::fs::remove_file(out.join("z.txt")).unwrap();
+    let batch = Batch::open(&client, &out).unwrap();
+    assert_eq!(batch.add_folder(&docs, TEXT), Ok(1));
+    let (code, _) = batch.run(2, &Options::fast(5, 20000));
+    assert_code(code, OCR_OK);
+    assert_own_results(&batch, "without the link");
+    assert_eq!(
+        batch.outputs(0),
+        [out.join("z.txt").to_str().unwrap().to_string()]
+    );
+    drop(batch);
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -18,6 +18,7 @@ import os
 import pathlib
 import pickle
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -1326,15 +1327,25 @@ def temporary_files(folder):
 
 TEXT = {"resultType": "Text"}
 
-# A batch run in a child process, to be killed: python3 -c BATCH_SCRIPT URL DOCS OUT.
+# A batch run in a child process, to be killed:
+# python3 -c BATCH_SCRIPT URL DOCS OUT [KILL_AT]. With KILL_AT, the child kills itself with
+# SIGKILL at the KILL_AT-th change of an input's state (each change is in the journal by then),
+# so that where it dies depends on its progress, never on how fast the build runs.
 BATCH_SCRIPT = """
-import sys, ocrcloud
+import os, signal, sys, ocrcloud
 url, docs, out = sys.argv[1:4]
+kill_at = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+changes = 0
+def progress(index, state):
+    global changes
+    changes += 1
+    if changes == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
 with ocrcloud.Client.with_credentials(url, "demo", "demo-secret") as client:
     with ocrcloud.Batch(client, out) as batch:
         batch.add_folder(docs, settings={"resultType": "Text"})
         try:
-            batch.run(jobs=4, interval_ms=20, backoff=(1.0, 20))
+            batch.run(jobs=4, interval_ms=20, backoff=(1.0, 20), progress=progress)
         except KeyboardInterrupt:
             sys.exit(130)
 """
@@ -1417,15 +1428,15 @@ class Batches(unittest.TestCase):
             docs, out = write_pdfs(folder, 60), os.path.join(folder, "out")
             before = posts()
             kills = 0
-            for delay in (0.05, 0.15, 0.3, 0.45, 0.6, 0.8, 1.0):
-                child = subprocess.Popen([sys.executable, "-c", BATCH_SCRIPT, URL, docs, out])
-                try:
-                    child.wait(delay)
-                except subprocess.TimeoutExpired:
-                    child.kill()
+            # 60 inputs make at least 180 changes; these moments (after an intent, a task id or
+            # a completion, in a fresh or a resumed run) add up to fewer, so each one is reached.
+            moments = (1, 4, 9, 17, 2, 30, 12, 45)
+            for kill_at in moments:
+                child = subprocess.Popen(
+                    [sys.executable, "-c", BATCH_SCRIPT, URL, docs, out, str(kill_at)])
+                if child.wait(60) == -signal.SIGKILL:
                     kills += 1
-                child.wait()
-            self.assertGreaterEqual(kills, 3)
+            self.assertEqual(kills, len(moments))
             # Ctrl-C: KeyboardInterrupt in the child, which the script turns into 130.
             child = subprocess.Popen([sys.executable, "-c", BATCH_SCRIPT, URL, docs, out])
             time.sleep(0.5)

@@ -186,8 +186,9 @@ impl<'c> Batch<'c> {
     /// own folder). `operation` `None` chooses by extension ([`inputs::operation_for`]);
     /// `settings` `None` takes the operation's defaults. A file that cannot be submitted
     /// (missing, unreadable, not a regular file, empty, too large) is added as failed, with the
-    /// reason; bad settings and a file outside `root` are errors. A second add of the same file
-    /// does nothing.
+    /// reason; bad settings and a file outside `root` are errors. A second add of the same path
+    /// does nothing. A link to a file is an input of its own, keyed and named by the link's
+    /// path (see [`own_path`]), and the file it names is another.
     pub fn add_file(
         &mut self,
         path: &Path,
@@ -206,9 +207,7 @@ impl<'c> Batch<'c> {
             })?,
         };
         let settings_hash = sha256_hex(canonical_settings(operation, settings)?.as_bytes());
-        // A path that cannot be resolved (a dangling link) is kept as given, and fails below.
-        let key = std::fs::canonicalize(path)
-            .or_else(|_| std::path::absolute(path))
+        let key = own_path(path)
             .map_err(|e| Error::new(Code::Io, format!("cannot read {}: {e}", path.display())))?;
         let key = key
             .to_str()
@@ -224,7 +223,7 @@ impl<'c> Batch<'c> {
             })?,
             None => Path::new(path.file_name().unwrap_or(path.as_os_str())),
         };
-        if Path::new(&key) == self.journal.path() {
+        if std::fs::canonicalize(path).is_ok_and(|p| p == self.journal.path()) {
             return Err(invalid(format!(
                 "{} is the batch's journal",
                 path.display()
@@ -358,6 +357,21 @@ impl<'c> Batch<'c> {
             items[i].row.id = id;
         }
         Ok(())
+    }
+}
+
+/// The journal key of the input at `path`: its absolute path with the links of its folders
+/// resolved, but not a link that `path` itself is. A link to a file and the file it names are
+/// two inputs with results of their own: keyed by the target, the first in name order took
+/// the results and the other never got any.
+fn own_path(path: &Path) -> std::io::Result<PathBuf> {
+    let absolute = std::path::absolute(path)?;
+    match (absolute.parent(), absolute.file_name()) {
+        (Some(parent), Some(name)) => Ok(std::fs::canonicalize(parent)
+            .unwrap_or_else(|_| parent.to_path_buf())
+            .join(name)),
+        // `/`, or a path ending in `..`: no name of its own to keep.
+        _ => std::fs::canonicalize(&absolute).or(Ok(absolute)),
     }
 }
 

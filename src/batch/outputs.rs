@@ -1,5 +1,7 @@
 //! Naming a batch's results and putting them in place: all of an input's files appear together
-//! or not at all, and never over a file that the batch did not write.
+//! or not at all, and never over a file that the batch did not write. The claim of a free name
+//! is a step on the file system (an exclusive link), whatever journal recorded the choice, so
+//! batches with different journals can share an output folder.
 
 use super::inputs::sha256_hex;
 use super::journal::Journal;
@@ -55,47 +57,100 @@ fn fitted(stem: &Path, tail: &str) -> PathBuf {
     parent.join(format!("{}~{}{tail}", &name[..keep], &hash[..8]))
 }
 
-/// The first choice of names that input `id` may use: each name is either recorded as this
-/// input's in the journal, or held by no input (nor `taken`, claimed by another input but not
-/// yet recorded) and free on disk (no file, link or folder).
+/// What a batch knows of the input whose output names it chooses.
+pub struct Claimant<'a> {
+    /// Its id in the journal.
+    pub id: i64,
+    /// Its output stem.
+    pub stem: &'a Path,
+    /// The outputs it completed with last time (its own files, which it may replace).
+    pub own: &'a [String],
+}
+
+/// The output names chosen for an input's results.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chosen {
+    /// Relative to the output folder, one per result.
+    pub names: Vec<PathBuf>,
+    /// Which names hold this input's own file, to be replaced; the others were free.
+    pub replace: Vec<bool>,
+}
+
+/// The first choice of names that `input` may use for `files` (of these `kinds`). Each name
+/// is held by no other input of the journal (nor `taken`: claimed by another input but not yet
+/// recorded), and on disk either free (no file, link or folder) or this input's own: one it
+/// completed with, or one it claimed whose file holds the very bytes of its result (a run
+/// killed between putting the file in place and recording it). The name is still only chosen:
+/// [`place`] claims the free ones on disk, atomically, as another batch may want them too.
 pub fn choose(
     journal: &Journal,
     output_dir: &Path,
-    id: i64,
-    stem: &Path,
+    input: &Claimant,
+    files: &[TempFile],
     kinds: &[&str],
     taken: &dyn Fn(&Path) -> bool,
-) -> Result<Vec<PathBuf>> {
-    for n in 1..=1000 {
-        let candidates = names(stem, kinds, n);
-        let mut free = true;
-        for name in &candidates {
+) -> Result<Chosen> {
+    'choices: for n in 1..=1000 {
+        let candidates = names(input.stem, kinds, n);
+        let mut replace = Vec::with_capacity(candidates.len());
+        for (name, file) in candidates.iter().zip(files) {
             let relative = relative_text(name)?;
             if taken(name) {
-                free = false;
-                break;
+                continue 'choices;
             }
-            match journal.output_owner(&relative)? {
-                Some(owner) if owner == id => {}
-                Some(_) => free = false,
-                None => free = std::fs::symlink_metadata(output_dir.join(name)).is_err(),
+            let owner = journal.output_owner(&relative)?;
+            if owner.is_some_and(|owner| owner != input.id) {
+                continue 'choices;
             }
-            if !free {
-                break;
+            let target = output_dir.join(name);
+            let free = std::fs::symlink_metadata(&target).is_err();
+            let own = owner == Some(input.id)
+                && (input.own.contains(&relative) || same_bytes(&target, file.path()));
+            if !free && !own {
+                continue 'choices;
             }
+            replace.push(!free);
         }
-        if free {
-            return Ok(candidates);
-        }
+        return Ok(Chosen {
+            names: candidates,
+            replace,
+        });
     }
     Err(Error::new(
         Code::Io,
         format!(
             "no free output name for {} in {}",
-            stem.display(),
+            input.stem.display(),
             output_dir.display()
         ),
     ))
+}
+
+/// Whether the regular files `a` and `b` hold the same bytes.
+fn same_bytes(a: &Path, b: &Path) -> bool {
+    use std::io::Read;
+    let open = |path: &Path| {
+        let file = std::fs::File::open(path).ok()?;
+        let meta = file.metadata().ok()?;
+        meta.is_file().then_some((file, meta.len()))
+    };
+    let (Some((a, a_len)), Some((b, b_len))) = (open(a), open(b)) else {
+        return false;
+    };
+    if a_len != b_len {
+        return false;
+    }
+    let (mut a, mut b) = (std::io::BufReader::new(a), std::io::BufReader::new(b));
+    let (mut x, mut y) = (vec![0; 64 * 1024], vec![0; 64 * 1024]);
+    loop {
+        let Ok(n) = a.read(&mut x) else { return false };
+        if n == 0 {
+            return true;
+        }
+        if b.read_exact(&mut y[..n]).is_err() || x[..n] != y[..n] {
+            return false;
+        }
+    }
 }
 
 /// The text of a relative output path, as the journal records it.
@@ -105,10 +160,66 @@ pub fn relative_text(name: &Path) -> Result<String> {
         .ok_or_else(|| Error::new(Code::Io, format!("{}: not UTF-8", name.display())))
 }
 
-/// Renames the temporary result files to `names` in `output_dir`, all or none.
-pub fn place(files: Vec<TempFile>, output_dir: &Path, names: &[PathBuf]) -> Result<()> {
-    let targets: Vec<PathBuf> = names.iter().map(|n| output_dir.join(n)).collect();
-    put_in_place(files.into_iter().zip(&targets).collect())
+/// Why [`place`] put nothing in place.
+pub enum Unplaced {
+    /// Another process (another batch writing into the same folder) took this name after it
+    /// was chosen: the files come back, to be placed under other names.
+    Taken(Vec<TempFile>),
+    Failed(Error),
+}
+
+/// Puts the temporary result files in place under the `chosen` names in `output_dir`, all or
+/// none. A name that was free is claimed with an exclusive link ([`TempFile::link_new`]), so
+/// that two batches never both take it (whatever is there by now); only then are the names
+/// that hold this input's own files replaced.
+pub fn place(
+    files: Vec<TempFile>,
+    output_dir: &Path,
+    chosen: &Chosen,
+) -> std::result::Result<(), Unplaced> {
+    let targets: Vec<PathBuf> = chosen.names.iter().map(|n| output_dir.join(n)).collect();
+    let mut linked: Vec<&PathBuf> = Vec::new();
+    let unlink = |linked: &[&PathBuf]| {
+        for target in linked {
+            let _ = std::fs::remove_file(target);
+        }
+    };
+    for ((file, target), replace) in files.iter().zip(&targets).zip(&chosen.replace) {
+        if *replace {
+            continue;
+        }
+        if let Err(e) = file.link_new(target) {
+            unlink(&linked);
+            return Err(if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Unplaced::Taken(files)
+            } else {
+                Unplaced::Failed(Error::new(
+                    Code::Io,
+                    format!("cannot create {}: {e}", target.display()),
+                ))
+            });
+        }
+        linked.push(target);
+    }
+    let mut replaced = Vec::new();
+    let mut placed = Vec::new();
+    for (file, target) in files.into_iter().zip(&targets) {
+        if linked.contains(&target) {
+            placed.push(file);
+        } else {
+            replaced.push((file, target));
+        }
+    }
+    match put_in_place(replaced) {
+        Ok(()) => {
+            placed.into_iter().for_each(TempFile::linked);
+            Ok(())
+        }
+        Err(error) => {
+            unlink(&linked);
+            Err(Unplaced::Failed(error))
+        }
+    }
 }
 
 #[cfg(test)]

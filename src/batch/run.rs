@@ -3,8 +3,9 @@
 //!
 //! The order of things for an input is what makes a resume safe: the intent (`submitting`) is
 //! committed before its POST starts, the task id is committed as soon as the POST answers, the
-//! output names are claimed before any file is put in place, and the input is `completed`
-//! only once every file is in place.
+//! output names are recorded before any file is put in place (and each free name is taken on
+//! the file system with an exclusive link, which another batch in the same folder cannot also
+//! win), and the input is `completed` only once every file is in place.
 
 use super::journal::{Row, now};
 use super::outputs;
@@ -53,6 +54,9 @@ pub const OPEN_TASKS_PER_JOB: usize = 16;
 const CANCEL_CHECK: Duration = Duration::from_millis(10);
 /// How often a task that the service forgot (`NotExist`) is submitted again in one run.
 const MAX_NOT_FOUND_RESUBMISSIONS: u32 = 2;
+/// How often the names of one input's results are chosen again when another process (another
+/// batch writing into the same folder) takes them first.
+const PLACE_ATTEMPTS: usize = 16;
 /// Submissions refused in a row (429, 503, no connection) while no task of the batch is open
 /// that stop the whole batch: the service takes nothing, and waiting would not change that.
 pub const REFUSALS_TO_STOP: u32 = 5;
@@ -210,6 +214,9 @@ struct Scheduler<'b, 'c, 'o> {
     /// The error that stops the whole batch; no new submission once it is set.
     fatal: Option<Error>,
     not_found: HashMap<usize, u32>,
+    /// Each task id of the batch, with the input it belongs to: one task never completes two
+    /// inputs.
+    tasks: HashMap<String, usize>,
     /// How many tasks may be open: `OPEN_TASKS_PER_JOB` times the jobs, cut to the tasks open
     /// when the service refuses a submission, and grown by one with each accepted one.
     window: usize,
@@ -244,6 +251,12 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
             }
         }
         let open = schedules.len();
+        let tasks = batch
+            .items
+            .iter()
+            .enumerate()
+            .filter_map(|(index, item)| Some((item.row.task_id.clone()?, index)))
+            .collect();
         Scheduler {
             batch,
             stop,
@@ -256,6 +269,7 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
             busy: 0,
             fatal: None,
             not_found: HashMap::new(),
+            tasks,
             window: options.jobs * OPEN_TASKS_PER_JOB,
             refusals: 0,
         }
@@ -396,17 +410,17 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
             })
             .collect();
         let mut changed = Vec::new();
-        let mut finished: Vec<(usize, Vec<TempFile>, Vec<PathBuf>)> = Vec::new();
+        let mut finished: Vec<(usize, Vec<TempFile>, Vec<String>, outputs::Chosen)> = Vec::new();
         let mut claims: Vec<(usize, Vec<PathBuf>)> = Vec::new();
         for answer in answers {
             match answer {
                 Done::Submitted(index, outcome) => self.submitted(index, outcome),
                 Done::Fetched(index, outcome) => {
                     if let Some((files, kinds)) = self.fetched(index, outcome) {
-                        match self.claim(index, &kinds, &claims) {
-                            Ok(names) => {
-                                claims.push((index, names.clone()));
-                                finished.push((index, files, names));
+                        match self.claim(index, &files, &kinds, &claims) {
+                            Ok(chosen) => {
+                                claims.push((index, chosen.names.clone()));
+                                finished.push((index, files, kinds, chosen));
                             }
                             Err(error) => self.fail(index, &error),
                         }
@@ -421,9 +435,9 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
         }
         self.save_with_claims(&changed, &claims)?;
         let mut completed = Vec::new();
-        for (index, files, names) in finished {
-            match outputs::place(files, &self.batch.output_dir, &names) {
-                Ok(()) => {
+        for (index, files, kinds, chosen) in finished {
+            match self.place(index, files, &kinds, chosen)? {
+                Ok(names) => {
                     let row = &mut self.batch.items[index].row;
                     row.state = State::Completed;
                     row.outputs = names
@@ -450,6 +464,25 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
         };
         self.refusals = 0;
         self.window = (self.window + 1).min(self.options.jobs * OPEN_TASKS_PER_JOB);
+        if let Some(&other) = self.tasks.get(&task_id)
+            && other != index
+        {
+            // A service that gives one id to two submissions: the task holds one document's
+            // result, and the other input must not take it for its own.
+            self.open -= 1;
+            let items = &self.batch.items;
+            let error = Error::new(
+                Code::Protocol,
+                format!(
+                    "the service answered the task id {task_id} for {}, the id it gave before for \
+                     {}: one task cannot hold the results of both",
+                    items[index].path.display(),
+                    items[other].path.display()
+                ),
+            );
+            return self.fail(index, &error);
+        }
+        self.tasks.insert(task_id.clone(), index);
         let row = &mut self.batch.items[index].row;
         row.state = State::Submitted;
         row.task_id = Some(task_id);
@@ -577,14 +610,15 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
         row.finished_at = Some(now());
     }
 
-    /// The output names for a completed input, claimed in the next commit; `pending` are the
-    /// names other inputs claim in that same commit.
+    /// The output names for a completed input's `files`, recorded in the next commit;
+    /// `pending` are the names other inputs record in that same commit.
     fn claim(
         &self,
         index: usize,
+        files: &[TempFile],
         kinds: &[String],
         pending: &[(usize, Vec<PathBuf>)],
-    ) -> Result<Vec<PathBuf>> {
+    ) -> Result<outputs::Chosen> {
         let item = &self.batch.items[index];
         let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
         let taken = |name: &Path| {
@@ -592,14 +626,53 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
                 .iter()
                 .any(|(_, names)| names.iter().any(|n| n == name))
         };
+        let input = outputs::Claimant {
+            id: item.row.id,
+            stem: &item.stem,
+            own: &item.row.outputs,
+        };
         outputs::choose(
             &self.batch.journal,
             &self.batch.output_dir,
-            item.row.id,
-            &item.stem,
+            &input,
+            files,
             &kinds,
             &taken,
         )
+    }
+
+    /// Puts a completed input's files in place under the `chosen` names (recorded in the
+    /// journal): the names placed (`Ok(Ok)`), or why the input failed (`Ok(Err)`). A name that
+    /// another process took after it was chosen (another batch in the same folder) makes it
+    /// choose, record and place again; `Err` is a journal that cannot be written.
+    fn place(
+        &mut self,
+        index: usize,
+        mut files: Vec<TempFile>,
+        kinds: &[String],
+        mut chosen: outputs::Chosen,
+    ) -> Result<Result<Vec<PathBuf>>> {
+        for _ in 0..PLACE_ATTEMPTS {
+            match outputs::place(files, &self.batch.output_dir, &chosen) {
+                Ok(()) => return Ok(Ok(chosen.names)),
+                Err(outputs::Unplaced::Failed(error)) => return Ok(Err(error)),
+                Err(outputs::Unplaced::Taken(back)) => files = back,
+            }
+            chosen = match self.claim(index, &files, kinds, &[]) {
+                Ok(chosen) => chosen,
+                Err(error) => return Ok(Err(error)),
+            };
+            self.save_with_claims(&[], &[(index, chosen.names.clone())])?;
+        }
+        Ok(Err(Error::new(
+            Code::Io,
+            format!(
+                "cannot put the results of {} in place: other processes took each name \
+                 chosen for them ({} times)",
+                self.batch.items[index].path.display(),
+                PLACE_ATTEMPTS
+            ),
+        )))
     }
 
     fn save(&mut self, indexes: &[usize]) -> Result<()> {
