@@ -263,11 +263,17 @@ fn link_new(from: &Path, to: &Path) -> std::io::Result<()> {
                 ErrorKind::PermissionDenied | ErrorKind::Unsupported
             ) =>
         {
-            OpenOptions::new().write(true).create_new(true).open(to)?;
-            std::fs::rename(from, to)
+            create_new_then_rename(from, to)
         }
         linked => linked,
     }
+}
+
+/// [`link_new`] without hard links (FAT, some network shares): `to` is taken by an exclusive
+/// create, then `from` is renamed over it. `to` is empty in between.
+fn create_new_then_rename(from: &Path, to: &Path) -> std::io::Result<()> {
+    OpenOptions::new().write(true).create_new(true).open(to)?;
+    std::fs::rename(from, to)
 }
 
 fn rename(from: &Path, to: &Path) -> Result<()> {
@@ -744,6 +750,30 @@ fn io_error(what: String, error: std::io::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_name_is_taken_once_with_or_without_hard_links() {
+        let dir = scratch_dir("link-new");
+        let ways: [fn(&Path, &Path) -> std::io::Result<()>; 2] = [link_new, create_new_then_rename];
+        for (n, take) in ways.into_iter().enumerate() {
+            let (from, to) = (dir.join(format!("from-{n}")), dir.join(format!("to-{n}")));
+            std::fs::write(&from, b"result").unwrap();
+            std::fs::write(&to, b"another's").unwrap();
+            let taken = take(&from, &to).unwrap_err();
+            assert_eq!(taken.kind(), std::io::ErrorKind::AlreadyExists);
+            assert_eq!(std::fs::read(&to).unwrap(), b"another's");
+            std::fs::remove_file(&to).unwrap();
+            std::os::unix::fs::symlink("nowhere", &to).unwrap();
+            assert!(
+                take(&from, &to).is_err(),
+                "a dangling link is something there"
+            );
+            std::fs::remove_file(&to).unwrap();
+            take(&from, &to).unwrap();
+            assert_eq!(std::fs::read(&to).unwrap(), b"result");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     fn scratch_dir(name: &str) -> PathBuf {
         let dir =

@@ -226,6 +226,63 @@ pub fn place(
 mod tests {
     use super::*;
 
+    fn result(dir: &Path, bytes: &[u8]) -> TempFile {
+        let mut file = TempFile::create_in(dir, "r.txt").unwrap();
+        file.write(bytes).unwrap();
+        file
+    }
+
+    #[test]
+    fn a_name_is_its_inputs_only_when_recorded_and_taken_on_disk() {
+        let dir = std::env::temp_dir().join(format!("ocrcloud-outputs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut journal = Journal::open(&dir.join("journal.sqlite"), &dir).unwrap();
+        let row = super::super::new_row("/in/a.pdf", None, "RecognizePdf", "s");
+        let id = journal.write(|w| w.put(&row)).unwrap();
+        journal.write(|w| w.claim_output("a.txt", id)).unwrap();
+        let none = |_: &Path| false;
+        let input = Claimant {
+            id,
+            stem: Path::new("a"),
+            own: &[],
+        };
+        let choose_for = |bytes: &[u8]| {
+            let files = [result(&dir, bytes)];
+            let chosen = choose(&journal, &dir, &input, &files, &["Text"], &none).unwrap();
+            (chosen.names, chosen.replace)
+        };
+        // Recorded for it, nothing there: free.
+        assert_eq!(
+            choose_for(b"x"),
+            (vec![PathBuf::from("a.txt")], vec![false])
+        );
+        // Recorded for it, with its very bytes there (killed after placing it): its own.
+        std::fs::write(dir.join("a.txt"), b"x").unwrap();
+        assert_eq!(choose_for(b"x"), (vec![PathBuf::from("a.txt")], vec![true]));
+        // Other bytes there (another batch's file): the next name.
+        assert_eq!(
+            choose_for(b"y"),
+            (vec![PathBuf::from("a~2.txt")], vec![false])
+        );
+
+        // A free name that another process takes before it is placed: the files come back.
+        let chosen = Chosen {
+            names: vec!["b.txt".into()],
+            replace: vec![false],
+        };
+        std::fs::write(dir.join("b.txt"), b"another's").unwrap();
+        let Err(Unplaced::Taken(back)) = place(vec![result(&dir, b"mine")], &dir, &chosen) else {
+            panic!("placed over another's file");
+        };
+        assert_eq!(std::fs::read(dir.join("b.txt")).unwrap(), b"another's");
+        std::fs::remove_file(dir.join("b.txt")).unwrap();
+        assert!(place(back, &dir, &chosen).is_ok());
+        assert_eq!(std::fs::read(dir.join("b.txt")).unwrap(), b"mine");
+        drop(journal);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
     #[test]
     fn names_follow_the_stem_and_the_result_types() {
         let stem = Path::new("a/b");
