@@ -10,6 +10,7 @@ The library is found as the ocrcloud package finds it (OCRCLOUD_LIBRARY_DIR, ...
 """
 
 import asyncio
+import contextlib
 import ctypes
 import dataclasses
 import gc
@@ -1341,13 +1342,13 @@ def progress(index, state):
     changes += 1
     if changes == kill_at:
         os.kill(os.getpid(), signal.SIGKILL)
-with ocrcloud.Client.with_credentials(url, "demo", "demo-secret") as client:
-    with ocrcloud.Batch(client, out) as batch:
-        batch.add_folder(docs, settings={"resultType": "Text"})
-        try:
+try:
+    with ocrcloud.Client.with_credentials(url, "demo", "demo-secret") as client:
+        with ocrcloud.Batch(client, out) as batch:
+            batch.add_folder(docs, settings={"resultType": "Text"})
             batch.run(jobs=4, interval_ms=20, backoff=(1.0, 20), progress=progress)
-        except KeyboardInterrupt:
-            sys.exit(130)
+except KeyboardInterrupt:
+    sys.exit(130)
 """
 
 
@@ -1438,9 +1439,16 @@ class Batches(unittest.TestCase):
                     kills += 1
             self.assertEqual(kills, len(moments))
             # Ctrl-C: KeyboardInterrupt in the child, which the script turns into 130.
+            # Once the child holds the journal's lock (its pid in the lock file), it is past its
+            # imports and inside the code that turns Ctrl-C into 130.
             child = subprocess.Popen([sys.executable, "-c", BATCH_SCRIPT, URL, docs, out])
-            time.sleep(0.5)
-            child.send_signal(__import__("signal").SIGINT)
+            lock = os.path.join(out, ".ocrcloud", "journal.sqlite.lock")
+            while child.poll() is None:
+                with contextlib.suppress(OSError), open(lock) as f:
+                    if f.read().strip() == str(child.pid):
+                        break
+                time.sleep(0.005)
+            child.send_signal(signal.SIGINT)
             self.assertIn(child.wait(10), (0, 130))
             with ocrcloud.Batch(client, out) as batch:
                 batch.add_folder(docs, settings=TEXT)
