@@ -353,12 +353,13 @@ pub fn poll_many(
         .enumerate()
         .map(|(slot, id)| {
             let place = first_seen[id];
-            let outcome = &mut outcomes[place];
-            match slots_of[place].last() == Some(&slot) {
-                true => outcome.take(),
-                false => outcome.clone(),
-            }
-            .expect("every distinct id has an outcome until its last slot")
+            let last = slots_of[place].last() == Some(&slot);
+            let outcome = if last {
+                outcomes[place].take()
+            } else {
+                outcomes[place].clone()
+            };
+            outcome.expect("every distinct id has an outcome until its last slot")
         })
         .collect()
 }
