@@ -1212,8 +1212,8 @@ fn i22_an_id_listed_twice_in_poll_many_is_asked_once_per_due_time() {
     let pending: Vec<String> = (0..10)
         .map(|_| emulator.fixture(serde_json::json!({"taskStatus": "Pending"})))
         .collect();
-    let done = emulator
-        .fixture(serde_json::json!({"results": [{"type": "Text", "text": "shared"}]}));
+    let done =
+        emulator.fixture(serde_json::json!({"results": [{"type": "Text", "text": "shared"}]}));
     // Every pending id twice, the completed one three times, spread over the list.
     let mut ids: Vec<String> = pending.iter().chain(&pending).cloned().collect();
     ids.insert(0, done.clone());
