@@ -804,6 +804,21 @@ fn status_reads_a_journal_on_a_read_only_file_system_also_mid_wal() {
             && shown.contains("OCR_ERR_IO\tonly in the wal"),
         "{shown}"
     );
+    // The same through a --journal link that lies in a writable folder.
+    let link = root.join("link.sqlite");
+    std::os::unix::fs::symlink(view.join(".ocrcloud/journal.sqlite"), &link).unwrap();
+    let through_link = emulator
+        .run(&[
+            "batch",
+            "--status",
+            "--output",
+            text(&view),
+            "--journal",
+            text(&link),
+        ])
+        .expect(0)
+        .stdout();
+    assert_eq!(through_link, shown);
     // Where no copy can be made either, the message says why.
     let outcome = Outcome::of(
         emulator

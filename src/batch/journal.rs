@@ -103,6 +103,8 @@ struct JournalCopy {
 
 impl JournalCopy {
     fn of(journal: &Path) -> std::io::Result<JournalCopy> {
+        // SQLite finds the `-wal` file beside the file a link leads to.
+        let journal = &canonical(journal)?;
         let folder = private_folder()?;
         let copy = JournalCopy {
             journal: folder.join("journal.sqlite"),
@@ -126,14 +128,16 @@ impl Drop for JournalCopy {
     }
 }
 
-/// A new folder under the temporary folder that no other process or call uses.
+/// A new folder under the temporary folder that no other process or call uses, that only this
+/// user may read.
 fn private_folder() -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
     static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     loop {
         let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let folder =
             std::env::temp_dir().join(format!("ocrcloud-journal-{}-{n}", std::process::id()));
-        match std::fs::create_dir(&folder) {
+        match std::fs::DirBuilder::new().mode(0o700).create(&folder) {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             made => return made.map(|()| folder),
         }
