@@ -1050,9 +1050,10 @@ ocr_code ocr_poll_until_done_for(const ocr_client *client,
  * `task_ids`: `count` non-NULL strings. `results_out` and `codes_out`: arrays of `count`
  * elements, written for every task: `codes_out[i]` is the code `ocr_poll_until_done` would have
  * given task i, and `results_out[i]` its result where that code is `OCR_OK` (the caller frees
- * each with `ocr_result_free`), else NULL. Answers `OCR_OK` if every task completed, else the
- * first failing task's code, with a message naming that task and how many failed; every
- * task's own message is `ocr_poll_many_message(i)`. With a NULL or invalid argument (also a
+ * each with `ocr_result_free`), else NULL. An id listed more than once is asked once per due
+ * time, and each of its places gets the same code and a result of its own. Answers `OCR_OK`
+ * if every task completed, else the first failing task's code, with a message naming that
+ * task and how many failed; every task's own message is `ocr_poll_many_message(i)`. With a NULL or invalid argument (also a
  * `count` too large for the arrays to exist) nothing is written and the answer is
  * `OCR_ERR_INVALID_ARGUMENT`. Thread-safe.
  */

@@ -7,7 +7,7 @@ use crate::error::{Code, Error, Result, invalid};
 use crate::logging::{Level, log};
 use crate::operations::Operation;
 use crate::wire::{Answer, Sink, TaskStatus};
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -312,7 +312,60 @@ pub fn poll_until_done<K: Sink>(
 /// due sleeps at least [`LOOK_AGAIN`], so that tasks falling due meanwhile go out together (a poll
 /// is at most that late); it takes due tasks of a busy worker once they are that late (looking
 /// at least every [`IDLE_LOOK`]).
+///
+/// An id listed more than once is asked once per due time: every slot that names it gets the
+/// same outcome, and `progress` runs for each of those slots.
 pub fn poll_many(
+    client: &Client,
+    op: Operation,
+    task_ids: &[&str],
+    options: &PollOptions,
+    progress: Option<&mut ManyProgress>,
+) -> Vec<Result<Answer<Vec<u8>>>> {
+    // Each slot's place among the distinct ids, and the slots of each distinct id.
+    let mut distinct: Vec<&str> = Vec::new();
+    let mut slots_of: Vec<Vec<usize>> = Vec::new();
+    let mut first_seen: HashMap<&str, usize> = HashMap::new();
+    for (slot, &id) in task_ids.iter().enumerate() {
+        let place = *first_seen.entry(id).or_insert_with(|| {
+            distinct.push(id);
+            slots_of.push(Vec::new());
+            distinct.len() - 1
+        });
+        slots_of[place].push(slot);
+    }
+    let mut each_slot = progress.map(|progress| {
+        |place: usize, id: &str, status: TaskStatus, attempt: u32| {
+            for &slot in &slots_of[place] {
+                progress(slot, id, status, attempt);
+            }
+        }
+    });
+    let progress = each_slot.as_mut().map(|report| report as &mut ManyProgress);
+    let mut outcomes: Vec<Option<Result<Answer<Vec<u8>>>>> =
+        poll_distinct(client, op, &distinct, options, progress)
+            .into_iter()
+            .map(Some)
+            .collect();
+    // The last slot of an id takes its outcome, the others a copy.
+    task_ids
+        .iter()
+        .enumerate()
+        .map(|(slot, id)| {
+            let place = first_seen[id];
+            let last = slots_of[place].last() == Some(&slot);
+            let outcome = if last {
+                outcomes[place].take()
+            } else {
+                outcomes[place].clone()
+            };
+            outcome.expect("every distinct id has an outcome until its last slot")
+        })
+        .collect()
+}
+
+/// [`poll_many`] for ids that are all different.
+fn poll_distinct(
     client: &Client,
     op: Operation,
     task_ids: &[&str],

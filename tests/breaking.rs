@@ -1347,3 +1347,51 @@ fn p1_a_link_to_a_file_takes_the_result_of_the_file_it_names() {
     drop(batch);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+// ---------------------------------------------------------------- issue 22: poll_many
+
+/// Item 7 of issue 22: an id listed twice was asked twice per due time. Now each distinct task
+/// is asked once per due time, every slot naming it gets the same outcome (a result of its
+/// own), and the progress callback runs for every slot.
+#[test]
+fn i22_an_id_listed_twice_in_poll_many_is_asked_once_per_due_time() {
+    let emulator = Emulator::start(&["--pending-ms", "100", "--processing-ms", "100"]);
+    let client = Client::demo(&emulator);
+    let pending: Vec<String> = (0..10)
+        .map(|_| emulator.fixture(serde_json::json!({"taskStatus": "Pending"})))
+        .collect();
+    let done =
+        emulator.fixture(serde_json::json!({"results": [{"type": "Text", "text": "shared"}]}));
+    // Every pending id twice, the completed one three times, spread over the list.
+    let mut ids: Vec<String> = pending.iter().chain(&pending).cloned().collect();
+    ids.insert(0, done.clone());
+    ids.insert(7, done.clone());
+    ids.push(done.clone());
+    let options = Options::fast(10, 0);
+    assert_code(
+        unsafe { ocr_poll_options_set_max_attempts(options.0, 3) },
+        OCR_OK,
+    );
+    let seen = Reports::default();
+    options.report_to(&seen);
+    let (code, per_task) = client.poll_many(None, &ids, Some(&options));
+    assert_code(code, OCR_ERR_NOT_READY);
+    assert!(last_error().contains("20 of 23 tasks"), "{}", last_error());
+    let seen = seen.into_inner().unwrap();
+    for id in &pending {
+        assert_eq!(emulator.task(id)["polls"], 3, "{id}");
+        assert_eq!(seen.iter().filter(|(task, _, _)| task == id).count(), 2 * 3);
+    }
+    assert_eq!(emulator.task(&done)["polls"], 1);
+    assert_eq!(seen.iter().filter(|(task, _, _)| *task == done).count(), 3);
+    for (slot, ((code, result), id)) in per_task.iter().zip(&ids).enumerate() {
+        if *id == done {
+            assert_eq!(name(*code), name(OCR_OK), "slot {slot}");
+            assert_eq!(result.as_ref().unwrap().data(0).unwrap(), b"shared");
+        } else {
+            assert_eq!(name(*code), name(OCR_ERR_NOT_READY), "slot {slot}");
+            let message = text(ocr_poll_many_message(slot)).unwrap();
+            assert!(message.contains(id.as_str()), "slot {slot}: {message}");
+        }
+    }
+}

@@ -13,7 +13,7 @@ use ocrcloud::error::{Code, Error, Result};
 use ocrcloud::files::{TempFile, save_atomically};
 use ocrcloud::operations::Operation;
 use std::cell::RefCell;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -64,7 +64,7 @@ pub fn batch(
         .clone()
         .unwrap_or_else(|| default_journal(&args.output));
     if args.status {
-        return status(&journal_path).map_err(Failure::from);
+        return status(&journal_path);
     }
     let settings = settings_text(args.settings.as_deref())?;
     if let Some(report) = &args.report {
@@ -166,7 +166,7 @@ fn with_option_names(error: Error) -> Error {
 }
 
 /// `--status`: counts per state, then one line per failed input.
-fn status(journal: &Path) -> Result<ExitCode> {
+fn status(journal: &Path) -> std::result::Result<ExitCode, Failure> {
     let rows = Journal::open_read_only(journal)?.rows()?;
     let mut out = String::new();
     for state in State::ALL {
@@ -181,7 +181,11 @@ fn status(journal: &Path) -> Result<ExitCode> {
             row.message.as_deref().unwrap_or("")
         ));
     }
-    print!("{out}");
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(Failure::output)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,10 +1,8 @@
 //! What the command prints: records on stdout, where every failure counts, and notes on stderr,
 //! which are best effort and never stop the work.
 
-use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::AsFd;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// stdout, one record per line, or each record ended by a NUL byte (`--print0`).
 pub struct Stdout {
@@ -28,25 +26,30 @@ impl Stdout {
 }
 
 /// Whether stdout was closed when the program started (`>&-`). The Rust runtime then puts
-/// `/dev/null` opened read-write in its place, which a shell's `>/dev/null` never does (it opens
-/// it write-only), so the records would vanish without an error.
+/// `/dev/null` in its place, so the records would vanish without an error; descriptor 1 is
+/// looked at before that, by [`LOOK_AT_STDOUT`]. A `/dev/null` the caller opened itself (`>`,
+/// or read-write as `1<>/dev/null` and Python's `subprocess.DEVNULL` do) is not closed.
 pub fn stdout_was_closed() -> bool {
-    // SAFETY: F_GETFL only reads the flags of descriptor 1; it fails cleanly if there is none.
-    let flags = unsafe { libc::fcntl(1, libc::F_GETFL) };
-    if flags < 0 || flags & libc::O_ACCMODE != libc::O_RDWR {
-        return false;
-    }
-    let stdout = io::stdout().as_fd().try_clone_to_owned().map(File::from);
-    match (
-        stdout.and_then(|f| f.metadata()),
-        std::fs::metadata("/dev/null"),
-    ) {
-        (Ok(stdout), Ok(null)) => {
-            stdout.file_type().is_char_device() && stdout.rdev() == null.rdev()
-        }
-        _ => false,
-    }
+    STDOUT_CLOSED_AT_START.load(Ordering::Relaxed)
 }
+
+static STDOUT_CLOSED_AT_START: AtomicBool = AtomicBool::new(false);
+
+/// Runs before `main` and before the Rust runtime fills closed standard descriptors.
+extern "C" fn look_at_stdout() {
+    // SAFETY: F_GETFD only reads the flags of descriptor 1; it fails with EBADF if there is none.
+    let closed = unsafe { libc::fcntl(1, libc::F_GETFD) } < 0;
+    STDOUT_CLOSED_AT_START.store(closed, Ordering::Relaxed);
+}
+
+/// The loader runs the functions of this section before the program's own start-up code.
+#[used]
+#[cfg_attr(
+    target_vendor = "apple",
+    unsafe(link_section = "__DATA,__mod_init_func")
+)]
+#[cfg_attr(not(target_vendor = "apple"), unsafe(link_section = ".init_array"))]
+static LOOK_AT_STDOUT: extern "C" fn() = look_at_stdout;
 
 /// Writes `line` and a newline on stderr; a closed or full stderr is ignored.
 pub fn note(line: &[u8]) {

@@ -754,3 +754,88 @@ fn ctrl_c_while_the_inputs_are_read_exits_130_at_once_and_sends_nothing() {
     assert_eq!(emulator.count("POST", "/RecognizePdf"), 0);
     std::fs::remove_dir_all(root).unwrap();
 }
+
+/// Item 8 of issue 22: `batch --status` on a read-only file system without the journal's `-shm`
+/// file failed ("unable to open database file"). It reads the journal there, also one whose last
+/// commits are only in its `-wal` file (a batch killed, the disk then read-only), and says
+/// clearly when it cannot.
+#[test]
+fn status_reads_a_journal_on_a_read_only_file_system_also_mid_wal() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let root = scratch("batch-read-only-status");
+    let (inputs, out, view) = (root.join("in"), root.join("out"), root.join("view"));
+    let relative = make_inputs(&inputs, 3);
+    emulator
+        .run(&batch_args(&out, &inputs, &["--interval-ms", "10"]))
+        .expect(0);
+    assert_complete_results(&inputs, &out, &relative);
+    let mount = match ReadOnlyMount::new(&out, &view) {
+        Ok(mount) => mount,
+        Err(why) => {
+            eprintln!("skipped: a read-only file system needs a mount: {why}");
+            std::fs::remove_dir_all(root).unwrap();
+            return;
+        }
+    };
+    let journal = out.join(".ocrcloud/journal.sqlite");
+    let beside = |suffix: &str| PathBuf::from(format!("{}{suffix}", journal.display()));
+    assert!(!beside("-shm").exists() && !beside("-wal").exists());
+    let status = || emulator.run(&["batch", "--status", "--output", text(&view)]);
+    assert_eq!(
+        status().expect(0).stdout(),
+        "queued\t0\nsubmitting\t0\nsubmitted\t0\ncompleted\t3\nfailed\t0\n"
+    );
+
+    // A commit only the -wal file holds: the connection is never closed, so never checkpointed.
+    let db = rusqlite::Connection::open(&journal).unwrap();
+    db.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+    db.execute(
+        "UPDATE inputs SET state = 'failed', code = 13, message = 'only in the wal' \
+         WHERE id = (SELECT min(id) FROM inputs)",
+        [],
+    )
+    .unwrap();
+    std::mem::forget(db);
+    std::fs::remove_file(beside("-shm")).unwrap();
+    assert!(std::fs::metadata(beside("-wal")).unwrap().len() > 0);
+    let shown = status().expect(0).stdout();
+    assert!(
+        shown.starts_with("queued\t0\nsubmitting\t0\nsubmitted\t0\ncompleted\t2\nfailed\t1\n")
+            && shown.contains("OCR_ERR_IO\tonly in the wal"),
+        "{shown}"
+    );
+    // The same through a --journal link that lies in a writable folder.
+    let link = root.join("link.sqlite");
+    std::os::unix::fs::symlink(view.join(".ocrcloud/journal.sqlite"), &link).unwrap();
+    let through_link = emulator
+        .run(&[
+            "batch",
+            "--status",
+            "--output",
+            text(&view),
+            "--journal",
+            text(&link),
+        ])
+        .expect(0)
+        .stdout();
+    assert_eq!(through_link, shown);
+    // Where no copy can be made either, the message says why.
+    let outcome = Outcome::of(
+        emulator
+            .ocrcloud(&["batch", "--status", "--output", text(&view)])
+            .env("TMPDIR", &view),
+    )
+    .expect(IO);
+    assert!(
+        outcome.stderr.contains("SQLite cannot read it in place")
+            && outcome.stderr.contains("Read-only file system"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(
+        std::fs::read_dir(&view).unwrap().count(),
+        std::fs::read_dir(&out).unwrap().count()
+    );
+    drop(mount);
+    std::fs::remove_dir_all(root).unwrap();
+}

@@ -457,6 +457,60 @@ fn a_closed_stdout_fails_before_anything_is_sent() {
     Outcome::of(emulator.ocrcloud(&["submit", SAMPLE_PDF]).stdout(null)).expect(0);
 }
 
+/// Item 10 of issue 22: a stdout of `/dev/null` opened read-write (`1<>/dev/null`, Python's
+/// `subprocess.DEVNULL`, daemon launchers) was taken for a closed one: exit 23 before anything,
+/// for `status` and `batch` alike. Only a closed descriptor or a failed write counts now.
+#[test]
+fn a_dev_null_opened_read_write_is_a_stdout_and_only_real_failures_count() {
+    let emulator = Emulator::start();
+    let id = emulator.fixture(r#"{"results": [{"type": "Text", "text": "a"}]}"#);
+    let open = |device: &str| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(device)
+            .unwrap()
+    };
+    let dir = scratch("dev-null-read-write");
+    let (inputs, out) = (dir.join("in"), dir.join("out"));
+    std::fs::create_dir_all(&inputs).unwrap();
+    std::fs::copy(SAMPLE_PDF, inputs.join("a.pdf")).unwrap();
+    let settings = r#"{"resultType":"Text"}"#;
+    let batch = [
+        "batch",
+        "--settings",
+        settings,
+        "-o",
+        text(&out),
+        text(&inputs),
+    ];
+    let status = ["batch", "--status", "--output", text(&out)];
+
+    Outcome::of(
+        emulator
+            .ocrcloud(&["status", &id])
+            .stdout(open("/dev/null")),
+    )
+    .expect(0);
+    Outcome::of(emulator.ocrcloud(&batch).stdout(open("/dev/null"))).expect(0);
+    assert!(out.join("a.txt").is_file());
+    Outcome::of(emulator.ocrcloud(&status).stdout(open("/dev/null"))).expect(0);
+    Outcome::of(&mut emulator.script("sh", r#"exec "$0" status "$1" 1<>/dev/null"#, &[&id]))
+        .expect(0);
+
+    // A full device, a closed descriptor and a pipe without reader still fail.
+    for args in [&["status", &id][..], &status] {
+        Outcome::of(emulator.ocrcloud(args).stdout(open("/dev/full")))
+            .expect(IO)
+            .says("cannot write to stdout: No space left on device");
+        Outcome::of(&mut emulator.script("sh", r#"exec "$0" "$@" >&-"#, args))
+            .expect(IO)
+            .says("stdout is closed");
+        Outcome::of(emulator.ocrcloud(args).stdout(closed_pipe())).killed_by(SIGPIPE);
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// Timeouts and intervals too large for a deadline are usage errors, not an overflow panic.
 #[test]
 fn numbers_too_large_for_a_deadline_are_usage_errors() {
@@ -503,33 +557,42 @@ fn interrupt(child: &Child) {
 }
 
 /// The output folder is checked before anything is sent: it must exist or be creatable, and a
-/// file must be creatable in it. As root (who may write anywhere) `ocrcloud` runs as nobody.
+/// file must be creatable in it. The unwritable folder is a read-only bind mount (root may write
+/// anywhere else), so the test runs wherever the checkout lies; without the right to mount, a
+/// folder of mode 0555 serves for a user other than root.
 #[test]
 fn an_unwritable_output_folder_fails_before_anything_is_sent() {
     let emulator = Emulator::start();
     let dir = scratch("unwritable");
+    std::fs::create_dir_all(dir.join("source")).unwrap();
     let read_only = dir.join("read-only");
-    std::fs::create_dir_all(&read_only).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(&read_only, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let is_root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
+    let mount = match ReadOnlyMount::new(&dir.join("source"), &read_only) {
+        Ok(mount) => Some(mount),
+        Err(why) if is_root => {
+            eprintln!("skipped: root writes into any folder it may not mount read-only: {why}");
+            std::fs::remove_dir_all(dir).unwrap();
+            return;
+        }
+        Err(_) => {
+            std::fs::set_permissions(&read_only, std::fs::Permissions::from_mode(0o555)).unwrap();
+            None
+        }
+    };
     let not_a_folder = dir.join("file");
     std::fs::write(&not_a_folder, "").unwrap();
-    let is_root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
     for out in [read_only.clone(), not_a_folder.join("sub")] {
         for args in [
             vec!["run", SAMPLE_PDF, "-o", text(&out)],
             vec!["fetch", "some-task", "-o", text(&out)],
         ] {
-            let mut command = emulator.ocrcloud(&args);
-            if is_root {
-                command.uid(65534).gid(65534);
-            }
-            let outcome = Outcome::of(&mut command).expect(IO);
+            let outcome = emulator.run(&args).expect(IO);
             assert!(outcome.stderr.contains(text(&out)), "{}", outcome.stderr);
         }
     }
     assert_eq!(emulator.requests(), 0);
     assert_eq!(std::fs::read_dir(&read_only).unwrap().count(), 0);
+    drop(mount);
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -5,7 +5,7 @@
 
 use super::State;
 use crate::error::{Code, Error, Result};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, params};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::fd::AsRawFd;
@@ -77,10 +77,78 @@ pub struct Journal {
     path: PathBuf,
     /// Holds the `flock` on `<journal>.lock` until the journal is dropped.
     _lock: Option<File>,
+    /// The copy read instead of the journal, removed after `db` is closed.
+    _copy: Option<JournalCopy>,
 }
 
 fn db_error(path: &Path, e: rusqlite::Error) -> Error {
     Error::new(Code::Io, format!("journal {}: {e}", path.display()))
+}
+
+/// A connection that only reads `file`. Opening is lazy, so this reads the schema version at
+/// once: that is when SQLite finds out whether it can read the journal's WAL files.
+fn connect_read_only(file: &Path) -> rusqlite::Result<Connection> {
+    let db = Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    db.busy_timeout(Duration::from_secs(5))?;
+    db.query_row("PRAGMA user_version", [], |_| Ok(()))?;
+    Ok(db)
+}
+
+/// A copy of a journal and its `-wal` file in a folder of its own under the temporary folder,
+/// removed on drop.
+struct JournalCopy {
+    folder: PathBuf,
+    journal: PathBuf,
+}
+
+impl JournalCopy {
+    fn of(journal: &Path) -> std::io::Result<JournalCopy> {
+        // SQLite finds the `-wal` file beside the file a link leads to.
+        let journal = &canonical(journal)?;
+        let folder = private_folder()?;
+        let copy = JournalCopy {
+            journal: folder.join("journal.sqlite"),
+            folder,
+        };
+        std::fs::copy(journal, &copy.journal)?;
+        // Without a `-wal` file, every commit is in the journal itself.
+        match std::fs::copy(
+            with_suffix(journal, "-wal"),
+            with_suffix(&copy.journal, "-wal"),
+        ) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(copy),
+        }
+    }
+}
+
+impl Drop for JournalCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.folder);
+    }
+}
+
+/// A new folder under the temporary folder that no other process or call uses, that only this
+/// user may read.
+fn private_folder() -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    loop {
+        let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let folder =
+            std::env::temp_dir().join(format!("ocrcloud-journal-{}-{n}", std::process::id()));
+        match std::fs::DirBuilder::new().mode(0o700).create(&folder) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            made => return made.map(|()| folder),
+        }
+    }
+}
+
+/// `path` with `suffix` added to its file name.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// Seconds since 1970.
@@ -112,6 +180,7 @@ impl Journal {
                     db,
                     path: path.to_path_buf(),
                     _lock: Some(lock),
+                    _copy: None,
                 };
                 journal.prepare()?;
                 journal.claim_output_dir(output_dir)?;
@@ -129,6 +198,10 @@ impl Journal {
     }
 
     /// Opens an existing journal to read it, without the lock (a running batch may hold it).
+    /// In a folder it cannot write (a read-only file system) that lacks the `-shm` file SQLite
+    /// needs to read a WAL journal, it reads a private copy of the journal and its `-wal` file,
+    /// made in the temporary folder and removed when the journal is dropped, so that commits
+    /// still in the `-wal` file count.
     pub fn open_read_only(path: &Path) -> Result<Journal> {
         if !path.is_file() {
             return Err(Error::new(
@@ -136,14 +209,28 @@ impl Journal {
                 format!("no journal at {}: no batch has run there", path.display()),
             ));
         }
-        let db = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|e| db_error(path, e))?;
-        db.busy_timeout(Duration::from_secs(5))
-            .map_err(|e| db_error(path, e))?;
+        let (db, copy) = match connect_read_only(path) {
+            Err(in_place) if in_place.sqlite_error_code() == Some(ErrorCode::CannotOpen) => {
+                let copy = JournalCopy::of(path).map_err(|e| {
+                    Error::new(
+                        Code::Io,
+                        format!(
+                            "journal {}: SQLite cannot read it in place ({in_place}), and no \
+                             copy could be made in the temporary folder: {e}",
+                            path.display()
+                        ),
+                    )
+                })?;
+                let db = connect_read_only(&copy.journal).map_err(|e| db_error(path, e))?;
+                (db, Some(copy))
+            }
+            opened => (opened.map_err(|e| db_error(path, e))?, None),
+        };
         let journal = Journal {
             db,
             path: path.to_path_buf(),
             _lock: None,
+            _copy: copy,
         };
         journal.check_version()?;
         Ok(journal)
@@ -408,9 +495,7 @@ pub fn canonical(path: &Path) -> std::io::Result<PathBuf> {
 /// batch.
 /// Answers the locked file, its path and whether this call created it.
 fn lock(journal: &Path) -> Result<(File, PathBuf, bool)> {
-    let mut name = journal.as_os_str().to_owned();
-    name.push(".lock");
-    let path = PathBuf::from(name);
+    let path = with_suffix(journal, ".lock");
     let created = !path.exists();
     let mut file = OpenOptions::new()
         .read(true)
