@@ -788,7 +788,11 @@ fn the_proxy_option_is_used_and_unusable_proxies_are_refused() {
             "NotExist"
         );
     }
-    for bad in ["socks5://user:s3cret@proxy:1080", "proxy:3128", "ftp://p:21"] {
+    for bad in [
+        "socks5://user:s3cret@proxy:1080",
+        "proxy:3128",
+        "ftp://p:21",
+    ] {
         let outcome = emulator
             .run(&["--proxy", bad, "status", "some-task"])
             .expect(INVALID_ARGUMENT)
