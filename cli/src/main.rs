@@ -5,6 +5,8 @@
 
 mod batch;
 mod batch_display;
+#[cfg(test)]
+mod exit_statuses;
 mod output;
 mod progress;
 mod run_output;
