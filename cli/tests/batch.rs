@@ -845,7 +845,7 @@ fn an_interrupted_run_says_where_it_stopped() {
     let root = scratch("batch-interrupted-summary");
     let (inputs, out) = (root.join("in"), root.join("out"));
     make_inputs(&inputs, 5);
-    let mut child = emulator
+    let child = emulator
         .ocrcloud(&batch_args(&out, &inputs, &["--interval-ms", "50"]))
         .stderr(Stdio::piped())
         .spawn()
