@@ -125,7 +125,7 @@ pub fn bar_template(width: usize, total: usize) -> String {
     format!("{{bar:{bar}}} {{pos}}/{{len}} {{msg}}")
 }
 
-/// The line that ends a run.
+/// The two lines that end a run: what happened, and where the results are.
 pub fn summary(
     counts: &Counts,
     interrupted: bool,
@@ -138,15 +138,18 @@ pub fn summary(
     } else {
         format!("finished in {}", duration_text(elapsed.as_secs_f64()))
     };
+    let duplicates = match duplicates {
+        0 => String::new(),
+        n => format!("; {n} possible duplicate submissions"),
+    };
     format!(
-        "{how}: {} inputs: {} completed ({} before this run), {} failed, {} not finished; {} \
-         possible duplicate submissions; results in {}",
+        "{how}: {} inputs: {} completed ({} before this run), {} failed, {} not \
+         finished{duplicates}\nresults in {}",
         counts.total,
         counts.completed,
         counts.skipped,
         counts.failed,
         counts.left(),
-        duplicates,
         output_dir.display()
     )
 }
@@ -408,7 +411,7 @@ mod tests {
     fn the_summary_names_the_output_folder_and_an_interruption() {
         let done = summary(&counts(), false, 0, at(75.0), Path::new("out dir"));
         assert!(done.starts_with("finished in 1 min 15 s: 61 inputs: 12 completed (3 before this run), 1 failed, 48 not finished"), "{done}");
-        assert!(done.ends_with("results in out dir"), "{done}");
+        assert!(done.ends_with("not finished\nresults in out dir"), "{done}");
         let stopped = summary(&counts(), true, 2, at(3.0), Path::new("out"));
         assert!(stopped.starts_with("interrupted after 3 s: "), "{stopped}");
         assert!(
