@@ -277,7 +277,9 @@ impl Display {
         let counts = self.counts();
         let rate = self.rate.borrow_mut().per_second(self.started.elapsed());
         bar.set_position((counts.completed + counts.failed) as u64);
-        line.set_message(status_line(&counts, rate, terminal_width()));
+        // The spinner and a space come before the message.
+        let width = terminal_width().saturating_sub(2);
+        line.set_message(status_line(&counts, rate, width));
     }
 
     /// Ends the display with a summary line; an interrupted run's bar stays where it stopped.
