@@ -2,6 +2,7 @@
 //! line per finished input otherwise, and a summary. The pieces that decide what is shown
 //! (the rate over a window, the line for a width, the summary) are pure functions.
 
+use crate::in_cli_words;
 use crate::output::note;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use ocrcloud::batch::{Batch, Item, State};
@@ -170,7 +171,9 @@ pub fn finished_line(item: &Item, output_dir: &Path) -> Option<String> {
             "completed"
         }
         State::Failed => {
-            fields.push(one_line(item.row.message.as_deref().unwrap_or("")));
+            fields.push(one_line(&in_cli_words(
+                item.row.message.as_deref().unwrap_or(""),
+            )));
             "failed"
         }
         _ => return None,
@@ -247,7 +250,7 @@ impl Display {
                 let _ = multi.println(format!(
                     "failed {}: {}",
                     item.path.display(),
-                    item.row.message.as_deref().unwrap_or("")
+                    in_cli_words(item.row.message.as_deref().unwrap_or(""))
                 ));
             }
             self.refresh();

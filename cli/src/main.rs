@@ -353,19 +353,20 @@ fn operation_of(given: Option<Operation>, file: &Path) -> Result<Operation> {
 /// `error` with the library's names of arguments and functions replaced by this command's
 /// options.
 pub(crate) fn in_cli_terms(error: Error) -> Error {
-    if !matches!(error.code(), Code::InvalidArgument | Code::Tls) {
-        return error;
-    }
-    let message = error
-        .message()
+    Error::new(error.code(), in_cli_words(error.message()))
+}
+
+/// A library message with its names of arguments and functions replaced by this command's
+/// options.
+pub(crate) fn in_cli_words(message: &str) -> String {
+    message
         .replace("settings_json", "--settings")
         .replace("give the operation", "give --operation")
         .replace(
             "see ocr_client_set_ca_file",
             "to trust its authority, give its CA certificate with --ca-file FILE (or \
              OCR_CA_FILE)",
-        );
-    Error::new(error.code(), message)
+        )
 }
 
 /// `error` with `option: ` before its message.

@@ -871,3 +871,31 @@ fn an_interrupted_run_says_where_it_stopped() {
     assert!(stderr.contains(&format!("\nresults in {}\n", out.display())));
     std::fs::remove_dir_all(root).unwrap();
 }
+
+/// A certificate the batch does not trust is told in the command's words (`--ca-file`), and
+/// `--ca-file` lets the same batch through.
+#[test]
+fn an_untrusted_certificate_names_ca_file_and_ca_file_trusts_it() {
+    let root = scratch("batch-ca-file");
+    let (inputs, out) = (root.join("in"), root.join("out"));
+    let relative = make_inputs(&inputs, 2);
+    let ca = root.join("ca.pem");
+    let emulator = Emulator::start_with(&[
+        "--pending-ms",
+        "0",
+        "--processing-ms",
+        "0",
+        "--tls-self-signed",
+        text(&ca),
+    ]);
+    let args = batch_args(&out, &inputs, &["--interval-ms", "10"]);
+    let refused = emulator.run(&args);
+    assert_ne!(refused.code, Some(0));
+    assert!(refused.stderr.contains("--ca-file"), "{}", refused.stderr);
+    assert!(!refused.stderr.contains("ocr_client"), "{}", refused.stderr);
+    emulator
+        .run(&[&["--ca-file", text(&ca)], &args[..]].concat())
+        .expect(0);
+    assert_complete_results(&inputs, &out, &relative);
+    std::fs::remove_dir_all(root).unwrap();
+}
