@@ -48,8 +48,9 @@ const MAX_INTERVAL_MS: u64 = u32::MAX as u64;
 #[command(
     after_help = "Environment: OCR_CLIENT_ID and OCR_CLIENT_SECRET (credentials) or \
     OCR_ACCESS_TOKEN (a fixed token); without them only trial operations work. OCR_BASE_URL: \
-    the service. OCR_CA_FILE: a CA to trust. HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY. Empty variables count as unset.\nExit status: 0 success, 2 usage error, 10 + \
-    the library's error code otherwise, death by SIGPIPE when stdout's reader has gone, by SIGINT \
+    the service. OCR_CA_FILE: a CA to trust (--ca-file). HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, \
+    NO_PROXY: the proxy (--proxy). Empty variables count as unset.\nExit status: 0 success, 2 \
+    usage error, 10 + the library's error code otherwise, death by SIGPIPE when stdout's reader has gone, by SIGINT \
     on Ctrl-C (see README.md)."
 )]
 struct Cli {
