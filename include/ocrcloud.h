@@ -33,12 +33,6 @@
 #define OCR_VERSION_STRING "0.1.0"
 
 /**
- * Submissions refused in a row (429, 503, no connection) while no task of the batch is open
- * that stop the whole batch: the service takes nothing, and waiting would not change that.
- */
-#define REFUSALS_TO_STOP 5
-
-/**
  * Requests the client sent (every attempt, token requests included).
  */
 #define OCR_STAT_REQUESTS 1

@@ -2,7 +2,7 @@
 # Installs the Debian packages the tests need, only those that are missing.
 set -euo pipefail
 
-packages=(gcc g++ make binutils pkg-config valgrind curl jq time python3-venv openjdk-17-jdk-headless mono-mcs mono-runtime libmono-system-io-compression4.0-cil libmono-system-io-compression-filesystem4.0-cil libjna-java cmake doxygen)
+packages=(gcc g++ make binutils patchelf pkg-config valgrind curl jq time python3-venv openjdk-17-jdk-headless mono-mcs mono-runtime libmono-system-io-compression4.0-cil libmono-system-io-compression-filesystem4.0-cil libjna-java cmake doxygen)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

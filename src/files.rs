@@ -636,6 +636,19 @@ pub fn persist_results(
     task_id: &str,
     dir: &Path,
 ) -> Result<Answer<PathBuf>> {
+    persist_results_named(answer, |kinds| {
+        Ok((0..kinds.len())
+            .map(|index| dir.join(result_file_name(task_id, kinds, index)))
+            .collect())
+    })
+}
+
+/// Like [`persist_results`], with the paths that `paths` answers for the results' types (one
+/// path per type, in order); when it fails, nothing is written.
+pub fn persist_results_named(
+    answer: Answer<TempFile>,
+    paths: impl FnOnce(&[&str]) -> Result<Vec<PathBuf>>,
+) -> Result<Answer<PathBuf>> {
     let completed = answer.status() == TaskStatus::Completed;
     let results = if completed {
         answer.results
@@ -643,9 +656,13 @@ pub fn persist_results(
         Vec::new()
     };
     let kinds: Vec<&str> = results.iter().map(|r| r.kind.as_str()).collect();
-    let paths: Vec<PathBuf> = (0..kinds.len())
-        .map(|index| dir.join(result_file_name(task_id, &kinds, index)))
-        .collect();
+    let paths = paths(&kinds)?;
+    if paths.len() != kinds.len() {
+        return Err(Error::new(
+            Code::Internal,
+            format!("{} paths for {} results", paths.len(), kinds.len()),
+        ));
+    }
     let kinds: Vec<String> = results.iter().map(|r| r.kind.clone()).collect();
     put_in_place(results.into_iter().map(|r| r.data).zip(&paths).collect())?;
     Ok(Answer {

@@ -10,6 +10,7 @@
 
 use crate::error::{Code, Error, Result, invalid};
 use crate::transport::TcpConnector;
+use std::path::Path;
 use std::sync::LazyLock;
 use ureq::Proxy;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
@@ -26,6 +27,21 @@ pub enum ProxyChoice {
     Direct,
     /// This one (checked by [`parse_proxy`]).
     Url(String),
+}
+
+impl ProxyChoice {
+    /// The choice a caller names: `None` the environment's, `""` none, any other text that
+    /// proxy (checked by [`parse_proxy`]).
+    pub fn named(url: Option<&str>) -> Result<ProxyChoice> {
+        Ok(match url {
+            None => ProxyChoice::Environment,
+            Some("") => ProxyChoice::Direct,
+            Some(url) => {
+                parse_proxy(url)?;
+                ProxyChoice::Url(url.to_string())
+            }
+        })
+    }
 }
 
 /// What decides how a client reaches the service: the CA certificates it trusts besides the
@@ -68,6 +84,14 @@ pub fn parse_cas(pem: &[u8], what: &str) -> Result<Vec<Certificate<'static>>> {
         return Err(invalid(format!("{what} holds no certificate")));
     }
     Ok(certificates)
+}
+
+/// The CA certificates in the PEM file at `path`; a missing, unreadable or certificate-less
+/// file is `InvalidArgument` naming it.
+pub fn read_ca_file(path: &Path) -> Result<Vec<Certificate<'static>>> {
+    let what = format!("the CA file {}", path.display());
+    let pem = std::fs::read(path).map_err(|e| invalid(format!("cannot read {what}: {e}")))?;
+    parse_cas(&pem, &what)
 }
 
 /// The proxy named by `url`, checked; SOCKS and unknown schemes are refused by name.

@@ -64,6 +64,11 @@ def demo_client(**settings):
     return Client.with_credentials(URL, "demo", "demo-secret", **settings)
 
 
+def _lib_name(status):
+    """The C library's name of ``status``: the spelling every language shows."""
+    return ocrcloud._lib.ocr_task_status_name(int(status)).decode()
+
+
 def sample_pdf():
     with open(SAMPLE_PDF, "rb") as f:
         return f.read()
@@ -151,6 +156,17 @@ class HeaderCoverage(unittest.TestCase):
         statuses = dict(re.findall(r"#define OCR_TASK_(\w+) (\d+)", self.header))
         self.assertEqual({name: int(v) for name, v in statuses.items()},
                          {member.name: member.value for member in TaskStatus})
+
+    def test_statuses_read_as_the_service_spells_them(self):
+        spelled = {TaskStatus.UNKNOWN: "Unknown", TaskStatus.PENDING: "Pending",
+                   TaskStatus.PROCESSING: "Processing", TaskStatus.COMPLETED: "Completed",
+                   TaskStatus.ERROR: "Error", TaskStatus.NOT_EXIST: "NotExist"}
+        self.assertEqual(set(spelled), set(TaskStatus))
+        for status, text in spelled.items():
+            self.assertEqual(str(status), text)
+            self.assertEqual(f"{status}", text)
+            self.assertEqual(f"{status:>10}", f"{text:>10}")
+            self.assertEqual(_lib_name(status), text)
 
     def test_every_stat_is_a_field_of_client_stats(self):
         stats = dict(re.findall(r"#define OCR_STAT_(\w+) (\d+)", self.header))
@@ -1260,7 +1276,7 @@ class Sample(unittest.TestCase):
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False, text=True)
             self.assertEqual(output.returncode, 0, output.stdout)
             self.assertIn("poll  1: task ", output.stdout)
-            self.assertIn("is COMPLETED", output.stdout)
+            self.assertIn("is Completed", output.stdout)
             self.assertIn("Hello from ocrcloud!", output.stdout)
             saved = sorted(os.listdir(folder))
             self.assertEqual([name.rsplit(".", 1)[1] for name in saved], ["pdf", "txt"])

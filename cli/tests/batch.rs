@@ -369,11 +369,6 @@ fn bad_folders_and_journals_are_refused_with_a_message_and_change_nothing() {
         .expect(INVALID_ARGUMENT)
         .says("holds no PDF or image");
 
-    emulator
-        .run(&batch_args(&out, &root.join("missing"), &[]))
-        .expect(INVALID_ARGUMENT)
-        .says("missing");
-
     // A second batch on the same folder while the first runs.
     let mut first = emulator
         .ocrcloud(&batch_args(&out, &inputs, &[]))
@@ -837,5 +832,154 @@ fn status_reads_a_journal_on_a_read_only_file_system_also_mid_wal() {
         std::fs::read_dir(&out).unwrap().count()
     );
     drop(mount);
+}
+
+/// A missing INPUT named on the command line fails alone, named, and the batch exits with 3
+/// after the other inputs are done.
+#[test]
+fn a_missing_input_fails_alone_and_the_others_finish() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let root = scratch("batch-missing-input");
+    let (inputs, out) = (root.join("in"), root.join("out"));
+    let relative = make_inputs(&inputs, 2);
+    let (gone_pdf, gone_folder) = (root.join("gone.pdf"), root.join("gone-folder"));
+    let report_path = root.join("report.jsonl");
+    let outcome = emulator
+        .run(&[
+            "batch",
+            "--settings",
+            TEXT,
+            "--interval-ms",
+            "10",
+            "--report",
+            text(&report_path),
+            "--output",
+            text(&out),
+            text(&gone_pdf),
+            text(&inputs),
+            text(&gone_folder),
+        ])
+        .expect(SOME_FAILED);
+    for gone in [&gone_pdf, &gone_folder] {
+        assert!(
+            outcome
+                .stderr
+                .contains(&format!("failed\t{}\t", gone.display())),
+            "{}",
+            outcome.stderr
+        );
+    }
+    assert_complete_results(&inputs, &out, &relative);
+    assert_eq!(emulator.count("POST", "/RecognizePdf"), 2);
+    let lines = report(&report_path);
+    let failed: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["state"] == "failed")
+        .map(|l| l["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["OCR_ERR_IO", "OCR_ERR_IO"], "{lines:?}");
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+/// Without a terminal, each finished input is one line of tab-separated fields, so that paths
+/// with spaces survive; the summary names the output folder.
+#[test]
+fn without_a_terminal_each_finished_input_is_one_tab_separated_line() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let root = scratch("batch-lines");
+    let (inputs, out) = (root.join("in put"), root.join("out put"));
+    std::fs::create_dir_all(&inputs).unwrap();
+    std::fs::write(inputs.join("a b.pdf"), pdf(1)).unwrap();
+    std::fs::write(inputs.join("c  d.pdf"), b"").unwrap();
+    let outcome = emulator
+        .run(&batch_args(&out, &inputs, &["--interval-ms", "10"]))
+        .expect(SOME_FAILED);
+    let lines: Vec<&str> = outcome.stderr.lines().collect();
+    let completed = format!(
+        "completed\t{}\t{}",
+        inputs.join("a b.pdf").display(),
+        out.join("a b.txt").display()
+    );
+    assert!(lines.contains(&completed.as_str()), "{}", outcome.stderr);
+    let failed = format!("failed\t{}\t", inputs.join("c  d.pdf").display());
+    let failed_line = lines.iter().find(|l| l.starts_with(&failed));
+    assert!(
+        failed_line.is_some_and(|l| l.split('\t').count() == 3 && l.ends_with("is empty")),
+        "{}",
+        outcome.stderr
+    );
+    let summary = lines[lines.len() - 2];
+    assert!(summary.starts_with("finished in "), "{summary}");
+    assert!(
+        summary.contains("2 inputs: 1 completed (0 before this run), 1 failed, 0 not finished"),
+        "{summary}"
+    );
+    assert_eq!(
+        lines.last().unwrap(),
+        &format!("results in {}", out.display())
+    );
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+/// After Ctrl-C the summary says that the run was interrupted and how many inputs are not
+/// finished, instead of a full count.
+#[test]
+fn an_interrupted_run_says_where_it_stopped() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "600000"]);
+    let root = scratch("batch-interrupted-summary");
+    let (inputs, out) = (root.join("in"), root.join("out"));
+    make_inputs(&inputs, 5);
+    let child = emulator
+        .ocrcloud(&batch_args(&out, &inputs, &["--interval-ms", "50"]))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while emulator.count("POST", "/RecognizePdf") < 5 && started.elapsed() < Duration::from_secs(60)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: kill with a pid of our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(INTERRUPTED));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let summary = stderr
+        .lines()
+        .find(|l| l.starts_with("interrupted after "))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        summary.contains("5 inputs: 0 completed (0 before this run), 0 failed, 5 not finished"),
+        "{summary}"
+    );
+    assert!(stderr.contains(&format!("\nresults in {}\n", out.display())));
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+/// A certificate the batch does not trust is told in the command's words (`--ca-file`), and
+/// `--ca-file` lets the same batch through.
+#[test]
+fn an_untrusted_certificate_names_ca_file_and_ca_file_trusts_it() {
+    let root = scratch("batch-ca-file");
+    let (inputs, out) = (root.join("in"), root.join("out"));
+    let relative = make_inputs(&inputs, 2);
+    let ca = root.join("ca.pem");
+    let emulator = Emulator::start_with(&[
+        "--pending-ms",
+        "0",
+        "--processing-ms",
+        "0",
+        "--tls-self-signed",
+        text(&ca),
+    ]);
+    let args = batch_args(&out, &inputs, &["--interval-ms", "10"]);
+    let refused = emulator.run(&args);
+    assert_ne!(refused.code, Some(0));
+    assert!(refused.stderr.contains("--ca-file"), "{}", refused.stderr);
+    assert!(!refused.stderr.contains("ocr_client"), "{}", refused.stderr);
+    emulator
+        .run(&[&["--ca-file", text(&ca)], &args[..]].concat())
+        .expect(0);
+    assert_complete_results(&inputs, &out, &relative);
     std::fs::remove_dir_all(root).unwrap();
 }

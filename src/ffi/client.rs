@@ -388,12 +388,7 @@ pub unsafe extern "C" fn ocr_client_set_ca_file(
     update_network(client, || {
         let cas = match optional_str(pem_path, "pem_path")? {
             None => Vec::new(),
-            Some(path) => {
-                let what = format!("the CA file {path}");
-                let pem =
-                    std::fs::read(path).map_err(|e| invalid(format!("cannot read {what}: {e}")))?;
-                tls::parse_cas(&pem, &what)?
-            }
+            Some(path) => tls::read_ca_file(Path::new(path))?,
         };
         Ok(Box::new(move |network: &mut Network| {
             network.extra_cas = cas
@@ -443,14 +438,7 @@ pub unsafe extern "C" fn ocr_client_set_proxy(
     proxy_url: *const c_char,
 ) -> ocr_code {
     update_network(client, || {
-        let choice = match optional_str(proxy_url, "proxy_url")? {
-            None => ProxyChoice::Environment,
-            Some("") => ProxyChoice::Direct,
-            Some(url) => {
-                tls::parse_proxy(url)?;
-                ProxyChoice::Url(url.to_string())
-            }
-        };
+        let choice = ProxyChoice::named(optional_str(proxy_url, "proxy_url")?)?;
         Ok(Box::new(move |network: &mut Network| {
             network.proxy = choice
         }))

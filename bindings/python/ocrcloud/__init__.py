@@ -298,13 +298,21 @@ class Code(enum.IntEnum):
 
 
 class TaskStatus(enum.IntEnum):
-    """The library's ``ocr_task_status`` values (``OCR_TASK_`` dropped)."""
+    """The library's ``ocr_task_status`` values (``OCR_TASK_`` dropped). As text (``str``,
+    f-strings) a status is spelled as the service spells it: ``Pending``, ``Processing``,
+    ``Completed``, ``Error``, ``NotExist``, and ``Unknown``."""
     UNKNOWN = 0
     PENDING = 1
     PROCESSING = 2
     COMPLETED = 3
     ERROR = 4
     NOT_EXIST = 5
+
+    def __str__(self) -> str:
+        return _lib.ocr_task_status_name(self.value).decode()
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
 
 
 class OcrError(Exception):
@@ -812,7 +820,7 @@ class Result(_Native):
             _check(_lib.ocr_result_save(handle, _uint(index, 64, "index"), path))
 
     def __repr__(self):
-        return f"<Result {self.id!r} {self.status.name} types={self.types}>"
+        return f"<Result {self.id!r} {self.status} types={self.types}>"
 
 
 class Client(_Native):

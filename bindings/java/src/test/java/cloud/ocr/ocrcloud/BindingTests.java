@@ -268,6 +268,7 @@ public final class BindingTests {
         for (TaskStatus status : TaskStatus.values()) {
             statuses.put(status.name(), status.ordinal());
             equal(TaskStatus.of(status.ordinal()), status);
+            equal(status.toString(), LIB.ocr_task_status_name(status.ordinal()));
         }
         equal(statuses, defines("OCR_TASK_"));
         Map<String, Integer> levels = new TreeMap<>();
@@ -1262,7 +1263,7 @@ public final class BindingTests {
                 .redirectErrorStream(true).start();
         String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         equal(process.waitFor(), 0);
-        check(output.contains("poll  1: task ") && output.contains("is COMPLETED"), output);
+        check(output.contains("poll  1: task ") && output.contains("is Completed"), output);
         check(output.contains("Hello from ocrcloud!"), output);
         try (var files = Files.list(out)) {
             List<Path> saved = files.sorted().toList();
