@@ -27,6 +27,7 @@ pub mod call;
 pub mod cancel;
 pub mod client;
 pub mod decode;
+mod early_answer;
 pub mod error;
 #[doc(hidden)]
 pub mod faults;

@@ -8,6 +8,7 @@
 //! (CONNECT tunnels), with `user:password@` for Basic authentication. SOCKS proxies are refused
 //! by name rather than ignored. A loopback base URL never goes through a proxy.
 
+use crate::early_answer::EarlyAnswerConnector;
 use crate::error::{Code, Error, Result, invalid};
 use crate::transport::TcpConnector;
 use std::sync::LazyLock;
@@ -137,7 +138,8 @@ pub fn agent(
     let connector =
         ().chain(ConnectProxyConnector::default())
             .chain(TcpConnector)
-            .chain(RustlsConnector::default());
+            .chain(RustlsConnector::default())
+            .chain(EarlyAnswerConnector);
     Ok((ureq::Agent::with_parts(config, connector, resolver), shown))
 }
 
