@@ -427,6 +427,9 @@ fn a_document_refused_for_its_size_after_100_continue_fails_without_a_possible_d
     assert_eq!(batch.code(0), OCR_ERR_TOO_LARGE, "{message}");
     assert!(!message.contains("task may exist"), "{message}");
     assert_eq!(batch.possible_duplicates(0), 0, "{message}");
-    assert!(emulator.count("POST /v5.0/ocr/RecognizePdf") <= 1, "a 413 is not sent again");
+    assert!(
+        emulator.count("POST /v5.0/ocr/RecognizePdf") <= 1,
+        "a 413 is not sent again"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }

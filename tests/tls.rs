@@ -438,3 +438,168 @@ fn fetch_through_the_environment_in_a_child_process() {
         assert_eq!(client.fetch(None, "t").unwrap().data(0).unwrap(), b"hello");
     }
 }
+
+/// A proxy password holding every character that ends a URL's user information or host, and
+/// its percent-encoded spelling.
+const ODD_PASSWORD: &str = "pa55/w0rd?q#f@a:b";
+const ODD_PASSWORD_ENCODED: &str = "pa55%2Fw0rd%3Fq%23f%40a%3Ab";
+
+/// Fails if `text` holds a piece of [`ODD_PASSWORD`] or of the wrong one the tests use.
+#[track_caller]
+fn assert_no_password(text: &str) {
+    for piece in ["pa55", "w0rd", "wr0ng", "s3cret"] {
+        assert!(!text.contains(piece), "{piece:?} in {text}");
+    }
+}
+
+#[test]
+fn a_proxy_password_with_url_delimiters_is_decoded_and_never_shown() {
+    let authority = Authority::new("test CA");
+    let server = TlsServer::start(authority.loopback_leaf());
+    let guarded = Proxy::start(server.port, Some(&format!("user:{ODD_PASSWORD}")));
+    let address = guarded.url.trim_start_matches("http://").to_string();
+    // Percent-encoded, the password reaches the proxy decoded.
+    let encoded = format!("http://user:{ODD_PASSWORD_ENCODED}@{address}");
+    let client = through(&encoded, server.port, &authority, "proxy-odd");
+    assert_eq!(client.fetch(None, "t").unwrap().data(0).unwrap(), b"hello");
+    // Written as it is, `/`, `?` or `#` ends the host: refused, nothing sent anywhere, and no
+    // piece of the password in the message.
+    let heads = guarded.heads.lock().unwrap().len();
+    for raw in [
+        format!("http://user:{ODD_PASSWORD}@{address}"),
+        format!("http://user:pa55/w0rd@{address}"),
+        format!("http://user:55/w0rd@{address}"),
+        format!("http://user:pa55?w0rd@{address}"),
+        format!("http://user:pa55#w0rd@{address}"),
+    ] {
+        assert_code(
+            unsafe { ocr_client_set_proxy(client.0, c(&raw).as_ptr()) },
+            OCR_ERR_INVALID_ARGUMENT,
+        );
+        let message = last_error();
+        assert_no_password(&message);
+        assert!(message.contains("%2F"), "{message}");
+        assert!(message.contains(&format!("***@{address}")), "{message}");
+    }
+    assert_eq!(guarded.heads.lock().unwrap().len(), heads);
+    // A refused URL leaves the client as it was.
+    assert_eq!(client.fetch(None, "t").unwrap().data(0).unwrap(), b"hello");
+    // A wrong password with delimiters: a 407 that names the proxy without the password.
+    let wrong = format!("http://user:wr0ng%2Fs3cret%3F@{address}");
+    let client = through(&wrong, server.port, &authority, "proxy-odd-wrong");
+    assert_code(client.fetch(None, "t").err().unwrap(), OCR_ERR_NETWORK);
+    let message = last_error();
+    assert!(message.contains("407"), "{message}");
+    assert!(
+        message.contains(&format!("user:***@{address}")),
+        "{message}"
+    );
+    assert_no_password(&message);
+}
+
+#[test]
+fn the_environments_proxy_credentials_and_no_proxy_spellings_are_honoured() {
+    let authority = Authority::new("test CA");
+    let server = TlsServer::start(authority.loopback_leaf());
+    let proxy = Proxy::start(server.port, Some(&format!("user:{ODD_PASSWORD}")));
+    let address = proxy.url.trim_start_matches("http://").to_string();
+    let encoded = format!("http://user:{ODD_PASSWORD_ENCODED}@{address}");
+    let path = ca_file(&authority, "env-proxy-odd");
+    let run = |proxy_url: &str, no_proxy: &str| {
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "report_a_fetch_in_a_child_process",
+                "--nocapture",
+            ])
+            .env("HTTPS_PROXY", proxy_url)
+            .env("NO_PROXY", no_proxy)
+            .env("OCRCLOUD_LOG", "debug")
+            .env(
+                "OCRCLOUD_TEST_REPORT",
+                format!("https://ocr.test:{}", server.port),
+            )
+            .env("OCRCLOUD_TEST_CA", &path)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_no_password(&stdout);
+        assert_no_password(&stderr);
+        assert!(stdout.contains("outcome:"), "{stdout}{stderr}");
+        let used = !proxy.heads.lock().unwrap().is_empty();
+        proxy.heads.lock().unwrap().clear();
+        (stdout, used)
+    };
+    // Percent-encoded credentials from HTTPS_PROXY reach the proxy decoded.
+    let (stdout, used) = run(&encoded, "");
+    assert!(stdout.contains("outcome: OK"), "{stdout}");
+    assert!(used);
+    // Unencoded: the client is refused by name, without the password, and nothing is sent.
+    let (stdout, used) = run(&format!("http://user:{ODD_PASSWORD}@{address}"), "");
+    assert!(
+        stdout.contains("outcome: new OCR_ERR_INVALID_ARGUMENT"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("HTTPS_PROXY"), "{stdout}");
+    assert!(!used);
+    // Spellings of NO_PROXY that curl, Go and Python honour: the request bypasses the proxy
+    // (and fails, ocr.test being no real host), and its message names no proxy.
+    for no_proxy in [
+        "ocr.test",
+        " ocr.test",
+        "foo, ocr.test",
+        "foo,ocr.test ",
+        "test",
+        ".test",
+        "*.test",
+        "OCR.TEST",
+        &format!("ocr.test:{}", server.port),
+        "*",
+    ] {
+        let (stdout, used) = run(&encoded, no_proxy);
+        assert!(!used, "NO_PROXY={no_proxy:?} was not honoured: {stdout}");
+        assert!(
+            stdout.contains("outcome: fetch OCR_ERR_NETWORK"),
+            "{stdout}"
+        );
+        assert!(
+            !stdout.contains("through the proxy"),
+            "{no_proxy:?}: {stdout}"
+        );
+    }
+    // Entries that do not name the host leave the proxy in use.
+    for no_proxy in ["cr.test", "ocr.test.example", "ocr.test:1", "other, foo"] {
+        let (stdout, used) = run(&encoded, no_proxy);
+        assert!(used, "NO_PROXY={no_proxy:?} bypassed the proxy: {stdout}");
+        assert!(stdout.contains("outcome: OK"), "{stdout}");
+    }
+}
+
+/// Run by `the_environments_proxy_credentials_and_no_proxy_spellings_are_honoured` in a child
+/// process: makes a client for `OCRCLOUD_TEST_REPORT` and fetches, printing the outcome.
+#[test]
+fn report_a_fetch_in_a_child_process() {
+    let (Ok(url), Ok(ca)) = (
+        std::env::var("OCRCLOUD_TEST_REPORT"),
+        std::env::var("OCRCLOUD_TEST_CA"),
+    ) else {
+        return;
+    };
+    let mut client = std::ptr::null_mut();
+    let code = unsafe { ocr_client_new(c(&url).as_ptr(), c("token").as_ptr(), &mut client) };
+    if code != OCR_OK {
+        println!("outcome: new {} {}", name(code), last_error());
+        return;
+    }
+    let client = Client(client);
+    assert_code(
+        unsafe { ocr_client_set_ca_file(client.0, c(&ca).as_ptr()) },
+        OCR_OK,
+    );
+    assert_code(unsafe { ocr_client_set_max_attempts(client.0, 1) }, OCR_OK);
+    match client.fetch(None, "t") {
+        Ok(_) => println!("outcome: OK"),
+        Err(code) => println!("outcome: fetch {} {}", name(code), last_error()),
+    }
+}

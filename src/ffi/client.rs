@@ -10,6 +10,7 @@ use crate::auth::Auth;
 use crate::client::Client;
 use crate::error::{Result, invalid};
 use crate::operations::{Document, Operation};
+use crate::proxy;
 use crate::settings::Settings;
 use crate::tls::{self, Network, ProxyChoice};
 use std::ffi::c_char;
@@ -431,10 +432,12 @@ pub unsafe extern "C" fn ocr_client_set_ca_pem(
 }
 
 /// The proxy for requests to a base URL that is not loopback: `http://host:port` or
-/// `https://...` (a CONNECT tunnel; `http://user:password@host:port` authenticates); `""`: no
+/// `https://...` (a CONNECT tunnel; `http://user:password@host:port` authenticates, with
+/// `/ ? # @ :` in the user name or password percent-encoded as `%2F %3F %23 %40 %3A`); `""`: no
 /// proxy; NULL: the environment's (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, with `NO_PROXY`;
-/// lower case too), the default. SOCKS and other schemes are `OCR_ERR_INVALID_ARGUMENT` naming
-/// the proxy (such a proxy in the environment makes `ocr_client_new` fail the same way). A
+/// lower case too), the default. SOCKS and other schemes, and URLs with a path, query or
+/// fragment, are `OCR_ERR_INVALID_ARGUMENT` naming the proxy without its password (such a
+/// proxy in the environment makes `ocr_client_new` fail the same way). A
 /// loopback base URL never goes through a proxy. The proxy's password never appears in a
 /// message or log line. Thread-safe.
 #[unsafe(no_mangle)]
@@ -447,7 +450,7 @@ pub unsafe extern "C" fn ocr_client_set_proxy(
             None => ProxyChoice::Environment,
             Some("") => ProxyChoice::Direct,
             Some(url) => {
-                tls::parse_proxy(url)?;
+                proxy::parse_proxy(url)?;
                 ProxyChoice::Url(url.to_string())
             }
         };
