@@ -1252,3 +1252,37 @@ fn i22_a_token_echoed_with_needless_escapes_never_reaches_a_message_or_log_line(
         .collect();
     assert!(leaked.is_empty(), "{leaked:?}");
 }
+
+#[test]
+fn i22_a_proxy_password_with_a_slash_is_refused_without_a_piece_of_it() {
+    // `http://user:pa/ss@host:port`: the slash ended the host part, the proxy was mis-parsed
+    // (a DNS lookup of another host), and the password reached messages.
+    let server = Server::always(json("{}"));
+    let client = Client::with_token(&server.url, Some("token"));
+    for raw in [
+        "http://user:pr0xy/s3cret@127.0.0.1:9",
+        "http://user:pr0xy?s3cret@127.0.0.1:9",
+        "http://user:pr0xy#s3cret@127.0.0.1:9",
+        "http://user:12/pr0xy-s3cret@127.0.0.1:9",
+    ] {
+        assert_code(
+            unsafe { ocr_client_set_proxy(client.0, c(raw).as_ptr()) },
+            OCR_ERR_INVALID_ARGUMENT,
+        );
+        let message = last_error();
+        assert!(message.contains("***@127.0.0.1:9"), "{message}");
+        assert!(
+            !message.contains("pr0xy") && !message.contains("s3cret"),
+            "{message}"
+        );
+    }
+    assert_code(
+        unsafe {
+            ocr_client_set_proxy(
+                client.0,
+                c("http://user:pr0xy%2Fs3cret@127.0.0.1:9").as_ptr(),
+            )
+        },
+        OCR_OK,
+    );
+}
