@@ -497,54 +497,72 @@ fn a_proxy_password_with_url_delimiters_is_decoded_and_never_shown() {
     assert_no_password(&message);
 }
 
+/// Runs `report_a_fetch_in_a_child_process` with `HTTPS_PROXY` and `NO_PROXY` and debug logs;
+/// answers its output (checked to hold no piece of a password) and whether the proxy was used.
+fn fetch_in_a_child(
+    proxy: &Proxy,
+    server: &TlsServer,
+    ca: &std::path::Path,
+    proxy_url: &str,
+    no_proxy: &str,
+) -> (String, bool) {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "report_a_fetch_in_a_child_process",
+            "--nocapture",
+        ])
+        .env("HTTPS_PROXY", proxy_url)
+        .env("NO_PROXY", no_proxy)
+        .env("OCRCLOUD_LOG", "debug")
+        .env(
+            "OCRCLOUD_TEST_REPORT",
+            format!("https://ocr.test:{}", server.port),
+        )
+        .env("OCRCLOUD_TEST_CA", ca)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_no_password(&stdout);
+    assert_no_password(&stderr);
+    assert!(stdout.contains("outcome:"), "{stdout}{stderr}");
+    let used = !proxy.heads.lock().unwrap().is_empty();
+    proxy.heads.lock().unwrap().clear();
+    (stdout, used)
+}
+
 #[test]
-fn the_environments_proxy_credentials_and_no_proxy_spellings_are_honoured() {
+fn the_environments_proxy_credentials_are_decoded_and_never_shown() {
     let authority = Authority::new("test CA");
     let server = TlsServer::start(authority.loopback_leaf());
     let proxy = Proxy::start(server.port, Some(&format!("user:{ODD_PASSWORD}")));
     let address = proxy.url.trim_start_matches("http://").to_string();
-    let encoded = format!("http://user:{ODD_PASSWORD_ENCODED}@{address}");
-    let path = ca_file(&authority, "env-proxy-odd");
-    let run = |proxy_url: &str, no_proxy: &str| {
-        let output = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "report_a_fetch_in_a_child_process",
-                "--nocapture",
-            ])
-            .env("HTTPS_PROXY", proxy_url)
-            .env("NO_PROXY", no_proxy)
-            .env("OCRCLOUD_LOG", "debug")
-            .env(
-                "OCRCLOUD_TEST_REPORT",
-                format!("https://ocr.test:{}", server.port),
-            )
-            .env("OCRCLOUD_TEST_CA", &path)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        assert_no_password(&stdout);
-        assert_no_password(&stderr);
-        assert!(stdout.contains("outcome:"), "{stdout}{stderr}");
-        let used = !proxy.heads.lock().unwrap().is_empty();
-        proxy.heads.lock().unwrap().clear();
-        (stdout, used)
-    };
+    let ca = ca_file(&authority, "env-proxy-odd");
     // Percent-encoded credentials from HTTPS_PROXY reach the proxy decoded.
-    let (stdout, used) = run(&encoded, "");
+    let encoded = format!("http://user:{ODD_PASSWORD_ENCODED}@{address}");
+    let (stdout, used) = fetch_in_a_child(&proxy, &server, &ca, &encoded, "");
     assert!(stdout.contains("outcome: OK"), "{stdout}");
     assert!(used);
     // Unencoded: the client is refused by name, without the password, and nothing is sent.
-    let (stdout, used) = run(&format!("http://user:{ODD_PASSWORD}@{address}"), "");
+    let raw = format!("http://user:{ODD_PASSWORD}@{address}");
+    let (stdout, used) = fetch_in_a_child(&proxy, &server, &ca, &raw, "");
     assert!(
         stdout.contains("outcome: new OCR_ERR_INVALID_ARGUMENT"),
         "{stdout}"
     );
     assert!(stdout.contains("HTTPS_PROXY"), "{stdout}");
     assert!(!used);
-    // Spellings of NO_PROXY that curl, Go and Python honour: the request bypasses the proxy
-    // (and fails, ocr.test being no real host), and its message names no proxy.
+}
+
+#[test]
+fn no_proxy_spellings_of_curl_go_and_python_are_honoured_and_a_bypass_names_no_proxy() {
+    let authority = Authority::new("test CA");
+    let server = TlsServer::start(authority.loopback_leaf());
+    let proxy = Proxy::start(server.port, None);
+    let ca = ca_file(&authority, "env-no-proxy");
+    // The request bypasses the proxy (and fails, ocr.test being no real host), and its message
+    // names no proxy.
     for no_proxy in [
         "ocr.test",
         " ocr.test",
@@ -557,7 +575,7 @@ fn the_environments_proxy_credentials_and_no_proxy_spellings_are_honoured() {
         &format!("ocr.test:{}", server.port),
         "*",
     ] {
-        let (stdout, used) = run(&encoded, no_proxy);
+        let (stdout, used) = fetch_in_a_child(&proxy, &server, &ca, &proxy.url, no_proxy);
         assert!(!used, "NO_PROXY={no_proxy:?} was not honoured: {stdout}");
         assert!(
             stdout.contains("outcome: fetch OCR_ERR_NETWORK"),
@@ -570,14 +588,14 @@ fn the_environments_proxy_credentials_and_no_proxy_spellings_are_honoured() {
     }
     // Entries that do not name the host leave the proxy in use.
     for no_proxy in ["cr.test", "ocr.test.example", "ocr.test:1", "other, foo"] {
-        let (stdout, used) = run(&encoded, no_proxy);
+        let (stdout, used) = fetch_in_a_child(&proxy, &server, &ca, &proxy.url, no_proxy);
         assert!(used, "NO_PROXY={no_proxy:?} bypassed the proxy: {stdout}");
         assert!(stdout.contains("outcome: OK"), "{stdout}");
     }
 }
 
-/// Run by `the_environments_proxy_credentials_and_no_proxy_spellings_are_honoured` in a child
-/// process: makes a client for `OCRCLOUD_TEST_REPORT` and fetches, printing the outcome.
+/// Run by `fetch_in_a_child` in a child process: makes a client for `OCRCLOUD_TEST_REPORT`
+/// and fetches, printing the outcome.
 #[test]
 fn report_a_fetch_in_a_child_process() {
     let (Ok(url), Ok(ca)) = (
