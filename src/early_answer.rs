@@ -9,10 +9,15 @@
 
 use std::cell::RefCell;
 use std::io::ErrorKind;
+use ureq::unversioned::transport::time::Duration;
 use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, NextTimeout, Transport};
 
 /// The most bytes of an early answer that are kept (its head and a short explanation).
 const LONGEST_EARLY_ANSWER: usize = 64 * 1024;
+/// The longest wait for each read of it. An answer sent before the server closed the connection
+/// is already in the receive buffer when the write fails, so reads end at once; the limit only
+/// bounds a connection that failed without being closed.
+const EARLY_ANSWER_WAIT: Duration = Duration::from_millis(100);
 
 thread_local! {
     /// The answer a server sent while this thread's request body was being written.
@@ -48,9 +53,14 @@ pub struct EarlyAnswerTransport<T> {
 }
 
 impl<T: Transport> EarlyAnswerTransport<T> {
-    /// Reads what the server sent before it closed the connection, within `timeout`, and keeps
-    /// it if it is an HTTP answer.
-    fn keep_answer(&mut self, timeout: NextTimeout) {
+    /// Reads what the server sent before it closed the connection, within `timeout` and
+    /// [`EARLY_ANSWER_WAIT`] per read, and keeps it if it is an HTTP answer.
+    fn keep_answer(&mut self, mut timeout: NextTimeout) {
+        timeout.per_read = Some(
+            timeout
+                .per_read
+                .map_or(EARLY_ANSWER_WAIT, |wait| wait.min(EARLY_ANSWER_WAIT)),
+        );
         while self.inner.buffers().input().len() < LONGEST_EARLY_ANSWER {
             match self.inner.await_input(timeout) {
                 Ok(true) => {}

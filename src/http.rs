@@ -190,14 +190,17 @@ fn run<B: ureq::AsSendBody>(
 }
 
 /// The answer a server sent while the request's body was being sent (the bytes from its status
-/// line on, its body possibly cut short), as a response; `None` if its head is not whole HTTP.
+/// line on, its body possibly cut short), as a response; `None` if its head is not a whole
+/// HTTP head with a final status.
 fn parse_early_answer(bytes: &[u8]) -> Option<Response<ureq::Body>> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut head = httparse::Response::new(&mut headers);
     let httparse::Status::Complete(length) = head.parse(bytes).ok()? else {
         return None;
     };
-    let mut response = Response::builder().status(head.code?);
+    // A final status only: a late `100 Continue` says nothing about the request's fate.
+    let status = head.code.filter(|&code| code >= 200)?;
+    let mut response = Response::builder().status(status);
     for header in head.headers.iter() {
         response = response.header(header.name, header.value);
     }
@@ -545,6 +548,22 @@ fn resolve_cancellable(
 mod tests {
     use super::*;
     use std::time::SystemTime;
+
+    #[test]
+    fn reads_an_answer_that_arrived_while_the_body_was_sent() {
+        let answer = b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\n\r\nbig!extra";
+        let response = parse_early_answer(answer).unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let body = response.into_body().read_to_string().unwrap();
+        assert_eq!(body, "big!");
+        for not_one in [
+            &b"HTTP/1.1 413 Payload Too Large\r\nContent-Len"[..],
+            b"HTTP/1.1 100 Continue\r\n\r\n",
+            b"HTTP/1.1 abc\r\n\r\n",
+        ] {
+            assert!(parse_early_answer(not_one).is_none());
+        }
+    }
 
     #[test]
     fn reads_retry_after_in_seconds_or_as_a_date() {

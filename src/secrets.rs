@@ -61,7 +61,13 @@ pub fn redact(text: &str) -> String {
     } else {
         text.to_string()
     };
-    for spelling in spellings.iter().filter(|s| s.len() >= SHORTEST_SECRET) {
+    // The longest first, so that a secret that holds a shorter one is removed whole.
+    let mut whole: Vec<&String> = spellings
+        .iter()
+        .filter(|s| s.len() >= SHORTEST_SECRET)
+        .collect();
+    whole.sort_by_key(|spelling| std::cmp::Reverse(spelling.len()));
+    for spelling in whole {
         if text.contains(spelling.as_str()) {
             text = text.replace(spelling.as_str(), REDACTED);
         }
@@ -275,5 +281,11 @@ mod tests {
         let piece = "eyJhbGciOiJIUzI1NiJ9%2Dpayload";
         assert_eq!(redact(&format!("é {piece} ü")), "é [redacted] ü");
         assert_eq!(redact("100% sure, 50%"), "100% sure, 50%");
+        // A secret that holds another one is removed whole, whichever was registered first.
+        let inner: Arc<str> = Arc::from("s3cr3t");
+        let outer: Arc<str> = Arc::from("my-s3cr3t");
+        register(&inner);
+        register(&outer);
+        assert_eq!(redact("<my-s3cr3t>"), "<[redacted]>");
     }
 }
