@@ -3,9 +3,10 @@
 //! A server may refuse a body part way through it (a `413` once it has read its limit, after
 //! its `100 Continue`) and close the connection: the next write then fails with a broken pipe
 //! or a reset, although the server's answer already waits in the receive buffer. The transport
-//! of this module lies over the whole chain (TCP, TLS, proxy tunnel): when a write fails that
-//! way, it reads what the server sent, and an answer that starts with a status line is kept for
-//! the exchange on this thread ([`take`]), which reports it instead of the broken pipe.
+//! of this module lies over the whole chain (TCP, then TLS): when a write fails that way, it
+//! reads what the server sent (the TCP transport drops the writes that TLS still makes, see
+//! `crate::transport`), and an answer that starts with a status line is kept for the exchange
+//! on this thread ([`take`]), which reports it instead of the broken pipe.
 
 use std::cell::RefCell;
 use std::io::ErrorKind;

@@ -621,3 +621,19 @@ fn report_a_fetch_in_a_child_process() {
         Err(code) => println!("outcome: fetch {} {}", name(code), last_error()),
     }
 }
+
+#[test]
+fn a_413_after_100_continue_over_tls_is_too_large_and_makes_no_task() {
+    // The answer waits in the TLS records the server sent before it closed the connection.
+    let authority = Authority::new("test CA");
+    let server = TlsServer::start_with_limit(authority.loopback_leaf(), Some(1 << 20));
+    let client = trusting(&server.url, &authority, "tls-413");
+    let document = vec![b'%'; 5 << 20];
+    assert_eq!(
+        client.submit(None, &document, None).err(),
+        Some(OCR_ERR_TOO_LARGE),
+        "{}",
+        last_error()
+    );
+    assert!(!last_error().contains("task may exist"), "{}", last_error());
+}
