@@ -8,6 +8,7 @@ use crate::flow::{Flow, Outcome};
 use crate::http::{self, CachingResolver, HttpSource, Payload, Request};
 use crate::logging::{Level, log};
 use crate::operations::{Body, Document, Operation};
+use crate::proxy::ChosenProxy;
 use crate::retry::retrying;
 use crate::secrets::{self, QUERY_VALUE};
 use crate::settings::Settings;
@@ -40,8 +41,8 @@ pub struct Client {
 struct Connection {
     network: Network,
     agent: ureq::Agent,
-    /// The proxy in use, without its password, for messages.
-    proxy: Option<String>,
+    /// The proxy in use (its password registered as a secret while it is in use).
+    proxy: Option<ChosenProxy>,
 }
 
 impl std::fmt::Debug for Client {
@@ -58,7 +59,7 @@ impl Client {
     pub fn new(base_url: Option<&str>, auth: Auth) -> Result<Client> {
         let (base_url, insecure, loopback) = parse_base_url(base_url.unwrap_or(DEFAULT_BASE_URL))?;
         let network = Network::default();
-        let (agent, proxy) = tls::agent(&network, loopback, CachingResolver::default())?;
+        let (agent, proxy) = tls::agent(&network, &base_url, loopback, CachingResolver::default())?;
         Ok(Client {
             flow: Flow::default(),
             base_url,
@@ -81,7 +82,12 @@ impl Client {
         let mut connection = self.connection.lock().unwrap_or_else(|e| e.into_inner());
         let mut network = connection.network.clone();
         change(&mut network);
-        let (agent, proxy) = tls::agent(&network, self.loopback, CachingResolver::default())?;
+        let (agent, proxy) = tls::agent(
+            &network,
+            &self.base_url,
+            self.loopback,
+            CachingResolver::default(),
+        )?;
         *connection = Connection {
             network,
             agent,
@@ -90,10 +96,11 @@ impl Client {
         Ok(())
     }
 
-    /// The agent of the current network settings and the proxy it uses.
+    /// The agent of the current network settings and the proxy it uses, as messages show it.
     fn agent(&self) -> (ureq::Agent, Option<String>) {
         let connection = self.connection.lock().unwrap_or_else(|e| e.into_inner());
-        (connection.agent.clone(), connection.proxy.clone())
+        let shown = connection.proxy.as_ref().map(|chosen| chosen.shown.clone());
+        (connection.agent.clone(), shown)
     }
 
     /// A copy of the current settings.

@@ -12,7 +12,7 @@ use crate::secrets;
 use crate::settings::Settings;
 use crate::upload::{Upload, UploadReader};
 use crate::wire::{self, Source};
-use crate::{tls, transport};
+use crate::{early_answer, tls, transport};
 use std::io::Read;
 use std::sync::Mutex;
 use std::sync::mpsc::RecvTimeoutError;
@@ -117,6 +117,7 @@ pub fn exchange(
     // Timed only for the debug line: a status poll is a few system calls.
     let started = logging::enabled(Level::Debug).then(Instant::now);
     let written_before = transport::bytes_written();
+    early_answer::take();
     // A request without a body carries no Content-Length (RFC 9110, section 8.6).
     let outcome = match (request.body, upload.as_mut()) {
         (_, Some(reader)) => {
@@ -132,6 +133,12 @@ pub fn exchange(
     // The reader's own failure (the file, the deadline, a cancel) says more than the
     // transport's report of it.
     let unreadable = upload.as_mut().and_then(UploadReader::take_failure);
+    // A server that answered while the body was being sent (a 413 part way through it) and
+    // closed the connection: its answer, not the broken pipe, is the outcome.
+    let outcome = match (outcome, early_answer::take()) {
+        (Err(e), Some(early)) if unreadable.is_none() => parse_early_answer(&early).ok_or(e),
+        (outcome, _) => outcome,
+    };
     let outcome = outcome.map_err(|e| {
         let unsent = transport::bytes_written() == written_before
             || matches!(
@@ -180,6 +187,32 @@ fn run<B: ureq::AsSendBody>(
         .timeout_global(Some(call.bounded(settings.request_timeout)))
         .build();
     agent.run(request)
+}
+
+/// The answer a server sent while the request's body was being sent (the bytes from its status
+/// line on, its body possibly cut short), as a response; `None` if its head is not a whole
+/// HTTP head with a final status.
+fn parse_early_answer(bytes: &[u8]) -> Option<Response<ureq::Body>> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut head = httparse::Response::new(&mut headers);
+    let httparse::Status::Complete(length) = head.parse(bytes).ok()? else {
+        return None;
+    };
+    // A final status only: a late `100 Continue` says nothing about the request's fate.
+    let status = head.code.filter(|&code| code >= 200)?;
+    let mut response = Response::builder().status(status);
+    for header in head.headers.iter() {
+        response = response.header(header.name, header.value);
+    }
+    let body = &bytes[length..];
+    let declared = response
+        .headers_ref()?
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let body = &body[..declared.unwrap_or(body.len()).min(body.len())];
+    response
+        .body(ureq::Body::builder().data(body.to_vec()))
+        .ok()
 }
 
 /// The body of an answer as the parser reads it: counted, limited and cancellable.
@@ -299,7 +332,7 @@ pub fn check_no_encoding(response: &Response<ureq::Body>, url: &str) -> Result<(
 
 /// The error for a non-success status, with the server's explanation (cleaned of secrets
 /// before it is shortened) and its `Retry-After`. 429 and 503 mean the server did not act on
-/// the request; 502 and 504 are transient only for idempotent requests, since a gateway may have
+/// the request (and 413, which is not retried); 502 and 504 are transient only for idempotent requests, since a gateway may have
 /// passed the request on.
 pub fn status_error(request: &Request, response: Response<ureq::Body>, call: &Call) -> Error {
     let (method, url) = (request.method.as_str(), request.url);
@@ -340,7 +373,8 @@ pub fn status_error(request: &Request, response: Response<ureq::Body>, call: &Ca
             ));
     let mut error = Error::new(code, message);
     error.transient = retryable;
-    error.unsent = refused_unprocessed;
+    // A body refused for its size made no task either (also when refused part way through).
+    error.unsent = refused_unprocessed || status == StatusCode::PAYLOAD_TOO_LARGE;
     // A 303 See Other answers a request that was processed.
     error.delivered =
         (status.is_server_error() && !refused_unprocessed) || status == StatusCode::SEE_OTHER;
@@ -355,8 +389,10 @@ pub fn parse_retry_after(text: &str) -> Option<Duration> {
     if text.is_empty() {
         return None;
     }
+    // A number of seconds too large for u64 is far in the future, like a far-future date.
     let wait = match text.parse::<u64>() {
         Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) if text.bytes().all(|b| b.is_ascii_digit()) => LONGEST_RETRY_AFTER,
         Err(_) => httpdate::parse_http_date(text)
             .ok()?
             .duration_since(SystemTime::now())
@@ -514,9 +550,29 @@ mod tests {
     use std::time::SystemTime;
 
     #[test]
+    fn reads_an_answer_that_arrived_while_the_body_was_sent() {
+        let answer = b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\n\r\nbig!extra";
+        let response = parse_early_answer(answer).unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let body = response.into_body().read_to_string().unwrap();
+        assert_eq!(body, "big!");
+        for not_one in [
+            &b"HTTP/1.1 413 Payload Too Large\r\nContent-Len"[..],
+            b"HTTP/1.1 100 Continue\r\n\r\n",
+            b"HTTP/1.1 abc\r\n\r\n",
+        ] {
+            assert!(parse_early_answer(not_one).is_none());
+        }
+    }
+
+    #[test]
     fn reads_retry_after_in_seconds_or_as_a_date() {
         assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
         assert_eq!(parse_retry_after("100000"), Some(LONGEST_RETRY_AFTER));
+        assert_eq!(
+            parse_retry_after("99999999999999999999999"),
+            Some(LONGEST_RETRY_AFTER)
+        );
         let soon = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(5));
         let wait = parse_retry_after(&soon).unwrap();
         assert!(

@@ -406,3 +406,30 @@ fn submissions_cut_by_a_cancel_are_sent_again_by_the_next_run_of_the_same_batch(
     assert_eq!(duplicates, 2, "the two submissions under way at the cancel");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_document_refused_for_its_size_after_100_continue_fails_without_a_possible_duplicate() {
+    // The service reads 1 MB of the 5 MB body after its `100 Continue`, answers 413 and closes.
+    let emulator = Emulator::start(&["--max-body-bytes", "1048576"]);
+    let client = Client::demo(&emulator);
+    let dir = scratch_dir("batch-413");
+    let docs = dir.join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    let mut large = small_pdf(0);
+    large.resize(5 << 20, b'%');
+    std::fs::write(docs.join("large.pdf"), large).unwrap();
+    let batch = Batch::open(&client, &dir.join("out")).unwrap();
+    batch.add_folder(&docs, TEXT).unwrap();
+    let (code, _) = batch.run(1, &Options::fast(10, 10_000));
+    assert_code(code, OCR_OK);
+    assert_eq!(batch.state(0), OCR_BATCH_FAILED);
+    let message = batch.message(0).unwrap_or_default();
+    assert_eq!(batch.code(0), OCR_ERR_TOO_LARGE, "{message}");
+    assert!(!message.contains("task may exist"), "{message}");
+    assert_eq!(batch.possible_duplicates(0), 0, "{message}");
+    assert!(
+        emulator.count("POST /v5.0/ocr/RecognizePdf") <= 1,
+        "a 413 is not sent again"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -1395,3 +1395,90 @@ fn i22_an_id_listed_twice_in_poll_many_is_asked_once_per_due_time() {
         }
     }
 }
+
+/// `text` with every `%XX` escape decoded.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        match text
+            .get(at + 1..at + 3)
+            .filter(|_| bytes[at] == b'%')
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+        {
+            Some(byte) => {
+                out.push(byte);
+                at += 3;
+            }
+            None => {
+                out.push(bytes[at]);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn i22_a_token_echoed_with_needless_escapes_never_reaches_a_message_or_log_line() {
+    // A server that escapes more than it needs to (`-` as `%2D`, letters as `%41`): no spelling
+    // the client knew matched, so the token reached the message.
+    let token = "AbCdEf-GhIjKl-MnOpQr-StUvWx-0123456789";
+    let over_escaped = token.replace('-', "%2D").replacen('A', "%41", 1);
+    let server = Server::always(http(
+        "503 Service Unavailable",
+        &[("Content-Type", "application/json"), ("Retry-After", "0")],
+        format!(r#"{{"detail":"overloaded while checking {over_escaped}"}}"#),
+    ));
+    capture_logs(OCR_LOG_INFO);
+    let client = Client::with_token(&server.url, Some(token));
+    assert_code(unsafe { ocr_client_set_max_attempts(client.0, 2) }, OCR_OK);
+    assert_code(client.fetch(None, "t").err().unwrap(), OCR_ERR_HTTP);
+    let message = last_error();
+    assert!(message.contains("overloaded while checking"), "{message}");
+    assert_eq!(
+        piece_of(token, &percent_decoded(&message)),
+        None,
+        "{message}"
+    );
+    let leaked: Vec<String> = logged()
+        .into_iter()
+        .filter(|l| piece_of(token, &percent_decoded(l)).is_some())
+        .collect();
+    assert!(leaked.is_empty(), "{leaked:?}");
+}
+
+#[test]
+fn i22_a_proxy_password_with_a_slash_is_refused_without_a_piece_of_it() {
+    // `http://user:pa/ss@host:port`: the slash ended the host part, the proxy was mis-parsed
+    // (a DNS lookup of another host), and the password reached messages.
+    let server = Server::always(json("{}"));
+    let client = Client::with_token(&server.url, Some("token"));
+    for raw in [
+        "http://user:pr0xy/s3cret@127.0.0.1:9",
+        "http://user:pr0xy?s3cret@127.0.0.1:9",
+        "http://user:pr0xy#s3cret@127.0.0.1:9",
+        "http://user:12/pr0xy-s3cret@127.0.0.1:9",
+    ] {
+        assert_code(
+            unsafe { ocr_client_set_proxy(client.0, c(raw).as_ptr()) },
+            OCR_ERR_INVALID_ARGUMENT,
+        );
+        let message = last_error();
+        assert!(message.contains("***@127.0.0.1:9"), "{message}");
+        assert!(
+            !message.contains("pr0xy") && !message.contains("s3cret"),
+            "{message}"
+        );
+    }
+    assert_code(
+        unsafe {
+            ocr_client_set_proxy(
+                client.0,
+                c("http://user:pr0xy%2Fs3cret@127.0.0.1:9").as_ptr(),
+            )
+        },
+        OCR_OK,
+    );
+}

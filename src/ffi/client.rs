@@ -426,10 +426,12 @@ pub unsafe extern "C" fn ocr_client_set_ca_pem(
 }
 
 /// The proxy for requests to a base URL that is not loopback: `http://host:port` or
-/// `https://...` (a CONNECT tunnel; `http://user:password@host:port` authenticates); `""`: no
+/// `https://...` (a CONNECT tunnel; `http://user:password@host:port` authenticates, with
+/// `/ ? # @ :` in the user name or password percent-encoded as `%2F %3F %23 %40 %3A`); `""`: no
 /// proxy; NULL: the environment's (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, with `NO_PROXY`;
-/// lower case too), the default. SOCKS and other schemes are `OCR_ERR_INVALID_ARGUMENT` naming
-/// the proxy (such a proxy in the environment makes `ocr_client_new` fail the same way). A
+/// lower case too), the default. SOCKS and other schemes, and URLs with a path, query or
+/// fragment, are `OCR_ERR_INVALID_ARGUMENT` naming the proxy without its password (such a
+/// proxy in the environment makes `ocr_client_new` fail the same way). A
 /// loopback base URL never goes through a proxy. The proxy's password never appears in a
 /// message or log line. Thread-safe.
 #[unsafe(no_mangle)]

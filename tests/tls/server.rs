@@ -94,6 +94,13 @@ pub struct TlsServer {
 
 impl TlsServer {
     pub fn start(leaf: Leaf) -> TlsServer {
+        TlsServer::start_with_limit(leaf, None)
+    }
+
+    /// A server that refuses a body longer than `limit` as a server with a size limit does:
+    /// `100 Continue` (if asked for), `limit` bytes of the body, then `413` and a close with
+    /// the rest unread.
+    pub fn start_with_limit(leaf: Leaf, limit: Option<usize>) -> TlsServer {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -115,7 +122,7 @@ impl TlsServer {
                 let Ok(stream) = stream else { continue };
                 c.fetch_add(1, Ordering::SeqCst);
                 let (config, h) = (Arc::clone(&config), Arc::clone(&h));
-                std::thread::spawn(move || serve(stream, config, &h));
+                std::thread::spawn(move || serve(stream, config, &h, limit));
             }
         });
         TlsServer {
@@ -135,7 +142,12 @@ impl TlsServer {
     }
 }
 
-fn serve(stream: std::net::TcpStream, config: Arc<rustls::ServerConfig>, handshakes: &AtomicUsize) {
+fn serve(
+    stream: std::net::TcpStream,
+    config: Arc<rustls::ServerConfig>,
+    handshakes: &AtomicUsize,
+    limit: Option<usize>,
+) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let Ok(connection) = rustls::ServerConnection::new(config) else {
         return;
@@ -149,6 +161,7 @@ fn serve(stream: std::net::TcpStream, config: Arc<rustls::ServerConfig>, handsha
     loop {
         let mut target = String::new();
         let mut length = 0usize;
+        let mut expects = false;
         let mut line = String::new();
         match reader.read_line(&mut line) {
             Ok(n) if n > 0 => {}
@@ -170,6 +183,24 @@ fn serve(stream: std::net::TcpStream, config: Arc<rustls::ServerConfig>, handsha
             {
                 length = value.trim().parse().unwrap_or(0);
             }
+            expects |= header.eq_ignore_ascii_case("expect: 100-continue\r\n");
+        }
+        if let Some(limit) = limit.filter(|&limit| length > limit) {
+            let tls = reader.get_mut();
+            if expects {
+                let _ = tls.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
+                let _ = tls.flush();
+            }
+            let mut read = vec![0; limit];
+            if reader.read_exact(&mut read).is_err() {
+                return;
+            }
+            let tls = reader.get_mut();
+            let _ = tls.write_all(
+                b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+            let _ = tls.flush();
+            return;
         }
         let mut body = vec![0; length];
         if reader.read_exact(&mut body).is_err() {
