@@ -95,6 +95,54 @@
 #define OCR_LOG_DEBUG 3
 
 /**
+ * The most observations kept per operation: the newest replace the oldest, so memory stays
+ * bounded and the fit follows a service whose speed changes.
+ */
+#define WINDOW 256
+
+/**
+ * The narrowest spread the fit answers: tasks of exactly equal length would give 0, and a
+ * schedule planned for that would miss every task that takes a little longer.
+ */
+#define SHORTEST_SIGMA 0.05
+
+/**
+ * Observations an operation needs before its schedule is learned.
+ */
+#define ENOUGH 20
+
+/**
+ * The widest spread a learned model may have: wider, and it is unsure.
+ */
+#define WIDEST_SIGMA 2.0
+
+/**
+ * The largest standard error of the fitted median's logarithm a learned model may have.
+ */
+#define LARGEST_ERROR 0.25
+
+/**
+ * Submission times kept, for the polls of tasks this client submitted.
+ */
+#define SUBMISSIONS 4096
+
+/**
+ * Grid points of a plan (besides the origin).
+ */
+#define GRID 400
+
+/**
+ * The plan covers durations up to this quantile; beyond it the model is unsure (a task this
+ * late is not like the others) and the fixed schedule takes over.
+ */
+#define COVERED 0.9999
+
+/**
+ * What one request costs by default, in seconds of waiting: 0.5.
+ */
+#define DEFAULT_REQUEST_COST 0.5
+
+/**
  * A batch: inputs, an output folder and a journal (an SQLite file) that records what was
  * submitted, so that a batch stopped at any moment (a crash, a kill, a cancel) goes on where
  * it stopped when it is opened and run again with the same inputs.
@@ -137,11 +185,23 @@ typedef struct ocr_cancel ocr_cancel;
 typedef struct ocr_client ocr_client;
 
 /**
- * How to poll: interval, backoff, attempt limit, deadline, cancellation and progress.
+ * How to poll: interval, backoff, learning, attempt limit, deadline, cancellation and progress.
  *
  * Defaults (also used when a poll gets NULL options): the first wait is 3000 ms, each later wait
  * is 1.5 times longer up to 5000 ms, no attempt limit, a deadline of 600000 ms (10 minutes), no
- * cancel token, no progress callback.
+ * cancel token, no progress callback, learning on with a request worth 0.5 s of waiting.
+ *
+ * Learning: the client learns, per operation, how long its tasks take from what its polls see
+ * (every poll of the client, `ocr_poll_many` and batches included). Once 20 tasks of an
+ * operation have finished, and while the learned model is sure, requests go out when they
+ * minimise the mean wait after the task is done plus the request cost per request, given the
+ * time already waited; never sooner than 200 ms after the previous request for the task. A
+ * task this client submitted counts from its submission (its first request may then wait);
+ * any other from its first request (sent at once). Before that, and whenever the model is
+ * unsure, the fixed schedule (interval and backoff) applies. Setting the interval or the
+ * backoff turns learning off (an explicit schedule is kept); `ocr_poll_options_set_learning`
+ * turns it on or off. The deadline, cancel token, attempt limit and `Retry-After` apply as
+ * they do to the fixed schedule.
  *
  * Thread safety: setters must not run while another thread uses the same options; many polls
  * may read one options object at once.
@@ -880,7 +940,7 @@ void ocr_poll_options_free(ocr_poll_options *options);
 
 /**
  * The wait after the first not-finished answer, in milliseconds; at least 1 (0 is
- * `OCR_ERR_INVALID_ARGUMENT`). Default 3000.
+ * `OCR_ERR_INVALID_ARGUMENT`). Default 3000. Turns learning off: the schedule is fixed.
  */
 ocr_code ocr_poll_options_set_interval_ms(ocr_poll_options *options,
                                           uint32_t first_interval_ms);
@@ -888,11 +948,29 @@ ocr_code ocr_poll_options_set_interval_ms(ocr_poll_options *options,
 /**
  * Backoff: the n-th wait is `min(first_interval * factor^(n-1), max_interval_ms)`. `factor`
  * must be a number of at least 1.0 (1.0: a fixed interval) and `max_interval_ms` at least 1;
- * anything else is `OCR_ERR_INVALID_ARGUMENT`. Default 1.5 and 5000.
+ * anything else is `OCR_ERR_INVALID_ARGUMENT`. Default 1.5 and 5000. Turns learning off: the
+ * schedule is fixed.
  */
 ocr_code ocr_poll_options_set_backoff(ocr_poll_options *options,
                                       double factor,
                                       uint32_t max_interval_ms);
+
+/**
+ * Learning on (1, the default) or off (0: the fixed schedule alone, and this poll teaches the
+ * client nothing). Call it after setting the interval or the backoff to learn with them as
+ * the fixed schedule used until the model is sure. Any other value is
+ * `OCR_ERR_INVALID_ARGUMENT`.
+ */
+ocr_code ocr_poll_options_set_learning(ocr_poll_options *options,
+                                       uint8_t learn);
+
+/**
+ * What one request costs, in seconds of waiting, for the learned schedule: a higher cost
+ * means fewer requests and longer waits after tasks finish. A number of at least 0; anything
+ * else (negative, infinite, NaN) is `OCR_ERR_INVALID_ARGUMENT`. Default 0.5.
+ */
+ocr_code ocr_poll_options_set_request_cost(ocr_poll_options *options,
+                                           double seconds);
 
 /**
  * At most this many requests for the task; when they are used up without a final answer, the

@@ -1,22 +1,28 @@
-//! Polling a task until it is done: interval, backoff, deadline, attempts, cancel, progress.
+//! One task's poll schedule: fixed (interval and backoff), or learned from the durations of
+//! the client's earlier tasks; attempts, deadline, and what an answer means.
 
+use super::estimate::Interval;
+use super::learned::Durations;
 use crate::call::Call;
 use crate::cancel::Cancel;
-use crate::client::Client;
 use crate::error::{Code, Error, Result, invalid};
 use crate::logging::{Level, log};
 use crate::operations::Operation;
-use crate::wire::{Answer, Sink, TaskStatus};
-use std::collections::BinaryHeap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use crate::wire::{Answer, TaskStatus};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How to poll. The defaults suit the real service: the first wait is 3 s, each later wait is
 /// 1.5 times longer up to 5 s, there is no attempt limit, and the deadline is 10 minutes. (Of
-/// the schedules in the time-to-result table of benches/poll_schedule, none waits less after a
-/// task completes and sends fewer requests; the README says why these.)
+/// the fixed schedules in the time-to-result table of benches/poll_schedule, none waits less
+/// after a task completes and sends fewer requests; the README says why these.)
 /// No wait is shorter than [`SHORTEST_WAIT`].
+///
+/// With `learn` (the default), once the client has seen enough tasks of an operation finish
+/// ([`super::learned::ENOUGH`]), requests go out when they minimise the mean wait after the
+/// task is done plus `request_cost` seconds per request, for the durations learned; until
+/// then, and whenever the learned model is unsure, the fixed schedule above applies. The
+/// setters of the interval and the backoff turn learning off: an explicit schedule is kept.
 #[derive(Clone, Debug)]
 pub struct PollOptions {
     /// The wait after the first not-finished answer.
@@ -31,6 +37,10 @@ pub struct PollOptions {
     pub timeout: Option<Duration>,
     /// Ends the poll early when triggered.
     pub cancel: Option<Arc<Cancel>>,
+    /// Learn the schedule from the client's earlier tasks (and teach it with this poll's).
+    pub learn: bool,
+    /// What one request costs, in seconds of waiting, for the learned schedule (at least 0).
+    pub request_cost: f64,
 }
 
 impl Default for PollOptions {
@@ -42,6 +52,8 @@ impl Default for PollOptions {
             max_attempts: 0,
             timeout: Some(Duration::from_secs(600)),
             cancel: None,
+            learn: true,
+            request_cost: DEFAULT_REQUEST_COST,
         }
     }
 }
@@ -49,8 +61,14 @@ impl Default for PollOptions {
 /// The shortest wait between two polls of a task: 0 would spin.
 pub const SHORTEST_WAIT: Duration = Duration::from_millis(1);
 
+/// The learned schedule never asks sooner than this after the previous request for the task.
+pub const LEARNED_SHORTEST_WAIT: Duration = Duration::from_millis(200);
+
+/// What one request costs by default, in seconds of waiting: 0.5.
+pub const DEFAULT_REQUEST_COST: f64 = 0.5;
+
 impl PollOptions {
-    /// Sets the first wait, refusing one shorter than [`SHORTEST_WAIT`].
+    /// Sets the first wait, refusing one shorter than [`SHORTEST_WAIT`]. Turns learning off.
     pub fn set_first_interval(&mut self, interval: Duration) -> Result<()> {
         if interval < SHORTEST_WAIT {
             return Err(invalid(format!(
@@ -59,10 +77,12 @@ impl PollOptions {
             )));
         }
         self.first_interval = interval;
+        self.learn = false;
         Ok(())
     }
 
-    /// Sets the backoff, refusing a factor below 1 or one that is not a number.
+    /// Sets the backoff, refusing a factor below 1 or one that is not a number. Turns learning
+    /// off.
     pub fn set_backoff(&mut self, factor: f64, max_interval: Duration) -> Result<()> {
         if !(factor.is_finite() && factor >= 1.0) {
             return Err(invalid(format!(
@@ -77,6 +97,19 @@ impl PollOptions {
         }
         self.backoff_factor = factor;
         self.max_interval = max_interval;
+        self.learn = false;
+        Ok(())
+    }
+
+    /// Sets what a request costs in seconds of waiting, refusing a negative or infinite cost or
+    /// one that is not a number.
+    pub fn set_request_cost(&mut self, seconds: f64) -> Result<()> {
+        if !(seconds.is_finite() && seconds >= 0.0) {
+            return Err(invalid(format!(
+                "the cost of a request must be a number of seconds of at least 0, not {seconds}"
+            )));
+        }
+        self.request_cost = seconds;
         Ok(())
     }
 
@@ -104,7 +137,8 @@ pub enum Step<D> {
     Wait(Duration),
 }
 
-/// One task's polling schedule: counts attempts, chooses waits, ends on the deadline.
+/// One task's polling schedule: counts attempts, chooses waits, ends on the deadline; with a
+/// client's [`Durations`], learns from the task and plans with what was learned.
 pub struct Schedule<'a> {
     options: &'a PollOptions,
     started: Instant,
@@ -112,15 +146,28 @@ pub struct Schedule<'a> {
     attempts: u32,
     waits: u32,
     last: Option<Result<TaskStatus, Error>>,
+    learning: Option<Learning<'a>>,
+}
+
+/// What a learning schedule knows of its task.
+struct Learning<'a> {
+    durations: &'a Durations,
+    operation: &'static str,
+    /// When the task was submitted; until the first request when unknown.
+    origin: Option<Instant>,
+    /// When the request under way was sent.
+    sent: Option<Instant>,
+    /// Seconds from the origin to the last request that saw the task unfinished.
+    unfinished: f64,
 }
 
 impl<'a> Schedule<'a> {
-    /// A schedule that starts now.
+    /// A fixed schedule that starts now (it neither learns nor plans).
     pub fn new(options: &'a PollOptions) -> Schedule<'a> {
         Schedule::starting_at(options, Instant::now())
     }
 
-    /// A schedule whose deadline counts from `started`.
+    /// A fixed schedule whose deadline counts from `started`.
     pub fn starting_at(options: &'a PollOptions, started: Instant) -> Schedule<'a> {
         Schedule {
             options,
@@ -129,7 +176,57 @@ impl<'a> Schedule<'a> {
             attempts: 0,
             waits: 0,
             last: None,
+            learning: None,
         }
+    }
+
+    /// A schedule for a task of `operation` whose deadline counts from `started`, learning
+    /// from (and planning with) `durations` unless the options turn learning off. `submitted`
+    /// is when the task was submitted, if known (else the durations count from the first
+    /// request).
+    pub fn learning(
+        options: &'a PollOptions,
+        started: Instant,
+        durations: &'a Durations,
+        operation: Operation,
+        submitted: Option<Instant>,
+    ) -> Schedule<'a> {
+        let mut schedule = Schedule::starting_at(options, started);
+        if options.learn {
+            schedule.learning = Some(Learning {
+                durations,
+                operation: operation.name(),
+                origin: submitted,
+                sent: None,
+                unfinished: 0.0,
+            });
+        }
+        schedule
+    }
+
+    /// The wait before the first request: `fixed` (what the caller does without learning),
+    /// unless a learned plan knows better for a task whose submission time is known.
+    pub fn first_wait(&self, fixed: Duration) -> Duration {
+        let Some(learning) = &self.learning else {
+            return fixed;
+        };
+        let (Some(origin), Some(plan)) = (learning.origin, self.plan(learning)) else {
+            return fixed;
+        };
+        match plan.next_after(0.0) {
+            Some(at) => {
+                (origin + Duration::from_secs_f64(at)).saturating_duration_since(Instant::now())
+            }
+            None => fixed,
+        }
+    }
+
+    fn plan(&self, learning: &Learning) -> Option<Arc<super::plan::Plan>> {
+        learning.durations.plan(
+            learning.operation,
+            self.options.request_cost,
+            LEARNED_SHORTEST_WAIT.as_secs_f64(),
+        )
     }
 
     /// The limits for the next request: the deadline, the cancel switch, a single attempt.
@@ -143,6 +240,11 @@ impl<'a> Schedule<'a> {
 
     /// Counts a request about to be sent and answers its number (from 1).
     pub fn attempt(&mut self) -> u32 {
+        if let Some(learning) = &mut self.learning {
+            let now = Instant::now();
+            learning.sent = Some(now);
+            learning.origin.get_or_insert(now);
+        }
         self.attempts += 1;
         self.attempts
     }
@@ -152,6 +254,7 @@ impl<'a> Schedule<'a> {
         let retry_after = match outcome {
             Ok(answer) => {
                 let status = answer.status();
+                self.learn(status);
                 match final_outcome(task_id, answer) {
                     Some(done) => return Step::Done(done),
                     None => {
@@ -171,8 +274,8 @@ impl<'a> Schedule<'a> {
             return Step::Done(Err(self.exhausted(task_id)));
         }
         let wait = self
-            .options
-            .wait(self.waits + 1)
+            .learned_wait()
+            .unwrap_or_else(|| self.options.wait(self.waits + 1))
             .max(retry_after.unwrap_or(Duration::ZERO));
         if let Some(deadline) = self.deadline
             && Instant::now()
@@ -195,6 +298,41 @@ impl<'a> Schedule<'a> {
             )
         });
         Step::Wait(wait)
+    }
+
+    /// Learns from an answer: when it saw the task unfinished, or the task's duration when it
+    /// saw it finished.
+    fn learn(&mut self, status: TaskStatus) {
+        let Some(learning) = &mut self.learning else {
+            return;
+        };
+        let (Some(origin), Some(sent)) = (learning.origin, learning.sent) else {
+            return;
+        };
+        let at = sent.saturating_duration_since(origin).as_secs_f64();
+        match status {
+            TaskStatus::Completed | TaskStatus::Error => {
+                if let Some(interval) = Interval::new(learning.unfinished, at) {
+                    learning.durations.observe(learning.operation, interval);
+                }
+            }
+            TaskStatus::Pending | TaskStatus::Processing => learning.unfinished = at,
+            TaskStatus::NotExist | TaskStatus::Unknown => {}
+        }
+    }
+
+    /// The wait the learned plan gives after an answer that saw the task unfinished; `None`
+    /// when not learning, when the model is unsure (too few tasks seen, or this task past the
+    /// plan's end), or after a failed request (its retry follows the fixed schedule).
+    fn learned_wait(&self) -> Option<Duration> {
+        let learning = self.learning.as_ref()?;
+        if !matches!(self.last, Some(Ok(_))) {
+            return None;
+        }
+        let (origin, sent) = (learning.origin?, learning.sent?);
+        let at = self.plan(learning)?.next_after(learning.unfinished)?;
+        let due = (origin + Duration::from_secs_f64(at)).max(sent + LEARNED_SHORTEST_WAIT);
+        Some(due.saturating_duration_since(Instant::now()))
     }
 
     fn last_words(&self) -> String {
@@ -273,307 +411,6 @@ fn task_failed<D>(task_id: &str, answer: &Answer<D>) -> Error {
 /// Polls one task until it is Completed (answered) or the poll ends otherwise (an error).
 ///
 /// `progress` runs on this thread once per answer, with the attempt number (from 1). Result
-/// data of the final answer goes into `sink`.
-pub fn poll_until_done<K: Sink>(
-    client: &Client,
-    op: Operation,
-    task_id: &str,
-    options: &PollOptions,
-    sink: &mut K,
-    progress: &mut dyn FnMut(&str, TaskStatus, u32),
-) -> Result<Answer<K::Data>> {
-    let mut schedule = Schedule::new(options);
-    loop {
-        let attempt = schedule.attempt();
-        let outcome = client.fetch_into(op, task_id, sink, &schedule.call());
-        if let Ok(answer) = &outcome {
-            progress(task_id, answer.status(), attempt);
-        }
-        match schedule.next(task_id, outcome) {
-            Step::Done(result) => return result,
-            Step::Wait(wait) => schedule
-                .call()
-                .sleep(wait, || Error::new(Code::Timeout, "the deadline passed"))?,
-        }
-    }
-}
-
-/// Polls many tasks together from one call, with at most `client.settings().max_connections`
-/// requests in flight, each task on its own schedule (so no task is asked more often than
-/// [`poll_until_done`] would ask it). The deadline and the cancel switch of `options` apply to
-/// the whole call. Answers one outcome per task, in order.
-///
-/// `progress`, if given, runs on this thread once per answer, with the task's index, id and
-/// attempt, in the order of the answers, in batches at most [`LOOK_AGAIN`] apart; the cancel
-/// switch is looked at as often.
-///
-/// Each worker thread (one per connection) owns a queue of tasks ordered by when they are due
-/// and asks them itself, so a request costs no hand-over between threads. A worker with nothing
-/// due sleeps at least [`LOOK_AGAIN`], so that tasks falling due meanwhile go out together (a poll
-/// is at most that late); it takes due tasks of a busy worker once they are that late (looking
-/// at least every [`IDLE_LOOK`]).
-pub fn poll_many(
-    client: &Client,
-    op: Operation,
-    task_ids: &[&str],
-    options: &PollOptions,
-    progress: Option<&mut ManyProgress>,
-) -> Vec<Result<Answer<Vec<u8>>>> {
-    let started = Instant::now();
-    let workers = (client.settings().max_connections as usize).clamp(1, task_ids.len().max(1));
-    let crowd = Crowd {
-        queues: (0..workers)
-            .map(|worker| {
-                let tasks = (worker..task_ids.len()).step_by(workers).map(|index| Due {
-                    when: started,
-                    index,
-                    schedule: Schedule::starting_at(options, started),
-                });
-                Mutex::new(tasks.collect())
-            })
-            .collect(),
-        unfinished: AtomicUsize::new(task_ids.len()),
-        stopped: AtomicBool::new(false),
-        answers: progress.is_some().then(Mutex::default),
-        idle: Mutex::new(()),
-        wake: Condvar::new(),
-    };
-    let call = Schedule::starting_at(options, started).call();
-    let mut outcomes: Vec<Option<Result<Answer<Vec<u8>>>>> =
-        task_ids.iter().map(|_| None).collect();
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|worker| {
-                let (crowd, call) = (&crowd, &call);
-                scope.spawn(move || {
-                    crate::panics::library_thread();
-                    // A worker ends when the call is over, or stops the others if it panics.
-                    let _stop = StopOnDrop(crowd);
-                    crowd.work(worker, client, op, task_ids, call)
-                })
-            })
-            .collect();
-        // Should the progress callback panic, the workers stop rather than poll on.
-        let _stop = StopOnDrop(&crowd);
-        // Without a cancel switch or a callback, this thread only waits for the end.
-        let look = (progress.is_some() || call.cancel.is_some()).then_some(LOOK_AGAIN);
-        let mut progress = progress;
-        loop {
-            if call.cancelled() {
-                crowd.stop();
-            }
-            if let Some(progress) = progress.as_deref_mut() {
-                crowd.report(task_ids, progress);
-            }
-            if !crowd.wait_while_running(look) {
-                break;
-            }
-        }
-        for handle in handles {
-            let done = handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            for (index, outcome) in done {
-                outcomes[index] = Some(outcome);
-            }
-        }
-        if let Some(progress) = progress {
-            crowd.report(task_ids, progress);
-        }
-    });
-    outcomes
-        .into_iter()
-        .map(|outcome| outcome.unwrap_or_else(|| Err(crate::call::cancelled())))
-        .collect()
-}
-
-/// The progress callback of [`poll_many`]: the task's index, id, status and attempt.
-pub type ManyProgress<'a> = dyn FnMut(usize, &str, TaskStatus, u32) + 'a;
-
-/// How long a `poll_many` worker with nothing due sleeps at least (a poll is at most this
-/// late), how late a due task of a busy worker may get before another worker takes it, and how
-/// often the calling thread looks at the cancel switch and reports progress.
-pub const LOOK_AGAIN: Duration = Duration::from_millis(10);
-
-/// The longest a `poll_many` worker sleeps when it has nothing due.
-pub const IDLE_LOOK: Duration = Duration::from_millis(100);
-
-/// A task in a `poll_many` worker's queue: when it is due, and its schedule.
-struct Due<'a> {
-    when: Instant,
-    index: usize,
-    schedule: Schedule<'a>,
-}
-
-impl PartialEq for Due<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        (self.when, self.index) == (other.when, other.index)
-    }
-}
-
-impl Eq for Due<'_> {}
-
-impl PartialOrd for Due<'_> {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// The earliest is the greatest, so a `BinaryHeap` gives it first.
-impl Ord for Due<'_> {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (other.when, other.index).cmp(&(self.when, self.index))
-    }
-}
-
-/// What the workers of one `poll_many` share.
-struct Crowd<'a> {
-    /// Each worker's tasks waiting for their next request.
-    queues: Vec<Mutex<BinaryHeap<Due<'a>>>>,
-    /// Tasks whose poll has not ended.
-    unfinished: AtomicUsize,
-    /// Set when the call is cancelled.
-    stopped: AtomicBool,
-    /// Answers to report to the progress callback (task, status, attempt); `None` without one.
-    answers: Option<Mutex<Vec<(usize, TaskStatus, u32)>>>,
-    /// Where idle workers and the calling thread wait.
-    idle: Mutex<()>,
-    wake: Condvar,
-}
-
-impl<'a> Crowd<'a> {
-    /// One worker: asks due tasks until every poll has ended or the call is cancelled; answers
-    /// the outcomes of the polls it ended.
-    fn work(
-        &self,
-        own: usize,
-        client: &Client,
-        op: Operation,
-        task_ids: &[&str],
-        call: &Call,
-    ) -> Vec<(usize, Result<Answer<Vec<u8>>>)> {
-        let mut done = Vec::new();
-        while self.running() {
-            let now = Instant::now();
-            let Some(mut task) = self.take(own, now) else {
-                let until = self.next_look(own, now).max(now + LOOK_AGAIN);
-                self.wait_while_running(Some(until - now));
-                continue;
-            };
-            let id = task_ids[task.index];
-            let attempt = task.schedule.attempt();
-            let outcome = client.fetch(op, id, call);
-            if let (Some(answers), Ok(answer)) = (&self.answers, &outcome) {
-                lock(answers).push((task.index, answer.status(), attempt));
-            }
-            match task.schedule.next(id, outcome) {
-                Step::Done(result) => {
-                    done.push((task.index, result));
-                    if self.unfinished.fetch_sub(1, Ordering::SeqCst) == 1 {
-                        self.wake_all();
-                    }
-                }
-                Step::Wait(wait) => {
-                    task.when = Instant::now() + wait;
-                    lock(&self.queues[own]).push(task);
-                }
-            }
-        }
-        done
-    }
-
-    /// The next task to ask: this worker's earliest if it is due, else another's that has been
-    /// due for [`LOOK_AGAIN`] (its worker is busy).
-    fn take(&self, own: usize, now: Instant) -> Option<Due<'a>> {
-        let due_by = |queue: &Mutex<BinaryHeap<Due<'a>>>, by: Instant| {
-            let mut queue = lock(queue);
-            queue
-                .peek()
-                .is_some_and(|task| task.when <= by)
-                .then(|| queue.pop())
-                .flatten()
-        };
-        if let Some(task) = due_by(&self.queues[own], now) {
-            return Some(task);
-        }
-        let late = now.checked_sub(LOOK_AGAIN)?;
-        (0..self.queues.len())
-            .filter(|&worker| worker != own)
-            .find_map(|worker| due_by(&self.queues[worker], late))
-    }
-
-    /// When this worker should look again: when its earliest task is due, when another's
-    /// earliest will have been due for [`LOOK_AGAIN`], or after [`IDLE_LOOK`].
-    fn next_look(&self, own: usize, now: Instant) -> Instant {
-        self.queues
-            .iter()
-            .enumerate()
-            .filter_map(|(worker, queue)| {
-                let when = lock(queue).peek()?.when;
-                Some(if worker == own {
-                    when
-                } else {
-                    when + LOOK_AGAIN
-                })
-            })
-            .fold(now + IDLE_LOOK, Instant::min)
-    }
-
-    fn running(&self) -> bool {
-        self.unfinished.load(Ordering::SeqCst) > 0 && !self.stopped.load(Ordering::SeqCst)
-    }
-
-    /// Waits up to `wait` (`None`: until woken) unless the call is over (or ends meanwhile);
-    /// answers whether it runs.
-    fn wait_while_running(&self, wait: Option<Duration>) -> bool {
-        let guard = lock(&self.idle);
-        if !self.running() {
-            return false;
-        }
-        match wait {
-            Some(wait) => drop(
-                self.wake
-                    .wait_timeout(guard, wait)
-                    .unwrap_or_else(|e| e.into_inner()),
-            ),
-            None => drop(self.wake.wait(guard).unwrap_or_else(|e| e.into_inner())),
-        }
-        self.running()
-    }
-
-    fn stop(&self) {
-        self.stopped.store(true, Ordering::SeqCst);
-        self.wake_all();
-    }
-
-    fn wake_all(&self) {
-        let _guard = lock(&self.idle);
-        self.wake.notify_all();
-    }
-
-    /// Runs `progress` for the answers so far, on the calling thread.
-    fn report(&self, task_ids: &[&str], progress: &mut ManyProgress) {
-        let Some(answers) = &self.answers else { return };
-        let answers = std::mem::take(&mut *lock(answers));
-        for (index, status, attempt) in answers {
-            progress(index, task_ids[index], status, attempt);
-        }
-    }
-}
-
-/// Stops the workers of a `poll_many` when dropped.
-struct StopOnDrop<'c, 'a>(&'c Crowd<'a>);
-
-impl Drop for StopOnDrop<'_, '_> {
-    fn drop(&mut self) {
-        self.0.stop();
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
