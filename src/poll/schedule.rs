@@ -548,4 +548,199 @@ mod tests {
         assert_eq!(e.code(), Code::Timeout);
         assert!(e.message().contains("still Pending"), "{e}");
     }
+
+    const PDF: Operation = Operation::RECOGNIZE_PDF;
+
+    /// A client's durations that learned `count` tasks of about `seconds` each.
+    fn learned(count: usize, seconds: f64) -> Durations {
+        let durations = Durations::default();
+        let intervals: Vec<Interval> = (0..count)
+            .map(|k| {
+                let d = seconds * (1.0 + 0.1 * ((k % 7) as f64 - 3.0) / 3.0);
+                Interval::new(d * 0.9, d * 1.05).unwrap()
+            })
+            .collect();
+        durations.import(PDF.name(), &intervals);
+        durations
+    }
+
+    /// The waits a schedule gives after `n` answers that say Pending.
+    fn waits(schedule: &mut Schedule, n: usize) -> Vec<Duration> {
+        (0..n)
+            .map(|_| {
+                schedule.attempt();
+                match schedule.next("t", answer("Pending")) {
+                    Step::Wait(wait) => wait,
+                    Step::Done(_) => panic!("a Pending answer ends nothing here"),
+                }
+            })
+            .collect()
+    }
+
+    fn fixed_waits(options: &PollOptions, n: usize) -> Vec<Duration> {
+        (1..=n as u32).map(|k| options.wait(k)).collect()
+    }
+
+    #[test]
+    fn with_fewer_than_enough_tasks_the_default_schedule_applies() {
+        let options = PollOptions::default();
+        let durations = learned(super::super::learned::ENOUGH - 1, 1.0);
+        let now = Instant::now();
+        let mut schedule = Schedule::learning(&options, now, &durations, PDF, Some(now));
+        assert_eq!(schedule.first_wait(Duration::ZERO), Duration::ZERO);
+        assert_eq!(waits(&mut schedule, 5), fixed_waits(&options, 5));
+    }
+
+    #[test]
+    fn with_enough_tasks_the_learned_plan_applies() {
+        let options = PollOptions::default();
+        let durations = learned(super::super::learned::ENOUGH, 1.0);
+        let now = Instant::now();
+        let mut schedule = Schedule::learning(&options, now, &durations, PDF, Some(now));
+        let first = schedule.first_wait(Duration::ZERO);
+        assert!(
+            first > Duration::from_millis(500) && first < Duration::from_secs(2),
+            "{first:?}"
+        );
+        // After an answer at once that saw the task unfinished, the next request comes within
+        // the learned durations, not after the fixed 3 s.
+        let waits = waits(&mut schedule, 1);
+        assert!(waits[0] < Duration::from_secs(2), "{waits:?}");
+    }
+
+    #[test]
+    fn learning_off_is_exactly_the_fixed_schedule_and_learns_nothing() {
+        let durations = learned(100, 1.0);
+        let mut off = PollOptions {
+            learn: false,
+            ..PollOptions::default()
+        };
+        let mut explicit = PollOptions::default();
+        explicit
+            .set_first_interval(Duration::from_millis(700))
+            .unwrap();
+        let mut backoff = PollOptions::default();
+        backoff.set_backoff(2.0, Duration::from_secs(9)).unwrap();
+        assert!(!explicit.learn && !backoff.learn);
+        off.timeout = None;
+        for options in [&off, &explicit, &backoff] {
+            let now = Instant::now();
+            let mut schedule = Schedule::learning(options, now, &durations, PDF, Some(now));
+            assert_eq!(
+                schedule.first_wait(Duration::from_secs(3)),
+                Duration::from_secs(3)
+            );
+            assert_eq!(schedule.first_wait(Duration::ZERO), Duration::ZERO);
+            assert_eq!(waits(&mut schedule, 6), fixed_waits(options, 6));
+            schedule.attempt();
+            assert!(matches!(
+                schedule.next("t", answer("Completed")),
+                Step::Done(Ok(_))
+            ));
+        }
+        let fresh = Durations::default();
+        let now = Instant::now();
+        let mut schedule = Schedule::learning(&off, now, &fresh, PDF, Some(now));
+        waits(&mut schedule, 2);
+        schedule.attempt();
+        assert!(matches!(
+            schedule.next("t", answer("Completed")),
+            Step::Done(Ok(_))
+        ));
+        assert!(
+            fresh.export().is_empty(),
+            "learning off learned {:?}",
+            fresh.export()
+        );
+    }
+
+    #[test]
+    fn a_finished_task_teaches_its_interval() {
+        let options = PollOptions::default();
+        let durations = Durations::default();
+        let submitted = Instant::now() - Duration::from_secs(2);
+        let mut schedule =
+            Schedule::learning(&options, Instant::now(), &durations, PDF, Some(submitted));
+        waits(&mut schedule, 1);
+        schedule.attempt();
+        assert!(matches!(
+            schedule.next("t", answer("Error")),
+            Step::Done(Err(_))
+        ));
+        let learned = durations.export();
+        assert_eq!(learned.len(), 1);
+        let [interval] = learned[0].1[..] else {
+            panic!("one interval: {learned:?}");
+        };
+        assert_eq!(learned[0].0, "RecognizePdf");
+        assert!(
+            interval.lo >= 2.0 && interval.hi >= interval.lo,
+            "{interval:?}"
+        );
+        // Without a known submission, the durations count from the first request.
+        let unknown = Durations::default();
+        let mut schedule = Schedule::learning(&options, Instant::now(), &unknown, PDF, None);
+        waits(&mut schedule, 1);
+        schedule.attempt();
+        assert!(matches!(
+            schedule.next("t", answer("Completed")),
+            Step::Done(Ok(_))
+        ));
+        let interval = unknown.export()[0].1[0];
+        assert!(interval.lo == 0.0 && interval.hi < 2.0, "{interval:?}");
+    }
+
+    #[test]
+    fn the_learned_schedule_never_asks_sooner_than_200_ms_after_the_last_request() {
+        let options = PollOptions::default();
+        // Tasks of about 10 ms: the plan would ask again and again at once.
+        let durations = learned(200, 0.01);
+        let now = Instant::now();
+        let mut schedule = Schedule::learning(&options, now, &durations, PDF, Some(now));
+        for _ in 0..20 {
+            let before = Instant::now();
+            schedule.attempt();
+            let Step::Wait(wait) = schedule.next("t", answer("Processing")) else {
+                panic!("Processing ends nothing");
+            };
+            assert!(
+                Instant::now() + wait >= before + LEARNED_SHORTEST_WAIT,
+                "{wait:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_learned_schedule_keeps_the_deadline_attempts_and_retry_after() {
+        let durations = learned(100, 60.0);
+        let mut options = PollOptions {
+            timeout: Some(Duration::from_secs(5)),
+            ..PollOptions::default()
+        };
+        let now = Instant::now();
+        let mut schedule = Schedule::learning(&options, now, &durations, PDF, Some(now));
+        // The plan's first request is near a minute away: past the deadline.
+        assert!(schedule.first_wait(Duration::ZERO) > Duration::from_secs(30));
+        schedule.attempt();
+        let Step::Done(Err(e)) = schedule.next("t", answer("Pending")) else {
+            panic!("the deadline ends the poll");
+        };
+        assert_eq!(e.code(), Code::Timeout);
+
+        options.timeout = None;
+        options.max_attempts = 2;
+        let mut schedule = Schedule::learning(&options, now, &durations, PDF, Some(now));
+        schedule.attempt();
+        let mut busy = Error::transient(Code::Http, "HTTP 503");
+        busy.retry_after = Some(Duration::from_secs(7));
+        // A failed request is retried on the fixed schedule, and Retry-After still counts.
+        assert!(
+            matches!(schedule.next::<()>("t", Err(busy)), Step::Wait(w) if w == Duration::from_secs(7))
+        );
+        schedule.attempt();
+        let Step::Done(Err(e)) = schedule.next("t", answer("Pending")) else {
+            panic!("the attempt limit ends the poll");
+        };
+        assert_eq!(e.code(), Code::NotReady);
+    }
 }
