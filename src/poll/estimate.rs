@@ -108,8 +108,10 @@ impl LogNormal {
 }
 
 /// The log-normal of greatest likelihood for `sample`'s intervals, with its spread at least
-/// [`SHORTEST_SIGMA`]; `None` for an empty sample or one without a finite interval.
+/// [`SHORTEST_SIGMA`] and at least what the intervals cannot resolve (see [`resolution`]);
+/// `None` for an empty sample or one without a finite interval.
 pub fn fit(sample: &Sample) -> Option<LogNormal> {
+    let floor = resolution(sample).max(SHORTEST_SIGMA);
     // Start from the logarithms of the intervals' middles.
     let (mut sum, mut squares, mut n) = (0.0, 0.0, 0.0);
     for interval in sample.iter() {
@@ -130,7 +132,7 @@ pub fn fit(sample: &Sample) -> Option<LogNormal> {
         return None;
     }
     let mut mu: f64 = sum / n;
-    let mut sigma = (squares / n - mu * mu).max(0.0).sqrt().max(0.25);
+    let mut sigma = (squares / n - mu * mu).max(0.0).sqrt().max(0.25).max(floor);
     for _ in 0..500 {
         let (mut first, mut second) = (0.0, 0.0);
         for interval in sample.iter() {
@@ -139,10 +141,7 @@ pub fn fit(sample: &Sample) -> Option<LogNormal> {
             second += m2;
         }
         let new_mu = first / n;
-        let new_sigma = (second / n - new_mu * new_mu)
-            .max(0.0)
-            .sqrt()
-            .max(SHORTEST_SIGMA);
+        let new_sigma = (second / n - new_mu * new_mu).max(0.0).sqrt().max(floor);
         let moved = (new_mu - mu).abs().max((new_sigma - sigma).abs());
         mu = new_mu;
         sigma = new_sigma;
@@ -154,6 +153,28 @@ pub fn fit(sample: &Sample) -> Option<LogNormal> {
         }
     }
     Some(LogNormal { mu, sigma })
+}
+
+/// The spread (in the logarithm) that the intervals cannot tell from none: the root mean
+/// square of their widths in the logarithm over the square root of 12 (the spread of a value
+/// anywhere in such an interval), an open lower end counted as a tenth of the upper one.
+///
+/// Without it, intervals that all say the same thing ("done within 3 s", what a fixed schedule
+/// sees of tasks shorter than its first wait) have a likelihood as high for every spread down to
+/// none, and the fit would put all tasks at one point; with it the plan spreads its requests
+/// over the interval, and their answers narrow the next intervals.
+pub fn resolution(sample: &Sample) -> f64 {
+    let (mut sum, mut n) = (0.0, 0.0);
+    for interval in sample.iter().filter(|i| i.hi.is_finite()) {
+        let width = (interval.hi / interval.lo.max(interval.hi / 10.0)).ln();
+        sum += width * width;
+        n += 1.0;
+    }
+    if n == 0.0 {
+        0.0
+    } else {
+        (sum / n / 12.0).sqrt()
+    }
 }
 
 /// The first two moments of a normal(`mu`, `sigma`) log-duration within the interval's logarithm
