@@ -207,6 +207,11 @@ impl<'a> Schedule<'a> {
     /// The wait before the first request: `fixed` (what the caller does without learning),
     /// unless a learned plan knows better for a task whose submission time is known.
     pub fn first_wait(&self, fixed: Duration) -> Duration {
+        self.first_wait_at(Instant::now(), fixed)
+    }
+
+    /// [`Schedule::first_wait`] as of `now` (for simulations with a clock of their own).
+    pub fn first_wait_at(&self, now: Instant, fixed: Duration) -> Duration {
         let Some(learning) = &self.learning else {
             return fixed;
         };
@@ -214,9 +219,7 @@ impl<'a> Schedule<'a> {
             return fixed;
         };
         match plan.next_after(0.0) {
-            Some(at) => {
-                (origin + Duration::from_secs_f64(at)).saturating_duration_since(Instant::now())
-            }
+            Some(at) => (origin + Duration::from_secs_f64(at)).saturating_duration_since(now),
             None => fixed,
         }
     }
@@ -240,8 +243,12 @@ impl<'a> Schedule<'a> {
 
     /// Counts a request about to be sent and answers its number (from 1).
     pub fn attempt(&mut self) -> u32 {
+        self.attempt_at(Instant::now())
+    }
+
+    /// [`Schedule::attempt`] for a request sent at `now`.
+    pub fn attempt_at(&mut self, now: Instant) -> u32 {
         if let Some(learning) = &mut self.learning {
-            let now = Instant::now();
             learning.sent = Some(now);
             learning.origin.get_or_insert(now);
         }
@@ -251,6 +258,16 @@ impl<'a> Schedule<'a> {
 
     /// Decides, after a request's outcome, whether the poll is over or when to ask again.
     pub fn next<D>(&mut self, task_id: &str, outcome: Result<Answer<D>>) -> Step<D> {
+        self.next_at(Instant::now(), task_id, outcome)
+    }
+
+    /// [`Schedule::next`] as of `now`.
+    pub fn next_at<D>(
+        &mut self,
+        now: Instant,
+        task_id: &str,
+        outcome: Result<Answer<D>>,
+    ) -> Step<D> {
         let retry_after = match outcome {
             Ok(answer) => {
                 let status = answer.status();
@@ -274,13 +291,11 @@ impl<'a> Schedule<'a> {
             return Step::Done(Err(self.exhausted(task_id)));
         }
         let wait = self
-            .learned_wait()
+            .learned_wait(now)
             .unwrap_or_else(|| self.options.wait(self.waits + 1))
             .max(retry_after.unwrap_or(Duration::ZERO));
         if let Some(deadline) = self.deadline
-            && Instant::now()
-                .checked_add(wait)
-                .is_none_or(|due| due >= deadline)
+            && now.checked_add(wait).is_none_or(|due| due >= deadline)
         {
             return Step::Done(Err(self.out_of_time(task_id, wait)));
         }
@@ -324,7 +339,7 @@ impl<'a> Schedule<'a> {
     /// The wait the learned plan gives after an answer that saw the task unfinished; `None`
     /// when not learning, when the model is unsure (too few tasks seen, or this task past the
     /// plan's end), or after a failed request (its retry follows the fixed schedule).
-    fn learned_wait(&self) -> Option<Duration> {
+    fn learned_wait(&self, now: Instant) -> Option<Duration> {
         let learning = self.learning.as_ref()?;
         if !matches!(self.last, Some(Ok(_))) {
             return None;
@@ -332,7 +347,7 @@ impl<'a> Schedule<'a> {
         let (origin, sent) = (learning.origin?, learning.sent?);
         let at = self.plan(learning)?.next_after(learning.unfinished)?;
         let due = (origin + Duration::from_secs_f64(at)).max(sent + LEARNED_SHORTEST_WAIT);
-        Some(due.saturating_duration_since(Instant::now()))
+        Some(due.saturating_duration_since(now))
     }
 
     fn last_words(&self) -> String {
