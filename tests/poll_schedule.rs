@@ -56,6 +56,8 @@ fn a_wait_is_the_time_from_completion_to_the_next_request() {
     assert_eq!(simulate(&at_once, &[3.0]).requests, 3.0);
 }
 
+// The test uses the rows, not every constant of the table.
+#[allow(dead_code)]
 #[path = "../benches/poll_schedule/learning.rs"]
 mod learning;
 
