@@ -22,6 +22,12 @@ use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+/// Polls one task until it is Completed (answered) or the poll ends otherwise (an error).
+/// With learning, a task the client submitted may wait for its first request as the learned
+/// plan says; any other is asked at once.
+///
+/// `progress` runs on this thread once per answer, with the attempt number (from 1). Result
 /// data of the final answer goes into `sink`.
 pub fn poll_until_done<K: Sink>(
     client: &Client,

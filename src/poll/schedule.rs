@@ -423,9 +423,6 @@ fn task_failed<D>(task_id: &str, answer: &Answer<D>) -> Error {
     Error::new(Code::TaskFailed, format!("task {task_id} failed: {reason}"))
 }
 
-/// Polls one task until it is Completed (answered) or the poll ends otherwise (an error).
-///
-/// `progress` runs on this thread once per answer, with the attempt number (from 1). Result
 #[cfg(test)]
 mod tests {
     use super::*;
