@@ -66,9 +66,11 @@ impl Durations {
         let learned = inner.learned(operation);
         learned.sample.add(interval);
         learned.unfitted += 1;
-        // Fit again once the sample has grown by an eighth: a fit costs a few passes over it.
+        // Fit once there are enough, then again once the sample has grown (or changed) by an
+        // eighth: a fit costs a few passes over it.
         let n = learned.sample.len();
-        if n >= ENOUGH && learned.unfitted * 8 >= n.min(super::estimate::WINDOW) {
+        let due = learned.model.is_none() || learned.unfitted * 8 >= n;
+        if n >= ENOUGH && due {
             learned.model = fit(&learned.sample);
             learned.unfitted = 0;
             learned.plans.clear();
@@ -113,10 +115,15 @@ impl Durations {
             .collect()
     }
 
-    /// Adds observations stored earlier (by [`Durations::export`]) before the newer ones.
+    /// Adds observations stored earlier (by [`Durations::export`]) before the newer ones,
+    /// unless the client already holds as many for `operation` (it then knows at least as
+    /// much, possibly these very ones: a journal opened twice by one client adds nothing).
     pub fn import(&self, operation: &str, intervals: &[Interval]) {
         let mut inner = self.lock();
         let learned = inner.learned(operation);
+        if learned.sample.len() >= intervals.len().min(super::estimate::WINDOW) {
+            return;
+        }
         let newer: Vec<Interval> = learned.sample.iter().copied().collect();
         learned.sample = Sample::default();
         for &interval in intervals.iter().chain(&newer) {
@@ -164,5 +171,73 @@ impl Learned {
         let n = self.sample.len();
         let error = model.sigma / (n as f64).sqrt();
         (n >= ENOUGH && model.sigma <= WIDEST_SIGMA && error <= LARGEST_ERROR).then_some(model)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn intervals(count: usize) -> Vec<Interval> {
+        (0..count)
+            .map(|k| Interval::new(3.0 + (k % 5) as f64 * 0.2, 4.0 + (k % 5) as f64 * 0.2).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_model_needs_enough_tasks_and_an_import_counts_once() {
+        let durations = Durations::default();
+        durations.import("RecognizePdf", &intervals(ENOUGH - 1));
+        assert_eq!(durations.model("RecognizePdf"), None);
+        assert!(durations.plan("RecognizePdf", 0.5, 0.2).is_none());
+        durations.observe("RecognizePdf", Interval::new(3.0, 4.0).unwrap());
+        let model = durations
+            .model("RecognizePdf")
+            .expect("20 tasks make a model");
+        assert!((3.0..4.5).contains(&model.median()), "{model:?}");
+        assert_eq!(durations.model("RecognizeImage"), None);
+        // The same journal again, or a smaller one: nothing is added twice.
+        durations.import("RecognizePdf", &intervals(ENOUGH));
+        assert_eq!(durations.export()[0].1.len(), ENOUGH);
+        // A larger one goes before what the client saw itself.
+        durations.import("RecognizePdf", &intervals(100));
+        let exported = durations.export();
+        assert_eq!(exported[0].1.len(), 100 + ENOUGH);
+        assert_eq!(exported[0].1[..100], intervals(100)[..]);
+    }
+
+    #[test]
+    fn plans_are_kept_per_cost_and_memory_stays_bounded() {
+        let durations = Durations::default();
+        durations.import("RecognizePdf", &intervals(40));
+        let plan = durations.plan("RecognizePdf", 0.5, 0.2).unwrap();
+        assert!(Arc::ptr_eq(
+            &plan,
+            &durations.plan("RecognizePdf", 0.5, 0.2).unwrap()
+        ));
+        for cost in [0.1, 0.2, 0.3, 0.4, 0.6] {
+            durations.plan("RecognizePdf", cost, 0.2).unwrap();
+        }
+        assert!(durations.lock().operations[0].plans.len() <= PLANS);
+        for k in 0..3 * super::super::estimate::WINDOW {
+            durations.observe("RecognizePdf", Interval::new(1.0, 2.0).unwrap());
+            durations.submitted(&format!("task-{k}"), Instant::now());
+        }
+        for k in 0..2 * SUBMISSIONS {
+            durations.submitted(&format!("more-{k}"), Instant::now());
+        }
+        let inner = durations.lock();
+        assert_eq!(
+            inner.operations[0].sample.len(),
+            super::super::estimate::WINDOW
+        );
+        assert_eq!(inner.submitted.len(), SUBMISSIONS);
+        drop(inner);
+        assert!(durations.submitted_at("task-0").is_none());
+        assert!(
+            durations
+                .submitted_at(&format!("more-{}", 2 * SUBMISSIONS - 1))
+                .is_some()
+        );
     }
 }
