@@ -13,9 +13,10 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The schema this library writes (`PRAGMA user_version`). Version 1 lacked `learned`; opening
-/// such a journal adds it.
-pub const SCHEMA_VERSION: i32 = 2;
+/// The schema this library writes (`PRAGMA user_version`). Journals written before the
+/// `learned` table existed gain it when opened; an older library ignores it, so the version
+/// stays.
+pub const SCHEMA_VERSION: i32 = 1;
 
 const SCHEMA: &str = "
 CREATE TABLE batch (
@@ -49,9 +50,9 @@ CREATE TABLE outputs (
 );
 ";
 
-/// What the batch learned of task durations, per operation (schema version 2).
+/// What the batch learned of task durations, per operation.
 const LEARNED: &str = "
-CREATE TABLE learned (
+CREATE TABLE IF NOT EXISTS learned (
     operation    TEXT PRIMARY KEY,
     observations TEXT NOT NULL,
     updated_at   REAL NOT NULL
@@ -217,18 +218,16 @@ impl Journal {
                 ));
             }
         }
-        if version < SCHEMA_VERSION {
-            let tx = self.db.transaction().map_err(|e| db_error(&self.path, e))?;
-            if version == 0 {
-                tx.execute_batch(SCHEMA)
-                    .map_err(|e| db_error(&self.path, e))?;
-            }
-            tx.execute_batch(LEARNED)
+        let tx = self.db.transaction().map_err(|e| db_error(&self.path, e))?;
+        if version == 0 {
+            tx.execute_batch(SCHEMA)
                 .map_err(|e| db_error(&self.path, e))?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)
                 .map_err(|e| db_error(&self.path, e))?;
-            tx.commit().map_err(|e| db_error(&self.path, e))?;
         }
+        tx.execute_batch(LEARNED)
+            .map_err(|e| db_error(&self.path, e))?;
+        tx.commit().map_err(|e| db_error(&self.path, e))?;
         Ok(())
     }
 
