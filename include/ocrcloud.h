@@ -131,11 +131,23 @@ typedef struct ocr_cancel ocr_cancel;
 typedef struct ocr_client ocr_client;
 
 /**
- * How to poll: interval, backoff, attempt limit, deadline, cancellation and progress.
+ * How to poll: interval, backoff, learning, attempt limit, deadline, cancellation and progress.
  *
  * Defaults (also used when a poll gets NULL options): the first wait is 3000 ms, each later wait
  * is 1.5 times longer up to 5000 ms, no attempt limit, a deadline of 600000 ms (10 minutes), no
- * cancel token, no progress callback.
+ * cancel token, no progress callback, learning on with a request worth 0.5 s of waiting.
+ *
+ * Learning: the client learns, per operation, how long its tasks take from what its polls see
+ * (every poll of the client, `ocr_poll_many` and batches included). Once 20 tasks of an
+ * operation have finished, and while the learned model is sure, requests go out when they
+ * minimise the mean wait after the task is done plus the request cost per request, given the
+ * time already waited; never sooner than 200 ms after the previous request for the task. A
+ * task this client submitted counts from its submission (its first request may then wait);
+ * any other from its first request (sent at once). Before that, and whenever the model is
+ * unsure, the fixed schedule (interval and backoff) applies. Setting the interval or the
+ * backoff turns learning off (an explicit schedule is kept); `ocr_poll_options_set_learning`
+ * turns it on or off. The deadline, cancel token, attempt limit and `Retry-After` apply as
+ * they do to the fixed schedule.
  *
  * Thread safety: setters must not run while another thread uses the same options; many polls
  * may read one options object at once.
@@ -877,7 +889,7 @@ void ocr_poll_options_free(ocr_poll_options *options);
 
 /**
  * The wait after the first not-finished answer, in milliseconds; at least 1 (0 is
- * `OCR_ERR_INVALID_ARGUMENT`). Default 3000.
+ * `OCR_ERR_INVALID_ARGUMENT`). Default 3000. Turns learning off: the schedule is fixed.
  */
 ocr_code ocr_poll_options_set_interval_ms(ocr_poll_options *options,
                                           uint32_t first_interval_ms);
@@ -885,11 +897,29 @@ ocr_code ocr_poll_options_set_interval_ms(ocr_poll_options *options,
 /**
  * Backoff: the n-th wait is `min(first_interval * factor^(n-1), max_interval_ms)`. `factor`
  * must be a number of at least 1.0 (1.0: a fixed interval) and `max_interval_ms` at least 1;
- * anything else is `OCR_ERR_INVALID_ARGUMENT`. Default 1.5 and 5000.
+ * anything else is `OCR_ERR_INVALID_ARGUMENT`. Default 1.5 and 5000. Turns learning off: the
+ * schedule is fixed.
  */
 ocr_code ocr_poll_options_set_backoff(ocr_poll_options *options,
                                       double factor,
                                       uint32_t max_interval_ms);
+
+/**
+ * Learning on (1, the default) or off (0: the fixed schedule alone, and this poll teaches the
+ * client nothing). Call it after setting the interval or the backoff to learn with them as
+ * the fixed schedule used until the model is sure. Any other value is
+ * `OCR_ERR_INVALID_ARGUMENT`.
+ */
+ocr_code ocr_poll_options_set_learning(ocr_poll_options *options,
+                                       uint8_t learn);
+
+/**
+ * What one request costs, in seconds of waiting, for the learned schedule: a higher cost
+ * means fewer requests and longer waits after tasks finish. A number of at least 0; anything
+ * else (negative, infinite, NaN) is `OCR_ERR_INVALID_ARGUMENT`. Default 0.5.
+ */
+ocr_code ocr_poll_options_set_request_cost(ocr_poll_options *options,
+                                           double seconds);
 
 /**
  * At most this many requests for the task; when they are used up without a final answer, the
@@ -1017,7 +1047,9 @@ ocr_code ocr_poll_until_done(const ocr_client *client,
 
 /**
  * Asks for a task's answer until the task is done, waiting between requests as `options` say
- * (NULL: the defaults of `ocr_poll_options_new`).
+ * (NULL: the defaults of `ocr_poll_options_new`). The first request goes out at once, except
+ * that with a learned schedule (see `ocr_poll_options`) a task this client submitted is first
+ * asked when the learned durations say it is worth it.
  *
  * Answers `OCR_OK` only when the task is Completed, with `*out` receiving the final result
  * (freed by the caller with `ocr_result_free`). Otherwise `*out` is untouched and the code says

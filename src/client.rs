@@ -8,6 +8,7 @@ use crate::flow::{Flow, Outcome};
 use crate::http::{self, CachingResolver, HttpSource, Payload, Request};
 use crate::logging::{Level, log};
 use crate::operations::{Body, Document, Operation};
+use crate::poll::learned::Durations;
 use crate::proxy::ChosenProxy;
 use crate::retry::retrying;
 use crate::secrets::{self, QUERY_VALUE};
@@ -17,6 +18,7 @@ use crate::wire::{self, Answer, DiscardSink, MemorySink, Sink, TokenAnswer};
 use percent_encoding::utf8_percent_encode;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Instant;
 use ureq::http::{Method, Response, Uri, header};
 
 pub use crate::call::Call;
@@ -35,6 +37,7 @@ pub struct Client {
     auth: Auth,
     settings: Mutex<Settings>,
     connection: Mutex<Connection>,
+    durations: Durations,
 }
 
 /// How a client reaches the service: the network settings and the agent built from them.
@@ -72,6 +75,7 @@ impl Client {
                 agent,
                 proxy,
             }),
+            durations: Durations::default(),
         })
     }
 
@@ -184,12 +188,14 @@ impl Client {
         let request = Request::new(Method::POST, &url)
             .body(payload, "application/json")
             .accept("text/plain, application/json");
-        redacted(self.retrying(call, false, || {
+        let task_id = redacted(self.retrying(call, false, || {
             let response = self.send(&request, !op.is_trial(), call)?;
             // The server took the submission (2xx): a task may exist even without a usable id.
             let text = http::read_small_body(response, &url, call).map_err(Error::delivered)?;
             task_id_from(&text, &url).map_err(Error::delivered)
-        }))
+        }))?;
+        self.durations.submitted(&task_id, Instant::now());
+        Ok(task_id)
     }
 
     /// Removes a task from the service's queue (`DELETE`).
@@ -328,6 +334,11 @@ impl Client {
             }
             return Err(http::status_error(request, response, call));
         }
+    }
+
+    /// What the client has learned of its tasks' durations, and when it submitted them.
+    pub fn durations(&self) -> &Durations {
+        &self.durations
     }
 
     /// The client's request budget (rate, retry quota, circuit breaker) and its counts.

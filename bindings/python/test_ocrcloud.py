@@ -331,6 +331,18 @@ class SubmitAndPoll(unittest.TestCase):
         with self.assertRaises(ValueError):
             self.client.poll(pending, interval_ms=-1)
 
+    def test_learning_options_are_checked_and_passed(self):
+        done = fixture({})
+        with self.client.poll(done, learn=False, request_cost=2.5) as result:
+            self.assertEqual(result.status, TaskStatus.COMPLETED)
+        with self.client.poll(done, learn=True, interval_ms=50, request_cost=0) as result:
+            self.assertEqual(result.status, TaskStatus.COMPLETED)
+        for bad in (-1.0, float("nan"), float("inf")):
+            with self.assertRaises(ocrcloud.InvalidArgumentError):
+                self.client.poll(done, request_cost=bad)
+        with self.assertRaises(TypeError):
+            self.client.poll(done, learn=1)
+
     def test_cancel_from_another_thread_ends_the_poll_promptly(self):
         pending = fixture({"taskStatus": "Pending"})
         triggered = []

@@ -148,7 +148,8 @@ pub(crate) struct PollArgs {
           value_parser = value_parser!(u64).range(..=MAX_TIMEOUT_SECONDS))]
     timeout: u64,
     /// The first wait between polls in milliseconds (1 to 4294967295); each later wait is 1.5
-    /// times longer, up to 5 s (or this, if it is longer).
+    /// times longer, up to 5 s (or this, if it is longer). Any value but the default keeps this
+    /// fixed schedule; with the default, polls learn from the tasks they see.
     #[arg(long, value_name = "N", default_value_t = PollOptions::default().first_interval.as_millis() as u64,
           value_parser = value_parser!(u64).range(1..=MAX_INTERVAL_MS))]
     interval_ms: u64,
@@ -160,6 +161,8 @@ impl PollArgs {
         let defaults = PollOptions::default();
         let first_interval = Duration::from_millis(self.interval_ms);
         PollOptions {
+            // An interval other than the default is a fixed schedule; the default learns.
+            learn: first_interval == defaults.first_interval,
             first_interval,
             max_interval: defaults.max_interval.max(first_interval),
             timeout: (self.timeout != 0).then(|| Duration::from_secs(self.timeout)),

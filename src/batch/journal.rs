@@ -5,6 +5,7 @@
 
 use super::State;
 use crate::error::{Code, Error, Result};
+use crate::poll::estimate::Interval;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, params};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -12,7 +13,9 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The schema this library writes (`PRAGMA user_version`).
+/// The schema this library writes (`PRAGMA user_version`). Journals written before the
+/// `learned` table existed gain it when opened; an older library ignores it, so the version
+/// stays.
 pub const SCHEMA_VERSION: i32 = 1;
 
 const SCHEMA: &str = "
@@ -44,6 +47,15 @@ CREATE TABLE inputs (
 CREATE TABLE outputs (
     path     TEXT PRIMARY KEY,
     input_id INTEGER NOT NULL REFERENCES inputs(id)
+);
+";
+
+/// What the batch learned of task durations, per operation.
+const LEARNED: &str = "
+CREATE TABLE IF NOT EXISTS learned (
+    operation    TEXT PRIMARY KEY,
+    observations TEXT NOT NULL,
+    updated_at   REAL NOT NULL
 );
 ";
 
@@ -292,14 +304,44 @@ impl Journal {
                     ),
                 ));
             }
-            let tx = self.db.transaction().map_err(|e| db_error(&self.path, e))?;
+        }
+        let tx = self.db.transaction().map_err(|e| db_error(&self.path, e))?;
+        if version == 0 {
             tx.execute_batch(SCHEMA)
                 .map_err(|e| db_error(&self.path, e))?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)
                 .map_err(|e| db_error(&self.path, e))?;
-            tx.commit().map_err(|e| db_error(&self.path, e))?;
         }
+        tx.execute_batch(LEARNED)
+            .map_err(|e| db_error(&self.path, e))?;
+        tx.commit().map_err(|e| db_error(&self.path, e))?;
         Ok(())
+    }
+
+    /// What earlier runs learned of task durations: per operation, the observations (seconds
+    /// after the submission: after `lo`, at or before `hi`), oldest first. Rows that cannot be
+    /// read are skipped: learning starts again for them.
+    pub fn learned(&self) -> Result<Vec<(String, Vec<Interval>)>> {
+        let mut statement = self
+            .db
+            .prepare("SELECT operation, observations FROM learned ORDER BY operation")
+            .map_err(|e| self.error(e))?;
+        let rows = statement
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.error(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.error(e))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(operation, text)| {
+                let pairs: Vec<(f64, f64)> = serde_json::from_str(&text).ok()?;
+                let intervals = pairs
+                    .into_iter()
+                    .filter_map(|(lo, hi)| Interval::new(lo, hi))
+                    .collect();
+                Some((operation, intervals))
+            })
+            .collect())
     }
 
     /// Records the output folder in a new journal, or checks that it is the recorded one.
@@ -461,6 +503,23 @@ impl Writer<'_> {
             .query_row("SELECT id FROM inputs WHERE path = ?1", [&row.path], |r| {
                 r.get(0)
             })
+    }
+
+    /// Replaces what the journal holds of the durations learned for `operation`.
+    pub fn put_learned(&self, operation: &str, intervals: &[Interval]) -> rusqlite::Result<()> {
+        let pairs: Vec<(f64, f64)> = intervals
+            .iter()
+            .filter(|i| i.hi.is_finite())
+            .map(|i| (i.lo, i.hi))
+            .collect();
+        let text = serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into());
+        self.tx
+            .execute(
+                "INSERT INTO learned (operation, observations, updated_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (operation) DO UPDATE SET observations = ?2, updated_at = ?3",
+                params![operation, text, now()],
+            )
+            .map(drop)
     }
 
     /// Records that output path `relative` belongs to input `id`; a path that another input

@@ -151,9 +151,14 @@ impl<'c> Batch<'c> {
         let journal_path = journal
             .map(Path::to_path_buf)
             .unwrap_or_else(|| default_journal(output_dir));
+        let journal = Journal::open(&journal_path, output_dir)?;
+        // A rerun starts with what earlier runs learned of task durations.
+        for (operation, intervals) in journal.learned()? {
+            client.durations().import(&operation, &intervals);
+        }
         Ok(Batch {
             client,
-            journal: Journal::open(&journal_path, output_dir)?,
+            journal,
             output_dir: output_dir.to_path_buf(),
             items: Vec::new(),
             keys: HashSet::new(),

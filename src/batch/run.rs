@@ -117,6 +117,10 @@ pub(super) fn run(
         drop(done_tx);
         let mut scheduler = Scheduler::new(batch, options, work_tx, &stop);
         let outcome = scheduler.schedule(&done_rx, progress);
+        // What the run learned of task durations goes into the journal for the next run,
+        // however the run ended.
+        let saved = scheduler.save_learned();
+        let outcome = outcome.and(saved);
         // Closing the queue ends the workers; requests still under way end soon (their calls
         // carry the cancel switch), and their answers are dropped.
         drop(scheduler);
@@ -207,6 +211,8 @@ struct Scheduler<'b, 'c, 'o> {
     queued: VecDeque<usize>,
     due: BinaryHeap<Reverse<(Instant, usize)>>,
     schedules: HashMap<usize, Schedule<'o>>,
+    /// Tasks completed since what was learned was last written to the journal.
+    unsaved_learning: usize,
     /// Tasks that count against the window: submitting or submitted, not yet done.
     open: usize,
     /// Pieces of work sent to the workers and not answered yet.
@@ -224,7 +230,10 @@ struct Scheduler<'b, 'c, 'o> {
     refusals: u32,
 }
 
-impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
+/// Completed tasks between two writes of what was learned into the journal.
+const LEARNED_SAVE_EVERY: usize = 16;
+
+impl<'b, 'c: 'o, 'o> Scheduler<'b, 'c, 'o> {
     fn new(
         batch: &'b mut Batch<'c>,
         options: &'o RunOptions,
@@ -235,6 +244,7 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
         let mut due = BinaryHeap::new();
         let mut schedules = HashMap::new();
         let started = Instant::now();
+        let client: &'c Client = batch.client;
         for (index, item) in batch.items.iter_mut().enumerate() {
             match item.state() {
                 State::Queued => queued.push_back(index),
@@ -244,8 +254,22 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
                     queued.push_back(index);
                 }
                 State::Submitted => {
-                    due.push(Reverse((started, index)));
-                    schedules.insert(index, Schedule::starting_at(&options.poll, started));
+                    // Submitted by an earlier run: its durations count from that submission.
+                    let submitted = item.row.submitted_at.and_then(|at| {
+                        started.checked_sub(Duration::try_from_secs_f64(now() - at).ok()?)
+                    });
+                    let schedule = Schedule::learning(
+                        &options.poll,
+                        started,
+                        client.durations(),
+                        item.operation,
+                        submitted,
+                    );
+                    due.push(Reverse((
+                        started + schedule.first_wait(Duration::ZERO),
+                        index,
+                    )));
+                    schedules.insert(index, schedule);
                 }
                 State::Completed | State::Failed => {}
             }
@@ -265,6 +289,7 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
             queued,
             due,
             schedules,
+            unsaved_learning: 0,
             open,
             busy: 0,
             fatal: None,
@@ -451,6 +476,10 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
             completed.push(index);
         }
         self.save(&completed)?;
+        self.unsaved_learning += completed.len();
+        if self.unsaved_learning >= LEARNED_SAVE_EVERY {
+            self.save_learned()?;
+        }
         for index in changed.into_iter().chain(completed) {
             progress(index, &self.batch.items[index]);
         }
@@ -488,9 +517,16 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
         row.task_id = Some(task_id);
         row.submitted_at = Some(now());
         let started = Instant::now();
-        self.schedules
-            .insert(index, Schedule::starting_at(&self.options.poll, started));
-        let first = self.options.poll.wait(1);
+        let client: &'c Client = self.batch.client;
+        let schedule = Schedule::learning(
+            &self.options.poll,
+            started,
+            client.durations(),
+            self.batch.items[index].operation,
+            Some(started),
+        );
+        let first = schedule.first_wait(self.options.poll.wait(1));
+        self.schedules.insert(index, schedule);
         self.due.push(Reverse((started + first, index)));
     }
 
@@ -673,6 +709,25 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
                 PLACE_ATTEMPTS
             ),
         )))
+    }
+
+    /// Writes what the client has learned of task durations into the journal.
+    fn save_learned(&mut self) -> Result<()> {
+        self.unsaved_learning = 0;
+        if !self.options.poll.learn {
+            return Ok(());
+        }
+        let learned = self.batch.client.durations().export();
+        let outcome = self.batch.journal.write(|w| {
+            for (operation, intervals) in &learned {
+                w.put_learned(operation, intervals)?;
+            }
+            Ok(())
+        });
+        if outcome.is_err() {
+            self.stop.store(true, Ordering::Relaxed);
+        }
+        outcome
     }
 
     fn save(&mut self, indexes: &[usize]) -> Result<()> {

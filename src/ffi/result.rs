@@ -201,7 +201,9 @@ pub unsafe extern "C" fn ocr_poll_until_done(
 }
 
 /// Asks for a task's answer until the task is done, waiting between requests as `options` say
-/// (NULL: the defaults of `ocr_poll_options_new`).
+/// (NULL: the defaults of `ocr_poll_options_new`). The first request goes out at once, except
+/// that with a learned schedule (see `ocr_poll_options`) a task this client submitted is first
+/// asked when the learned durations say it is worth it.
 ///
 /// Answers `OCR_OK` only when the task is Completed, with `*out` receiving the final result
 /// (freed by the caller with `ocr_result_free`). Otherwise `*out` is untouched and the code says

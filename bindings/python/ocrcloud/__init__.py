@@ -56,7 +56,7 @@ from collections import namedtuple
 from contextlib import contextmanager
 from ctypes import (
     CFUNCTYPE, POINTER, Structure, byref, c_char_p, c_double, c_int32, c_size_t, c_ubyte,
-    c_uint32, c_uint64, c_void_p,
+    c_uint8, c_uint32, c_uint64, c_void_p,
 )
 from dataclasses import dataclass
 from typing import (
@@ -181,6 +181,8 @@ _SIGNATURES = {
     "ocr_poll_options_free": (None, [_options_p]),
     "ocr_poll_options_set_interval_ms": (_code, [_options_p, c_uint32]),
     "ocr_poll_options_set_backoff": (_code, [_options_p, c_double, c_uint32]),
+    "ocr_poll_options_set_learning": (_code, [_options_p, c_uint8]),
+    "ocr_poll_options_set_request_cost": (_code, [_options_p, c_double]),
     "ocr_poll_options_set_max_attempts": (_code, [_options_p, c_uint32]),
     "ocr_poll_options_set_timeout_ms": (_code, [_options_p, c_uint32]),
     "ocr_poll_options_set_cancel": (_code, [_options_p, _cancel_p]),
@@ -1014,6 +1016,10 @@ class Client(_Native):
         - ``interval_ms``: the first wait (3000);
         - ``backoff``: ``(factor, max_ms)``, each later wait is ``factor`` times longer, up to
           ``max_ms`` (``(1.5, 5000)``);
+        - ``learn``: learn the schedule from the client's earlier tasks of the operation (True;
+          setting ``interval_ms`` or ``backoff`` makes it False unless given as True);
+        - ``request_cost``: what one request costs, in seconds of waiting, for the learned
+          schedule (0.5);
         - ``max_attempts``: at most this many requests (no limit);
         - ``timeout_ms``: the deadline of the whole poll (600000; 0: none);
         - ``cancel``: a ``CancelToken``;
@@ -1247,8 +1253,8 @@ class _PollOptions:
     its own for Ctrl-C and exit). An exception raised by ``progress`` is kept, and ``check``
     raises it after the call."""
 
-    def __init__(self, *, interval_ms=None, backoff=None, max_attempts=None, timeout_ms=None,
-                 cancel=None, progress=None):
+    def __init__(self, *, interval_ms=None, backoff=None, learn=None, request_cost=None,
+                 max_attempts=None, timeout_ms=None, cancel=None, progress=None):
         if cancel is not None and not isinstance(cancel, CancelToken):
             raise TypeError("cancel must be a CancelToken")
         self._own_cancel = CancelToken() if cancel is None else None
@@ -1268,6 +1274,12 @@ class _PollOptions:
                 factor, max_ms = backoff
                 _check(_lib.ocr_poll_options_set_backoff(
                     self.handle, factor, _uint(max_ms, 32, "backoff max_ms")))
+            if learn is not None:
+                if not isinstance(learn, bool):
+                    raise TypeError("learn must be True or False")
+                _check(_lib.ocr_poll_options_set_learning(self.handle, int(learn)))
+            if request_cost is not None:
+                _check(_lib.ocr_poll_options_set_request_cost(self.handle, float(request_cost)))
             if max_attempts is not None:
                 _check(_lib.ocr_poll_options_set_max_attempts(
                     self.handle, _uint(max_attempts, 32, "max_attempts")))

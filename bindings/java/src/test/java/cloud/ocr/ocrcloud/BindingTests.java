@@ -438,6 +438,13 @@ public final class BindingTests {
             check(System.nanoTime() - started < 700_000_000L, "the deadline is kept");
             fails(OcrCode.INVALID_ARGUMENT,
                     () -> client.pollUntilDone(pending, fast().backoff(0.5, Duration.ofSeconds(1)).build()));
+            fails(OcrCode.INVALID_ARGUMENT,
+                    () -> client.pollUntilDone(pending, fast().requestCost(-1.0).build()));
+            String done = fixture("{}");
+            try (OcrResult result = client.pollUntilDone(done,
+                    fast().learning(true).requestCost(2.0).build())) {
+                equal(result.status(), TaskStatus.COMPLETED);
+            }
             throwsType(IllegalArgumentException.class,
                     () -> client.pollUntilDone(pending, fast().timeout(Duration.ofMillis(-1)).build()));
         }
