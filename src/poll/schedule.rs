@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 /// No wait is shorter than [`SHORTEST_WAIT`].
 ///
 /// With `learn` (the default), once the client has seen enough tasks of an operation finish
-/// ([`super::learned::ENOUGH`]), requests go out when they minimise the mean wait after the
+/// (20), requests go out when they minimise the mean wait after the
 /// task is done plus `request_cost` seconds per request, for the durations learned; until
 /// then, and whenever the learned model is unsure, the fixed schedule above applies. The
 /// setters of the interval and the backoff turn learning off: an explicit schedule is kept.
