@@ -193,7 +193,7 @@ impl<'c> Batch<'c> {
     /// (missing, unreadable, not a regular file, empty, too large) is added as failed, with the
     /// reason; bad settings and a file outside `root` are errors. A second add of the same path
     /// does nothing. A link to a file is an input of its own, keyed and named by the link's
-    /// path (see [`own_path`]), and the file it names is another.
+    /// path (see `own_path`), and the file it names is another.
     pub fn add_file(
         &mut self,
         path: &Path,

@@ -30,7 +30,7 @@ impl Interval {
     }
 }
 
-/// The newest [`WINDOW`] observations of one operation, in a ring allocated once.
+/// The newest `WINDOW` (256) observations of one operation, in a ring allocated once.
 #[derive(Clone, Debug, Default)]
 pub struct Sample {
     observations: Vec<Interval>,
@@ -52,7 +52,7 @@ impl Sample {
         }
     }
 
-    /// How many observations the sample holds (at most [`WINDOW`]).
+    /// How many observations the sample holds (at most `WINDOW`).
     pub fn len(&self) -> usize {
         self.observations.len()
     }
@@ -108,7 +108,7 @@ impl LogNormal {
 }
 
 /// The log-normal of greatest likelihood for `sample`'s intervals, with its spread at least
-/// [`SHORTEST_SIGMA`] and at least what the intervals cannot resolve (see [`resolution`]);
+/// `SHORTEST_SIGMA` and at least what the intervals cannot resolve (see [`resolution`]);
 /// `None` for an empty sample or one without a finite interval.
 pub fn fit(sample: &Sample) -> Option<LogNormal> {
     let floor = resolution(sample).max(SHORTEST_SIGMA);
