@@ -2,8 +2,9 @@
 # The Windows x64 build (scripts/build-windows.sh) tested under Wine against the Linux emulator on
 # 127.0.0.1: tests/c/test_core.c over HTTP and over HTTPS (ocr_client_set_ca_file), with its
 # non-ASCII and not-UTF-8 paths; the CLI's `run` (a Japanese file name, HTTP, HTTPS with
-# SSL_CERT_FILE, an untrusted certificate) and a `batch` that a second batch finds locked, that
-# Ctrl-C ends with 130 and that a rerun finishes from its journal; a read-only output folder.
+# SSL_CERT_FILE, an untrusted certificate, Ctrl-C) and a `batch` that a second batch finds
+# locked, that Ctrl-C ends with 130 and that a rerun finishes from its journal; a read-only output
+# folder.
 # Usage: scripts/test-windows.sh [EMULATOR]   (default: target/debug/ocrcloud-emulator)
 # Installs wine64 when missing. Wine's prefix is target/wine-prefix, made once (wineboot is
 # slow) and reused. Leaves no emulator, Wine process or mount behind.
@@ -172,6 +173,24 @@ total=$(posts "$slow")
   fail "the rerun submitted again what the journal held: $interrupted_posts, then $total POSTs for 5 inputs"
 ! find batch-out -name '.ocrcloud-*' | grep -q . || fail "temporary files left in batch-out"
 pass "the rerun finishes every input from the journal ($total POSTs for 5 inputs)"
+
+# --- the CLI: Ctrl-C during `run` ---------------------------------------------------------------
+set -m
+"$wine" ocrcloud.exe run sample.pdf -o run-interrupted --base-url "$slow" --interval-ms 100 2>run-interrupted.err &
+running=$!
+set +m
+for _ in $(seq 600); do
+  grep -q "^submitted" run-interrupted.err && break
+  kill -0 "$running" 2>/dev/null || fail "run ended early: $(cat run-interrupted.err)"
+  sleep 0.2
+done
+kill -INT "$running"
+status=0
+wait "$running" || status=$?
+[ "$status" -eq 130 ] && grep -q "cancelled by the caller" run-interrupted.err ||
+  fail "Ctrl-C during run: status $status: $(cat run-interrupted.err)"
+[ -z "$(ls -A run-interrupted)" ] || fail "Ctrl-C during run left files: $(ls -A run-interrupted)"
+pass "Ctrl-C during run: status 130, nothing left in the output folder"
 
 cleanup
 trap - EXIT

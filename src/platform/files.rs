@@ -103,11 +103,13 @@ mod imp {
             if !already_pending
                 && matches!(&outcome, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
             {
-                let now = libc::timespec {
-                    tv_sec: 0,
-                    tv_nsec: 0,
-                };
-                libc::sigtimedwait(&pipe, std::ptr::null_mut(), &now);
+                // sigwait returns at once for a pending signal (POSIX; sigtimedwait is not on
+                // macOS).
+                libc::sigpending(&mut pending);
+                if libc::sigismember(&pending, libc::SIGPIPE) == 1 {
+                    let mut taken = 0;
+                    libc::sigwait(&pipe, &mut taken);
+                }
             }
             libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
             outcome
