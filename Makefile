@@ -1,6 +1,6 @@
 # The two commands of the quick start, and the developer tasks around them.
 
-.PHONY: demo test install uninstall
+.PHONY: demo test install uninstall windows
 
 # Where `make install` puts the C library.
 PREFIX ?= /usr/local
@@ -21,3 +21,8 @@ install:
 # Removes exactly what `make install` wrote into PREFIX (scripts/uninstall.sh).
 uninstall:
 	scripts/uninstall.sh "$(PREFIX)"
+
+# The Windows x64 build: target/x86_64-pc-windows-gnu/release/ocrcloud.dll, libocrcloud.dll.a
+# and ocrcloud.exe (scripts/build-windows.sh; docs/windows.md).
+windows:
+	scripts/build-windows.sh

@@ -45,6 +45,9 @@ bindings/csharp/test.sh target/debug target/debug/ocrcloud-emulator
 step "the official Python SDK against the emulator"
 emulator/tests/official-sdk/run.sh target/debug/ocrcloud-emulator
 
+step "the Windows x64 build under Wine, against the emulator"
+scripts/test-windows.sh target/debug/ocrcloud-emulator
+
 step "a smoke run of the benchmark (tiny inputs; asserts nothing about speed)"
 benches/run.sh --smoke
 

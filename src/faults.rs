@@ -77,8 +77,8 @@ impl Fault {
     /// The OS error of a file fault.
     pub fn io_error(self) -> std::io::Error {
         match self {
-            Fault::NoSpace => std::io::Error::from_raw_os_error(libc::ENOSPC),
-            Fault::Denied => std::io::Error::from_raw_os_error(libc::EACCES),
+            Fault::NoSpace => crate::platform::files::disk_full(),
+            Fault::Denied => crate::platform::files::access_denied(),
             Fault::Refuse => std::io::ErrorKind::ConnectionRefused.into(),
             Fault::Reset => std::io::ErrorKind::ConnectionReset.into(),
             Fault::ShortRead | Fault::Close => std::io::ErrorKind::UnexpectedEof.into(),

@@ -5,17 +5,21 @@
 //!   files replace old ones); the first call of a process into a folder removes those that a
 //!   process that no longer runs left behind (a crash).
 //! - A replaced file keeps its permission bits.
-//! - Saving onto a FIFO or a device writes through it; saving onto a symbolic link replaces the
-//!   file that the link points to and keeps the link.
+//! - Saving onto a FIFO or a device writes through it (Unix: Windows has none among its paths);
+//!   saving onto a symbolic link replaces the file that the link points to and keeps the link.
+//! - On Windows a file that another program holds open cannot be replaced: `Io`, and the old file
+//!   stays as it was (docs/windows.md).
 //! - The results of one answer appear together: if one of them cannot be put in place, those
 //!   already placed are taken back and the files they replaced restored.
 
 use crate::error::{Code, Error, Result};
 use crate::faults::{self, Step};
+use crate::platform::files::{is_special, open_through, without_sigpipe};
+use crate::platform::paths::canonicalize;
+use crate::platform::process::{self, Identity};
 use crate::wire::{Answer, ResultFile, Sink, TaskStatus};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,49 +31,16 @@ const PREFIX: &str = ".ocrcloud-";
 /// Symbolic links followed at most when saving onto a link (as the kernel's own limit).
 const MOST_LINKS: usize = 40;
 
-/// What tells this process from every other one, also one with the same pid (earlier, or in
-/// another pid namespace): its pid, its start time and its pid namespace, as Linux has them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Process {
-    pid: u32,
-    /// When the process started, in clock ticks after boot (`/proc/<pid>/stat`, field 22).
-    started: u64,
-    /// The inode of its pid namespace (`/proc/<pid>/ns/pid`).
-    namespace: u64,
-}
-
-impl Process {
-    /// The process with this pid in this namespace, if one runs.
-    fn find(pid: u32) -> Option<Process> {
-        use std::os::unix::fs::MetadataExt;
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // The command name may hold spaces and parentheses: count fields after the last ')'.
-        let started = stat
-            .rsplit_once(')')?
-            .1
-            .split_whitespace()
-            .nth(19)?
-            .parse()
-            .ok()?;
-        let namespace = std::fs::metadata(format!("/proc/{pid}/ns/pid")).ok()?.ino();
-        Some(Process {
-            pid,
-            started,
-            namespace,
-        })
-    }
-}
-
 /// This process, read once per fork generation: a child of `fork` must not write under its
 /// parent's start time.
-fn this() -> Option<Process> {
-    static THIS: Mutex<Option<(u64, Option<Process>)>> = Mutex::new(None);
-    let generation = crate::transport::fork_generation();
+fn this() -> Option<Identity> {
+    static THIS: Mutex<Option<(u64, Option<Identity>)>> = Mutex::new(None);
+    let generation = process::fork_generation();
     let mut this = THIS.lock().unwrap_or_else(|e| e.into_inner());
     match *this {
         Some((known, process)) if known == generation => process,
         _ => {
-            let process = Process::find(std::process::id());
+            let process = process::identity_of(std::process::id());
             *this = Some((generation, process));
             process
         }
@@ -166,7 +137,7 @@ impl Drop for TempFile {
     }
 }
 
-/// `.ocrcloud-<pid>-<start>-<namespace>-<n>-<name>.<ext>` in `dir` (see [`Process`]), with at
+/// `.ocrcloud-<pid>-<start>-<namespace>-<n>-<name>.<ext>` in `dir` (see [`Identity`]), with at
 /// most 64 bytes of `name` so that the temporary name stays within the file system's limit (255
 /// bytes) however long `name` is.
 fn temp_path(dir: &Path, name: &str, ext: &str) -> PathBuf {
@@ -189,7 +160,7 @@ pub(crate) fn remove_leftovers(dir: &Path) {
     use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
     /// Hashes of the folders cleaned so far (a plain list: a process writes into few folders).
     static CLEANED: Mutex<Vec<u64>> = Mutex::new(Vec::new());
-    let folder = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let folder = canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     let key = BuildHasherDefault::<DefaultHasher>::default().hash_one(&folder);
     {
         let mut cleaned = CLEANED.lock().unwrap_or_else(|e| e.into_inner());
@@ -243,12 +214,11 @@ fn is_leftover(name: &str, modified: std::time::SystemTime) -> bool {
             .elapsed()
             .is_ok_and(|age| age > UNSEEN_PROCESS_PATIENCE);
     }
-    let writer = Process {
+    !process::is_running(Identity {
         pid,
         started,
         namespace,
-    };
-    Process::find(pid) != Some(writer)
+    })
 }
 
 /// Makes `to` name the file at `from` if nothing is at `to`, atomically (`AlreadyExists` if
@@ -299,8 +269,7 @@ fn target_of(path: &Path) -> Result<Target> {
                 format!("cannot write {}: it is a folder", path.display()),
             ));
         }
-        let kind = meta.file_type();
-        if kind.is_fifo() || kind.is_char_device() || kind.is_block_device() || kind.is_socket() {
+        if is_special(&meta) {
             return Ok(Target::Through(path.to_path_buf()));
         }
     }
@@ -322,70 +291,6 @@ fn target_of(path: &Path) -> Result<Target> {
             path.display()
         ),
     ))
-}
-
-/// Opens an existing FIFO or device for writing. A FIFO without a reader is an error, not a
-/// wait for ever.
-fn open_through(path: &Path) -> Result<File> {
-    let file = OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| {
-            if e.raw_os_error() == Some(libc::ENXIO) {
-                Error::new(
-                    Code::Io,
-                    format!(
-                        "cannot write {}: no process is reading from it",
-                        path.display()
-                    ),
-                )
-            } else {
-                io_error(format!("cannot write {}", path.display()), e)
-            }
-        })?;
-    set_blocking(&file).map_err(|e| io_error(format!("cannot write {}", path.display()), e))?;
-    Ok(file)
-}
-
-/// Runs `write` with `SIGPIPE` blocked on this thread: a FIFO whose reader left must give
-/// `EPIPE`, not a signal that kills the host. A `SIGPIPE` that `write` raised is taken off the
-/// thread before the mask is restored.
-fn without_sigpipe<T>(write: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
-    // SAFETY: signal-set calls on local sets and this thread's own mask, restored before return.
-    unsafe {
-        let mut pipe: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut pipe);
-        libc::sigaddset(&mut pipe, libc::SIGPIPE);
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::pthread_sigmask(libc::SIG_BLOCK, &pipe, &mut old);
-        let mut pending: libc::sigset_t = std::mem::zeroed();
-        libc::sigpending(&mut pending);
-        let already_pending = libc::sigismember(&pending, libc::SIGPIPE) == 1;
-        let outcome = write();
-        if !already_pending
-            && matches!(&outcome, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
-        {
-            let now = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            libc::sigtimedwait(&pipe, std::ptr::null_mut(), &now);
-        }
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-        outcome
-    }
-}
-
-fn set_blocking(file: &File) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let fd = file.as_raw_fd();
-    // SAFETY: fcntl on a descriptor this function borrows; only the O_NONBLOCK flag changes.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
 }
 
 /// Writes what `fill` writes to `path` so that a failure never leaves a partial file and an

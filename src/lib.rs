@@ -18,9 +18,10 @@
 //! - [`tls`]: the certificates a client trusts and the proxy it goes through; [`proxy`]: proxy
 //!   URLs and `NO_PROXY`;
 //! - [`logging`]: what the library is doing, to stderr or the host's logger;
-//! - [`faults`]: failing chosen I/O steps, for the tests' fault loops.
+//! - [`faults`]: failing chosen I/O steps, for the tests' fault loops;
+//! - [`platform`]: what differs between operating systems (sockets, files, processes, memory).
 //!
-//! Supported and tested on Linux only.
+//! Built and tested on Linux x86-64 and Windows x64 (under Wine); see `docs/windows.md`.
 
 pub mod auth;
 pub mod batch;
@@ -39,6 +40,7 @@ mod http;
 pub mod logging;
 pub mod operations;
 mod panics;
+pub mod platform;
 pub mod poll;
 pub mod proxy;
 mod retry;

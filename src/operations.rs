@@ -185,14 +185,8 @@ pub enum Body<'a> {
 /// Opens a document. Only a regular file is read: a FIFO would wait for a writer for ever and
 /// a device may never end.
 fn open_document(path: &Path) -> Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
     let file = crate::faults::file_step(crate::faults::Step::FileRead)
-        .and_then(|()| {
-            std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NONBLOCK)
-                .open(path)
-        })
+        .and_then(|()| crate::platform::files::open_for_reading(path))
         .map_err(|e| unreadable(path, e))?;
     let metadata = file.metadata().map_err(|e| unreadable(path, e))?;
     if !metadata.is_file() {

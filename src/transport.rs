@@ -6,7 +6,7 @@
 //! - Before it reuses a keep-alive connection (and again when it returns one to its pool), ureq
 //!   asks the transport whether the connection is still open. Its own TCP transport answers with
 //!   three system calls (non-blocking on, a read, non-blocking off); this one peeks with
-//!   `MSG_DONTWAIT` in one, and only before a reuse: when the connection comes back right after
+//!   `MSG_DONTWAIT` in one (on Windows a `select` that does not wait), and only before a reuse: when the connection comes back right after
 //!   its answer was read, the peek before its next use sees the same (a close by the server,
 //!   bytes after the answer). Status polls are small requests on one connection, so those calls
 //!   were a large share of their cost.
@@ -16,7 +16,8 @@
 //! - It counts the bytes this thread wrote, so an exchange knows whether any byte of its request
 //!   left ([`bytes_written`]).
 //! - A connection made by another process (the parent, before a `fork`) is never reused: a
-//!   `pthread_atfork` handler counts forks, so the check costs no system call.
+//!   `pthread_atfork` handler counts forks, so the check costs no system call (Unix only:
+//!   Windows has no `fork`).
 //! - After a write finds the connection closed by the server, later writes are dropped, so that
 //!   an answer the server sent first can still be read, also through TLS
 //!   ([`crate::early_answer`]).
@@ -27,10 +28,11 @@
 
 use crate::cancel::Cancel;
 use crate::faults::{self, Fault, Step};
+use crate::platform::process::fork_generation;
+use crate::platform::socket;
 use std::cell::{Cell, RefCell};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::AsRawFd;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 use ureq::Timeout;
@@ -114,26 +116,6 @@ impl<In: Transport> Connector<In> for TcpConnector {
     }
 }
 
-/// Counts the forks this process descends from, bumped in each child by a `pthread_atfork`
-/// handler: comparing it is free, where asking for the pid is a system call per request.
-static FORKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-extern "C" fn forked() {
-    FORKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// This process's place in its line of forks (0 in a process that never forked from one that
-/// used the library).
-pub fn fork_generation() -> u64 {
-    static REGISTERED: std::sync::Once = std::sync::Once::new();
-    REGISTERED.call_once(|| {
-        // SAFETY: registers a handler that only increments an atomic, which is safe in a child
-        // after fork.
-        unsafe { libc::pthread_atfork(None, None, Some(forked)) };
-    });
-    FORKS.load(std::sync::atomic::Ordering::Relaxed)
-}
-
 /// Tries each resolved address in turn within the connect timeout; a watched cancel ends the
 /// attempt within a slice.
 fn connect(details: &ConnectionDetails) -> Result<TcpStream, ureq::Error> {
@@ -166,7 +148,7 @@ fn connect_one(address: SocketAddr, wait: &Wait) -> Result<TcpStream, ureq::Erro
     socket.set_nonblocking(true)?;
     match socket.connect(&address.into()) {
         Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
+        Err(e) if socket::connect_pending(&e) => {
             wait.run(|| writable(&socket, wait.left()))?;
             if let Some(e) = socket.take_error()? {
                 return Err(ureq::Error::Io(e));
@@ -181,11 +163,6 @@ fn connect_one(address: SocketAddr, wait: &Wait) -> Result<TcpStream, ureq::Erro
 /// Waits one slice (shorter with a cancel watched) for `socket` to become writable, i.e.
 /// connected or failed, but never past `left`; `TimedOut` when the wait passed first.
 fn writable(socket: &socket2::Socket, left: Option<Duration>) -> io::Result<()> {
-    let mut poll = libc::pollfd {
-        fd: socket.as_raw_fd(),
-        events: libc::POLLOUT,
-        revents: 0,
-    };
     let slice = if WATCHED.with_borrow(|c| c.is_some()) {
         CANCEL_CHECK
     } else {
@@ -194,12 +171,7 @@ fn writable(socket: &socket2::Socket, left: Option<Duration>) -> io::Result<()> 
     let wait = left.map_or(slice, |left| slice.min(left));
     // Rounded up, so that a wait of less than a millisecond does not spin.
     let millis = wait.as_micros().div_ceil(1000).max(1) as i32;
-    // SAFETY: one valid pollfd for a socket this function borrows.
-    match unsafe { libc::poll(&mut poll, 1, millis) } {
-        0 => Err(io::ErrorKind::TimedOut.into()),
-        n if n < 0 => Err(io::Error::last_os_error()),
-        _ => Ok(()),
-    }
+    socket::wait_writable(socket, millis)
 }
 
 /// The longest single wait of a connect without a cancel watched; the connect timeout still
@@ -388,16 +360,6 @@ impl Transport for TcpTransport {
         if std::mem::take(&mut self.read_since_check) {
             return true;
         }
-        let mut byte = 0u8;
-        // SAFETY: a one-byte buffer on the stack for a socket this transport owns.
-        let read = unsafe {
-            libc::recv(
-                self.stream.as_raw_fd(),
-                (&mut byte as *mut u8).cast(),
-                1,
-                libc::MSG_PEEK | libc::MSG_DONTWAIT,
-            )
-        };
-        read < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
+        socket::is_idle_open(&self.stream)
     }
 }

@@ -10,10 +10,10 @@
 use crate::call::Call;
 use crate::error::{Code, Error, Result};
 use crate::faults::{Step, file_step};
+use crate::platform::files::read_at;
 use base64_simd::{AsOut, STANDARD};
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// What the body starts with.
@@ -219,7 +219,7 @@ fn read_exactly(file: &File, path: &Path, buf: &mut [u8], offset: u64, size: u64
     let mut filled = 0;
     while filled < buf.len() {
         let at = offset + filled as u64;
-        match file_step(Step::FileRead).and_then(|()| file.read_at(&mut buf[filled..], at)) {
+        match file_step(Step::FileRead).and_then(|()| read_at(file, &mut buf[filled..], at)) {
             Ok(0) => {
                 return Err(changed(
                     path,
@@ -238,7 +238,7 @@ fn read_exactly(file: &File, path: &Path, buf: &mut [u8], offset: u64, size: u64
 fn check_ends(file: &File, path: &Path, size: u64) -> Result<()> {
     let mut byte = [0u8];
     loop {
-        match file_step(Step::FileRead).and_then(|()| file.read_at(&mut byte, size)) {
+        match file_step(Step::FileRead).and_then(|()| read_at(file, &mut byte, size)) {
             Ok(0) => return Ok(()),
             Ok(_) => {
                 return Err(changed(

@@ -1353,7 +1353,7 @@ const SAVE_MS: u64 = 2000;
 /// at step `n`: every point of every step but reads, and every `READ_STRIDE`-th read, at an
 /// offset per fault so that each fault meets reads all through the call.
 fn sampled(step: Step, n: u64, index: u64) -> bool {
-    step != Step::Read || (n + index) % READ_STRIDE == 0
+    step != Step::Read || (n + index).is_multiple_of(READ_STRIDE)
 }
 
 fn full_sweep() -> bool {

@@ -243,7 +243,11 @@ fn the_body_on_the_wire_is_the_document_json_byte_for_byte_for_every_size() {
     for (i, &size) in sizes.iter().enumerate() {
         let data = document(size, i as u64);
         std::fs::write(&path, &data).unwrap();
-        let settings = if i % 2 == 0 { None } else { Some(custom) };
+        let settings = if i.is_multiple_of(2) {
+            None
+        } else {
+            Some(custom)
+        };
         let expected = expected_body(&data, settings.unwrap_or(RECOGNIZE_PDF_SETTINGS));
         let from_file = client.submit_file(None, path.to_str().unwrap(), settings);
         assert_eq!(

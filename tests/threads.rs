@@ -99,7 +99,7 @@ fn one_call(client: &Client, thread: usize, n: usize, tally: &mut Tally) {
             unsafe { ocr_cancel_free(cancel) };
         }
     }
-    if n % 97 == 0 {
+    if n.is_multiple_of(97) {
         // Settings change while the other threads use the client.
         assert_code(
             unsafe { ocr_client_set_user_agent(client.0, c(&format!("threads/{n}")).as_ptr()) },

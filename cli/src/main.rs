@@ -8,6 +8,7 @@ mod batch_display;
 #[cfg(test)]
 mod exit_statuses;
 mod output;
+mod platform;
 mod progress;
 mod run_output;
 
@@ -22,10 +23,10 @@ use ocrcloud::operations::{Document, Operation};
 use ocrcloud::poll::{PollOptions, final_outcome, poll_until_done};
 use ocrcloud::tls::{self, ProxyChoice};
 use ocrcloud::wire::{Answer, DiscardSink, Sink};
-use output::{Stdout, die_by, note, stdout_was_closed};
+use output::{Stdout, note};
+use platform::{Signal, die_by, stdout_was_closed};
 use progress::Progress;
 use std::env::VarError;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -50,8 +51,8 @@ const MAX_INTERVAL_MS: u64 = u32::MAX as u64;
     OCR_ACCESS_TOKEN (a fixed token); without them only trial operations work. OCR_BASE_URL: \
     the service. OCR_CA_FILE: a CA to trust (--ca-file). HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, \
     NO_PROXY: the proxy (--proxy). Empty variables count as unset.\nExit status: 0 success, 2 \
-    usage error, 10 + the library's error code otherwise, death by SIGPIPE when stdout's reader has gone, by SIGINT \
-    on Ctrl-C (see README.md)."
+    usage error, 10 + the library's error code otherwise, death by SIGPIPE when stdout's reader \
+    has gone, by SIGINT on Ctrl-C (on Windows: exit 141 and 130; see README.md)."
 )]
 struct Cli {
     /// The service's base URL [default: $OCR_BASE_URL, else https://api.aspose.cloud]
@@ -210,7 +211,7 @@ fn main() -> ExitCode {
     // After the cleanup (temporary files are gone), so that a shell loop stops as well. A
     // batch exits with its documented status instead.
     if cancel.is_triggered() && !is_batch {
-        die_by(libc::SIGINT);
+        die_by(Signal::Interrupt);
     }
     status
 }
@@ -237,7 +238,7 @@ fn report(failure: Failure) -> ExitCode {
                 None => {}
             }
             if broken_pipe {
-                die_by(libc::SIGPIPE);
+                die_by(Signal::BrokenPipe);
             }
             ExitCode::from(exit_status(Code::Io))
         }
@@ -324,7 +325,7 @@ fn run(cli: Cli, cancel: &Arc<Cancel>) -> std::result::Result<ExitCode, Failure>
             }
             let id = submit(&client, op, &submission, &call)?;
             let mut line = b"submitted ".to_vec();
-            line.extend_from_slice(submission.file.as_os_str().as_bytes());
+            line.extend_from_slice(submission.file.as_os_str().as_encoded_bytes());
             line.extend_from_slice(format!(" as task {id}").as_bytes());
             note(&line);
             let mut sink = FileSink::new(&output)?;
@@ -419,7 +420,7 @@ fn cancel_on_ctrl_c(cancel: &Arc<Cancel>) -> Result<()> {
     let cancel = Arc::clone(cancel);
     ctrlc::set_handler(move || {
         if cancel.is_triggered() {
-            die_by(libc::SIGINT);
+            die_by(Signal::Interrupt);
         }
         cancel.trigger();
     })
@@ -469,7 +470,7 @@ fn prepare_output(dir: &Path) -> Result<()> {
 fn print_paths(stdout: &Stdout, answer: &Answer<PathBuf>) -> std::result::Result<(), Failure> {
     for result in &answer.results {
         stdout
-            .record(result.data.as_os_str().as_bytes())
+            .record(result.data.as_os_str().as_encoded_bytes())
             .map_err(Failure::output)?;
     }
     Ok(())

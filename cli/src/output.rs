@@ -2,7 +2,6 @@
 //! which are best effort and never stop the work.
 
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// stdout, one record per line, or each record ended by a NUL byte (`--print0`).
 pub struct Stdout {
@@ -25,46 +24,8 @@ impl Stdout {
     }
 }
 
-/// Whether stdout was closed when the program started (`>&-`). The Rust runtime then puts
-/// `/dev/null` in its place, so the records would vanish without an error; descriptor 1 is
-/// looked at before that, by [`LOOK_AT_STDOUT`]. A `/dev/null` the caller opened itself (`>`,
-/// or read-write as `1<>/dev/null` and Python's `subprocess.DEVNULL` do) is not closed.
-pub fn stdout_was_closed() -> bool {
-    STDOUT_CLOSED_AT_START.load(Ordering::Relaxed)
-}
-
-static STDOUT_CLOSED_AT_START: AtomicBool = AtomicBool::new(false);
-
-/// Runs before `main` and before the Rust runtime fills closed standard descriptors.
-extern "C" fn look_at_stdout() {
-    // SAFETY: F_GETFD only reads the flags of descriptor 1; it fails with EBADF if there is none.
-    let closed = unsafe { libc::fcntl(1, libc::F_GETFD) } < 0;
-    STDOUT_CLOSED_AT_START.store(closed, Ordering::Relaxed);
-}
-
-/// The loader runs the functions of this section before the program's own start-up code.
-#[used]
-#[cfg_attr(
-    target_vendor = "apple",
-    unsafe(link_section = "__DATA,__mod_init_func")
-)]
-#[cfg_attr(not(target_vendor = "apple"), unsafe(link_section = ".init_array"))]
-static LOOK_AT_STDOUT: extern "C" fn() = look_at_stdout;
-
 /// Writes `line` and a newline on stderr; a closed or full stderr is ignored.
 pub fn note(line: &[u8]) {
     let mut err = io::stderr().lock();
     let _ = err.write_all(line).and_then(|()| err.write_all(b"\n"));
-}
-
-/// Ends the process by `signal` with its default action, as shell tools do, so that the shell
-/// sees it (a loop stops on SIGINT, `pipefail` sees SIGPIPE). Exits with 128 + `signal` in the
-/// unlikely case that the signal is blocked.
-pub fn die_by(signal: libc::c_int) -> ! {
-    // SAFETY: restoring the default action and raising a signal have no memory effects.
-    unsafe {
-        libc::signal(signal, libc::SIG_DFL);
-        libc::raise(signal);
-    }
-    std::process::exit(128 + signal)
 }

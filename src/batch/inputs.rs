@@ -4,10 +4,9 @@
 use crate::error::{Code, Error, Result, invalid};
 use crate::faults::{self, Step};
 use crate::operations::Operation;
+use crate::platform::paths::canonicalize;
 use sha2::{Digest, Sha256};
-use std::fs::OpenOptions;
 use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -48,8 +47,8 @@ pub fn walk(root: &Path, exclude: &Path, note: &mut dyn FnMut(String)) -> Result
     if !meta.is_dir() {
         return Err(invalid(format!("{} is not a folder", root.display())));
     }
-    let exclude = std::fs::canonicalize(exclude).ok();
-    if exclude.is_some() && std::fs::canonicalize(root).ok() == exclude {
+    let exclude = canonicalize(exclude).ok();
+    if exclude.is_some() && canonicalize(root).ok() == exclude {
         return Err(invalid(format!(
             "{} is the output folder too: its results would be read as inputs; give another \
              output folder",
@@ -60,7 +59,7 @@ pub fn walk(root: &Path, exclude: &Path, note: &mut dyn FnMut(String)) -> Result
     let mut folders = vec![PathBuf::new()];
     while let Some(relative) = folders.pop() {
         let folder = root.join(&relative);
-        if exclude.is_some() && std::fs::canonicalize(&folder).ok() == exclude {
+        if exclude.is_some() && canonicalize(&folder).ok() == exclude {
             continue;
         }
         let entries = std::fs::read_dir(&folder)
@@ -128,11 +127,7 @@ pub fn fingerprint(path: &Path, cancelled: &dyn Fn() -> bool) -> Result<Fingerpr
     let io =
         |e: std::io::Error| Error::new(Code::Io, format!("cannot read {}: {e}", path.display()));
     // Non-blocking, so that a FIFO or a device named like a document cannot hold the batch.
-    let mut file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(io)?;
+    let mut file = crate::platform::files::open_for_reading(path).map_err(io)?;
     let meta = file.metadata().map_err(io)?;
     if !meta.is_file() {
         return Err(invalid(format!("{} is not a regular file", path.display())));

@@ -5,11 +5,11 @@
 
 use super::State;
 use crate::error::{Code, Error, Result};
+use crate::platform::paths::canonicalize;
 use crate::poll::estimate::Interval;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, params};
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -346,7 +346,7 @@ impl Journal {
 
     /// Records the output folder in a new journal, or checks that it is the recorded one.
     fn claim_output_dir(&mut self, output_dir: &Path) -> Result<()> {
-        let folder = std::fs::canonicalize(output_dir).map_err(|e| {
+        let folder = canonicalize(output_dir).map_err(|e| {
             Error::new(
                 Code::Io,
                 format!("cannot use the output folder {}: {e}", output_dir.display()),
@@ -538,20 +538,21 @@ impl Writer<'_> {
 /// The journal's path with every link resolved: the file's own if it exists, else its folder's
 /// joined with its name.
 pub fn canonical(path: &Path) -> std::io::Result<PathBuf> {
-    match std::fs::canonicalize(path) {
+    match canonicalize(path) {
         Ok(path) => Ok(path),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let name = path.file_name().ok_or(e)?;
             let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-            Ok(std::fs::canonicalize(parent.unwrap_or(Path::new(".")))?.join(name))
+            Ok(canonicalize(parent.unwrap_or(Path::new(".")))?.join(name))
         }
         Err(e) => Err(e),
     }
 }
 
-/// Takes the `flock` on `<journal>.lock` (created if missing), which the kernel drops when the
-/// process ends however it ends. The file holds the owner's pid, for the message of a second
-/// batch.
+/// Takes the lock on `<journal>.lock` (created if missing; std's `File::try_lock`: `flock` on
+/// Unix, `LockFileEx` on Windows), which the system drops when the process ends however it ends.
+/// The file holds the owner's pid, for the message of a second batch (on Windows the lock also
+/// keeps others from reading it, and the message names no process).
 /// Answers the locked file, its path and whether this call created it.
 fn lock(journal: &Path) -> Result<(File, PathBuf, bool)> {
     let path = with_suffix(journal, ".lock");
@@ -563,23 +564,31 @@ fn lock(journal: &Path) -> Result<(File, PathBuf, bool)> {
         .truncate(false)
         .open(&path)
         .map_err(|e| Error::new(Code::Io, format!("cannot create {}: {e}", path.display())))?;
-    // SAFETY: flock on a descriptor this function owns.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        let owner = std::fs::read_to_string(&path).unwrap_or_default();
-        let owner = owner.trim();
-        return Err(Error::new(
-            Code::Io,
-            format!(
-                "journal {} is in use by another batch{}: wait for it to end, or give another \
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::Error(e)) => {
+            return Err(Error::new(
+                Code::Io,
+                format!("cannot lock {}: {e}", path.display()),
+            ));
+        }
+        Err(TryLockError::WouldBlock) => {
+            let owner = std::fs::read_to_string(&path).unwrap_or_default();
+            let owner = owner.trim();
+            return Err(Error::new(
+                Code::Io,
+                format!(
+                    "journal {} is in use by another batch{}: wait for it to end, or give another \
                  --output",
-                journal.display(),
-                if owner.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (process {owner})")
-                }
-            ),
-        ));
+                    journal.display(),
+                    if owner.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (process {owner})")
+                    }
+                ),
+            ));
+        }
     }
     let _ = file.set_len(0);
     let _ = write!(file, "{}", std::process::id());

@@ -17,6 +17,7 @@ use crate::cancel::Cancel;
 use crate::client::Client;
 use crate::error::{Code, Error, Result, invalid};
 use crate::operations::Operation;
+use crate::platform::paths::canonicalize;
 use inputs::{Fingerprint, fingerprint, sha256_hex};
 use journal::{Journal, Row};
 use std::collections::HashSet;
@@ -228,7 +229,7 @@ impl<'c> Batch<'c> {
             })?,
             None => Path::new(path.file_name().unwrap_or(path.as_os_str())),
         };
-        if std::fs::canonicalize(path).is_ok_and(|p| p == self.journal.path()) {
+        if canonicalize(path).is_ok_and(|p| p == self.journal.path()) {
             return Err(invalid(format!(
                 "{} is the batch's journal",
                 path.display()
@@ -302,7 +303,7 @@ impl<'c> Batch<'c> {
         }
         let before = self.items.len();
         for file in &found {
-            if std::fs::canonicalize(&file.path).is_ok_and(|p| p == self.journal.path()) {
+            if canonicalize(&file.path).is_ok_and(|p| p == self.journal.path()) {
                 note(format!(
                     "skipped {}: the batch's journal",
                     file.path.display()
@@ -372,11 +373,11 @@ impl<'c> Batch<'c> {
 fn own_path(path: &Path) -> std::io::Result<PathBuf> {
     let absolute = std::path::absolute(path)?;
     match (absolute.parent(), absolute.file_name()) {
-        (Some(parent), Some(name)) => Ok(std::fs::canonicalize(parent)
+        (Some(parent), Some(name)) => Ok(canonicalize(parent)
             .unwrap_or_else(|_| parent.to_path_buf())
             .join(name)),
         // `/`, or a path ending in `..`: no name of its own to keep.
-        _ => std::fs::canonicalize(&absolute).or(Ok(absolute)),
+        _ => canonicalize(&absolute).or(Ok(absolute)),
     }
 }
 
