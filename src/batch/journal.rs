@@ -5,6 +5,7 @@
 
 use super::State;
 use crate::error::{Code, Error, Result};
+use crate::platform::files::create_private_dir;
 use crate::platform::paths::canonicalize;
 use crate::poll::estimate::Interval;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, params};
@@ -143,13 +144,12 @@ impl Drop for JournalCopy {
 /// A new folder under the temporary folder that no other process or call uses, that only this
 /// user may read.
 fn private_folder() -> std::io::Result<PathBuf> {
-    use std::os::unix::fs::DirBuilderExt;
     static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     loop {
         let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let folder =
             std::env::temp_dir().join(format!("ocrcloud-journal-{}-{n}", std::process::id()));
-        match std::fs::DirBuilder::new().mode(0o700).create(&folder) {
+        match create_private_dir(&folder) {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             made => return made.map(|()| folder),
         }

@@ -6,7 +6,8 @@
 //! (`\\.\pipe\...`) is refused as "not a regular file" like any other non-file.
 
 pub use imp::{
-    access_denied, disk_full, is_special, open_for_reading, open_through, read_at, without_sigpipe,
+    access_denied, create_private_dir, disk_full, is_special, open_for_reading, open_through,
+    read_at, without_sigpipe,
 };
 
 #[cfg(unix)]
@@ -15,6 +16,13 @@ mod imp {
     use std::fs::{File, Metadata, OpenOptions};
     use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
     use std::path::Path;
+
+    /// Creates the folder `path` that only this user may read (mode 0700); `AlreadyExists` if
+    /// something is there.
+    pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().mode(0o700).create(path)
+    }
 
     /// The system's own "no space left" error (`ENOSPC`), as a full disk gives it.
     pub fn disk_full() -> std::io::Error {
@@ -123,6 +131,12 @@ mod imp {
     use std::fs::{File, Metadata, OpenOptions};
     use std::os::windows::fs::FileExt;
     use std::path::Path;
+
+    /// Creates the folder `path`; `AlreadyExists` if something is there. It inherits the
+    /// access list of its parent: under the user's temporary folder, only this user may read it.
+    pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+        std::fs::create_dir(path)
+    }
 
     /// The system's own "disk full" error (`ERROR_DISK_FULL`).
     pub fn disk_full() -> std::io::Error {
