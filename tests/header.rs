@@ -78,10 +78,15 @@ fn the_header_version_is_the_crates() {
 /// includes: the macros it defines and the names its top-level declarations declare
 /// (functions, typedefs, struct, enum and union tags, enum constants).
 fn declared_names(header: &Path) -> Vec<String> {
-    let system = Path::new(env!("OUT_DIR")).join("header-check-system.h");
-    std::fs::write(&system, "#include <stddef.h>\n#include <stdint.h>\n").unwrap();
+    // Asked once: the tests run at once, and a second writer of the file would truncate it
+    // under the first one's gcc.
+    static SYSTEM_NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let theirs = SYSTEM_NAMES.get_or_init(|| {
+        let system = Path::new(env!("OUT_DIR")).join("header-check-system.h");
+        std::fs::write(&system, "#include <stddef.h>\n#include <stdint.h>\n").unwrap();
+        names_of(&system)
+    });
     let ours = names_of(header);
-    let theirs = names_of(&system);
     ours.into_iter().filter(|n| !theirs.contains(n)).collect()
 }
 
