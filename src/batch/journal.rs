@@ -299,7 +299,10 @@ impl Journal {
                 .map_err(|e| db_error(&self.path, e))?;
             tx.commit().map_err(|e| db_error(&self.path, e))?;
         }
-        Ok(())
+        // Each submission asks which input holds its task id ([`Journal::task_holder`]).
+        self.db
+            .execute_batch("CREATE INDEX IF NOT EXISTS inputs_task_id ON inputs (task_id)")
+            .map_err(|e| self.error(e))
     }
 
     /// Records the output folder in a new journal, or checks that it is the recorded one.
@@ -364,6 +367,18 @@ impl Journal {
                 &format!("SELECT {COLUMNS} FROM inputs WHERE path = ?1"),
                 [path],
                 row,
+            )
+            .optional()
+            .map_err(|e| self.error(e))
+    }
+
+    /// The path of the input other than `id` that holds task `task_id`, if one does.
+    pub fn task_holder(&self, task_id: &str, id: i64) -> Result<Option<String>> {
+        self.db
+            .query_row(
+                "SELECT path FROM inputs WHERE task_id = ?1 AND id != ?2",
+                params![task_id, id],
+                |r| r.get(0),
             )
             .optional()
             .map_err(|e| self.error(e))

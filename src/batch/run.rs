@@ -464,20 +464,23 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
         };
         self.refusals = 0;
         self.window = (self.window + 1).min(self.options.jobs * OPEN_TASKS_PER_JOB);
-        if let Some(&other) = self.tasks.get(&task_id)
-            && other != index
-        {
+        let holder = match self.task_holder(index, &task_id) {
+            Ok(holder) => holder,
+            Err(error) => {
+                self.open -= 1;
+                return self.fail(index, &error);
+            }
+        };
+        if let Some(other) = holder {
             // A service that gives one id to two submissions: the task holds one document's
             // result, and the other input must not take it for its own.
             self.open -= 1;
-            let items = &self.batch.items;
             let error = Error::new(
                 Code::Protocol,
                 format!(
                     "the service answered the task id {task_id} for {}, the id it gave before for \
-                     {}: one task cannot hold the results of both",
-                    items[index].path.display(),
-                    items[other].path.display()
+                     {other}: one task cannot hold the results of both",
+                    self.batch.items[index].path.display(),
                 ),
             );
             return self.fail(index, &error);
@@ -492,6 +495,19 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
             .insert(index, Schedule::starting_at(&self.options.poll, started));
         let first = self.options.poll.wait(1);
         self.due.push(Reverse((started + first, index)));
+    }
+
+    /// The input other than `index` that `task_id` already belongs to: one of this run, or
+    /// one that the journal holds from an earlier run (with other inputs, or a resume).
+    fn task_holder(&self, index: usize, task_id: &str) -> Result<Option<String>> {
+        if let Some(&other) = self.tasks.get(task_id)
+            && other != index
+        {
+            return Ok(Some(self.batch.items[other].path.display().to_string()));
+        }
+        self.batch
+            .journal
+            .task_holder(task_id, self.batch.items[index].row.id)
     }
 
     /// A submission that failed: back in the queue when the service took nothing and may take
