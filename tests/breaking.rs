@@ -1385,7 +1385,10 @@ fn b22_a_task_id_of_an_earlier_run_completes_a_new_input_of_the_same_journal() {
         );
         assert_code(batch.code(0), OCR_ERR_PROTOCOL);
         let message = batch.message(0).unwrap();
-        assert!(message.contains(&first) && message.contains("one-task"), "{message}");
+        assert!(
+            message.contains(&first) && message.contains("one-task"),
+            "{message}"
+        );
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -1405,7 +1408,10 @@ fn b22_a_batch_whose_output_was_deleted_writes_over_the_file_another_batch_put_t
     let run = |side: usize| {
         let journal = dir.join(format!("journal-{side}.sqlite"));
         let batch = Batch::open_with_journal(&client, &journal, &out).unwrap();
-        assert_eq!(batch.add_folder(&dir.join(format!("docs-{side}")), TEXT), Ok(1));
+        assert_eq!(
+            batch.add_folder(&dir.join(format!("docs-{side}")), TEXT),
+            Ok(1)
+        );
         let (code, _) = batch.run(1, &Options::fast(5, 20000));
         assert_code(code, OCR_OK);
         assert_own_results(&batch, &format!("batch {side}"))

@@ -299,9 +299,17 @@ impl Journal {
                 .map_err(|e| db_error(&self.path, e))?;
             tx.commit().map_err(|e| db_error(&self.path, e))?;
         }
-        // Each submission asks which input holds its task id ([`Journal::task_holder`]).
+        // Each submission asks which input holds its task id ([`Journal::task_holder`]); each
+        // output put in place is recorded by its file's identity ([`Journal::placed_file`]).
         self.db
-            .execute_batch("CREATE INDEX IF NOT EXISTS inputs_task_id ON inputs (task_id)")
+            .execute_batch(
+                "CREATE INDEX IF NOT EXISTS inputs_task_id ON inputs (task_id);
+                 CREATE TABLE IF NOT EXISTS placed_files (
+                     path   TEXT PRIMARY KEY,
+                     device INTEGER NOT NULL,
+                     inode  INTEGER NOT NULL
+                 );",
+            )
             .map_err(|e| self.error(e))
     }
 
@@ -379,6 +387,19 @@ impl Journal {
                 "SELECT path FROM inputs WHERE task_id = ?1 AND id != ?2",
                 params![task_id, id],
                 |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.error(e))
+    }
+
+    /// The identity (device, inode) of the file the batch put in place at output path
+    /// `relative`, if it recorded one (journals of older versions did not).
+    pub fn placed_file(&self, relative: &str) -> Result<Option<(u64, u64)>> {
+        self.db
+            .query_row(
+                "SELECT device, inode FROM placed_files WHERE path = ?1",
+                [relative],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
             )
             .optional()
             .map_err(|e| self.error(e))
@@ -476,6 +497,17 @@ impl Writer<'_> {
             .query_row("SELECT id FROM inputs WHERE path = ?1", [&row.path], |r| {
                 r.get(0)
             })
+    }
+
+    /// Records the identity (device, inode) of the file put in place at output path
+    /// `relative`.
+    pub fn placed_file(&self, relative: &str, device: u64, inode: u64) -> rusqlite::Result<()> {
+        self.tx
+            .execute(
+                "INSERT OR REPLACE INTO placed_files (path, device, inode) VALUES (?1, ?2, ?3)",
+                params![relative, device as i64, inode as i64],
+            )
+            .map(|_| ())
     }
 
     /// Records that output path `relative` belongs to input `id`; a path that another input

@@ -105,7 +105,9 @@ pub fn choose(
             let target = output_dir.join(name);
             let free = std::fs::symlink_metadata(&target).is_err();
             let own = owner == Some(input.id)
-                && (input.own.contains(&relative) || same_bytes(&target, file.path()));
+                && ((input.own.contains(&relative)
+                    && still_placed(journal, output_dir, &relative)?)
+                    || same_bytes(&target, file.path()));
             if !free && !own {
                 continue 'choices;
             }
@@ -124,6 +126,26 @@ pub fn choose(
             output_dir.display()
         ),
     ))
+}
+
+/// The identity (device, inode) of the file at `path`, not following a link.
+pub fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    meta.is_file().then(|| (meta.dev(), meta.ino()))
+}
+
+/// Whether the file at output path `relative` is still the one the batch put there: a regular
+/// file, the very one whose identity the journal recorded (a journal of an older version
+/// recorded none: any regular file). A name whose file was deleted, then taken by another
+/// batch sharing the folder, holds a file of another identity.
+pub fn still_placed(journal: &Journal, output_dir: &Path, relative: &str) -> Result<bool> {
+    let Some(found) = identity(&output_dir.join(relative)) else {
+        return Ok(false);
+    };
+    Ok(journal
+        .placed_file(relative)?
+        .is_none_or(|recorded| recorded == found))
 }
 
 /// Whether the regular files `a` and `b` hold the same bytes.

@@ -217,6 +217,8 @@ struct Scheduler<'b, 'c, 'o> {
     /// Each task id of the batch, with the input it belongs to: one task never completes two
     /// inputs.
     tasks: HashMap<String, usize>,
+    /// The identity of each output put in place since the last commit, recorded in the next.
+    placed: Vec<(String, (u64, u64))>,
     /// How many tasks may be open: `OPEN_TASKS_PER_JOB` times the jobs, cut to the tasks open
     /// when the service refuses a submission, and grown by one with each accepted one.
     window: usize,
@@ -270,6 +272,7 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
             fatal: None,
             not_found: HashMap::new(),
             tasks,
+            placed: Vec::new(),
             window: options.jobs * OPEN_TASKS_PER_JOB,
             refusals: 0,
         }
@@ -444,6 +447,12 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
                         .iter()
                         .filter_map(|n| outputs::relative_text(n).ok())
                         .collect();
+                    for name in &row.outputs {
+                        if let Some(identity) = outputs::identity(&self.batch.output_dir.join(name))
+                        {
+                            self.placed.push((name.clone(), identity));
+                        }
+                    }
                     row.finished_at = Some(now());
                 }
                 Err(error) => self.fail(index, &error),
@@ -701,9 +710,10 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
         indexes: &[usize],
         claims: &[(usize, Vec<PathBuf>)],
     ) -> Result<()> {
-        if indexes.is_empty() && claims.is_empty() {
+        if indexes.is_empty() && claims.is_empty() && self.placed.is_empty() {
             return Ok(());
         }
+        let placed = std::mem::take(&mut self.placed);
         let items = &self.batch.items;
         let rows: Vec<&Row> = indexes.iter().map(|&i| &items[i].row).collect();
         let claimed: Vec<(String, i64)> = claims
@@ -721,6 +731,9 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
             }
             for (name, id) in &claimed {
                 w.claim_output(name, *id)?;
+            }
+            for (name, (device, inode)) in &placed {
+                w.placed_file(name, *device, *inode)?;
             }
             Ok(())
         });
