@@ -110,16 +110,34 @@ impl JournalCopy {
             journal: folder.join("journal.sqlite"),
             folder,
         };
-        std::fs::copy(journal, &copy.journal)?;
+        copy_regular_file(journal, &copy.journal)?;
         // Without a `-wal` file, every commit is in the journal itself.
-        match std::fs::copy(
-            with_suffix(journal, "-wal"),
-            with_suffix(&copy.journal, "-wal"),
+        match copy_regular_file(
+            &with_suffix(journal, "-wal"),
+            &with_suffix(&copy.journal, "-wal"),
         ) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
             _ => Ok(copy),
         }
     }
+}
+
+/// Copies the regular file `from` to the new file `to`. Anything else at `from` is refused
+/// without waiting: opening a FIFO to read would wait for a writer that may never come.
+fn copy_regular_file(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut source = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(from)?;
+    if !source.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", from.display()),
+        ));
+    }
+    let mut target = OpenOptions::new().write(true).create_new(true).open(to)?;
+    std::io::copy(&mut source, &mut target).map(|_| ())
 }
 
 impl Drop for JournalCopy {
