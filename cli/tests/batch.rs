@@ -887,7 +887,10 @@ fn status_of_a_read_only_journal_whose_wal_is_a_fifo_hangs() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     drop(mount);
-    assert!(!hung, "batch --status hung on a -wal FIFO; left in TMPDIR: {left:?}");
+    assert!(
+        !hung,
+        "batch --status hung on a -wal FIFO; left in TMPDIR: {left:?}"
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(IO), "{stderr}");
     assert!(
@@ -895,6 +898,72 @@ fn status_of_a_read_only_journal_whose_wal_is_a_fifo_hangs() {
         "{stderr}"
     );
     assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+/// Set in a child process of [`a_status_killed_while_it_reads_a_copy_leaves_the_copy_for_good`]:
+/// the journal it opens read-only, then dies holding, as `kill -9` leaves it.
+const DIE_HOLDING_A_COPY: &str = "OCRCLOUD_TEST_DIE_HOLDING_A_COPY";
+
+/// `batch --status` of a read-only journal reads a copy in a folder of its own in TMPDIR. A
+/// status killed while it holds the copy (kill -9, a crash) left the folder and the copy of the
+/// whole journal there for good, one more each time. The next read-only open removes the
+/// folders of processes that no longer run.
+#[test]
+fn a_status_killed_while_it_reads_a_copy_leaves_the_copy_for_good() {
+    if let Ok(journal) = std::env::var(DIE_HOLDING_A_COPY) {
+        let journal =
+            ocrcloud::batch::journal::Journal::open_read_only(Path::new(&journal)).unwrap();
+        std::mem::forget(journal);
+        std::process::exit(0);
+    }
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let root = scratch("batch-status-killed-copy");
+    let (inputs, out, view, tmp) = (
+        root.join("in"),
+        root.join("out"),
+        root.join("view"),
+        root.join("tmp"),
+    );
+    let relative = make_inputs(&inputs, 1);
+    emulator
+        .run(&batch_args(&out, &inputs, &["--interval-ms", "10"]))
+        .expect(0);
+    assert_complete_results(&inputs, &out, &relative);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mount = match ReadOnlyMount::new(&out, &view) {
+        Ok(mount) => mount,
+        Err(why) => {
+            eprintln!("skipped: a read-only file system needs a mount: {why}");
+            std::fs::remove_dir_all(root).unwrap();
+            return;
+        }
+    };
+    let in_tmp = || std::fs::read_dir(&tmp).unwrap().count();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_status_killed_while_it_reads_a_copy_leaves_the_copy_for_good",
+        ])
+        .env(DIE_HOLDING_A_COPY, view.join(".ocrcloud/journal.sqlite"))
+        .env("TMPDIR", &tmp)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(in_tmp(), 1, "the dead process's copy");
+    let shown = emulator
+        .ocrcloud(&["batch", "--status", "--output", text(&view)])
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    let left = in_tmp();
+    drop(mount);
+    assert_eq!(shown.status.code(), Some(0));
+    assert_eq!(
+        left, 0,
+        "the copy of a process that no longer runs is still there"
+    );
     std::fs::remove_dir_all(root).unwrap();
 }
 
