@@ -81,6 +81,16 @@ pub struct Journal {
     _copy: Option<JournalCopy>,
 }
 
+/// What tells a file the batch put in place from another put at its name later: the inode
+/// alone does not, as a deleted file's inode number is soon given to a new file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileIdentity {
+    pub device: u64,
+    pub inode: u64,
+    /// The time of the last change of its content, in nanoseconds since 1970.
+    pub modified_ns: i64,
+}
+
 fn db_error(path: &Path, e: rusqlite::Error) -> Error {
     Error::new(Code::Io, format!("journal {}: {e}", path.display()))
 }
@@ -105,7 +115,7 @@ impl JournalCopy {
     fn of(journal: &Path) -> std::io::Result<JournalCopy> {
         // SQLite finds the `-wal` file beside the file a link leads to.
         let journal = &canonical(journal)?;
-        let folder = private_folder()?;
+        let folder = crate::files::private_temp_folder("journal")?;
         let copy = JournalCopy {
             journal: folder.join("journal.sqlite"),
             folder,
@@ -143,22 +153,6 @@ fn copy_regular_file(from: &Path, to: &Path) -> std::io::Result<()> {
 impl Drop for JournalCopy {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.folder);
-    }
-}
-
-/// A new folder under the temporary folder that no other process or call uses, that only this
-/// user may read.
-fn private_folder() -> std::io::Result<PathBuf> {
-    use std::os::unix::fs::DirBuilderExt;
-    static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    loop {
-        let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let folder =
-            std::env::temp_dir().join(format!("ocrcloud-journal-{}-{n}", std::process::id()));
-        match std::fs::DirBuilder::new().mode(0o700).create(&folder) {
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            made => return made.map(|()| folder),
-        }
     }
 }
 
@@ -324,8 +318,9 @@ impl Journal {
                 "CREATE INDEX IF NOT EXISTS inputs_task_id ON inputs (task_id);
                  CREATE TABLE IF NOT EXISTS placed_files (
                      path   TEXT PRIMARY KEY,
-                     device INTEGER NOT NULL,
-                     inode  INTEGER NOT NULL
+                     device      INTEGER NOT NULL,
+                     inode       INTEGER NOT NULL,
+                     modified_ns INTEGER NOT NULL
                  );",
             )
             .map_err(|e| self.error(e))
@@ -410,14 +405,20 @@ impl Journal {
             .map_err(|e| self.error(e))
     }
 
-    /// The identity (device, inode) of the file the batch put in place at output path
-    /// `relative`, if it recorded one (journals of older versions did not).
-    pub fn placed_file(&self, relative: &str) -> Result<Option<(u64, u64)>> {
+    /// The identity of the file the batch put in place at output path `relative`, if it
+    /// recorded one (journals of older versions did not).
+    pub fn placed_file(&self, relative: &str) -> Result<Option<FileIdentity>> {
         self.db
             .query_row(
-                "SELECT device, inode FROM placed_files WHERE path = ?1",
+                "SELECT device, inode, modified_ns FROM placed_files WHERE path = ?1",
                 [relative],
-                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+                |r| {
+                    Ok(FileIdentity {
+                        device: r.get::<_, i64>(0)? as u64,
+                        inode: r.get::<_, i64>(1)? as u64,
+                        modified_ns: r.get(2)?,
+                    })
+                },
             )
             .optional()
             .map_err(|e| self.error(e))
@@ -517,13 +518,18 @@ impl Writer<'_> {
             })
     }
 
-    /// Records the identity (device, inode) of the file put in place at output path
-    /// `relative`.
-    pub fn placed_file(&self, relative: &str, device: u64, inode: u64) -> rusqlite::Result<()> {
+    /// Records the identity of the file put in place at output path `relative`.
+    pub fn placed_file(&self, relative: &str, file: &FileIdentity) -> rusqlite::Result<()> {
         self.tx
             .execute(
-                "INSERT OR REPLACE INTO placed_files (path, device, inode) VALUES (?1, ?2, ?3)",
-                params![relative, device as i64, inode as i64],
+                "INSERT OR REPLACE INTO placed_files (path, device, inode, modified_ns) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    relative,
+                    file.device as i64,
+                    file.inode as i64,
+                    file.modified_ns
+                ],
             )
             .map(|_| ())
     }

@@ -4,7 +4,7 @@
 //! batches with different journals can share an output folder.
 
 use super::inputs::sha256_hex;
-use super::journal::Journal;
+use super::journal::{FileIdentity, Journal};
 use crate::error::{Code, Error, Result};
 use crate::files::{TempFile, extension, put_in_place};
 use std::path::{Path, PathBuf};
@@ -128,11 +128,18 @@ pub fn choose(
     ))
 }
 
-/// The identity (device, inode) of the file at `path`, not following a link.
-pub fn identity(path: &Path) -> Option<(u64, u64)> {
+/// The identity of the regular file at `path`, not following a link.
+pub fn identity(path: &Path) -> Option<FileIdentity> {
     use std::os::unix::fs::MetadataExt;
     let meta = std::fs::symlink_metadata(path).ok()?;
-    meta.is_file().then(|| (meta.dev(), meta.ino()))
+    meta.is_file().then(|| FileIdentity {
+        device: meta.dev(),
+        inode: meta.ino(),
+        modified_ns: meta
+            .mtime()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(meta.mtime_nsec()),
+    })
 }
 
 /// Whether the file at output path `relative` is still the one the batch put there: a regular

@@ -7,7 +7,7 @@
 //! the file system with an exclusive link, which another batch in the same folder cannot also
 //! win), and the input is `completed` only once every file is in place.
 
-use super::journal::{Row, now};
+use super::journal::{FileIdentity, Row, now};
 use super::outputs;
 use super::{Batch, Item, State};
 use crate::call::Call;
@@ -218,7 +218,7 @@ struct Scheduler<'b, 'c, 'o> {
     /// inputs.
     tasks: HashMap<String, usize>,
     /// The identity of each output put in place since the last commit, recorded in the next.
-    placed: Vec<(String, (u64, u64))>,
+    placed: Vec<(String, FileIdentity)>,
     /// How many tasks may be open: `OPEN_TASKS_PER_JOB` times the jobs, cut to the tasks open
     /// when the service refuses a submission, and grown by one with each accepted one.
     window: usize,
@@ -732,8 +732,8 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
             for (name, id) in &claimed {
                 w.claim_output(name, *id)?;
             }
-            for (name, (device, inode)) in &placed {
-                w.placed_file(name, *device, *inode)?;
+            for (name, file) in &placed {
+                w.placed_file(name, file)?;
             }
             Ok(())
         });
