@@ -2,7 +2,7 @@
 //! which are best effort and never stop the work.
 
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 /// stdout, one record per line, or each record ended by a NUL byte (`--print0`).
 pub struct Stdout {
@@ -25,21 +25,36 @@ impl Stdout {
     }
 }
 
-/// Whether stdout was closed when the program started (`>&-`). The Rust runtime then puts
-/// `/dev/null` in its place, so the records would vanish without an error; descriptor 1 is
-/// looked at before that, by [`LOOK_AT_STDOUT`]. A `/dev/null` the caller opened itself (`>`,
-/// or read-write as `1<>/dev/null` and Python's `subprocess.DEVNULL` do) is not closed.
-pub fn stdout_was_closed() -> bool {
-    STDOUT_CLOSED_AT_START.load(Ordering::Relaxed)
+/// What makes stdout unusable since the program started, if anything: closed (`>&-`; the Rust
+/// runtime then puts `/dev/null` in its place, so the records would vanish without an error),
+/// or open for reading only (`1</dev/null`; the Rust runtime takes the EBADF of each write for
+/// a success, so the records would vanish too). Descriptor 1 is looked at before the runtime
+/// starts, by [`LOOK_AT_STDOUT`]. A `/dev/null` the caller opened itself for writing (`>`, or
+/// read-write as `1<>/dev/null` and Python's `subprocess.DEVNULL` do) is a stdout.
+pub fn stdout_problem() -> Option<&'static str> {
+    match STDOUT_AT_START.load(Ordering::Relaxed) {
+        CLOSED => Some("stdout is closed"),
+        READ_ONLY => Some("stdout is open for reading only"),
+        _ => None,
+    }
 }
 
-static STDOUT_CLOSED_AT_START: AtomicBool = AtomicBool::new(false);
+const CLOSED: u8 = 1;
+const READ_ONLY: u8 = 2;
+static STDOUT_AT_START: AtomicU8 = AtomicU8::new(0);
 
 /// Runs before `main` and before the Rust runtime fills closed standard descriptors.
 extern "C" fn look_at_stdout() {
-    // SAFETY: F_GETFD only reads the flags of descriptor 1; it fails with EBADF if there is none.
-    let closed = unsafe { libc::fcntl(1, libc::F_GETFD) } < 0;
-    STDOUT_CLOSED_AT_START.store(closed, Ordering::Relaxed);
+    // SAFETY: F_GETFL only reads the flags of descriptor 1; it fails with EBADF if there is none.
+    let flags = unsafe { libc::fcntl(1, libc::F_GETFL) };
+    let problem = if flags < 0 {
+        CLOSED
+    } else if flags & libc::O_ACCMODE == libc::O_RDONLY {
+        READ_ONLY
+    } else {
+        0
+    };
+    STDOUT_AT_START.store(problem, Ordering::Relaxed);
 }
 
 /// The loader runs the functions of this section before the program's own start-up code.

@@ -511,7 +511,7 @@ fn a_dev_null_opened_read_write_is_a_stdout_and_only_real_failures_count() {
 
 /// `--help`, `--version` and `help CMD` print on stdout too: into a full device, a closed
 /// descriptor or one opened read-only they exited 0 with nothing printed (clap's own printing
-/// ignores the failure). They fail as every other command does, and still print into
+/// ignores the failure; Rust's stdout takes EBADF for success, so every command did). They fail as every other command does, and still print into
 /// `1<>/dev/null`.
 #[test]
 fn help_and_version_into_a_full_or_closed_stdout_exit_0() {
@@ -535,12 +535,21 @@ fn help_and_version_into_a_full_or_closed_stdout_exit_0() {
             .says("cannot write to stdout: No space left on device");
         Outcome::of(emulator.ocrcloud(args).stdout(open("/dev/null", false)))
             .expect(IO)
-            .says("cannot write to stdout");
+            .says("stdout is open for reading only");
         Outcome::of(&mut emulator.script("sh", r#"exec "$0" "$@" >&-"#, args))
             .expect(IO)
             .says("stdout is closed");
         Outcome::of(emulator.ocrcloud(args).stdout(closed_pipe())).killed_by(SIGPIPE);
     }
+    // So does a command's record: the runtime took the EBADF of each write for a success.
+    let id = emulator.fixture(r#"{"results": [{"type": "Text", "text": "a"}]}"#);
+    Outcome::of(
+        emulator
+            .ocrcloud(&["status", &id])
+            .stdout(open("/dev/null", false)),
+    )
+    .expect(IO)
+    .says("stdout is open for reading only");
     // A usage error still goes to stderr with status 2, whatever stdout is.
     Outcome::of(
         emulator
