@@ -1407,7 +1407,8 @@ fn b22_a_batch_whose_output_was_deleted_writes_over_the_file_another_batch_put_t
     }
     let run = |side: usize| {
         let journal = dir.join(format!("journal-{side}.sqlite"));
-        let batch = Batch::open_with_journal(&client, &journal, &out).unwrap();
+        let batch = Batch::open_with_journal(&client, &journal, &out)
+            .unwrap_or_else(|code| panic!("{} {}", name(code), last_error()));
         assert_eq!(
             batch.add_folder(&dir.join(format!("docs-{side}")), TEXT),
             Ok(1)
