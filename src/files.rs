@@ -174,28 +174,50 @@ pub(crate) fn remove_leftovers(dir: &Path) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
+        // The entry's own metadata: a link named like a leftover folder is not followed.
         if let Some(name) = name.to_str()
             && let Ok(meta) = entry.metadata()
-            && !meta.is_dir()
+            && meta.is_dir() == name.ends_with(".dir")
             && is_leftover(
                 name,
                 meta.modified().unwrap_or(std::time::SystemTime::now()),
             )
         {
-            let _ = std::fs::remove_file(entry.path());
+            let _ = if meta.is_dir() {
+                std::fs::remove_dir_all(entry.path())
+            } else {
+                std::fs::remove_file(entry.path())
+            };
         }
     }
 }
 
-/// Whether the temporary file `name`, last changed at `modified`, was left by a process that
-/// no longer runs. A file of a process in another pid namespace (whose liveness this process
-/// cannot see) counts only once it is older than [`UNSEEN_PROCESS_PATIENCE`]; a file of this
-/// very process (another copy of the library, say) never does.
+/// A new folder for `name` in the temporary folder, that no other process or call uses and
+/// only this user may enter; the caller removes it. Named as temporary files are, so that the
+/// folders of processes that died before removing theirs (kill -9, a crash) are removed by
+/// the next call, as their files are.
+pub(crate) fn private_temp_folder(name: &str) -> std::io::Result<PathBuf> {
+    let dir = std::env::temp_dir();
+    remove_leftovers(&dir);
+    loop {
+        let folder = temp_path(&dir, name, "dir");
+        match crate::platform::files::create_private_dir(&folder) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            made => return made.map(|()| folder),
+        }
+    }
+}
+
+/// Whether the temporary file (or folder, `.dir`) `name`, last changed at `modified`, was left
+/// by a process that no longer runs. A file of a process in another pid namespace (whose
+/// liveness this process cannot see) counts only once it is older than
+/// [`UNSEEN_PROCESS_PATIENCE`]; a file of this very process (another copy of the library, say)
+/// never does.
 fn is_leftover(name: &str, modified: std::time::SystemTime) -> bool {
     let Some(rest) = name.strip_prefix(PREFIX) else {
         return false;
     };
-    if !(rest.ends_with(".tmp") || rest.ends_with(".old")) {
+    if !(rest.ends_with(".tmp") || rest.ends_with(".old") || rest.ends_with(".dir")) {
         return false;
     }
     let mut parts = rest.splitn(4, '-');

@@ -1348,6 +1348,88 @@ fn p1_a_link_to_a_file_takes_the_result_of_the_file_it_names() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+#[test]
+fn b22_a_task_id_of_an_earlier_run_completes_a_new_input_of_the_same_journal() {
+    // The ids were compared only with those of the inputs added in this run: a batch resumed
+    // with other inputs took a task that an input of an earlier run completed from.
+    let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "0"]);
+    emulator.fixture(serde_json::json!({
+        "id": "one-task",
+        "results": [{"type": "Text", "text": "the result of one task"}]
+    }));
+    let client = Client::demo(&emulator);
+    let dir = scratch_dir("batch-task-id-across-runs");
+    let out = dir.join("out");
+    let mut first = String::new();
+    for side in 0..2 {
+        let docs = dir.join(format!("docs-{side}"));
+        write_side(&docs, side, 1);
+        emulator.fault(serde_json::json!({
+            "path": "/v5.0/ocr/RecognizePdf", "method": "POST", "kind": "status", "status": 200,
+            "body": "one-task", "contentType": "text/plain", "count": 1
+        }));
+        let batch = Batch::open(&client, &out).unwrap();
+        assert_eq!(batch.add_folder(&docs, TEXT), Ok(1));
+        let (code, _) = batch.run(1, &Options::fast(5, 20000));
+        assert_code(code, OCR_OK);
+        if side == 0 {
+            assert_eq!(batch.state(0), OCR_BATCH_COMPLETED);
+            first = batch.path(0).unwrap();
+            continue;
+        }
+        assert_eq!(
+            batch.state(0),
+            OCR_BATCH_FAILED,
+            "a second input completed from task one-task: {:?}",
+            batch.outputs(0)
+        );
+        assert_code(batch.code(0), OCR_ERR_PROTOCOL);
+        let message = batch.message(0).unwrap();
+        assert!(
+            message.contains(&first) && message.contains("one-task"),
+            "{message}"
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn b22_a_batch_whose_output_was_deleted_writes_over_the_file_another_batch_put_there() {
+    // Batch A's output doc-0.txt is deleted; batch B (another journal, the same folder) then
+    // takes the free name; A, fetching its result again, took the name as its own (recorded in
+    // its journal) and renamed its file over B's.
+    let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let client = Client::demo(&emulator);
+    let dir = scratch_dir("batch-deleted-output");
+    let out = dir.join("out");
+    for side in 0..2 {
+        write_side(&dir.join(format!("docs-{side}")), side, 1);
+    }
+    let run = |side: usize| {
+        let journal = dir.join(format!("journal-{side}.sqlite"));
+        let batch = Batch::open_with_journal(&client, &journal, &out)
+            .unwrap_or_else(|code| panic!("{} {}", name(code), last_error()));
+        assert_eq!(
+            batch.add_folder(&dir.join(format!("docs-{side}")), TEXT),
+            Ok(1)
+        );
+        let (code, _) = batch.run(1, &Options::fast(5, 20000));
+        assert_code(code, OCR_OK);
+        assert_own_results(&batch, &format!("batch {side}"))
+    };
+    run(0);
+    run(1);
+    for name in file_names(&out) {
+        if name.ends_with(".txt") {
+            std::fs::remove_file(out.join(name)).unwrap();
+        }
+    }
+    run(1);
+    run(0);
+    run(1);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 // ---------------------------------------------------------------- issue 22: poll_many
 
 /// Item 7 of issue 22: an id listed twice was asked twice per due time. Now each distinct task

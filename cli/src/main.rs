@@ -24,7 +24,7 @@ use ocrcloud::poll::{PollOptions, final_outcome, poll_until_done};
 use ocrcloud::tls::{self, ProxyChoice};
 use ocrcloud::wire::{Answer, DiscardSink, Sink};
 use output::{Stdout, note};
-use platform::{Signal, die_by, stdout_was_closed};
+use platform::{Signal, die_by, stdout_problem};
 use progress::Progress;
 use std::env::VarError;
 use std::path::{Path, PathBuf};
@@ -201,7 +201,10 @@ impl Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(answer) => return print_parse_answer(answer),
+    };
     let cancel = Arc::new(Cancel::new());
     let is_batch = matches!(cli.command, Command::Batch(_));
     let outcome = cancel_on_ctrl_c(&cancel)
@@ -214,6 +217,40 @@ fn main() -> ExitCode {
         die_by(Signal::Interrupt);
     }
     status
+}
+
+/// What clap answers instead of a command line: a usage error, on stderr with status 2, or the
+/// help or the version, on stdout, which fail as every command's output does (clap's own exit
+/// ignores a failed write).
+fn print_parse_answer(answer: clap::Error) -> ExitCode {
+    if answer.use_stderr() {
+        let _ = answer.print();
+        return ExitCode::from(u8::try_from(answer.exit_code()).unwrap_or(2));
+    }
+    if let Some(problem) = stdout_problem() {
+        return report(unusable_stdout(problem).into());
+    }
+    match answer
+        .print()
+        .and_then(|()| std::io::Write::flush(&mut std::io::stdout()))
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => report(Failure::Output {
+            error,
+            lost_id: None,
+        }),
+    }
+}
+
+/// The failure of a command run with an unusable stdout (see [`stdout_problem`]).
+fn unusable_stdout(problem: &str) -> Error {
+    Error::new(
+        Code::Io,
+        format!(
+            "{problem}, so nothing could be printed; redirect it to /dev/null to discard the \
+             output"
+        ),
+    )
 }
 
 /// Tells what failed on stderr and answers the exit status; dies by SIGPIPE, quietly, when
@@ -247,13 +284,10 @@ fn report(failure: Failure) -> ExitCode {
 
 fn run(cli: Cli, cancel: &Arc<Cancel>) -> std::result::Result<ExitCode, Failure> {
     let stdout = Stdout::new(cli.print0);
-    if !matches!(cli.command, Command::Cancel { .. }) && stdout_was_closed() {
-        return Err(Error::new(
-            Code::Io,
-            "stdout is closed, so nothing could be printed; redirect it to /dev/null to discard \
-             the output",
-        )
-        .into());
+    if !matches!(cli.command, Command::Cancel { .. })
+        && let Some(problem) = stdout_problem()
+    {
+        return Err(unusable_stdout(problem).into());
     }
     let base_url = match cli.base_url {
         Some(url) => Some(url),

@@ -2,7 +2,7 @@
 //! how it tells that stdout was closed. Ctrl-C itself is caught by the `ctrlc` crate on both
 //! (a signal handler on Unix, `SetConsoleCtrlHandler` on Windows).
 
-pub use imp::{die_by, stdout_was_closed};
+pub use imp::{die_by, stdout_problem};
 
 /// Why the command ends early.
 #[derive(Clone, Copy)]
@@ -16,7 +16,7 @@ pub enum Signal {
 #[cfg(unix)]
 mod imp {
     use super::Signal;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicU8, Ordering};
 
     /// Ends the process by the signal with its default action, as shell tools do, so that the
     /// shell sees it (a loop stops on SIGINT, `pipefail` sees SIGPIPE). Exits with 128 + the
@@ -34,22 +34,38 @@ mod imp {
         std::process::exit(128 + signal)
     }
 
-    /// Whether stdout was closed when the program started (`>&-`). The Rust runtime then puts
-    /// `/dev/null` in its place, so the records would vanish without an error; descriptor 1 is
-    /// looked at before that, by [`LOOK_AT_STDOUT`]. A `/dev/null` the caller opened itself (`>`,
-    /// or read-write as `1<>/dev/null` and Python's `subprocess.DEVNULL` do) is not closed.
-    pub fn stdout_was_closed() -> bool {
-        STDOUT_CLOSED_AT_START.load(Ordering::Relaxed)
+    /// What makes stdout unusable since the program started, if anything: closed (`>&-`; the
+    /// Rust runtime then puts `/dev/null` in its place, so the records would vanish without an
+    /// error), or open for reading only (`1</dev/null`; the Rust runtime takes the EBADF of each
+    /// write for a success, so the records would vanish too). Descriptor 1 is looked at before
+    /// the runtime starts, by [`LOOK_AT_STDOUT`]. A `/dev/null` the caller opened itself for
+    /// writing (`>`, or read-write as `1<>/dev/null` and Python's `subprocess.DEVNULL` do) is a
+    /// stdout.
+    pub fn stdout_problem() -> Option<&'static str> {
+        match STDOUT_AT_START.load(Ordering::Relaxed) {
+            CLOSED => Some("stdout is closed"),
+            READ_ONLY => Some("stdout is open for reading only"),
+            _ => None,
+        }
     }
 
-    static STDOUT_CLOSED_AT_START: AtomicBool = AtomicBool::new(false);
+    const CLOSED: u8 = 1;
+    const READ_ONLY: u8 = 2;
+    static STDOUT_AT_START: AtomicU8 = AtomicU8::new(0);
 
     /// Runs before `main` and before the Rust runtime fills closed standard descriptors.
     extern "C" fn look_at_stdout() {
-        // SAFETY: F_GETFD only reads the flags of descriptor 1; it fails with EBADF if there is
+        // SAFETY: F_GETFL only reads the flags of descriptor 1; it fails with EBADF if there is
         // none.
-        let closed = unsafe { libc::fcntl(1, libc::F_GETFD) } < 0;
-        STDOUT_CLOSED_AT_START.store(closed, Ordering::Relaxed);
+        let flags = unsafe { libc::fcntl(1, libc::F_GETFL) };
+        let problem = if flags < 0 {
+            CLOSED
+        } else if flags & libc::O_ACCMODE == libc::O_RDONLY {
+            READ_ONLY
+        } else {
+            0
+        };
+        STDOUT_AT_START.store(problem, Ordering::Relaxed);
     }
 
     /// The loader runs the functions of this section before the program's own start-up code.
@@ -77,11 +93,11 @@ mod imp {
         })
     }
 
-    /// Whether the process has no stdout handle: the Rust runtime then drops every write
-    /// without an error, so the records would vanish.
-    pub fn stdout_was_closed() -> bool {
+    /// What makes stdout unusable, if anything: no stdout handle (the Rust runtime then drops
+    /// every write without an error, so the records would vanish).
+    pub fn stdout_problem() -> Option<&'static str> {
         // SAFETY: reads one of this process's standard handles.
         let handle = unsafe { GetStdHandle(STD_OUTPUT_HANDLE) };
-        handle.is_null() || handle == INVALID_HANDLE_VALUE
+        (handle.is_null() || handle == INVALID_HANDLE_VALUE).then_some("stdout is closed")
     }
 }

@@ -834,6 +834,139 @@ fn status_reads_a_journal_on_a_read_only_file_system_also_mid_wal() {
     drop(mount);
 }
 
+/// `batch --status` on a read-only file system copies the journal's `-wal` file: a `-wal` that
+/// is a FIFO (no writer ever comes) hung it for good, leaving its copy folder in TMPDIR. It
+/// copies regular files only, and says what it found.
+#[test]
+fn status_of_a_read_only_journal_whose_wal_is_a_fifo_hangs() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let root = scratch("batch-read-only-fifo-wal");
+    let (inputs, out, view, tmp) = (
+        root.join("in"),
+        root.join("out"),
+        root.join("view"),
+        root.join("tmp"),
+    );
+    let relative = make_inputs(&inputs, 1);
+    emulator
+        .run(&batch_args(&out, &inputs, &["--interval-ms", "10"]))
+        .expect(0);
+    assert_complete_results(&inputs, &out, &relative);
+    let wal = out.join(".ocrcloud/journal.sqlite-wal");
+    let c_wal = std::ffi::CString::new(wal.to_str().unwrap()).unwrap();
+    // SAFETY: a NUL-terminated path under the test's temporary folder.
+    assert_eq!(unsafe { libc::mkfifo(c_wal.as_ptr(), 0o600) }, 0);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mount = match ReadOnlyMount::new(&out, &view) {
+        Ok(mount) => mount,
+        Err(why) => {
+            eprintln!("skipped: a read-only file system needs a mount: {why}");
+            std::fs::remove_dir_all(root).unwrap();
+            return;
+        }
+    };
+    let mut child = emulator
+        .ocrcloud(&["batch", "--status", "--output", text(&view)])
+        .env("TMPDIR", &tmp)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Not a measure of speed: the status reads a few pages; a hang never ends.
+    let began = Instant::now();
+    while child.try_wait().unwrap().is_none() && began.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let hung = child.try_wait().unwrap().is_none();
+    if hung {
+        child.kill().unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+    let left: Vec<String> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    drop(mount);
+    assert!(
+        !hung,
+        "batch --status hung on a -wal FIFO; left in TMPDIR: {left:?}"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(IO), "{stderr}");
+    assert!(
+        stderr.contains("journal.sqlite-wal") && stderr.contains("not a regular file"),
+        "{stderr}"
+    );
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+/// Set in a child process of [`a_status_killed_while_it_reads_a_copy_leaves_the_copy_for_good`]:
+/// the journal it opens read-only, then dies holding, as `kill -9` leaves it.
+const DIE_HOLDING_A_COPY: &str = "OCRCLOUD_TEST_DIE_HOLDING_A_COPY";
+
+/// `batch --status` of a read-only journal reads a copy in a folder of its own in TMPDIR. A
+/// status killed while it holds the copy (kill -9, a crash) left the folder and the copy of the
+/// whole journal there for good, one more each time. The next read-only open removes the
+/// folders of processes that no longer run.
+#[test]
+fn a_status_killed_while_it_reads_a_copy_leaves_the_copy_for_good() {
+    if let Ok(journal) = std::env::var(DIE_HOLDING_A_COPY) {
+        let journal =
+            ocrcloud::batch::journal::Journal::open_read_only(Path::new(&journal)).unwrap();
+        std::mem::forget(journal);
+        std::process::exit(0);
+    }
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let root = scratch("batch-status-killed-copy");
+    let (inputs, out, view, tmp) = (
+        root.join("in"),
+        root.join("out"),
+        root.join("view"),
+        root.join("tmp"),
+    );
+    let relative = make_inputs(&inputs, 1);
+    emulator
+        .run(&batch_args(&out, &inputs, &["--interval-ms", "10"]))
+        .expect(0);
+    assert_complete_results(&inputs, &out, &relative);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mount = match ReadOnlyMount::new(&out, &view) {
+        Ok(mount) => mount,
+        Err(why) => {
+            eprintln!("skipped: a read-only file system needs a mount: {why}");
+            std::fs::remove_dir_all(root).unwrap();
+            return;
+        }
+    };
+    let in_tmp = || std::fs::read_dir(&tmp).unwrap().count();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_status_killed_while_it_reads_a_copy_leaves_the_copy_for_good",
+        ])
+        .env(DIE_HOLDING_A_COPY, view.join(".ocrcloud/journal.sqlite"))
+        .env("TMPDIR", &tmp)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(in_tmp(), 1, "the dead process's copy");
+    let shown = emulator
+        .ocrcloud(&["batch", "--status", "--output", text(&view)])
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    let left = in_tmp();
+    drop(mount);
+    assert_eq!(shown.status.code(), Some(0));
+    assert_eq!(
+        left, 0,
+        "the copy of a process that no longer runs is still there"
+    );
+    std::fs::remove_dir_all(root).unwrap();
+}
+
 /// A missing INPUT named on the command line fails alone, named, and the batch exits with 3
 /// after the other inputs are done.
 #[test]

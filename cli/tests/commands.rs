@@ -509,6 +509,56 @@ fn a_dev_null_opened_read_write_is_a_stdout_and_only_real_failures_count() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// `--help`, `--version` and `help CMD` print on stdout too: into a full device, a closed
+/// descriptor or one opened read-only they exited 0 with nothing printed (clap's own printing
+/// ignores the failure; Rust's stdout takes EBADF for success, so every command did). They fail as every other command does, and still print into
+/// `1<>/dev/null`.
+#[test]
+fn help_and_version_into_a_full_or_closed_stdout_exit_0() {
+    let emulator = Emulator::start();
+    let open = |device: &str, write: bool| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(write)
+            .open(device)
+            .unwrap()
+    };
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["help", "batch"],
+        &["batch", "-h"],
+    ] {
+        Outcome::of(emulator.ocrcloud(args).stdout(open("/dev/null", true))).expect(0);
+        Outcome::of(emulator.ocrcloud(args).stdout(open("/dev/full", true)))
+            .expect(IO)
+            .says("cannot write to stdout: No space left on device");
+        Outcome::of(emulator.ocrcloud(args).stdout(open("/dev/null", false)))
+            .expect(IO)
+            .says("stdout is open for reading only");
+        Outcome::of(&mut emulator.script("sh", r#"exec "$0" "$@" >&-"#, args))
+            .expect(IO)
+            .says("stdout is closed");
+        Outcome::of(emulator.ocrcloud(args).stdout(closed_pipe())).killed_by(SIGPIPE);
+    }
+    // So does a command's record: the runtime took the EBADF of each write for a success.
+    let id = emulator.fixture(r#"{"results": [{"type": "Text", "text": "a"}]}"#);
+    Outcome::of(
+        emulator
+            .ocrcloud(&["status", &id])
+            .stdout(open("/dev/null", false)),
+    )
+    .expect(IO)
+    .says("stdout is open for reading only");
+    // A usage error still goes to stderr with status 2, whatever stdout is.
+    Outcome::of(
+        emulator
+            .ocrcloud(&["--no-such-flag"])
+            .stdout(open("/dev/full", true)),
+    )
+    .expect(USAGE);
+}
+
 /// Timeouts and intervals too large for a deadline are usage errors, not an overflow panic.
 #[test]
 fn numbers_too_large_for_a_deadline_are_usage_errors() {

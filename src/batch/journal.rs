@@ -5,7 +5,6 @@
 
 use super::State;
 use crate::error::{Code, Error, Result};
-use crate::platform::files::create_private_dir;
 use crate::platform::paths::canonicalize;
 use crate::poll::estimate::Interval;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, params};
@@ -60,6 +59,18 @@ CREATE TABLE IF NOT EXISTS learned (
 );
 ";
 
+/// The index by task id that each submission asks ([`Journal::task_holder`]), and each output
+/// put in place by its file's identity ([`Journal::placed_file`]).
+const PLACED: &str = "
+CREATE INDEX IF NOT EXISTS inputs_task_id ON inputs (task_id);
+CREATE TABLE IF NOT EXISTS placed_files (
+    path        TEXT PRIMARY KEY,
+    device      INTEGER NOT NULL,
+    inode       INTEGER NOT NULL,
+    modified_ns INTEGER NOT NULL
+);
+";
+
 /// What the journal holds about one input.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
@@ -94,6 +105,16 @@ pub struct Journal {
     _copy: Option<JournalCopy>,
 }
 
+/// What tells a file the batch put in place from another put at its name later: the inode
+/// alone does not, as a deleted file's inode number is soon given to a new file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileIdentity {
+    pub device: u64,
+    pub inode: u64,
+    /// The time of the last change of its content, in nanoseconds since 1970.
+    pub modified_ns: i64,
+}
+
 fn db_error(path: &Path, e: rusqlite::Error) -> Error {
     Error::new(Code::Io, format!("journal {}: {e}", path.display()))
 }
@@ -118,16 +139,16 @@ impl JournalCopy {
     fn of(journal: &Path) -> std::io::Result<JournalCopy> {
         // SQLite finds the `-wal` file beside the file a link leads to.
         let journal = &canonical(journal)?;
-        let folder = private_folder()?;
+        let folder = crate::files::private_temp_folder("journal")?;
         let copy = JournalCopy {
             journal: folder.join("journal.sqlite"),
             folder,
         };
-        std::fs::copy(journal, &copy.journal)?;
+        copy_regular_file(journal, &copy.journal)?;
         // Without a `-wal` file, every commit is in the journal itself.
-        match std::fs::copy(
-            with_suffix(journal, "-wal"),
-            with_suffix(&copy.journal, "-wal"),
+        match copy_regular_file(
+            &with_suffix(journal, "-wal"),
+            &with_suffix(&copy.journal, "-wal"),
         ) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
             _ => Ok(copy),
@@ -135,24 +156,27 @@ impl JournalCopy {
     }
 }
 
+/// Copies the regular file `from` to the new file `to`. Anything else at `from` is refused
+/// without waiting: opening a FIFO to read would wait for a writer that may never come.
+fn copy_regular_file(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut source = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(from)?;
+    if !source.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", from.display()),
+        ));
+    }
+    let mut target = OpenOptions::new().write(true).create_new(true).open(to)?;
+    std::io::copy(&mut source, &mut target).map(|_| ())
+}
+
 impl Drop for JournalCopy {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.folder);
-    }
-}
-
-/// A new folder under the temporary folder that no other process or call uses, that only this
-/// user may read.
-fn private_folder() -> std::io::Result<PathBuf> {
-    static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    loop {
-        let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let folder =
-            std::env::temp_dir().join(format!("ocrcloud-journal-{}-{n}", std::process::id()));
-        match create_private_dir(&folder) {
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            made => return made.map(|()| folder),
-        }
     }
 }
 
@@ -312,7 +336,10 @@ impl Journal {
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)
                 .map_err(|e| db_error(&self.path, e))?;
         }
+        // Tables added since the first schema: created in journals of every age.
         tx.execute_batch(LEARNED)
+            .map_err(|e| db_error(&self.path, e))?;
+        tx.execute_batch(PLACED)
             .map_err(|e| db_error(&self.path, e))?;
         tx.commit().map_err(|e| db_error(&self.path, e))?;
         Ok(())
@@ -406,6 +433,37 @@ impl Journal {
                 &format!("SELECT {COLUMNS} FROM inputs WHERE path = ?1"),
                 [path],
                 row,
+            )
+            .optional()
+            .map_err(|e| self.error(e))
+    }
+
+    /// The path of the input other than `id` that holds task `task_id`, if one does.
+    pub fn task_holder(&self, task_id: &str, id: i64) -> Result<Option<String>> {
+        self.db
+            .query_row(
+                "SELECT path FROM inputs WHERE task_id = ?1 AND id != ?2",
+                params![task_id, id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.error(e))
+    }
+
+    /// The identity of the file the batch put in place at output path `relative`, if it
+    /// recorded one (journals of older versions did not).
+    pub fn placed_file(&self, relative: &str) -> Result<Option<FileIdentity>> {
+        self.db
+            .query_row(
+                "SELECT device, inode, modified_ns FROM placed_files WHERE path = ?1",
+                [relative],
+                |r| {
+                    Ok(FileIdentity {
+                        device: r.get::<_, i64>(0)? as u64,
+                        inode: r.get::<_, i64>(1)? as u64,
+                        modified_ns: r.get(2)?,
+                    })
+                },
             )
             .optional()
             .map_err(|e| self.error(e))
@@ -520,6 +578,22 @@ impl Writer<'_> {
                 params![operation, text, now()],
             )
             .map(drop)
+    }
+
+    /// Records the identity of the file put in place at output path `relative`.
+    pub fn placed_file(&self, relative: &str, file: &FileIdentity) -> rusqlite::Result<()> {
+        self.tx
+            .execute(
+                "INSERT OR REPLACE INTO placed_files (path, device, inode, modified_ns) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    relative,
+                    file.device as i64,
+                    file.inode as i64,
+                    file.modified_ns
+                ],
+            )
+            .map(|_| ())
     }
 
     /// Records that output path `relative` belongs to input `id`; a path that another input

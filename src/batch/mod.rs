@@ -249,11 +249,14 @@ impl<'c> Batch<'c> {
         }
         let row = match fingerprinted {
             Ok(print) => {
-                let outputs_exist = previous.as_ref().is_some_and(|row| {
-                    row.outputs
-                        .iter()
-                        .all(|out| self.output_dir.join(out).is_file())
-                });
+                let outputs_exist = match &previous {
+                    Some(row) => row.outputs.iter().try_fold(true, |all, out| {
+                        Ok::<_, Error>(
+                            all && outputs::still_placed(&self.journal, &self.output_dir, out)?,
+                        )
+                    })?,
+                    None => false,
+                };
                 resume(
                     previous,
                     &key,

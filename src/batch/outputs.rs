@@ -4,7 +4,7 @@
 //! batches with different journals can share an output folder.
 
 use super::inputs::sha256_hex;
-use super::journal::Journal;
+use super::journal::{FileIdentity, Journal};
 use crate::error::{Code, Error, Result};
 use crate::files::{TempFile, extension, put_in_place};
 use std::path::{Path, PathBuf};
@@ -105,7 +105,9 @@ pub fn choose(
             let target = output_dir.join(name);
             let free = std::fs::symlink_metadata(&target).is_err();
             let own = owner == Some(input.id)
-                && (input.own.contains(&relative) || same_bytes(&target, file.path()));
+                && ((input.own.contains(&relative)
+                    && still_placed(journal, output_dir, &relative)?)
+                    || same_bytes(&target, file.path()));
             if !free && !own {
                 continue 'choices;
             }
@@ -124,6 +126,35 @@ pub fn choose(
             output_dir.display()
         ),
     ))
+}
+
+/// The identity of the regular file at `path`, not following a link.
+pub fn identity(path: &Path) -> Option<FileIdentity> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    let (device, inode) = crate::platform::files::identity(&meta);
+    let modified_ns = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| i64::try_from(since.as_nanos()).unwrap_or(i64::MAX));
+    meta.is_file().then_some(FileIdentity {
+        device,
+        inode,
+        modified_ns,
+    })
+}
+
+/// Whether the file at output path `relative` is still the one the batch put there: a regular
+/// file, the very one whose identity the journal recorded (a journal of an older version
+/// recorded none: any regular file). A name whose file was deleted, then taken by another
+/// batch sharing the folder, holds a file of another identity.
+pub fn still_placed(journal: &Journal, output_dir: &Path, relative: &str) -> Result<bool> {
+    let Some(found) = identity(&output_dir.join(relative)) else {
+        return Ok(false);
+    };
+    Ok(journal
+        .placed_file(relative)?
+        .is_none_or(|recorded| recorded == found))
 }
 
 /// Whether the regular files `a` and `b` hold the same bytes.

@@ -7,7 +7,7 @@
 //! the file system with an exclusive link, which another batch in the same folder cannot also
 //! win), and the input is `completed` only once every file is in place.
 
-use super::journal::{Row, now};
+use super::journal::{FileIdentity, Row, now};
 use super::outputs;
 use super::{Batch, Item, State};
 use crate::call::Call;
@@ -223,6 +223,8 @@ struct Scheduler<'b, 'c, 'o> {
     /// Each task id of the batch, with the input it belongs to: one task never completes two
     /// inputs.
     tasks: HashMap<String, usize>,
+    /// The identity of each output put in place since the last commit, recorded in the next.
+    placed: Vec<(String, FileIdentity)>,
     /// How many tasks may be open: `OPEN_TASKS_PER_JOB` times the jobs, cut to the tasks open
     /// when the service refuses a submission, and grown by one with each accepted one.
     window: usize,
@@ -295,6 +297,7 @@ impl<'b, 'c: 'o, 'o> Scheduler<'b, 'c, 'o> {
             fatal: None,
             not_found: HashMap::new(),
             tasks,
+            placed: Vec::new(),
             window: options.jobs * OPEN_TASKS_PER_JOB,
             refusals: 0,
         }
@@ -469,6 +472,12 @@ impl<'b, 'c: 'o, 'o> Scheduler<'b, 'c, 'o> {
                         .iter()
                         .filter_map(|n| outputs::relative_text(n).ok())
                         .collect();
+                    for name in &row.outputs {
+                        if let Some(identity) = outputs::identity(&self.batch.output_dir.join(name))
+                        {
+                            self.placed.push((name.clone(), identity));
+                        }
+                    }
                     row.finished_at = Some(now());
                 }
                 Err(error) => self.fail(index, &error),
@@ -493,20 +502,23 @@ impl<'b, 'c: 'o, 'o> Scheduler<'b, 'c, 'o> {
         };
         self.refusals = 0;
         self.window = (self.window + 1).min(self.options.jobs * OPEN_TASKS_PER_JOB);
-        if let Some(&other) = self.tasks.get(&task_id)
-            && other != index
-        {
+        let holder = match self.task_holder(index, &task_id) {
+            Ok(holder) => holder,
+            Err(error) => {
+                self.open -= 1;
+                return self.fail(index, &error);
+            }
+        };
+        if let Some(other) = holder {
             // A service that gives one id to two submissions: the task holds one document's
             // result, and the other input must not take it for its own.
             self.open -= 1;
-            let items = &self.batch.items;
             let error = Error::new(
                 Code::Protocol,
                 format!(
                     "the service answered the task id {task_id} for {}, the id it gave before for \
-                     {}: one task cannot hold the results of both",
-                    items[index].path.display(),
-                    items[other].path.display()
+                     {other}: one task cannot hold the results of both",
+                    self.batch.items[index].path.display(),
                 ),
             );
             return self.fail(index, &error);
@@ -528,6 +540,19 @@ impl<'b, 'c: 'o, 'o> Scheduler<'b, 'c, 'o> {
         let first = schedule.first_wait(self.options.poll.wait(1));
         self.schedules.insert(index, schedule);
         self.due.push(Reverse((started + first, index)));
+    }
+
+    /// The input other than `index` that `task_id` already belongs to: one of this run, or
+    /// one that the journal holds from an earlier run (with other inputs, or a resume).
+    fn task_holder(&self, index: usize, task_id: &str) -> Result<Option<String>> {
+        if let Some(&other) = self.tasks.get(task_id)
+            && other != index
+        {
+            return Ok(Some(self.batch.items[other].path.display().to_string()));
+        }
+        self.batch
+            .journal
+            .task_holder(task_id, self.batch.items[index].row.id)
     }
 
     /// A submission that failed: back in the queue when the service took nothing and may take
@@ -740,9 +765,10 @@ impl<'b, 'c: 'o, 'o> Scheduler<'b, 'c, 'o> {
         indexes: &[usize],
         claims: &[(usize, Vec<PathBuf>)],
     ) -> Result<()> {
-        if indexes.is_empty() && claims.is_empty() {
+        if indexes.is_empty() && claims.is_empty() && self.placed.is_empty() {
             return Ok(());
         }
+        let placed = std::mem::take(&mut self.placed);
         let items = &self.batch.items;
         let rows: Vec<&Row> = indexes.iter().map(|&i| &items[i].row).collect();
         let claimed: Vec<(String, i64)> = claims
@@ -760,6 +786,9 @@ impl<'b, 'c: 'o, 'o> Scheduler<'b, 'c, 'o> {
             }
             for (name, id) in &claimed {
                 w.claim_output(name, *id)?;
+            }
+            for (name, file) in &placed {
+                w.placed_file(name, file)?;
             }
             Ok(())
         });
