@@ -136,7 +136,9 @@ pub fn identity(path: &Path) -> Option<FileIdentity> {
         .modified()
         .ok()?
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| i64::try_from(since.as_nanos()).unwrap_or(i64::MAX));
+        .map_or(0, |since| {
+            i64::try_from(since.as_nanos()).unwrap_or(i64::MAX)
+        });
     meta.is_file().then_some(FileIdentity {
         device,
         inode,
