@@ -433,3 +433,40 @@ fn a_document_refused_for_its_size_after_100_continue_fails_without_a_possible_d
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_submission_refused_with_401_or_403_is_no_possible_duplicate() {
+    // A refusal before acceptance makes no task: the input stays queued, uncounted, also for a
+    // body large enough to wait for `100 Continue` (the refusal comes instead).
+    for (status, size) in [(401, 0), (403, 0), (401, 5 << 20), (403, 5 << 20)] {
+        let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "0"]);
+        // The POST, and its retry with a fresh token.
+        emulator.fault(
+            serde_json::json!({"path": "/v5.0/ocr/RecognizePdf", "method": "POST",
+            "kind": "status", "status": status, "count": 2}),
+        );
+        let client = Client::demo(&emulator);
+        let dir = scratch_dir("batch-refused-submission");
+        let docs = dir.join("docs");
+        std::fs::create_dir_all(&docs).unwrap();
+        let mut document = small_pdf(0);
+        document.resize(document.len().max(size), b'%');
+        std::fs::write(docs.join("doc.pdf"), document).unwrap();
+        let batch = Batch::open(&client, &dir.join("out")).unwrap();
+        batch.add_folder(&docs, TEXT).unwrap();
+        let (code, _) = batch.run(1, &Options::fast(10, 10_000));
+        let point = format!("HTTP {status}, {size} bytes");
+        assert_eq!(code, OCR_ERR_UNAUTHORIZED, "{point}: {}", last_error());
+        assert_eq!(batch.state(0), OCR_BATCH_QUEUED, "{point}");
+        assert_eq!(batch.possible_duplicates(0), 0, "{point}");
+        assert_eq!(emulator.stats()["tasks_submitted"], 0, "{point}");
+
+        let (code, _) = batch.run(1, &Options::fast(10, 10_000));
+        assert_code(code, OCR_OK);
+        assert_eq!(batch.state(0), OCR_BATCH_COMPLETED, "{point}");
+        assert_eq!(batch.possible_duplicates(0), 0, "{point}");
+        assert_eq!(emulator.stats()["tasks_submitted"], 1, "{point}");
+        drop(batch);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

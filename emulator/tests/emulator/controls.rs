@@ -374,6 +374,7 @@ fn reset_forgets_everything() {
         emulator.stats(),
         json!({"requests": 0, "by_route": {}, "token_requests": 0,
                "rate_limited": 0, "open_task_limited": 0, "discarded_bytes": 0,
+               "tasks_submitted": 0,
                "connections_open": 1, "connections_max": 1, "connections_total": 0,
                "tls_handshakes": 0, "tls_handshake_failures": 0})
     );
@@ -410,5 +411,10 @@ fn discard_bodies_counts_a_submission_and_throws_it_away_unread() {
         emulator.stats()["discarded_bytes"],
         300,
         "a refused body is not counted"
+    );
+    assert_eq!(
+        emulator.stats()["tasks_submitted"],
+        1,
+        "a refused submission made no task"
     );
 }
