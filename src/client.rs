@@ -295,7 +295,7 @@ impl Client {
                 &settings,
                 call,
             );
-            self.flow.record(admission, outcome_of(&exchanged, call));
+            let next_slot = self.flow.record(admission, outcome_of(&exchanged, call));
             let response = exchanged.map_err(|e| match &proxy {
                 Some(proxy) if e.code() == Code::Network => {
                     e.map_message(|m| format!("{m} (through the proxy {proxy})"))
@@ -319,7 +319,12 @@ impl Client {
                 });
                 continue;
             }
-            return Err(http::status_error(request, response, call));
+            let mut error = http::status_error(request, response, call);
+            if status.as_u16() == 429 {
+                // The budget knows how long the rate limit asks for, to the millisecond.
+                error.retry_after = Some(next_slot);
+            }
+            return Err(error);
         }
     }
 
@@ -417,7 +422,11 @@ fn outcome_of(exchanged: &Result<Response<ureq::Body>>, call: &Call) -> Outcome 
     match exchanged {
         Ok(response) => match response.status().as_u16() {
             200..=299 => Outcome::Success,
-            429 | 503 => Outcome::Throttled(http::parse_retry_after(http::header_text(
+            429 => Outcome::Limited(http::parse_retry_after(http::header_text(
+                response,
+                header::RETRY_AFTER,
+            ))),
+            503 => Outcome::Throttled(http::parse_retry_after(http::header_text(
                 response,
                 header::RETRY_AFTER,
             ))),
