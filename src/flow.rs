@@ -3,16 +3,19 @@
 //!
 //! - **Rate.** The client starts unlimited, or at its maximum rate (`ocr_client_set_max_rate`).
 //!   A rate of r requests per second lets at most ⌊r⌋ requests go in any second (under one per
-//!   second: one in any 1 / r seconds), plus `WINDOW_GUARD`, counted by when they were sent: the
-//!   sliding window that rate limiters keep, so a client held at a server's limit never passes
-//!   it, not even in a burst (a token bucket holding one second's worth lets twice the rate into
-//!   some second).
-//! - **A `429` teaches the limit.** The client's requests that the server accepted in the
-//!   second (and guard) before one it refused are what the server's window held, or more: the
-//!   rate becomes that many per second (one less if the rate was that already) and is held there, growing by one
-//!   request per second every `LIMIT_PROBE_SPACING` without a `429`, instead of probing past it.
-//!   A refused request takes no place in the window, and the answers to requests sent before the
-//!   rate was last set, or more than `NEWS_FOR` before the answer, are no news.
+//!   second: one in any 1 / r seconds), plus `WINDOW_GUARD`: the sliding window that rate
+//!   limiters keep, so a client held at a server's limit never passes it, not even in a burst (a
+//!   token bucket holding one second's worth lets twice the rate into some second). A request
+//!   holds its place from when it is let through until a second after its answer came back:
+//!   the server counted it at some moment in between, so however late a request reaches the
+//!   server (a new connection, a thread that lost the CPU), the window never overlaps it.
+//! - **A `429` teaches the limit.** The client's requests in flight or answered (not refused)
+//!   since a second (and guard) before one that was refused are what the server's window held,
+//!   or more: the rate becomes that many per second (one less if the rate was that already) and
+//!   is held there, growing by one request per second every `LIMIT_PROBE_SPACING` without a
+//!   `429`, instead of probing past it. Those counted in flight that come back refused are taken
+//!   off again. A refused request takes no place in the window, and the answers to requests
+//!   sent before the rate was last set, or more than `NEWS_FOR` before the answer, are no news.
 //! - **A `503` cuts the rate (AIMD)** to `DECREASE` times the rate sent over the last second
 //!   (at least `SLOWEST_RATE`), at most once a `CUT_SPACING`; every second without throttling
 //!   adds `RECOVERY_SHARE` of the rate before the cut (at least `INCREASE_PER_SECOND`) requests
@@ -129,9 +132,11 @@ struct State {
     /// When the rate was last set by a `429` or `503`.
     cut_at: Instant,
     raised: Instant,
-    /// When the requests of the last `WINDOW` + `NEWS_FOR` (longer for a rate under one per
-    /// second) were let through, oldest first, except those refused with a `429`.
-    sent: VecDeque<Instant>,
+    /// Requests let through and not answered yet.
+    in_flight: usize,
+    /// When the answers of the last `WINDOW` + `WINDOW_GUARD` + `NEWS_FOR` (longer for a rate
+    /// under one per second) came back, oldest first, except `429`s (no place in the window).
+    answered: VecDeque<Instant>,
     paused_until: Option<Instant>,
     quota: u32,
     breaker: bool,
@@ -152,21 +157,35 @@ impl Default for Flow {
     }
 }
 
-/// The requests that a `429` showed the server's window to hold: those let through from
-/// `from` (`None`: since ever) to `to` and not refused, `held` of them.
+/// The requests that a `429` at `at` showed the server's window to hold, `held` of them.
 #[derive(Debug)]
 struct Counted {
-    from: Option<Instant>,
-    to: Instant,
+    at: Instant,
     held: f64,
 }
 
 /// A request let through: when, and whether as the breaker's probe.
-#[must_use]
 #[derive(Debug)]
-pub struct Admission {
+struct Admission {
     probe: bool,
     sent: Instant,
+}
+
+/// A request let through by [`Flow::admit`], to be given back with [`Flow::record`]; dropped
+/// unrecorded (a panic in between), it stops counting as in flight all the same.
+#[must_use]
+#[derive(Debug)]
+pub struct Ticket<'a> {
+    flow: &'a Flow,
+    admission: Option<Admission>,
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        if let Some(admission) = self.admission.take() {
+            self.flow.lock().abandon(&admission);
+        }
+    }
 }
 
 /// What the budget says to a request now.
@@ -200,13 +219,18 @@ impl Flow {
 
     /// Waits until the budget lets one request through, at most until the call's deadline;
     /// fails at once while the breaker is open (unless this request is its probe).
-    pub fn admit(&self, call: &Call) -> Result<Admission> {
+    pub fn admit(&self, call: &Call) -> Result<Ticket<'_>> {
         loop {
             call.check()?;
             let wait = {
                 let mut state = self.lock();
                 match state.admit(Instant::now())? {
-                    Decision::Go(admission) => return Ok(admission),
+                    Decision::Go(admission) => {
+                        return Ok(Ticket {
+                            flow: self,
+                            admission: Some(admission),
+                        });
+                    }
                     Decision::Wait(wait) => wait,
                 }
             };
@@ -222,13 +246,19 @@ impl Flow {
         }
     }
 
-    /// Learns from the outcome of a request that [`Flow::admit`] let through. Answers how long
-    /// from now until the budget lets the next request go (the wait a `429` asks for).
-    pub fn record(&self, admission: Admission, outcome: Outcome) -> Duration {
-        let mut state = self.lock();
-        let now = Instant::now();
-        state.record(admission, outcome, now);
-        state.wait(now)
+    /// Learns from the outcome of a request that [`Flow::admit`] let through.
+    pub fn record(&self, mut ticket: Ticket, outcome: Outcome) {
+        if let Some(admission) = ticket.admission.take() {
+            let mut state = self.lock();
+            let now = Instant::now();
+            state.record(admission, outcome, now);
+        }
+    }
+
+    /// How long from now until the budget lets the next request go: the wait that a `429`
+    /// asks for, known better here than its whole-second `Retry-After` says.
+    pub fn next_slot(&self) -> Duration {
+        self.lock().wait(Instant::now())
     }
 
     /// Takes the cost of a retry of `error` from the quota; false (nothing taken) when the
@@ -286,7 +316,8 @@ impl State {
             cut_from: 0.0,
             cut_at: now,
             raised: now,
-            sent: VecDeque::new(),
+            in_flight: 0,
+            answered: VecDeque::new(),
             paused_until: None,
             quota: RETRY_QUOTA,
             breaker: true,
@@ -315,7 +346,7 @@ impl State {
         }
         self.probing |= probe;
         self.stats.requests += 1;
-        self.sent.push_back(now);
+        self.in_flight += 1;
         Ok(Decision::Go(Admission { probe, sent: now }))
     }
 
@@ -325,27 +356,33 @@ impl State {
         let (count, span) = self.rate.map_or((usize::MAX, Duration::ZERO), window);
         let keep = span.max(WINDOW + WINDOW_GUARD + NEWS_FOR);
         let old = self
-            .sent
+            .answered
             .partition_point(|&at| now.saturating_duration_since(at) >= keep);
-        self.sent.drain(..old);
+        self.answered.drain(..old);
         if let Some(until) = self.paused_until
             && now < until
         {
             return until - now;
         }
         let first_inside = self
-            .sent
+            .answered
             .partition_point(|&at| now.saturating_duration_since(at) >= span);
-        if self.sent.len() - first_inside < count {
+        let inside = self.answered.len() - first_inside;
+        if self.in_flight.saturating_add(inside) < count {
             return Duration::ZERO;
         }
-        let frees = self.sent[self.sent.len() - count].checked_add(span);
+        if self.in_flight >= count {
+            // Only an answer frees a place: look again shortly.
+            return WINDOW_GUARD;
+        }
+        let frees = self.answered[self.answered.len() - (count - self.in_flight)].checked_add(span);
         frees.map_or(Duration::MAX, |at| at.saturating_duration_since(now))
     }
 
     fn record(&mut self, admission: Admission, outcome: Outcome, now: Instant) {
-        if admission.probe {
-            self.probing = false;
+        self.abandon(&admission);
+        if !matches!(outcome, Outcome::Limited(_)) {
+            self.answered.push_back(now);
         }
         match outcome {
             Outcome::Success => {
@@ -360,18 +397,15 @@ impl State {
             }
             Outcome::Limited(retry_after) => {
                 self.stats.throttled += 1;
-                self.forget(admission.sent);
-                let from = admission.sent.checked_sub(WINDOW + WINDOW_GUARD);
-                let held = self.held_since(from);
+                let held = self.held_since(admission.sent.checked_sub(WINDOW + WINDOW_GUARD));
                 let news = admission.sent >= self.cut_at
                     && now.saturating_duration_since(admission.sent) <= NEWS_FOR;
                 if news && held > 0 {
-                    self.learn_limit(from, held, now);
+                    self.learn_limit(held, now);
                 } else if let Some(counted) = &mut self.counted
-                    && counted.from.is_none_or(|from| from <= admission.sent)
-                    && admission.sent < counted.to
+                    && admission.sent < counted.at
                 {
-                    // Counted as accepted when the limit was learned, and refused after all.
+                    // In flight when the limit was learned, so counted, and refused after all.
                     counted.held = (counted.held - 1.0).max(SLOWEST_RATE);
                     let held = counted.held;
                     self.rate = self.rate.map(|rate| rate.min(held));
@@ -408,28 +442,28 @@ impl State {
         }
     }
 
-    /// Takes a refused request out of the record: it holds no slot of the server's window.
-    fn forget(&mut self, sent: Instant) {
-        let at = self.sent.partition_point(|&t| t < sent);
-        if self.sent.get(at) == Some(&sent) {
-            self.sent.remove(at);
+    /// A request let through is no longer in flight (answered, or given up without an answer).
+    fn abandon(&mut self, admission: &Admission) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if admission.probe {
+            self.probing = false;
         }
     }
 
-    /// The requests let through since `from` (`None`: since ever) and not refused: in flight
-    /// or accepted.
+    /// The requests in flight, and those answered since `from` (`None`: since ever) and not
+    /// refused: the server counted each at some moment after it was sent and before its answer.
     fn held_since(&self, from: Option<Instant>) -> usize {
-        let start = from.map_or(0, |from| self.sent.partition_point(|&t| t < from));
-        self.sent.len() - start
+        let start = from.map_or(0, |from| self.answered.partition_point(|&t| t < from));
+        self.in_flight + self.answered.len() - start
     }
 
-    /// After a `429` that is news (`held`: the requests let through since `from`, a second and
-    /// the guard before the refused one, and not refused; at least one): the server's window
-    /// held at most these when it refused it; the rate becomes that many, or one less than the
-    /// rate in force when that was no more. Those still in flight are counted, and taken off
-    /// again if they come back refused. (With none of the client's requests in the server's
-    /// window, others filled it: that teaches no rate, and its `Retry-After` holds in full.)
-    fn learn_limit(&mut self, from: Option<Instant>, held: usize, now: Instant) {
+    /// After a `429` that is news (`held`: the requests in flight or answered since a second
+    /// and the guard before the refused one was sent, and not refused; at least one): the
+    /// server's window held at most these when it refused it; the rate becomes that many, or
+    /// one less than the rate in force when that was no more. Those in flight that come back
+    /// refused are taken off again. (With none of the client's requests in the server's window,
+    /// others filled it: that teaches no rate, and its `Retry-After` holds in full.)
+    fn learn_limit(&mut self, held: usize, now: Instant) {
         let held = held as f64;
         let rate = match self.rate {
             Some(rate) if held >= rate => (rate - 1.0).max(SLOWEST_RATE),
@@ -440,11 +474,7 @@ impl State {
         }
         self.rate = Some(rate);
         self.learned = true;
-        self.counted = Some(Counted {
-            from,
-            to: now,
-            held,
-        });
+        self.counted = Some(Counted { at: now, held });
         self.cut_from = rate;
         self.cut_at = now;
         self.raised = now;
@@ -453,15 +483,9 @@ impl State {
         });
     }
 
-    /// The requests let through over the last second.
+    /// The requests in flight or answered (not refused) over the last second.
     fn sent_rate(&self, now: Instant) -> f64 {
-        let inside = self
-            .sent
-            .iter()
-            .rev()
-            .take_while(|&&at| now.saturating_duration_since(at) <= WINDOW)
-            .count();
-        inside as f64
+        self.held_since(now.checked_sub(WINDOW)) as f64
     }
 
     /// After a `503`: the rate cut to `DECREASE` times what was sent over the last second.
@@ -559,7 +583,7 @@ impl State {
 mod tests {
     use super::*;
 
-    fn admitted(flow: &Flow) -> Admission {
+    fn admitted(flow: &Flow) -> Ticket<'_> {
         flow.admit(&Call::default()).unwrap()
     }
 
@@ -611,11 +635,13 @@ mod tests {
 
     /// `threads` threads making requests until `wanted` succeeded, against `limiter`, on a fake
     /// clock of 1 ms steps: each request reaches the server 0 to 14 ms after it was let through
-    /// (a fixed pseudo-random sequence), in that order, and is answered 2 ms later; a thread
-    /// retries a 429 after the wait the budget answers, as the client does.
+    /// (a fixed pseudo-random sequence; a thread's first one 40 ms more, for a new connection),
+    /// in that order, and is answered 2 ms later; a thread retries a 429 after the wait the
+    /// budget answers, as the client does.
     fn simulate(state: &mut State, limiter: &mut Limiter, threads: usize, wanted: u32) -> Run {
         let t0 = Instant::now();
         let mut ready = vec![Some(t0); threads];
+        let mut connected = vec![false; threads];
         let mut arriving: Vec<(Instant, Admission, usize)> = Vec::new();
         let mut answering: Vec<(Instant, Outcome, Admission, usize)> = Vec::new();
         let (mut sent, mut refused, mut succeeded, mut seed) = (0, 0, 0, 7u64);
@@ -647,7 +673,9 @@ mod tests {
                     seed = seed
                         .wrapping_mul(6364136223846793005)
                         .wrapping_add(1442695040888963407);
-                    arriving.push((now + ms((seed >> 33) % 15), admission, thread));
+                    let connecting = if connected[thread] { 0 } else { 40 };
+                    connected[thread] = true;
+                    arriving.push((now + ms((seed >> 33) % 15 + connecting), admission, thread));
                     ready[thread] = None;
                     sent += 1;
                 }
@@ -699,10 +727,10 @@ mod tests {
         );
         assert_eq!(state.rate, Some(50.0), "what the server accepted");
         assert_eq!(state.stats.throttled, 1);
-        // Not a second from the answer: until the first of the 50 is a second (and the
-        // guard) old, when the server's window has room.
+        // Not a second from the answer: until a second (and the guard) after the first of the
+        // 50 was answered, when the server's window has room.
         let now = t0 + ms(101);
-        assert_eq!(state.wait(now), (t0 + WINDOW + WINDOW_GUARD) - now);
+        assert_eq!(state.wait(now), (t0 + ms(1) + WINDOW + WINDOW_GUARD) - now);
         // Then the window lets one through per slot that frees, never 51 in a second.
         let mut times = Vec::new();
         let mut at = now;
@@ -721,15 +749,11 @@ mod tests {
             assert!(inside <= 50, "{inside} in the second from {:?}", start - t0);
         }
         assert!(times.len() >= 190, "{} in 4 s", times.len());
-        // A stale 429 (for a request sent before the rate was learned) that was counted then
-        // takes one off; one sent before what was counted changes nothing.
+        // A stale 429 (for a request sent before the rate was learned, so counted in flight
+        // then) takes one off.
         let mut stale = go(&mut state, at + WINDOW);
         stale.sent = t0 + ms(99);
         state.record(stale, Outcome::Limited(None), at + WINDOW);
-        assert_eq!(state.rate, Some(49.0));
-        let mut older = go(&mut state, at + 2 * WINDOW);
-        older.sent = t0.checked_sub(Duration::from_secs(2)).unwrap();
-        state.record(older, Outcome::Limited(None), at + 2 * WINDOW);
         assert_eq!(state.rate, Some(49.0));
     }
 
