@@ -5,10 +5,12 @@
 //!   A rate of r requests per second lets at most ⌊r⌋ requests go in any second (under one per
 //!   second: one in any 1 / r seconds), plus `WINDOW_GUARD`: the sliding window that rate
 //!   limiters keep, so a client held at a server's limit never passes it, not even in a burst (a
-//!   token bucket holding one second's worth lets twice the rate into some second). A request
-//!   holds its place from when it is let through until a second after its answer came back:
-//!   the server counted it at some moment in between, so however late a request reaches the
-//!   server (a new connection, a thread that lost the CPU), the window never overlaps it.
+//!   token bucket holding one second's worth lets twice the rate into some second). Under a
+//!   limit learned from a `429`, a request holds its place from when it is let through until a
+//!   second after its answer came back: the server counted it at some moment in between, so
+//!   however late a request reaches the server (a new connection, a thread that lost the CPU),
+//!   the window never overlaps it. (Under a maximum rate or a `503` cut, a second from when it
+//!   was let through, like a plain rate.)
 //! - **A `429` teaches the limit.** The client's requests in flight or answered (not refused)
 //!   since a second (and guard) before one that was refused are what the server's window held,
 //!   or more: the rate becomes that many per second (one less if the rate was that already) and
@@ -17,7 +19,7 @@
 //!   off again. A refused request takes no place in the window, and the answers to requests
 //!   sent before the rate was last set, or more than `NEWS_FOR` before the answer, are no news.
 //! - **A `503` cuts the rate (AIMD)** to `DECREASE` times the rate sent over the last second
-//!   (at least `SLOWEST_RATE`), at most once a `CUT_SPACING`; every second without throttling
+//!   (at least `SLOWEST_RATE`), at most once a `CUT_SPACING`, and one request may go at once; every second without throttling
 //!   adds `RECOVERY_SHARE` of the rate before the cut (at least `INCREASE_PER_SECOND`) requests
 //!   per second up to `PLATEAU` of that rate, then `INCREASE_PER_SECOND`, until the maximum (or,
 //!   for an unlimited client, twice the rate of the last cut, where it is unlimited again).
@@ -134,8 +136,10 @@ struct State {
     raised: Instant,
     /// Requests let through and not answered yet.
     in_flight: usize,
-    /// When the answers of the last `WINDOW` + `WINDOW_GUARD` + `NEWS_FOR` (longer for a rate
-    /// under one per second) came back, oldest first, except `429`s (no place in the window).
+    /// Where the places in the window of the requests answered over the last `WINDOW` +
+    /// `WINDOW_GUARD` + `NEWS_FOR` (longer for a rate under one per second) began (at their
+    /// answer under a learned limit, else at their sending), oldest first; `429`s and failures
+    /// hold none.
     answered: VecDeque<Instant>,
     paused_until: Option<Instant>,
     quota: u32,
@@ -381,8 +385,17 @@ impl State {
 
     fn record(&mut self, admission: Admission, outcome: Outcome, now: Instant) {
         self.abandon(&admission);
-        if !matches!(outcome, Outcome::Limited(_)) {
-            self.answered.push_back(now);
+        // A request refused by the rate limit, or not served at all (no connection, a 5xx
+        // other than 503), holds no place in the window. Under a learned limit a place lasts
+        // from the answer, so that no request reaching the server late overlaps the server's
+        // window; otherwise from the sending, as a plain rate spaces requests.
+        if matches!(
+            outcome,
+            Outcome::Success | Outcome::Neutral | Outcome::Throttled(_)
+        ) {
+            let from = if self.learned { now } else { admission.sent };
+            let at = self.answered.partition_point(|&t| t <= from);
+            self.answered.insert(at, from);
         }
         match outcome {
             Outcome::Success => {
@@ -472,6 +485,16 @@ impl State {
         if self.rate.is_some_and(|old| rate >= old) {
             return;
         }
+        if !self.learned {
+            // Places so far began at the sending; the learned window counts from the answers,
+            // which came at the latest now.
+            let recent = self.answered.len()
+                - self.answered.partition_point(|&t| {
+                    now.saturating_duration_since(t) >= WINDOW + WINDOW_GUARD
+                });
+            self.answered.clear();
+            self.answered.extend(std::iter::repeat_n(now, recent));
+        }
         self.rate = Some(rate);
         self.learned = true;
         self.counted = Some(Counted { at: now, held });
@@ -502,6 +525,9 @@ impl State {
             self.rate = Some(rate);
             self.learned = false;
             self.raised = now;
+            // The window starts afresh: one request may go at once (after any Retry-After),
+            // the next ones at the new rate.
+            self.answered.clear();
             log(Level::Info, || {
                 format!("the service is overloaded: the client slows to {rate:.1} requests/s")
             });
@@ -727,10 +753,10 @@ mod tests {
         );
         assert_eq!(state.rate, Some(50.0), "what the server accepted");
         assert_eq!(state.stats.throttled, 1);
-        // Not a second from the answer: until a second (and the guard) after the first of the
-        // 50 was answered, when the server's window has room.
+        // A second (and the guard) after the 50 answers, which came at the latest now (their
+        // places began at their sending until a limit was learned).
         let now = t0 + ms(101);
-        assert_eq!(state.wait(now), (t0 + ms(1) + WINDOW + WINDOW_GUARD) - now);
+        assert_eq!(state.wait(now), WINDOW + WINDOW_GUARD);
         // Then the window lets one through per slot that frees, never 51 in a second.
         let mut times = Vec::new();
         let mut at = now;
@@ -749,11 +775,31 @@ mod tests {
             assert!(inside <= 50, "{inside} in the second from {:?}", start - t0);
         }
         assert!(times.len() >= 190, "{} in 4 s", times.len());
+        // The next request (the rate grew to 50.39), refused with `Retry-After: 1`: 50 others
+        // held a place since a second and the guard before it, so the rate becomes 50, and the
+        // client waits only until a place is a second (and the guard) past its answer.
+        let mut at = at;
+        let refused = loop {
+            if let Decision::Go(admission) = state.admit(at).unwrap() {
+                break admission;
+            }
+            at += ms(1);
+        };
+        state.record(
+            refused,
+            Outcome::Limited(Some(Duration::from_secs(1))),
+            at + ms(1),
+        );
+        assert_eq!(state.rate, Some(50.0));
+        let wait = state.wait(at + ms(1));
+        let oldest = times[times.len() - 50];
+        assert_eq!(wait, (oldest + WINDOW + WINDOW_GUARD) - (at + ms(1)));
+        assert!(wait < ms(100), "{wait:?}");
         // A stale 429 (for a request sent before the rate was learned, so counted in flight
         // then) takes one off.
-        let mut stale = go(&mut state, at + WINDOW);
-        stale.sent = t0 + ms(99);
-        state.record(stale, Outcome::Limited(None), at + WINDOW);
+        let mut stale = go(&mut state, at + 2 * WINDOW);
+        stale.sent = at;
+        state.record(stale, Outcome::Limited(None), at + 2 * WINDOW);
         assert_eq!(state.rate, Some(49.0));
     }
 
