@@ -357,8 +357,9 @@ impl State {
     /// How long until a request may go: the pause of a `Retry-After`, then room in the window
     /// of the rate.
     fn wait(&mut self, now: Instant) -> Duration {
-        let (count, span) = self.rate.map_or((usize::MAX, Duration::ZERO), window);
-        let keep = span.max(WINDOW + WINDOW_GUARD + NEWS_FOR);
+        let window = self.rate.map(window);
+        let keep = window.map_or(Duration::ZERO, |(_, span)| span);
+        let keep = keep.max(WINDOW + WINDOW_GUARD + NEWS_FOR);
         let old = self
             .answered
             .partition_point(|&at| now.saturating_duration_since(at) >= keep);
@@ -368,6 +369,9 @@ impl State {
         {
             return until - now;
         }
+        let Some((count, span)) = window else {
+            return Duration::ZERO;
+        };
         let first_inside = self
             .answered
             .partition_point(|&at| now.saturating_duration_since(at) >= span);
@@ -778,7 +782,6 @@ mod tests {
         // The next request (the rate grew to 50.39), refused with `Retry-After: 1`: 50 others
         // held a place since a second and the guard before it, so the rate becomes 50, and the
         // client waits only until a place is a second (and the guard) past its answer.
-        let mut at = at;
         let refused = loop {
             if let Decision::Go(admission) = state.admit(at).unwrap() {
                 break admission;
