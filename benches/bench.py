@@ -13,7 +13,10 @@
                                 the time-to-result table)
 
 Every figure is a ratio against a baseline measured in the same run: fetches against
-`curl -s -o /dev/null` on the same URL, polls against a raw-socket loop sending the same request,
+`curl -s -o /dev/null` on the same URL, polls against a raw-socket loop sending the same request
+(wall time, the thread's CPU time, and user-space instructions per request counted by callgrind,
+`--toggle-collect` on each loop's block function of bench_client.c, which a busy machine does
+not change; not with --smoke or without valgrind),
 poll_many against the time the tasks take to complete plus the requests' own cost. Wall times are
 medians over interleaved rounds; peak RSS is each process's maximum resident set (wait4).
 
@@ -393,10 +396,10 @@ def bench_polls(args, emulator, token, binary):
         f"instructions/request | instructions {column} |",
         "|---|---|---|---|---|---|---|",
         f"| {raw_name} | {statistics.median(raws):.1f} | 1.00 | {statistics.median(raw_cpus):.1f} | 1.00 | "
-        f"{raw_ir or 0:,.0f} | 1.00 |",
+        f"{f'{raw_ir:,.0f}' if raw_ir else '-'} | 1.00 |",
         f"| ocrcloud `ocr_fetch_result` | {statistics.median(ours):.1f} | {statistics.median(ratios):.2f} | "
-        f"{statistics.median(our_cpus):.1f} | {statistics.median(cpu_ratios):.2f} | {our_ir or 0:,.0f} | "
-        f"{our_ir / raw_ir if raw_ir else 0:.2f} |",
+        f"{statistics.median(our_cpus):.1f} | {statistics.median(cpu_ratios):.2f} | "
+        f"{f'{our_ir:,.0f}' if raw_ir else '-'} | {f'{our_ir / raw_ir:.2f}' if raw_ir else '-'} |",
     ], statistics.median(ours) / 1e6
 
 
@@ -720,7 +723,7 @@ def bench_flow(args, target, emulator_binary, baseline):
 
 
 # The headings of the parts that `--record --only PART` replaces alone in RESULTS.md.
-SECTIONS = {"many": "## Many tasks", "schedule": "## Time to result"}
+SECTIONS = {"many": "## Many tasks", "schedule": "## Time to result", "flow": "## Flow control"}
 
 
 def schedule_arg(text):
@@ -823,7 +826,7 @@ def main():
         tables.append(bench_upload(args, binary, target, emulator_binary))
     if not args.only or args.only == "flow":
         baseline = None if args.no_baseline else build_baseline(args.no_build)
-        tables.append(bench_flow(args, target, emulator_binary, baseline))
+        tables.append([SECTIONS["flow"], ""] + bench_flow(args, target, emulator_binary, baseline))
     if not args.only or args.only == "batch":
         tables.append(["## Batch", ""] + bench_batch(args, ROOT, target, Emulator))
     if not args.only or args.only == "many":
