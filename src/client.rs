@@ -236,8 +236,11 @@ impl Client {
         http::check_no_encoding(&response, url)?;
         // Kept for a message only when it is not JSON (the body goes to the parser).
         let content_type = http::header_text(&response, header::CONTENT_TYPE);
-        let not_json =
-            !content_type.is_empty() && !content_type.to_ascii_lowercase().contains("json");
+        let not_json = !content_type.is_empty()
+            && !content_type
+                .as_bytes()
+                .windows(4)
+                .any(|word| word.eq_ignore_ascii_case(b"json"));
         let content_type = if not_json {
             content_type.to_string()
         } else {
@@ -332,7 +335,12 @@ impl Client {
                 });
                 continue;
             }
-            return Err(http::status_error(request, response, call));
+            let mut error = http::status_error(request, response, call);
+            if status.as_u16() == 429 {
+                // The budget knows how long the rate limit asks for, to the millisecond.
+                error.retry_after = Some(self.flow.next_slot());
+            }
+            return Err(error);
         }
     }
 
@@ -416,16 +424,20 @@ impl Client {
         Ok((answer.access_token, answer.expires_in))
     }
 
-    /// `{base}/v5.0/ocr/{path}` with the id percent-encoded as the query.
+    /// `{base}/v5.0/ocr/{path}` with the id percent-encoded as the query (built on every
+    /// request, so without the formatting machinery).
     fn task_url(&self, path: &str, task_id: Option<&str>) -> String {
-        match task_id {
-            Some(id) => format!(
-                "{}/v5.0/ocr/{path}?id={}",
-                self.base_url,
-                utf8_percent_encode(id, QUERY_VALUE)
-            ),
-            None => format!("{}/v5.0/ocr/{path}", self.base_url),
+        const OCR: &str = "/v5.0/ocr/";
+        let query = task_id.map_or(0, |id| "?id=".len() + 3 * id.len());
+        let mut url = String::with_capacity(self.base_url.len() + OCR.len() + path.len() + query);
+        url.push_str(&self.base_url);
+        url.push_str(OCR);
+        url.push_str(path);
+        if let Some(id) = task_id {
+            url.push_str("?id=");
+            url.extend(utf8_percent_encode(id, QUERY_VALUE));
         }
+        url
     }
 }
 
@@ -435,7 +447,11 @@ fn outcome_of(exchanged: &Result<Response<ureq::Body>>, call: &Call) -> Outcome 
     match exchanged {
         Ok(response) => match response.status().as_u16() {
             200..=299 => Outcome::Success,
-            429 | 503 => Outcome::Throttled(http::parse_retry_after(http::header_text(
+            429 => Outcome::Limited(http::parse_retry_after(http::header_text(
+                response,
+                header::RETRY_AFTER,
+            ))),
+            503 => Outcome::Throttled(http::parse_retry_after(http::header_text(
                 response,
                 header::RETRY_AFTER,
             ))),

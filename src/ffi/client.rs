@@ -279,13 +279,19 @@ pub unsafe extern "C" fn ocr_submit(
 }
 
 /// The most requests per second the client sends, all threads and `ocr_poll_many` workers
-/// together; 0: unlimited (the default). Either way the rate adapts: a `429` or `503` cuts it
-/// to 0.8 times the rate sent over the last second (at least 0.5 per second), at most once a
-/// second, and each second without throttling adds a tenth of the rate before the cut (at least
-/// one request per second) up to 95% of it, then one request per second, up to this maximum (for
-/// an unlimited client, up to twice the rate of the last cut, where it is unlimited again). A `Retry-After` makes
-/// the whole client wait. Waiting for the budget ends at each call's deadline and cancel. A
-/// negative, infinite or NaN rate is `OCR_ERR_INVALID_ARGUMENT`. Thread-safe.
+/// together; 0: unlimited (the default). A rate of r lets at most floor(r) requests go in any
+/// second (plus 20 ms; under 1: one in 1/r seconds). Either way the rate adapts: a `429` sets
+/// it to the requests the server accepted in the second before the refused one (one less if it
+/// was there already) and holds it, adding one request per second every 10 s without a `429`; a
+/// `503` cuts it to 0.8 times the rate sent over the last second (at least 0.5 per second), at
+/// most once a second, and each second without throttling adds a tenth of the rate before the
+/// cut (at least one request per second) up to 95% of it, then one request per second; never
+/// above this maximum (for an unlimited client, up to twice the rate of the last cut, where it
+/// is unlimited again). A `Retry-After` makes the whole client wait; after a `429`, one second
+/// of it less (its whole seconds round up the real wait) when the client's own requests fill
+/// the server's window, whose room the rate then waits for. Waiting for the budget ends at each
+/// call's deadline and cancel. A negative, infinite or NaN rate is `OCR_ERR_INVALID_ARGUMENT`.
+/// Thread-safe.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocr_client_set_max_rate(
     client: *mut ocr_client,
