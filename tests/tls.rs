@@ -637,3 +637,24 @@ fn a_413_after_100_continue_over_tls_is_too_large_and_makes_no_task() {
     );
     assert!(!last_error().contains("task may exist"), "{}", last_error());
 }
+
+#[test]
+fn a_413_over_tls_from_a_server_that_stops_reading_is_too_large() {
+    // After its 413 the server neither reads nor closes: the client's write waits until its
+    // per-write timeout, then the answer is read (pending TLS writes are dropped).
+    let authority = Authority::new("test CA");
+    let server = TlsServer::start_with_limit_then_hold(authority.loopback_leaf(), 1 << 20);
+    let client = trusting(&server.url, &authority, "tls-413-hold");
+    assert_code(
+        unsafe { ocr_client_set_read_timeout_ms(client.0, 2000) },
+        OCR_OK,
+    );
+    let document = vec![b'%'; 16 << 20];
+    assert_eq!(
+        client.submit(None, &document, None).err(),
+        Some(OCR_ERR_TOO_LARGE),
+        "{}",
+        last_error()
+    );
+    assert!(!last_error().contains("task may exist"), "{}", last_error());
+}
