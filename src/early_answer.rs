@@ -1,8 +1,9 @@
 //! An answer that arrives while a request's body is still being sent.
 //!
 //! A server may refuse a body part way through it (a `413` once it has read its limit, after
-//! its `100 Continue`) and close the connection: the next write then fails with a broken pipe
-//! or a reset, although the server's answer already waits in the receive buffer. The transport
+//! its `100 Continue`) and close the connection, or stop reading: the next write then fails
+//! with a broken pipe or a reset, or waits until its per-write timeout, although the server's
+//! answer already waits in the receive buffer. The transport
 //! of this module lies over the whole chain (TCP, then TLS): when a write fails that way, it
 //! reads what the server sent (the TCP transport drops the writes that TLS still makes, see
 //! `crate::transport`), and an answer that starts with a status line is kept for the exchange
@@ -29,6 +30,20 @@ thread_local! {
 /// (from its status line on), if one did; taking it forgets it.
 pub fn take() -> Option<Vec<u8>> {
     EARLY.take()
+}
+
+/// Whether a server may have answered before the write that failed with `error`: it closed
+/// or reset the connection, or it stopped reading (a write waited past its per-write timeout)
+/// after it answered.
+pub fn may_follow(error: &ureq::Error) -> bool {
+    match error {
+        ureq::Error::Io(e) => matches!(
+            e.kind(),
+            ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
+        ),
+        ureq::Error::Timeout(reason) => *reason == ureq::Timeout::PerWrite,
+        _ => false,
+    }
 }
 
 /// Wraps the transport that the chain before it made.
@@ -84,12 +99,7 @@ impl<T: Transport> Transport for EarlyAnswerTransport<T> {
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
         EARLY.set(None);
         let sent = self.inner.transmit_output(amount, timeout);
-        if let Err(ureq::Error::Io(e)) = &sent
-            && matches!(
-                e.kind(),
-                ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
-            )
-        {
+        if sent.as_ref().is_err_and(may_follow) {
             self.keep_answer(timeout);
         }
         sent
