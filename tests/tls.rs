@@ -658,3 +658,39 @@ fn a_413_over_tls_from_a_server_that_stops_reading_is_too_large() {
     );
     assert!(!last_error().contains("task may exist"), "{}", last_error());
 }
+
+#[test]
+fn a_proxy_that_answers_the_connect_early_forges_the_services_answer() {
+    // A CONNECT proxy that answers the first bytes of the CONNECT head and closes: the
+    // client's next write of the head failed, the early-answer reader took the proxy's bytes
+    // (plain text, outside TLS) for the service's answer, and a submission returned the task
+    // id the proxy made up; a 502 read "the service answered HTTP 502", naming no proxy. And
+    // the bytes of the CONNECT head counted as bytes of the request: "a task may exist".
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_url = format!("http://{}", listener.local_addr().unwrap());
+    let answers: Arc<Mutex<&'static [u8]>> = Arc::new(Mutex::new(b""));
+    let answer = Arc::clone(&answers);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut first = [0u8; 8];
+            let _ = stream.read(&mut first);
+            let _ = stream.write_all(*answer.lock().unwrap());
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    });
+    let authority = Authority::new("test CA");
+    for _ in 0..3 {
+        *answers.lock().unwrap() = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged";
+        let client = through(&proxy_url, 443, &authority, "proxy-forged");
+        let outcome = client.submit(None, b"%PDF-1.4 tiny", None);
+        let message = last_error();
+        assert_ne!(outcome, Ok("forged".to_string()), "{message}");
+        assert!(!message.contains("task may exist"), "{message}");
+        *answers.lock().unwrap() = b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n";
+        let outcome = client.fetch(None, "t").err();
+        let message = last_error();
+        assert_eq!(outcome, Some(OCR_ERR_NETWORK), "{message}");
+        assert!(message.contains(&proxy_url), "{message}");
+    }
+}
