@@ -3,13 +3,17 @@
 //! A server may refuse a body part way through it (a `413` once it has read its limit, after
 //! its `100 Continue`) and close the connection, or stop reading: the next write then fails
 //! with a broken pipe or a reset, or waits until its per-write timeout, although the server's
-//! answer already waits in the receive buffer. The transport
-//! of this module lies over the whole chain (TCP, then TLS): when a write fails that way, it
-//! reads what the server sent (the TCP transport drops the writes that TLS still makes, see
-//! `crate::transport`), and an answer that starts with a status line is kept for the exchange
-//! on this thread ([`take`]), which reports it instead of the broken pipe.
+//! answer already waits in the receive buffer. The transport of this module lies over the
+//! whole chain (TCP, then TLS): when a write fails that way, it reads what the server sent (the
+//! TCP transport drops the writes that TLS still makes, see `crate::transport`), and an answer
+//! that starts with a status line is kept for the exchange on this thread ([`take`]), which
+//! reports it instead of the broken pipe.
+//!
+//! Only the connection to the service does this, and counts the writes of a request
+//! ([`request_writes`]): a CONNECT proxy's answer before its tunnel stands (plain text, outside
+//! TLS) is no answer of the service, and the bytes of a CONNECT head are none of the request.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::ErrorKind;
 use ureq::unversioned::transport::time::Duration;
 use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, NextTimeout, Transport};
@@ -24,12 +28,21 @@ const EARLY_ANSWER_WAIT: Duration = Duration::from_millis(100);
 thread_local! {
     /// The answer a server sent while this thread's request body was being written.
     static EARLY: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
+    /// How many writes of requests to services left this thread (a byte or more each).
+    static REQUEST_WRITES: Cell<u64> = const { Cell::new(0) };
 }
 
 /// The bytes of an answer that arrived while this thread's last request body was being sent
 /// (from its status line on), if one did; taking it forgets it.
 pub fn take() -> Option<Vec<u8>> {
     EARLY.take()
+}
+
+/// How many writes of requests to services (not to a proxy, nor a TLS handshake) sent bytes
+/// from this thread so far: an exchange compares the count before and after to know whether
+/// any byte of its request may have reached the service.
+pub fn request_writes() -> u64 {
+    REQUEST_WRITES.get()
 }
 
 /// Whether a server may have answered before the write that failed with `error`: it closed
@@ -46,19 +59,25 @@ pub fn may_follow(error: &ureq::Error) -> bool {
     }
 }
 
-/// Wraps the transport that the chain before it made.
+/// Wraps the transport that the chain before it made. `proxied`: whether the agent goes
+/// through a CONNECT proxy; the connection to the proxy itself (made with the proxy taken out
+/// of the configuration) is then wrapped as one that keeps no answer and counts no request
+/// bytes: what a proxy says is no answer of the service.
 #[derive(Debug, Default)]
-pub struct EarlyAnswerConnector;
+pub struct EarlyAnswerConnector {
+    pub proxied: bool,
+}
 
 impl<In: Transport> Connector<In> for EarlyAnswerConnector {
     type Out = EarlyAnswerTransport<In>;
 
     fn connect(
         &self,
-        _details: &ConnectionDetails,
+        details: &ConnectionDetails,
         chained: Option<In>,
     ) -> Result<Option<Self::Out>, ureq::Error> {
-        Ok(chained.map(|inner| EarlyAnswerTransport { inner }))
+        let service = !(self.proxied && details.config.proxy().is_none());
+        Ok(chained.map(|inner| EarlyAnswerTransport { inner, service }))
     }
 }
 
@@ -66,6 +85,8 @@ impl<In: Transport> Connector<In> for EarlyAnswerConnector {
 #[derive(Debug)]
 pub struct EarlyAnswerTransport<T> {
     inner: T,
+    /// Whether this connection reaches the service (not a proxy before its tunnel).
+    service: bool,
 }
 
 impl<T: Transport> EarlyAnswerTransport<T> {
@@ -97,8 +118,15 @@ impl<T: Transport> Transport for EarlyAnswerTransport<T> {
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        if !self.service {
+            return self.inner.transmit_output(amount, timeout);
+        }
         EARLY.set(None);
+        let before = crate::transport::bytes_written();
         let sent = self.inner.transmit_output(amount, timeout);
+        if crate::transport::bytes_written() != before {
+            REQUEST_WRITES.set(REQUEST_WRITES.get() + 1);
+        }
         if sent.as_ref().is_err_and(may_follow) {
             self.keep_answer(timeout);
         }
