@@ -9,11 +9,10 @@
 //! that starts with a status line is kept for the exchange on this thread ([`take`]), which
 //! reports it instead of the broken pipe.
 //!
-//! Only the connection to the service does this, and counts the writes of a request
-//! ([`request_writes`]): a CONNECT proxy's answer before its tunnel stands (plain text, outside
-//! TLS) is no answer of the service, and the bytes of a CONNECT head are none of the request.
+//! Only the connection to the service does this: a CONNECT proxy's answer before its tunnel
+//! stands (plain text, outside TLS) is no answer of the service.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::io::ErrorKind;
 use ureq::unversioned::transport::time::Duration;
 use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, NextTimeout, Transport};
@@ -28,21 +27,12 @@ const EARLY_ANSWER_WAIT: Duration = Duration::from_millis(100);
 thread_local! {
     /// The answer a server sent while this thread's request body was being written.
     static EARLY: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
-    /// How many writes of requests to services left this thread (a byte or more each).
-    static REQUEST_WRITES: Cell<u64> = const { Cell::new(0) };
 }
 
 /// The bytes of an answer that arrived while this thread's last request body was being sent
 /// (from its status line on), if one did; taking it forgets it.
 pub fn take() -> Option<Vec<u8>> {
     EARLY.take()
-}
-
-/// How many writes of requests to services (not to a proxy, nor a TLS handshake) sent bytes
-/// from this thread so far: an exchange compares the count before and after to know whether
-/// any byte of its request may have reached the service.
-pub fn request_writes() -> u64 {
-    REQUEST_WRITES.get()
 }
 
 /// Whether a server may have answered before the write that failed with `error`: it closed
@@ -61,8 +51,8 @@ pub fn may_follow(error: &ureq::Error) -> bool {
 
 /// Wraps the transport that the chain before it made. `proxied`: whether the agent goes
 /// through a CONNECT proxy; the connection to the proxy itself (made with the proxy taken out
-/// of the configuration) is then wrapped as one that keeps no answer and counts no request
-/// bytes: what a proxy says is no answer of the service.
+/// of the configuration) is then wrapped as one that keeps no answer: what a proxy says is no
+/// answer of the service.
 #[derive(Debug, Default)]
 pub struct EarlyAnswerConnector {
     pub proxied: bool,
@@ -122,11 +112,7 @@ impl<T: Transport> Transport for EarlyAnswerTransport<T> {
             return self.inner.transmit_output(amount, timeout);
         }
         EARLY.set(None);
-        let before = crate::transport::bytes_written();
         let sent = self.inner.transmit_output(amount, timeout);
-        if crate::transport::bytes_written() != before {
-            REQUEST_WRITES.set(REQUEST_WRITES.get() + 1);
-        }
         if sent.as_ref().is_err_and(may_follow) {
             self.keep_answer(timeout);
         }

@@ -116,7 +116,7 @@ pub fn exchange(
     }
     // Timed only for the debug line: a status poll is a few system calls.
     let started = logging::enabled(Level::Debug).then(Instant::now);
-    let written_before = early_answer::request_writes();
+    let written_before = transport::bytes_written();
     early_answer::take();
     // A request without a body carries no Content-Length (RFC 9110, section 8.6).
     let outcome = match (request.body, upload.as_mut()) {
@@ -140,7 +140,7 @@ pub fn exchange(
         (outcome, _) => outcome,
     };
     let outcome = outcome.map_err(|e| {
-        let unsent = early_answer::request_writes() == written_before
+        let unsent = transport::bytes_written() == written_before
             || matches!(
                 &e,
                 ureq::Error::ConnectionFailed | ureq::Error::HostNotFound

@@ -13,8 +13,8 @@
 //!
 //! - Connecting waits in the same short slices, so a cancel also ends a connection attempt to a
 //!   host that does not answer.
-//! - It counts the bytes this thread wrote, so that [`crate::early_answer`] knows whether any
-//!   byte of a request to a service left ([`bytes_written`]).
+//! - It counts the bytes this thread wrote, so an exchange knows whether any byte of its request
+//!   left ([`bytes_written`]).
 //! - A connection made by another process (the parent, before a `fork`) is never reused: a
 //!   `pthread_atfork` handler counts forks, so the check costs no system call.
 //! - After a write finds the connection closed by the server (or a server that stopped reading),
@@ -50,8 +50,8 @@ thread_local! {
     static WRITTEN: Cell<u64> = const { Cell::new(0) };
 }
 
-/// How many bytes this thread has written to servers (services, proxies) so far:
-/// [`crate::early_answer`] compares the count around each write of a request to a service.
+/// How many bytes this thread has written to servers so far: an exchange compares the count
+/// before and after to know whether any byte of its request left.
 pub fn bytes_written() -> u64 {
     WRITTEN.get()
 }
