@@ -1,12 +1,16 @@
 //! An answer that arrives while a request's body is still being sent.
 //!
 //! A server may refuse a body part way through it (a `413` once it has read its limit, after
-//! its `100 Continue`) and close the connection: the next write then fails with a broken pipe
-//! or a reset, although the server's answer already waits in the receive buffer. The transport
-//! of this module lies over the whole chain (TCP, then TLS): when a write fails that way, it
-//! reads what the server sent (the TCP transport drops the writes that TLS still makes, see
-//! `crate::transport`), and an answer that starts with a status line is kept for the exchange
-//! on this thread ([`take`]), which reports it instead of the broken pipe.
+//! its `100 Continue`) and close the connection, or stop reading: the next write then fails
+//! with a broken pipe or a reset, or waits until its per-write timeout, although the server's
+//! answer already waits in the receive buffer. The transport of this module lies over the
+//! whole chain (TCP, then TLS): when a write fails that way, it reads what the server sent (the
+//! TCP transport drops the writes that TLS still makes, see `crate::transport`), and an answer
+//! that starts with a status line is kept for the exchange on this thread ([`take`]), which
+//! reports it instead of the broken pipe.
+//!
+//! Only the connection to the service does this: a CONNECT proxy's answer before its tunnel
+//! stands (plain text, outside TLS) is no answer of the service.
 
 use std::cell::RefCell;
 use std::io::ErrorKind;
@@ -31,19 +35,39 @@ pub fn take() -> Option<Vec<u8>> {
     EARLY.take()
 }
 
-/// Wraps the transport that the chain before it made.
+/// Whether a server may have answered before the write that failed with `error`: it closed
+/// or reset the connection, or it stopped reading (a write waited past its per-write timeout)
+/// after it answered.
+pub fn may_follow(error: &ureq::Error) -> bool {
+    match error {
+        ureq::Error::Io(e) => matches!(
+            e.kind(),
+            ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
+        ),
+        ureq::Error::Timeout(reason) => *reason == ureq::Timeout::PerWrite,
+        _ => false,
+    }
+}
+
+/// Wraps the transport that the chain before it made. `proxied`: whether the agent goes
+/// through a CONNECT proxy; the connection to the proxy itself (made with the proxy taken out
+/// of the configuration) is then wrapped as one that keeps no answer: what a proxy says is no
+/// answer of the service.
 #[derive(Debug, Default)]
-pub struct EarlyAnswerConnector;
+pub struct EarlyAnswerConnector {
+    pub proxied: bool,
+}
 
 impl<In: Transport> Connector<In> for EarlyAnswerConnector {
     type Out = EarlyAnswerTransport<In>;
 
     fn connect(
         &self,
-        _details: &ConnectionDetails,
+        details: &ConnectionDetails,
         chained: Option<In>,
     ) -> Result<Option<Self::Out>, ureq::Error> {
-        Ok(chained.map(|inner| EarlyAnswerTransport { inner }))
+        let service = !(self.proxied && details.config.proxy().is_none());
+        Ok(chained.map(|inner| EarlyAnswerTransport { inner, service }))
     }
 }
 
@@ -51,6 +75,8 @@ impl<In: Transport> Connector<In> for EarlyAnswerConnector {
 #[derive(Debug)]
 pub struct EarlyAnswerTransport<T> {
     inner: T,
+    /// Whether this connection reaches the service (not a proxy before its tunnel).
+    service: bool,
 }
 
 impl<T: Transport> EarlyAnswerTransport<T> {
@@ -82,14 +108,12 @@ impl<T: Transport> Transport for EarlyAnswerTransport<T> {
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        if !self.service {
+            return self.inner.transmit_output(amount, timeout);
+        }
         EARLY.set(None);
         let sent = self.inner.transmit_output(amount, timeout);
-        if let Err(ureq::Error::Io(e)) = &sent
-            && matches!(
-                e.kind(),
-                ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
-            )
-        {
+        if sent.as_ref().is_err_and(may_follow) {
             self.keep_answer(timeout);
         }
         sent

@@ -202,29 +202,63 @@ fn run<B: ureq::AsSendBody>(
 }
 
 /// The answer a server sent while the request's body was being sent (the bytes from its status
-/// line on, its body possibly cut short), as a response; `None` if its head is not a whole
-/// HTTP head with a final status.
-fn parse_early_answer(bytes: &[u8]) -> Option<Response<ureq::Body>> {
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    let mut head = httparse::Response::new(&mut headers);
-    let httparse::Status::Complete(length) = head.parse(bytes).ok()? else {
-        return None;
-    };
-    // A final status only: a late `100 Continue` says nothing about the request's fate.
-    let status = head.code.filter(|&code| code >= 200)?;
-    let mut response = Response::builder().status(status);
-    for header in head.headers.iter() {
-        response = response.header(header.name, header.value);
+/// line on, its body possibly cut short), as a response; `None` if it holds no whole HTTP head
+/// with a final status. Interim (1xx) heads before it are skipped: a `100 Continue` that came
+/// after the client stopped waiting for it, a `103 Early Hints`. A chunked body is decoded.
+fn parse_early_answer(mut bytes: &[u8]) -> Option<Response<ureq::Body>> {
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut head = httparse::Response::new(&mut headers);
+        let httparse::Status::Complete(length) = head.parse(bytes).ok()? else {
+            return None;
+        };
+        let status = head.code?;
+        if status < 200 {
+            bytes = &bytes[length..];
+            continue;
+        }
+        let mut response = Response::builder().status(status);
+        let mut chunked = false;
+        for header in head.headers.iter() {
+            if header.name.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = String::from_utf8_lossy(header.value)
+                    .to_ascii_lowercase()
+                    .contains("chunked");
+                continue;
+            }
+            response = response.header(header.name, header.value);
+        }
+        let body = &bytes[length..];
+        let body = if chunked {
+            dechunked(body)
+        } else {
+            let declared = response
+                .headers_ref()?
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+            body[..declared.unwrap_or(body.len()).min(body.len())].to_vec()
+        };
+        return response.body(ureq::Body::builder().data(body)).ok();
     }
-    let body = &bytes[length..];
-    let declared = response
-        .headers_ref()?
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-    let body = &body[..declared.unwrap_or(body.len()).min(body.len())];
-    response
-        .body(ureq::Body::builder().data(body.to_vec()))
-        .ok()
+}
+
+/// The data of a chunked body, as far as it arrived whole.
+fn dechunked(mut body: &[u8]) -> Vec<u8> {
+    let mut data = Vec::new();
+    while let Ok(httparse::Status::Complete((start, size))) = httparse::parse_chunk_size(body) {
+        let Some(chunk) = usize::try_from(size)
+            .ok()
+            .and_then(|size| body.get(start..start.checked_add(size)?))
+        else {
+            break;
+        };
+        if chunk.is_empty() {
+            break;
+        }
+        data.extend_from_slice(chunk);
+        body = body.get(start + chunk.len() + 2..).unwrap_or_default();
+    }
+    data
 }
 
 /// The body of an answer as the parser reads it: counted, limited and cancellable.
@@ -573,9 +607,15 @@ mod tests {
         assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
         let body = response.into_body().read_to_string().unwrap();
         assert_eq!(body, "big!");
+        let late = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: <a>\r\n\r\n\
+                     HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n\"t\"\r\n2\r\na";
+        let response = parse_early_answer(late).unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.into_body().read_to_string().unwrap(), "\"t\"");
         for not_one in [
             &b"HTTP/1.1 413 Payload Too Large\r\nContent-Len"[..],
             b"HTTP/1.1 100 Continue\r\n\r\n",
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 413 Pay",
             b"HTTP/1.1 abc\r\n\r\n",
         ] {
             assert!(parse_early_answer(not_one).is_none());

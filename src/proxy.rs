@@ -31,12 +31,14 @@ pub struct ChosenProxy {
     _password: Option<Arc<str>>,
 }
 
-/// The environment variables that name a proxy, in the order they are read.
+/// The environment variables that name a proxy for an https base URL, in the order they are
+/// read: the scheme's own first, then `ALL_PROXY` (as curl and Python do), then, as this
+/// library always did, `HTTP_PROXY`.
 const PROXY_VARIABLES: [&str; 6] = [
-    "ALL_PROXY",
-    "all_proxy",
     "HTTPS_PROXY",
     "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
     "HTTP_PROXY",
     "http_proxy",
 ];
@@ -137,10 +139,23 @@ fn is_bare(url: &url::Url) -> bool {
     matches!(url.path(), "" | "/") && url.query().is_none() && url.fragment().is_none()
 }
 
-/// The proxy the environment names for `base_url`, if any: the first of `ALL_PROXY`,
-/// `HTTPS_PROXY`, `HTTP_PROXY` (either case) that is set, unless `NO_PROXY` (either case) names
-/// the base URL's host. A variable that names no usable proxy is refused by name.
+/// The proxy the environment names for `base_url`, if any: the first of `HTTPS_PROXY`,
+/// `ALL_PROXY`, `HTTP_PROXY` (either case) that is set, unless `NO_PROXY` (either case) names
+/// the base URL's host (the proxy variable is then not read at all). A variable that names no
+/// usable proxy is refused by name.
 pub fn environment_proxy(base_url: &str) -> Result<Option<ChosenProxy>> {
+    let no_proxy = ["NO_PROXY", "no_proxy"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+        .unwrap_or_default();
+    let bypassed = url::Url::parse(base_url).is_ok_and(|base| {
+        let port = base.port_or_known_default().unwrap_or(443);
+        base.host_str()
+            .is_some_and(|host| names_host(&no_proxy, host, port))
+    });
+    if bypassed {
+        return Ok(None);
+    }
     let Some((name, value)) = PROXY_VARIABLES.iter().find_map(|name| {
         let value = std::env::var(name).ok()?;
         (!value.trim().is_empty()).then(|| (*name, value.trim().to_string()))
@@ -153,16 +168,7 @@ pub fn environment_proxy(base_url: &str) -> Result<Option<ChosenProxy>> {
         format!("http://{value}")
     };
     let chosen = parse_proxy(&url).map_err(|e| e.map_message(|m| format!("{name}: {m}")))?;
-    let no_proxy = ["NO_PROXY", "no_proxy"]
-        .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
-        .unwrap_or_default();
-    let bypassed = url::Url::parse(base_url).is_ok_and(|base| {
-        let port = base.port_or_known_default().unwrap_or(443);
-        base.host_str()
-            .is_some_and(|host| names_host(&no_proxy, host, port))
-    });
-    Ok((!bypassed).then_some(chosen))
+    Ok(Some(chosen))
 }
 
 /// Whether the `NO_PROXY` value `no_proxy` names `host` (a name, an IPv4 address or a

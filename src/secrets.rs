@@ -37,7 +37,8 @@ pub fn register(secret: &Arc<str>) {
 
 /// `text` without any registered secret, nor any piece of one longer than
 /// `LONGEST_SAFE_PIECE` (15) characters, also in the percent-encoded (any characters escaped,
-/// either case of hex digits) and form-encoded spellings that a server could echo.
+/// either case of hex digits, escaped once or twice) and form-encoded spellings that a server
+/// could echo.
 pub fn redact(text: &str) -> String {
     let secrets: Vec<Arc<str>> = REGISTRY
         .lock()
@@ -80,22 +81,19 @@ pub fn redact(text: &str) -> String {
 
 /// `text` without the secrets (and their pieces longer than [`LONGEST_SAFE_PIECE`]) that it
 /// holds in any percent-encoding: each character escaped or not, in either case of hex digits
-/// (a server may escape more than it needs to, `-` as `%2D`).
+/// (a server may escape more than it needs to, `-` as `%2D`, or escape an escaped text again,
+/// `%252D`).
 fn without_encoded(text: &str, secrets: &[Arc<str>]) -> String {
-    // The text with every `%XX` decoded, and where each decoded byte starts in `text`.
+    // The text with every `%XX` (and `%25XX`) decoded, and where each decoded byte starts in `text`.
     let bytes = text.as_bytes();
     let (mut decoded, mut starts) = (Vec::with_capacity(bytes.len()), Vec::new());
     let mut at = 0;
     while at < bytes.len() {
         starts.push(at);
-        let escaped = (bytes[at] == b'%')
-            .then(|| text.get(at + 1..at + 3))
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escaped {
-            Some(byte) => {
+        match escaped_byte(text, at) {
+            Some((byte, width)) => {
                 decoded.push(byte);
-                at += 3;
+                at += width;
             }
             None => {
                 decoded.push(bytes[at]);
@@ -125,6 +123,24 @@ fn without_encoded(text: &str, secrets: &[Arc<str>]) -> String {
     }
     out.push_str(&text[copied..]);
     out
+}
+
+/// The byte that the escape at `at` in `text` stands for and the escape's width: `%XX`, or
+/// `%25XX` (an escape escaped again, as a service that escapes an escaped text writes it).
+fn escaped_byte(text: &str, at: usize) -> Option<(u8, usize)> {
+    let hex = |from: usize| {
+        text.get(from..from + 2)
+            .filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+    };
+    if text.as_bytes()[at] != b'%' {
+        return None;
+    }
+    let byte = hex(at + 1)?;
+    match hex(at + 3).filter(|_| byte == b'%') {
+        Some(inner) => Some((inner, 5)),
+        None => Some((byte, 3)),
+    }
 }
 
 /// Where `secret` stands whole in `text`, and every run of more than [`LONGEST_SAFE_PIECE`]
@@ -281,6 +297,7 @@ mod tests {
         let piece = "eyJhbGciOiJIUzI1NiJ9%2Dpayload";
         assert_eq!(redact(&format!("é {piece} ü")), "é [redacted] ü");
         assert_eq!(redact("100% sure, 50%"), "100% sure, 50%");
+        assert_eq!(redact("<pr0xy%252Dpass%252fword>"), "<[redacted]>");
         // A secret that holds another one is removed whole, whichever was registered first.
         let inner: Arc<str> = Arc::from("s3cr3t");
         let outer: Arc<str> = Arc::from("my-s3cr3t");

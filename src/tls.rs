@@ -129,7 +129,9 @@ pub fn agent(
         ().chain(ConnectProxyConnector::default())
             .chain(TcpConnector)
             .chain(RustlsConnector::default())
-            .chain(EarlyAnswerConnector);
+            .chain(EarlyAnswerConnector {
+                proxied: chosen.is_some(),
+            });
     Ok((ureq::Agent::with_parts(config, connector, resolver), chosen))
 }
 

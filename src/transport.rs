@@ -18,7 +18,8 @@
 //! - A connection made by another process (the parent, before a `fork`) is never reused: a
 //!   `pthread_atfork` handler counts forks, so the check costs no system call (Unix only:
 //!   Windows has no `fork`).
-//! - After a write finds the connection closed by the server, later writes are dropped, so that
+//! - After a write finds the connection closed by the server (or a server that stopped reading),
+//!   later writes are dropped, so that
 //!   an answer the server sent first can still be read, also through TLS
 //!   ([`crate::early_answer`]).
 //! - Each connect, write and read is a step of [`crate::faults`].
@@ -193,8 +194,9 @@ pub struct TcpTransport {
     /// Whether bytes were read since the last check of [`Transport::is_open`]: the check when
     /// the connection goes back to the pool then needs no peek.
     read_since_check: bool,
-    /// Set when a write found the connection closed by the server: later writes are dropped,
-    /// so that an answer it sent first can still be read ([`crate::early_answer`]).
+    /// Set when a write found the connection closed by the server, or waited past its per-write
+    /// timeout: later writes are dropped, so that an answer the server sent first can still be
+    /// read ([`crate::early_answer`]).
     write_failed: bool,
 }
 
@@ -300,14 +302,7 @@ impl Transport for TcpTransport {
         let mut written = 0;
         while written < output.len() {
             let wrote = wait.run(|| (&*self.stream).write(&output[written..]));
-            if let Err(ureq::Error::Io(e)) = &wrote
-                && matches!(
-                    e.kind(),
-                    io::ErrorKind::BrokenPipe
-                        | io::ErrorKind::ConnectionReset
-                        | io::ErrorKind::ConnectionAborted
-                )
-            {
+            if wrote.as_ref().is_err_and(crate::early_answer::may_follow) {
                 self.write_failed = true;
             }
             match wrote? {

@@ -1564,3 +1564,202 @@ fn i22_a_proxy_password_with_a_slash_is_refused_without_a_piece_of_it() {
         OCR_OK,
     );
 }
+
+/// A loopback server for one submission: reads the request's head, writes `first`, reads
+/// `read` bytes of the body, writes `answer`, and closes the connection with the rest of the
+/// body unread (the client's next write fails). Answers the base URL.
+fn refusing_mid_body(first: &'static [u8], read: u64, answer: Vec<u8>) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 0 && line != "\r\n" {
+            line.clear();
+        }
+        stream.write_all(first).unwrap();
+        std::io::copy(&mut (&mut reader).take(read), &mut std::io::sink()).unwrap();
+        let _ = stream.write_all(&answer);
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+    });
+    url
+}
+
+fn problem_413() -> Vec<u8> {
+    let body = r#"{"title":"the document is over the 1 MB limit"}"#;
+    format!(
+        "HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/problem+json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn i22_a_413_after_an_early_hints_answer_is_a_broken_pipe_and_a_task_may_exist() {
+    // `100 Continue` and `103 Early Hints` (RFC 8297: any number of 1xx before the final
+    // status), then 1 MB of the body and 413. The 1xx left in the buffer hid the final status:
+    // the early answer was dropped, so the outcome was the broken pipe, "a task may exist".
+    let url = refusing_mid_body(
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n",
+        1 << 20,
+        problem_413(),
+    );
+    let client = Client::with_token(&url, Some(TOKEN));
+    let document = vec![b'%'; 5 << 20];
+    let outcome = client.submit(None, &document, None).err();
+    let message = last_error();
+    assert_eq!(outcome, Some(OCR_ERR_TOO_LARGE), "{message}");
+    assert!(message.contains("over the 1 MB limit"), "{message}");
+    assert!(!message.contains("task may exist"), "{message}");
+}
+
+#[test]
+fn i22_a_chunked_200_sent_mid_body_loses_the_task_id() {
+    // A server that accepts the task before the body ends, its answer in chunks: a task
+    // exists, but the chunk sizes were read as part of the body, so the id was refused.
+    let id = "t-early-42";
+    let json = format!("\"{id}\"");
+    let answer = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n\
+         {:x}\r\n{json}\r\n0\r\n\r\n",
+        json.len()
+    );
+    let url = refusing_mid_body(
+        b"HTTP/1.1 100 Continue\r\n\r\n",
+        1 << 20,
+        answer.into_bytes(),
+    );
+    let client = Client::with_token(&url, Some(TOKEN));
+    let document = vec![b'%'; 5 << 20];
+    assert_eq!(
+        client.submit(None, &document, None),
+        Ok(id.to_string()),
+        "{}",
+        last_error()
+    );
+}
+
+#[test]
+fn i22_a_token_echoed_double_encoded_reaches_the_message() {
+    // A service that escapes a text that was already escaped (`-` as `%2D`, then `%2D` as
+    // `%252D`): the redaction decoded once, found no secret, and the token reached the message.
+    let token = "AbCdEf-GhIjKl-MnOpQr-StUvWx-0123456789";
+    let twice = token.replace('-', "%252D");
+    let server = Server::always(http(
+        "400 Bad Request",
+        &[("Content-Type", "application/json")],
+        format!(r#"{{"detail":"unknown parameter {twice}"}}"#),
+    ));
+    let client = Client::with_token(&server.url, Some(token));
+    assert_code(client.fetch(None, "t").err().unwrap(), OCR_ERR_HTTP);
+    let message = last_error();
+    assert!(message.contains("unknown parameter"), "{message}");
+    let decoded = percent_decoded(&percent_decoded(&message));
+    assert_eq!(piece_of(token, &decoded), None, "{message}");
+}
+
+#[test]
+fn i22_all_proxy_wins_over_https_proxy_and_a_socks_all_proxy_breaks_the_client() {
+    // curl, Go and Python use the scheme's own variable (HTTPS_PROXY for https) before
+    // ALL_PROXY. With ALL_PROXY=socks5://... (common for SSH tunnels) and an HTTP proxy in
+    // HTTPS_PROXY, ocr_client_new failed ("a SOCKS proxy") instead of using HTTPS_PROXY.
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_url = format!("http://{}", listener.local_addr().unwrap());
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let seen = heads.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut line = String::new();
+            let _ = BufReader::new(stream.try_clone().unwrap()).read_line(&mut line);
+            seen.lock().unwrap().push(line);
+            let _ = stream.write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    for (all_proxy, no_proxy, used) in [
+        ("socks5h://127.0.0.1:1", "", true),
+        ("http://127.0.0.1:1", "", true),
+        ("socks5h://127.0.0.1:1", "ocr.test", false),
+    ] {
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "i22_environment_proxy_child", "--nocapture"])
+            .env("ALL_PROXY", all_proxy)
+            .env("HTTPS_PROXY", &proxy_url)
+            .env("NO_PROXY", no_proxy)
+            .env("OCRCLOUD_TEST_PROXY_CHILD", "https://ocr.test:443")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains("1 passed"),
+            "ALL_PROXY={all_proxy} NO_PROXY={no_proxy}: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let connects = std::mem::take(&mut *heads.lock().unwrap());
+        assert_eq!(
+            !connects.is_empty(),
+            used,
+            "ALL_PROXY={all_proxy}: {connects:?}"
+        );
+        if used {
+            assert!(
+                connects[0].starts_with("CONNECT ocr.test:443"),
+                "{connects:?}"
+            );
+        }
+    }
+}
+
+/// Run by `i22_all_proxy_wins_over_https_proxy_and_a_socks_all_proxy_breaks_the_client` in a
+/// child process: a client made from the environment; when NO_PROXY names the host, nothing
+/// is sent (ocr.test is never looked up).
+#[test]
+fn i22_environment_proxy_child() {
+    let Ok(url) = std::env::var("OCRCLOUD_TEST_PROXY_CHILD") else {
+        return;
+    };
+    let client = Client::with_token(&url, Some("token"));
+    if std::env::var("NO_PROXY").unwrap_or_default().is_empty() {
+        assert_code(client.fetch(None, "t").err().unwrap(), OCR_ERR_NETWORK);
+        let proxy = std::env::var("HTTPS_PROXY").unwrap();
+        assert!(last_error().contains(&proxy), "{}", last_error());
+    }
+}
+
+#[test]
+fn i22_a_413_from_a_server_that_stops_reading_without_closing_is_a_timeout() {
+    // `100 Continue`, 1 MB of the body, 413, and then the server neither reads nor closes (it
+    // waits for the client to go): the client's write waited until its timeout, and the 413
+    // already in the receive buffer was never read; the outcome was OCR_ERR_TIMEOUT.
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 0 && line != "\r\n" {
+            line.clear();
+        }
+        stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").unwrap();
+        std::io::copy(&mut (&mut reader).take(1 << 20), &mut std::io::sink()).unwrap();
+        stream.write_all(&problem_413()).unwrap();
+        // Held open, unread, past the end of the test.
+        std::thread::sleep(Duration::from_secs(60));
+        drop(stream);
+    });
+    let client = Client::with_token(&url, Some(TOKEN));
+    assert_code(
+        unsafe { ocr_client_set_read_timeout_ms(client.0, 2000) },
+        OCR_OK,
+    );
+    let document = vec![b'%'; 16 << 20];
+    let outcome = client.submit(None, &document, None).err();
+    let message = last_error();
+    assert_eq!(outcome, Some(OCR_ERR_TOO_LARGE), "{message}");
+    assert!(message.contains("over the 1 MB limit"), "{message}");
+}

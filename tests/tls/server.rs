@@ -101,6 +101,16 @@ impl TlsServer {
     /// `100 Continue` (if asked for), `limit` bytes of the body, then `413` and a close with
     /// the rest unread.
     pub fn start_with_limit(leaf: Leaf, limit: Option<usize>) -> TlsServer {
+        TlsServer::start_refusing(leaf, limit, false)
+    }
+
+    /// As [`TlsServer::start_with_limit`], but after the `413` the connection is held open and
+    /// unread (a server that stops reading instead of closing).
+    pub fn start_with_limit_then_hold(leaf: Leaf, limit: usize) -> TlsServer {
+        TlsServer::start_refusing(leaf, Some(limit), true)
+    }
+
+    fn start_refusing(leaf: Leaf, limit: Option<usize>, hold: bool) -> TlsServer {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -122,7 +132,7 @@ impl TlsServer {
                 let Ok(stream) = stream else { continue };
                 c.fetch_add(1, Ordering::SeqCst);
                 let (config, h) = (Arc::clone(&config), Arc::clone(&h));
-                std::thread::spawn(move || serve(stream, config, &h, limit));
+                std::thread::spawn(move || serve(stream, config, &h, limit, hold));
             }
         });
         TlsServer {
@@ -147,6 +157,7 @@ fn serve(
     config: Arc<rustls::ServerConfig>,
     handshakes: &AtomicUsize,
     limit: Option<usize>,
+    hold: bool,
 ) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let Ok(connection) = rustls::ServerConnection::new(config) else {
@@ -200,6 +211,9 @@ fn serve(
                 b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
             );
             let _ = tls.flush();
+            if hold {
+                std::thread::sleep(Duration::from_secs(60));
+            }
             return;
         }
         let mut body = vec![0; length];
