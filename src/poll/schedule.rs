@@ -755,4 +755,51 @@ mod tests {
         };
         assert_eq!(e.code(), Code::NotReady);
     }
+
+    #[test]
+    fn huge_learned_durations_do_not_panic_the_schedule() {
+        // A journal may hold any finite interval: tasks of 1e20 s make a sure model whose
+        // plan's times overflow a Duration (and an Instant). The fixed schedule then applies.
+        let options = PollOptions {
+            timeout: None,
+            ..PollOptions::default()
+        };
+        for seconds in [1e20, 1e300] {
+            let durations = learned(100, seconds);
+            let now = Instant::now();
+            let mut schedule = Schedule::learning(&options, now, &durations, PDF, Some(now));
+            assert_eq!(
+                schedule.first_wait_at(now, Duration::ZERO),
+                Duration::ZERO,
+                "{seconds}"
+            );
+            schedule.attempt_at(now);
+            let step = schedule.next_at(now, "t", answer("Pending"));
+            assert!(
+                matches!(step, Step::Wait(w) if w == options.wait(1)),
+                "{seconds}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_learned_first_wait_past_the_deadline_still_asks_once() {
+        // The fixed schedule always asks once before the deadline; a plan whose first request
+        // lies past it must not turn the poll into a sleep that ends in Timeout with no request.
+        let durations = learned(100, 60.0);
+        let options = PollOptions {
+            timeout: Some(Duration::from_secs(5)),
+            ..PollOptions::default()
+        };
+        let now = Instant::now();
+        let schedule = Schedule::learning(&options, now, &durations, PDF, Some(now));
+        assert_eq!(schedule.first_wait_at(now, Duration::ZERO), Duration::ZERO);
+        // Without a deadline the plan still decides.
+        let open = PollOptions {
+            timeout: None,
+            ..PollOptions::default()
+        };
+        let schedule = Schedule::learning(&open, now, &durations, PDF, Some(now));
+        assert!(schedule.first_wait_at(now, Duration::ZERO) > Duration::from_secs(30));
+    }
 }
