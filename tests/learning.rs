@@ -235,3 +235,32 @@ fn a_journal_written_before_the_learned_table_gains_it() {
     assert_eq!((version, rows), (1, 1));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_learned_row_that_is_not_text_is_skipped_and_the_journal_still_opens() {
+    // `learned()` promises that rows it cannot read are skipped; a value of another type (a
+    // BLOB, a number: what a newer library or a damaged file may hold) must not refuse the
+    // whole journal.
+    let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "10"]);
+    let client = Client::demo(&emulator);
+    let dir = scratch_dir("learning-garbage");
+    let out = dir.join("out");
+    drop(Batch::open(&client, &out).unwrap());
+    let journal = out.join(".ocrcloud").join("journal.sqlite");
+    let db = rusqlite::Connection::open(&journal).unwrap();
+    db.execute_batch(
+        "INSERT INTO learned VALUES ('RecognizePdf', X'00ff', 0);
+         INSERT INTO learned VALUES ('RecognizeImage', 42, 0);
+         INSERT INTO learned VALUES ('RecognizeReceipt', '{not json', 0);
+         INSERT INTO learned VALUES ('RecognizeRegions', '[[5, 1], [-1, 2], [1, 1]]', 0);",
+    )
+    .unwrap();
+    drop(db);
+    let docs = write_pdfs(&dir, 2);
+    let batch = Batch::open(&client, &out).unwrap();
+    batch.add_folder(&docs, TEXT).unwrap();
+    let (code, _) = batch.run(2, &learning(true));
+    assert_code(code, OCR_OK);
+    drop(batch);
+    std::fs::remove_dir_all(dir).unwrap();
+}
