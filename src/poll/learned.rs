@@ -240,4 +240,17 @@ mod tests {
                 .is_some()
         );
     }
+
+    #[test]
+    fn a_journal_of_many_unknown_operations_does_not_grow_the_client() {
+        // Each imported operation keeps a ring of 256 and is searched on every poll: a journal
+        // with thousands of made-up operation names must not make the client hold them all.
+        let durations = Durations::default();
+        for k in 0..5000 {
+            durations.import(&format!("Made-up-{k}"), &intervals(ENOUGH));
+        }
+        durations.import("RecognizePdf", &intervals(ENOUGH));
+        let names: Vec<String> = durations.export().into_iter().map(|(name, _)| name).collect();
+        assert_eq!((names.len(), names.last()), (1, Some(&"RecognizePdf".to_string())));
+    }
 }
