@@ -205,7 +205,8 @@ impl<'a> Schedule<'a> {
     }
 
     /// The wait before the first request: `fixed` (what the caller does without learning),
-    /// unless a learned plan knows better for a task whose submission time is known.
+    /// unless a learned plan knows better for a task whose submission time is known and puts
+    /// its first request before the deadline (a poll always asks once).
     pub fn first_wait(&self, fixed: Duration) -> Duration {
         self.first_wait_at(Instant::now(), fixed)
     }
@@ -218,9 +219,14 @@ impl<'a> Schedule<'a> {
         let (Some(origin), Some(plan)) = (learning.origin, self.plan(learning)) else {
             return fixed;
         };
-        match plan.next_after(0.0) {
-            Some(at) => (origin + Duration::from_secs_f64(at)).saturating_duration_since(now),
-            None => fixed,
+        // A first request the plan puts past the deadline (or past what an Instant holds)
+        // goes out as the fixed schedule sends it: a poll always asks once.
+        let due = plan.next_after(0.0).and_then(|at| after(origin, at));
+        match due {
+            Some(due) if self.deadline.is_none_or(|deadline| due < deadline) => {
+                due.saturating_duration_since(now)
+            }
+            _ => fixed,
         }
     }
 
@@ -346,7 +352,7 @@ impl<'a> Schedule<'a> {
         }
         let (origin, sent) = (learning.origin?, learning.sent?);
         let at = self.plan(learning)?.next_after(learning.unfinished)?;
-        let due = (origin + Duration::from_secs_f64(at)).max(sent + LEARNED_SHORTEST_WAIT);
+        let due = after(origin, at)?.max(sent + LEARNED_SHORTEST_WAIT);
         Some(due.saturating_duration_since(now))
     }
 
@@ -384,6 +390,12 @@ impl<'a> Schedule<'a> {
             ),
         )
     }
+}
+
+/// `seconds` after `origin`; `None` when that is not a time an `Instant` holds (a plan for
+/// durations learned from a hostile journal may say 1e20 s).
+fn after(origin: Instant, seconds: f64) -> Option<Instant> {
+    origin.checked_add(Duration::try_from_secs_f64(seconds).ok()?)
 }
 
 fn status_word(status: TaskStatus) -> &'static str {
@@ -731,8 +743,9 @@ mod tests {
         };
         let now = Instant::now();
         let mut schedule = Schedule::learning(&options, now, &durations, PDF, Some(now));
-        // The plan's first request is near a minute away: past the deadline.
-        assert!(schedule.first_wait(Duration::ZERO) > Duration::from_secs(30));
+        // The plan's first request is near a minute away, past the deadline: the poll asks at
+        // once, as the fixed schedule does.
+        assert_eq!(schedule.first_wait(Duration::ZERO), Duration::ZERO);
         schedule.attempt();
         let Step::Done(Err(e)) = schedule.next("t", answer("Pending")) else {
             panic!("the deadline ends the poll");
