@@ -3,6 +3,7 @@
 
 use super::estimate::{Interval, LogNormal, Sample, fit};
 use super::plan::Plan;
+use crate::operations::Operation;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -118,7 +119,14 @@ impl Durations {
     /// Adds observations stored earlier (by [`Durations::export`]) before the newer ones,
     /// unless the client already holds as many for `operation` (it then knows at least as
     /// much, possibly these very ones: a journal opened twice by one client adds nothing).
+    /// An operation this library does not know is ignored: memory stays bounded by the
+    /// operations there are, whatever a journal holds.
     pub fn import(&self, operation: &str, intervals: &[Interval]) {
+        let Ok(known) = Operation::named(operation) else {
+            return;
+        };
+        // Stored under the name polls use (`named` ignores case).
+        let operation = known.name();
         let mut inner = self.lock();
         let learned = inner.learned(operation);
         if learned.sample.len() >= intervals.len().min(super::estimate::WINDOW) {
