@@ -326,14 +326,17 @@ impl Journal {
             .db
             .prepare("SELECT operation, observations FROM learned ORDER BY operation")
             .map_err(|e| self.error(e))?;
+        // A value of another type (a BLOB, a number) is a row that cannot be read, not a
+        // journal that cannot be opened.
         let rows = statement
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .query_map([], |r| Ok((r.get::<_, String>(0).ok(), r.get::<_, String>(1).ok())))
             .map_err(|e| self.error(e))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.error(e))?;
         Ok(rows
             .into_iter()
             .filter_map(|(operation, text)| {
+                let (operation, text) = (operation?, text?);
                 let pairs: Vec<(f64, f64)> = serde_json::from_str(&text).ok()?;
                 let intervals = pairs
                     .into_iter()
