@@ -815,4 +815,36 @@ mod tests {
         let schedule = Schedule::learning(&open, now, &durations, PDF, Some(now));
         assert!(schedule.first_wait_at(now, Duration::ZERO) > Duration::from_secs(30));
     }
+
+    #[test]
+    fn extreme_request_costs_and_vanishing_durations_never_panic_or_ask_within_200_ms() {
+        // Costs the C setter accepts (0, 1e300, the largest finite) and durations so short that
+        // the plan's grid underflows: every wait is a number, at least 200 ms after the request.
+        for (cost, seconds) in [
+            (0.0, 2.0),
+            (1e300, 2.0),
+            (f64::MAX, 2.0),
+            (0.5, 1e-320),
+            (0.0, 1e-300),
+        ] {
+            let mut options = PollOptions {
+                timeout: None,
+                ..PollOptions::default()
+            };
+            options.set_request_cost(cost).unwrap();
+            let durations = learned(100, seconds);
+            let start = Instant::now();
+            let mut schedule = Schedule::learning(&options, start, &durations, PDF, Some(start));
+            let mut now = start + schedule.first_wait_at(start, Duration::ZERO);
+            for _ in 0..50 {
+                schedule.attempt_at(now);
+                let Step::Wait(wait) = schedule.next_at(now, "t", answer("Processing")) else {
+                    panic!("Processing ends nothing");
+                };
+                assert!(wait >= LEARNED_SHORTEST_WAIT, "cost {cost}, {seconds} s: {wait:?}");
+                assert!(wait <= options.max_interval.max(Duration::from_secs(60)), "{wait:?}");
+                now += wait;
+            }
+        }
+    }
 }
