@@ -264,3 +264,36 @@ fn a_learned_row_that_is_not_text_is_skipped_and_the_journal_still_opens() {
     drop(batch);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_learned_table_of_another_layout_neither_refuses_the_journal_nor_fails_the_run() {
+    // The schema version stays when the table is added, so a journal may hold a `learned`
+    // table laid out by another version of the library: what was learned is then not read or
+    // written, and the batch itself works as before.
+    let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "10"]);
+    let client = Client::demo(&emulator);
+    let dir = scratch_dir("learning-layout");
+    let out = dir.join("out");
+    drop(Batch::open(&client, &out).unwrap());
+    let journal = out.join(".ocrcloud").join("journal.sqlite");
+    let db = rusqlite::Connection::open(&journal).unwrap();
+    db.execute_batch(
+        "DROP TABLE learned;
+         CREATE TABLE learned (operation TEXT PRIMARY KEY, model BLOB NOT NULL);
+         INSERT INTO learned VALUES ('RecognizePdf', X'0102');",
+    )
+    .unwrap();
+    drop(db);
+    let docs = write_pdfs(&dir, 2);
+    let batch = Batch::open(&client, &out).unwrap();
+    batch.add_folder(&docs, TEXT).unwrap();
+    let (code, _) = batch.run(2, &learning(true));
+    assert_code(code, OCR_OK);
+    drop(batch);
+    let db = rusqlite::Connection::open(&journal).unwrap();
+    let model: Vec<u8> = db
+        .query_row("SELECT model FROM learned", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(model, [1, 2], "another version's row is left alone");
+    std::fs::remove_dir_all(dir).unwrap();
+}
