@@ -297,3 +297,33 @@ fn a_learned_table_of_another_layout_neither_refuses_the_journal_nor_fails_the_r
     assert_eq!(model, [1, 2], "another version's row is left alone");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn many_threads_with_different_costs_and_poll_many_share_one_learning_client() {
+    // One client's durations under every path at once: single polls with six request costs
+    // (more than the plans kept per operation), ocr_poll_many, while each finished task refits
+    // the model. Every poll ends with its task's result: no deadlock, no lost answer.
+    let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "300"]);
+    let client = Client::demo(&emulator);
+    poll_each(&emulator, &client, 24, None);
+    let costs = [0.0, 0.1, 0.5, 1.0, 5.0, 1e300];
+    std::thread::scope(|scope| {
+        for cost in costs {
+            let client = &client;
+            let emulator = &emulator;
+            scope.spawn(move || {
+                let options = Options(ocr_poll_options_new());
+                assert_code(
+                    unsafe { ocr_poll_options_set_request_cost(options.0, cost) },
+                    OCR_OK,
+                );
+                let counts = poll_each(emulator, client, 6, Some(&options));
+                assert!(counts.iter().all(|&n| n >= 1), "cost {cost}: {counts:?}");
+            });
+        }
+        scope.spawn(|| {
+            let counts = poll_together(&emulator, &client, 24, Some(&learning(true)));
+            assert!(counts.iter().all(|&n| n >= 1), "{counts:?}");
+        });
+    });
+}
