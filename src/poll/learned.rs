@@ -31,6 +31,8 @@ struct Inner {
     operations: Vec<Learned>,
     /// (task id, when its submission was answered), oldest first.
     submitted: VecDeque<(String, Instant)>,
+    /// Plans built so far (each a dynamic program of 400 points).
+    plans_built: usize,
 }
 
 #[derive(Debug)]
@@ -89,21 +91,29 @@ impl Durations {
     /// seconds; `None` while the model is unsure.
     pub fn plan(&self, operation: &str, cost: f64, gap: f64) -> Option<Arc<Plan>> {
         let mut inner = self.lock();
-        let learned = inner
-            .operations
-            .iter_mut()
-            .find(|l| l.operation == operation)?;
+        let Inner {
+            operations,
+            plans_built,
+            ..
+        } = &mut *inner;
+        let learned = operations.iter_mut().find(|l| l.operation == operation)?;
         let model = learned.sure()?;
         let key = cost.to_bits();
         if let Some((_, plan)) = learned.plans.iter().find(|(k, _)| *k == key) {
             return Some(Arc::clone(plan));
         }
         let plan = Arc::new(Plan::new(model, cost, gap));
+        *plans_built += 1;
         if learned.plans.len() == PLANS {
             learned.plans.remove(0);
         }
         learned.plans.push((key, Arc::clone(&plan)));
         Some(plan)
+    }
+
+    /// How many plans the client has built: what the learned schedule costs in CPU.
+    pub(crate) fn plans_built(&self) -> usize {
+        self.lock().plans_built
     }
 
     /// The observations held per operation, oldest first (what a batch journal stores).

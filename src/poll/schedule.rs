@@ -847,4 +847,41 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn polls_with_more_request_costs_than_plans_kept_build_a_plan_per_task_not_per_poll() {
+        // Five tasks polled together with five request costs (one more than the plans kept per
+        // operation): each poll used to rebuild a 400-point plan under the client's lock.
+        let durations = learned(100, 2.0);
+        let options: Vec<PollOptions> = [0.1, 0.2, 0.3, 0.4, 0.6]
+            .into_iter()
+            .map(|cost| {
+                let mut options = PollOptions {
+                    timeout: None,
+                    ..PollOptions::default()
+                };
+                options.set_request_cost(cost).unwrap();
+                options
+            })
+            .collect();
+        let start = Instant::now();
+        let mut schedules: Vec<Schedule> = options
+            .iter()
+            .map(|o| Schedule::learning(o, start, &durations, PDF, Some(start)))
+            .collect();
+        let before = durations.plans_built();
+        let mut now = start;
+        for _ in 0..10 {
+            for schedule in &mut schedules {
+                schedule.attempt_at(now);
+                assert!(matches!(
+                    schedule.next_at(now, "t", answer("Processing")),
+                    Step::Wait(_)
+                ));
+            }
+            now += Duration::from_millis(250);
+        }
+        let built = durations.plans_built() - before;
+        assert!(built <= schedules.len(), "{built} plans for 50 polls of 5 tasks");
+    }
 }
