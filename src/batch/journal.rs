@@ -340,7 +340,9 @@ impl Journal {
         // A value of another type (a BLOB, a number) is a row that cannot be read, not a
         // journal that cannot be opened.
         let rows = statement
-            .query_map([], |r| Ok((r.get::<_, String>(0).ok(), r.get::<_, String>(1).ok())))
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0).ok(), r.get::<_, String>(1).ok()))
+            })
             .map_err(|e| self.error(e))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.error(e))?;
@@ -522,7 +524,7 @@ impl Writer<'_> {
     /// Replaces what the journal holds of the durations learned for `operation`; writes
     /// nothing into a `learned` table of another layout.
     pub fn put_learned(&self, operation: &str, intervals: &[Interval]) -> rusqlite::Result<()> {
-        if !learned_table_is_ours(&self.tx) {
+        if !learned_table_is_ours(self.tx) {
             return Ok(());
         }
         let pairs: Vec<(f64, f64)> = intervals
