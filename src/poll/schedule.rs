@@ -2,7 +2,7 @@
 //! the client's earlier tasks; attempts, deadline, and what an answer means.
 
 use super::estimate::Interval;
-use super::learned::Durations;
+use super::learned::{Durations, KnownPlan};
 use crate::call::Call;
 use crate::cancel::Cancel;
 use crate::error::{Code, Error, Result, invalid};
@@ -159,6 +159,8 @@ struct Learning<'a> {
     sent: Option<Instant>,
     /// Seconds from the origin to the last request that saw the task unfinished.
     unfinished: f64,
+    /// The plan this task polls by, while the model it was made for is the newest.
+    plan: Option<KnownPlan>,
 }
 
 impl<'a> Schedule<'a> {
@@ -199,6 +201,7 @@ impl<'a> Schedule<'a> {
                 origin: submitted,
                 sent: None,
                 unfinished: 0.0,
+                plan: None,
             });
         }
         schedule
@@ -216,7 +219,13 @@ impl<'a> Schedule<'a> {
         let Some(learning) = &self.learning else {
             return fixed;
         };
-        let (Some(origin), Some(plan)) = (learning.origin, self.plan(learning)) else {
+        let plan = learning.durations.plan(
+            learning.operation,
+            self.options.request_cost,
+            LEARNED_SHORTEST_WAIT.as_secs_f64(),
+            &mut None,
+        );
+        let (Some(origin), Some(plan)) = (learning.origin, plan) else {
             return fixed;
         };
         // A first request the plan puts past the deadline (or past what an Instant holds)
@@ -228,14 +237,6 @@ impl<'a> Schedule<'a> {
             }
             _ => fixed,
         }
-    }
-
-    fn plan(&self, learning: &Learning) -> Option<Arc<super::plan::Plan>> {
-        learning.durations.plan(
-            learning.operation,
-            self.options.request_cost,
-            LEARNED_SHORTEST_WAIT.as_secs_f64(),
-        )
     }
 
     /// The limits for the next request: the deadline, the cancel switch, a single attempt.
@@ -345,13 +346,20 @@ impl<'a> Schedule<'a> {
     /// The wait the learned plan gives after an answer that saw the task unfinished; `None`
     /// when not learning, when the model is unsure (too few tasks seen, or this task past the
     /// plan's end), or after a failed request (its retry follows the fixed schedule).
-    fn learned_wait(&self, now: Instant) -> Option<Duration> {
-        let learning = self.learning.as_ref()?;
+    fn learned_wait(&mut self, now: Instant) -> Option<Duration> {
         if !matches!(self.last, Some(Ok(_))) {
             return None;
         }
+        let cost = self.options.request_cost;
+        let learning = self.learning.as_mut()?;
         let (origin, sent) = (learning.origin?, learning.sent?);
-        let at = self.plan(learning)?.next_after(learning.unfinished)?;
+        let plan = learning.durations.plan(
+            learning.operation,
+            cost,
+            LEARNED_SHORTEST_WAIT.as_secs_f64(),
+            &mut learning.plan,
+        )?;
+        let at = plan.next_after(learning.unfinished)?;
         let due = after(origin, at)?.max(sent + LEARNED_SHORTEST_WAIT);
         Some(due.saturating_duration_since(now))
     }
@@ -841,8 +849,14 @@ mod tests {
                 let Step::Wait(wait) = schedule.next_at(now, "t", answer("Processing")) else {
                     panic!("Processing ends nothing");
                 };
-                assert!(wait >= LEARNED_SHORTEST_WAIT, "cost {cost}, {seconds} s: {wait:?}");
-                assert!(wait <= options.max_interval.max(Duration::from_secs(60)), "{wait:?}");
+                assert!(
+                    wait >= LEARNED_SHORTEST_WAIT,
+                    "cost {cost}, {seconds} s: {wait:?}"
+                );
+                assert!(
+                    wait <= options.max_interval.max(Duration::from_secs(60)),
+                    "{wait:?}"
+                );
                 now += wait;
             }
         }
@@ -882,6 +896,9 @@ mod tests {
             now += Duration::from_millis(250);
         }
         let built = durations.plans_built() - before;
-        assert!(built <= schedules.len(), "{built} plans for 50 polls of 5 tasks");
+        assert!(
+            built <= schedules.len(),
+            "{built} plans for 50 polls of 5 tasks"
+        );
     }
 }
