@@ -235,3 +235,95 @@ fn a_journal_written_before_the_learned_table_gains_it() {
     assert_eq!((version, rows), (1, 1));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_learned_row_that_is_not_text_is_skipped_and_the_journal_still_opens() {
+    // `learned()` promises that rows it cannot read are skipped; a value of another type (a
+    // BLOB, a number: what a newer library or a damaged file may hold) must not refuse the
+    // whole journal.
+    let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "10"]);
+    let client = Client::demo(&emulator);
+    let dir = scratch_dir("learning-garbage");
+    let out = dir.join("out");
+    drop(Batch::open(&client, &out).unwrap());
+    let journal = out.join(".ocrcloud").join("journal.sqlite");
+    let db = rusqlite::Connection::open(&journal).unwrap();
+    db.execute_batch(
+        "INSERT INTO learned VALUES ('RecognizePdf', X'00ff', 0);
+         INSERT INTO learned VALUES ('RecognizeImage', 42, 0);
+         INSERT INTO learned VALUES ('RecognizeReceipt', '{not json', 0);
+         INSERT INTO learned VALUES ('RecognizeRegions', '[[5, 1], [-1, 2], [1, 1]]', 0);",
+    )
+    .unwrap();
+    drop(db);
+    let docs = write_pdfs(&dir, 2);
+    let batch = Batch::open(&client, &out).unwrap();
+    batch.add_folder(&docs, TEXT).unwrap();
+    let (code, _) = batch.run(2, &learning(true));
+    assert_code(code, OCR_OK);
+    drop(batch);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_learned_table_of_another_layout_neither_refuses_the_journal_nor_fails_the_run() {
+    // The schema version stays when the table is added, so a journal may hold a `learned`
+    // table laid out by another version of the library: what was learned is then not read or
+    // written, and the batch itself works as before.
+    let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "10"]);
+    let client = Client::demo(&emulator);
+    let dir = scratch_dir("learning-layout");
+    let out = dir.join("out");
+    drop(Batch::open(&client, &out).unwrap());
+    let journal = out.join(".ocrcloud").join("journal.sqlite");
+    let db = rusqlite::Connection::open(&journal).unwrap();
+    db.execute_batch(
+        "DROP TABLE learned;
+         CREATE TABLE learned (operation TEXT PRIMARY KEY, model BLOB NOT NULL);
+         INSERT INTO learned VALUES ('RecognizePdf', X'0102');",
+    )
+    .unwrap();
+    drop(db);
+    let docs = write_pdfs(&dir, 2);
+    let batch = Batch::open(&client, &out).unwrap();
+    batch.add_folder(&docs, TEXT).unwrap();
+    let (code, _) = batch.run(2, &learning(true));
+    assert_code(code, OCR_OK);
+    drop(batch);
+    let db = rusqlite::Connection::open(&journal).unwrap();
+    let model: Vec<u8> = db
+        .query_row("SELECT model FROM learned", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(model, [1, 2], "another version's row is left alone");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn many_threads_with_different_costs_and_poll_many_share_one_learning_client() {
+    // One client's durations under every path at once: single polls with six request costs
+    // (more than the plans kept per operation), ocr_poll_many, while each finished task refits
+    // the model. Every poll ends with its task's result: no deadlock, no lost answer.
+    let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "300"]);
+    let client = Client::demo(&emulator);
+    poll_each(&emulator, &client, 24, None);
+    let costs = [0.0, 0.1, 0.5, 1.0, 5.0, 1e300];
+    std::thread::scope(|scope| {
+        for cost in costs {
+            let client = &client;
+            let emulator = &emulator;
+            scope.spawn(move || {
+                let options = Options(ocr_poll_options_new());
+                assert_code(
+                    unsafe { ocr_poll_options_set_request_cost(options.0, cost) },
+                    OCR_OK,
+                );
+                let counts = poll_each(emulator, client, 6, Some(&options));
+                assert!(counts.iter().all(|&n| n >= 1), "cost {cost}: {counts:?}");
+            });
+        }
+        scope.spawn(|| {
+            let counts = poll_together(&emulator, &client, 24, Some(&learning(true)));
+            assert!(counts.iter().all(|&n| n >= 1), "{counts:?}");
+        });
+    });
+}

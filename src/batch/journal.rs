@@ -115,6 +115,12 @@ pub struct FileIdentity {
     pub modified_ns: i64,
 }
 
+/// Whether the `learned` table has the columns this library reads and writes.
+fn learned_table_is_ours(db: &Connection) -> bool {
+    db.prepare("SELECT operation, observations, updated_at FROM learned LIMIT 0")
+        .is_ok()
+}
+
 fn db_error(path: &Path, e: rusqlite::Error) -> Error {
     Error::new(Code::Io, format!("journal {}: {e}", path.display()))
 }
@@ -348,19 +354,29 @@ impl Journal {
     /// What earlier runs learned of task durations: per operation, the observations (seconds
     /// after the submission: after `lo`, at or before `hi`), oldest first. Rows that cannot be
     /// read are skipped: learning starts again for them.
+    /// A `learned` table of another layout (another version of the library keeps the schema
+    /// version) gives nothing.
     pub fn learned(&self) -> Result<Vec<(String, Vec<Interval>)>> {
+        if !learned_table_is_ours(&self.db) {
+            return Ok(Vec::new());
+        }
         let mut statement = self
             .db
             .prepare("SELECT operation, observations FROM learned ORDER BY operation")
             .map_err(|e| self.error(e))?;
+        // A value of another type (a BLOB, a number) is a row that cannot be read, not a
+        // journal that cannot be opened.
         let rows = statement
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0).ok(), r.get::<_, String>(1).ok()))
+            })
             .map_err(|e| self.error(e))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.error(e))?;
         Ok(rows
             .into_iter()
             .filter_map(|(operation, text)| {
+                let (operation, text) = (operation?, text?);
                 let pairs: Vec<(f64, f64)> = serde_json::from_str(&text).ok()?;
                 let intervals = pairs
                     .into_iter()
@@ -563,8 +579,12 @@ impl Writer<'_> {
             })
     }
 
-    /// Replaces what the journal holds of the durations learned for `operation`.
+    /// Replaces what the journal holds of the durations learned for `operation`; writes
+    /// nothing into a `learned` table of another layout.
     pub fn put_learned(&self, operation: &str, intervals: &[Interval]) -> rusqlite::Result<()> {
+        if !learned_table_is_ours(self.tx) {
+            return Ok(());
+        }
         let pairs: Vec<(f64, f64)> = intervals
             .iter()
             .filter(|i| i.hi.is_finite())

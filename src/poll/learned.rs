@@ -3,6 +3,7 @@
 
 use super::estimate::{Interval, LogNormal, Sample, fit};
 use super::plan::Plan;
+use crate::operations::Operation;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -30,6 +31,8 @@ struct Inner {
     operations: Vec<Learned>,
     /// (task id, when its submission was answered), oldest first.
     submitted: VecDeque<(String, Instant)>,
+    /// Plans built so far (each a dynamic program of 400 points).
+    plans_built: usize,
 }
 
 #[derive(Debug)]
@@ -41,6 +44,15 @@ struct Learned {
     model: Option<LogNormal>,
     /// Plans for the model, by request cost (its bits), newest last.
     plans: Vec<(u64, Arc<Plan>)>,
+    /// Counts the models fitted: a plan made for an earlier one is out of date.
+    model_number: u64,
+}
+
+/// A plan a caller keeps, with the number of the model it was made for.
+#[derive(Debug)]
+pub struct KnownPlan {
+    model: u64,
+    plan: Arc<Plan>,
 }
 
 impl Durations {
@@ -74,6 +86,7 @@ impl Durations {
             learned.model = fit(&learned.sample);
             learned.unfitted = 0;
             learned.plans.clear();
+            learned.model_number += 1;
         }
     }
 
@@ -85,24 +98,52 @@ impl Durations {
     }
 
     /// The plan for `operation` with requests worth `cost` seconds no closer than `gap`
-    /// seconds; `None` while the model is unsure.
-    pub fn plan(&self, operation: &str, cost: f64, gap: f64) -> Option<Arc<Plan>> {
+    /// seconds; `None` while the model is unsure. `known` is the caller's copy (a task's
+    /// schedule keeps one, for one cost): while the model is the one it was made for, it is
+    /// answered as is, so that a task builds at most one plan per model, however many costs
+    /// other polls of the client use.
+    pub fn plan(
+        &self,
+        operation: &str,
+        cost: f64,
+        gap: f64,
+        known: &mut Option<KnownPlan>,
+    ) -> Option<Arc<Plan>> {
         let mut inner = self.lock();
-        let learned = inner
-            .operations
-            .iter_mut()
-            .find(|l| l.operation == operation)?;
+        let Inner {
+            operations,
+            plans_built,
+            ..
+        } = &mut *inner;
+        let learned = operations.iter_mut().find(|l| l.operation == operation)?;
         let model = learned.sure()?;
+        if let Some(known) = known.as_ref().filter(|k| k.model == learned.model_number) {
+            return Some(Arc::clone(&known.plan));
+        }
         let key = cost.to_bits();
-        if let Some((_, plan)) = learned.plans.iter().find(|(k, _)| *k == key) {
-            return Some(Arc::clone(plan));
-        }
-        let plan = Arc::new(Plan::new(model, cost, gap));
-        if learned.plans.len() == PLANS {
-            learned.plans.remove(0);
-        }
-        learned.plans.push((key, Arc::clone(&plan)));
+        let plan = match learned.plans.iter().find(|(k, _)| *k == key) {
+            Some((_, plan)) => Arc::clone(plan),
+            None => {
+                let plan = Arc::new(Plan::new(model, cost, gap));
+                *plans_built += 1;
+                if learned.plans.len() == PLANS {
+                    learned.plans.remove(0);
+                }
+                learned.plans.push((key, Arc::clone(&plan)));
+                plan
+            }
+        };
+        *known = Some(KnownPlan {
+            model: learned.model_number,
+            plan: Arc::clone(&plan),
+        });
         Some(plan)
+    }
+
+    /// How many plans the client has built: what the learned schedule costs in CPU.
+    #[cfg(test)]
+    pub(crate) fn plans_built(&self) -> usize {
+        self.lock().plans_built
     }
 
     /// The observations held per operation, oldest first (what a batch journal stores).
@@ -118,7 +159,14 @@ impl Durations {
     /// Adds observations stored earlier (by [`Durations::export`]) before the newer ones,
     /// unless the client already holds as many for `operation` (it then knows at least as
     /// much, possibly these very ones: a journal opened twice by one client adds nothing).
+    /// An operation this library does not know is ignored: memory stays bounded by the
+    /// operations there are, whatever a journal holds.
     pub fn import(&self, operation: &str, intervals: &[Interval]) {
+        let Ok(known) = Operation::named(operation) else {
+            return;
+        };
+        // Stored under the name polls use (`named` ignores case).
+        let operation = known.name();
         let mut inner = self.lock();
         let learned = inner.learned(operation);
         if learned.sample.len() >= intervals.len().min(super::estimate::WINDOW) {
@@ -134,6 +182,7 @@ impl Durations {
             .flatten();
         learned.unfitted = 0;
         learned.plans.clear();
+        learned.model_number += 1;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -156,6 +205,7 @@ impl Inner {
                     unfitted: 0,
                     model: None,
                     plans: Vec::new(),
+                    model_number: 0,
                 });
                 self.operations.len() - 1
             }
@@ -189,7 +239,11 @@ mod tests {
         let durations = Durations::default();
         durations.import("RecognizePdf", &intervals(ENOUGH - 1));
         assert_eq!(durations.model("RecognizePdf"), None);
-        assert!(durations.plan("RecognizePdf", 0.5, 0.2).is_none());
+        assert!(
+            durations
+                .plan("RecognizePdf", 0.5, 0.2, &mut None)
+                .is_none()
+        );
         durations.observe("RecognizePdf", Interval::new(3.0, 4.0).unwrap());
         let model = durations
             .model("RecognizePdf")
@@ -210,13 +264,15 @@ mod tests {
     fn plans_are_kept_per_cost_and_memory_stays_bounded() {
         let durations = Durations::default();
         durations.import("RecognizePdf", &intervals(40));
-        let plan = durations.plan("RecognizePdf", 0.5, 0.2).unwrap();
+        let plan = durations.plan("RecognizePdf", 0.5, 0.2, &mut None).unwrap();
         assert!(Arc::ptr_eq(
             &plan,
-            &durations.plan("RecognizePdf", 0.5, 0.2).unwrap()
+            &durations.plan("RecognizePdf", 0.5, 0.2, &mut None).unwrap()
         ));
         for cost in [0.1, 0.2, 0.3, 0.4, 0.6] {
-            durations.plan("RecognizePdf", cost, 0.2).unwrap();
+            durations
+                .plan("RecognizePdf", cost, 0.2, &mut None)
+                .unwrap();
         }
         assert!(durations.lock().operations[0].plans.len() <= PLANS);
         for k in 0..3 * super::super::estimate::WINDOW {
@@ -238,6 +294,26 @@ mod tests {
             durations
                 .submitted_at(&format!("more-{}", 2 * SUBMISSIONS - 1))
                 .is_some()
+        );
+    }
+
+    #[test]
+    fn a_journal_of_many_unknown_operations_does_not_grow_the_client() {
+        // Each imported operation keeps a ring of 256 and is searched on every poll: a journal
+        // with thousands of made-up operation names must not make the client hold them all.
+        let durations = Durations::default();
+        for k in 0..5000 {
+            durations.import(&format!("Made-up-{k}"), &intervals(ENOUGH));
+        }
+        durations.import("RecognizePdf", &intervals(ENOUGH));
+        let names: Vec<String> = durations
+            .export()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(
+            (names.len(), names.last()),
+            (1, Some(&"RecognizePdf".to_string()))
         );
     }
 }

@@ -2,7 +2,7 @@
 //! the client's earlier tasks; attempts, deadline, and what an answer means.
 
 use super::estimate::Interval;
-use super::learned::Durations;
+use super::learned::{Durations, KnownPlan};
 use crate::call::Call;
 use crate::cancel::Cancel;
 use crate::error::{Code, Error, Result, invalid};
@@ -159,6 +159,8 @@ struct Learning<'a> {
     sent: Option<Instant>,
     /// Seconds from the origin to the last request that saw the task unfinished.
     unfinished: f64,
+    /// The plan this task polls by, while the model it was made for is the newest.
+    plan: Option<KnownPlan>,
 }
 
 impl<'a> Schedule<'a> {
@@ -199,13 +201,15 @@ impl<'a> Schedule<'a> {
                 origin: submitted,
                 sent: None,
                 unfinished: 0.0,
+                plan: None,
             });
         }
         schedule
     }
 
     /// The wait before the first request: `fixed` (what the caller does without learning),
-    /// unless a learned plan knows better for a task whose submission time is known.
+    /// unless a learned plan knows better for a task whose submission time is known and puts
+    /// its first request before the deadline (a poll always asks once).
     pub fn first_wait(&self, fixed: Duration) -> Duration {
         self.first_wait_at(Instant::now(), fixed)
     }
@@ -215,21 +219,24 @@ impl<'a> Schedule<'a> {
         let Some(learning) = &self.learning else {
             return fixed;
         };
-        let (Some(origin), Some(plan)) = (learning.origin, self.plan(learning)) else {
-            return fixed;
-        };
-        match plan.next_after(0.0) {
-            Some(at) => (origin + Duration::from_secs_f64(at)).saturating_duration_since(now),
-            None => fixed,
-        }
-    }
-
-    fn plan(&self, learning: &Learning) -> Option<Arc<super::plan::Plan>> {
-        learning.durations.plan(
+        let plan = learning.durations.plan(
             learning.operation,
             self.options.request_cost,
             LEARNED_SHORTEST_WAIT.as_secs_f64(),
-        )
+            &mut None,
+        );
+        let (Some(origin), Some(plan)) = (learning.origin, plan) else {
+            return fixed;
+        };
+        // A first request the plan puts past the deadline (or past what an Instant holds)
+        // goes out as the fixed schedule sends it: a poll always asks once.
+        let due = plan.next_after(0.0).and_then(|at| after(origin, at));
+        match due {
+            Some(due) if self.deadline.is_none_or(|deadline| due < deadline) => {
+                due.saturating_duration_since(now)
+            }
+            _ => fixed,
+        }
     }
 
     /// The limits for the next request: the deadline, the cancel switch, a single attempt.
@@ -339,14 +346,21 @@ impl<'a> Schedule<'a> {
     /// The wait the learned plan gives after an answer that saw the task unfinished; `None`
     /// when not learning, when the model is unsure (too few tasks seen, or this task past the
     /// plan's end), or after a failed request (its retry follows the fixed schedule).
-    fn learned_wait(&self, now: Instant) -> Option<Duration> {
-        let learning = self.learning.as_ref()?;
+    fn learned_wait(&mut self, now: Instant) -> Option<Duration> {
         if !matches!(self.last, Some(Ok(_))) {
             return None;
         }
+        let cost = self.options.request_cost;
+        let learning = self.learning.as_mut()?;
         let (origin, sent) = (learning.origin?, learning.sent?);
-        let at = self.plan(learning)?.next_after(learning.unfinished)?;
-        let due = (origin + Duration::from_secs_f64(at)).max(sent + LEARNED_SHORTEST_WAIT);
+        let plan = learning.durations.plan(
+            learning.operation,
+            cost,
+            LEARNED_SHORTEST_WAIT.as_secs_f64(),
+            &mut learning.plan,
+        )?;
+        let at = plan.next_after(learning.unfinished)?;
+        let due = after(origin, at)?.max(sent + LEARNED_SHORTEST_WAIT);
         Some(due.saturating_duration_since(now))
     }
 
@@ -384,6 +398,12 @@ impl<'a> Schedule<'a> {
             ),
         )
     }
+}
+
+/// `seconds` after `origin`; `None` when that is not a time an `Instant` holds (a plan for
+/// durations learned from a hostile journal may say 1e20 s).
+fn after(origin: Instant, seconds: f64) -> Option<Instant> {
+    origin.checked_add(Duration::try_from_secs_f64(seconds).ok()?)
 }
 
 fn status_word(status: TaskStatus) -> &'static str {
@@ -731,8 +751,9 @@ mod tests {
         };
         let now = Instant::now();
         let mut schedule = Schedule::learning(&options, now, &durations, PDF, Some(now));
-        // The plan's first request is near a minute away: past the deadline.
-        assert!(schedule.first_wait(Duration::ZERO) > Duration::from_secs(30));
+        // The plan's first request is near a minute away, past the deadline: the poll asks at
+        // once, as the fixed schedule does.
+        assert_eq!(schedule.first_wait(Duration::ZERO), Duration::ZERO);
         schedule.attempt();
         let Step::Done(Err(e)) = schedule.next("t", answer("Pending")) else {
             panic!("the deadline ends the poll");
@@ -754,5 +775,130 @@ mod tests {
             panic!("the attempt limit ends the poll");
         };
         assert_eq!(e.code(), Code::NotReady);
+    }
+
+    #[test]
+    fn huge_learned_durations_do_not_panic_the_schedule() {
+        // A journal may hold any finite interval: tasks of 1e20 s make a sure model whose
+        // plan's times overflow a Duration (and an Instant). The fixed schedule then applies.
+        let options = PollOptions {
+            timeout: None,
+            ..PollOptions::default()
+        };
+        for seconds in [1e20, 1e300] {
+            let durations = learned(100, seconds);
+            let now = Instant::now();
+            let mut schedule = Schedule::learning(&options, now, &durations, PDF, Some(now));
+            assert_eq!(
+                schedule.first_wait_at(now, Duration::ZERO),
+                Duration::ZERO,
+                "{seconds}"
+            );
+            schedule.attempt_at(now);
+            let step = schedule.next_at(now, "t", answer("Pending"));
+            assert!(
+                matches!(step, Step::Wait(w) if w == options.wait(1)),
+                "{seconds}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_learned_first_wait_past_the_deadline_still_asks_once() {
+        // The fixed schedule always asks once before the deadline; a plan whose first request
+        // lies past it must not turn the poll into a sleep that ends in Timeout with no request.
+        let durations = learned(100, 60.0);
+        let options = PollOptions {
+            timeout: Some(Duration::from_secs(5)),
+            ..PollOptions::default()
+        };
+        let now = Instant::now();
+        let schedule = Schedule::learning(&options, now, &durations, PDF, Some(now));
+        assert_eq!(schedule.first_wait_at(now, Duration::ZERO), Duration::ZERO);
+        // Without a deadline the plan still decides.
+        let open = PollOptions {
+            timeout: None,
+            ..PollOptions::default()
+        };
+        let schedule = Schedule::learning(&open, now, &durations, PDF, Some(now));
+        assert!(schedule.first_wait_at(now, Duration::ZERO) > Duration::from_secs(30));
+    }
+
+    #[test]
+    fn extreme_request_costs_and_vanishing_durations_never_panic_or_ask_within_200_ms() {
+        // Costs the C setter accepts (0, 1e300, the largest finite) and durations so short that
+        // the plan's grid underflows: every wait is a number, at least 200 ms after the request.
+        for (cost, seconds) in [
+            (0.0, 2.0),
+            (1e300, 2.0),
+            (f64::MAX, 2.0),
+            (0.5, 1e-320),
+            (0.0, 1e-300),
+        ] {
+            let mut options = PollOptions {
+                timeout: None,
+                ..PollOptions::default()
+            };
+            options.set_request_cost(cost).unwrap();
+            let durations = learned(100, seconds);
+            let start = Instant::now();
+            let mut schedule = Schedule::learning(&options, start, &durations, PDF, Some(start));
+            let mut now = start + schedule.first_wait_at(start, Duration::ZERO);
+            for _ in 0..50 {
+                schedule.attempt_at(now);
+                let Step::Wait(wait) = schedule.next_at(now, "t", answer("Processing")) else {
+                    panic!("Processing ends nothing");
+                };
+                assert!(
+                    wait >= LEARNED_SHORTEST_WAIT,
+                    "cost {cost}, {seconds} s: {wait:?}"
+                );
+                assert!(
+                    wait <= options.max_interval.max(Duration::from_secs(60)),
+                    "{wait:?}"
+                );
+                now += wait;
+            }
+        }
+    }
+
+    #[test]
+    fn polls_with_more_request_costs_than_plans_kept_build_a_plan_per_task_not_per_poll() {
+        // Five tasks polled together with five request costs (one more than the plans kept per
+        // operation): each poll used to rebuild a 400-point plan under the client's lock.
+        let durations = learned(100, 2.0);
+        let options: Vec<PollOptions> = [0.1, 0.2, 0.3, 0.4, 0.6]
+            .into_iter()
+            .map(|cost| {
+                let mut options = PollOptions {
+                    timeout: None,
+                    ..PollOptions::default()
+                };
+                options.set_request_cost(cost).unwrap();
+                options
+            })
+            .collect();
+        let start = Instant::now();
+        let mut schedules: Vec<Schedule> = options
+            .iter()
+            .map(|o| Schedule::learning(o, start, &durations, PDF, Some(start)))
+            .collect();
+        let before = durations.plans_built();
+        let mut now = start;
+        for _ in 0..10 {
+            for schedule in &mut schedules {
+                schedule.attempt_at(now);
+                assert!(matches!(
+                    schedule.next_at(now, "t", answer("Processing")),
+                    Step::Wait(_)
+                ));
+            }
+            now += Duration::from_millis(250);
+        }
+        let built = durations.plans_built() - before;
+        assert!(
+            built <= schedules.len(),
+            "{built} plans for 50 polls of 5 tasks"
+        );
     }
 }
