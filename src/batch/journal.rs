@@ -643,11 +643,19 @@ pub fn canonical(path: &Path) -> std::io::Result<PathBuf> {
     }
 }
 
+/// How long [`lock`] asks again for a lock that is taken.
+const LOCK_PATIENCE: Duration = Duration::from_secs(1);
+
 /// Takes the lock on `<journal>.lock` (created if missing; std's `File::try_lock`: `flock` on
 /// Unix, `LockFileEx` on Windows), which the system drops when the process ends however it ends.
 /// The file holds the owner's pid, for the message of a second batch (on Windows the lock also
 /// keeps others from reading it, and the message names no process).
 /// Answers the locked file, its path and whether this call created it.
+///
+/// A lock that is taken is asked again for up to [`LOCK_PATIENCE`]: a process that starts a
+/// child (another thread's `posix_spawn`, say) lends the child every open file until the
+/// child's `exec`, so a batch that closed its journal a moment ago may still hold its lock
+/// through such a child for that long.
 fn lock(journal: &Path) -> Result<(File, PathBuf, bool)> {
     let path = with_suffix(journal, ".lock");
     let created = !path.exists();
@@ -658,7 +666,13 @@ fn lock(journal: &Path) -> Result<(File, PathBuf, bool)> {
         .truncate(false)
         .open(&path)
         .map_err(|e| Error::new(Code::Io, format!("cannot create {}: {e}", path.display())))?;
-    match file.try_lock() {
+    let patience = std::time::Instant::now() + LOCK_PATIENCE;
+    let mut locked = file.try_lock();
+    while matches!(locked, Err(TryLockError::WouldBlock)) && std::time::Instant::now() < patience {
+        std::thread::sleep(Duration::from_millis(20));
+        locked = file.try_lock();
+    }
+    match locked {
         Ok(()) => {}
         Err(TryLockError::Error(e)) => {
             return Err(Error::new(
