@@ -1,6 +1,6 @@
 # The two commands of the quick start, and the developer tasks around them.
 
-.PHONY: demo test install windows linux-x86-64 linux-arm64 packages
+.PHONY: demo test install uninstall windows linux-x86-64 linux-arm64 packages
 
 # Where `make install` puts the C library.
 PREFIX ?= /usr/local
@@ -13,10 +13,14 @@ demo:
 test:
 	scripts/test.sh
 
-# Builds the release library and installs it into PREFIX with its headers, a pkg-config file
-# and a CMake package (scripts/install.sh).
+# Installs the release library (built, or reused when current) into PREFIX with its headers, a
+# pkg-config file and a CMake package (scripts/install.sh).
 install:
 	scripts/install.sh "$(PREFIX)"
+
+# Removes exactly what `make install` wrote into PREFIX (scripts/uninstall.sh).
+uninstall:
+	scripts/uninstall.sh "$(PREFIX)"
 
 # The Windows x64 build: target/x86_64-pc-windows-gnu/release/ocrcloud.dll, libocrcloud.dll.a
 # and ocrcloud.exe (scripts/build-windows.sh; docs/windows.md).

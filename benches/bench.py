@@ -13,7 +13,10 @@
                                 the time-to-result table)
 
 Every figure is a ratio against a baseline measured in the same run: fetches against
-`curl -s -o /dev/null` on the same URL, polls against a raw-socket loop sending the same request,
+`curl -s -o /dev/null` on the same URL, polls against a raw-socket loop sending the same request
+(wall time, the thread's CPU time, and user-space instructions per request counted by callgrind,
+`--toggle-collect` on each loop's block function of bench_client.c, which a busy machine does
+not change; not with --smoke or without valgrind),
 poll_many against the time the tasks take to complete plus the requests' own cost. Wall times are
 medians over interleaved rounds; peak RSS is each process's maximum resident set (wait4).
 
@@ -34,7 +37,7 @@ the binding (and the binding's time its start).
 
 The flow-control rows (bench_flow.c) load one client with 32 threads fetching a completed task
 and one ocr_poll_many of 1000 tasks, against a fresh emulator with `--rate-limit 50` per run:
-- Rate limit: each thread makes 16 fetches and every task must complete; figures are the share
+- Rate limit: each thread makes 20 fetches and every task must complete; figures are the share
   of requests the emulator answered 429 (its `rate_limited` over its API requests) and the wall
   time against the ideal, the requests it let through / 50 per second.
 - Outage: the same load for 22 s, the emulator answering every request 503 from 4 s for 10 s (503
@@ -376,21 +379,55 @@ def bench_polls(args, emulator, token, binary):
         raw_cpus.append(float(figures["raw_cpu_us"]))
         our_cpus.append(float(figures["ocrcloud_cpu_us"]))
         cpu_ratios.append(float(figures["cpu_ratio"]))
+    raw_ir, our_ir = poll_instructions(args, emulator, token, binary, pending)
     if emulator.ca_file:
         title, column, raw_name = "over one keep-alive HTTPS connection", "x raw TLS", \
             "raw TLS loop (OpenSSL libssl, same process)"
     else:
         title, column, raw_name = "over one keep-alive connection", "x raw socket", "raw socket loop"
+    ir_note = (f"; instructions: user-space instructions per request under callgrind, "
+               f"{POLL_INSTRUCTION_COUNT} requests of each loop in one run (system calls not counted)"
+               if raw_ir else "")
     return [
         f"Status polls {title} ({args.polls} requests per round, {args.rounds} rounds; "
-        f"blocks of both loops interleaved in one process; CPU: the client thread's own time)",
+        f"blocks of both loops interleaved in one process; CPU: the client thread's own time{ir_note})",
         "",
-        f"| contender | median us/request | {column} | median CPU us/request | CPU {column} |",
-        "|---|---|---|---|---|",
-        f"| {raw_name} | {statistics.median(raws):.1f} | 1.00 | {statistics.median(raw_cpus):.1f} | 1.00 |",
+        f"| contender | median us/request | {column} | median CPU us/request | CPU {column} | "
+        f"instructions/request | instructions {column} |",
+        "|---|---|---|---|---|---|---|",
+        f"| {raw_name} | {statistics.median(raws):.1f} | 1.00 | {statistics.median(raw_cpus):.1f} | 1.00 | "
+        f"{f'{raw_ir:,.0f}' if raw_ir else '-'} | 1.00 |",
         f"| ocrcloud `ocr_fetch_result` | {statistics.median(ours):.1f} | {statistics.median(ratios):.2f} | "
-        f"{statistics.median(our_cpus):.1f} | {statistics.median(cpu_ratios):.2f} |",
+        f"{statistics.median(our_cpus):.1f} | {statistics.median(cpu_ratios):.2f} | "
+        f"{f'{our_ir:,.0f}' if raw_ir else '-'} | {f'{our_ir / raw_ir:.2f}' if raw_ir else '-'} |",
     ], statistics.median(ours) / 1e6
+
+
+# Requests of each loop in the callgrind run of the polls (slow under valgrind).
+POLL_INSTRUCTION_COUNT = 500
+
+
+def poll_instructions(args, emulator, token, binary, task_id):
+    """User-space instructions per request of each poll loop: one `bench_client polls` run
+    under callgrind per loop, collecting only inside that loop's block function (raw_block,
+    ours_block). Instruction counts do not depend on the machine's load. Answers (raw, ours),
+    or (None, None) without valgrind or with --smoke."""
+    if args.smoke or not shutil.which("valgrind"):
+        return None, None
+    counts = []
+    for function in ("raw_block", "ours_block"):
+        fd, out = tempfile.mkstemp(prefix="ocrcloud-bench-callgrind-")
+        os.close(fd)
+        try:
+            run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", f"--toggle-collect={function}",
+                 binary, "polls", emulator.url, token, task_id, str(POLL_INSTRUCTION_COUNT)], env=emulator.env())
+            with open(out) as f:
+                summary = next(line for line in f if line.startswith("summary:"))
+        finally:
+            os.unlink(out)
+        # The warm-up requests run outside the block functions.
+        counts.append(int(summary.split()[1]) / POLL_INSTRUCTION_COUNT)
+    return counts[0], counts[1]
 
 
 def bench_many(args, emulator, token, binary, request_seconds):
@@ -686,7 +723,7 @@ def bench_flow(args, target, emulator_binary, baseline):
 
 
 # The headings of the parts that `--record --only PART` replaces alone in RESULTS.md.
-SECTIONS = {"many": "## Many tasks", "schedule": "## Time to result"}
+SECTIONS = {"many": "## Many tasks", "schedule": "## Time to result", "flow": "## Flow control"}
 
 
 def schedule_arg(text):
@@ -735,7 +772,7 @@ def main():
     parser.add_argument("--flow-rounds", type=int, default=3)
     parser.add_argument("--flow-rate", type=int, default=50, help="the emulator's --rate-limit")
     parser.add_argument("--flow-threads", type=int, default=32)
-    parser.add_argument("--flow-fetches", type=int, default=16, help="fetches per thread (rate limit rows)")
+    parser.add_argument("--flow-fetches", type=int, default=20, help="fetches per thread (rate limit rows)")
     parser.add_argument("--flow-tasks", type=int, default=1000)
     parser.add_argument("--flow-ready-ms", type=int, default=2000)
     parser.add_argument("--flow-interval-ms", type=int, default=1000)
@@ -789,7 +826,7 @@ def main():
         tables.append(bench_upload(args, binary, target, emulator_binary))
     if not args.only or args.only == "flow":
         baseline = None if args.no_baseline else build_baseline(args.no_build)
-        tables.append(bench_flow(args, target, emulator_binary, baseline))
+        tables.append([SECTIONS["flow"], ""] + bench_flow(args, target, emulator_binary, baseline))
     if not args.only or args.only == "batch":
         tables.append(["## Batch", ""] + bench_batch(args, ROOT, target, Emulator))
     if not args.only or args.only == "many":

@@ -33,12 +33,6 @@
 #define OCR_VERSION_STRING "0.1.0"
 
 /**
- * Submissions refused in a row (429, 503, no connection) while no task of the batch is open
- * that stop the whole batch: the service takes nothing, and waiting would not change that.
- */
-#define REFUSALS_TO_STOP 5
-
-/**
  * Requests the client sent (every attempt, token requests included).
  */
 #define OCR_STAT_REQUESTS 1
@@ -137,11 +131,23 @@ typedef struct ocr_cancel ocr_cancel;
 typedef struct ocr_client ocr_client;
 
 /**
- * How to poll: interval, backoff, attempt limit, deadline, cancellation and progress.
+ * How to poll: interval, backoff, learning, attempt limit, deadline, cancellation and progress.
  *
  * Defaults (also used when a poll gets NULL options): the first wait is 3000 ms, each later wait
  * is 1.5 times longer up to 5000 ms, no attempt limit, a deadline of 600000 ms (10 minutes), no
- * cancel token, no progress callback.
+ * cancel token, no progress callback, learning on with a request worth 0.5 s of waiting.
+ *
+ * Learning: the client learns, per operation, how long its tasks take from what its polls see
+ * (every poll of the client, `ocr_poll_many` and batches included). Once 20 tasks of an
+ * operation have finished, and while the learned model is sure, requests go out when they
+ * minimise the mean wait after the task is done plus the request cost per request, given the
+ * time already waited; never sooner than 200 ms after the previous request for the task. A
+ * task this client submitted counts from its submission (its first request may then wait);
+ * any other from its first request (sent at once). Before that, and whenever the model is
+ * unsure, the fixed schedule (interval and backoff) applies. Setting the interval or the
+ * backoff turns learning off (an explicit schedule is kept); `ocr_poll_options_set_learning`
+ * turns it on or off. The deadline, cancel token, attempt limit and `Retry-After` apply as
+ * they do to the fixed schedule.
  *
  * Thread safety: setters must not run while another thread uses the same options; many polls
  * may read one options object at once.
@@ -420,8 +426,9 @@ ocr_code ocr_batch_open(const ocr_client *client,
  * again. A file that cannot be submitted (missing, unreadable, not a regular file, empty,
  * larger than 512 MiB) is added as failed with the reason, so that a folder with one bad file
  * still runs. Fails with `OCR_ERR_INVALID_ARGUMENT` for bad settings, a file outside `root`, or
- * an unknown extension without an operation. Adding the same file twice does nothing the
- * second time. The journal is written when the run starts.
+ * an unknown extension without an operation. Adding the same path twice does nothing the
+ * second time; a link to a file is an input of its own, beside the file it names. The journal
+ * is written when the run starts.
  */
 ocr_code ocr_batch_add_file(ocr_batch *batch,
                             const char *path,
@@ -689,13 +696,19 @@ ocr_code ocr_submit(const ocr_client *client,
 
 /**
  * The most requests per second the client sends, all threads and `ocr_poll_many` workers
- * together; 0: unlimited (the default). Either way the rate adapts: a `429` or `503` cuts it
- * to 0.8 times the rate sent over the last second (at least 0.5 per second), at most once a
- * second, and each second without throttling adds a tenth of the rate before the cut (at least
- * one request per second) up to 95% of it, then one request per second, up to this maximum (for
- * an unlimited client, up to twice the rate of the last cut, where it is unlimited again). A `Retry-After` makes
- * the whole client wait. Waiting for the budget ends at each call's deadline and cancel. A
- * negative, infinite or NaN rate is `OCR_ERR_INVALID_ARGUMENT`. Thread-safe.
+ * together; 0: unlimited (the default). A rate of r lets at most floor(r) requests go in any
+ * second (plus 20 ms; under 1: one in 1/r seconds). Either way the rate adapts: a `429` sets
+ * it to the requests the server accepted in the second before the refused one (one less if it
+ * was there already) and holds it, adding one request per second every 10 s without a `429`; a
+ * `503` cuts it to 0.8 times the rate sent over the last second (at least 0.5 per second), at
+ * most once a second, and each second without throttling adds a tenth of the rate before the
+ * cut (at least one request per second) up to 95% of it, then one request per second; never
+ * above this maximum (for an unlimited client, up to twice the rate of the last cut, where it
+ * is unlimited again). A `Retry-After` makes the whole client wait; after a `429`, one second
+ * of it less (its whole seconds round up the real wait) when the client's own requests fill
+ * the server's window, whose room the rate then waits for. Waiting for the budget ends at each
+ * call's deadline and cancel. A negative, infinite or NaN rate is `OCR_ERR_INVALID_ARGUMENT`.
+ * Thread-safe.
  */
 ocr_code ocr_client_set_max_rate(ocr_client *client,
                                  double per_second);
@@ -740,10 +753,12 @@ ocr_code ocr_client_set_ca_pem(ocr_client *client,
 
 /**
  * The proxy for requests to a base URL that is not loopback: `http://host:port` or
- * `https://...` (a CONNECT tunnel; `http://user:password@host:port` authenticates); `""`: no
+ * `https://...` (a CONNECT tunnel; `http://user:password@host:port` authenticates, with
+ * `/ ? # @ :` in the user name or password percent-encoded as `%2F %3F %23 %40 %3A`); `""`: no
  * proxy; NULL: the environment's (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, with `NO_PROXY`;
- * lower case too), the default. SOCKS and other schemes are `OCR_ERR_INVALID_ARGUMENT` naming
- * the proxy (such a proxy in the environment makes `ocr_client_new` fail the same way). A
+ * lower case too), the default. SOCKS and other schemes, and URLs with a path, query or
+ * fragment, are `OCR_ERR_INVALID_ARGUMENT` naming the proxy without its password (such a
+ * proxy in the environment makes `ocr_client_new` fail the same way). A
  * loopback base URL never goes through a proxy. The proxy's password never appears in a
  * message or log line. Thread-safe.
  */
@@ -880,7 +895,7 @@ void ocr_poll_options_free(ocr_poll_options *options);
 
 /**
  * The wait after the first not-finished answer, in milliseconds; at least 1 (0 is
- * `OCR_ERR_INVALID_ARGUMENT`). Default 3000.
+ * `OCR_ERR_INVALID_ARGUMENT`). Default 3000. Turns learning off: the schedule is fixed.
  */
 ocr_code ocr_poll_options_set_interval_ms(ocr_poll_options *options,
                                           uint32_t first_interval_ms);
@@ -888,11 +903,29 @@ ocr_code ocr_poll_options_set_interval_ms(ocr_poll_options *options,
 /**
  * Backoff: the n-th wait is `min(first_interval * factor^(n-1), max_interval_ms)`. `factor`
  * must be a number of at least 1.0 (1.0: a fixed interval) and `max_interval_ms` at least 1;
- * anything else is `OCR_ERR_INVALID_ARGUMENT`. Default 1.5 and 5000.
+ * anything else is `OCR_ERR_INVALID_ARGUMENT`. Default 1.5 and 5000. Turns learning off: the
+ * schedule is fixed.
  */
 ocr_code ocr_poll_options_set_backoff(ocr_poll_options *options,
                                       double factor,
                                       uint32_t max_interval_ms);
+
+/**
+ * Learning on (1, the default) or off (0: the fixed schedule alone, and this poll teaches the
+ * client nothing). Call it after setting the interval or the backoff to learn with them as
+ * the fixed schedule used until the model is sure. Any other value is
+ * `OCR_ERR_INVALID_ARGUMENT`.
+ */
+ocr_code ocr_poll_options_set_learning(ocr_poll_options *options,
+                                       uint8_t learn);
+
+/**
+ * What one request costs, in seconds of waiting, for the learned schedule: a higher cost
+ * means fewer requests and longer waits after tasks finish. A number of at least 0; anything
+ * else (negative, infinite, NaN) is `OCR_ERR_INVALID_ARGUMENT`. Default 0.5.
+ */
+ocr_code ocr_poll_options_set_request_cost(ocr_poll_options *options,
+                                           double seconds);
 
 /**
  * At most this many requests for the task; when they are used up without a final answer, the
@@ -1020,7 +1053,9 @@ ocr_code ocr_poll_until_done(const ocr_client *client,
 
 /**
  * Asks for a task's answer until the task is done, waiting between requests as `options` say
- * (NULL: the defaults of `ocr_poll_options_new`).
+ * (NULL: the defaults of `ocr_poll_options_new`). The first request goes out at once, except
+ * that with a learned schedule (see `ocr_poll_options`) a task this client submitted is first
+ * asked when the learned durations say it is worth it.
  *
  * Answers `OCR_OK` only when the task is Completed, with `*out` receiving the final result
  * (freed by the caller with `ocr_result_free`). Otherwise `*out` is untouched and the code says
@@ -1049,9 +1084,10 @@ ocr_code ocr_poll_until_done_for(const ocr_client *client,
  * `task_ids`: `count` non-NULL strings. `results_out` and `codes_out`: arrays of `count`
  * elements, written for every task: `codes_out[i]` is the code `ocr_poll_until_done` would have
  * given task i, and `results_out[i]` its result where that code is `OCR_OK` (the caller frees
- * each with `ocr_result_free`), else NULL. Answers `OCR_OK` if every task completed, else the
- * first failing task's code, with a message naming that task and how many failed; every
- * task's own message is `ocr_poll_many_message(i)`. With a NULL or invalid argument (also a
+ * each with `ocr_result_free`), else NULL. An id listed more than once is asked once per due
+ * time, and each of its places gets the same code and a result of its own. Answers `OCR_OK`
+ * if every task completed, else the first failing task's code, with a message naming that
+ * task and how many failed; every task's own message is `ocr_poll_many_message(i)`. With a NULL or invalid argument (also a
  * `count` too large for the arrays to exist) nothing is written and the answer is
  * `OCR_ERR_INVALID_ARGUMENT`. Thread-safe.
  */

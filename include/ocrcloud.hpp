@@ -203,6 +203,17 @@ public:
         detail::check(ocr_poll_options_set_backoff(handle(), factor, max_interval_ms));
         return *this;
     }
+    /// Learn the schedule from the client's earlier tasks (the default), or keep the fixed one.
+    /// interval_ms() and backoff() turn learning off; call this after them to learn anyway.
+    PollOptions &learning(bool on) {
+        detail::check(ocr_poll_options_set_learning(handle(), on ? 1 : 0));
+        return *this;
+    }
+    /// What one request costs, in seconds of waiting, for the learned schedule (0.5); >= 0.
+    PollOptions &request_cost(double seconds) {
+        detail::check(ocr_poll_options_set_request_cost(handle(), seconds));
+        return *this;
+    }
     /// At most this many requests (then OCR_ERR_NOT_READY); 0: no limit.
     PollOptions &max_attempts(std::uint32_t attempts) {
         detail::check(ocr_poll_options_set_max_attempts(handle(), attempts));

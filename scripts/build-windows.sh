@@ -13,23 +13,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(rustc-web cargo-web rust-web-src gcc-mingw-w64-x86-64)
-missing=()
-for package in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing missing packages: ${missing[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+scripts/install-deps.sh rustc-web cargo-web rust-web-src gcc-mingw-w64-x86-64
 
 # Debian's cargo with Debian's rustc: a rustup rustc earlier in PATH has no source of std to
 # build (-Zbuild-std fails with "rust-src ... does not exist").
 export RUSTC=/usr/bin/rustc
 export RUSTC_BOOTSTRAP=1
+# No debug information: this build is for shipping, and it builds faster without.
+export CARGO_PROFILE_RELEASE_DEBUG=0
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
 export CC_x86_64_pc_windows_gnu=x86_64-w64-mingw32-gcc
 export AR_x86_64_pc_windows_gnu=x86_64-w64-mingw32-ar

@@ -2,8 +2,9 @@
 # The Windows x64 build (scripts/build-windows.sh) tested under Wine against the Linux emulator on
 # 127.0.0.1: tests/c/test_core.c over HTTP and over HTTPS (ocr_client_set_ca_file), with its
 # non-ASCII and not-UTF-8 paths; the CLI's `run` (a Japanese file name, HTTP, HTTPS with
-# SSL_CERT_FILE, an untrusted certificate) and a `batch` that a second batch finds locked, that
-# Ctrl-C ends with 130 and that a rerun finishes from its journal; a read-only output folder.
+# SSL_CERT_FILE, an untrusted certificate, Ctrl-C) and a `batch` that a second batch finds
+# locked, that Ctrl-C ends with 130 and that a rerun finishes from its journal; a read-only output
+# folder.
 # Usage: scripts/test-windows.sh [EMULATOR]   (default: target/debug/ocrcloud-emulator)
 # Installs wine64 when missing. Wine's prefix is target/wine-prefix, made once (wineboot is
 # slow) and reused. Leaves no emulator, Wine process or mount behind.
@@ -17,13 +18,7 @@ emulator=${1:-target/debug/ocrcloud-emulator}
 emulator=$(realpath "$emulator")
 
 scripts/build-windows.sh
-if ! dpkg-query -W -f='${Status}' wine64 2>/dev/null | grep -q "install ok installed"; then
-  echo "installing missing packages: wine64"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends wine64 >/dev/null
-fi
+scripts/install-deps.sh wine64
 built=$(date +%s)
 
 release=$root/target/x86_64-pc-windows-gnu/release
@@ -103,6 +98,11 @@ cli_run() { # NAME URL OUT_DIR [env...]: runs `ocrcloud run マニュアル.pdf`
   out=$(tr -d '\r' <"$name.out")
   err=$(tr -d '\r' <"$name.err")
 }
+# Temporary files left by a crash: one of a process that no longer runs (no such pid) is removed
+# by the next writer into the folder; one written from another pid namespace (never on Windows)
+# is kept for a day.
+mkdir "結果-http"
+touch "結果-http/.ocrcloud-4000001-1-0-0-x.tmp" "結果-http/.ocrcloud-4000001-1-7-0-x.tmp"
 for scheme in http https; do
   url=$http
   [ $scheme = https ] && url=$https
@@ -113,6 +113,9 @@ for scheme in http https; do
   [[ $saved == "結果-$scheme/"*.pdf ]] && cmp -s sample.pdf "$saved" || fail "run over $scheme printed $out"
   pass "ocrcloud.exe run マニュアル.pdf over $scheme -> $saved"
 done
+[ "$(ls -A 結果-http | grep '^\.ocrcloud-')" = ".ocrcloud-4000001-1-7-0-x.tmp" ] ||
+  fail "leftover temporary files: $(ls -A 結果-http)"
+pass "a dead process's temporary file is removed, one of another namespace kept"
 cli_run run-untrusted "$https" untrusted
 [ "$status" -eq 25 ] && [[ $err == *"is not trusted"* ]] ||
   fail "an untrusted certificate: status $status: $err"
@@ -172,6 +175,24 @@ total=$(posts "$slow")
   fail "the rerun submitted again what the journal held: $interrupted_posts, then $total POSTs for 5 inputs"
 ! find batch-out -name '.ocrcloud-*' | grep -q . || fail "temporary files left in batch-out"
 pass "the rerun finishes every input from the journal ($total POSTs for 5 inputs)"
+
+# --- the CLI: Ctrl-C during `run` ---------------------------------------------------------------
+set -m
+"$wine" ocrcloud.exe run sample.pdf -o run-interrupted --base-url "$slow" --interval-ms 100 2>run-interrupted.err &
+running=$!
+set +m
+for _ in $(seq 600); do
+  grep -q "^submitted" run-interrupted.err && break
+  kill -0 "$running" 2>/dev/null || fail "run ended early: $(cat run-interrupted.err)"
+  sleep 0.2
+done
+kill -INT "$running"
+status=0
+wait "$running" || status=$?
+[ "$status" -eq 130 ] && grep -q "cancelled by the caller" run-interrupted.err ||
+  fail "Ctrl-C during run: status $status: $(cat run-interrupted.err)"
+[ -z "$(ls -A run-interrupted)" ] || fail "Ctrl-C during run left files: $(ls -A run-interrupted)"
+pass "Ctrl-C during run: status 130, nothing left in the output folder"
 
 cleanup
 trap - EXIT

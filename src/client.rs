@@ -8,6 +8,8 @@ use crate::flow::{Flow, Outcome};
 use crate::http::{self, CachingResolver, HttpSource, Payload, Request};
 use crate::logging::{Level, log};
 use crate::operations::{Body, Document, Operation};
+use crate::poll::learned::Durations;
+use crate::proxy::ChosenProxy;
 use crate::retry::retrying;
 use crate::secrets::{self, QUERY_VALUE};
 use crate::settings::Settings;
@@ -16,6 +18,7 @@ use crate::wire::{self, Answer, DiscardSink, MemorySink, Sink, TokenAnswer};
 use percent_encoding::utf8_percent_encode;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Instant;
 use ureq::http::{Method, Response, Uri, header};
 
 pub use crate::call::Call;
@@ -34,14 +37,15 @@ pub struct Client {
     auth: Auth,
     settings: Mutex<Settings>,
     connection: Mutex<Connection>,
+    durations: Durations,
 }
 
 /// How a client reaches the service: the network settings and the agent built from them.
 struct Connection {
     network: Network,
     agent: ureq::Agent,
-    /// The proxy in use, without its password, for messages.
-    proxy: Option<String>,
+    /// The proxy in use (its password registered as a secret while it is in use).
+    proxy: Option<ChosenProxy>,
 }
 
 impl std::fmt::Debug for Client {
@@ -58,7 +62,7 @@ impl Client {
     pub fn new(base_url: Option<&str>, auth: Auth) -> Result<Client> {
         let (base_url, insecure, loopback) = parse_base_url(base_url.unwrap_or(DEFAULT_BASE_URL))?;
         let network = Network::default();
-        let (agent, proxy) = tls::agent(&network, loopback, CachingResolver::default())?;
+        let (agent, proxy) = tls::agent(&network, &base_url, loopback, CachingResolver::default())?;
         Ok(Client {
             flow: Flow::default(),
             base_url,
@@ -71,6 +75,7 @@ impl Client {
                 agent,
                 proxy,
             }),
+            durations: Durations::default(),
         })
     }
 
@@ -81,7 +86,12 @@ impl Client {
         let mut connection = self.connection.lock().unwrap_or_else(|e| e.into_inner());
         let mut network = connection.network.clone();
         change(&mut network);
-        let (agent, proxy) = tls::agent(&network, self.loopback, CachingResolver::default())?;
+        let (agent, proxy) = tls::agent(
+            &network,
+            &self.base_url,
+            self.loopback,
+            CachingResolver::default(),
+        )?;
         *connection = Connection {
             network,
             agent,
@@ -90,10 +100,11 @@ impl Client {
         Ok(())
     }
 
-    /// The agent of the current network settings and the proxy it uses.
+    /// The agent of the current network settings and the proxy it uses, as messages show it.
     fn agent(&self) -> (ureq::Agent, Option<String>) {
         let connection = self.connection.lock().unwrap_or_else(|e| e.into_inner());
-        (connection.agent.clone(), connection.proxy.clone())
+        let shown = connection.proxy.as_ref().map(|chosen| chosen.shown.clone());
+        (connection.agent.clone(), shown)
     }
 
     /// A copy of the current settings.
@@ -177,12 +188,14 @@ impl Client {
         let request = Request::new(Method::POST, &url)
             .body(payload, "application/json")
             .accept("text/plain, application/json");
-        redacted(self.retrying(call, false, || {
+        let task_id = redacted(self.retrying(call, false, || {
             let response = self.send(&request, !op.is_trial(), call)?;
             // The server took the submission (2xx): a task may exist even without a usable id.
             let text = http::read_small_body(response, &url, call).map_err(Error::delivered)?;
             task_id_from(&text, &url).map_err(Error::delivered)
-        }))
+        }))?;
+        self.durations.submitted(&task_id, Instant::now());
+        Ok(task_id)
     }
 
     /// Removes a task from the service's queue (`DELETE`).
@@ -223,8 +236,11 @@ impl Client {
         http::check_no_encoding(&response, url)?;
         // Kept for a message only when it is not JSON (the body goes to the parser).
         let content_type = http::header_text(&response, header::CONTENT_TYPE);
-        let not_json =
-            !content_type.is_empty() && !content_type.to_ascii_lowercase().contains("json");
+        let not_json = !content_type.is_empty()
+            && !content_type
+                .as_bytes()
+                .windows(4)
+                .any(|word| word.eq_ignore_ascii_case(b"json"));
         let content_type = if not_json {
             content_type.to_string()
         } else {
@@ -319,8 +335,18 @@ impl Client {
                 });
                 continue;
             }
-            return Err(http::status_error(request, response, call));
+            let mut error = http::status_error(request, response, call);
+            if status.as_u16() == 429 {
+                // The budget knows how long the rate limit asks for, to the millisecond.
+                error.retry_after = Some(self.flow.next_slot());
+            }
+            return Err(error);
         }
+    }
+
+    /// What the client has learned of its tasks' durations, and when it submitted them.
+    pub fn durations(&self) -> &Durations {
+        &self.durations
     }
 
     /// The client's request budget (rate, retry quota, circuit breaker) and its counts.
@@ -398,16 +424,20 @@ impl Client {
         Ok((answer.access_token, answer.expires_in))
     }
 
-    /// `{base}/v5.0/ocr/{path}` with the id percent-encoded as the query.
+    /// `{base}/v5.0/ocr/{path}` with the id percent-encoded as the query (built on every
+    /// request, so without the formatting machinery).
     fn task_url(&self, path: &str, task_id: Option<&str>) -> String {
-        match task_id {
-            Some(id) => format!(
-                "{}/v5.0/ocr/{path}?id={}",
-                self.base_url,
-                utf8_percent_encode(id, QUERY_VALUE)
-            ),
-            None => format!("{}/v5.0/ocr/{path}", self.base_url),
+        const OCR: &str = "/v5.0/ocr/";
+        let query = task_id.map_or(0, |id| "?id=".len() + 3 * id.len());
+        let mut url = String::with_capacity(self.base_url.len() + OCR.len() + path.len() + query);
+        url.push_str(&self.base_url);
+        url.push_str(OCR);
+        url.push_str(path);
+        if let Some(id) = task_id {
+            url.push_str("?id=");
+            url.extend(utf8_percent_encode(id, QUERY_VALUE));
         }
+        url
     }
 }
 
@@ -417,7 +447,11 @@ fn outcome_of(exchanged: &Result<Response<ureq::Body>>, call: &Call) -> Outcome 
     match exchanged {
         Ok(response) => match response.status().as_u16() {
             200..=299 => Outcome::Success,
-            429 | 503 => Outcome::Throttled(http::parse_retry_after(http::header_text(
+            429 => Outcome::Limited(http::parse_retry_after(http::header_text(
+                response,
+                header::RETRY_AFTER,
+            ))),
+            503 => Outcome::Throttled(http::parse_retry_after(http::header_text(
                 response,
                 header::RETRY_AFTER,
             ))),

@@ -94,6 +94,24 @@ impl TempFile {
             .map_err(|e| io_error(format!("cannot write {}", self.path.display()), e))
     }
 
+    /// The file's temporary path (it holds the whole file once written).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Links the file to `target` if nothing is there (no file, link or folder), keeping its
+    /// temporary name; `Err` of kind `AlreadyExists` when something is. The exclusive claim of
+    /// a name that another process may want at the same moment: one of them gets it, whole.
+    pub fn link_new(&self, target: &Path) -> std::io::Result<()> {
+        faults::file_step(Step::Rename).and_then(|()| link_new(&self.path, target))
+    }
+
+    /// Drops the temporary name of a file that [`TempFile::link_new`] put in place.
+    pub fn linked(mut self) {
+        self.persisted = true;
+        let _ = std::fs::remove_file(&self.path);
+    }
+
     /// Renames the file to `target`, replacing any file there and keeping that file's
     /// permission bits. The rename makes the whole file appear at once; the data is not forced
     /// to the disk (no fsync).
@@ -156,28 +174,50 @@ pub(crate) fn remove_leftovers(dir: &Path) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
+        // The entry's own metadata: a link named like a leftover folder is not followed.
         if let Some(name) = name.to_str()
             && let Ok(meta) = entry.metadata()
-            && !meta.is_dir()
+            && meta.is_dir() == name.ends_with(".dir")
             && is_leftover(
                 name,
                 meta.modified().unwrap_or(std::time::SystemTime::now()),
             )
         {
-            let _ = std::fs::remove_file(entry.path());
+            let _ = if meta.is_dir() {
+                std::fs::remove_dir_all(entry.path())
+            } else {
+                std::fs::remove_file(entry.path())
+            };
         }
     }
 }
 
-/// Whether the temporary file `name`, last changed at `modified`, was left by a process that
-/// no longer runs. A file of a process in another pid namespace (whose liveness this process
-/// cannot see) counts only once it is older than [`UNSEEN_PROCESS_PATIENCE`]; a file of this
-/// very process (another copy of the library, say) never does.
+/// A new folder for `name` in the temporary folder, that no other process or call uses and
+/// only this user may enter; the caller removes it. Named as temporary files are, so that the
+/// folders of processes that died before removing theirs (kill -9, a crash) are removed by
+/// the next call, as their files are.
+pub(crate) fn private_temp_folder(name: &str) -> std::io::Result<PathBuf> {
+    let dir = std::env::temp_dir();
+    remove_leftovers(&dir);
+    loop {
+        let folder = temp_path(&dir, name, "dir");
+        match crate::platform::files::create_private_dir(&folder) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            made => return made.map(|()| folder),
+        }
+    }
+}
+
+/// Whether the temporary file (or folder, `.dir`) `name`, last changed at `modified`, was left
+/// by a process that no longer runs. A file of a process in another pid namespace (whose
+/// liveness this process cannot see) counts only once it is older than
+/// [`UNSEEN_PROCESS_PATIENCE`]; a file of this very process (another copy of the library, say)
+/// never does.
 fn is_leftover(name: &str, modified: std::time::SystemTime) -> bool {
     let Some(rest) = name.strip_prefix(PREFIX) else {
         return false;
     };
-    if !(rest.ends_with(".tmp") || rest.ends_with(".old")) {
+    if !(rest.ends_with(".tmp") || rest.ends_with(".old") || rest.ends_with(".dir")) {
         return false;
     }
     let mut parts = rest.splitn(4, '-');
@@ -201,6 +241,31 @@ fn is_leftover(name: &str, modified: std::time::SystemTime) -> bool {
         started,
         namespace,
     })
+}
+
+/// Makes `to` name the file at `from` if nothing is at `to`, atomically (`AlreadyExists` if
+/// something is): a hard link (POSIX `link`, `CreateHardLinkW` on Windows), or, on a file system
+/// without hard links, an exclusive create of `to` and a rename over it (`from` then is gone).
+fn link_new(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::io::ErrorKind;
+    match std::fs::hard_link(from, to) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::PermissionDenied | ErrorKind::Unsupported
+            ) =>
+        {
+            create_new_then_rename(from, to)
+        }
+        linked => linked,
+    }
+}
+
+/// [`link_new`] without hard links (FAT, some network shares): `to` is taken by an exclusive
+/// create, then `from` is renamed over it. `to` is empty in between.
+fn create_new_then_rename(from: &Path, to: &Path) -> std::io::Result<()> {
+    OpenOptions::new().write(true).create_new(true).open(to)?;
+    std::fs::rename(from, to)
 }
 
 fn rename(from: &Path, to: &Path) -> Result<()> {
@@ -498,6 +563,19 @@ pub fn persist_results(
     task_id: &str,
     dir: &Path,
 ) -> Result<Answer<PathBuf>> {
+    persist_results_named(answer, |kinds| {
+        Ok((0..kinds.len())
+            .map(|index| dir.join(result_file_name(task_id, kinds, index)))
+            .collect())
+    })
+}
+
+/// Like [`persist_results`], with the paths that `paths` answers for the results' types (one
+/// path per type, in order); when it fails, nothing is written.
+pub fn persist_results_named(
+    answer: Answer<TempFile>,
+    paths: impl FnOnce(&[&str]) -> Result<Vec<PathBuf>>,
+) -> Result<Answer<PathBuf>> {
     let completed = answer.status() == TaskStatus::Completed;
     let results = if completed {
         answer.results
@@ -505,9 +583,13 @@ pub fn persist_results(
         Vec::new()
     };
     let kinds: Vec<&str> = results.iter().map(|r| r.kind.as_str()).collect();
-    let paths: Vec<PathBuf> = (0..kinds.len())
-        .map(|index| dir.join(result_file_name(task_id, &kinds, index)))
-        .collect();
+    let paths = paths(&kinds)?;
+    if paths.len() != kinds.len() {
+        return Err(Error::new(
+            Code::Internal,
+            format!("{} paths for {} results", paths.len(), kinds.len()),
+        ));
+    }
     let kinds: Vec<String> = results.iter().map(|r| r.kind.clone()).collect();
     put_in_place(results.into_iter().map(|r| r.data).zip(&paths).collect())?;
     Ok(Answer {
@@ -612,6 +694,30 @@ fn io_error(what: String, error: std::io::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_name_is_taken_once_with_or_without_hard_links() {
+        let dir = scratch_dir("link-new");
+        let ways: [fn(&Path, &Path) -> std::io::Result<()>; 2] = [link_new, create_new_then_rename];
+        for (n, take) in ways.into_iter().enumerate() {
+            let (from, to) = (dir.join(format!("from-{n}")), dir.join(format!("to-{n}")));
+            std::fs::write(&from, b"result").unwrap();
+            std::fs::write(&to, b"another's").unwrap();
+            let taken = take(&from, &to).unwrap_err();
+            assert_eq!(taken.kind(), std::io::ErrorKind::AlreadyExists);
+            assert_eq!(std::fs::read(&to).unwrap(), b"another's");
+            std::fs::remove_file(&to).unwrap();
+            std::os::unix::fs::symlink("nowhere", &to).unwrap();
+            assert!(
+                take(&from, &to).is_err(),
+                "a dangling link is something there"
+            );
+            std::fs::remove_file(&to).unwrap();
+            take(&from, &to).unwrap();
+            assert_eq!(std::fs::read(&to).unwrap(), b"result");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     fn scratch_dir(name: &str) -> PathBuf {
         let dir =

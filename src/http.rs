@@ -12,7 +12,7 @@ use crate::secrets;
 use crate::settings::Settings;
 use crate::upload::{Upload, UploadReader};
 use crate::wire::{self, Source};
-use crate::{tls, transport};
+use crate::{early_answer, tls, transport};
 use std::io::Read;
 use std::sync::Mutex;
 use std::sync::mpsc::RecvTimeoutError;
@@ -96,7 +96,19 @@ pub fn exchange(
         .header(header::USER_AGENT, &*settings.user_agent)
         .header(header::ACCEPT, HeaderValue::from_static(request.accept));
     if let Some(bearer) = bearer {
-        builder = builder.header(header::AUTHORIZATION, format!("Bearer {bearer}"));
+        // Sent on every request: built without the formatting machinery, and marked sensitive.
+        let mut value = Vec::with_capacity("Bearer ".len() + bearer.len());
+        value.extend_from_slice(b"Bearer ");
+        value.extend_from_slice(bearer.as_bytes());
+        let mut value = HeaderValue::try_from(value).map_err(|_| {
+            Error::new(
+                Code::InvalidArgument,
+                "the token cannot be sent in a header",
+            )
+            .unsent()
+        })?;
+        value.set_sensitive(true);
+        builder = builder.header(header::AUTHORIZATION, value);
     }
     if let Some((_, content_type)) = request.body {
         builder = builder.header(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -117,6 +129,7 @@ pub fn exchange(
     // Timed only for the debug line: a status poll is a few system calls.
     let started = logging::enabled(Level::Debug).then(Instant::now);
     let written_before = transport::bytes_written();
+    early_answer::take();
     // A request without a body carries no Content-Length (RFC 9110, section 8.6).
     let outcome = match (request.body, upload.as_mut()) {
         (_, Some(reader)) => {
@@ -132,6 +145,12 @@ pub fn exchange(
     // The reader's own failure (the file, the deadline, a cancel) says more than the
     // transport's report of it.
     let unreadable = upload.as_mut().and_then(UploadReader::take_failure);
+    // A server that answered while the body was being sent (a 413 part way through it) and
+    // closed the connection: its answer, not the broken pipe, is the outcome.
+    let outcome = match (outcome, early_answer::take()) {
+        (Err(e), Some(early)) if unreadable.is_none() => parse_early_answer(&early).ok_or(e),
+        (outcome, _) => outcome,
+    };
     let outcome = outcome.map_err(|e| {
         let unsent = transport::bytes_written() == written_before
             || matches!(
@@ -180,6 +199,66 @@ fn run<B: ureq::AsSendBody>(
         .timeout_global(Some(call.bounded(settings.request_timeout)))
         .build();
     agent.run(request)
+}
+
+/// The answer a server sent while the request's body was being sent (the bytes from its status
+/// line on, its body possibly cut short), as a response; `None` if it holds no whole HTTP head
+/// with a final status. Interim (1xx) heads before it are skipped: a `100 Continue` that came
+/// after the client stopped waiting for it, a `103 Early Hints`. A chunked body is decoded.
+fn parse_early_answer(mut bytes: &[u8]) -> Option<Response<ureq::Body>> {
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut head = httparse::Response::new(&mut headers);
+        let httparse::Status::Complete(length) = head.parse(bytes).ok()? else {
+            return None;
+        };
+        let status = head.code?;
+        if status < 200 {
+            bytes = &bytes[length..];
+            continue;
+        }
+        let mut response = Response::builder().status(status);
+        let mut chunked = false;
+        for header in head.headers.iter() {
+            if header.name.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = String::from_utf8_lossy(header.value)
+                    .to_ascii_lowercase()
+                    .contains("chunked");
+                continue;
+            }
+            response = response.header(header.name, header.value);
+        }
+        let body = &bytes[length..];
+        let body = if chunked {
+            dechunked(body)
+        } else {
+            let declared = response
+                .headers_ref()?
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+            body[..declared.unwrap_or(body.len()).min(body.len())].to_vec()
+        };
+        return response.body(ureq::Body::builder().data(body)).ok();
+    }
+}
+
+/// The data of a chunked body, as far as it arrived whole.
+fn dechunked(mut body: &[u8]) -> Vec<u8> {
+    let mut data = Vec::new();
+    while let Ok(httparse::Status::Complete((start, size))) = httparse::parse_chunk_size(body) {
+        let Some(chunk) = usize::try_from(size)
+            .ok()
+            .and_then(|size| body.get(start..start.checked_add(size)?))
+        else {
+            break;
+        };
+        if chunk.is_empty() {
+            break;
+        }
+        data.extend_from_slice(chunk);
+        body = body.get(start + chunk.len() + 2..).unwrap_or_default();
+    }
+    data
 }
 
 /// The body of an answer as the parser reads it: counted, limited and cancellable.
@@ -299,7 +378,7 @@ pub fn check_no_encoding(response: &Response<ureq::Body>, url: &str) -> Result<(
 
 /// The error for a non-success status, with the server's explanation (cleaned of secrets
 /// before it is shortened) and its `Retry-After`. 429 and 503 mean the server did not act on
-/// the request; 502 and 504 are transient only for idempotent requests, since a gateway may have
+/// the request (and 413, which is not retried); 502 and 504 are transient only for idempotent requests, since a gateway may have
 /// passed the request on.
 pub fn status_error(request: &Request, response: Response<ureq::Body>, call: &Call) -> Error {
     let (method, url) = (request.method.as_str(), request.url);
@@ -340,7 +419,8 @@ pub fn status_error(request: &Request, response: Response<ureq::Body>, call: &Ca
             ));
     let mut error = Error::new(code, message);
     error.transient = retryable;
-    error.unsent = refused_unprocessed;
+    // A body refused for its size made no task either (also when refused part way through).
+    error.unsent = refused_unprocessed || status == StatusCode::PAYLOAD_TOO_LARGE;
     // A 303 See Other answers a request that was processed.
     error.delivered =
         (status.is_server_error() && !refused_unprocessed) || status == StatusCode::SEE_OTHER;
@@ -355,8 +435,10 @@ pub fn parse_retry_after(text: &str) -> Option<Duration> {
     if text.is_empty() {
         return None;
     }
+    // A number of seconds too large for u64 is far in the future, like a far-future date.
     let wait = match text.parse::<u64>() {
         Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) if text.bytes().all(|b| b.is_ascii_digit()) => LONGEST_RETRY_AFTER,
         Err(_) => httpdate::parse_http_date(text)
             .ok()?
             .duration_since(SystemTime::now())
@@ -453,17 +535,22 @@ impl Resolver for CachingResolver {
         config: &ureq::config::Config,
         timeout: NextTimeout,
     ) -> std::result::Result<ResolvedSocketAddrs, ureq::Error> {
-        let key = format!(
-            "{}://{}",
-            uri.scheme_str().unwrap_or(""),
-            uri.authority().map_or("", |a| a.as_str())
-        );
+        let scheme = uri.scheme_str().unwrap_or("");
+        let authority = uri.authority().map_or("", |a| a.as_str());
+        // Looked up on every request: no allocation, one clock reading.
+        let is_key = |key: &str| {
+            key.strip_prefix(scheme)
+                .and_then(|rest| rest.strip_prefix("://"))
+                == Some(authority)
+        };
+        let now = Instant::now();
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.retain(|(_, at, _)| at.elapsed() < RESOLVED_LIFETIME);
-        if let Some((_, _, addresses)) = cache.iter().find(|(host, _, _)| *host == key) {
+        cache.retain(|(_, at, _)| now.saturating_duration_since(*at) < RESOLVED_LIFETIME);
+        if let Some((_, _, addresses)) = cache.iter().find(|(key, _, _)| is_key(key)) {
             return Ok(addresses.clone());
         }
         drop(cache);
+        let key = format!("{scheme}://{authority}");
         let addresses = match transport::watched() {
             Some(cancel)
                 if uri
@@ -514,9 +601,35 @@ mod tests {
     use std::time::SystemTime;
 
     #[test]
+    fn reads_an_answer_that_arrived_while_the_body_was_sent() {
+        let answer = b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\n\r\nbig!extra";
+        let response = parse_early_answer(answer).unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let body = response.into_body().read_to_string().unwrap();
+        assert_eq!(body, "big!");
+        let late = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: <a>\r\n\r\n\
+                     HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n\"t\"\r\n2\r\na";
+        let response = parse_early_answer(late).unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.into_body().read_to_string().unwrap(), "\"t\"");
+        for not_one in [
+            &b"HTTP/1.1 413 Payload Too Large\r\nContent-Len"[..],
+            b"HTTP/1.1 100 Continue\r\n\r\n",
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 413 Pay",
+            b"HTTP/1.1 abc\r\n\r\n",
+        ] {
+            assert!(parse_early_answer(not_one).is_none());
+        }
+    }
+
+    #[test]
     fn reads_retry_after_in_seconds_or_as_a_date() {
         assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
         assert_eq!(parse_retry_after("100000"), Some(LONGEST_RETRY_AFTER));
+        assert_eq!(
+            parse_retry_after("99999999999999999999999"),
+            Some(LONGEST_RETRY_AFTER)
+        );
         let soon = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(5));
         let wait = parse_retry_after(&soon).unwrap();
         assert!(

@@ -15,7 +15,8 @@
 //!   document's body, streamed;
 //! - [`files`]: files that appear whole or not at all;
 //! - [`secrets`]: what never appears in a message or log line;
-//! - [`tls`]: the certificates a client trusts and the proxy it goes through;
+//! - [`tls`]: the certificates a client trusts and the proxy it goes through; [`proxy`]: proxy
+//!   URLs and `NO_PROXY`;
 //! - [`logging`]: what the library is doing, to stderr or the host's logger;
 //! - [`faults`]: failing chosen I/O steps, for the tests' fault loops;
 //! - [`platform`]: what differs between operating systems (sockets, files, processes, memory).
@@ -28,6 +29,7 @@ pub mod call;
 pub mod cancel;
 pub mod client;
 pub mod decode;
+mod early_answer;
 pub mod error;
 #[doc(hidden)]
 pub mod faults;
@@ -40,6 +42,7 @@ pub mod operations;
 mod panics;
 pub mod platform;
 pub mod poll;
+pub mod proxy;
 mod retry;
 pub mod secrets;
 pub mod settings;

@@ -46,7 +46,7 @@ pub fn retrying<T>(
                         )
                     }));
                 }
-                let wait = retry_wait(sent, error.retry_after);
+                let wait = retry_wait(sent, &error);
                 log(Level::Info, || {
                     format!(
                         "{}; trying again in {:.2} s (attempt {} of {attempts})",
@@ -80,9 +80,15 @@ fn may_retry(error: &Error, idempotent: bool) -> bool {
     error.transient && (idempotent || error.unsent)
 }
 
-/// The wait before retry number `retry` (1-based): 250 ms doubling up to 8 s, ±10% jitter, and
-/// never less than the server's `Retry-After`.
-fn retry_wait(retry: u32, retry_after: Option<Duration>) -> Duration {
+/// The wait before retry number `retry` (1-based) of `error`: 250 ms doubling up to 8 s, ±10%
+/// jitter, and never less than the server's `Retry-After`. A `429` waits only its
+/// `Retry-After`, which the client's request budget has set to when the next request may go:
+/// the budget paces the whole client, so a backoff of its own would only leave slots unused.
+fn retry_wait(retry: u32, error: &Error) -> Duration {
+    let retry_after = error.retry_after;
+    if error.status == Some(429) {
+        return retry_after.unwrap_or(Duration::ZERO);
+    }
     let backoff = FIRST_RETRY_WAIT
         .saturating_mul(1 << (retry - 1).min(16))
         .min(LONGEST_RETRY_WAIT);
@@ -109,15 +115,21 @@ mod tests {
             let expected = FIRST_RETRY_WAIT
                 .saturating_mul(1 << (retry - 1))
                 .min(LONGEST_RETRY_WAIT);
-            let wait = retry_wait(retry, None);
+            let wait = retry_wait(retry, &Error::transient(Code::Network, "down"));
             assert!(
                 wait >= expected.mul_f64(0.9) && wait <= expected.mul_f64(1.1),
                 "{retry}: {wait:?}"
             );
         }
+        let mut busy = Error::transient(Code::Network, "busy");
+        busy.retry_after = Some(Duration::from_secs(3));
+        assert_eq!(retry_wait(1, &busy), Duration::from_secs(3));
+        busy.status = Some(429);
+        busy.retry_after = Some(Duration::from_millis(30));
         assert_eq!(
-            retry_wait(1, Some(Duration::from_secs(3))),
-            Duration::from_secs(3)
+            retry_wait(4, &busy),
+            Duration::from_millis(30),
+            "no backoff"
         );
     }
 

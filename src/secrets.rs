@@ -36,8 +36,9 @@ pub fn register(secret: &Arc<str>) {
 }
 
 /// `text` without any registered secret, nor any piece of one longer than
-/// `LONGEST_SAFE_PIECE` (15) characters, also in the percent-encoded (either case of hex digits)
-/// and form-encoded spellings that a server could echo.
+/// `LONGEST_SAFE_PIECE` (15) characters, also in the percent-encoded (any characters escaped,
+/// either case of hex digits, escaped once or twice) and form-encoded spellings that a server
+/// could echo.
 pub fn redact(text: &str) -> String {
     let secrets: Vec<Arc<str>> = REGISTRY
         .lock()
@@ -54,9 +55,20 @@ pub fn redact(text: &str) -> String {
             [secret.to_string(), encoded, plus_for_space, lower]
         })
         .collect();
-    // Whole secrets first, so that one that shares a start with another is removed whole.
-    let mut text = text.to_string();
-    for spelling in spellings.iter().filter(|s| s.len() >= SHORTEST_SECRET) {
+    // Escaped spellings first, so that a run that is partly escaped is removed whole; then
+    // whole secrets, so that one that shares a start with another is removed whole.
+    let mut text = if text.contains('%') {
+        without_encoded(text, &secrets)
+    } else {
+        text.to_string()
+    };
+    // The longest first, so that a secret that holds a shorter one is removed whole.
+    let mut whole: Vec<&String> = spellings
+        .iter()
+        .filter(|s| s.len() >= SHORTEST_SECRET)
+        .collect();
+    whole.sort_by_key(|spelling| std::cmp::Reverse(spelling.len()));
+    for spelling in whole {
         if text.contains(spelling.as_str()) {
             text = text.replace(spelling.as_str(), REDACTED);
         }
@@ -65,6 +77,100 @@ pub fn redact(text: &str) -> String {
         text = without_pieces_of(&text, spelling);
     }
     text
+}
+
+/// `text` without the secrets (and their pieces longer than [`LONGEST_SAFE_PIECE`]) that it
+/// holds in any percent-encoding: each character escaped or not, in either case of hex digits
+/// (a server may escape more than it needs to, `-` as `%2D`, or escape an escaped text again,
+/// `%252D`).
+fn without_encoded(text: &str, secrets: &[Arc<str>]) -> String {
+    // The text with every `%XX` (and `%25XX`) decoded, and where each decoded byte starts in `text`.
+    let bytes = text.as_bytes();
+    let (mut decoded, mut starts) = (Vec::with_capacity(bytes.len()), Vec::new());
+    let mut at = 0;
+    while at < bytes.len() {
+        starts.push(at);
+        match escaped_byte(text, at) {
+            Some((byte, width)) => {
+                decoded.push(byte);
+                at += width;
+            }
+            None => {
+                decoded.push(bytes[at]);
+                at += 1;
+            }
+        }
+    }
+    starts.push(bytes.len());
+    let mut found: Vec<std::ops::Range<usize>> = secrets
+        .iter()
+        .flat_map(|secret| secret_runs(&decoded, secret.as_bytes()))
+        .map(|run| char_start(text, starts[run.start])..char_end(text, starts[run.end]))
+        .collect();
+    if found.is_empty() {
+        return text.to_string();
+    }
+    found.sort_by_key(|run| run.start);
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for run in found {
+        if run.end <= copied {
+            continue;
+        }
+        out.push_str(&text[copied..run.start.max(copied)]);
+        out.push_str(REDACTED);
+        copied = run.end;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// The byte that the escape at `at` in `text` stands for and the escape's width: `%XX`, or
+/// `%25XX` (an escape escaped again, as a service that escapes an escaped text writes it).
+fn escaped_byte(text: &str, at: usize) -> Option<(u8, usize)> {
+    let hex = |from: usize| {
+        text.get(from..from + 2)
+            .filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+    };
+    if text.as_bytes()[at] != b'%' {
+        return None;
+    }
+    let byte = hex(at + 1)?;
+    match hex(at + 3).filter(|_| byte == b'%') {
+        Some(inner) => Some((inner, 5)),
+        None => Some((byte, 3)),
+    }
+}
+
+/// Where `secret` stands whole in `text`, and every run of more than [`LONGEST_SAFE_PIECE`]
+/// bytes that also stands in `secret`.
+fn secret_runs(text: &[u8], secret: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let mut runs = Vec::new();
+    if secret.len() >= SHORTEST_SECRET {
+        runs.extend(
+            memchr::memmem::find_iter(text, secret).map(|start| start..start + secret.len()),
+        );
+    }
+    let window = LONGEST_SAFE_PIECE + 1;
+    if secret.len() < window {
+        return runs;
+    }
+    let mut at = 0;
+    while at + window <= text.len() {
+        let Some(start) = memchr::memmem::find(secret, &text[at..at + window]) else {
+            at += 1;
+            continue;
+        };
+        let (mut end, mut secret_end) = (at + window, start + window);
+        while end < text.len() && secret_end < secret.len() && text[end] == secret[secret_end] {
+            end += 1;
+            secret_end += 1;
+        }
+        runs.push(at..end);
+        at = end;
+    }
+    runs
 }
 
 /// `text` with every run of more than [`LONGEST_SAFE_PIECE`] bytes that also stands in
@@ -173,5 +279,30 @@ mod tests {
         let all_lower = "eyJhbGciOiJIUzI1NiJ9.payload%2fwith%2bsigns-and-";
         assert!(!redact(&format!("x{}", &all_lower[20..])).contains("payload%2fwith%2b"));
         assert_eq!(redact("é ü"), "é ü");
+    }
+
+    #[test]
+    fn removes_secrets_escaped_more_than_needed() {
+        let secret: Arc<str> = Arc::from("pr0xy-pass/word");
+        register(&secret);
+        for echoed in [
+            "pr0xy%2Dpass%2Fword",
+            "pr0xy%2dpass/word",
+            "%70%72%30%78%79%2D%70%61%73%73%2F%77%6F%72%64",
+        ] {
+            assert_eq!(redact(&format!("<{echoed}>")), "<[redacted]>", "{echoed}");
+        }
+        let token: Arc<str> = Arc::from("eyJhbGciOiJIUzI1NiJ9-payload-0123456789");
+        register(&token);
+        let piece = "eyJhbGciOiJIUzI1NiJ9%2Dpayload";
+        assert_eq!(redact(&format!("é {piece} ü")), "é [redacted] ü");
+        assert_eq!(redact("100% sure, 50%"), "100% sure, 50%");
+        assert_eq!(redact("<pr0xy%252Dpass%252fword>"), "<[redacted]>");
+        // A secret that holds another one is removed whole, whichever was registered first.
+        let inner: Arc<str> = Arc::from("s3cr3t");
+        let outer: Arc<str> = Arc::from("my-s3cr3t");
+        register(&inner);
+        register(&outer);
+        assert_eq!(redact("<my-s3cr3t>"), "<[redacted]>");
     }
 }

@@ -4,14 +4,16 @@
 //! Trust: the system's store as `rustls-native-certs` reads it (which honours `SSL_CERT_FILE`
 //! and `SSL_CERT_DIR`), or Mozilla's roots bundled with the library where the system has none,
 //! plus the CA certificates the caller adds. Proxies: `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`
-//! and `NO_PROXY` (either case) unless the caller names one; `http://` and `https://` proxies
-//! (CONNECT tunnels), with `user:password@` for Basic authentication. SOCKS proxies are refused
-//! by name rather than ignored. A loopback base URL never goes through a proxy.
+//! and `NO_PROXY` (either case) unless the caller names one ([`crate::proxy`] reads them);
+//! `http://` and `https://` proxies (CONNECT tunnels), with `user:password@` for Basic
+//! authentication. A loopback base URL never goes through a proxy.
 
+use crate::early_answer::EarlyAnswerConnector;
 use crate::error::{Code, Error, Result, invalid};
+use crate::proxy::{self, ChosenProxy};
 use crate::transport::TcpConnector;
+use std::path::Path;
 use std::sync::LazyLock;
-use ureq::Proxy;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::unversioned::resolver::Resolver;
 use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConnector};
@@ -24,8 +26,23 @@ pub enum ProxyChoice {
     Environment,
     /// None.
     Direct,
-    /// This one (checked by [`parse_proxy`]).
+    /// This one (checked by [`proxy::parse_proxy`]).
     Url(String),
+}
+
+impl ProxyChoice {
+    /// The choice a caller names: `None` the environment's, `""` none, any other text that
+    /// proxy (checked by [`proxy::parse_proxy`]).
+    pub fn named(url: Option<&str>) -> Result<ProxyChoice> {
+        Ok(match url {
+            None => ProxyChoice::Environment,
+            Some("") => ProxyChoice::Direct,
+            Some(url) => {
+                proxy::parse_proxy(url)?;
+                ProxyChoice::Url(url.to_string())
+            }
+        })
+    }
 }
 
 /// What decides how a client reaches the service: the CA certificates it trusts besides the
@@ -70,57 +87,31 @@ pub fn parse_cas(pem: &[u8], what: &str) -> Result<Vec<Certificate<'static>>> {
     Ok(certificates)
 }
 
-/// The proxy named by `url`, checked; SOCKS and unknown schemes are refused by name.
-pub fn parse_proxy(url: &str) -> Result<Proxy> {
-    let shown = without_password(url);
-    let scheme = url.split("://").next().unwrap_or("").to_ascii_lowercase();
-    if scheme.starts_with("socks") {
-        return Err(invalid(format!(
-            "the proxy \"{shown}\" is a SOCKS proxy, which this library does not support: use an \
-             HTTP proxy (http:// or https://, CONNECT)"
-        )));
-    }
-    if !url.contains("://") || !matches!(scheme.as_str(), "http" | "https") {
-        return Err(invalid(format!(
-            "the proxy \"{shown}\" is not supported: use http:// or https://"
-        )));
-    }
-    Proxy::new(url).map_err(|e| invalid(format!("the proxy \"{shown}\" is not a proxy URL ({e})")))
+/// The CA certificates in the PEM file at `path`; a missing, unreadable or certificate-less
+/// file is `InvalidArgument` naming it.
+pub fn read_ca_file(path: &Path) -> Result<Vec<Certificate<'static>>> {
+    let what = format!("the CA file {}", path.display());
+    let pem = std::fs::read(path).map_err(|e| invalid(format!("cannot read {what}: {e}")))?;
+    parse_cas(&pem, &what)
 }
 
-/// `url` with any password replaced by `***`.
-pub fn without_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => {
-            let user = rest[..at].split(':').next().unwrap_or("");
-            format!("{scheme}://{user}:***@{}", &rest[at + 1..])
-        }
-        None => url.to_string(),
-    }
-}
-
-/// The keep-alive agent for `network`: trusted roots, proxy (none for a loopback base URL),
-/// and the transports of `crate::transport`; `resolver` looks hosts up. Also answers the
-/// proxy it goes through, without its password, for messages.
+/// The keep-alive agent for `network` and the base URL `base_url`: trusted roots, proxy (none
+/// for a loopback base URL, nor for one that `NO_PROXY` names), and the transports of
+/// `crate::transport`; `resolver` looks hosts up. Also answers the proxy it goes through.
 pub fn agent(
     network: &Network,
+    base_url: &str,
     loopback: bool,
     resolver: impl Resolver,
-) -> Result<(ureq::Agent, Option<String>)> {
+) -> Result<(ureq::Agent, Option<ChosenProxy>)> {
     let mut roots = DEFAULT_ROOTS.clone();
     roots.extend(network.extra_cas.iter().cloned());
-    let proxy = match (&network.proxy, loopback) {
+    let chosen = match (&network.proxy, loopback) {
         (_, true) | (ProxyChoice::Direct, _) => None,
-        (ProxyChoice::Environment, false) => environment_proxy()?,
-        (ProxyChoice::Url(url), false) => Some(parse_proxy(url)?),
+        (ProxyChoice::Environment, false) => proxy::environment_proxy(base_url)?,
+        (ProxyChoice::Url(url), false) => Some(proxy::parse_proxy(url)?),
     };
-    let shown = proxy
-        .as_ref()
-        .map(|proxy| without_password(&proxy.uri().to_string()));
+    let proxy = chosen.as_ref().map(|chosen| chosen.proxy.clone());
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -137,34 +128,11 @@ pub fn agent(
     let connector =
         ().chain(ConnectProxyConnector::default())
             .chain(TcpConnector)
-            .chain(RustlsConnector::default());
-    Ok((ureq::Agent::with_parts(config, connector, resolver), shown))
-}
-
-/// The proxy of the environment. ureq reads `ALL_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY` (either
-/// case) and `NO_PROXY`; a variable it cannot use is refused here by name rather than ignored.
-fn environment_proxy() -> Result<Option<Proxy>> {
-    for name in [
-        "ALL_PROXY",
-        "all_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-    ] {
-        if let Ok(value) = std::env::var(name)
-            && !value.trim().is_empty()
-        {
-            let url = if value.contains("://") {
-                value
-            } else {
-                format!("http://{value}")
-            };
-            parse_proxy(&url).map_err(|e| e.map_message(|m| format!("{name}: {m}")))?;
-            return Ok(Proxy::try_from_env());
-        }
-    }
-    Ok(None)
+            .chain(RustlsConnector::default())
+            .chain(EarlyAnswerConnector {
+                proxied: chosen.is_some(),
+            });
+    Ok((ureq::Agent::with_parts(config, connector, resolver), chosen))
 }
 
 /// The failure for an I/O error that rustls reported while talking to `url`'s host, as one
@@ -223,35 +191,6 @@ pub fn tls_failure(error: &std::io::Error, url: &str) -> Option<Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hides_proxy_passwords() {
-        assert_eq!(
-            without_password("http://user:s3cret@proxy:3128"),
-            "http://user:***@proxy:3128"
-        );
-        assert_eq!(
-            without_password("http://proxy:3128/x@y"),
-            "http://proxy:3128/x@y"
-        );
-        assert_eq!(without_password("proxy:3128"), "proxy:3128");
-    }
-
-    #[test]
-    fn refuses_proxies_it_cannot_use_by_name_without_the_password() {
-        for bad in [
-            "ftp://u:pw@proxy:21",
-            "socks5://u:pw@proxy:1080",
-            "proxy:3128",
-        ] {
-            let err = parse_proxy(bad).unwrap_err();
-            assert_eq!(err.code(), Code::InvalidArgument, "{bad}");
-            assert!(!err.message().contains("pw@"), "{err}");
-        }
-        for good in ["http://proxy:3128", "https://u:pw@proxy:443"] {
-            parse_proxy(good).unwrap();
-        }
-    }
 
     #[test]
     fn reads_certificates_from_pem_and_refuses_text_without_one() {

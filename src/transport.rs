@@ -18,6 +18,10 @@
 //! - A connection made by another process (the parent, before a `fork`) is never reused: a
 //!   `pthread_atfork` handler counts forks, so the check costs no system call (Unix only:
 //!   Windows has no `fork`).
+//! - After a write finds the connection closed by the server (or a server that stopped reading),
+//!   later writes are dropped, so that
+//!   an answer the server sent first can still be read, also through TLS
+//!   ([`crate::early_answer`]).
 //! - Each connect, write and read is a step of [`crate::faults`].
 //!
 //! Everything else follows ureq's TCP transport: connect with a timeout to each resolved address
@@ -108,6 +112,7 @@ impl<In: Transport> Connector<In> for TcpConnector {
             owner: fork_generation(),
             closed: false,
             read_since_check: false,
+            write_failed: false,
         })))
     }
 }
@@ -189,6 +194,10 @@ pub struct TcpTransport {
     /// Whether bytes were read since the last check of [`Transport::is_open`]: the check when
     /// the connection goes back to the pool then needs no peek.
     read_since_check: bool,
+    /// Set when a write found the connection closed by the server, or waited past its per-write
+    /// timeout: later writes are dropped, so that an answer the server sent first can still be
+    /// read ([`crate::early_answer`]).
+    write_failed: bool,
 }
 
 /// How long one read or write may wait, and how to wait for it.
@@ -284,10 +293,19 @@ impl Transport for TcpTransport {
             Some(fault) => return Err(ureq::Error::Io(fault.io_error())),
             None => {}
         }
+        if self.write_failed {
+            // The connection is gone; only the reading of an answer the server sent before it
+            // closed may still go on (a TLS layer first writes what it still holds).
+            return Ok(());
+        }
         let output = &self.buffers.output()[..amount];
         let mut written = 0;
         while written < output.len() {
-            match wait.run(|| (&*self.stream).write(&output[written..]))? {
+            let wrote = wait.run(|| (&*self.stream).write(&output[written..]));
+            if wrote.as_ref().is_err_and(crate::early_answer::may_follow) {
+                self.write_failed = true;
+            }
+            match wrote? {
                 0 => return Err(ureq::Error::Io(io::ErrorKind::WriteZero.into())),
                 n => {
                     written += n;
@@ -331,7 +349,7 @@ impl Transport for TcpTransport {
     /// Right after an answer was read (the connection going back to the pool) it is taken as
     /// open without a peek; the check before the next use peeks.
     fn is_open(&mut self) -> bool {
-        if self.closed || self.owner != fork_generation() {
+        if self.closed || self.write_failed || self.owner != fork_generation() {
             return false;
         }
         if std::mem::take(&mut self.read_since_check) {

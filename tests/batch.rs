@@ -406,3 +406,67 @@ fn submissions_cut_by_a_cancel_are_sent_again_by_the_next_run_of_the_same_batch(
     assert_eq!(duplicates, 2, "the two submissions under way at the cancel");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_document_refused_for_its_size_after_100_continue_fails_without_a_possible_duplicate() {
+    // The service reads 1 MB of the 5 MB body after its `100 Continue`, answers 413 and closes.
+    let emulator = Emulator::start(&["--max-body-bytes", "1048576"]);
+    let client = Client::demo(&emulator);
+    let dir = scratch_dir("batch-413");
+    let docs = dir.join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    let mut large = small_pdf(0);
+    large.resize(5 << 20, b'%');
+    std::fs::write(docs.join("large.pdf"), large).unwrap();
+    let batch = Batch::open(&client, &dir.join("out")).unwrap();
+    batch.add_folder(&docs, TEXT).unwrap();
+    let (code, _) = batch.run(1, &Options::fast(10, 10_000));
+    assert_code(code, OCR_OK);
+    assert_eq!(batch.state(0), OCR_BATCH_FAILED);
+    let message = batch.message(0).unwrap_or_default();
+    assert_eq!(batch.code(0), OCR_ERR_TOO_LARGE, "{message}");
+    assert!(!message.contains("task may exist"), "{message}");
+    assert_eq!(batch.possible_duplicates(0), 0, "{message}");
+    assert!(
+        emulator.count("POST /v5.0/ocr/RecognizePdf") <= 1,
+        "a 413 is not sent again"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_submission_refused_with_401_or_403_is_no_possible_duplicate() {
+    // A refusal before acceptance makes no task: the input stays queued, uncounted, also for a
+    // body large enough to wait for `100 Continue` (the refusal comes instead).
+    for (status, size) in [(401, 0), (403, 0), (401, 5 << 20), (403, 5 << 20)] {
+        let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "0"]);
+        // The POST, and its retry with a fresh token.
+        emulator.fault(
+            serde_json::json!({"path": "/v5.0/ocr/RecognizePdf", "method": "POST",
+            "kind": "status", "status": status, "count": 2}),
+        );
+        let client = Client::demo(&emulator);
+        let dir = scratch_dir("batch-refused-submission");
+        let docs = dir.join("docs");
+        std::fs::create_dir_all(&docs).unwrap();
+        let mut document = small_pdf(0);
+        document.resize(document.len().max(size), b'%');
+        std::fs::write(docs.join("doc.pdf"), document).unwrap();
+        let batch = Batch::open(&client, &dir.join("out")).unwrap();
+        batch.add_folder(&docs, TEXT).unwrap();
+        let (code, _) = batch.run(1, &Options::fast(10, 10_000));
+        let point = format!("HTTP {status}, {size} bytes");
+        assert_eq!(code, OCR_ERR_UNAUTHORIZED, "{point}: {}", last_error());
+        assert_eq!(batch.state(0), OCR_BATCH_QUEUED, "{point}");
+        assert_eq!(batch.possible_duplicates(0), 0, "{point}");
+        assert_eq!(emulator.stats()["tasks_submitted"], 0, "{point}");
+
+        let (code, _) = batch.run(1, &Options::fast(10, 10_000));
+        assert_code(code, OCR_OK);
+        assert_eq!(batch.state(0), OCR_BATCH_COMPLETED, "{point}");
+        assert_eq!(batch.possible_duplicates(0), 0, "{point}");
+        assert_eq!(emulator.stats()["tasks_submitted"], 1, "{point}");
+        drop(batch);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

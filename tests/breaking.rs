@@ -1199,3 +1199,567 @@ int main(int argc, char **argv) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 99;
 }
 "#;
+
+// Issue 22, third pass: batches that share a folder, task ids that collide, links to files.
+
+const TEXT: Option<&str> = Some(r#"{"resultType":"Text"}"#);
+
+/// Writes `count` PDFs `doc-<n>.pdf` into `dir`, each with content of its own for `side`.
+fn write_side(dir: &Path, side: usize, count: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    for n in 0..count {
+        std::fs::write(dir.join(format!("doc-{n}.pdf")), small_pdf(side * 1000 + n)).unwrap();
+    }
+}
+
+/// Asserts that every output of `batch` holds the emulator's text for that very input.
+fn assert_own_results(batch: &Batch, point: &str) -> Vec<String> {
+    let mut outputs = Vec::new();
+    for index in 0..batch.size() {
+        assert_eq!(batch.state(index), OCR_BATCH_COMPLETED, "{point} {index}");
+        let input = std::fs::read(batch.path(index).unwrap()).unwrap();
+        for output in batch.outputs(index) {
+            let text = std::fs::read_to_string(&output).unwrap();
+            let digest = ocrcloud::batch::inputs::sha256_hex(&input);
+            assert!(
+                text.contains(&digest),
+                "{point}: {output} does not hold the result of {}",
+                batch.path(index).unwrap()
+            );
+            outputs.push(output);
+        }
+    }
+    outputs
+}
+
+#[test]
+fn p1_two_batches_with_one_output_folder_put_their_results_over_each_other() {
+    // Two journals, one output folder, the same relative names: each batch chose a free name,
+    // recorded it in its own journal, then renamed its file over whatever was there by then.
+    let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let dir = scratch_dir("batch-shared-output");
+    const COUNT: usize = 100;
+    for side in 0..2 {
+        write_side(&dir.join(format!("docs-{side}")), side, COUNT);
+    }
+    for round in 0..4 {
+        let out = dir.join(format!("out-{round}"));
+        let outputs: Vec<Vec<String>> = std::thread::scope(|scope| {
+            let runs: Vec<_> = (0..2)
+                .map(|side| {
+                    let (dir, out, emulator) = (&dir, &out, &emulator);
+                    scope.spawn(move || {
+                        let client = Client::demo(emulator);
+                        let journal = dir.join(format!("journal-{round}-{side}.sqlite"));
+                        let batch = Batch::open_with_journal(&client, &journal, out).unwrap();
+                        let docs = dir.join(format!("docs-{side}"));
+                        assert_eq!(batch.add_folder(&docs, TEXT), Ok(COUNT));
+                        let (code, _) = batch.run(8, &Options::fast(5, 20000));
+                        assert_code(code, OCR_OK);
+                        assert_own_results(&batch, &format!("round {round}, batch {side}"))
+                    })
+                })
+                .collect();
+            runs.into_iter().map(|run| run.join().unwrap()).collect()
+        });
+        let mut all: Vec<&String> = outputs.iter().flatten().collect();
+        all.sort();
+        all.dedup();
+        assert_eq!(
+            all.len(),
+            2 * COUNT,
+            "round {round}: two inputs share a name"
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn p1_a_service_that_answers_one_task_id_for_every_submission_completes_them_all() {
+    let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "0"]);
+    emulator.fixture(serde_json::json!({
+        "id": "one-task",
+        "results": [{"type": "Text", "text": "the result of one task"}]
+    }));
+    emulator.fault(serde_json::json!({
+        "path": "/v5.0/ocr/RecognizePdf", "method": "POST", "kind": "status", "status": 200,
+        "body": "one-task", "contentType": "text/plain", "count": 5
+    }));
+    let client = Client::demo(&emulator);
+    let dir = scratch_dir("batch-one-task-id");
+    let docs = write_pdfs(&dir, 5);
+    let out = dir.join("out");
+    let batch = Batch::open(&client, &out).unwrap();
+    assert_eq!(batch.add_folder(&docs, TEXT), Ok(5));
+    let (code, _) = batch.run(3, &Options::fast(5, 20000));
+    assert_code(code, OCR_OK);
+    assert_eq!(batch.count(OCR_BATCH_COMPLETED), 1);
+    assert_eq!(batch.count(OCR_BATCH_FAILED), 4);
+    let completed = (0..5)
+        .find(|&i| batch.state(i) == OCR_BATCH_COMPLETED)
+        .unwrap();
+    let first = batch.path(completed).unwrap();
+    for index in (0..5).filter(|&i| i != completed) {
+        assert_code(batch.code(index), OCR_ERR_PROTOCOL);
+        let message = batch.message(index).unwrap();
+        let own = batch.path(index).unwrap();
+        assert!(
+            message.contains(&first) && message.contains(&own) && message.contains("one-task"),
+            "{message}"
+        );
+        assert!(batch.outputs(index).is_empty());
+    }
+    drop(batch);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn p1_a_link_to_a_file_takes_the_result_of_the_file_it_names() {
+    // `a_alias.pdf -> z.pdf`: both were keyed by the target's path, so the link (first in name
+    // order) took the input and `z.pdf` never got a result, even once the link was gone.
+    let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let client = Client::demo(&emulator);
+    let dir = scratch_dir("batch-file-link");
+    let docs = dir.join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(docs.join("z.pdf"), small_pdf(1)).unwrap();
+    std::os::unix::fs::symlink("z.pdf", docs.join("a_alias.pdf")).unwrap();
+    let out = dir.join("out");
+    {
+        let batch = Batch::open(&client, &out).unwrap();
+        batch.add_folder(&docs, TEXT).unwrap();
+        let (code, _) = batch.run(2, &Options::fast(5, 20000));
+        assert_code(code, OCR_OK);
+        assert_own_results(&batch, "with the link");
+    }
+    assert!(out.join("z.txt").is_file(), "{:?}", file_names(&out));
+    std::fs::remove_file(docs.join("a_alias.pdf")).unwrap();
+    std::fs::remove_file(out.join("z.txt")).unwrap();
+    let batch = Batch::open(&client, &out).unwrap();
+    assert_eq!(batch.add_folder(&docs, TEXT), Ok(1));
+    let (code, _) = batch.run(2, &Options::fast(5, 20000));
+    assert_code(code, OCR_OK);
+    assert_own_results(&batch, "without the link");
+    assert_eq!(
+        batch.outputs(0),
+        [out.join("z.txt").to_str().unwrap().to_string()]
+    );
+    drop(batch);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn b22_a_task_id_of_an_earlier_run_completes_a_new_input_of_the_same_journal() {
+    // The ids were compared only with those of the inputs added in this run: a batch resumed
+    // with other inputs took a task that an input of an earlier run completed from.
+    let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "0"]);
+    emulator.fixture(serde_json::json!({
+        "id": "one-task",
+        "results": [{"type": "Text", "text": "the result of one task"}]
+    }));
+    let client = Client::demo(&emulator);
+    let dir = scratch_dir("batch-task-id-across-runs");
+    let out = dir.join("out");
+    let mut first = String::new();
+    for side in 0..2 {
+        let docs = dir.join(format!("docs-{side}"));
+        write_side(&docs, side, 1);
+        emulator.fault(serde_json::json!({
+            "path": "/v5.0/ocr/RecognizePdf", "method": "POST", "kind": "status", "status": 200,
+            "body": "one-task", "contentType": "text/plain", "count": 1
+        }));
+        let batch = Batch::open(&client, &out).unwrap();
+        assert_eq!(batch.add_folder(&docs, TEXT), Ok(1));
+        let (code, _) = batch.run(1, &Options::fast(5, 20000));
+        assert_code(code, OCR_OK);
+        if side == 0 {
+            assert_eq!(batch.state(0), OCR_BATCH_COMPLETED);
+            first = batch.path(0).unwrap();
+            continue;
+        }
+        assert_eq!(
+            batch.state(0),
+            OCR_BATCH_FAILED,
+            "a second input completed from task one-task: {:?}",
+            batch.outputs(0)
+        );
+        assert_code(batch.code(0), OCR_ERR_PROTOCOL);
+        let message = batch.message(0).unwrap();
+        assert!(
+            message.contains(&first) && message.contains("one-task"),
+            "{message}"
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn b22_a_batch_whose_output_was_deleted_writes_over_the_file_another_batch_put_there() {
+    // Batch A's output doc-0.txt is deleted; batch B (another journal, the same folder) then
+    // takes the free name; A, fetching its result again, took the name as its own (recorded in
+    // its journal) and renamed its file over B's.
+    let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let client = Client::demo(&emulator);
+    let dir = scratch_dir("batch-deleted-output");
+    let out = dir.join("out");
+    for side in 0..2 {
+        write_side(&dir.join(format!("docs-{side}")), side, 1);
+    }
+    let run = |side: usize| {
+        let journal = dir.join(format!("journal-{side}.sqlite"));
+        let batch = Batch::open_with_journal(&client, &journal, &out)
+            .unwrap_or_else(|code| panic!("{} {}", name(code), last_error()));
+        assert_eq!(
+            batch.add_folder(&dir.join(format!("docs-{side}")), TEXT),
+            Ok(1)
+        );
+        let (code, _) = batch.run(1, &Options::fast(5, 20000));
+        assert_code(code, OCR_OK);
+        assert_own_results(&batch, &format!("batch {side}"))
+    };
+    run(0);
+    run(1);
+    for name in file_names(&out) {
+        if name.ends_with(".txt") {
+            std::fs::remove_file(out.join(name)).unwrap();
+        }
+    }
+    run(1);
+    run(0);
+    run(1);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+// ---------------------------------------------------------------- issue 22: poll_many
+
+/// Item 7 of issue 22: an id listed twice was asked twice per due time. Now each distinct task
+/// is asked once per due time, every slot naming it gets the same outcome (a result of its
+/// own), and the progress callback runs for every slot.
+#[test]
+fn i22_an_id_listed_twice_in_poll_many_is_asked_once_per_due_time() {
+    let emulator = Emulator::start(&["--pending-ms", "100", "--processing-ms", "100"]);
+    let client = Client::demo(&emulator);
+    let pending: Vec<String> = (0..10)
+        .map(|_| emulator.fixture(serde_json::json!({"taskStatus": "Pending"})))
+        .collect();
+    let done =
+        emulator.fixture(serde_json::json!({"results": [{"type": "Text", "text": "shared"}]}));
+    // Every pending id twice, the completed one three times, spread over the list.
+    let mut ids: Vec<String> = pending.iter().chain(&pending).cloned().collect();
+    ids.insert(0, done.clone());
+    ids.insert(7, done.clone());
+    ids.push(done.clone());
+    let options = Options::fast(10, 0);
+    assert_code(
+        unsafe { ocr_poll_options_set_max_attempts(options.0, 3) },
+        OCR_OK,
+    );
+    let seen = Reports::default();
+    options.report_to(&seen);
+    let (code, per_task) = client.poll_many(None, &ids, Some(&options));
+    assert_code(code, OCR_ERR_NOT_READY);
+    assert!(last_error().contains("20 of 23 tasks"), "{}", last_error());
+    let seen = seen.into_inner().unwrap();
+    for id in &pending {
+        assert_eq!(emulator.task(id)["polls"], 3, "{id}");
+        assert_eq!(seen.iter().filter(|(task, _, _)| task == id).count(), 2 * 3);
+    }
+    assert_eq!(emulator.task(&done)["polls"], 1);
+    assert_eq!(seen.iter().filter(|(task, _, _)| *task == done).count(), 3);
+    for (slot, ((code, result), id)) in per_task.iter().zip(&ids).enumerate() {
+        if *id == done {
+            assert_eq!(name(*code), name(OCR_OK), "slot {slot}");
+            assert_eq!(result.as_ref().unwrap().data(0).unwrap(), b"shared");
+        } else {
+            assert_eq!(name(*code), name(OCR_ERR_NOT_READY), "slot {slot}");
+            let message = text(ocr_poll_many_message(slot)).unwrap();
+            assert!(message.contains(id.as_str()), "slot {slot}: {message}");
+        }
+    }
+}
+
+/// `text` with every `%XX` escape decoded.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        match text
+            .get(at + 1..at + 3)
+            .filter(|_| bytes[at] == b'%')
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+        {
+            Some(byte) => {
+                out.push(byte);
+                at += 3;
+            }
+            None => {
+                out.push(bytes[at]);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn i22_a_token_echoed_with_needless_escapes_never_reaches_a_message_or_log_line() {
+    // A server that escapes more than it needs to (`-` as `%2D`, letters as `%41`): no spelling
+    // the client knew matched, so the token reached the message.
+    let token = "AbCdEf-GhIjKl-MnOpQr-StUvWx-0123456789";
+    let over_escaped = token.replace('-', "%2D").replacen('A', "%41", 1);
+    let server = Server::always(http(
+        "503 Service Unavailable",
+        &[("Content-Type", "application/json"), ("Retry-After", "0")],
+        format!(r#"{{"detail":"overloaded while checking {over_escaped}"}}"#),
+    ));
+    capture_logs(OCR_LOG_INFO);
+    let client = Client::with_token(&server.url, Some(token));
+    assert_code(unsafe { ocr_client_set_max_attempts(client.0, 2) }, OCR_OK);
+    assert_code(client.fetch(None, "t").err().unwrap(), OCR_ERR_HTTP);
+    let message = last_error();
+    assert!(message.contains("overloaded while checking"), "{message}");
+    assert_eq!(
+        piece_of(token, &percent_decoded(&message)),
+        None,
+        "{message}"
+    );
+    let leaked: Vec<String> = logged()
+        .into_iter()
+        .filter(|l| piece_of(token, &percent_decoded(l)).is_some())
+        .collect();
+    assert!(leaked.is_empty(), "{leaked:?}");
+}
+
+#[test]
+fn i22_a_proxy_password_with_a_slash_is_refused_without_a_piece_of_it() {
+    // `http://user:pa/ss@host:port`: the slash ended the host part, the proxy was mis-parsed
+    // (a DNS lookup of another host), and the password reached messages.
+    let server = Server::always(json("{}"));
+    let client = Client::with_token(&server.url, Some("token"));
+    for raw in [
+        "http://user:pr0xy/s3cret@127.0.0.1:9",
+        "http://user:pr0xy?s3cret@127.0.0.1:9",
+        "http://user:pr0xy#s3cret@127.0.0.1:9",
+        "http://user:12/pr0xy-s3cret@127.0.0.1:9",
+    ] {
+        assert_code(
+            unsafe { ocr_client_set_proxy(client.0, c(raw).as_ptr()) },
+            OCR_ERR_INVALID_ARGUMENT,
+        );
+        let message = last_error();
+        assert!(message.contains("***@127.0.0.1:9"), "{message}");
+        assert!(
+            !message.contains("pr0xy") && !message.contains("s3cret"),
+            "{message}"
+        );
+    }
+    assert_code(
+        unsafe {
+            ocr_client_set_proxy(
+                client.0,
+                c("http://user:pr0xy%2Fs3cret@127.0.0.1:9").as_ptr(),
+            )
+        },
+        OCR_OK,
+    );
+}
+
+/// A loopback server for one submission: reads the request's head, writes `first`, reads
+/// `read` bytes of the body, writes `answer`, and closes the connection with the rest of the
+/// body unread (the client's next write fails). Answers the base URL.
+fn refusing_mid_body(first: &'static [u8], read: u64, answer: Vec<u8>) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 0 && line != "\r\n" {
+            line.clear();
+        }
+        stream.write_all(first).unwrap();
+        std::io::copy(&mut (&mut reader).take(read), &mut std::io::sink()).unwrap();
+        let _ = stream.write_all(&answer);
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+    });
+    url
+}
+
+fn problem_413() -> Vec<u8> {
+    let body = r#"{"title":"the document is over the 1 MB limit"}"#;
+    format!(
+        "HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/problem+json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn i22_a_413_after_an_early_hints_answer_is_a_broken_pipe_and_a_task_may_exist() {
+    // `100 Continue` and `103 Early Hints` (RFC 8297: any number of 1xx before the final
+    // status), then 1 MB of the body and 413. The 1xx left in the buffer hid the final status:
+    // the early answer was dropped, so the outcome was the broken pipe, "a task may exist".
+    let url = refusing_mid_body(
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n",
+        1 << 20,
+        problem_413(),
+    );
+    let client = Client::with_token(&url, Some(TOKEN));
+    let document = vec![b'%'; 5 << 20];
+    let outcome = client.submit(None, &document, None).err();
+    let message = last_error();
+    assert_eq!(outcome, Some(OCR_ERR_TOO_LARGE), "{message}");
+    assert!(message.contains("over the 1 MB limit"), "{message}");
+    assert!(!message.contains("task may exist"), "{message}");
+}
+
+#[test]
+fn i22_a_chunked_200_sent_mid_body_loses_the_task_id() {
+    // A server that accepts the task before the body ends, its answer in chunks: a task
+    // exists, but the chunk sizes were read as part of the body, so the id was refused.
+    let id = "t-early-42";
+    let json = format!("\"{id}\"");
+    let answer = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n\
+         {:x}\r\n{json}\r\n0\r\n\r\n",
+        json.len()
+    );
+    let url = refusing_mid_body(
+        b"HTTP/1.1 100 Continue\r\n\r\n",
+        1 << 20,
+        answer.into_bytes(),
+    );
+    let client = Client::with_token(&url, Some(TOKEN));
+    let document = vec![b'%'; 5 << 20];
+    assert_eq!(
+        client.submit(None, &document, None),
+        Ok(id.to_string()),
+        "{}",
+        last_error()
+    );
+}
+
+#[test]
+fn i22_a_token_echoed_double_encoded_reaches_the_message() {
+    // A service that escapes a text that was already escaped (`-` as `%2D`, then `%2D` as
+    // `%252D`): the redaction decoded once, found no secret, and the token reached the message.
+    let token = "AbCdEf-GhIjKl-MnOpQr-StUvWx-0123456789";
+    let twice = token.replace('-', "%252D");
+    let server = Server::always(http(
+        "400 Bad Request",
+        &[("Content-Type", "application/json")],
+        format!(r#"{{"detail":"unknown parameter {twice}"}}"#),
+    ));
+    let client = Client::with_token(&server.url, Some(token));
+    assert_code(client.fetch(None, "t").err().unwrap(), OCR_ERR_HTTP);
+    let message = last_error();
+    assert!(message.contains("unknown parameter"), "{message}");
+    let decoded = percent_decoded(&percent_decoded(&message));
+    assert_eq!(piece_of(token, &decoded), None, "{message}");
+}
+
+#[test]
+fn i22_all_proxy_wins_over_https_proxy_and_a_socks_all_proxy_breaks_the_client() {
+    // curl, Go and Python use the scheme's own variable (HTTPS_PROXY for https) before
+    // ALL_PROXY. With ALL_PROXY=socks5://... (common for SSH tunnels) and an HTTP proxy in
+    // HTTPS_PROXY, ocr_client_new failed ("a SOCKS proxy") instead of using HTTPS_PROXY.
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_url = format!("http://{}", listener.local_addr().unwrap());
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let seen = heads.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut line = String::new();
+            let _ = BufReader::new(stream.try_clone().unwrap()).read_line(&mut line);
+            seen.lock().unwrap().push(line);
+            let _ = stream.write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    for (all_proxy, no_proxy, used) in [
+        ("socks5h://127.0.0.1:1", "", true),
+        ("http://127.0.0.1:1", "", true),
+        ("socks5h://127.0.0.1:1", "ocr.test", false),
+    ] {
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "i22_environment_proxy_child", "--nocapture"])
+            .env("ALL_PROXY", all_proxy)
+            .env("HTTPS_PROXY", &proxy_url)
+            .env("NO_PROXY", no_proxy)
+            .env("OCRCLOUD_TEST_PROXY_CHILD", "https://ocr.test:443")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains("1 passed"),
+            "ALL_PROXY={all_proxy} NO_PROXY={no_proxy}: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let connects = std::mem::take(&mut *heads.lock().unwrap());
+        assert_eq!(
+            !connects.is_empty(),
+            used,
+            "ALL_PROXY={all_proxy}: {connects:?}"
+        );
+        if used {
+            assert!(
+                connects[0].starts_with("CONNECT ocr.test:443"),
+                "{connects:?}"
+            );
+        }
+    }
+}
+
+/// Run by `i22_all_proxy_wins_over_https_proxy_and_a_socks_all_proxy_breaks_the_client` in a
+/// child process: a client made from the environment; when NO_PROXY names the host, nothing
+/// is sent (ocr.test is never looked up).
+#[test]
+fn i22_environment_proxy_child() {
+    let Ok(url) = std::env::var("OCRCLOUD_TEST_PROXY_CHILD") else {
+        return;
+    };
+    let client = Client::with_token(&url, Some("token"));
+    if std::env::var("NO_PROXY").unwrap_or_default().is_empty() {
+        assert_code(client.fetch(None, "t").err().unwrap(), OCR_ERR_NETWORK);
+        let proxy = std::env::var("HTTPS_PROXY").unwrap();
+        assert!(last_error().contains(&proxy), "{}", last_error());
+    }
+}
+
+#[test]
+fn i22_a_413_from_a_server_that_stops_reading_without_closing_is_a_timeout() {
+    // `100 Continue`, 1 MB of the body, 413, and then the server neither reads nor closes (it
+    // waits for the client to go): the client's write waited until its timeout, and the 413
+    // already in the receive buffer was never read; the outcome was OCR_ERR_TIMEOUT.
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 0 && line != "\r\n" {
+            line.clear();
+        }
+        stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").unwrap();
+        std::io::copy(&mut (&mut reader).take(1 << 20), &mut std::io::sink()).unwrap();
+        stream.write_all(&problem_413()).unwrap();
+        // Held open, unread, past the end of the test.
+        std::thread::sleep(Duration::from_secs(60));
+        drop(stream);
+    });
+    let client = Client::with_token(&url, Some(TOKEN));
+    assert_code(
+        unsafe { ocr_client_set_read_timeout_ms(client.0, 2000) },
+        OCR_OK,
+    );
+    let document = vec![b'%'; 16 << 20];
+    let outcome = client.submit(None, &document, None).err();
+    let message = last_error();
+    assert_eq!(outcome, Some(OCR_ERR_TOO_LARGE), "{message}");
+    assert!(message.contains("over the 1 MB limit"), "{message}");
+}

@@ -460,6 +460,10 @@ fn transient_failures_are_retried_with_backoff() {
     );
     assert_eq!(emulator.count(route), 5);
 
+    // With none of this client's requests answered in the second before, nothing tells when
+    // the server has room: the whole Retry-After holds. (After requests it accepted, a
+    // `Retry-After: 1` waits only until their second is over: src/flow.rs tests that.)
+    std::thread::sleep(Duration::from_millis(1100));
     emulator.fault(json!({"path": "/v5.0/ocr/RecognizePdf", "kind": "status", "status": 429, "retryAfter": "1"}));
     let started = Instant::now();
     client.fetch(None, &done).unwrap();

@@ -1,5 +1,5 @@
-//! The client-wide request budget through the C API: the rate adapts to throttling, a
-//! `Retry-After` pauses every thread, the retry budget runs dry, the circuit breaker opens and
+//! The client-wide request budget through the C API: the rate adapts to throttling (a `429`
+//! teaches the rate the server accepted), a `Retry-After` pauses every thread, the retry budget runs dry, the circuit breaker opens and
 //! a probe closes it, and waiting for the budget keeps each call's deadline and cancel.
 
 mod common;
@@ -100,6 +100,31 @@ fn a_retry_after_pauses_every_thread_of_the_client() {
         "the others waited for the Retry-After too: {:?}",
         started.elapsed()
     );
+}
+
+#[test]
+fn a_429_teaches_the_rate_the_server_accepted_and_the_retry_is_not_backed_off() {
+    // A deterministic limiter: the same path's 11th request is refused, every other accepted.
+    let server = Server::start(|request, n| {
+        if n == 10 {
+            http("429 Too Many Requests", &[("Retry-After", "1")], "")
+        } else {
+            done(request.target.rsplit('=').next().unwrap())
+        }
+    });
+    let client = Client::with_token(&server.url, Some("token"));
+    assert_code(unsafe { ocr_client_set_max_attempts(client.0, 2) }, OCR_OK);
+    for _ in 0..11 {
+        assert!(client.fetch(None, "t").is_ok(), "{}", last_error());
+    }
+    // The 10 requests accepted before the refused one (not 0.8 x 11 sent, as AIMD cut it),
+    // plus a slow probe since: 0.1 request/s per second.
+    let rate = stat(&client, OCR_STAT_RATE);
+    assert!((10.0..11.0).contains(&rate), "{rate}");
+    assert_eq!(stat(&client, OCR_STAT_THROTTLED), 1.0);
+    assert_eq!(stat(&client, OCR_STAT_REQUESTS), 12.0);
+    assert_eq!(stat(&client, OCR_STAT_RETRIES), 1.0);
+    assert_eq!(server.requests().len(), 12);
 }
 
 #[test]

@@ -299,6 +299,8 @@ fn piece_of(secret: &str, text: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+// The words around the echo are ones no other test of this process uses as a secret: the
+// registry of secrets is process-wide, and other tests run clients whose token is "token".
 #[test]
 fn a_token_echoed_by_the_server_reaches_no_message_even_when_cut() {
     let token: String = (0..400)
@@ -308,7 +310,7 @@ fn a_token_echoed_by_the_server_reaches_no_message_even_when_cut() {
     let server = Server::start(move |request, _| {
         if request.path().starts_with("/failed") {
             return json(format!(
-                r#"{{"id":"t","taskStatus":"Error","error":{{"messages":["your token {echo} is odd"]}}}}"#
+                r#"{{"id":"t","taskStatus":"Error","error":{{"messages":["your credential {echo} is odd"]}}}}"#
             ));
         }
         http("400 Bad Request", &[], format!("token {echo} refused"))
@@ -321,7 +323,7 @@ fn a_token_echoed_by_the_server_reaches_no_message_even_when_cut() {
 
     let failed = Client::with_token(&format!("{}/failed", server.url), Some(&token));
     let result = failed.fetch(None, "t").unwrap();
-    assert_eq!(result.messages(), ["your token [redacted] is odd"]);
+    assert_eq!(result.messages(), ["your credential [redacted] is odd"]);
     let options = Options::fast(5, 2000);
     assert_code(
         failed.poll(None, "t", Some(&options)).err().unwrap(),

@@ -413,6 +413,29 @@ fn finding_a_413_before_the_upload_ends_is_too_large() {
 }
 
 #[test]
+fn finding_a_413_after_100_continue_is_too_large_and_makes_no_task() {
+    // A server with a 1 MB limit: `100 Continue`, 1 MB of the body, then 413 and a close, the
+    // rest of the 5 MB submission unread (the client's next write fails: a broken pipe).
+    let server = Server::always(
+        problem("413 Payload Too Large")
+            .after_reading(1 << 20)
+            .then(Then::Close),
+    );
+    let client = Client::with_token(&server.url, Some(secrets::TOKEN));
+    let document = vec![b'%'; 5 << 20];
+    assert_eq!(
+        client.submit(None, &document, None).err(),
+        Some(OCR_ERR_TOO_LARGE),
+        "{}",
+        error_message()
+    );
+    let message = error_message();
+    assert!(message.contains("413"), "{message}");
+    assert!(!message.contains("task may exist"), "{message}");
+    assert_eq!(server.requests().len(), 1, "a 413 is not sent again");
+}
+
+#[test]
 fn finding_a_message_names_the_request_once() {
     for reply in [
         done().cut(100).then(Then::Hold),

@@ -2,12 +2,13 @@
 //! installed library as a user would (pkg-config, pkg-config --static, CMake's find_package) and
 //! run against the emulator over HTTPS (its CA trusted through `OCR_CA_FILE`).
 //!
-//! The script builds the libraries it installs in a target folder of its own, so its cargo does
-//! not wait for the running one.
+//! The script is given this test run's libraries (`OCRCLOUD_LIB_DIR`), so that it builds
+//! nothing and does not wait for the running cargo; then `scripts/uninstall.sh` removes exactly
+//! what it wrote.
 
 mod common;
 
-use common::{Emulator, scratch_dir};
+use common::{Emulator, library_dir, scratch_dir};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -34,10 +35,17 @@ fn run(command: &mut Command) -> String {
 /// Installs into a fresh prefix named after `name` and answers the prefix.
 fn install(name: &str) -> PathBuf {
     let prefix = scratch_dir(name).join("prefix");
-    run(Command::new(Path::new(ROOT).join("scripts/install.sh"))
-        .arg(&prefix)
-        .env_remove("DESTDIR"));
+    install_into(&prefix);
     prefix
+}
+
+/// `scripts/install.sh PREFIX` with this test run's libraries (`OCRCLOUD_LIB_DIR`: no build,
+/// so no wait for the running cargo); answers what it printed.
+fn install_into(prefix: &Path) -> String {
+    run(Command::new(Path::new(ROOT).join("scripts/install.sh"))
+        .arg(prefix)
+        .env("OCRCLOUD_LIB_DIR", library_dir())
+        .env_remove("DESTDIR"))
 }
 
 /// Runs a built demo against a fresh HTTPS emulator, trusting its CA through `OCR_CA_FILE`, and
@@ -179,5 +187,88 @@ fn cmake_finds_the_installed_package() {
         message.contains("ocrcloud") && message.contains(VERSION),
         "{message}"
     );
+    std::fs::remove_dir_all(prefix.parent().unwrap()).unwrap();
+}
+
+/// Every entry under `dir` with its kind and content (a link's target), in order.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut entries = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = path.symlink_metadata().unwrap();
+            let what = if meta.is_symlink() {
+                format!("link {}", std::fs::read_link(&path).unwrap().display())
+            } else if meta.is_dir() {
+                folders.push(path.clone());
+                "folder".to_string()
+            } else {
+                format!("file {:?}", std::fs::read(&path).unwrap())
+            };
+            entries.push((path.strip_prefix(dir).unwrap().to_path_buf(), what));
+        }
+    }
+    entries.sort();
+    entries
+}
+
+fn uninstall(prefix: &Path) -> std::process::Output {
+    Command::new(Path::new(ROOT).join("scripts/uninstall.sh"))
+        .arg(prefix)
+        .env_remove("DESTDIR")
+        .output()
+        .unwrap()
+}
+
+/// `uninstall` removes exactly what `install` wrote: the prefix holds what it held before,
+/// the user's files (also in the folders the library uses) and empty folders included; a file
+/// the user put into a folder the install created keeps that folder.
+#[test]
+fn uninstall_leaves_the_prefix_as_it_was() {
+    let prefix = scratch_dir("uninstall").join("prefix");
+    for (path, content) in [
+        ("include/user.h", "int user;"),
+        ("lib/libuser.so.1", "not really"),
+        ("lib/pkgconfig/user.pc", "Name: user"),
+        ("share/doc/user/README", "mine"),
+    ] {
+        let path = prefix.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+    std::fs::create_dir_all(prefix.join("lib/cmake")).unwrap();
+    std::os::unix::fs::symlink("libuser.so.1", prefix.join("lib/libuser.so")).unwrap();
+    let before = snapshot(&prefix);
+
+    let printed = install_into(&prefix);
+    assert!(printed.contains("lib/libocrcloud.so.0"), "{printed}");
+    // Installing twice records the same: the second install created no folder.
+    install_into(&prefix);
+    assert!(
+        prefix
+            .join("lib/cmake/ocrcloud/ocrcloudConfig.cmake")
+            .is_file()
+    );
+    let output = uninstall(&prefix);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(snapshot(&prefix), before);
+    assert!(
+        !uninstall(&prefix).status.success(),
+        "nothing is left to remove"
+    );
+
+    // A file of the user in a folder that the install created keeps that folder.
+    install_into(&prefix);
+    std::fs::write(prefix.join("lib/cmake/ocrcloud/extra.cmake"), "# mine").unwrap();
+    assert!(uninstall(&prefix).status.success());
+    let mut expected = before.clone();
+    expected.push(("lib/cmake/ocrcloud".into(), "folder".into()));
+    expected.push((
+        "lib/cmake/ocrcloud/extra.cmake".into(),
+        format!("file {:?}", b"# mine"),
+    ));
+    expected.sort();
+    assert_eq!(snapshot(&prefix), expected);
     std::fs::remove_dir_all(prefix.parent().unwrap()).unwrap();
 }

@@ -438,3 +438,288 @@ fn fetch_through_the_environment_in_a_child_process() {
         assert_eq!(client.fetch(None, "t").unwrap().data(0).unwrap(), b"hello");
     }
 }
+
+/// A proxy password holding every character that ends a URL's user information or host, and
+/// its percent-encoded spelling.
+const ODD_PASSWORD: &str = "pa55/w0rd?q#f@a:b";
+const ODD_PASSWORD_ENCODED: &str = "pa55%2Fw0rd%3Fq%23f%40a%3Ab";
+
+/// Fails if `text` holds a piece of [`ODD_PASSWORD`] or of the wrong one the tests use.
+#[track_caller]
+fn assert_no_password(text: &str) {
+    for piece in ["pa55", "w0rd", "wr0ng", "s3cret"] {
+        assert!(!text.contains(piece), "{piece:?} in {text}");
+    }
+}
+
+#[test]
+fn a_proxy_password_with_url_delimiters_is_decoded_and_never_shown() {
+    let authority = Authority::new("test CA");
+    let server = TlsServer::start(authority.loopback_leaf());
+    let guarded = Proxy::start(server.port, Some(&format!("user:{ODD_PASSWORD}")));
+    let address = guarded.url.trim_start_matches("http://").to_string();
+    // Percent-encoded, the password reaches the proxy decoded.
+    let encoded = format!("http://user:{ODD_PASSWORD_ENCODED}@{address}");
+    let client = through(&encoded, server.port, &authority, "proxy-odd");
+    assert_eq!(client.fetch(None, "t").unwrap().data(0).unwrap(), b"hello");
+    // Written as it is, `/`, `?` or `#` ends the host: refused, nothing sent anywhere, and no
+    // piece of the password in the message.
+    let heads = guarded.heads.lock().unwrap().len();
+    for raw in [
+        format!("http://user:{ODD_PASSWORD}@{address}"),
+        format!("http://user:pa55/w0rd@{address}"),
+        format!("http://user:55/w0rd@{address}"),
+        format!("http://user:pa55?w0rd@{address}"),
+        format!("http://user:pa55#w0rd@{address}"),
+    ] {
+        assert_code(
+            unsafe { ocr_client_set_proxy(client.0, c(&raw).as_ptr()) },
+            OCR_ERR_INVALID_ARGUMENT,
+        );
+        let message = last_error();
+        assert_no_password(&message);
+        assert!(message.contains("%2F"), "{message}");
+        assert!(message.contains(&format!("***@{address}")), "{message}");
+    }
+    assert_eq!(guarded.heads.lock().unwrap().len(), heads);
+    // A refused URL leaves the client as it was.
+    assert_eq!(client.fetch(None, "t").unwrap().data(0).unwrap(), b"hello");
+    // A wrong password with delimiters: a 407 that names the proxy without the password.
+    let wrong = format!("http://user:wr0ng%2Fs3cret%3F@{address}");
+    let client = through(&wrong, server.port, &authority, "proxy-odd-wrong");
+    assert_code(client.fetch(None, "t").err().unwrap(), OCR_ERR_NETWORK);
+    let message = last_error();
+    assert!(message.contains("407"), "{message}");
+    assert!(
+        message.contains(&format!("user:***@{address}")),
+        "{message}"
+    );
+    assert_no_password(&message);
+}
+
+/// Runs `report_a_fetch_in_a_child_process` with `HTTPS_PROXY` and `NO_PROXY` and debug logs;
+/// answers its output (checked to hold no piece of a password) and whether the proxy was used.
+fn fetch_in_a_child(
+    proxy: &Proxy,
+    server: &TlsServer,
+    ca: &std::path::Path,
+    proxy_url: &str,
+    no_proxy: &str,
+) -> (String, bool) {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "report_a_fetch_in_a_child_process",
+            "--nocapture",
+        ])
+        .env("HTTPS_PROXY", proxy_url)
+        .env("NO_PROXY", no_proxy)
+        .env("OCRCLOUD_LOG", "debug")
+        .env(
+            "OCRCLOUD_TEST_REPORT",
+            format!("https://ocr.test:{}", server.port),
+        )
+        .env("OCRCLOUD_TEST_CA", ca)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_no_password(&stdout);
+    assert_no_password(&stderr);
+    assert!(stdout.contains("outcome:"), "{stdout}{stderr}");
+    let used = !proxy.heads.lock().unwrap().is_empty();
+    proxy.heads.lock().unwrap().clear();
+    (stdout, used)
+}
+
+#[test]
+fn the_environments_proxy_credentials_are_decoded_and_never_shown() {
+    let authority = Authority::new("test CA");
+    let server = TlsServer::start(authority.loopback_leaf());
+    let proxy = Proxy::start(server.port, Some(&format!("user:{ODD_PASSWORD}")));
+    let address = proxy.url.trim_start_matches("http://").to_string();
+    let ca = ca_file(&authority, "env-proxy-odd");
+    // Percent-encoded credentials from HTTPS_PROXY reach the proxy decoded.
+    let encoded = format!("http://user:{ODD_PASSWORD_ENCODED}@{address}");
+    let (stdout, used) = fetch_in_a_child(&proxy, &server, &ca, &encoded, "");
+    assert!(stdout.contains("outcome: OK"), "{stdout}");
+    assert!(used);
+    // Unencoded: the client is refused by name, without the password, and nothing is sent.
+    let raw = format!("http://user:{ODD_PASSWORD}@{address}");
+    let (stdout, used) = fetch_in_a_child(&proxy, &server, &ca, &raw, "");
+    assert!(
+        stdout.contains("outcome: new OCR_ERR_INVALID_ARGUMENT"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("HTTPS_PROXY"), "{stdout}");
+    assert!(!used);
+}
+
+#[test]
+fn no_proxy_spellings_of_curl_go_and_python_are_honoured_and_a_bypass_names_no_proxy() {
+    let authority = Authority::new("test CA");
+    let server = TlsServer::start(authority.loopback_leaf());
+    let proxy = Proxy::start(server.port, None);
+    let ca = ca_file(&authority, "env-no-proxy");
+    // The request bypasses the proxy (and fails, ocr.test being no real host), and its message
+    // names no proxy.
+    for no_proxy in [
+        "ocr.test",
+        " ocr.test",
+        "foo, ocr.test",
+        "foo,ocr.test ",
+        "test",
+        ".test",
+        "*.test",
+        "OCR.TEST",
+        &format!("ocr.test:{}", server.port),
+        "*",
+    ] {
+        let (stdout, used) = fetch_in_a_child(&proxy, &server, &ca, &proxy.url, no_proxy);
+        assert!(!used, "NO_PROXY={no_proxy:?} was not honoured: {stdout}");
+        assert!(
+            stdout.contains("outcome: fetch OCR_ERR_NETWORK"),
+            "{stdout}"
+        );
+        assert!(
+            !stdout.contains("through the proxy"),
+            "{no_proxy:?}: {stdout}"
+        );
+    }
+    // Entries that do not name the host leave the proxy in use.
+    for no_proxy in ["cr.test", "ocr.test.example", "ocr.test:1", "other, foo"] {
+        let (stdout, used) = fetch_in_a_child(&proxy, &server, &ca, &proxy.url, no_proxy);
+        assert!(used, "NO_PROXY={no_proxy:?} bypassed the proxy: {stdout}");
+        assert!(stdout.contains("outcome: OK"), "{stdout}");
+    }
+}
+
+/// Run by `fetch_in_a_child` in a child process: makes a client for `OCRCLOUD_TEST_REPORT`
+/// and fetches, printing the outcome.
+#[test]
+fn report_a_fetch_in_a_child_process() {
+    let (Ok(url), Ok(ca)) = (
+        std::env::var("OCRCLOUD_TEST_REPORT"),
+        std::env::var("OCRCLOUD_TEST_CA"),
+    ) else {
+        return;
+    };
+    let mut client = std::ptr::null_mut();
+    let code = unsafe { ocr_client_new(c(&url).as_ptr(), c("token").as_ptr(), &mut client) };
+    if code != OCR_OK {
+        println!("outcome: new {} {}", name(code), last_error());
+        return;
+    }
+    let client = Client(client);
+    assert_code(
+        unsafe { ocr_client_set_ca_file(client.0, c(&ca).as_ptr()) },
+        OCR_OK,
+    );
+    assert_code(unsafe { ocr_client_set_max_attempts(client.0, 1) }, OCR_OK);
+    match client.fetch(None, "t") {
+        Ok(_) => println!("outcome: OK"),
+        Err(code) => println!("outcome: fetch {} {}", name(code), last_error()),
+    }
+}
+
+#[test]
+fn a_413_after_100_continue_over_tls_is_too_large_and_makes_no_task() {
+    // The answer waits in the TLS records the server sent before it closed the connection.
+    let authority = Authority::new("test CA");
+    let server = TlsServer::start_with_limit(authority.loopback_leaf(), Some(1 << 20));
+    let client = trusting(&server.url, &authority, "tls-413");
+    let document = vec![b'%'; 5 << 20];
+    assert_eq!(
+        client.submit(None, &document, None).err(),
+        Some(OCR_ERR_TOO_LARGE),
+        "{}",
+        last_error()
+    );
+    assert!(!last_error().contains("task may exist"), "{}", last_error());
+}
+
+#[test]
+fn a_413_over_tls_from_a_server_that_stops_reading_is_too_large() {
+    // After its 413 the server neither reads nor closes: the client's write waits until its
+    // per-write timeout, then the answer is read (pending TLS writes are dropped).
+    let authority = Authority::new("test CA");
+    let server = TlsServer::start_with_limit_then_hold(authority.loopback_leaf(), 1 << 20);
+    let client = trusting(&server.url, &authority, "tls-413-hold");
+    assert_code(
+        unsafe { ocr_client_set_read_timeout_ms(client.0, 2000) },
+        OCR_OK,
+    );
+    let document = vec![b'%'; 16 << 20];
+    assert_eq!(
+        client.submit(None, &document, None).err(),
+        Some(OCR_ERR_TOO_LARGE),
+        "{}",
+        last_error()
+    );
+    assert!(!last_error().contains("task may exist"), "{}", last_error());
+}
+
+#[test]
+fn a_proxy_that_answers_the_connect_early_forges_the_services_answer() {
+    // A CONNECT proxy that answers the first bytes of the CONNECT head and closes: the
+    // client's next write of the head failed, the early-answer reader took the proxy's bytes
+    // (plain text, outside TLS) for the service's answer, and a submission returned the task
+    // id the proxy made up; a 502 read "the service answered HTTP 502", naming no proxy.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_url = format!("http://{}", listener.local_addr().unwrap());
+    let answers: Arc<Mutex<&'static [u8]>> = Arc::new(Mutex::new(b""));
+    let answer = Arc::clone(&answers);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut first = [0u8; 8];
+            let _ = stream.read(&mut first);
+            let _ = stream.write_all(*answer.lock().unwrap());
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    });
+    let authority = Authority::new("test CA");
+    for _ in 0..3 {
+        *answers.lock().unwrap() = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged";
+        let client = through(&proxy_url, 443, &authority, "proxy-forged");
+        assert_code(
+            unsafe { ocr_client_set_circuit_breaker(client.0, 0) },
+            OCR_OK,
+        );
+        let outcome = client.submit(None, b"%PDF-1.4 tiny", None);
+        let message = last_error();
+        assert_ne!(outcome, Ok("forged".to_string()), "{message}");
+        *answers.lock().unwrap() = b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n";
+        let outcome = client.fetch(None, "t").err();
+        let message = last_error();
+        assert_eq!(outcome, Some(OCR_ERR_NETWORK), "{message}");
+        assert!(message.contains(&proxy_url), "{message}");
+    }
+}
+
+#[test]
+#[ignore = "the bytes of a CONNECT head count as bytes of the request (transport::bytes_written \
+            counts every TCP byte); a fix that counts only writes through the service's \
+            connection (commit 3750e63) was taken back until batch_faults, flaky on its own, \
+            is checked with it"]
+fn a_submission_whose_connect_is_cut_says_a_task_may_exist() {
+    // A proxy that reads the first bytes of the CONNECT head and closes: nothing reached the
+    // service, yet the submission says "a task may exist" (and a batch counts a duplicate).
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut first = [0u8; 8];
+            let _ = stream.read(&mut first);
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    });
+    let authority = Authority::new("test CA");
+    let client = through(&proxy_url, 443, &authority, "proxy-cut");
+    assert_code(unsafe { ocr_client_set_max_attempts(client.0, 1) }, OCR_OK);
+    assert!(client.submit(None, b"%PDF-1.4 tiny", None).is_err());
+    let message = last_error();
+    assert!(message.contains(&proxy_url), "{message}");
+    assert!(!message.contains("task may exist"), "{message}");
+}

@@ -3,6 +3,7 @@
 //! `--tasks N` simulates N tasks instead of `simulation::TASKS`. Run with
 //! `cargo bench --bench poll_schedule`.
 
+mod learning;
 mod simulation;
 
 use simulation::{Figures, Schedule, anchors, candidates, default_schedule, durations, simulate};
@@ -47,6 +48,43 @@ fn main() {
         let figures = simulate(schedule, &durations);
         let beats = if figures.dominate(&ours) { "yes" } else { "no" };
         row(schedule, &figures, beats);
+    }
+    learned_table();
+}
+
+/// The table of issue 25: today's default, the best fixed schedule and the learned one.
+fn learned_table() {
+    println!();
+    println!(
+        "Learned schedule (issue 25): tasks submitted one every {} s, each polled by its own \
+         thread with default options, {} tasks of warm-up then {} measured, log-normal durations \
+         (seed {}); cost = wait after ready + {} s x requests; best = the dynamic program for the \
+         true distribution",
+        learning::SPACING_S,
+        learning::WARM_UP,
+        learning::MEASURED,
+        learning::SEED,
+        learning::COST
+    );
+    println!();
+    println!(
+        "| task durations | today: wait, GETs, cost | best schedule: wait, GETs, cost | \
+         learned: wait, GETs, cost | today / best | learned / best |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let figures =
+        |o: &learning::Outcome| format!("{:.2} s, {:.2}, {:.2}", o.wait, o.requests, o.cost());
+    for row in learning::rows(learning::MEASURED) {
+        println!(
+            "| median {} s, sigma {} | {} | {} | {} | {:.2}x | {:.2}x |",
+            row.median,
+            row.sigma,
+            figures(&row.today),
+            figures(&row.best),
+            figures(&row.learned),
+            row.today.cost() / row.best.cost(),
+            row.learned.cost() / row.best.cost()
+        );
     }
 }
 

@@ -227,6 +227,13 @@ static void test_final_statuses(const Client &client) {
     EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, client.fetch(""));
     EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, client.fetch("bad\r\nid"));
     EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, PollOptions().backoff(0.5, 10));
+    EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT, PollOptions().request_cost(-1.0));
+    {
+        PollOptions learned;
+        learned.learning(false).request_cost(2.0).learning(true).timeout_ms(30000);
+        Result done = client.poll(client.submit(sample), learned);
+        CHECK(done.status() == OCR_TASK_COMPLETED, done.status());
+    }
 }
 
 static void test_poll_many(Client &client) {

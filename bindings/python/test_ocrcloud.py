@@ -10,6 +10,7 @@ The library is found as the ocrcloud package finds it (OCRCLOUD_LIBRARY_DIR, ...
 """
 
 import asyncio
+import contextlib
 import ctypes
 import dataclasses
 import gc
@@ -18,6 +19,7 @@ import os
 import pathlib
 import pickle
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -60,6 +62,11 @@ def polls(task_id):
 
 def demo_client(**settings):
     return Client.with_credentials(URL, "demo", "demo-secret", **settings)
+
+
+def _lib_name(status):
+    """The C library's name of ``status``: the spelling every language shows."""
+    return ocrcloud._lib.ocr_task_status_name(int(status)).decode()
 
 
 def sample_pdf():
@@ -149,6 +156,17 @@ class HeaderCoverage(unittest.TestCase):
         statuses = dict(re.findall(r"#define OCR_TASK_(\w+) (\d+)", self.header))
         self.assertEqual({name: int(v) for name, v in statuses.items()},
                          {member.name: member.value for member in TaskStatus})
+
+    def test_statuses_read_as_the_service_spells_them(self):
+        spelled = {TaskStatus.UNKNOWN: "Unknown", TaskStatus.PENDING: "Pending",
+                   TaskStatus.PROCESSING: "Processing", TaskStatus.COMPLETED: "Completed",
+                   TaskStatus.ERROR: "Error", TaskStatus.NOT_EXIST: "NotExist"}
+        self.assertEqual(set(spelled), set(TaskStatus))
+        for status, text in spelled.items():
+            self.assertEqual(str(status), text)
+            self.assertEqual(f"{status}", text)
+            self.assertEqual(f"{status:>10}", f"{text:>10}")
+            self.assertEqual(_lib_name(status), text)
 
     def test_every_stat_is_a_field_of_client_stats(self):
         stats = dict(re.findall(r"#define OCR_STAT_(\w+) (\d+)", self.header))
@@ -312,6 +330,18 @@ class SubmitAndPoll(unittest.TestCase):
             self.client.poll(pending, backoff=(0.5, 100))
         with self.assertRaises(ValueError):
             self.client.poll(pending, interval_ms=-1)
+
+    def test_learning_options_are_checked_and_passed(self):
+        done = fixture({})
+        with self.client.poll(done, learn=False, request_cost=2.5) as result:
+            self.assertEqual(result.status, TaskStatus.COMPLETED)
+        with self.client.poll(done, learn=True, interval_ms=50, request_cost=0) as result:
+            self.assertEqual(result.status, TaskStatus.COMPLETED)
+        for bad in (-1.0, float("nan"), float("inf")):
+            with self.assertRaises(ocrcloud.InvalidArgumentError):
+                self.client.poll(done, request_cost=bad)
+        with self.assertRaises(TypeError):
+            self.client.poll(done, learn=1)
 
     def test_cancel_from_another_thread_ends_the_poll_promptly(self):
         pending = fixture({"taskStatus": "Pending"})
@@ -1258,7 +1288,7 @@ class Sample(unittest.TestCase):
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False, text=True)
             self.assertEqual(output.returncode, 0, output.stdout)
             self.assertIn("poll  1: task ", output.stdout)
-            self.assertIn("is COMPLETED", output.stdout)
+            self.assertIn("is Completed", output.stdout)
             self.assertIn("Hello from ocrcloud!", output.stdout)
             saved = sorted(os.listdir(folder))
             self.assertEqual([name.rsplit(".", 1)[1] for name in saved], ["pdf", "txt"])
@@ -1326,17 +1356,27 @@ def temporary_files(folder):
 
 TEXT = {"resultType": "Text"}
 
-# A batch run in a child process, to be killed: python3 -c BATCH_SCRIPT URL DOCS OUT.
+# A batch run in a child process, to be killed:
+# python3 -c BATCH_SCRIPT URL DOCS OUT [KILL_AT]. With KILL_AT, the child kills itself with
+# SIGKILL at the KILL_AT-th change of an input's state (each change is in the journal by then),
+# so that where it dies depends on its progress, never on how fast the build runs.
 BATCH_SCRIPT = """
-import sys, ocrcloud
+import os, signal, sys, ocrcloud
 url, docs, out = sys.argv[1:4]
-with ocrcloud.Client.with_credentials(url, "demo", "demo-secret") as client:
-    with ocrcloud.Batch(client, out) as batch:
-        batch.add_folder(docs, settings={"resultType": "Text"})
-        try:
-            batch.run(jobs=4, interval_ms=20, backoff=(1.0, 20))
-        except KeyboardInterrupt:
-            sys.exit(130)
+kill_at = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+changes = 0
+def progress(index, state):
+    global changes
+    changes += 1
+    if changes == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+try:
+    with ocrcloud.Client.with_credentials(url, "demo", "demo-secret") as client:
+        with ocrcloud.Batch(client, out) as batch:
+            batch.add_folder(docs, settings={"resultType": "Text"})
+            batch.run(jobs=4, interval_ms=20, backoff=(1.0, 20), progress=progress)
+except KeyboardInterrupt:
+    sys.exit(130)
 """
 
 
@@ -1417,19 +1457,26 @@ class Batches(unittest.TestCase):
             docs, out = write_pdfs(folder, 60), os.path.join(folder, "out")
             before = posts()
             kills = 0
-            for delay in (0.05, 0.15, 0.3, 0.45, 0.6, 0.8, 1.0):
-                child = subprocess.Popen([sys.executable, "-c", BATCH_SCRIPT, URL, docs, out])
-                try:
-                    child.wait(delay)
-                except subprocess.TimeoutExpired:
-                    child.kill()
+            # 60 inputs make at least 180 changes; these moments (after an intent, a task id or
+            # a completion, in a fresh or a resumed run) add up to fewer, so each one is reached.
+            moments = (1, 4, 9, 17, 2, 30, 12, 45)
+            for kill_at in moments:
+                child = subprocess.Popen(
+                    [sys.executable, "-c", BATCH_SCRIPT, URL, docs, out, str(kill_at)])
+                if child.wait(60) == -signal.SIGKILL:
                     kills += 1
-                child.wait()
-            self.assertGreaterEqual(kills, 3)
+            self.assertEqual(kills, len(moments))
             # Ctrl-C: KeyboardInterrupt in the child, which the script turns into 130.
+            # Once the child holds the journal's lock (its pid in the lock file), it is past its
+            # imports and inside the code that turns Ctrl-C into 130.
             child = subprocess.Popen([sys.executable, "-c", BATCH_SCRIPT, URL, docs, out])
-            time.sleep(0.5)
-            child.send_signal(__import__("signal").SIGINT)
+            lock = os.path.join(out, ".ocrcloud", "journal.sqlite.lock")
+            while child.poll() is None:
+                with contextlib.suppress(OSError), open(lock) as f:
+                    if f.read().strip() == str(child.pid):
+                        break
+                time.sleep(0.005)
+            child.send_signal(signal.SIGINT)
             self.assertIn(child.wait(10), (0, 130))
             with ocrcloud.Batch(client, out) as batch:
                 batch.add_folder(docs, settings=TEXT)

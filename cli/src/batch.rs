@@ -1,10 +1,11 @@
 //! `ocrcloud batch`: many documents into one output folder, resumable through the library's
 //! journal (see README.md, "Batches").
 
+use crate::batch_display::Display;
 use crate::output::note;
-use crate::{Failure, PollArgs, exit_status};
+use crate::{Failure, PollArgs, exit_status, in_cli_terms};
 use clap::{Args, value_parser};
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use ocrcloud::batch::inputs::operation_for;
 use ocrcloud::batch::journal::Journal;
 use ocrcloud::batch::{Batch, Item, RunOptions, State, default_journal};
 use ocrcloud::cancel::Cancel;
@@ -12,12 +13,10 @@ use ocrcloud::client::Client;
 use ocrcloud::error::{Code, Error, Result};
 use ocrcloud::files::{TempFile, save_atomically};
 use ocrcloud::operations::Operation;
-use std::cell::RefCell;
-use std::io::IsTerminal;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 /// Exit status when some inputs failed.
 const SOME_FAILED: u8 = 3;
@@ -64,7 +63,7 @@ pub fn batch(
         .clone()
         .unwrap_or_else(|| default_journal(&args.output));
     if args.status {
-        return status(&journal_path).map_err(Failure::from);
+        return status(&journal_path);
     }
     let settings = settings_text(args.settings.as_deref())?;
     if let Some(report) = &args.report {
@@ -73,18 +72,21 @@ pub fn batch(
     let mut batch = Batch::open(client, Some(&journal_path), &args.output)?;
     batch.cancel_adds_with(Arc::clone(cancel));
     for input in &args.inputs {
-        let meta = std::fs::metadata(input).map_err(|e| {
-            Error::new(
-                Code::InvalidArgument,
-                format!("INPUT {}: {e}", input.display()),
-            )
-        })?;
-        let added = if meta.is_dir() {
+        let added = if input.is_dir() {
             batch
                 .add_folder(input, operation, settings.as_deref(), &mut |line| {
                     note(line.as_bytes())
                 })
                 .map(drop)
+        } else if input.symlink_metadata().is_err() {
+            // Missing: it fails alone, as an unreadable file does. The operation is never used.
+            let operation = operation.or_else(|| operation_for(input));
+            batch.add_file(
+                input,
+                None,
+                Some(operation.unwrap_or(Operation::RECOGNIZE_PDF)),
+                settings.as_deref(),
+            )
         } else {
             batch.add_file(input, None, operation, settings.as_deref())
         };
@@ -93,7 +95,7 @@ pub fn batch(
                 note(b"ocrcloud: interrupted while the inputs were read; nothing was submitted");
                 return Ok(ExitCode::from(INTERRUPTED));
             }
-            other => other.map_err(with_option_names)?,
+            other => other.map_err(in_cli_terms)?,
         }
     }
     let options = RunOptions {
@@ -102,7 +104,10 @@ pub fn batch(
     };
     let display = Display::start(&batch);
     let outcome = batch.run(&options, &mut |index, item| display.show(index, item));
-    display.finish(&batch);
+    let interrupted = outcome
+        .as_ref()
+        .is_err_and(|error| error.code() == Code::Cancelled);
+    display.finish(&batch, interrupted);
     if let Some(report) = &args.report {
         write_report(report, batch.items())?;
     }
@@ -114,6 +119,7 @@ pub fn batch(
             Ok(ExitCode::from(INTERRUPTED))
         }
         Err(error) => {
+            let error = in_cli_terms(error);
             note(format!("ocrcloud: the batch stopped: {}", error.message()).as_bytes());
             Ok(ExitCode::from(exit_status(error.code())))
         }
@@ -152,21 +158,8 @@ fn settings_text(settings: Option<&str>) -> Result<Option<String>> {
     }
 }
 
-fn with_option_names(error: Error) -> Error {
-    match error.code() {
-        Code::InvalidArgument => Error::new(
-            error.code(),
-            error
-                .message()
-                .replace("settings_json", "--settings")
-                .replace("give the operation", "give --operation"),
-        ),
-        _ => error,
-    }
-}
-
 /// `--status`: counts per state, then one line per failed input.
-fn status(journal: &Path) -> Result<ExitCode> {
+fn status(journal: &Path) -> std::result::Result<ExitCode, Failure> {
     let rows = Journal::open_read_only(journal)?.rows()?;
     let mut out = String::new();
     for state in State::ALL {
@@ -181,7 +174,11 @@ fn status(journal: &Path) -> Result<ExitCode> {
             row.message.as_deref().unwrap_or("")
         ));
     }
-    print!("{out}");
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(Failure::output)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -205,140 +202,4 @@ fn write_report(path: &Path, items: &[Item]) -> Result<()> {
         text.push('\n');
     }
     save_atomically(path, text.as_bytes())
-}
-
-fn failure_line(item: &Item) -> String {
-    format!(
-        "failed {}: {}",
-        item.path.display(),
-        item.row.message.as_deref().unwrap_or("")
-    )
-}
-
-/// The progress on stderr: two lines that update on a terminal, one line per finished input
-/// otherwise.
-struct Display {
-    bars: Option<(MultiProgress, ProgressBar, ProgressBar)>,
-    started: Instant,
-    states: RefCell<Vec<State>>,
-    /// Inputs that were completed before this run.
-    skipped: usize,
-    output_dir: PathBuf,
-}
-
-impl Display {
-    fn start(batch: &Batch) -> Display {
-        let states: Vec<State> = batch.items().iter().map(Item::state).collect();
-        let skipped = batch.items().iter().filter(|i| i.skipped).count();
-        let bars = std::io::stderr().is_terminal().then(|| {
-            let multi = MultiProgress::new();
-            let bar = multi.add(ProgressBar::new(states.len() as u64));
-            bar.set_style(
-                ProgressStyle::with_template("{bar:40} {pos}/{len} finished")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
-            let line = multi.add(ProgressBar::new_spinner());
-            line.enable_steady_tick(Duration::from_millis(200));
-            (multi, bar, line)
-        });
-        let display = Display {
-            bars,
-            started: Instant::now(),
-            states: RefCell::new(states),
-            skipped,
-            output_dir: batch.output_dir().to_path_buf(),
-        };
-        // Inputs that failed as they were added (unreadable, empty, ...) fail in this run too.
-        for (index, item) in batch.items().iter().enumerate() {
-            if item.state() == State::Failed {
-                display.show(index, item);
-            }
-        }
-        display.refresh();
-        display
-    }
-
-    /// Input `index` changed its state to `item.state()`.
-    fn show(&self, index: usize, item: &Item) {
-        self.states.borrow_mut()[index] = item.state();
-        if let Some((multi, _, _)) = &self.bars {
-            if item.state() == State::Failed {
-                let _ = multi.println(failure_line(item));
-            }
-            self.refresh();
-            return;
-        }
-        match item.state() {
-            State::Completed => {
-                let outputs: Vec<String> = item
-                    .row
-                    .outputs
-                    .iter()
-                    .map(|o| self.output_dir.join(o).display().to_string())
-                    .collect();
-                let outputs = outputs.join(" ");
-                note(format!("completed {} -> {outputs}", item.path.display()).as_bytes());
-            }
-            State::Failed => note(failure_line(item).as_bytes()),
-            _ => {}
-        }
-    }
-
-    fn count(&self, wanted: &[State]) -> usize {
-        self.states
-            .borrow()
-            .iter()
-            .filter(|s| wanted.contains(s))
-            .count()
-    }
-
-    fn refresh(&self) {
-        let Some((_, bar, line)) = &self.bars else {
-            return;
-        };
-        let done = self.count(&[State::Completed]);
-        let failed = self.count(&[State::Failed]);
-        let in_flight = self.count(&[State::Submitting, State::Submitted]);
-        let left = self.states.borrow().len() - done - failed;
-        let finished_now = (done + failed).saturating_sub(self.skipped);
-        let rate = finished_now as f64 / self.started.elapsed().as_secs_f64().max(0.001);
-        let eta = if rate > 0.0 {
-            format!("{:.0} s", left as f64 / rate)
-        } else {
-            "?".to_string()
-        };
-        bar.set_position((done + failed) as u64);
-        line.set_message(format!(
-            "done {done} (skipped {}), failed {failed}, in flight {in_flight}, {rate:.1}/s, ETA {eta}",
-            self.skipped
-        ));
-    }
-
-    /// Ends the display with a summary line.
-    fn finish(&self, batch: &Batch) {
-        if let Some((_, bar, line)) = &self.bars {
-            self.refresh();
-            bar.finish();
-            line.finish();
-        }
-        let duplicates: u32 = batch
-            .items()
-            .iter()
-            .map(|i| i.row.possible_duplicates)
-            .sum();
-        note(
-            format!(
-                "{} inputs: {} completed ({} before this run), {} failed, {} not finished; {} \
-                 possible duplicate submissions; {:.1} s",
-                batch.items().len(),
-                batch.count(State::Completed),
-                self.skipped,
-                batch.count(State::Failed),
-                batch.items().len() - batch.count(State::Completed) - batch.count(State::Failed),
-                duplicates,
-                self.started.elapsed().as_secs_f64()
-            )
-            .as_bytes(),
-        );
-    }
 }

@@ -4,21 +4,27 @@
 //! progress and turns failures into exit statuses (see README.md).
 
 mod batch;
+mod batch_display;
+#[cfg(test)]
+mod exit_statuses;
 mod output;
 mod platform;
 mod progress;
+mod run_output;
 
 use clap::{Args, Parser, Subcommand, value_parser};
 use ocrcloud::auth::Auth;
+use ocrcloud::batch::inputs::operation_for;
 use ocrcloud::cancel::Cancel;
 use ocrcloud::client::{Call, Client};
 use ocrcloud::error::{Code, Error, Result};
-use ocrcloud::files::{FileSink, TempFile, persist_results};
+use ocrcloud::files::{FileSink, TempFile, persist_results_named};
 use ocrcloud::operations::{Document, Operation};
 use ocrcloud::poll::{PollOptions, final_outcome, poll_until_done};
+use ocrcloud::tls::{self, ProxyChoice};
 use ocrcloud::wire::{Answer, DiscardSink, Sink};
 use output::{Stdout, note};
-use platform::{Signal, die_by, stdout_was_closed};
+use platform::{Signal, die_by, stdout_problem};
 use progress::Progress;
 use std::env::VarError;
 use std::path::{Path, PathBuf};
@@ -43,22 +49,32 @@ const MAX_INTERVAL_MS: u64 = u32::MAX as u64;
 #[command(
     after_help = "Environment: OCR_CLIENT_ID and OCR_CLIENT_SECRET (credentials) or \
     OCR_ACCESS_TOKEN (a fixed token); without them only trial operations work. OCR_BASE_URL: \
-    the service. Empty variables count as unset.\nExit status: 0 success, 2 usage error, 10 + \
-    the library's error code otherwise, death by SIGPIPE when stdout's reader has gone, by SIGINT \
-    on Ctrl-C (on Windows: exit 141 and 130; see README.md)."
+    the service. OCR_CA_FILE: a CA to trust (--ca-file). HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, \
+    NO_PROXY: the proxy (--proxy). Empty variables count as unset.\nExit status: 0 success, 2 \
+    usage error, 10 + the library's error code otherwise, death by SIGPIPE when stdout's reader \
+    has gone, by SIGINT on Ctrl-C (on Windows: exit 141 and 130; see README.md)."
 )]
 struct Cli {
     /// The service's base URL [default: $OCR_BASE_URL, else https://api.aspose.cloud]
     #[arg(long, global = true, value_name = "URL")]
     base_url: Option<String>,
     /// The task's operation, in any case: RecognizePdf, RecognizeImage, RecognizeImageTrial, ...
-    /// [default: RecognizePdf; for `batch`, by each file's extension]
+    /// [default: for `submit`, `run` and `batch`, by each file's extension (.pdf: RecognizePdf;
+    /// .png .jpg .jpeg .tif .tiff .bmp .gif: RecognizeImage); otherwise RecognizePdf]
     #[arg(long, global = true, value_name = "OP", value_parser = operation_named)]
     operation: Option<Operation>,
     /// End each record on stdout (an id, a status, a path) with a NUL byte instead of a
     /// newline, for `xargs -0` and paths that hold newlines.
     #[arg(long, global = true)]
     print0: bool,
+    /// Also trust the CA certificates in this PEM file, besides the system's
+    /// [default: $OCR_CA_FILE]
+    #[arg(long, global = true, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// The proxy: http://host:port or https://... (user:password@ for Basic authentication);
+    /// "" for none [default: $HTTPS_PROXY, $HTTP_PROXY or $ALL_PROXY, with $NO_PROXY]
+    #[arg(long, global = true, value_name = "URL")]
+    proxy: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -97,9 +113,14 @@ enum Command {
     Run {
         #[command(flatten)]
         submission: Submission,
-        /// The folder for the results, created if missing.
+        /// The folder for the results, created if missing; they are named after FILE
+        /// (DIR/<stem>.<ext>).
         #[arg(short, long, value_name = "DIR")]
         output: PathBuf,
+        /// Replace result files that are already in DIR (without it, a name in use is refused
+        /// before anything is sent).
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         poll: PollArgs,
     },
@@ -128,7 +149,8 @@ pub(crate) struct PollArgs {
           value_parser = value_parser!(u64).range(..=MAX_TIMEOUT_SECONDS))]
     timeout: u64,
     /// The first wait between polls in milliseconds (1 to 4294967295); each later wait is 1.5
-    /// times longer, up to 5 s (or this, if it is longer).
+    /// times longer, up to 5 s (or this, if it is longer). Any value but the default keeps this
+    /// fixed schedule; with the default, polls learn from the tasks they see.
     #[arg(long, value_name = "N", default_value_t = PollOptions::default().first_interval.as_millis() as u64,
           value_parser = value_parser!(u64).range(1..=MAX_INTERVAL_MS))]
     interval_ms: u64,
@@ -140,6 +162,8 @@ impl PollArgs {
         let defaults = PollOptions::default();
         let first_interval = Duration::from_millis(self.interval_ms);
         PollOptions {
+            // An interval other than the default is a fixed schedule; the default learns.
+            learn: first_interval == defaults.first_interval,
             first_interval,
             max_interval: defaults.max_interval.max(first_interval),
             timeout: (self.timeout != 0).then(|| Duration::from_secs(self.timeout)),
@@ -177,7 +201,10 @@ impl Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(answer) => return print_parse_answer(answer),
+    };
     let cancel = Arc::new(Cancel::new());
     let is_batch = matches!(cli.command, Command::Batch(_));
     let outcome = cancel_on_ctrl_c(&cancel)
@@ -192,11 +219,46 @@ fn main() -> ExitCode {
     status
 }
 
+/// What clap answers instead of a command line: a usage error, on stderr with status 2, or the
+/// help or the version, on stdout, which fail as every command's output does (clap's own exit
+/// ignores a failed write).
+fn print_parse_answer(answer: clap::Error) -> ExitCode {
+    if answer.use_stderr() {
+        let _ = answer.print();
+        return ExitCode::from(u8::try_from(answer.exit_code()).unwrap_or(2));
+    }
+    if let Some(problem) = stdout_problem() {
+        return report(unusable_stdout(problem).into());
+    }
+    match answer
+        .print()
+        .and_then(|()| std::io::Write::flush(&mut std::io::stdout()))
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => report(Failure::Output {
+            error,
+            lost_id: None,
+        }),
+    }
+}
+
+/// The failure of a command run with an unusable stdout (see [`stdout_problem`]).
+fn unusable_stdout(problem: &str) -> Error {
+    Error::new(
+        Code::Io,
+        format!(
+            "{problem}, so nothing could be printed; redirect it to /dev/null to discard the \
+             output"
+        ),
+    )
+}
+
 /// Tells what failed on stderr and answers the exit status; dies by SIGPIPE, quietly, when
 /// stdout's reader has gone (a lost task id is still printed on stderr).
 fn report(failure: Failure) -> ExitCode {
     match failure {
         Failure::Call(error) => {
+            let error = in_cli_terms(error);
             note(format!("ocrcloud: {}", error.message()).as_bytes());
             ExitCode::from(exit_status(error.code()))
         }
@@ -222,19 +284,29 @@ fn report(failure: Failure) -> ExitCode {
 
 fn run(cli: Cli, cancel: &Arc<Cancel>) -> std::result::Result<ExitCode, Failure> {
     let stdout = Stdout::new(cli.print0);
-    if !matches!(cli.command, Command::Cancel { .. }) && stdout_was_closed() {
-        return Err(Error::new(
-            Code::Io,
-            "stdout is closed, so nothing could be printed; redirect it to /dev/null to discard \
-             the output",
-        )
-        .into());
+    if !matches!(cli.command, Command::Cancel { .. })
+        && let Some(problem) = stdout_problem()
+    {
+        return Err(unusable_stdout(problem).into());
     }
     let base_url = match cli.base_url {
         Some(url) => Some(url),
         None => env_var("OCR_BASE_URL")?,
     };
     let client = Client::new(base_url.as_deref(), auth_from_env()?)?;
+    let ca_file = cli.ca_file.or_else(|| {
+        std::env::var_os("OCR_CA_FILE")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    if let Some(path) = ca_file {
+        let cas = tls::read_ca_file(&path).map_err(|e| named_by("--ca-file", e))?;
+        client.update_network(|network| network.extra_cas = cas)?;
+    }
+    if let Some(url) = cli.proxy.as_deref() {
+        let proxy = ProxyChoice::named(Some(url)).map_err(|e| named_by("--proxy", e))?;
+        client.update_network(|network| network.proxy = proxy)?;
+    }
     let call = Call {
         cancel: Some(cancel),
         ..Call::default()
@@ -242,6 +314,7 @@ fn run(cli: Cli, cancel: &Arc<Cancel>) -> std::result::Result<ExitCode, Failure>
     let op = cli.operation.unwrap_or(Operation::RECOGNIZE_PDF);
     match cli.command {
         Command::Submit(submission) => {
+            let op = operation_of(cli.operation, &submission.file)?;
             let id = submit(&client, op, &submission, &call)?;
             stdout
                 .record(id.as_bytes())
@@ -275,9 +348,15 @@ fn run(cli: Cli, cancel: &Arc<Cancel>) -> std::result::Result<ExitCode, Failure>
         Command::Run {
             submission,
             output,
+            force,
             poll,
         } => {
+            let op = operation_of(cli.operation, &submission.file)?;
             prepare_output(&output)?;
+            let stem = run_output::stem_of(&submission.file)?;
+            if !force {
+                run_output::refuse_names_in_use(&output, &stem)?;
+            }
             let id = submit(&client, op, &submission, &call)?;
             let mut line = b"submitted ".to_vec();
             line.extend_from_slice(submission.file.as_os_str().as_encoded_bytes());
@@ -285,11 +364,53 @@ fn run(cli: Cli, cancel: &Arc<Cancel>) -> std::result::Result<ExitCode, Failure>
             note(&line);
             let mut sink = FileSink::new(&output)?;
             let answer = wait(&client, op, &id, &poll.options(cancel), &mut sink)?;
-            print_paths(&stdout, &persist_results(answer, &id, &output)?)?;
+            let saved = persist_results_named(answer, |kinds| {
+                run_output::result_paths(&output, &stem, kinds, force, &id)
+            })?;
+            print_paths(&stdout, &saved)?;
         }
         Command::Batch(args) => return batch::batch(args, &client, cli.operation, cancel),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The operation for `file`: `--operation` if given, else the one its extension names, as in
+/// a batch; a file of another kind is refused before anything is sent.
+fn operation_of(given: Option<Operation>, file: &Path) -> Result<Operation> {
+    given.or_else(|| operation_for(file)).ok_or_else(|| {
+        Error::new(
+            Code::InvalidArgument,
+            format!(
+                "{}: not a PDF or an image (.pdf .png .jpg .jpeg .tif .tiff .bmp .gif), so the \
+                 operation is unknown; give --operation",
+                file.display()
+            ),
+        )
+    })
+}
+
+/// `error` with the library's names of arguments and functions replaced by this command's
+/// options.
+pub(crate) fn in_cli_terms(error: Error) -> Error {
+    Error::new(error.code(), in_cli_words(error.message()))
+}
+
+/// A library message with its names of arguments and functions replaced by this command's
+/// options.
+pub(crate) fn in_cli_words(message: &str) -> String {
+    message
+        .replace("settings_json", "--settings")
+        .replace("give the operation", "give --operation")
+        .replace(
+            "see ocr_client_set_ca_file",
+            "to trust its authority, give its CA certificate with --ca-file FILE (or \
+             OCR_CA_FILE)",
+        )
+}
+
+/// `error` with `option: ` before its message.
+fn named_by(option: &str, error: Error) -> Error {
+    Error::new(error.code(), format!("{option}: {}", error.message()))
 }
 
 /// The exit status for a failure of kind `code`.
@@ -340,18 +461,10 @@ fn cancel_on_ctrl_c(cancel: &Arc<Cancel>) -> Result<()> {
     .map_err(|e| Error::new(Code::Internal, format!("cannot handle Ctrl-C: {e}")))
 }
 
-/// Submits the document; a message about the settings names the option they came from.
+/// Submits the document.
 fn submit(client: &Client, op: Operation, submission: &Submission, call: &Call) -> Result<String> {
     let document = Document::File(&submission.file);
-    client
-        .submit(op, document, submission.settings.as_deref(), call)
-        .map_err(|error| match error.code() {
-            Code::InvalidArgument => Error::new(
-                error.code(),
-                error.message().replace("settings_json", "--settings"),
-            ),
-            _ => error,
-        })
+    client.submit(op, document, submission.settings.as_deref(), call)
 }
 
 /// Polls a task until it is done, showing progress on stderr; the results go into `sink`.

@@ -2,7 +2,7 @@
 //! how it tells that stdout was closed. Ctrl-C itself is caught by the `ctrlc` crate on both
 //! (a signal handler on Unix, `SetConsoleCtrlHandler` on Windows).
 
-pub use imp::{die_by, stdout_was_closed};
+pub use imp::{die_by, stdout_problem};
 
 /// Why the command ends early.
 #[derive(Clone, Copy)]
@@ -16,10 +16,7 @@ pub enum Signal {
 #[cfg(unix)]
 mod imp {
     use super::Signal;
-    use std::fs::File;
-    use std::io;
-    use std::os::fd::AsFd;
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    use std::sync::atomic::{AtomicU8, Ordering};
 
     /// Ends the process by the signal with its default action, as shell tools do, so that the
     /// shell sees it (a loop stops on SIGINT, `pipefail` sees SIGPIPE). Exits with 128 + the
@@ -37,26 +34,48 @@ mod imp {
         std::process::exit(128 + signal)
     }
 
-    /// Whether stdout was closed when the program started (`>&-`). The Rust runtime then puts
-    /// `/dev/null` opened read-write in its place, which a shell's `>/dev/null` never does (it
-    /// opens it write-only), so the records would vanish without an error.
-    pub fn stdout_was_closed() -> bool {
-        // SAFETY: F_GETFL only reads the flags of descriptor 1; it fails cleanly if there is none.
-        let flags = unsafe { libc::fcntl(1, libc::F_GETFL) };
-        if flags < 0 || flags & libc::O_ACCMODE != libc::O_RDWR {
-            return false;
-        }
-        let stdout = io::stdout().as_fd().try_clone_to_owned().map(File::from);
-        match (
-            stdout.and_then(|f| f.metadata()),
-            std::fs::metadata("/dev/null"),
-        ) {
-            (Ok(stdout), Ok(null)) => {
-                stdout.file_type().is_char_device() && stdout.rdev() == null.rdev()
-            }
-            _ => false,
+    /// What makes stdout unusable since the program started, if anything: closed (`>&-`; the
+    /// Rust runtime then puts `/dev/null` in its place, so the records would vanish without an
+    /// error), or open for reading only (`1</dev/null`; the Rust runtime takes the EBADF of each
+    /// write for a success, so the records would vanish too). Descriptor 1 is looked at before
+    /// the runtime starts, by [`LOOK_AT_STDOUT`]. A `/dev/null` the caller opened itself for
+    /// writing (`>`, or read-write as `1<>/dev/null` and Python's `subprocess.DEVNULL` do) is a
+    /// stdout.
+    pub fn stdout_problem() -> Option<&'static str> {
+        match STDOUT_AT_START.load(Ordering::Relaxed) {
+            CLOSED => Some("stdout is closed"),
+            READ_ONLY => Some("stdout is open for reading only"),
+            _ => None,
         }
     }
+
+    const CLOSED: u8 = 1;
+    const READ_ONLY: u8 = 2;
+    static STDOUT_AT_START: AtomicU8 = AtomicU8::new(0);
+
+    /// Runs before `main` and before the Rust runtime fills closed standard descriptors.
+    extern "C" fn look_at_stdout() {
+        // SAFETY: F_GETFL only reads the flags of descriptor 1; it fails with EBADF if there is
+        // none.
+        let flags = unsafe { libc::fcntl(1, libc::F_GETFL) };
+        let problem = if flags < 0 {
+            CLOSED
+        } else if flags & libc::O_ACCMODE == libc::O_RDONLY {
+            READ_ONLY
+        } else {
+            0
+        };
+        STDOUT_AT_START.store(problem, Ordering::Relaxed);
+    }
+
+    /// The loader runs the functions of this section before the program's own start-up code.
+    #[used]
+    #[cfg_attr(
+        target_vendor = "apple",
+        unsafe(link_section = "__DATA,__mod_init_func")
+    )]
+    #[cfg_attr(not(target_vendor = "apple"), unsafe(link_section = ".init_array"))]
+    static LOOK_AT_STDOUT: extern "C" fn() = look_at_stdout;
 }
 
 #[cfg(windows)]
@@ -74,11 +93,11 @@ mod imp {
         })
     }
 
-    /// Whether the process has no stdout handle: the Rust runtime then drops every write
-    /// without an error, so the records would vanish.
-    pub fn stdout_was_closed() -> bool {
+    /// What makes stdout unusable, if anything: no stdout handle (the Rust runtime then drops
+    /// every write without an error, so the records would vanish).
+    pub fn stdout_problem() -> Option<&'static str> {
         // SAFETY: reads one of this process's standard handles.
         let handle = unsafe { GetStdHandle(STD_OUTPUT_HANDLE) };
-        handle.is_null() || handle == INVALID_HANDLE_VALUE
+        (handle.is_null() || handle == INVALID_HANDLE_VALUE).then_some("stdout is closed")
     }
 }

@@ -369,11 +369,6 @@ fn bad_folders_and_journals_are_refused_with_a_message_and_change_nothing() {
         .expect(INVALID_ARGUMENT)
         .says("holds no PDF or image");
 
-    emulator
-        .run(&batch_args(&out, &root.join("missing"), &[]))
-        .expect(INVALID_ARGUMENT)
-        .says("missing");
-
     // A second batch on the same folder while the first runs.
     let mut first = emulator
         .ocrcloud(&batch_args(&out, &inputs, &[]))
@@ -752,5 +747,372 @@ fn ctrl_c_while_the_inputs_are_read_exits_130_at_once_and_sends_nothing() {
         Duration::from_secs(2),
     );
     assert_eq!(emulator.count("POST", "/RecognizePdf"), 0);
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+/// Item 8 of issue 22: `batch --status` on a read-only file system without the journal's `-shm`
+/// file failed ("unable to open database file"). It reads the journal there, also one whose last
+/// commits are only in its `-wal` file (a batch killed, the disk then read-only), and says
+/// clearly when it cannot.
+#[test]
+fn status_reads_a_journal_on_a_read_only_file_system_also_mid_wal() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let root = scratch("batch-read-only-status");
+    let (inputs, out, view) = (root.join("in"), root.join("out"), root.join("view"));
+    let relative = make_inputs(&inputs, 3);
+    emulator
+        .run(&batch_args(&out, &inputs, &["--interval-ms", "10"]))
+        .expect(0);
+    assert_complete_results(&inputs, &out, &relative);
+    let mount = match ReadOnlyMount::new(&out, &view) {
+        Ok(mount) => mount,
+        Err(why) => {
+            eprintln!("skipped: a read-only file system needs a mount: {why}");
+            std::fs::remove_dir_all(root).unwrap();
+            return;
+        }
+    };
+    let journal = out.join(".ocrcloud/journal.sqlite");
+    let beside = |suffix: &str| PathBuf::from(format!("{}{suffix}", journal.display()));
+    assert!(!beside("-shm").exists() && !beside("-wal").exists());
+    let status = || emulator.run(&["batch", "--status", "--output", text(&view)]);
+    assert_eq!(
+        status().expect(0).stdout(),
+        "queued\t0\nsubmitting\t0\nsubmitted\t0\ncompleted\t3\nfailed\t0\n"
+    );
+
+    // A commit only the -wal file holds: the connection is never closed, so never checkpointed.
+    let db = rusqlite::Connection::open(&journal).unwrap();
+    db.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+    db.execute(
+        "UPDATE inputs SET state = 'failed', code = 13, message = 'only in the wal' \
+         WHERE id = (SELECT min(id) FROM inputs)",
+        [],
+    )
+    .unwrap();
+    std::mem::forget(db);
+    std::fs::remove_file(beside("-shm")).unwrap();
+    assert!(std::fs::metadata(beside("-wal")).unwrap().len() > 0);
+    let shown = status().expect(0).stdout();
+    assert!(
+        shown.starts_with("queued\t0\nsubmitting\t0\nsubmitted\t0\ncompleted\t2\nfailed\t1\n")
+            && shown.contains("OCR_ERR_IO\tonly in the wal"),
+        "{shown}"
+    );
+    // The same through a --journal link that lies in a writable folder.
+    let link = root.join("link.sqlite");
+    std::os::unix::fs::symlink(view.join(".ocrcloud/journal.sqlite"), &link).unwrap();
+    let through_link = emulator
+        .run(&[
+            "batch",
+            "--status",
+            "--output",
+            text(&view),
+            "--journal",
+            text(&link),
+        ])
+        .expect(0)
+        .stdout();
+    assert_eq!(through_link, shown);
+    // Where no copy can be made either, the message says why.
+    let outcome = Outcome::of(
+        emulator
+            .ocrcloud(&["batch", "--status", "--output", text(&view)])
+            .env("TMPDIR", &view),
+    )
+    .expect(IO);
+    assert!(
+        outcome.stderr.contains("SQLite cannot read it in place")
+            && outcome.stderr.contains("Read-only file system"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(
+        std::fs::read_dir(&view).unwrap().count(),
+        std::fs::read_dir(&out).unwrap().count()
+    );
+    drop(mount);
+}
+
+/// `batch --status` on a read-only file system copies the journal's `-wal` file: a `-wal` that
+/// is a FIFO (no writer ever comes) hung it for good, leaving its copy folder in TMPDIR. It
+/// copies regular files only, and says what it found.
+#[test]
+fn status_of_a_read_only_journal_whose_wal_is_a_fifo_hangs() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let root = scratch("batch-read-only-fifo-wal");
+    let (inputs, out, view, tmp) = (
+        root.join("in"),
+        root.join("out"),
+        root.join("view"),
+        root.join("tmp"),
+    );
+    let relative = make_inputs(&inputs, 1);
+    emulator
+        .run(&batch_args(&out, &inputs, &["--interval-ms", "10"]))
+        .expect(0);
+    assert_complete_results(&inputs, &out, &relative);
+    let wal = out.join(".ocrcloud/journal.sqlite-wal");
+    let c_wal = std::ffi::CString::new(wal.to_str().unwrap()).unwrap();
+    // SAFETY: a NUL-terminated path under the test's temporary folder.
+    assert_eq!(unsafe { libc::mkfifo(c_wal.as_ptr(), 0o600) }, 0);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mount = match ReadOnlyMount::new(&out, &view) {
+        Ok(mount) => mount,
+        Err(why) => {
+            eprintln!("skipped: a read-only file system needs a mount: {why}");
+            std::fs::remove_dir_all(root).unwrap();
+            return;
+        }
+    };
+    let mut child = emulator
+        .ocrcloud(&["batch", "--status", "--output", text(&view)])
+        .env("TMPDIR", &tmp)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Not a measure of speed: the status reads a few pages; a hang never ends.
+    let began = Instant::now();
+    while child.try_wait().unwrap().is_none() && began.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let hung = child.try_wait().unwrap().is_none();
+    if hung {
+        child.kill().unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+    let left: Vec<String> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    drop(mount);
+    assert!(
+        !hung,
+        "batch --status hung on a -wal FIFO; left in TMPDIR: {left:?}"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(IO), "{stderr}");
+    assert!(
+        stderr.contains("journal.sqlite-wal") && stderr.contains("not a regular file"),
+        "{stderr}"
+    );
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+/// Set in a child process of [`a_status_killed_while_it_reads_a_copy_leaves_the_copy_for_good`]:
+/// the journal it opens read-only, then dies holding, as `kill -9` leaves it.
+const DIE_HOLDING_A_COPY: &str = "OCRCLOUD_TEST_DIE_HOLDING_A_COPY";
+
+/// `batch --status` of a read-only journal reads a copy in a folder of its own in TMPDIR. A
+/// status killed while it holds the copy (kill -9, a crash) left the folder and the copy of the
+/// whole journal there for good, one more each time. The next read-only open removes the
+/// folders of processes that no longer run.
+#[test]
+fn a_status_killed_while_it_reads_a_copy_leaves_the_copy_for_good() {
+    if let Ok(journal) = std::env::var(DIE_HOLDING_A_COPY) {
+        let journal =
+            ocrcloud::batch::journal::Journal::open_read_only(Path::new(&journal)).unwrap();
+        std::mem::forget(journal);
+        std::process::exit(0);
+    }
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let root = scratch("batch-status-killed-copy");
+    let (inputs, out, view, tmp) = (
+        root.join("in"),
+        root.join("out"),
+        root.join("view"),
+        root.join("tmp"),
+    );
+    let relative = make_inputs(&inputs, 1);
+    emulator
+        .run(&batch_args(&out, &inputs, &["--interval-ms", "10"]))
+        .expect(0);
+    assert_complete_results(&inputs, &out, &relative);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mount = match ReadOnlyMount::new(&out, &view) {
+        Ok(mount) => mount,
+        Err(why) => {
+            eprintln!("skipped: a read-only file system needs a mount: {why}");
+            std::fs::remove_dir_all(root).unwrap();
+            return;
+        }
+    };
+    let in_tmp = || std::fs::read_dir(&tmp).unwrap().count();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_status_killed_while_it_reads_a_copy_leaves_the_copy_for_good",
+        ])
+        .env(DIE_HOLDING_A_COPY, view.join(".ocrcloud/journal.sqlite"))
+        .env("TMPDIR", &tmp)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(in_tmp(), 1, "the dead process's copy");
+    let shown = emulator
+        .ocrcloud(&["batch", "--status", "--output", text(&view)])
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    let left = in_tmp();
+    drop(mount);
+    assert_eq!(shown.status.code(), Some(0));
+    assert_eq!(
+        left, 0,
+        "the copy of a process that no longer runs is still there"
+    );
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+/// A missing INPUT named on the command line fails alone, named, and the batch exits with 3
+/// after the other inputs are done.
+#[test]
+fn a_missing_input_fails_alone_and_the_others_finish() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let root = scratch("batch-missing-input");
+    let (inputs, out) = (root.join("in"), root.join("out"));
+    let relative = make_inputs(&inputs, 2);
+    let (gone_pdf, gone_folder) = (root.join("gone.pdf"), root.join("gone-folder"));
+    let report_path = root.join("report.jsonl");
+    let outcome = emulator
+        .run(&[
+            "batch",
+            "--settings",
+            TEXT,
+            "--interval-ms",
+            "10",
+            "--report",
+            text(&report_path),
+            "--output",
+            text(&out),
+            text(&gone_pdf),
+            text(&inputs),
+            text(&gone_folder),
+        ])
+        .expect(SOME_FAILED);
+    for gone in [&gone_pdf, &gone_folder] {
+        assert!(
+            outcome
+                .stderr
+                .contains(&format!("failed\t{}\t", gone.display())),
+            "{}",
+            outcome.stderr
+        );
+    }
+    assert_complete_results(&inputs, &out, &relative);
+    assert_eq!(emulator.count("POST", "/RecognizePdf"), 2);
+    let lines = report(&report_path);
+    let failed: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["state"] == "failed")
+        .map(|l| l["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["OCR_ERR_IO", "OCR_ERR_IO"], "{lines:?}");
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+/// Without a terminal, each finished input is one line of tab-separated fields, so that paths
+/// with spaces survive; the summary names the output folder.
+#[test]
+fn without_a_terminal_each_finished_input_is_one_tab_separated_line() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let root = scratch("batch-lines");
+    let (inputs, out) = (root.join("in put"), root.join("out put"));
+    std::fs::create_dir_all(&inputs).unwrap();
+    std::fs::write(inputs.join("a b.pdf"), pdf(1)).unwrap();
+    std::fs::write(inputs.join("c  d.pdf"), b"").unwrap();
+    let outcome = emulator
+        .run(&batch_args(&out, &inputs, &["--interval-ms", "10"]))
+        .expect(SOME_FAILED);
+    let lines: Vec<&str> = outcome.stderr.lines().collect();
+    let completed = format!(
+        "completed\t{}\t{}",
+        inputs.join("a b.pdf").display(),
+        out.join("a b.txt").display()
+    );
+    assert!(lines.contains(&completed.as_str()), "{}", outcome.stderr);
+    let failed = format!("failed\t{}\t", inputs.join("c  d.pdf").display());
+    let failed_line = lines.iter().find(|l| l.starts_with(&failed));
+    assert!(
+        failed_line.is_some_and(|l| l.split('\t').count() == 3 && l.ends_with("is empty")),
+        "{}",
+        outcome.stderr
+    );
+    let summary = lines[lines.len() - 2];
+    assert!(summary.starts_with("finished in "), "{summary}");
+    assert!(
+        summary.contains("2 inputs: 1 completed (0 before this run), 1 failed, 0 not finished"),
+        "{summary}"
+    );
+    assert_eq!(
+        lines.last().unwrap(),
+        &format!("results in {}", out.display())
+    );
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+/// After Ctrl-C the summary says that the run was interrupted and how many inputs are not
+/// finished, instead of a full count.
+#[test]
+fn an_interrupted_run_says_where_it_stopped() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "600000"]);
+    let root = scratch("batch-interrupted-summary");
+    let (inputs, out) = (root.join("in"), root.join("out"));
+    make_inputs(&inputs, 5);
+    let child = emulator
+        .ocrcloud(&batch_args(&out, &inputs, &["--interval-ms", "50"]))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while emulator.count("POST", "/RecognizePdf") < 5 && started.elapsed() < Duration::from_secs(60)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: kill with a pid of our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(INTERRUPTED));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let summary = stderr
+        .lines()
+        .find(|l| l.starts_with("interrupted after "))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        summary.contains("5 inputs: 0 completed (0 before this run), 0 failed, 5 not finished"),
+        "{summary}"
+    );
+    assert!(stderr.contains(&format!("\nresults in {}\n", out.display())));
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+/// A certificate the batch does not trust is told in the command's words (`--ca-file`), and
+/// `--ca-file` lets the same batch through.
+#[test]
+fn an_untrusted_certificate_names_ca_file_and_ca_file_trusts_it() {
+    let root = scratch("batch-ca-file");
+    let (inputs, out) = (root.join("in"), root.join("out"));
+    let relative = make_inputs(&inputs, 2);
+    let ca = root.join("ca.pem");
+    let emulator = Emulator::start_with(&[
+        "--pending-ms",
+        "0",
+        "--processing-ms",
+        "0",
+        "--tls-self-signed",
+        text(&ca),
+    ]);
+    let args = batch_args(&out, &inputs, &["--interval-ms", "10"]);
+    let refused = emulator.run(&args);
+    assert_ne!(refused.code, Some(0));
+    assert!(refused.stderr.contains("--ca-file"), "{}", refused.stderr);
+    assert!(!refused.stderr.contains("ocr_client"), "{}", refused.stderr);
+    emulator
+        .run(&[&["--ca-file", text(&ca)], &args[..]].concat())
+        .expect(0);
+    assert_complete_results(&inputs, &out, &relative);
     std::fs::remove_dir_all(root).unwrap();
 }

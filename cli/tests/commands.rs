@@ -46,12 +46,8 @@ fn run_writes_the_pdf_and_the_recognized_text() {
             "50",
         ])
         .expect(0);
-    let id = outcome
-        .stderr
-        .lines()
-        .find_map(|line| line.split(" as task ").nth(1))
-        .expect("the task id on stderr");
-    let (txt, pdf) = (dir.join(format!("{id}.txt")), dir.join(format!("{id}.pdf")));
+    assert!(outcome.stderr.contains(" as task "), "{}", outcome.stderr);
+    let (txt, pdf) = (dir.join("sample.txt"), dir.join("sample.pdf"));
     assert_eq!(
         outcome.stdout(),
         format!("{}\n{}\n", txt.display(), pdf.display())
@@ -125,6 +121,8 @@ fn a_failed_task_exits_with_the_server_message() {
     let out = dir.join("out");
     let outcome = emulator
         .run(&[
+            "--operation",
+            "RecognizePdf",
             "run",
             text(&document),
             "-o",
@@ -457,6 +455,110 @@ fn a_closed_stdout_fails_before_anything_is_sent() {
     Outcome::of(emulator.ocrcloud(&["submit", SAMPLE_PDF]).stdout(null)).expect(0);
 }
 
+/// Item 10 of issue 22: a stdout of `/dev/null` opened read-write (`1<>/dev/null`, Python's
+/// `subprocess.DEVNULL`, daemon launchers) was taken for a closed one: exit 23 before anything,
+/// for `status` and `batch` alike. Only a closed descriptor or a failed write counts now.
+#[test]
+fn a_dev_null_opened_read_write_is_a_stdout_and_only_real_failures_count() {
+    let emulator = Emulator::start();
+    let id = emulator.fixture(r#"{"results": [{"type": "Text", "text": "a"}]}"#);
+    let open = |device: &str| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(device)
+            .unwrap()
+    };
+    let dir = scratch("dev-null-read-write");
+    let (inputs, out) = (dir.join("in"), dir.join("out"));
+    std::fs::create_dir_all(&inputs).unwrap();
+    std::fs::copy(SAMPLE_PDF, inputs.join("a.pdf")).unwrap();
+    let settings = r#"{"resultType":"Text"}"#;
+    let batch = [
+        "batch",
+        "--settings",
+        settings,
+        "-o",
+        text(&out),
+        text(&inputs),
+    ];
+    let status = ["batch", "--status", "--output", text(&out)];
+
+    Outcome::of(
+        emulator
+            .ocrcloud(&["status", &id])
+            .stdout(open("/dev/null")),
+    )
+    .expect(0);
+    Outcome::of(emulator.ocrcloud(&batch).stdout(open("/dev/null"))).expect(0);
+    assert!(out.join("a.txt").is_file());
+    Outcome::of(emulator.ocrcloud(&status).stdout(open("/dev/null"))).expect(0);
+    Outcome::of(&mut emulator.script("sh", r#"exec "$0" status "$1" 1<>/dev/null"#, &[&id]))
+        .expect(0);
+
+    // A full device, a closed descriptor and a pipe without reader still fail.
+    for args in [&["status", &id][..], &status] {
+        Outcome::of(emulator.ocrcloud(args).stdout(open("/dev/full")))
+            .expect(IO)
+            .says("cannot write to stdout: No space left on device");
+        Outcome::of(&mut emulator.script("sh", r#"exec "$0" "$@" >&-"#, args))
+            .expect(IO)
+            .says("stdout is closed");
+        Outcome::of(emulator.ocrcloud(args).stdout(closed_pipe())).killed_by(SIGPIPE);
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `--help`, `--version` and `help CMD` print on stdout too: into a full device, a closed
+/// descriptor or one opened read-only they exited 0 with nothing printed (clap's own printing
+/// ignores the failure; Rust's stdout takes EBADF for success, so every command did). They fail as every other command does, and still print into
+/// `1<>/dev/null`.
+#[test]
+fn help_and_version_into_a_full_or_closed_stdout_exit_0() {
+    let emulator = Emulator::start();
+    let open = |device: &str, write: bool| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(write)
+            .open(device)
+            .unwrap()
+    };
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["help", "batch"],
+        &["batch", "-h"],
+    ] {
+        Outcome::of(emulator.ocrcloud(args).stdout(open("/dev/null", true))).expect(0);
+        Outcome::of(emulator.ocrcloud(args).stdout(open("/dev/full", true)))
+            .expect(IO)
+            .says("cannot write to stdout: No space left on device");
+        Outcome::of(emulator.ocrcloud(args).stdout(open("/dev/null", false)))
+            .expect(IO)
+            .says("stdout is open for reading only");
+        Outcome::of(&mut emulator.script("sh", r#"exec "$0" "$@" >&-"#, args))
+            .expect(IO)
+            .says("stdout is closed");
+        Outcome::of(emulator.ocrcloud(args).stdout(closed_pipe())).killed_by(SIGPIPE);
+    }
+    // So does a command's record: the runtime took the EBADF of each write for a success.
+    let id = emulator.fixture(r#"{"results": [{"type": "Text", "text": "a"}]}"#);
+    Outcome::of(
+        emulator
+            .ocrcloud(&["status", &id])
+            .stdout(open("/dev/null", false)),
+    )
+    .expect(IO)
+    .says("stdout is open for reading only");
+    // A usage error still goes to stderr with status 2, whatever stdout is.
+    Outcome::of(
+        emulator
+            .ocrcloud(&["--no-such-flag"])
+            .stdout(open("/dev/full", true)),
+    )
+    .expect(USAGE);
+}
+
 /// Timeouts and intervals too large for a deadline are usage errors, not an overflow panic.
 #[test]
 fn numbers_too_large_for_a_deadline_are_usage_errors() {
@@ -503,33 +605,42 @@ fn interrupt(child: &Child) {
 }
 
 /// The output folder is checked before anything is sent: it must exist or be creatable, and a
-/// file must be creatable in it. As root (who may write anywhere) `ocrcloud` runs as nobody.
+/// file must be creatable in it. The unwritable folder is a read-only bind mount (root may write
+/// anywhere else), so the test runs wherever the checkout lies; without the right to mount, a
+/// folder of mode 0555 serves for a user other than root.
 #[test]
 fn an_unwritable_output_folder_fails_before_anything_is_sent() {
     let emulator = Emulator::start();
     let dir = scratch("unwritable");
+    std::fs::create_dir_all(dir.join("source")).unwrap();
     let read_only = dir.join("read-only");
-    std::fs::create_dir_all(&read_only).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(&read_only, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let is_root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
+    let mount = match ReadOnlyMount::new(&dir.join("source"), &read_only) {
+        Ok(mount) => Some(mount),
+        Err(why) if is_root => {
+            eprintln!("skipped: root writes into any folder it may not mount read-only: {why}");
+            std::fs::remove_dir_all(dir).unwrap();
+            return;
+        }
+        Err(_) => {
+            std::fs::set_permissions(&read_only, std::fs::Permissions::from_mode(0o555)).unwrap();
+            None
+        }
+    };
     let not_a_folder = dir.join("file");
     std::fs::write(&not_a_folder, "").unwrap();
-    let is_root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
     for out in [read_only.clone(), not_a_folder.join("sub")] {
         for args in [
             vec!["run", SAMPLE_PDF, "-o", text(&out)],
             vec!["fetch", "some-task", "-o", text(&out)],
         ] {
-            let mut command = emulator.ocrcloud(&args);
-            if is_root {
-                command.uid(65534).gid(65534);
-            }
-            let outcome = Outcome::of(&mut command).expect(IO);
+            let outcome = emulator.run(&args).expect(IO);
             assert!(outcome.stderr.contains(text(&out)), "{}", outcome.stderr);
         }
     }
     assert_eq!(emulator.requests(), 0);
     assert_eq!(std::fs::read_dir(&read_only).unwrap().count(), 0);
+    drop(mount);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -598,4 +709,207 @@ fn paths_are_printed_byte_for_byte_and_with_print0() {
     let outcome = emulator.run(&["--print0", "status", &id]).expect(0);
     assert_eq!(outcome.stdout, b"Completed\0");
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `run` and `submit` pick the operation by extension as `batch` does; `--operation` wins.
+#[test]
+fn run_and_submit_choose_the_operation_by_extension() {
+    let emulator = Emulator::start();
+    let dir = scratch("by-extension");
+    std::fs::create_dir_all(&dir).unwrap();
+    let image = dir.join("scan.PNG");
+    std::fs::write(&image, b"an image").unwrap();
+    let out = dir.join("out");
+    let paths = emulator
+        .run(&["run", text(&image), "-o", text(&out), "--interval-ms", "50"])
+        .expect(0)
+        .stdout();
+    assert!(paths.starts_with(text(&out.join("scan."))), "{paths}");
+    assert_eq!(emulator.count("POST", "/RecognizeImage"), 1);
+    emulator.run(&["submit", text(&image)]).line();
+    assert_eq!(emulator.count("POST", "/RecognizeImage"), 2);
+    emulator.run(&["submit", SAMPLE_PDF]).line();
+    assert_eq!(emulator.count("POST", "/RecognizePdf"), 1);
+    emulator
+        .run(&["--operation", "recognizeimagetrial", "submit", text(&image)])
+        .line();
+    assert_eq!(emulator.count("POST", "/RecognizeImageTrial"), 1);
+    assert_eq!(emulator.count("POST", "/RecognizeImage"), 2);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A file whose kind the extension does not tell is refused before anything is sent (and
+/// billed), with a message naming `--operation`.
+#[test]
+fn a_file_of_unknown_kind_is_refused_before_anything_is_sent() {
+    let emulator = Emulator::start();
+    let dir = scratch("unknown-kind");
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["notes.txt", "no-extension", "scan.pdf.bak"] {
+        let file = dir.join(name);
+        std::fs::write(&file, b"%PDF-1.4").unwrap();
+        for args in [
+            vec!["submit", text(&file)],
+            vec!["run", text(&file), "-o", text(&dir)],
+        ] {
+            emulator
+                .run(&args)
+                .expect(INVALID_ARGUMENT)
+                .says(name)
+                .says("give --operation");
+        }
+    }
+    assert_eq!(emulator.requests(), 0);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `run` names its results after the input (`OUT/<stem>.<ext>`); a name in use is refused
+/// before anything is sent, unless `--force`, which replaces it.
+#[test]
+fn run_names_results_after_the_input_and_replaces_only_with_force() {
+    let emulator = Emulator::start();
+    let dir = scratch("run-names");
+    let out = dir.join("out dir");
+    std::fs::create_dir_all(&out).unwrap();
+    let input = dir.join("my scan.pdf");
+    std::fs::copy(SAMPLE_PDF, &input).unwrap();
+    let args = ["run", text(&input), "-o", text(&out), "--interval-ms", "50"];
+    let settings = ["--settings", r#"{"resultType":"TextAndPdf"}"#];
+    let first = emulator.run(&[&args[..], &settings].concat()).expect(0);
+    let (txt, pdf) = (out.join("my scan.txt"), out.join("my scan.pdf"));
+    assert_eq!(
+        first.stdout(),
+        format!("{}\n{}\n", txt.display(), pdf.display())
+    );
+    // A file a result may be named after is kept, whatever result types are asked for.
+    std::fs::write(&txt, b"mine").unwrap();
+    let posts = emulator.count("POST", "/RecognizePdf");
+    for extra in [&settings[..], &[]] {
+        emulator
+            .run(&[&args[..], extra].concat())
+            .expect(IO)
+            .says("my scan.")
+            .says("--force");
+    }
+    assert_eq!(emulator.count("POST", "/RecognizePdf"), posts);
+    assert_eq!(std::fs::read(&txt).unwrap(), b"mine");
+    // An indexed name counts too (two results of one extension).
+    std::fs::remove_file(&txt).unwrap();
+    std::fs::remove_file(&pdf).unwrap();
+    std::fs::write(out.join("my scan-1.txt"), b"mine").unwrap();
+    emulator.run(&args).expect(IO);
+    // A file of another input's name is no obstacle.
+    std::fs::remove_file(out.join("my scan-1.txt")).unwrap();
+    std::fs::write(out.join("my scanner.pdf"), b"other").unwrap();
+    emulator.run(&args).expect(0);
+    std::fs::write(&pdf, b"mine").unwrap();
+    let replaced = emulator
+        .run(&[&args[..], &["--force"]].concat())
+        .expect(0)
+        .stdout();
+    assert_eq!(replaced, format!("{}\n", pdf.display()));
+    assert_eq!(
+        std::fs::read(&pdf).unwrap(),
+        std::fs::read(SAMPLE_PDF).unwrap()
+    );
+    assert_eq!(std::fs::read(out.join("my scanner.pdf")).unwrap(), b"other");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `--ca-file` and `OCR_CA_FILE` add a CA to trust; an untrusted certificate's message names
+/// `--ca-file`, not a C function.
+#[test]
+fn an_extra_ca_is_trusted_through_ca_file_or_the_environment() {
+    let dir = scratch("ca-file");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    let emulator = Emulator::start_with(&["--tls-self-signed", text(&ca)]);
+    assert!(emulator.url.starts_with("https://"), "{}", emulator.url);
+    let untrusted = emulator
+        .run(&["status", "some-task"])
+        .expect(25)
+        .says("--ca-file");
+    assert!(
+        !untrusted.stderr.contains("ocr_client"),
+        "{}",
+        untrusted.stderr
+    );
+    assert_eq!(
+        emulator
+            .run(&["--ca-file", text(&ca), "status", "some-task"])
+            .line(),
+        "NotExist"
+    );
+    let through_env = emulator
+        .ocrcloud(&["status", "some-task"])
+        .env("OCR_CA_FILE", &ca)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&through_env.stdout), "NotExist\n");
+    let not_pem = dir.join("not.pem");
+    std::fs::write(&not_pem, b"no certificate").unwrap();
+    for file in [not_pem, dir.join("missing.pem")] {
+        emulator
+            .run(&["--ca-file", text(&file), "status", "some-task"])
+            .expect(INVALID_ARGUMENT)
+            .says("--ca-file")
+            .says(text(&file));
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `--proxy` goes to the library's proxy setting: a CONNECT proxy on loopback sees the
+/// tunnel; unusable proxies are refused by name without their password.
+#[test]
+fn the_proxy_option_is_used_and_unusable_proxies_are_refused() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://{}", listener.local_addr().unwrap());
+    let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::clone(&heads);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            seen.lock().unwrap().push(line);
+            let _ = std::io::Write::write_all(
+                &mut stream,
+                b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n",
+            );
+        }
+    });
+    let emulator = Emulator::start();
+    let outcome = Outcome::of(
+        emulator
+            .ocrcloud(&["--proxy", &proxy, "status", "some-task"])
+            .env("OCR_BASE_URL", "https://ocr.test"),
+    );
+    assert_ne!(outcome.code, Some(0), "{}", outcome.stderr);
+    let heads = heads.lock().unwrap().clone();
+    assert!(
+        heads.iter().any(|h| h.starts_with("CONNECT ocr.test:443")),
+        "{heads:?} {}",
+        outcome.stderr
+    );
+    // A loopback service is reached directly, and "" means no proxy.
+    for value in [proxy.as_str(), ""] {
+        assert_eq!(
+            emulator
+                .run(&["--proxy", value, "status", "some-task"])
+                .line(),
+            "NotExist"
+        );
+    }
+    for bad in [
+        "socks5://user:s3cret@proxy:1080",
+        "proxy:3128",
+        "ftp://p:21",
+    ] {
+        let outcome = emulator
+            .run(&["--proxy", bad, "status", "some-task"])
+            .expect(INVALID_ARGUMENT)
+            .says("--proxy");
+        assert!(!outcome.stderr.contains("s3cret"), "{}", outcome.stderr);
+    }
 }

@@ -119,6 +119,7 @@ async fn submit(
         Some(reservation) => state.tasks.insert_reserved(reservation, id.clone(), task),
         None => state.tasks.insert(id.clone(), task),
     }
+    state.stats.record_task_submitted();
     Ok(id_answer(id))
 }
 
@@ -147,6 +148,7 @@ async fn discard(
         None,
     );
     state.tasks.insert(id.clone(), task);
+    state.stats.record_task_submitted();
     Ok(id_answer(id))
 }
 

@@ -81,6 +81,8 @@ async fn inspect_task(
         "taskStatus": inspection.task_status,
         "request": request,
         "polls": inspection.polls,
+        "pendingMs": inspection.schedule.pending.as_secs_f64() * 1e3,
+        "processingMs": inspection.schedule.processing.as_secs_f64() * 1e3,
     })))
 }
 

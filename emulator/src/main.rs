@@ -56,6 +56,17 @@ pub struct Config {
     #[arg(long, value_name = "N", default_value_t = 700)]
     pub processing_ms: u64,
 
+    /// Spread of the processing times: with S above 0, each submitted task stays `Processing`
+    /// for a log-normal time whose median is `--processing-ms` and whose logarithm has this
+    /// standard deviation, drawn from a stream seeded with `--seed` (the same times, in the
+    /// same order of submissions, for the same seed). 0: every task takes `--processing-ms`.
+    #[arg(long, value_name = "S", default_value_t = 0.0, value_parser = parse_sigma)]
+    pub processing_sigma: f64,
+
+    /// The seed of `--processing-sigma`'s stream.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+
     /// How long a task can be fetched, in seconds; after that it answers `NotExist`.
     #[arg(long, value_name = "N", default_value_t = 86_400)]
     pub retention_s: u64,
@@ -104,6 +115,14 @@ pub struct Config {
     /// the CA certificate (PEM) is written to CA_OUT before the first line is printed.
     #[arg(long, value_name = "CA_OUT")]
     pub tls_self_signed: Option<PathBuf>,
+}
+
+/// A spread of at least 0 and at most 5.
+fn parse_sigma(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(sigma) if (0.0..=5.0).contains(&sigma) => Ok(sigma),
+        _ => Err(format!("{text:?} is not a number from 0 to 5")),
+    }
 }
 
 #[tokio::main]

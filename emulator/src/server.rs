@@ -32,16 +32,49 @@ pub struct Emulator {
     pub faults: FaultQueue,
     pub stats: Stats,
     pub rate: RateLimiter,
+    /// The draws of `--processing-sigma` so far.
+    pub draws: Draws,
+}
+
+/// A stream of standard normal deviates: SplitMix64 from a seed, Box-Muller.
+#[derive(Default)]
+pub struct Draws {
+    count: std::sync::atomic::AtomicU64,
+}
+
+impl Draws {
+    /// The next deviate of the stream of `seed`.
+    pub fn normal(&self, seed: u64) -> f64 {
+        let n = self
+            .count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let uniform = |k: u64| {
+            let mut z = seed.wrapping_add(k.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            ((z >> 11) + 1) as f64 / (1u64 << 53) as f64
+        };
+        (-2.0 * uniform(2 * n).ln()).sqrt() * (std::f64::consts::TAU * uniform(2 * n + 1)).cos()
+    }
 }
 
 pub type AppState = Arc<Emulator>;
 
 impl Emulator {
-    /// How long new submitted tasks stay `Pending`, then `Processing`.
+    /// How long a new submitted task stays `Pending`, then `Processing` (drawn from the
+    /// log-normal of `--processing-sigma` when it is above 0).
     pub fn schedule(&self) -> Schedule {
+        let median = Duration::from_millis(self.config.processing_ms);
+        let processing = if self.config.processing_sigma > 0.0 {
+            let normal = self.draws.normal(self.config.seed);
+            median.mul_f64((self.config.processing_sigma * normal).exp().min(1e6))
+        } else {
+            median
+        };
         Schedule {
             pending: Duration::from_millis(self.config.pending_ms),
-            processing: Duration::from_millis(self.config.processing_ms),
+            processing,
         }
     }
 }
@@ -58,6 +91,7 @@ pub async fn serve(
         faults: FaultQueue::default(),
         stats: Stats::default(),
         rate: RateLimiter::default(),
+        draws: Draws::default(),
         config,
     });
     tokio::spawn(evict_expired(Arc::clone(&state)));

@@ -22,6 +22,7 @@ struct RequestCounts {
     rate_limited: u64,
     open_task_limited: u64,
     discarded_bytes: u64,
+    tasks_submitted: u64,
 }
 
 impl Stats {
@@ -48,6 +49,11 @@ impl Stats {
         self.counts().open_task_limited += 1;
     }
 
+    /// Counts one task made by a submission (answered with its id).
+    pub fn record_task_submitted(&self) {
+        self.counts().tasks_submitted += 1;
+    }
+
     /// Counts the bytes of a body that `--discard-bodies` threw away.
     pub fn record_discarded(&self, bytes: u64) {
         self.counts().discarded_bytes += bytes;
@@ -71,6 +77,7 @@ impl Stats {
             "rate_limited": counts.rate_limited,
             "open_task_limited": counts.open_task_limited,
             "discarded_bytes": counts.discarded_bytes,
+            "tasks_submitted": counts.tasks_submitted,
             "connections_open": self.connections.open.load(Ordering::SeqCst),
             "connections_max": self.connections.max.load(Ordering::SeqCst),
             "connections_total": self.connections.total.load(Ordering::SeqCst),

@@ -159,6 +159,8 @@ pub struct Inspection {
     pub task_status: String,
     pub request: Option<Bytes>,
     pub polls: u64,
+    /// How long the task stays `Pending`, then `Processing`.
+    pub schedule: Schedule,
 }
 
 /// All tasks by id; a task older than the retention time no longer exists.
@@ -287,6 +289,7 @@ impl TaskStore {
             task_status: task.current_status().to_owned(),
             request: task.request.clone(),
             polls: task.polls,
+            schedule: task.schedule,
         })
     }
 

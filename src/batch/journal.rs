@@ -6,13 +6,16 @@
 use super::State;
 use crate::error::{Code, Error, Result};
 use crate::platform::paths::canonicalize;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
+use crate::poll::estimate::Interval;
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, params};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The schema this library writes (`PRAGMA user_version`).
+/// The schema this library writes (`PRAGMA user_version`). Journals written before the
+/// `learned` table existed gain it when opened; an older library ignores it, so the version
+/// stays.
 pub const SCHEMA_VERSION: i32 = 1;
 
 const SCHEMA: &str = "
@@ -47,6 +50,27 @@ CREATE TABLE outputs (
 );
 ";
 
+/// What the batch learned of task durations, per operation.
+const LEARNED: &str = "
+CREATE TABLE IF NOT EXISTS learned (
+    operation    TEXT PRIMARY KEY,
+    observations TEXT NOT NULL,
+    updated_at   REAL NOT NULL
+);
+";
+
+/// The index by task id that each submission asks ([`Journal::task_holder`]), and each output
+/// put in place by its file's identity ([`Journal::placed_file`]).
+const PLACED: &str = "
+CREATE INDEX IF NOT EXISTS inputs_task_id ON inputs (task_id);
+CREATE TABLE IF NOT EXISTS placed_files (
+    path        TEXT PRIMARY KEY,
+    device      INTEGER NOT NULL,
+    inode       INTEGER NOT NULL,
+    modified_ns INTEGER NOT NULL
+);
+";
+
 /// What the journal holds about one input.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
@@ -77,10 +101,96 @@ pub struct Journal {
     path: PathBuf,
     /// Holds the `flock` on `<journal>.lock` until the journal is dropped.
     _lock: Option<File>,
+    /// The copy read instead of the journal, removed after `db` is closed.
+    _copy: Option<JournalCopy>,
+}
+
+/// What tells a file the batch put in place from another put at its name later: the inode
+/// alone does not, as a deleted file's inode number is soon given to a new file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileIdentity {
+    pub device: u64,
+    pub inode: u64,
+    /// The time of the last change of its content, in nanoseconds since 1970.
+    pub modified_ns: i64,
+}
+
+/// Whether the `learned` table has the columns this library reads and writes.
+fn learned_table_is_ours(db: &Connection) -> bool {
+    db.prepare("SELECT operation, observations, updated_at FROM learned LIMIT 0")
+        .is_ok()
 }
 
 fn db_error(path: &Path, e: rusqlite::Error) -> Error {
     Error::new(Code::Io, format!("journal {}: {e}", path.display()))
+}
+
+/// A connection that only reads `file`. Opening is lazy, so this reads the schema version at
+/// once: that is when SQLite finds out whether it can read the journal's WAL files.
+fn connect_read_only(file: &Path) -> rusqlite::Result<Connection> {
+    let db = Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    db.busy_timeout(Duration::from_secs(5))?;
+    db.query_row("PRAGMA user_version", [], |_| Ok(()))?;
+    Ok(db)
+}
+
+/// A copy of a journal and its `-wal` file in a folder of its own under the temporary folder,
+/// removed on drop.
+struct JournalCopy {
+    folder: PathBuf,
+    journal: PathBuf,
+}
+
+impl JournalCopy {
+    fn of(journal: &Path) -> std::io::Result<JournalCopy> {
+        // SQLite finds the `-wal` file beside the file a link leads to.
+        let journal = &canonical(journal)?;
+        let folder = crate::files::private_temp_folder("journal")?;
+        let copy = JournalCopy {
+            journal: folder.join("journal.sqlite"),
+            folder,
+        };
+        copy_regular_file(journal, &copy.journal)?;
+        // Without a `-wal` file, every commit is in the journal itself.
+        match copy_regular_file(
+            &with_suffix(journal, "-wal"),
+            &with_suffix(&copy.journal, "-wal"),
+        ) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(copy),
+        }
+    }
+}
+
+/// Copies the regular file `from` to the new file `to`. Anything else at `from` is refused
+/// without waiting: opening a FIFO to read would wait for a writer that may never come.
+fn copy_regular_file(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut source = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(from)?;
+    if !source.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", from.display()),
+        ));
+    }
+    let mut target = OpenOptions::new().write(true).create_new(true).open(to)?;
+    std::io::copy(&mut source, &mut target).map(|_| ())
+}
+
+impl Drop for JournalCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.folder);
+    }
+}
+
+/// `path` with `suffix` added to its file name.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// Seconds since 1970.
@@ -112,6 +222,7 @@ impl Journal {
                     db,
                     path: path.to_path_buf(),
                     _lock: Some(lock),
+                    _copy: None,
                 };
                 journal.prepare()?;
                 journal.claim_output_dir(output_dir)?;
@@ -129,6 +240,10 @@ impl Journal {
     }
 
     /// Opens an existing journal to read it, without the lock (a running batch may hold it).
+    /// In a folder it cannot write (a read-only file system) that lacks the `-shm` file SQLite
+    /// needs to read a WAL journal, it reads a private copy of the journal and its `-wal` file,
+    /// made in the temporary folder and removed when the journal is dropped, so that commits
+    /// still in the `-wal` file count.
     pub fn open_read_only(path: &Path) -> Result<Journal> {
         if !path.is_file() {
             return Err(Error::new(
@@ -136,14 +251,28 @@ impl Journal {
                 format!("no journal at {}: no batch has run there", path.display()),
             ));
         }
-        let db = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|e| db_error(path, e))?;
-        db.busy_timeout(Duration::from_secs(5))
-            .map_err(|e| db_error(path, e))?;
+        let (db, copy) = match connect_read_only(path) {
+            Err(in_place) if in_place.sqlite_error_code() == Some(ErrorCode::CannotOpen) => {
+                let copy = JournalCopy::of(path).map_err(|e| {
+                    Error::new(
+                        Code::Io,
+                        format!(
+                            "journal {}: SQLite cannot read it in place ({in_place}), and no \
+                             copy could be made in the temporary folder: {e}",
+                            path.display()
+                        ),
+                    )
+                })?;
+                let db = connect_read_only(&copy.journal).map_err(|e| db_error(path, e))?;
+                (db, Some(copy))
+            }
+            opened => (opened.map_err(|e| db_error(path, e))?, None),
+        };
         let journal = Journal {
             db,
             path: path.to_path_buf(),
             _lock: None,
+            _copy: copy,
         };
         journal.check_version()?;
         Ok(journal)
@@ -205,14 +334,57 @@ impl Journal {
                     ),
                 ));
             }
-            let tx = self.db.transaction().map_err(|e| db_error(&self.path, e))?;
+        }
+        let tx = self.db.transaction().map_err(|e| db_error(&self.path, e))?;
+        if version == 0 {
             tx.execute_batch(SCHEMA)
                 .map_err(|e| db_error(&self.path, e))?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)
                 .map_err(|e| db_error(&self.path, e))?;
-            tx.commit().map_err(|e| db_error(&self.path, e))?;
         }
+        // Tables added since the first schema: created in journals of every age.
+        tx.execute_batch(LEARNED)
+            .map_err(|e| db_error(&self.path, e))?;
+        tx.execute_batch(PLACED)
+            .map_err(|e| db_error(&self.path, e))?;
+        tx.commit().map_err(|e| db_error(&self.path, e))?;
         Ok(())
+    }
+
+    /// What earlier runs learned of task durations: per operation, the observations (seconds
+    /// after the submission: after `lo`, at or before `hi`), oldest first. Rows that cannot be
+    /// read are skipped: learning starts again for them.
+    /// A `learned` table of another layout (another version of the library keeps the schema
+    /// version) gives nothing.
+    pub fn learned(&self) -> Result<Vec<(String, Vec<Interval>)>> {
+        if !learned_table_is_ours(&self.db) {
+            return Ok(Vec::new());
+        }
+        let mut statement = self
+            .db
+            .prepare("SELECT operation, observations FROM learned ORDER BY operation")
+            .map_err(|e| self.error(e))?;
+        // A value of another type (a BLOB, a number) is a row that cannot be read, not a
+        // journal that cannot be opened.
+        let rows = statement
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0).ok(), r.get::<_, String>(1).ok()))
+            })
+            .map_err(|e| self.error(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.error(e))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(operation, text)| {
+                let (operation, text) = (operation?, text?);
+                let pairs: Vec<(f64, f64)> = serde_json::from_str(&text).ok()?;
+                let intervals = pairs
+                    .into_iter()
+                    .filter_map(|(lo, hi)| Interval::new(lo, hi))
+                    .collect();
+                Some((operation, intervals))
+            })
+            .collect())
     }
 
     /// Records the output folder in a new journal, or checks that it is the recorded one.
@@ -277,6 +449,37 @@ impl Journal {
                 &format!("SELECT {COLUMNS} FROM inputs WHERE path = ?1"),
                 [path],
                 row,
+            )
+            .optional()
+            .map_err(|e| self.error(e))
+    }
+
+    /// The path of the input other than `id` that holds task `task_id`, if one does.
+    pub fn task_holder(&self, task_id: &str, id: i64) -> Result<Option<String>> {
+        self.db
+            .query_row(
+                "SELECT path FROM inputs WHERE task_id = ?1 AND id != ?2",
+                params![task_id, id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.error(e))
+    }
+
+    /// The identity of the file the batch put in place at output path `relative`, if it
+    /// recorded one (journals of older versions did not).
+    pub fn placed_file(&self, relative: &str) -> Result<Option<FileIdentity>> {
+        self.db
+            .query_row(
+                "SELECT device, inode, modified_ns FROM placed_files WHERE path = ?1",
+                [relative],
+                |r| {
+                    Ok(FileIdentity {
+                        device: r.get::<_, i64>(0)? as u64,
+                        inode: r.get::<_, i64>(1)? as u64,
+                        modified_ns: r.get(2)?,
+                    })
+                },
             )
             .optional()
             .map_err(|e| self.error(e))
@@ -376,6 +579,43 @@ impl Writer<'_> {
             })
     }
 
+    /// Replaces what the journal holds of the durations learned for `operation`; writes
+    /// nothing into a `learned` table of another layout.
+    pub fn put_learned(&self, operation: &str, intervals: &[Interval]) -> rusqlite::Result<()> {
+        if !learned_table_is_ours(self.tx) {
+            return Ok(());
+        }
+        let pairs: Vec<(f64, f64)> = intervals
+            .iter()
+            .filter(|i| i.hi.is_finite())
+            .map(|i| (i.lo, i.hi))
+            .collect();
+        let text = serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into());
+        self.tx
+            .execute(
+                "INSERT INTO learned (operation, observations, updated_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (operation) DO UPDATE SET observations = ?2, updated_at = ?3",
+                params![operation, text, now()],
+            )
+            .map(drop)
+    }
+
+    /// Records the identity of the file put in place at output path `relative`.
+    pub fn placed_file(&self, relative: &str, file: &FileIdentity) -> rusqlite::Result<()> {
+        self.tx
+            .execute(
+                "INSERT OR REPLACE INTO placed_files (path, device, inode, modified_ns) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    relative,
+                    file.device as i64,
+                    file.inode as i64,
+                    file.modified_ns
+                ],
+            )
+            .map(|_| ())
+    }
+
     /// Records that output path `relative` belongs to input `id`; a path that another input
     /// holds stays its (the caller chose names that no other input holds).
     pub fn claim_output(&self, relative: &str, id: i64) -> rusqlite::Result<()> {
@@ -403,15 +643,21 @@ pub fn canonical(path: &Path) -> std::io::Result<PathBuf> {
     }
 }
 
+/// How long [`lock`] asks again for a lock that is taken.
+const LOCK_PATIENCE: Duration = Duration::from_secs(1);
+
 /// Takes the lock on `<journal>.lock` (created if missing; std's `File::try_lock`: `flock` on
 /// Unix, `LockFileEx` on Windows), which the system drops when the process ends however it ends.
 /// The file holds the owner's pid, for the message of a second batch (on Windows the lock also
 /// keeps others from reading it, and the message names no process).
 /// Answers the locked file, its path and whether this call created it.
+///
+/// A lock that is taken is asked again for up to [`LOCK_PATIENCE`]: a process that starts a
+/// child (another thread's `posix_spawn`, say) lends the child every open file until the
+/// child's `exec`, so a batch that closed its journal a moment ago may still hold its lock
+/// through such a child for that long.
 fn lock(journal: &Path) -> Result<(File, PathBuf, bool)> {
-    let mut name = journal.as_os_str().to_owned();
-    name.push(".lock");
-    let path = PathBuf::from(name);
+    let path = with_suffix(journal, ".lock");
     let created = !path.exists();
     let mut file = OpenOptions::new()
         .read(true)
@@ -420,7 +666,13 @@ fn lock(journal: &Path) -> Result<(File, PathBuf, bool)> {
         .truncate(false)
         .open(&path)
         .map_err(|e| Error::new(Code::Io, format!("cannot create {}: {e}", path.display())))?;
-    match file.try_lock() {
+    let patience = std::time::Instant::now() + LOCK_PATIENCE;
+    let mut locked = file.try_lock();
+    while matches!(locked, Err(TryLockError::WouldBlock)) && std::time::Instant::now() < patience {
+        std::thread::sleep(Duration::from_millis(20));
+        locked = file.try_lock();
+    }
+    match locked {
         Ok(()) => {}
         Err(TryLockError::Error(e)) => {
             return Err(Error::new(

@@ -152,9 +152,14 @@ impl<'c> Batch<'c> {
         let journal_path = journal
             .map(Path::to_path_buf)
             .unwrap_or_else(|| default_journal(output_dir));
+        let journal = Journal::open(&journal_path, output_dir)?;
+        // A rerun starts with what earlier runs learned of task durations.
+        for (operation, intervals) in journal.learned()? {
+            client.durations().import(&operation, &intervals);
+        }
         Ok(Batch {
             client,
-            journal: Journal::open(&journal_path, output_dir)?,
+            journal,
             output_dir: output_dir.to_path_buf(),
             items: Vec::new(),
             keys: HashSet::new(),
@@ -187,8 +192,9 @@ impl<'c> Batch<'c> {
     /// own folder). `operation` `None` chooses by extension ([`inputs::operation_for`]);
     /// `settings` `None` takes the operation's defaults. A file that cannot be submitted
     /// (missing, unreadable, not a regular file, empty, too large) is added as failed, with the
-    /// reason; bad settings and a file outside `root` are errors. A second add of the same file
-    /// does nothing.
+    /// reason; bad settings and a file outside `root` are errors. A second add of the same path
+    /// does nothing. A link to a file is an input of its own, keyed and named by the link's
+    /// path (see `own_path`), and the file it names is another.
     pub fn add_file(
         &mut self,
         path: &Path,
@@ -207,9 +213,7 @@ impl<'c> Batch<'c> {
             })?,
         };
         let settings_hash = sha256_hex(canonical_settings(operation, settings)?.as_bytes());
-        // A path that cannot be resolved (a dangling link) is kept as given, and fails below.
-        let key = canonicalize(path)
-            .or_else(|_| std::path::absolute(path))
+        let key = own_path(path)
             .map_err(|e| Error::new(Code::Io, format!("cannot read {}: {e}", path.display())))?;
         let key = key
             .to_str()
@@ -225,7 +229,7 @@ impl<'c> Batch<'c> {
             })?,
             None => Path::new(path.file_name().unwrap_or(path.as_os_str())),
         };
-        if Path::new(&key) == self.journal.path() {
+        if canonicalize(path).is_ok_and(|p| p == self.journal.path()) {
             return Err(invalid(format!(
                 "{} is the batch's journal",
                 path.display()
@@ -245,11 +249,14 @@ impl<'c> Batch<'c> {
         }
         let row = match fingerprinted {
             Ok(print) => {
-                let outputs_exist = previous.as_ref().is_some_and(|row| {
-                    row.outputs
-                        .iter()
-                        .all(|out| self.output_dir.join(out).is_file())
-                });
+                let outputs_exist = match &previous {
+                    Some(row) => row.outputs.iter().try_fold(true, |all, out| {
+                        Ok::<_, Error>(
+                            all && outputs::still_placed(&self.journal, &self.output_dir, out)?,
+                        )
+                    })?,
+                    None => false,
+                };
                 resume(
                     previous,
                     &key,
@@ -359,6 +366,21 @@ impl<'c> Batch<'c> {
             items[i].row.id = id;
         }
         Ok(())
+    }
+}
+
+/// The journal key of the input at `path`: its absolute path with the links of its folders
+/// resolved, but not a link that `path` itself is. A link to a file and the file it names are
+/// two inputs with results of their own: keyed by the target, the first in name order took
+/// the results and the other never got any.
+fn own_path(path: &Path) -> std::io::Result<PathBuf> {
+    let absolute = std::path::absolute(path)?;
+    match (absolute.parent(), absolute.file_name()) {
+        (Some(parent), Some(name)) => Ok(canonicalize(parent)
+            .unwrap_or_else(|_| parent.to_path_buf())
+            .join(name)),
+        // `/`, or a path ending in `..`: no name of its own to keep.
+        _ => canonicalize(&absolute).or(Ok(absolute)),
     }
 }
 

@@ -3,10 +3,11 @@
 //!
 //! The order of things for an input is what makes a resume safe: the intent (`submitting`) is
 //! committed before its POST starts, the task id is committed as soon as the POST answers, the
-//! output names are claimed before any file is put in place, and the input is `completed`
-//! only once every file is in place.
+//! output names are recorded before any file is put in place (and each free name is taken on
+//! the file system with an exclusive link, which another batch in the same folder cannot also
+//! win), and the input is `completed` only once every file is in place.
 
-use super::journal::{Row, now};
+use super::journal::{FileIdentity, Row, now};
 use super::outputs;
 use super::{Batch, Item, State};
 use crate::call::Call;
@@ -53,6 +54,9 @@ pub const OPEN_TASKS_PER_JOB: usize = 16;
 const CANCEL_CHECK: Duration = Duration::from_millis(10);
 /// How often a task that the service forgot (`NotExist`) is submitted again in one run.
 const MAX_NOT_FOUND_RESUBMISSIONS: u32 = 2;
+/// How often the names of one input's results are chosen again when another process (another
+/// batch writing into the same folder) takes them first.
+const PLACE_ATTEMPTS: usize = 16;
 /// Submissions refused in a row (429, 503, no connection) while no task of the batch is open
 /// that stop the whole batch: the service takes nothing, and waiting would not change that.
 pub const REFUSALS_TO_STOP: u32 = 5;
@@ -113,6 +117,10 @@ pub(super) fn run(
         drop(done_tx);
         let mut scheduler = Scheduler::new(batch, options, work_tx, &stop);
         let outcome = scheduler.schedule(&done_rx, progress);
+        // What the run learned of task durations goes into the journal for the next run,
+        // however the run ended.
+        let saved = scheduler.save_learned();
+        let outcome = outcome.and(saved);
         // Closing the queue ends the workers; requests still under way end soon (their calls
         // carry the cancel switch), and their answers are dropped.
         drop(scheduler);
@@ -203,6 +211,8 @@ struct Scheduler<'b, 'c, 'o> {
     queued: VecDeque<usize>,
     due: BinaryHeap<Reverse<(Instant, usize)>>,
     schedules: HashMap<usize, Schedule<'o>>,
+    /// Tasks completed since what was learned was last written to the journal.
+    unsaved_learning: usize,
     /// Tasks that count against the window: submitting or submitted, not yet done.
     open: usize,
     /// Pieces of work sent to the workers and not answered yet.
@@ -210,6 +220,11 @@ struct Scheduler<'b, 'c, 'o> {
     /// The error that stops the whole batch; no new submission once it is set.
     fatal: Option<Error>,
     not_found: HashMap<usize, u32>,
+    /// Each task id of the batch, with the input it belongs to: one task never completes two
+    /// inputs.
+    tasks: HashMap<String, usize>,
+    /// The identity of each output put in place since the last commit, recorded in the next.
+    placed: Vec<(String, FileIdentity)>,
     /// How many tasks may be open: `OPEN_TASKS_PER_JOB` times the jobs, cut to the tasks open
     /// when the service refuses a submission, and grown by one with each accepted one.
     window: usize,
@@ -217,7 +232,10 @@ struct Scheduler<'b, 'c, 'o> {
     refusals: u32,
 }
 
-impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
+/// Completed tasks between two writes of what was learned into the journal.
+const LEARNED_SAVE_EVERY: usize = 16;
+
+impl<'b, 'c: 'o, 'o> Scheduler<'b, 'c, 'o> {
     fn new(
         batch: &'b mut Batch<'c>,
         options: &'o RunOptions,
@@ -228,6 +246,7 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
         let mut due = BinaryHeap::new();
         let mut schedules = HashMap::new();
         let started = Instant::now();
+        let client: &'c Client = batch.client;
         for (index, item) in batch.items.iter_mut().enumerate() {
             match item.state() {
                 State::Queued => queued.push_back(index),
@@ -237,13 +256,33 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
                     queued.push_back(index);
                 }
                 State::Submitted => {
-                    due.push(Reverse((started, index)));
-                    schedules.insert(index, Schedule::starting_at(&options.poll, started));
+                    // Submitted by an earlier run: its durations count from that submission.
+                    let submitted = item.row.submitted_at.and_then(|at| {
+                        started.checked_sub(Duration::try_from_secs_f64(now() - at).ok()?)
+                    });
+                    let schedule = Schedule::learning(
+                        &options.poll,
+                        started,
+                        client.durations(),
+                        item.operation,
+                        submitted,
+                    );
+                    due.push(Reverse((
+                        started + schedule.first_wait(Duration::ZERO),
+                        index,
+                    )));
+                    schedules.insert(index, schedule);
                 }
                 State::Completed | State::Failed => {}
             }
         }
         let open = schedules.len();
+        let tasks = batch
+            .items
+            .iter()
+            .enumerate()
+            .filter_map(|(index, item)| Some((item.row.task_id.clone()?, index)))
+            .collect();
         Scheduler {
             batch,
             stop,
@@ -252,10 +291,13 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
             queued,
             due,
             schedules,
+            unsaved_learning: 0,
             open,
             busy: 0,
             fatal: None,
             not_found: HashMap::new(),
+            tasks,
+            placed: Vec::new(),
             window: options.jobs * OPEN_TASKS_PER_JOB,
             refusals: 0,
         }
@@ -396,17 +438,17 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
             })
             .collect();
         let mut changed = Vec::new();
-        let mut finished: Vec<(usize, Vec<TempFile>, Vec<PathBuf>)> = Vec::new();
+        let mut finished: Vec<(usize, Vec<TempFile>, Vec<String>, outputs::Chosen)> = Vec::new();
         let mut claims: Vec<(usize, Vec<PathBuf>)> = Vec::new();
         for answer in answers {
             match answer {
                 Done::Submitted(index, outcome) => self.submitted(index, outcome),
                 Done::Fetched(index, outcome) => {
                     if let Some((files, kinds)) = self.fetched(index, outcome) {
-                        match self.claim(index, &kinds, &claims) {
-                            Ok(names) => {
-                                claims.push((index, names.clone()));
-                                finished.push((index, files, names));
+                        match self.claim(index, &files, &kinds, &claims) {
+                            Ok(chosen) => {
+                                claims.push((index, chosen.names.clone()));
+                                finished.push((index, files, kinds, chosen));
                             }
                             Err(error) => self.fail(index, &error),
                         }
@@ -421,15 +463,21 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
         }
         self.save_with_claims(&changed, &claims)?;
         let mut completed = Vec::new();
-        for (index, files, names) in finished {
-            match outputs::place(files, &self.batch.output_dir, &names) {
-                Ok(()) => {
+        for (index, files, kinds, chosen) in finished {
+            match self.place(index, files, &kinds, chosen)? {
+                Ok(names) => {
                     let row = &mut self.batch.items[index].row;
                     row.state = State::Completed;
                     row.outputs = names
                         .iter()
                         .filter_map(|n| outputs::relative_text(n).ok())
                         .collect();
+                    for name in &row.outputs {
+                        if let Some(identity) = outputs::identity(&self.batch.output_dir.join(name))
+                        {
+                            self.placed.push((name.clone(), identity));
+                        }
+                    }
                     row.finished_at = Some(now());
                 }
                 Err(error) => self.fail(index, &error),
@@ -437,6 +485,10 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
             completed.push(index);
         }
         self.save(&completed)?;
+        self.unsaved_learning += completed.len();
+        if self.unsaved_learning >= LEARNED_SAVE_EVERY {
+            self.save_learned()?;
+        }
         for index in changed.into_iter().chain(completed) {
             progress(index, &self.batch.items[index]);
         }
@@ -450,15 +502,57 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
         };
         self.refusals = 0;
         self.window = (self.window + 1).min(self.options.jobs * OPEN_TASKS_PER_JOB);
+        let holder = match self.task_holder(index, &task_id) {
+            Ok(holder) => holder,
+            Err(error) => {
+                self.open -= 1;
+                return self.fail(index, &error);
+            }
+        };
+        if let Some(other) = holder {
+            // A service that gives one id to two submissions: the task holds one document's
+            // result, and the other input must not take it for its own.
+            self.open -= 1;
+            let error = Error::new(
+                Code::Protocol,
+                format!(
+                    "the service answered the task id {task_id} for {}, the id it gave before for \
+                     {other}: one task cannot hold the results of both",
+                    self.batch.items[index].path.display(),
+                ),
+            );
+            return self.fail(index, &error);
+        }
+        self.tasks.insert(task_id.clone(), index);
         let row = &mut self.batch.items[index].row;
         row.state = State::Submitted;
         row.task_id = Some(task_id);
         row.submitted_at = Some(now());
         let started = Instant::now();
-        self.schedules
-            .insert(index, Schedule::starting_at(&self.options.poll, started));
-        let first = self.options.poll.wait(1);
+        let client: &'c Client = self.batch.client;
+        let schedule = Schedule::learning(
+            &self.options.poll,
+            started,
+            client.durations(),
+            self.batch.items[index].operation,
+            Some(started),
+        );
+        let first = schedule.first_wait(self.options.poll.wait(1));
+        self.schedules.insert(index, schedule);
         self.due.push(Reverse((started + first, index)));
+    }
+
+    /// The input other than `index` that `task_id` already belongs to: one of this run, or
+    /// one that the journal holds from an earlier run (with other inputs, or a resume).
+    fn task_holder(&self, index: usize, task_id: &str) -> Result<Option<String>> {
+        if let Some(&other) = self.tasks.get(task_id)
+            && other != index
+        {
+            return Ok(Some(self.batch.items[other].path.display().to_string()));
+        }
+        self.batch
+            .journal
+            .task_holder(task_id, self.batch.items[index].row.id)
     }
 
     /// A submission that failed: back in the queue when the service took nothing and may take
@@ -577,14 +671,15 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
         row.finished_at = Some(now());
     }
 
-    /// The output names for a completed input, claimed in the next commit; `pending` are the
-    /// names other inputs claim in that same commit.
+    /// The output names for a completed input's `files`, recorded in the next commit;
+    /// `pending` are the names other inputs record in that same commit.
     fn claim(
         &self,
         index: usize,
+        files: &[TempFile],
         kinds: &[String],
         pending: &[(usize, Vec<PathBuf>)],
-    ) -> Result<Vec<PathBuf>> {
+    ) -> Result<outputs::Chosen> {
         let item = &self.batch.items[index];
         let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
         let taken = |name: &Path| {
@@ -592,14 +687,72 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
                 .iter()
                 .any(|(_, names)| names.iter().any(|n| n == name))
         };
+        let input = outputs::Claimant {
+            id: item.row.id,
+            stem: &item.stem,
+            own: &item.row.outputs,
+        };
         outputs::choose(
             &self.batch.journal,
             &self.batch.output_dir,
-            item.row.id,
-            &item.stem,
+            &input,
+            files,
             &kinds,
             &taken,
         )
+    }
+
+    /// Puts a completed input's files in place under the `chosen` names (recorded in the
+    /// journal): the names placed (`Ok(Ok)`), or why the input failed (`Ok(Err)`). A name that
+    /// another process took after it was chosen (another batch in the same folder) makes it
+    /// choose, record and place again; `Err` is a journal that cannot be written.
+    fn place(
+        &mut self,
+        index: usize,
+        mut files: Vec<TempFile>,
+        kinds: &[String],
+        mut chosen: outputs::Chosen,
+    ) -> Result<Result<Vec<PathBuf>>> {
+        for _ in 0..PLACE_ATTEMPTS {
+            match outputs::place(files, &self.batch.output_dir, &chosen) {
+                Ok(()) => return Ok(Ok(chosen.names)),
+                Err(outputs::Unplaced::Failed(error)) => return Ok(Err(error)),
+                Err(outputs::Unplaced::Taken(back)) => files = back,
+            }
+            chosen = match self.claim(index, &files, kinds, &[]) {
+                Ok(chosen) => chosen,
+                Err(error) => return Ok(Err(error)),
+            };
+            self.save_with_claims(&[], &[(index, chosen.names.clone())])?;
+        }
+        Ok(Err(Error::new(
+            Code::Io,
+            format!(
+                "cannot put the results of {} in place: other processes took each name \
+                 chosen for them ({} times)",
+                self.batch.items[index].path.display(),
+                PLACE_ATTEMPTS
+            ),
+        )))
+    }
+
+    /// Writes what the client has learned of task durations into the journal.
+    fn save_learned(&mut self) -> Result<()> {
+        self.unsaved_learning = 0;
+        if !self.options.poll.learn {
+            return Ok(());
+        }
+        let learned = self.batch.client.durations().export();
+        let outcome = self.batch.journal.write(|w| {
+            for (operation, intervals) in &learned {
+                w.put_learned(operation, intervals)?;
+            }
+            Ok(())
+        });
+        if outcome.is_err() {
+            self.stop.store(true, Ordering::Relaxed);
+        }
+        outcome
     }
 
     fn save(&mut self, indexes: &[usize]) -> Result<()> {
@@ -612,9 +765,10 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
         indexes: &[usize],
         claims: &[(usize, Vec<PathBuf>)],
     ) -> Result<()> {
-        if indexes.is_empty() && claims.is_empty() {
+        if indexes.is_empty() && claims.is_empty() && self.placed.is_empty() {
             return Ok(());
         }
+        let placed = std::mem::take(&mut self.placed);
         let items = &self.batch.items;
         let rows: Vec<&Row> = indexes.iter().map(|&i| &items[i].row).collect();
         let claimed: Vec<(String, i64)> = claims
@@ -632,6 +786,9 @@ impl<'b, 'c, 'o> Scheduler<'b, 'c, 'o> {
             }
             for (name, id) in &claimed {
                 w.claim_output(name, *id)?;
+            }
+            for (name, file) in &placed {
+                w.placed_file(name, file)?;
             }
             Ok(())
         });

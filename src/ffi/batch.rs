@@ -200,8 +200,9 @@ pub unsafe extern "C" fn ocr_batch_open(
 /// again. A file that cannot be submitted (missing, unreadable, not a regular file, empty,
 /// larger than 512 MiB) is added as failed with the reason, so that a folder with one bad file
 /// still runs. Fails with `OCR_ERR_INVALID_ARGUMENT` for bad settings, a file outside `root`, or
-/// an unknown extension without an operation. Adding the same file twice does nothing the
-/// second time. The journal is written when the run starts.
+/// an unknown extension without an operation. Adding the same path twice does nothing the
+/// second time; a link to a file is an input of its own, beside the file it names. The journal
+/// is written when the run starts.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocr_batch_add_file(
     batch: *mut ocr_batch,

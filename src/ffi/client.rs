@@ -279,13 +279,19 @@ pub unsafe extern "C" fn ocr_submit(
 }
 
 /// The most requests per second the client sends, all threads and `ocr_poll_many` workers
-/// together; 0: unlimited (the default). Either way the rate adapts: a `429` or `503` cuts it
-/// to 0.8 times the rate sent over the last second (at least 0.5 per second), at most once a
-/// second, and each second without throttling adds a tenth of the rate before the cut (at least
-/// one request per second) up to 95% of it, then one request per second, up to this maximum (for
-/// an unlimited client, up to twice the rate of the last cut, where it is unlimited again). A `Retry-After` makes
-/// the whole client wait. Waiting for the budget ends at each call's deadline and cancel. A
-/// negative, infinite or NaN rate is `OCR_ERR_INVALID_ARGUMENT`. Thread-safe.
+/// together; 0: unlimited (the default). A rate of r lets at most floor(r) requests go in any
+/// second (plus 20 ms; under 1: one in 1/r seconds). Either way the rate adapts: a `429` sets
+/// it to the requests the server accepted in the second before the refused one (one less if it
+/// was there already) and holds it, adding one request per second every 10 s without a `429`; a
+/// `503` cuts it to 0.8 times the rate sent over the last second (at least 0.5 per second), at
+/// most once a second, and each second without throttling adds a tenth of the rate before the
+/// cut (at least one request per second) up to 95% of it, then one request per second; never
+/// above this maximum (for an unlimited client, up to twice the rate of the last cut, where it
+/// is unlimited again). A `Retry-After` makes the whole client wait; after a `429`, one second
+/// of it less (its whole seconds round up the real wait) when the client's own requests fill
+/// the server's window, whose room the rate then waits for. Waiting for the budget ends at each
+/// call's deadline and cancel. A negative, infinite or NaN rate is `OCR_ERR_INVALID_ARGUMENT`.
+/// Thread-safe.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocr_client_set_max_rate(
     client: *mut ocr_client,
@@ -388,12 +394,7 @@ pub unsafe extern "C" fn ocr_client_set_ca_file(
     update_network(client, || {
         let cas = match optional_str(pem_path, "pem_path")? {
             None => Vec::new(),
-            Some(path) => {
-                let what = format!("the CA file {path}");
-                let pem =
-                    std::fs::read(path).map_err(|e| invalid(format!("cannot read {what}: {e}")))?;
-                tls::parse_cas(&pem, &what)?
-            }
+            Some(path) => tls::read_ca_file(Path::new(path))?,
         };
         Ok(Box::new(move |network: &mut Network| {
             network.extra_cas = cas
@@ -431,10 +432,12 @@ pub unsafe extern "C" fn ocr_client_set_ca_pem(
 }
 
 /// The proxy for requests to a base URL that is not loopback: `http://host:port` or
-/// `https://...` (a CONNECT tunnel; `http://user:password@host:port` authenticates); `""`: no
+/// `https://...` (a CONNECT tunnel; `http://user:password@host:port` authenticates, with
+/// `/ ? # @ :` in the user name or password percent-encoded as `%2F %3F %23 %40 %3A`); `""`: no
 /// proxy; NULL: the environment's (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, with `NO_PROXY`;
-/// lower case too), the default. SOCKS and other schemes are `OCR_ERR_INVALID_ARGUMENT` naming
-/// the proxy (such a proxy in the environment makes `ocr_client_new` fail the same way). A
+/// lower case too), the default. SOCKS and other schemes, and URLs with a path, query or
+/// fragment, are `OCR_ERR_INVALID_ARGUMENT` naming the proxy without its password (such a
+/// proxy in the environment makes `ocr_client_new` fail the same way). A
 /// loopback base URL never goes through a proxy. The proxy's password never appears in a
 /// message or log line. Thread-safe.
 #[unsafe(no_mangle)]
@@ -443,14 +446,7 @@ pub unsafe extern "C" fn ocr_client_set_proxy(
     proxy_url: *const c_char,
 ) -> ocr_code {
     update_network(client, || {
-        let choice = match optional_str(proxy_url, "proxy_url")? {
-            None => ProxyChoice::Environment,
-            Some("") => ProxyChoice::Direct,
-            Some(url) => {
-                tls::parse_proxy(url)?;
-                ProxyChoice::Url(url.to_string())
-            }
-        };
+        let choice = ProxyChoice::named(optional_str(proxy_url, "proxy_url")?)?;
         Ok(Box::new(move |network: &mut Network| {
             network.proxy = choice
         }))

@@ -51,11 +51,23 @@ pub type ocr_progress_fn = Option<
     ),
 >;
 
-/// How to poll: interval, backoff, attempt limit, deadline, cancellation and progress.
+/// How to poll: interval, backoff, learning, attempt limit, deadline, cancellation and progress.
 ///
 /// Defaults (also used when a poll gets NULL options): the first wait is 3000 ms, each later wait
 /// is 1.5 times longer up to 5000 ms, no attempt limit, a deadline of 600000 ms (10 minutes), no
-/// cancel token, no progress callback.
+/// cancel token, no progress callback, learning on with a request worth 0.5 s of waiting.
+///
+/// Learning: the client learns, per operation, how long its tasks take from what its polls see
+/// (every poll of the client, `ocr_poll_many` and batches included). Once 20 tasks of an
+/// operation have finished, and while the learned model is sure, requests go out when they
+/// minimise the mean wait after the task is done plus the request cost per request, given the
+/// time already waited; never sooner than 200 ms after the previous request for the task. A
+/// task this client submitted counts from its submission (its first request may then wait);
+/// any other from its first request (sent at once). Before that, and whenever the model is
+/// unsure, the fixed schedule (interval and backoff) applies. Setting the interval or the
+/// backoff turns learning off (an explicit schedule is kept); `ocr_poll_options_set_learning`
+/// turns it on or off. The deadline, cancel token, attempt limit and `Retry-After` apply as
+/// they do to the fixed schedule.
 ///
 /// Thread safety: setters must not run while another thread uses the same options; many polls
 /// may read one options object at once.
@@ -135,7 +147,7 @@ fn update(
 }
 
 /// The wait after the first not-finished answer, in milliseconds; at least 1 (0 is
-/// `OCR_ERR_INVALID_ARGUMENT`). Default 3000.
+/// `OCR_ERR_INVALID_ARGUMENT`). Default 3000. Turns learning off: the schedule is fixed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocr_poll_options_set_interval_ms(
     options: *mut ocr_poll_options,
@@ -149,7 +161,8 @@ pub unsafe extern "C" fn ocr_poll_options_set_interval_ms(
 
 /// Backoff: the n-th wait is `min(first_interval * factor^(n-1), max_interval_ms)`. `factor`
 /// must be a number of at least 1.0 (1.0: a fixed interval) and `max_interval_ms` at least 1;
-/// anything else is `OCR_ERR_INVALID_ARGUMENT`. Default 1.5 and 5000.
+/// anything else is `OCR_ERR_INVALID_ARGUMENT`. Default 1.5 and 5000. Turns learning off: the
+/// schedule is fixed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ocr_poll_options_set_backoff(
     options: *mut ocr_poll_options,
@@ -160,6 +173,40 @@ pub unsafe extern "C" fn ocr_poll_options_set_backoff(
         o.poll
             .set_backoff(factor, Duration::from_millis(max_interval_ms.into()))
     })
+}
+
+/// Learning on (1, the default) or off (0: the fixed schedule alone, and this poll teaches the
+/// client nothing). Call it after setting the interval or the backoff to learn with them as
+/// the fixed schedule used until the model is sure. Any other value is
+/// `OCR_ERR_INVALID_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ocr_poll_options_set_learning(
+    options: *mut ocr_poll_options,
+    learn: u8,
+) -> ocr_code {
+    update(options, |o| {
+        o.poll.learn = match learn {
+            0 => false,
+            1 => true,
+            other => {
+                return Err(crate::error::invalid(format!(
+                    "learning is 0 (off) or 1 (on), not {other}"
+                )));
+            }
+        };
+        Ok(())
+    })
+}
+
+/// What one request costs, in seconds of waiting, for the learned schedule: a higher cost
+/// means fewer requests and longer waits after tasks finish. A number of at least 0; anything
+/// else (negative, infinite, NaN) is `OCR_ERR_INVALID_ARGUMENT`. Default 0.5.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ocr_poll_options_set_request_cost(
+    options: *mut ocr_poll_options,
+    seconds: f64,
+) -> ocr_code {
+    update(options, |o| o.poll.set_request_cost(seconds))
 }
 
 /// At most this many requests for the task; when they are used up without a final answer, the
@@ -324,6 +371,29 @@ mod tests {
         assert_eq!(unsafe { ocr_poll_options_set_backoff(options, 1.0, 0) }, 1);
         assert_eq!(unsafe { ocr_poll_options_set_interval_ms(options, 0) }, 1);
         assert_eq!(unsafe { ocr_poll_options_set_interval_ms(options, 1) }, 0);
+        assert!(!options_arg(options).unwrap().poll.learn);
+        assert_eq!(unsafe { ocr_poll_options_set_learning(options, 2) }, 1);
+        assert_eq!(unsafe { ocr_poll_options_set_learning(options, 1) }, 0);
+        assert!(options_arg(options).unwrap().poll.learn);
+        for bad in [-0.1, f64::NAN, f64::INFINITY] {
+            assert_eq!(
+                unsafe { ocr_poll_options_set_request_cost(options, bad) },
+                1
+            );
+        }
+        assert_eq!(
+            unsafe { ocr_poll_options_set_request_cost(options, 0.0) },
+            0
+        );
+        assert_eq!(
+            unsafe { ocr_poll_options_set_request_cost(options, 2.5) },
+            0
+        );
+        assert_eq!(options_arg(options).unwrap().poll.request_cost, 2.5);
+        assert_eq!(
+            unsafe { ocr_poll_options_set_learning(std::ptr::null_mut(), 1) },
+            1
+        );
         unsafe { ocr_poll_options_free(options) };
         unsafe { ocr_poll_options_free(std::ptr::null_mut()) };
         unsafe { ocr_cancel_free(std::ptr::null_mut()) };

@@ -201,7 +201,9 @@ pub unsafe extern "C" fn ocr_poll_until_done(
 }
 
 /// Asks for a task's answer until the task is done, waiting between requests as `options` say
-/// (NULL: the defaults of `ocr_poll_options_new`).
+/// (NULL: the defaults of `ocr_poll_options_new`). The first request goes out at once, except
+/// that with a learned schedule (see `ocr_poll_options`) a task this client submitted is first
+/// asked when the learned durations say it is worth it.
 ///
 /// Answers `OCR_OK` only when the task is Completed, with `*out` receiving the final result
 /// (freed by the caller with `ocr_result_free`). Otherwise `*out` is untouched and the code says
@@ -248,9 +250,10 @@ pub unsafe extern "C" fn ocr_poll_until_done_for(
 /// `task_ids`: `count` non-NULL strings. `results_out` and `codes_out`: arrays of `count`
 /// elements, written for every task: `codes_out[i]` is the code `ocr_poll_until_done` would have
 /// given task i, and `results_out[i]` its result where that code is `OCR_OK` (the caller frees
-/// each with `ocr_result_free`), else NULL. Answers `OCR_OK` if every task completed, else the
-/// first failing task's code, with a message naming that task and how many failed; every
-/// task's own message is `ocr_poll_many_message(i)`. With a NULL or invalid argument (also a
+/// each with `ocr_result_free`), else NULL. An id listed more than once is asked once per due
+/// time, and each of its places gets the same code and a result of its own. Answers `OCR_OK`
+/// if every task completed, else the first failing task's code, with a message naming that
+/// task and how many failed; every task's own message is `ocr_poll_many_message(i)`. With a NULL or invalid argument (also a
 /// `count` too large for the arrays to exist) nothing is written and the answer is
 /// `OCR_ERR_INVALID_ARGUMENT`. Thread-safe.
 #[unsafe(no_mangle)]

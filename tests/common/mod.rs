@@ -720,6 +720,21 @@ impl Batch {
         Ok(Batch(batch))
     }
 
+    /// Opens a batch writing into `out` with its journal at `journal`, or the open's code.
+    pub fn open_with_journal(
+        client: &Client,
+        journal: &Path,
+        out: &Path,
+    ) -> Result<Batch, ocr_code> {
+        let mut batch = std::ptr::null_mut();
+        let (journal, dir) = (c(journal.to_str().unwrap()), c(out.to_str().unwrap()));
+        let code = unsafe { ocr_batch_open(client.0, journal.as_ptr(), dir.as_ptr(), &mut batch) };
+        if code != OCR_OK {
+            return Err(code);
+        }
+        Ok(Batch(batch))
+    }
+
     /// Adds every document under `folder` with `settings`; answers how many.
     pub fn add_folder(&self, folder: &Path, settings: Option<&str>) -> Result<usize, ocr_code> {
         let settings = settings.map(c);

@@ -41,6 +41,8 @@ pub struct Reply {
     made_when_sent: Option<Maker>,
     cut: Option<usize>,
     before_the_body: bool,
+    /// Sent after `100 Continue` and this many bytes of the body, the rest left unread.
+    after_reading: Option<usize>,
     then: Then,
 }
 
@@ -52,6 +54,7 @@ impl Reply {
             made_when_sent: None,
             cut: None,
             before_the_body: false,
+            after_reading: None,
             then: Then::KeepAlive,
         }
     }
@@ -78,6 +81,15 @@ impl Reply {
     pub fn before_the_body(self) -> Reply {
         Reply {
             before_the_body: true,
+            ..self
+        }
+    }
+
+    /// Sent after `100 Continue` (if the request expects it) and the first `bytes` bytes of the
+    /// body, as a server with a size limit does; the rest of the body is left unread.
+    pub fn after_reading(self, bytes: usize) -> Reply {
+        Reply {
+            after_reading: Some(bytes),
             ..self
         }
     }
@@ -286,7 +298,15 @@ fn serve(stream: TcpStream, log: &Mutex<Log>, answer: &Answerer) {
             earlier
         };
         let reply = answer(&request, earlier);
-        if !reply.before_the_body && !skip_body(&mut reader, &request) {
+        if let Some(bytes) = reply.after_reading {
+            if request.header("expect") == Some("100-continue") {
+                let _ = (&stream).write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
+            }
+            let limited = (&mut reader).take(bytes as u64);
+            if std::io::copy(&mut { limited }, &mut std::io::sink()).is_err() {
+                return;
+            }
+        } else if !reply.before_the_body && !skip_body(&mut reader, &request) {
             return;
         }
         if !reply.send(&stream) {

@@ -770,6 +770,20 @@ fn status_cases(elsewhere: &str) -> Vec<Case> {
         )
         .api_requests(2)
         .at_least(1000),
+        // A number too large for u64 waits the longest honoured wait (30 s), like a far-future
+        // date; the poll's deadline (5 s) ends it first instead of a retry at once.
+        fails(
+            "retry_after_too_large_for_u64",
+            [http(
+                "429 Too Many Requests",
+                &[("Retry-After", "99999999999999999999999")],
+                "",
+            )],
+            OCR_ERR_TIMEOUT,
+            "the next poll (in 30.0 s) would pass the deadline",
+        )
+        .call(Call::Poll(0))
+        .api_requests(1),
         answers(
             "retry_after_as_a_date",
             [busy_until_two_seconds_later(), done()],

@@ -94,6 +94,23 @@ pub struct TlsServer {
 
 impl TlsServer {
     pub fn start(leaf: Leaf) -> TlsServer {
+        TlsServer::start_with_limit(leaf, None)
+    }
+
+    /// A server that refuses a body longer than `limit` as a server with a size limit does:
+    /// `100 Continue` (if asked for), `limit` bytes of the body, then `413` and a close with
+    /// the rest unread.
+    pub fn start_with_limit(leaf: Leaf, limit: Option<usize>) -> TlsServer {
+        TlsServer::start_refusing(leaf, limit, false)
+    }
+
+    /// As [`TlsServer::start_with_limit`], but after the `413` the connection is held open and
+    /// unread (a server that stops reading instead of closing).
+    pub fn start_with_limit_then_hold(leaf: Leaf, limit: usize) -> TlsServer {
+        TlsServer::start_refusing(leaf, Some(limit), true)
+    }
+
+    fn start_refusing(leaf: Leaf, limit: Option<usize>, hold: bool) -> TlsServer {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -115,7 +132,7 @@ impl TlsServer {
                 let Ok(stream) = stream else { continue };
                 c.fetch_add(1, Ordering::SeqCst);
                 let (config, h) = (Arc::clone(&config), Arc::clone(&h));
-                std::thread::spawn(move || serve(stream, config, &h));
+                std::thread::spawn(move || serve(stream, config, &h, limit, hold));
             }
         });
         TlsServer {
@@ -135,7 +152,13 @@ impl TlsServer {
     }
 }
 
-fn serve(stream: std::net::TcpStream, config: Arc<rustls::ServerConfig>, handshakes: &AtomicUsize) {
+fn serve(
+    stream: std::net::TcpStream,
+    config: Arc<rustls::ServerConfig>,
+    handshakes: &AtomicUsize,
+    limit: Option<usize>,
+    hold: bool,
+) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let Ok(connection) = rustls::ServerConnection::new(config) else {
         return;
@@ -149,6 +172,7 @@ fn serve(stream: std::net::TcpStream, config: Arc<rustls::ServerConfig>, handsha
     loop {
         let mut target = String::new();
         let mut length = 0usize;
+        let mut expects = false;
         let mut line = String::new();
         match reader.read_line(&mut line) {
             Ok(n) if n > 0 => {}
@@ -170,6 +194,27 @@ fn serve(stream: std::net::TcpStream, config: Arc<rustls::ServerConfig>, handsha
             {
                 length = value.trim().parse().unwrap_or(0);
             }
+            expects |= header.eq_ignore_ascii_case("expect: 100-continue\r\n");
+        }
+        if let Some(limit) = limit.filter(|&limit| length > limit) {
+            let tls = reader.get_mut();
+            if expects {
+                let _ = tls.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
+                let _ = tls.flush();
+            }
+            let mut read = vec![0; limit];
+            if reader.read_exact(&mut read).is_err() {
+                return;
+            }
+            let tls = reader.get_mut();
+            let _ = tls.write_all(
+                b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+            let _ = tls.flush();
+            if hold {
+                std::thread::sleep(Duration::from_secs(60));
+            }
+            return;
         }
         let mut body = vec![0; length];
         if reader.read_exact(&mut body).is_err() {

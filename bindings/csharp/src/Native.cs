@@ -73,6 +73,8 @@ namespace Ocrcloud
         [DllImport(Lib)] internal static extern void ocr_poll_options_free(IntPtr options);
         [DllImport(Lib)] internal static extern int ocr_poll_options_set_interval_ms(PollOptionsHandle options, uint firstIntervalMs);
         [DllImport(Lib)] internal static extern int ocr_poll_options_set_backoff(PollOptionsHandle options, double factor, uint maxIntervalMs);
+        [DllImport(Lib)] internal static extern int ocr_poll_options_set_learning(PollOptionsHandle options, byte learn);
+        [DllImport(Lib)] internal static extern int ocr_poll_options_set_request_cost(PollOptionsHandle options, double seconds);
         [DllImport(Lib)] internal static extern int ocr_poll_options_set_max_attempts(PollOptionsHandle options, uint attempts);
         [DllImport(Lib)] internal static extern int ocr_poll_options_set_timeout_ms(PollOptionsHandle options, uint timeoutMs);
         [DllImport(Lib)] internal static extern int ocr_poll_options_set_cancel(PollOptionsHandle options, CancelHandle cancel);

@@ -21,7 +21,11 @@ namespace Ocrcloud
 
     /// <summary>
     /// How to poll. What is left null keeps the library's default: the first wait is 3 s, each
-    /// later wait 1.5 times longer up to 5 s, no attempt limit, a deadline of 10 minutes. Values
+    /// later wait 1.5 times longer up to 5 s, learning on with a request worth 0.5 s of waiting,
+    /// no attempt limit, a deadline of 10 minutes. With learning, once the client has seen 20
+    /// tasks of an operation finish, requests go out when they minimise the wait after the task
+    /// is done plus the request cost; an explicit Interval or Backoff turns learning off unless
+    /// Learning is true. Values
     /// the library refuses make the poll throw <see cref="OcrCode.InvalidArgument"/>. One instance
     /// may serve many polls at once as long as nobody changes it meanwhile.
     /// </summary>
@@ -32,6 +36,14 @@ namespace Ocrcloud
 
         /// <summary>How the waits grow.</summary>
         public Backoff? Backoff { get; set; }
+
+        /// <summary>Learn the schedule from the client's earlier tasks (the default), or keep the
+        /// fixed one. Applied after Interval and Backoff, which alone turn learning off.</summary>
+        public bool? Learning { get; set; }
+
+        /// <summary>What one request costs, in seconds of waiting, for the learned schedule (0.5);
+        /// at least 0.</summary>
+        public double? RequestCost { get; set; }
 
         /// <summary>At most this many requests, then <see cref="OcrCode.NotReady"/>; 0: no limit.</summary>
         public uint? MaxAttempts { get; set; }
@@ -61,6 +73,14 @@ namespace Ocrcloud
                 {
                     Backoff backoff = options.Backoff.Value;
                     Native.Check(Native.ocr_poll_options_set_backoff(handle, backoff.Factor, Native.Millis(backoff.MaxInterval)));
+                }
+                if (options.Learning.HasValue)
+                {
+                    Native.Check(Native.ocr_poll_options_set_learning(handle, (byte)(options.Learning.Value ? 1 : 0)));
+                }
+                if (options.RequestCost.HasValue)
+                {
+                    Native.Check(Native.ocr_poll_options_set_request_cost(handle, options.RequestCost.Value));
                 }
                 if (options.MaxAttempts.HasValue)
                 {

@@ -511,8 +511,18 @@ public static class BindingTests
             bad.Backoff = new Backoff(0.5, TimeSpan.FromSeconds(1));
             Fails(OcrCode.InvalidArgument, () => client.PollUntilDone(pending, bad));
             bad.Backoff = null;
+            bad.RequestCost = -1.0;
+            Fails(OcrCode.InvalidArgument, () => client.PollUntilDone(pending, bad));
+            bad.RequestCost = null;
             bad.Timeout = TimeSpan.FromMilliseconds(-1);
             Throws<ArgumentOutOfRangeException>(() => client.PollUntilDone(pending, bad));
+            PollOptions learned = Fast();
+            learned.Learning = true;
+            learned.RequestCost = 2.0;
+            using (OcrResult result = client.PollUntilDone(Fixture("{}"), learned))
+            {
+                Equal(result.Status, OcrTaskStatus.Completed);
+            }
         }
     }
 

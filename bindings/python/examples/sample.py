@@ -21,7 +21,7 @@ extensions = {"Text": "txt", "Pdf": "pdf", "Hocr": "html", "JSON": "json"}
 
 
 def progress(task_id, status, attempt):
-    print(f"  poll {attempt:2}: task {task_id} is {status.name}", flush=True)
+    print(f"  poll {attempt:2}: task {task_id} is {status}", flush=True)
 
 
 os.makedirs(output_dir, exist_ok=True)

@@ -58,7 +58,7 @@ from collections import namedtuple
 from contextlib import contextmanager
 from ctypes import (
     CFUNCTYPE, POINTER, Structure, byref, c_char_p, c_double, c_int32, c_size_t, c_ubyte,
-    c_uint32, c_uint64, c_void_p,
+    c_uint8, c_uint32, c_uint64, c_void_p,
 )
 from dataclasses import dataclass
 from typing import (
@@ -187,6 +187,8 @@ _SIGNATURES = {
     "ocr_poll_options_free": (None, [_options_p]),
     "ocr_poll_options_set_interval_ms": (_code, [_options_p, c_uint32]),
     "ocr_poll_options_set_backoff": (_code, [_options_p, c_double, c_uint32]),
+    "ocr_poll_options_set_learning": (_code, [_options_p, c_uint8]),
+    "ocr_poll_options_set_request_cost": (_code, [_options_p, c_double]),
     "ocr_poll_options_set_max_attempts": (_code, [_options_p, c_uint32]),
     "ocr_poll_options_set_timeout_ms": (_code, [_options_p, c_uint32]),
     "ocr_poll_options_set_cancel": (_code, [_options_p, _cancel_p]),
@@ -304,13 +306,21 @@ class Code(enum.IntEnum):
 
 
 class TaskStatus(enum.IntEnum):
-    """The library's ``ocr_task_status`` values (``OCR_TASK_`` dropped)."""
+    """The library's ``ocr_task_status`` values (``OCR_TASK_`` dropped). As text (``str``,
+    f-strings) a status is spelled as the service spells it: ``Pending``, ``Processing``,
+    ``Completed``, ``Error``, ``NotExist``, and ``Unknown``."""
     UNKNOWN = 0
     PENDING = 1
     PROCESSING = 2
     COMPLETED = 3
     ERROR = 4
     NOT_EXIST = 5
+
+    def __str__(self) -> str:
+        return _lib.ocr_task_status_name(self.value).decode()
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
 
 
 class OcrError(Exception):
@@ -818,7 +828,7 @@ class Result(_Native):
             _check(_lib.ocr_result_save(handle, _uint(index, 64, "index"), path))
 
     def __repr__(self):
-        return f"<Result {self.id!r} {self.status.name} types={self.types}>"
+        return f"<Result {self.id!r} {self.status} types={self.types}>"
 
 
 class Client(_Native):
@@ -1012,6 +1022,10 @@ class Client(_Native):
         - ``interval_ms``: the first wait (3000);
         - ``backoff``: ``(factor, max_ms)``, each later wait is ``factor`` times longer, up to
           ``max_ms`` (``(1.5, 5000)``);
+        - ``learn``: learn the schedule from the client's earlier tasks of the operation (True;
+          setting ``interval_ms`` or ``backoff`` makes it False unless given as True);
+        - ``request_cost``: what one request costs, in seconds of waiting, for the learned
+          schedule (0.5);
         - ``max_attempts``: at most this many requests (no limit);
         - ``timeout_ms``: the deadline of the whole poll (600000; 0: none);
         - ``cancel``: a ``CancelToken``;
@@ -1245,8 +1259,8 @@ class _PollOptions:
     its own for Ctrl-C and exit). An exception raised by ``progress`` is kept, and ``check``
     raises it after the call."""
 
-    def __init__(self, *, interval_ms=None, backoff=None, max_attempts=None, timeout_ms=None,
-                 cancel=None, progress=None):
+    def __init__(self, *, interval_ms=None, backoff=None, learn=None, request_cost=None,
+                 max_attempts=None, timeout_ms=None, cancel=None, progress=None):
         if cancel is not None and not isinstance(cancel, CancelToken):
             raise TypeError("cancel must be a CancelToken")
         self._own_cancel = CancelToken() if cancel is None else None
@@ -1266,6 +1280,12 @@ class _PollOptions:
                 factor, max_ms = backoff
                 _check(_lib.ocr_poll_options_set_backoff(
                     self.handle, factor, _uint(max_ms, 32, "backoff max_ms")))
+            if learn is not None:
+                if not isinstance(learn, bool):
+                    raise TypeError("learn must be True or False")
+                _check(_lib.ocr_poll_options_set_learning(self.handle, int(learn)))
+            if request_cost is not None:
+                _check(_lib.ocr_poll_options_set_request_cost(self.handle, float(request_cost)))
             if max_attempts is not None:
                 _check(_lib.ocr_poll_options_set_max_attempts(
                     self.handle, _uint(max_attempts, 32, "max_attempts")))

@@ -242,3 +242,51 @@ pub fn scratch(name: &str) -> PathBuf {
 pub fn text(path: &Path) -> &str {
     path.to_str().unwrap()
 }
+
+/// A read-only bind mount of a folder, unmounted when dropped (also when a test fails).
+pub struct ReadOnlyMount {
+    pub path: PathBuf,
+}
+
+impl ReadOnlyMount {
+    /// Shows `source` read-only at `target` (a folder created under the test's temporary
+    /// folder), or answers why it cannot (mounting needs root, or CAP_SYS_ADMIN in a container).
+    pub fn new(source: &Path, target: &Path) -> Result<ReadOnlyMount, String> {
+        use std::os::unix::ffi::OsStrExt;
+        std::fs::create_dir_all(target).unwrap();
+        let c = |path: &Path| std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+        let (from, to) = (c(source), c(target));
+        let failed = |what: &str| {
+            format!(
+                "cannot {what} {} at {}: {}",
+                source.display(),
+                target.display(),
+                std::io::Error::last_os_error()
+            )
+        };
+        let null = std::ptr::null();
+        // SAFETY: NUL-terminated paths; a bind mount changes no memory of this process.
+        if unsafe { libc::mount(from.as_ptr(), to.as_ptr(), null, libc::MS_BIND, null.cast()) } != 0
+        {
+            return Err(failed("bind-mount"));
+        }
+        let mount = ReadOnlyMount {
+            path: target.to_path_buf(),
+        };
+        let read_only = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY;
+        // SAFETY: as above; only the flags of the mount just made change.
+        if unsafe { libc::mount(null, to.as_ptr(), null, read_only, null.cast()) } != 0 {
+            return Err(failed("make read-only the mount of"));
+        }
+        Ok(mount)
+    }
+}
+
+impl Drop for ReadOnlyMount {
+    fn drop(&mut self) {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(self.path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path; a lazy unmount also succeeds while a file is open.
+        unsafe { libc::umount2(path.as_ptr(), libc::MNT_DETACH) };
+    }
+}

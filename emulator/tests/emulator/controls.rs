@@ -262,16 +262,53 @@ fn inspection_shows_request_polls_and_status() {
     assert_eq!(reply.header("content-type"), Some("application/json"));
     assert_eq!(
         reply.json(),
-        json!({"id": id, "operation": "RecognizePdf", "taskStatus": "Processing", "request": body, "polls": 3})
+        json!({"id": id, "operation": "RecognizePdf", "taskStatus": "Processing", "request": body, "polls": 3,
+               "pendingMs": 0.0, "processingMs": 60000.0})
     );
     let fixture = emulator.fixture(json!({"operation": "RecognizeImage", "taskStatus": "Error"}));
     assert_eq!(
         emulator
             .get(&format!("/_emulator/tasks/{fixture}"), None)
             .json(),
-        json!({"id": fixture, "operation": "RecognizeImage", "taskStatus": "Error", "request": null, "polls": 0})
+        json!({"id": fixture, "operation": "RecognizeImage", "taskStatus": "Error", "request": null, "polls": 0,
+               "pendingMs": 0.0, "processingMs": 0.0})
     );
     emulator.get("/_emulator/tasks/unknown", None).problem(404);
+}
+
+#[test]
+fn processing_times_are_log_normal_and_the_same_for_the_same_seed() {
+    let times = |seed: &str| -> Vec<f64> {
+        let emulator = Emulator::start(&[
+            "--pending-ms",
+            "0",
+            "--processing-ms",
+            "1000",
+            "--processing-sigma",
+            "0.5",
+            "--seed",
+            seed,
+        ]);
+        let token = emulator.token();
+        let body = document_body(b"%PDF-1.4", "Text");
+        (0..200)
+            .map(|_| {
+                let id = emulator.submit("RecognizePdf", Some(&token), &body);
+                let task = emulator.get(&format!("/_emulator/tasks/{id}"), None).json();
+                task["processingMs"].as_f64().unwrap()
+            })
+            .collect()
+    };
+    let first = times("7");
+    assert_eq!(first, times("7"));
+    assert_ne!(first, times("8"));
+    let logs: Vec<f64> = first.iter().map(|ms| (ms / 1000.0).ln()).collect();
+    let mean = logs.iter().sum::<f64>() / logs.len() as f64;
+    let sd = (logs.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / logs.len() as f64).sqrt();
+    assert!(
+        mean.abs() < 0.12 && (sd - 0.5).abs() < 0.08,
+        "mean {mean}, sd {sd}"
+    );
 }
 
 #[test]
@@ -337,6 +374,7 @@ fn reset_forgets_everything() {
         emulator.stats(),
         json!({"requests": 0, "by_route": {}, "token_requests": 0,
                "rate_limited": 0, "open_task_limited": 0, "discarded_bytes": 0,
+               "tasks_submitted": 0,
                "connections_open": 1, "connections_max": 1, "connections_total": 0,
                "tls_handshakes": 0, "tls_handshake_failures": 0})
     );
@@ -373,5 +411,10 @@ fn discard_bodies_counts_a_submission_and_throws_it_away_unread() {
         emulator.stats()["discarded_bytes"],
         300,
         "a refused body is not counted"
+    );
+    assert_eq!(
+        emulator.stats()["tasks_submitted"],
+        1,
+        "a refused submission made no task"
     );
 }

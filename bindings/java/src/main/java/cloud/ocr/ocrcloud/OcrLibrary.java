@@ -133,6 +133,8 @@ interface OcrLibrary extends Library {
     void ocr_poll_options_free(PollOptionsHandle options);
     int ocr_poll_options_set_interval_ms(PollOptionsHandle options, int firstIntervalMs);
     int ocr_poll_options_set_backoff(PollOptionsHandle options, double factor, int maxIntervalMs);
+    int ocr_poll_options_set_learning(PollOptionsHandle options, byte learn);
+    int ocr_poll_options_set_request_cost(PollOptionsHandle options, double seconds);
     int ocr_poll_options_set_max_attempts(PollOptionsHandle options, int attempts);
     int ocr_poll_options_set_timeout_ms(PollOptionsHandle options, int timeoutMs);
     int ocr_poll_options_set_cancel(PollOptionsHandle options, CancelHandle cancel);

@@ -14,10 +14,13 @@ import java.util.List;
 import static cloud.ocr.ocrcloud.OcrLibrary.LIB;
 
 /**
- * How to poll: interval, backoff, attempt limit, deadline, cancellation and progress. Immutable;
- * one instance may serve many polls on many threads. What is not set keeps the library's
- * default: the first wait is 3 s, each later wait 1.5 times longer up to 5 s, no attempt limit,
- * a deadline of 10 minutes. The builder refuses negative counts and durations that C cannot take
+ * How to poll: interval, backoff, learning, attempt limit, deadline, cancellation and progress.
+ * Immutable; one instance may serve many polls on many threads. What is not set keeps the
+ * library's default: the first wait is 3 s, each later wait 1.5 times longer up to 5 s, learning
+ * on with a request worth 0.5 s of waiting, no attempt limit, a deadline of 10 minutes. With
+ * learning, once the client has seen 20 tasks of an operation finish, requests go out when they
+ * minimise the wait after the task is done plus the request cost; an explicit interval or
+ * backoff turns learning off unless {@link Builder#learning} says otherwise. The builder refuses negative counts and durations that C cannot take
  * (IllegalArgumentException); values the library refuses (a factor below 1) make the poll throw
  * {@link OcrCode#INVALID_ARGUMENT}.
  */
@@ -25,6 +28,8 @@ public final class PollOptions {
     private final Duration interval;
     private final Double backoffFactor;
     private final Duration maxInterval;
+    private final Boolean learning;
+    private final Double requestCost;
     private final Integer maxAttempts;
     private final Duration timeout;
     private final CancelToken cancelToken;
@@ -34,6 +39,8 @@ public final class PollOptions {
         interval = b.interval;
         backoffFactor = b.backoffFactor;
         maxInterval = b.maxInterval;
+        learning = b.learning;
+        requestCost = b.requestCost;
         maxAttempts = b.maxAttempts;
         timeout = b.timeout;
         cancelToken = b.cancelToken;
@@ -55,6 +62,8 @@ public final class PollOptions {
         b.interval = interval;
         b.backoffFactor = backoffFactor;
         b.maxInterval = maxInterval;
+        b.learning = learning;
+        b.requestCost = requestCost;
         b.maxAttempts = maxAttempts;
         b.timeout = timeout;
         b.cancelToken = token;
@@ -67,12 +76,29 @@ public final class PollOptions {
         private Duration interval;
         private Double backoffFactor;
         private Duration maxInterval;
+        private Boolean learning;
+        private Double requestCost;
         private Integer maxAttempts;
         private Duration timeout;
         private CancelToken cancelToken;
         private ProgressListener progress;
 
         private Builder() {}
+
+        /**
+         * Learn the schedule from the client's earlier tasks (the default), or keep the fixed one.
+         * Applied after {@link #interval} and {@link #backoff}, which alone turn learning off.
+         */
+        public Builder learning(boolean on) {
+            learning = on;
+            return this;
+        }
+
+        /** What one request costs, in seconds of waiting, for the learned schedule (0.5); at least 0. */
+        public Builder requestCost(double seconds) {
+            requestCost = seconds;
+            return this;
+        }
 
         /** The wait after the first not-finished answer. */
         public Builder interval(Duration first) {
@@ -147,6 +173,12 @@ public final class PollOptions {
                 if (options.backoffFactor != null) {
                     OcrException.check(LIB.ocr_poll_options_set_backoff(handle, options.backoffFactor,
                             OcrClient.millis(options.maxInterval, "backoff max")));
+                }
+                if (options.learning != null) {
+                    OcrException.check(LIB.ocr_poll_options_set_learning(handle, (byte) (options.learning ? 1 : 0)));
+                }
+                if (options.requestCost != null) {
+                    OcrException.check(LIB.ocr_poll_options_set_request_cost(handle, options.requestCost));
                 }
                 if (options.maxAttempts != null) {
                     OcrException.check(LIB.ocr_poll_options_set_max_attempts(handle, options.maxAttempts));

@@ -268,6 +268,7 @@ public final class BindingTests {
         for (TaskStatus status : TaskStatus.values()) {
             statuses.put(status.name(), status.ordinal());
             equal(TaskStatus.of(status.ordinal()), status);
+            equal(status.toString(), LIB.ocr_task_status_name(status.ordinal()));
         }
         equal(statuses, defines("OCR_TASK_"));
         Map<String, Integer> levels = new TreeMap<>();
@@ -437,6 +438,13 @@ public final class BindingTests {
             check(System.nanoTime() - started < 700_000_000L, "the deadline is kept");
             fails(OcrCode.INVALID_ARGUMENT,
                     () -> client.pollUntilDone(pending, fast().backoff(0.5, Duration.ofSeconds(1)).build()));
+            fails(OcrCode.INVALID_ARGUMENT,
+                    () -> client.pollUntilDone(pending, fast().requestCost(-1.0).build()));
+            String done = fixture("{}");
+            try (OcrResult result = client.pollUntilDone(done,
+                    fast().learning(true).requestCost(2.0).build())) {
+                equal(result.status(), TaskStatus.COMPLETED);
+            }
             throwsType(IllegalArgumentException.class,
                     () -> client.pollUntilDone(pending, fast().timeout(Duration.ofMillis(-1)).build()));
         }
@@ -1262,7 +1270,7 @@ public final class BindingTests {
                 .redirectErrorStream(true).start();
         String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         equal(process.waitFor(), 0);
-        check(output.contains("poll  1: task ") && output.contains("is COMPLETED"), output);
+        check(output.contains("poll  1: task ") && output.contains("is Completed"), output);
         check(output.contains("Hello from ocrcloud!"), output);
         try (var files = Files.list(out)) {
             List<Path> saved = files.sorted().toList();
