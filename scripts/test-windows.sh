@@ -83,7 +83,7 @@ run_test_core() { # NAME URL [CA_FILE]
   output=${output//$'\r'/}
   [[ $output == *" passed, 0 failed" ]] || fail "test_core.exe over $1: $output"
   # The names on disk are the UTF-8 names the program gave, not a code page's guess.
-  [ -f "scratch-$1/マニュアル.pdf" ] && [ -f "scratch-$1/naïve résumé.pdf" ] ||
+  [ -f "scratch-$1/マニュアル.pdf" ] && [ -f "scratch-$1/naïve résumé.pdf" ] && [ -f "scratch-$1/📄 memo.pdf" ] ||
     fail "non-ASCII names over $1: $(ls -A "scratch-$1")"
   cmp -s sample.pdf "scratch-$1/マニュアル.pdf" || fail "マニュアル.pdf differs from the document"
   ! ls -A "scratch-$1" | grep -q '^\.ocrcloud-' || fail "temporary files left: $(ls -A "scratch-$1")"
