@@ -77,7 +77,7 @@ run_test_core() { # NAME URL [CA_FILE]
   output=${output//$'\r'/}
   [[ $output == *" passed, 0 failed" ]] || fail "test_core.exe over $1: $output"
   # The names on disk are the UTF-8 names the program gave, not a code page's guess.
-  [ -f "scratch-$1/マニュアル.pdf" ] && [ -f "scratch-$1/naïve résumé.pdf" ] ||
+  [ -f "scratch-$1/マニュアル.pdf" ] && [ -f "scratch-$1/naïve résumé.pdf" ] && [ -f "scratch-$1/📄 memo.pdf" ] ||
     fail "non-ASCII names over $1: $(ls -A "scratch-$1")"
   cmp -s sample.pdf "scratch-$1/マニュアル.pdf" || fail "マニュアル.pdf differs from the document"
   ! ls -A "scratch-$1" | grep -q '^\.ocrcloud-' || fail "temporary files left: $(ls -A "scratch-$1")"
@@ -137,7 +137,10 @@ slow=$(start_emulator --pending-ms 0 --processing-ms 15000)
 emulator_pids=($(cat "$work"/emulator.*))
 mkdir -p batch-in/sub
 for name in a b c d "sub/naïve résumé"; do cp sample.pdf "batch-in/$name.pdf"; done
-batch=("$wine" ocrcloud.exe batch --base-url "$slow" --jobs 2 --interval-ms 100 --output batch-out batch-in)
+# The output folder's name is long and not ASCII: its resolved path has fewer than 260 UTF-16
+# units but more than 260 UTF-8 bytes, and must still show without the `\\?\` prefix.
+batch_out=batch-out-$(printf '結果%.0s' $(seq 40))
+batch=("$wine" ocrcloud.exe batch --base-url "$slow" --jobs 2 --interval-ms 100 --output "$batch_out" batch-in)
 # With job control, so that the background batch does not start with SIGINT ignored.
 set -m
 "${batch[@]}" 2>batch-1.err &
@@ -166,14 +169,14 @@ status=0
 "${batch[@]}" 2>batch-2.err || status=$?
 [ "$status" -eq 0 ] || fail "the rerun: status $status: $(cat batch-2.err)"
 for name in a b c d "sub/naïve résumé"; do
-  ls "batch-out/$name".* >/dev/null 2>&1 || fail "no result of $name.pdf: $(find batch-out)"
+  ls "$batch_out/$name".* >/dev/null 2>&1 || fail "no result of $name.pdf: $(find "$batch_out")"
 done
 total=$(posts "$slow")
 # Recorded tasks are polled, not sent again: only submissions cut by the Ctrl-C (at most
 # --jobs, 2) may be duplicated.
 [ "$total" -le 7 ] ||
   fail "the rerun submitted again what the journal held: $interrupted_posts, then $total POSTs for 5 inputs"
-! find batch-out -name '.ocrcloud-*' | grep -q . || fail "temporary files left in batch-out"
+! find "$batch_out" -name '.ocrcloud-*' | grep -q . || fail "temporary files left in $batch_out"
 pass "the rerun finishes every input from the journal ($total POSTs for 5 inputs)"
 
 # --- the CLI: Ctrl-C during `run` ---------------------------------------------------------------

@@ -20,7 +20,7 @@ mod imp {
 
     /// The absolute path with every link resolved, without the `\\?\` prefix that
     /// `GetFinalPathNameByHandleW` adds where the plain form means the same (`C:\...`,
-    /// `\\server\share\...` under 260 characters), so that messages and the journal show the
+    /// `\\server\share\...` under 260 UTF-16 units), so that messages and the journal show the
     /// path a user would type.
     pub fn canonicalize(path: &Path) -> std::io::Result<PathBuf> {
         let verbatim = std::fs::canonicalize(path)?;
@@ -36,7 +36,8 @@ mod imp {
         } else {
             return Ok(verbatim);
         };
-        Ok(if plain.len() < 260 {
+        // MAX_PATH counts UTF-16 units (with the final NUL), not UTF-8 bytes.
+        Ok(if plain.encode_utf16().count() < 260 {
             PathBuf::from(plain)
         } else {
             verbatim

@@ -14,6 +14,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef _WIN32
+#include <dirent.h>
+#include <windows.h>
+#endif
 
 #include "check.h"
 
@@ -182,13 +186,13 @@ static void test_paths(const ocr_client *client, const char *pdf_path, const cha
     unsigned char *pdf = read_file(pdf_path, &pdf_len);
     if (!pdf) return;
     const char *names[] = {"\xe3\x83\x9e\xe3\x83\x8b\xe3\x83\xa5\xe3\x82\xa2\xe3\x83\xab.pdf",
-                           "na\xc3\xafve r\xc3\xa9sum\xc3\xa9.pdf"};
+                           "na\xc3\xafve r\xc3\xa9sum\xc3\xa9.pdf", "\xf0\x9f\x93\x84 memo.pdf"};
     char *id = NULL;
     CHECK_CODE(ocr_submit(client, "RecognizePdf", pdf, pdf_len, "{\"resultType\":\"Pdf\"}", &id),
                OCR_OK);
     ocr_result *result = id ? wait_for(client, id) : NULL;
     ocr_string_free(id);
-    for (size_t n = 0; result && n < 2; n++) {
+    for (size_t n = 0; result && n < 3; n++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", scratch, names[n]);
         CHECK_CODE(ocr_result_save(result, 0, path), OCR_OK);
@@ -217,6 +221,110 @@ static void test_paths(const ocr_client *client, const char *pdf_path, const cha
     ocr_result_free(result);
     free(pdf);
 }
+
+#ifdef _WIN32
+/* The ".ocrcloud-" temporary files in `dir`. */
+static int temporary_files(const char *dir) {
+    int count = 0;
+    DIR *listing = opendir(dir);
+    for (struct dirent *entry; listing && (entry = readdir(listing)) != NULL;)
+        count += strncmp(entry->d_name, ".ocrcloud-", 10) == 0;
+    if (listing) closedir(listing);
+    return count;
+}
+
+/* Whether the file at `path` holds exactly `text`. */
+static int holds(const char *path, const char *text) {
+    size_t len = 0;
+    unsigned char *data = read_file(path, &len);
+    int same = data && len == strlen(text) && memcmp(data, text, len) == 0;
+    free(data);
+    return same;
+}
+
+static void write_text(const char *path, const char *text) {
+    FILE *file = fopen(path, "wb");
+    if (file) {
+        fputs(text, file);
+        fclose(file);
+    }
+}
+
+/* Saving on Windows onto what cannot simply be replaced (docs/windows.md): a read-only file, a
+ * file another handle holds open without FILE_SHARE_DELETE, a folder, device names. Each is
+ * refused with OCR_ERR_IO (or, for a read-only file, replaced whole), the old file stays as it
+ * was, and no temporary file is left in the folder. */
+static void test_save_refused_windows(const ocr_client *client, const char *pdf_path,
+                                      const char *scratch) {
+    size_t pdf_len = 0;
+    unsigned char *pdf = read_file(pdf_path, &pdf_len);
+    char *id = NULL;
+    CHECK_CODE(ocr_submit(client, "RecognizePdf", pdf, pdf_len, "{\"resultType\":\"Pdf\"}", &id),
+               OCR_OK);
+    ocr_result *result = id ? wait_for(client, id) : NULL;
+    ocr_string_free(id);
+    char dir[4096], path[4096];
+    snprintf(dir, sizeof dir, "%s/refused", scratch);
+    CreateDirectoryA(dir, NULL);
+
+    /* A read-only file: either replaced whole or refused with the old file kept. */
+    snprintf(path, sizeof path, "%s/read-only.pdf", dir);
+    write_text(path, "old");
+    SetFileAttributesA(path, FILE_ATTRIBUTE_READONLY);
+    ocr_code code = ocr_result_save(result, 0, path);
+    CHECK(code == OCR_ERR_IO ? holds(path, "old") : code == OCR_OK, "read-only target: %s",
+          ocr_code_name(code));
+    CHECK(temporary_files(dir) == 0, "no temporary file after saving onto a read-only file");
+    SetFileAttributesA(path, FILE_ATTRIBUTE_NORMAL);
+
+    /* A file held open without FILE_SHARE_DELETE. */
+    snprintf(path, sizeof path, "%s/held-open.pdf", dir);
+    write_text(path, "old");
+    HANDLE held = CreateFileA(path, GENERIC_READ, FILE_SHARE_READ, NULL, OPEN_EXISTING,
+                              FILE_ATTRIBUTE_NORMAL, NULL);
+    CHECK(held != INVALID_HANDLE_VALUE, "open %s", path);
+    CHECK_CODE(ocr_result_save(result, 0, path), OCR_ERR_IO);
+    CloseHandle(held);
+    CHECK(holds(path, "old"), "a file held open stays as it was");
+    CHECK(temporary_files(dir) == 0, "no temporary file after saving onto a file held open");
+
+    /* A folder where a file is expected. */
+    snprintf(path, sizeof path, "%s/folder.pdf", dir);
+    CreateDirectoryA(path, NULL);
+    CHECK_CODE(ocr_result_save(result, 0, path), OCR_ERR_IO);
+    CHECK(temporary_files(dir) == 0, "no temporary file after saving onto a folder");
+
+    /* Device names: whatever the answer, no hang and nothing left behind. */
+    const char *devices[] = {"NUL", "CON", "aux.txt", "COM1"};
+    for (size_t n = 0; n < 4; n++) {
+        snprintf(path, sizeof path, "%s/%s", dir, devices[n]);
+        code = ocr_result_save(result, 0, path);
+        CHECK(code == OCR_OK || code == OCR_ERR_IO, "saving onto %s: %s", devices[n],
+              ocr_code_name(code));
+        CHECK(temporary_files(dir) == 0, "no temporary file after saving onto %s", devices[n]);
+    }
+
+    /* A path longer than 260 characters, with mixed slashes. */
+    char name[251];
+    memset(name, 'x', sizeof name - 5);
+    strcpy(name + sizeof name - 5, ".pdf");
+    snprintf(path, sizeof path, "%s\\refused/%s", scratch, name);
+    CHECK(strlen(path) > 260, "a long path");
+    CHECK_CODE(ocr_result_save(result, 0, path), OCR_OK);
+    id = NULL;
+    CHECK_CODE(ocr_submit_file(client, "RecognizePdf", path, "{\"resultType\":\"Pdf\"}", &id),
+               OCR_OK);
+    ocr_result *back = id ? wait_for(client, id) : NULL;
+    ocr_string_free(id);
+    size_t len = 0;
+    const uint8_t *saved = back ? ocr_result_data(back, 0, &len) : NULL;
+    CHECK(saved && len == pdf_len && memcmp(saved, pdf, len) == 0, "a long path holds the result");
+    ocr_result_free(back);
+    CHECK(temporary_files(dir) == 0, "no temporary file after saving to a long path");
+    ocr_result_free(result);
+    free(pdf);
+}
+#endif
 
 static void test_failures(const ocr_client *client) {
     ocr_result *result = NULL;
@@ -344,6 +452,9 @@ int main(int argc, char **argv) {
     test_constants();
     test_submit_poll_save(client, argv[2], argv[3]);
     test_paths(client, argv[2], argv[3]);
+#ifdef _WIN32
+    test_save_refused_windows(client, argv[2], argv[3]);
+#endif
     test_failures(client);
     test_cancel(client, argv[2]);
     test_lifecycle(client, argv[2]);
