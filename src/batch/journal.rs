@@ -165,11 +165,7 @@ impl JournalCopy {
 /// Copies the regular file `from` to the new file `to`. Anything else at `from` is refused
 /// without waiting: opening a FIFO to read would wait for a writer that may never come.
 fn copy_regular_file(from: &Path, to: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut source = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(from)?;
+    let mut source = crate::platform::files::open_for_reading(from)?;
     if !source.metadata()?.is_file() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
