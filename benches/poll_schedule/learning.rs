@@ -49,11 +49,12 @@ impl Outcome {
     }
 }
 
-/// `count` durations of `model` (seconds), the same for the same seed: SplitMix64 and
-/// Box-Muller, as in `simulation.rs`.
-pub fn durations(model: LogNormal, count: usize, seed: u64) -> Vec<f64> {
+/// `count` standard normal numbers, the same for the same `seed`: SplitMix64, then Box-Muller
+/// (also the draws of `simulation.rs`).
+pub fn normals(count: usize, seed: u64) -> impl Iterator<Item = f64> {
     let mut state = seed;
     let mut uniform = move || {
+        // SplitMix64, then the top 53 bits as a number in (0, 1].
         state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = state;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -62,10 +63,13 @@ pub fn durations(model: LogNormal, count: usize, seed: u64) -> Vec<f64> {
         ((z >> 11) + 1) as f64 / (1u64 << 53) as f64
     };
     (0..count)
-        .map(|_| {
-            let normal = (-2.0 * uniform().ln()).sqrt() * (std::f64::consts::TAU * uniform()).cos();
-            (model.mu + model.sigma * normal).exp()
-        })
+        .map(move |_| (-2.0 * uniform().ln()).sqrt() * (std::f64::consts::TAU * uniform()).cos())
+}
+
+/// `count` durations of `model` (seconds), the same for the same seed.
+pub fn durations(model: LogNormal, count: usize, seed: u64) -> Vec<f64> {
+    normals(count, seed)
+        .map(|normal| (model.mu + model.sigma * normal).exp())
         .collect()
 }
 

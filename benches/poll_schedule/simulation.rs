@@ -27,21 +27,8 @@ pub const LONGEST_S: f64 = 600.0;
 
 /// `count` task durations in seconds, the same for the same `seed`.
 pub fn durations(count: usize, seed: u64) -> Vec<f64> {
-    let mut state = seed;
-    let mut uniform = move || {
-        // SplitMix64, then the top 53 bits as a number in (0, 1].
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        ((z >> 11) + 1) as f64 / (1u64 << 53) as f64
-    };
-    (0..count)
-        .map(|_| {
-            let normal = (-2.0 * uniform().ln()).sqrt() * (std::f64::consts::TAU * uniform()).cos();
-            (MEDIAN_S * (SIGMA * normal).exp()).clamp(SHORTEST_S, LONGEST_S)
-        })
+    crate::learning::normals(count, seed)
+        .map(|normal| (MEDIAN_S * (SIGMA * normal).exp()).clamp(SHORTEST_S, LONGEST_S))
         .collect()
 }
 
