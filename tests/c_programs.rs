@@ -3,20 +3,11 @@
 
 mod common;
 
-use common::{Emulator, compile_c, scratch_dir, valgrind};
+use common::{Emulator, compile_c, scratch_dir, show, valgrind};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-fn show(output: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 /// Runs the C test program `source` (`tests/c/*.c`: arguments BASE_URL SAMPLE_PDF SCRATCH_DIR,
 /// ending with "N passed, M failed") against a fresh emulator started with `emulator_args`;

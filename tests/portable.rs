@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Emulator, compile_c_with, library_dir, scratch_dir};
+use common::{Emulator, compile_c_with, library_dir, scratch_dir, show};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -72,15 +72,6 @@ impl Platform {
             }
         }
     }
-}
-
-fn show(output: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn assert_all_passed(output: &Output, expected_summary: &str) {

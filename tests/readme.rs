@@ -4,9 +4,9 @@
 
 mod common;
 
-use common::{Emulator, compile_c, library_dir, scratch_dir};
+use common::{Emulator, compile_c, library_dir, scratch_dir, show};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -32,15 +32,6 @@ fn write_snippet(name: &str, tag: &str) -> PathBuf {
     let path = folder.join(name);
     std::fs::write(&path, snippet(name)).unwrap();
     path
-}
-
-fn show(output: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// Runs a program built from a snippet as the README shows (`./app BASE_URL PDF`, credentials

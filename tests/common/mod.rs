@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::ffi::{CStr, CString, c_char, c_void};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 /// The emulator binary next to the test executables (`target/<profile>/ocrcloud-emulator`),
 /// or `$OCRCLOUD_EMULATOR`.
@@ -866,4 +866,14 @@ pub fn temporary_files(dir: &Path) -> Vec<PathBuf> {
         }
     }
     found
+}
+
+/// A finished process's status and output, for a failed assertion's message.
+pub fn show(output: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
