@@ -17,7 +17,8 @@
  * - Every blocking call can be bounded and cancelled: polls through ocr_poll_options, the other
  *   network calls through the ocr_call_options of their _ex variants.
  * - A panic inside the library is caught and answered with OCR_ERR_INTERNAL; nothing is printed.
- * - Built and tested on Linux (x86-64) only.
+ * - Built and tested on Linux x86-64 and arm64 (glibc 2.17 or newer) and on Windows x64 (under
+ *   Wine); see docs/platforms.md.
  */
 
 #ifndef OCRCLOUD_H
