@@ -134,6 +134,18 @@ class Wheels(unittest.TestCase):
                 self.assertIn(f"Tag: py3-none-{tag}\n", info)
                 self.assertIn("Root-Is-Purelib: false\n", info)
 
+    def test_each_wheels_description_names_the_library_it_carries(self):
+        # The description (METADATA, shown on the package index) is the same in every wheel: it
+        # must name each wheel's library file and platform, not only Linux x86-64's.
+        library_name = load_python_loader()
+        names = {f"{MANYLINUX}_x86_64": "x86-64", f"{MANYLINUX}_aarch64": "arm64",
+                 "win_amd64": "Windows x64"}
+        for tag, platform, _ in self.WHEELS:
+            with self.subTest(tag), zipfile.ZipFile(self.wheel(tag)) as wheel:
+                description = wheel.read(f"ocrcloud-{VERSION}.dist-info/METADATA").decode()
+                self.assertIn(f"`{library_name(platform)}`", description)
+                self.assertIn(names[tag], description)
+
     def test_auditwheel_grants_the_linux_wheels_their_tag(self):
         # auditwheel reads the ELF files: the libraries need nothing outside the manylinux
         # policy (only libc, libm, libgcc_s, ...) and no glibc symbol newer than the floor.
