@@ -51,9 +51,12 @@ impl Platform {
         let out_dir = self.release_dir().parent().unwrap().join("c-programs");
         let links = out_dir.join("lib");
         std::fs::create_dir_all(&links).unwrap();
+        // Each call's links get names of their own: tests of one platform run at once.
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         for name in ["libocrcloud.so", SONAME] {
             // A link made beside and renamed into place: tests running at once may do the same.
-            let fresh = links.join(format!("{name}.{tag}"));
+            let fresh = links.join(format!("{name}.{tag}-{call}"));
             let _ = std::fs::remove_file(&fresh);
             std::os::unix::fs::symlink(&library, &fresh).unwrap();
             std::fs::rename(&fresh, links.join(name)).unwrap();
