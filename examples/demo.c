@@ -2,9 +2,9 @@
  * The quick-start demo: submit a PDF, poll with a progress line per attempt, save every result,
  * print the text result.
  *
- *   demo BASE_URL [PDF [OUTPUT_DIR [CA_FILE]]]
+ *   demo BASE_URL PDF OUTPUT_DIR [CA_FILE]
  *
- * PDF defaults to examples/sample.pdf, OUTPUT_DIR to out (made if missing).
+ * The results are saved into OUTPUT_DIR (made if missing); without arguments it prints its usage.
  * Credentials come from OCR_CLIENT_ID / OCR_CLIENT_SECRET (the emulator's defaults are
  * demo / demo-secret). CA_FILE (or, without it, the environment variable OCR_CA_FILE) is a PEM
  * file of CA certificates to trust besides the system's, as a private gateway or a
@@ -40,10 +40,10 @@ static int fail(const char *what, ocr_code code) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2 || argc > 5) {
+    if (argc < 4 || argc > 5) {
         fprintf(stderr,
-                "usage: %s BASE_URL [PDF [OUTPUT_DIR [CA_FILE]]]\n"
-                "  PDF (default: examples/sample.pdf) is saved into OUTPUT_DIR (default: out)\n"
+                "usage: %s BASE_URL PDF OUTPUT_DIR [CA_FILE]\n"
+                "  the results of PDF are saved into OUTPUT_DIR (made if missing)\n"
                 "  CA_FILE (default: $OCR_CA_FILE): PEM CA certificates to trust besides the "
                 "system's\n"
                 "  credentials: $OCR_CLIENT_ID and $OCR_CLIENT_SECRET (default demo / "
@@ -53,8 +53,8 @@ int main(int argc, char **argv) {
     }
     const char *id = getenv("OCR_CLIENT_ID") ? getenv("OCR_CLIENT_ID") : "demo";
     const char *secret = getenv("OCR_CLIENT_SECRET") ? getenv("OCR_CLIENT_SECRET") : "demo-secret";
-    const char *pdf = argc > 2 ? argv[2] : "examples/sample.pdf";
-    const char *output_dir = argc > 3 ? argv[3] : "out";
+    const char *pdf = argv[2];
+    const char *output_dir = argv[3];
     const char *ca_file = argc > 4 ? argv[4] : getenv("OCR_CA_FILE");
     mkdir(output_dir, 0777); /* a failure shows when the results are saved */
 

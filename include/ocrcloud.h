@@ -417,8 +417,8 @@ ocr_code ocr_batch_open(const ocr_client *client,
 
 /**
  * Adds one file. Its results are named after its path relative to `root` (NULL: the file's
- * own folder): the results of `<root>/a/b.pdf` are `<output_dir>/a/b.<ext>` (see the README
- * for the rule that keeps two inputs from sharing a name). `operation` NULL chooses by
+ * own folder): the results of `<root>/a/b.pdf` are `<output_dir>/a/b.<ext>` (see docs/cli.md,
+ * "Batches", for the rule that keeps two inputs from sharing a name). `operation` NULL chooses by
  * extension (`.pdf`: RecognizePdf; `.png .jpg .jpeg .tif .tiff .bmp .gif`: RecognizeImage);
  * `settings_json` NULL takes the operation's defaults. The file is read once to hash it.
  *
@@ -775,7 +775,7 @@ ocr_code ocr_client_set_proxy(ocr_client *client,
  * body (`{"image", "settings"}`, `{"image"}` for image processing, `{"text", "settings"}` for
  * text to speech). `document` may be NULL only if `len` is 0; `len` over `PTRDIFF_MAX` is
  * `OCR_ERR_INVALID_ARGUMENT`. `settings_json`: a JSON object sent as `settings`, or NULL for
- * the operation's defaults (see the README); anything but a JSON object is
+ * the operation's defaults (see docs/c.md, "Operations"); anything but a JSON object is
  * `OCR_ERR_INVALID_ARGUMENT`, and so is a settings object for an operation without settings.
  * `call`: the deadline and cancel token (NULL: none).
  *

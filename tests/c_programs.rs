@@ -95,6 +95,16 @@ fn every_call_under_every_emulator_fault_is_clean_under_valgrind() {
 fn the_demo_saves_and_prints_the_results() {
     // Over HTTPS, trusting the emulator's CA as `make demo` does (the CA file as its argument).
     let binary = compile_c("examples/demo.c", "demo");
+    // No default path relative to the checkout: without PDF and OUTPUT_DIR it prints its usage.
+    for args in [&[][..], &["https://127.0.0.1:1"][..]] {
+        let usage = Command::new(&binary).args(args).output().unwrap();
+        assert_eq!(usage.status.code(), Some(2), "{}", show(&usage));
+        assert!(
+            String::from_utf8_lossy(&usage.stderr).contains(" BASE_URL PDF OUTPUT_DIR [CA_FILE]\n"),
+            "{}",
+            show(&usage)
+        );
+    }
     let emulator = Emulator::start_tls(&["--pending-ms", "100", "--processing-ms", "100"]);
     assert!(emulator.url.starts_with("https://"), "{}", emulator.url);
     let ca_file = emulator.ca_file.clone().unwrap();

@@ -47,7 +47,14 @@ else
   echo "FAIL: include/ocrcloud.hpp does not wrap:" $missing
 fi
 
-# The demo: a progress line per poll, the text printed, both results saved.
+# The demo: without its three arguments its usage (exit 2, no default path); then a progress line
+# per poll, the text printed, both results saved.
+status=0
+"$work/demo" "$url" >"$work/usage.log" 2>&1 || status=$?
+if [ "$status" -ne 2 ] || ! grep -q " BASE_URL PDF OUTPUT_DIR$" "$work/usage.log"; then
+  echo "FAIL: the demo's usage (status $status)" && cat "$work/usage.log"
+  failed=$((failed + 1))
+fi
 mkdir "$work/demo-output"
 if "$work/demo" "$url" "$root/examples/sample.pdf" "$work/demo-output" >"$work/demo.log" 2>&1 &&
   grep -q "poll  1: task " "$work/demo.log" && grep -q "is Completed" "$work/demo.log" &&

@@ -15,6 +15,24 @@ build=$here/build
 
 rm -rf "$build"
 mkdir -p "$build"
+# No .NET SDK here: the SDK-style projects are checked by reading them (well-formed XML, the .NET
+# SDK, net8.0), so that they stay valid for `dotnet build`.
+if ! python3 - "$here/Ocrcloud.csproj" "$here/examples/Sample.csproj" <<'PYTHON'
+import sys
+import xml.etree.ElementTree as ElementTree
+for path in sys.argv[1:]:
+    try:
+        project = ElementTree.parse(path).getroot()
+    except ElementTree.ParseError as error:
+        sys.exit(f"{path} is not well-formed XML: {error}")
+    frameworks = [element.text for element in project.iter("TargetFramework")]
+    if project.tag != "Project" or project.get("Sdk") != "Microsoft.NET.Sdk" or frameworks != ["net8.0"]:
+        sys.exit(f"{path} is not an SDK-style project for net8.0")
+PYTHON
+then
+  echo "0 passed, 1 failed"
+  exit 1
+fi
 if ! { mcs -target:library -unsafe -warnaserror -out:"$build/Ocrcloud.dll" "$here"/src/*.cs &&
        mcs -warnaserror -r:"$build/Ocrcloud.dll" -out:"$build/Sample.exe" "$here/examples/Sample.cs" &&
        mcs -warnaserror -r:"$build/Ocrcloud.dll" -r:System.IO.Compression -r:System.IO.Compression.FileSystem \

@@ -1321,14 +1321,14 @@ class Package(unittest.TestCase):
             self.assertEqual(installed.strip(), os.path.join(
                 folder, "venv", "lib", f"python{sys.version_info[0]}.{sys.version_info[1]}",
                 "site-packages", "ocrcloud", "libocrcloud.so"))
-            sample = os.path.join(HERE, "examples", "sample.py")  # run where it is, as the README says
+            sample = os.path.join(HERE, "examples", "sample.py")  # run where it is, as docs/python.md says
             usage = subprocess.run([python, sample], cwd=folder, env=clean, text=True,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
             self.assertEqual((usage.returncode, usage.stderr),
-                             (1, "usage: python3 sample.py BASE_URL [PDF [OUTPUT_DIR]]\n"))
-            output = run(python, sample, URL, SAMPLE_PDF)
+                             (2, "usage: python3 sample.py BASE_URL PDF OUTPUT_DIR\n"))
+            output = run(python, sample, URL, SAMPLE_PDF, "out-python")
             self.assertIn("Hello from ocrcloud!", output)
-            saved = sorted(os.listdir(os.path.join(folder, "out")))
+            saved = sorted(os.listdir(os.path.join(folder, "out-python")))
             self.assertEqual([name.rsplit(".", 1)[1] for name in saved], ["pdf", "txt"])
 
 

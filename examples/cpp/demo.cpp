@@ -1,9 +1,9 @@
 // The quick-start demo in C++: submit a PDF, poll with a progress line per attempt, save every
 // result, print the text result.
 //
-//   demo BASE_URL [PDF [OUTPUT_DIR]]
+//   demo BASE_URL PDF OUTPUT_DIR
 //
-// PDF defaults to examples/sample.pdf, OUTPUT_DIR to out (made if missing).
+// The results are saved into OUTPUT_DIR (made if missing); without arguments it prints its usage.
 // Credentials come from OCR_CLIENT_ID / OCR_CLIENT_SECRET (the emulator's: demo / demo-secret).
 // Build: g++ -std=c++17 demo.cpp -Iinclude -Ltarget/release -locrcloud
 // -Wl,-rpath,$PWD/target/release
@@ -23,12 +23,12 @@ static std::string extension(std::string_view type) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2 || argc > 4) {
-        std::cerr << "usage: " << argv[0] << " BASE_URL [PDF [OUTPUT_DIR]]\n";
+    if (argc != 4) {
+        std::cerr << "usage: " << argv[0] << " BASE_URL PDF OUTPUT_DIR\n";
         return 2;
     }
-    const std::string pdf = argc > 2 ? argv[2] : "examples/sample.pdf";
-    const std::string output_dir = argc > 3 ? argv[3] : "out";
+    const std::string pdf = argv[2];
+    const std::string output_dir = argv[3];
     const char *id = std::getenv("OCR_CLIENT_ID") ? std::getenv("OCR_CLIENT_ID") : "demo";
     const char *secret =
         std::getenv("OCR_CLIENT_SECRET") ? std::getenv("OCR_CLIENT_SECRET") : "demo-secret";

@@ -1,6 +1,6 @@
 //! The batch's journal: one SQLite database (WAL, every commit synced) that records each input
 //! and where it is, so that a batch killed at any moment resumes without submitting twice.
-//! The schema is documented in the README ("The batch journal"); users may read it with
+//! The schema is documented in docs/cli.md ("The journal"); users may read it with
 //! `sqlite3` while a batch runs.
 
 use super::State;

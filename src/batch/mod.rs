@@ -319,7 +319,8 @@ impl<'c> Batch<'c> {
     }
 
     /// The output stem for an input at `relative`: the path without its extension, or with it
-    /// when another input of this batch has that stem, then `~2`, `~3`, ... (see the README).
+    /// when another input of this batch has that stem, then `~2`, `~3`, ... (see docs/cli.md,
+    /// "Batches").
     fn stem_for(&mut self, relative: &Path) -> PathBuf {
         let plain = relative.with_extension("");
         let mut candidate = plain.clone();

@@ -1,4 +1,4 @@
-//! `ocr_batch`: many documents, one journal, resumable (see the README, "Batches").
+//! `ocr_batch`: many documents, one journal, resumable (see docs/cli.md, "Batches").
 
 use super::client::{client_arg, ocr_client, operation_arg};
 use super::options::{ocr_poll_options, options_arg};
@@ -190,8 +190,8 @@ pub unsafe extern "C" fn ocr_batch_open(
 }
 
 /// Adds one file. Its results are named after its path relative to `root` (NULL: the file's
-/// own folder): the results of `<root>/a/b.pdf` are `<output_dir>/a/b.<ext>` (see the README
-/// for the rule that keeps two inputs from sharing a name). `operation` NULL chooses by
+/// own folder): the results of `<root>/a/b.pdf` are `<output_dir>/a/b.<ext>` (see docs/cli.md,
+/// "Batches", for the rule that keeps two inputs from sharing a name). `operation` NULL chooses by
 /// extension (`.pdf`: RecognizePdf; `.png .jpg .jpeg .tif .tiff .bmp .gif`: RecognizeImage);
 /// `settings_json` NULL takes the operation's defaults. The file is read once to hash it.
 ///

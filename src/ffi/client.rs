@@ -461,7 +461,7 @@ pub unsafe extern "C" fn ocr_client_set_proxy(
 /// body (`{"image", "settings"}`, `{"image"}` for image processing, `{"text", "settings"}` for
 /// text to speech). `document` may be NULL only if `len` is 0; `len` over `PTRDIFF_MAX` is
 /// `OCR_ERR_INVALID_ARGUMENT`. `settings_json`: a JSON object sent as `settings`, or NULL for
-/// the operation's defaults (see the README); anything but a JSON object is
+/// the operation's defaults (see docs/c.md, "Operations"); anything but a JSON object is
 /// `OCR_ERR_INVALID_ARGUMENT`, and so is a settings object for an operation without settings.
 /// `call`: the deadline and cancel token (NULL: none).
 ///

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 /// How to poll. The defaults suit the real service: the first wait is 3 s, each later wait is
 /// 1.5 times longer up to 5 s, there is no attempt limit, and the deadline is 10 minutes. (Of
 /// the fixed schedules in the time-to-result table of benches/poll_schedule, none waits less
-/// after a task completes and sends fewer requests; the README says why these.)
+/// after a task completes and sends fewer requests; docs/performance.md says why these.)
 /// No wait is shorter than [`SHORTEST_WAIT`].
 ///
 /// With `learn` (the default), once the client has seen enough tasks of an operation finish

@@ -16,15 +16,37 @@ pub fn emulator_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("OCRCLOUD_EMULATOR") {
         return path.into();
     }
+    workspace_binary("ocrcloud-emulator", "ocrcloud-emulator")
+}
+
+/// The repository's tracked files (`git ls-files`), as paths relative to its root.
+pub fn tracked_files() -> Vec<String> {
+    let output = Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("git runs");
+    assert!(output.status.success(), "{}", show(&output));
+    String::from_utf8(output.stdout)
+        .expect("UTF-8 paths")
+        .split('\0')
+        .filter(|path| !path.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The binary `name` of the workspace member `package`, next to the test executables
+/// (`target/<profile>/<name>`); `cargo build --workspace` builds it.
+pub fn workspace_binary(name: &str, package: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows its path");
     let profile_dir = exe
         .parent()
         .and_then(|deps| deps.parent())
         .expect("target/<profile>/deps");
-    let binary = profile_dir.join("ocrcloud-emulator");
+    let binary = profile_dir.join(name);
     assert!(
         binary.exists(),
-        "{} is missing: build it first with `cargo build -p ocrcloud-emulator`",
+        "{} is missing: build it first with `cargo build -p {package}`",
         binary.display()
     );
     binary

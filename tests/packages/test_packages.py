@@ -171,7 +171,7 @@ class Wheels(unittest.TestCase):
             self.assertTrue(loaded.startswith(os.path.join(folder, "venv", "lib")), loaded)
             self.assertTrue(loaded.endswith("site-packages/ocrcloud/libocrcloud.so"), loaded)
             output = run(python, os.path.join(ROOT, "bindings", "python", "examples", "sample.py"),
-                         emulator.url, SAMPLE_PDF, cwd=folder,
+                         emulator.url, SAMPLE_PDF, "out-python", cwd=folder,
                          env=dict(clean, SSL_CERT_FILE=emulator.ca))
             self.assertIn("Hello from ocrcloud!", output)
 

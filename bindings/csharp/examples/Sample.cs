@@ -4,8 +4,9 @@ using Ocrcloud;
 
 /// <summary>
 /// Submits a PDF, polls with a progress line per answer, saves every result, prints the text.
-/// Usage: Sample.exe BASE_URL [PDF [OUTPUT_DIR]] (PDF: examples/sample.pdf; OUTPUT_DIR: out, made if
-/// missing). Credentials come from OCR_CLIENT_ID / OCR_CLIENT_SECRET (the emulator's: demo / demo-secret).
+/// Usage: Sample.exe BASE_URL PDF OUTPUT_DIR (OUTPUT_DIR is made if missing; without arguments it prints
+/// its usage and exits with 2). Credentials come from OCR_CLIENT_ID / OCR_CLIENT_SECRET (the emulator's:
+/// demo / demo-secret).
 /// </summary>
 public static class Sample
 {
@@ -32,14 +33,14 @@ public static class Sample
 
     public static int Main(string[] args)
     {
-        if (args.Length < 1)
+        if (args.Length != 3)
         {
-            Console.Error.WriteLine("usage: mono Sample.exe BASE_URL [PDF [OUTPUT_DIR]]");
-            return 1;
+            Console.Error.WriteLine("usage: mono Sample.exe BASE_URL PDF OUTPUT_DIR");
+            return 2;
         }
         string url = args[0]; // "https://api.aspose.cloud", or the emulator's URL
-        string pdf = args.Length > 1 ? args[1] : "examples/sample.pdf";
-        string outputDir = args.Length > 2 ? args[2] : "out";
+        string pdf = args[1];
+        string outputDir = args[2];
         Directory.CreateDirectory(outputDir);
         string clientId = Environment.GetEnvironmentVariable("OCR_CLIENT_ID") ?? "demo";
         string secret = Environment.GetEnvironmentVariable("OCR_CLIENT_SECRET") ?? "demo-secret";

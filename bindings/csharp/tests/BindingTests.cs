@@ -1514,10 +1514,10 @@ public static class BindingTests
             File.Copy(Path.Combine(package, NativeRelativePath), Path.Combine(app, NativeRelativePath));
             File.Copy(sampleExe, Path.Combine(app, "Sample.exe"));
             string exe = Path.Combine(app, "Sample.exe");
-            Equal(RunIn(folder, 1, exe), "usage: mono Sample.exe BASE_URL [PDF [OUTPUT_DIR]]\n");
-            string text = RunIn(folder, 0, exe, url, samplePdf);
+            Equal(RunIn(folder, 2, exe), "usage: mono Sample.exe BASE_URL PDF OUTPUT_DIR\n");
+            string text = RunIn(folder, 0, exe, url, samplePdf, "out-csharp");
             Check(text.Contains("Hello from ocrcloud!"), text);
-            Equal(string.Join(" ", Directory.GetFiles(Path.Combine(folder, "out")).Select(Path.GetExtension).OrderBy(e => e)),
+            Equal(string.Join(" ", Directory.GetFiles(Path.Combine(folder, "out-csharp")).Select(Path.GetExtension).OrderBy(e => e)),
                 ".pdf .txt");
         }
         finally

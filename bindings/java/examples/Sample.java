@@ -6,19 +6,19 @@ import java.time.Duration;
 
 /**
  * Submits a PDF, polls with a progress line per answer, saves every result, prints the text.
- * Usage: Sample BASE_URL [PDF [OUTPUT_DIR]] (PDF: examples/sample.pdf; OUTPUT_DIR: out, made if
- * missing). Credentials come from OCR_CLIENT_ID / OCR_CLIENT_SECRET (the emulator's: demo /
- * demo-secret).
+ * Usage: Sample BASE_URL PDF OUTPUT_DIR (OUTPUT_DIR is made if missing; without arguments it
+ * prints its usage and exits with 2). Credentials come from OCR_CLIENT_ID / OCR_CLIENT_SECRET
+ * (the emulator's: demo / demo-secret).
  */
 public class Sample {
     public static void main(String[] args) throws IOException {
-        if (args.length < 1) {
-            System.err.println("usage: java Sample BASE_URL [PDF [OUTPUT_DIR]]");
-            System.exit(1);
+        if (args.length != 3) {
+            System.err.println("usage: java Sample BASE_URL PDF OUTPUT_DIR");
+            System.exit(2);
         }
         String url = args[0]; // "https://api.aspose.cloud", or the emulator's URL
-        Path pdf = Path.of(args.length > 1 ? args[1] : "examples/sample.pdf");
-        Path outputDir = Files.createDirectories(Path.of(args.length > 2 ? args[2] : "out"));
+        Path pdf = Path.of(args[1]);
+        Path outputDir = Files.createDirectories(Path.of(args[2]));
         String clientId = System.getenv().getOrDefault("OCR_CLIENT_ID", "demo");
         String secret = System.getenv().getOrDefault("OCR_CLIENT_SECRET", "demo-secret");
         try (OcrClient client = OcrClient.withCredentials(url, clientId, secret)) {

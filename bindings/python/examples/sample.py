@@ -1,20 +1,20 @@
 """Submit a PDF, poll with a progress line per attempt, save every result, print the text.
 
-    python3 sample.py BASE_URL [PDF [OUTPUT_DIR]]
+    python3 sample.py BASE_URL PDF OUTPUT_DIR
 
-PDF defaults to examples/sample.pdf, OUTPUT_DIR to out/ (made if missing). Credentials come from
-OCR_CLIENT_ID / OCR_CLIENT_SECRET (the emulator's: demo / demo-secret).
+The results are saved into OUTPUT_DIR (made if missing); without arguments it prints its usage
+and exits with 2. Credentials come from OCR_CLIENT_ID / OCR_CLIENT_SECRET (the emulator's: demo /
+demo-secret).
 """
 import os
 import sys
 
 import ocrcloud
 
-if len(sys.argv) < 2:
-    sys.exit("usage: python3 sample.py BASE_URL [PDF [OUTPUT_DIR]]")
-base_url = sys.argv[1]
-pdf = sys.argv[2] if len(sys.argv) > 2 else "examples/sample.pdf"
-output_dir = sys.argv[3] if len(sys.argv) > 3 else "out"
+if len(sys.argv) != 4:
+    print("usage: python3 sample.py BASE_URL PDF OUTPUT_DIR", file=sys.stderr)
+    sys.exit(2)
+base_url, pdf, output_dir = sys.argv[1:]
 client_id = os.environ.get("OCR_CLIENT_ID", "demo")
 client_secret = os.environ.get("OCR_CLIENT_SECRET", "demo-secret")
 extensions = {"Text": "txt", "Pdf": "pdf", "Hocr": "html", "JSON": "json"}

@@ -1292,11 +1292,12 @@ public final class BindingTests {
         Files.copy(Path.of(System.getProperty("ocrcloud.jna")), folder.resolve("jna.jar"));
         Files.copy(Path.of(System.getProperty("ocrcloud.sample")), folder.resolve("Sample.java"));
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        String usage = runIn(folder, 1, java, "-cp", "ocrcloud.jar:jna.jar", "Sample.java");
-        equal(usage, "usage: java Sample BASE_URL [PDF [OUTPUT_DIR]]\n");
-        String output = runIn(folder, 0, java, "-cp", "ocrcloud.jar:jna.jar", "Sample.java", url, samplePdf.toString());
+        String usage = runIn(folder, 2, java, "-cp", "ocrcloud.jar:jna.jar", "Sample.java");
+        equal(usage, "usage: java Sample BASE_URL PDF OUTPUT_DIR\n");
+        String output = runIn(folder, 0, java, "-cp", "ocrcloud.jar:jna.jar", "Sample.java", url, samplePdf.toString(),
+                "out-java");
         check(output.contains("Hello from ocrcloud!"), output);
-        try (var files = Files.list(folder.resolve("out"))) {
+        try (var files = Files.list(folder.resolve("out-java"))) {
             equal(files.map(p -> p.getFileName().toString().replaceAll(".*[.]", "")).sorted().toList(),
                     List.of("pdf", "txt"));
         }
