@@ -13,10 +13,10 @@ fn links(text: &str) -> Vec<String> {
     let mut found = Vec::new();
     for line in prose_lines(text) {
         let line = without_code_spans(&line);
-        if let Some(rest) = line.trim_start().strip_prefix('[') {
-            if let Some((_, target)) = rest.split_once("]: ") {
-                found.push(target.split_whitespace().next().unwrap_or("").to_string());
-            }
+        if let Some(rest) = line.trim_start().strip_prefix('[')
+            && let Some((_, target)) = rest.split_once("]: ")
+        {
+            found.push(target.split_whitespace().next().unwrap_or("").to_string());
         }
         let mut rest = line.as_str();
         while let Some(at) = rest.find("](") {

@@ -131,7 +131,7 @@ fn installs_a_versioned_library_that_links_with_pkg_config() {
     assert!(dynamic_section(&shared).contains(&format!("Shared library: [{soname}]")));
     check_demo(&shared, Some(&lib));
 
-    // With the rpath that the README shows for a custom prefix: no LD_LIBRARY_PATH needed.
+    // With the rpath that docs/c.md shows for a custom prefix: no LD_LIBRARY_PATH needed.
     let mut rpath_flags = pkg_config(&prefix, &["--cflags", "--libs"]);
     let libdir = pkg_config(&prefix, &["--variable=libdir"]);
     assert_eq!(libdir, [lib.display().to_string()]);

@@ -1,5 +1,5 @@
 //! The hostile answers and what the client must make of each, decided from the contract in
-//! `include/ocrcloud.h` and the README:
+//! `include/ocrcloud.h` and docs/contract.md:
 //!
 //! - an answer that breaks the JSON or the documented shape is `OCR_ERR_PROTOCOL`, bad base64
 //!   in result data is `OCR_ERR_DECODE`; unknown fields and enum values, nulls and missing
