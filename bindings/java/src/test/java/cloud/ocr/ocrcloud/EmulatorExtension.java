@@ -11,7 +11,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * ends (they live in the root context's store): a plain one and one over HTTPS with a CA of its
  * own (--tls-self-signed), both with --pending-ms 100 --processing-ms 100. The binary is the
  * system property ocrcloud.emulator (pom.xml); their output goes to emulator-plain.log and
- * emulator-tls.log in the folder of the system property ocrcloud.logs (pom.xml: target/).
+ * emulator-tls.log (and their process ids to .pid files) in the folder of the system property
+ * ocrcloud.logs (pom.xml: target/).
  */
 public final class EmulatorExtension implements BeforeAllCallback {
     /** The emulators of this run and the CA file of the HTTPS one. */
@@ -50,9 +51,9 @@ public final class EmulatorExtension implements BeforeAllCallback {
         Emulator plain = null;
         try {
             Path caFile = Files.createTempFile("ocrcloud-java-emulator-ca", ".pem");
-            plain = new Emulator(Path.of(binary), logs.resolve("emulator-plain.log"),
+            plain = new Emulator(Path.of(binary), logs, "plain",
                     "--pending-ms", "100", "--processing-ms", "100");
-            Emulator tls = new Emulator(Path.of(binary), logs.resolve("emulator-tls.log"),
+            Emulator tls = new Emulator(Path.of(binary), logs, "tls",
                     "--pending-ms", "100", "--processing-ms", "100", "--tls-self-signed", caFile.toString());
             return new Emulators(plain, tls, caFile);
         } catch (Exception e) {
