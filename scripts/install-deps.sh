@@ -3,7 +3,7 @@
 # the packages named (the cross builds name theirs: scripts/portable.sh).
 set -euo pipefail
 
-packages=(gcc g++ make binutils patchelf pkg-config valgrind curl jq time python3-venv openjdk-17-jdk-headless mono-mcs mono-runtime libmono-system-io-compression4.0-cil libmono-system-io-compression-filesystem4.0-cil libjna-java cmake doxygen)
+packages=(gcc g++ make binutils patchelf pkg-config valgrind curl jq time python3-venv openjdk-17-jdk-headless maven mono-mcs mono-runtime libmono-system-io-compression4.0-cil libmono-system-io-compression-filesystem4.0-cil libjna-java cmake doxygen)
 [ $# -eq 0 ] || packages=("$@")
 missing=()
 for package in "${packages[@]}"; do
