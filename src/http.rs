@@ -143,9 +143,6 @@ pub fn exchange(
     let started = logging::enabled(Level::Debug).then(Instant::now);
     let written_before = transport::bytes_written();
     early_answer::take();
-    // A GET may be sent again if its pooled connection turns out closed: it skips the check of
-    // a recently used one (`crate::transport`).
-    transport::check_idle_connections(request.method != Method::GET || request.body.is_some());
     // A request without a body carries no Content-Length (RFC 9110, section 8.6).
     let outcome = match (request.body, upload.as_mut()) {
         (_, Some(reader)) => {

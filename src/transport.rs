@@ -9,12 +9,7 @@
 //!   `MSG_DONTWAIT` in one (on Windows a `select` that does not wait), and only before a reuse: when the connection comes back right after
 //!   its answer was read, the peek before its next use sees the same (a close by the server,
 //!   bytes after the answer). Status polls are small requests on one connection, so those calls
-//!   were a large share of their cost. A GET ([`check_idle_connections`] off) skips even that
-//!   peek on a connection whose last answer was read less than [`RECENT`] ago: a server closes
-//!   an idle connection only after its own idle timeout, which is longer. Should it close
-//!   one in that window anyway, the GET fails like a request whose connection breaks, and the
-//!   retry policy sends it again on a new connection (a GET may be sent twice); a POST always
-//!   peeks.
+//!   were a large share of their cost.
 //!
 //! - Connecting waits in the same short slices, so a cancel also ends a connection attempt to a
 //!   host that does not answer.
@@ -55,19 +50,6 @@ thread_local! {
     static WATCHED: RefCell<Option<Arc<Cancel>>> = const { RefCell::new(None) };
     /// Bytes written to servers by this thread so far.
     static WRITTEN: Cell<u64> = const { Cell::new(0) };
-    /// Whether the request on this thread peeks at a pooled connection that was recently used.
-    static CHECK_RECENT: Cell<bool> = const { Cell::new(true) };
-}
-
-/// How recently a connection must have finished its last answer for a GET to reuse it without
-/// the peek; shorter than any server's idle timeout in practice.
-pub const RECENT: Duration = Duration::from_secs(1);
-
-/// Whether the next exchange on this thread peeks at a recently used pooled connection before
-/// it reuses it (true unless set otherwise): [`crate::http`] turns it off for a GET, which may
-/// be sent again if the connection turns out closed, and on for everything else.
-pub fn check_idle_connections(check: bool) {
-    CHECK_RECENT.set(check);
 }
 
 /// How many bytes this thread has written to servers so far: an exchange compares the count
@@ -130,7 +112,6 @@ impl<In: Transport> Connector<In> for TcpConnector {
             owner: fork_generation(),
             closed: false,
             read_since_check: false,
-            answered_at: None,
             write_failed: false,
         })))
     }
@@ -213,8 +194,6 @@ pub struct TcpTransport {
     /// Whether bytes were read since the last check of [`Transport::is_open`]: the check when
     /// the connection goes back to the pool then needs no peek.
     read_since_check: bool,
-    /// When the connection went back to the pool after its last answer.
-    answered_at: Option<Instant>,
     /// Set when a write found the connection closed by the server, or waited past its per-write
     /// timeout: later writes are dropped, so that an answer the server sent first can still be
     /// read ([`crate::early_answer`]).
@@ -368,18 +347,12 @@ impl Transport for TcpTransport {
 
     /// Open means: made by this process, nothing to read yet, and not closed by the server.
     /// Right after an answer was read (the connection going back to the pool) it is taken as
-    /// open without a peek; the check before the next use peeks, unless the request is a GET
-    /// and the answer was read less than [`RECENT`] ago.
+    /// open without a peek; the check before the next use peeks.
     fn is_open(&mut self) -> bool {
         if self.closed || self.write_failed || self.owner != fork_generation() {
             return false;
         }
         if std::mem::take(&mut self.read_since_check) {
-            self.answered_at = Some(Instant::now());
-            return true;
-        }
-        let recent = || self.answered_at.is_some_and(|at| at.elapsed() < RECENT);
-        if !CHECK_RECENT.get() && recent() {
             return true;
         }
         socket::is_idle_open(&self.stream)
