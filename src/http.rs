@@ -90,11 +90,20 @@ pub fn exchange(
     settings: &Settings,
     call: &Call,
 ) -> Result<Response<ureq::Body>> {
-    let mut builder = http::Request::builder()
-        .method(request.method.clone())
-        .uri(request.url)
-        .header(header::USER_AGENT, &*settings.user_agent)
-        .header(header::ACCEPT, HeaderValue::from_static(request.accept));
+    // Built in place rather than through `http::request::Builder`, which moves the whole
+    // request on every step: a status poll is mostly this and the exchange itself.
+    let mut head = http::Request::new(());
+    // The URL and the user agent are checked where they are set: a failure here is a bug.
+    let valid = HeaderValue::from_str(&settings.user_agent)
+        .map_err(http::Error::from)
+        .and_then(|agent| {
+            head.headers_mut().insert(header::USER_AGENT, agent);
+            *head.uri_mut() = Uri::try_from(request.url)?;
+            Ok(())
+        });
+    *head.method_mut() = request.method.clone();
+    let headers = head.headers_mut();
+    headers.insert(header::ACCEPT, HeaderValue::from_static(request.accept));
     if let Some(bearer) = bearer {
         // Sent on every request: built without the formatting machinery, and marked sensitive.
         let mut value = Vec::with_capacity("Bearer ".len() + bearer.len());
@@ -108,10 +117,10 @@ pub fn exchange(
             .unsent()
         })?;
         value.set_sensitive(true);
-        builder = builder.header(header::AUTHORIZATION, value);
+        headers.insert(header::AUTHORIZATION, value);
     }
     if let Some((_, content_type)) = request.body {
-        builder = builder.header(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     }
     // A document's body is read from its start for each exchange; a file measured now.
     let mut upload = match request.body {
@@ -124,8 +133,12 @@ pub fn exchange(
         _ => None,
     };
     if length.is_some_and(|length| length > EXPECT_CONTINUE_ABOVE) {
-        builder = builder.header(header::EXPECT, HeaderValue::from_static("100-continue"));
+        headers.insert(header::EXPECT, HeaderValue::from_static("100-continue"));
     }
+    if let (Some(length), Some(_)) = (length, &upload) {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    let head = valid.map(|()| head);
     // Timed only for the debug line: a status poll is a few system calls.
     let started = logging::enabled(Level::Debug).then(Instant::now);
     let written_before = transport::bytes_written();
@@ -133,14 +146,23 @@ pub fn exchange(
     // A request without a body carries no Content-Length (RFC 9110, section 8.6).
     let outcome = match (request.body, upload.as_mut()) {
         (_, Some(reader)) => {
-            let builder = builder.header(header::CONTENT_LENGTH, reader.length());
             let body = ureq::SendBody::from_reader(reader);
-            run(agent, builder.body(body), request.url, settings, call)
+            run(
+                agent,
+                head.map(|head| head.map(|()| body)),
+                request.url,
+                settings,
+                call,
+            )
         }
-        (Some((Payload::Bytes(body), _)), None) => {
-            run(agent, builder.body(body), request.url, settings, call)
-        }
-        _ => run(agent, builder.body(()), request.url, settings, call),
+        (Some((Payload::Bytes(body), _)), None) => run(
+            agent,
+            head.map(|head| head.map(|()| body)),
+            request.url,
+            settings,
+            call,
+        ),
+        _ => run(agent, head, request.url, settings, call),
     };
     // The reader's own failure (the file, the deadline, a cancel) says more than the
     // transport's report of it.
@@ -190,13 +212,28 @@ fn run<B: ureq::AsSendBody>(
 ) -> std::result::Result<Response<ureq::Body>, ureq::Error> {
     let request = request
         .map_err(|e| ureq::Error::BadUri(format!("cannot build a request for {url}: {e}")))?;
+    let connect = Some(call.bounded(settings.connect_timeout));
+    let read = Some(call.bounded(settings.read_timeout));
+    let global = Some(call.bounded(settings.request_timeout));
+    // A request-level configuration copies the agent's whole configuration: made only when the
+    // timeouts differ from the agent's own (a deadline shortens them, or the settings changed).
+    let config = agent.config();
+    let timeouts = config.timeouts();
+    if timeouts.connect == connect
+        && timeouts.resolve == connect
+        && config.timeout_per_read() == read
+        && config.timeout_per_write() == read
+        && timeouts.global == global
+    {
+        return agent.run(request);
+    }
     let request = agent
         .configure_request(request)
-        .timeout_connect(Some(call.bounded(settings.connect_timeout)))
-        .timeout_resolve(Some(call.bounded(settings.connect_timeout)))
-        .timeout_per_read(Some(call.bounded(settings.read_timeout)))
-        .timeout_per_write(Some(call.bounded(settings.read_timeout)))
-        .timeout_global(Some(call.bounded(settings.request_timeout)))
+        .timeout_connect(connect)
+        .timeout_resolve(connect)
+        .timeout_per_read(read)
+        .timeout_per_write(read)
+        .timeout_global(global)
         .build();
     agent.run(request)
 }

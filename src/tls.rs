@@ -11,6 +11,7 @@
 use crate::early_answer::EarlyAnswerConnector;
 use crate::error::{Code, Error, Result, invalid};
 use crate::proxy::{self, ChosenProxy};
+use crate::settings::Settings;
 use crate::transport::TcpConnector;
 use std::path::Path;
 use std::sync::LazyLock;
@@ -112,7 +113,15 @@ pub fn agent(
         (ProxyChoice::Url(url), false) => Some(proxy::parse_proxy(url)?),
     };
     let proxy = chosen.as_ref().map(|chosen| chosen.proxy.clone());
+    // The default settings' timeouts: a request with them and no deadline needs no
+    // configuration of its own (`crate::http`).
+    let timeouts = Settings::default();
     let config = ureq::Agent::config_builder()
+        .timeout_connect(Some(timeouts.connect_timeout))
+        .timeout_resolve(Some(timeouts.connect_timeout))
+        .timeout_per_read(Some(timeouts.read_timeout))
+        .timeout_per_write(Some(timeouts.read_timeout))
+        .timeout_global(Some(timeouts.request_timeout))
         .http_status_as_error(false)
         .max_redirects(0)
         .max_idle_connections(64)

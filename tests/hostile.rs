@@ -453,3 +453,31 @@ fn finding_a_message_names_the_request_once() {
         assert_eq!(message.matches(&server.url).count(), 1, "{message}");
     }
 }
+
+/// A server that closes each connection right after its answer, without saying so: every
+/// request, GET or POST, checks a pooled connection before reusing it, so none is sent on a
+/// closed connection (a GET sent there would cost a retry, and the billed call may be counted
+/// twice if the server read it).
+#[test]
+fn a_connection_the_server_closed_after_its_answer_is_never_reused() {
+    // With one attempt, a GET or a POST sent on the closed connection would fail: the liveness
+    // check before each reuse must find it closed and open a new one.
+    let server = Server::start(|request, _| {
+        let reply = if request.target.contains("?id=") {
+            done()
+        } else {
+            http("200 OK", &[("Content-Type", "text/plain")], "task-1")
+        };
+        reply.then(Then::Close)
+    });
+    let client = Client::with_token(&server.url, Some(secrets::TOKEN));
+    assert_code(unsafe { ocr_client_set_max_attempts(client.0, 1) }, OCR_OK);
+    for _ in 0..5 {
+        let result = client.fetch(None, "t").unwrap();
+        assert_eq!(result.data(0).unwrap(), b"hello");
+    }
+    assert_eq!(client.submit(None, b"%PDF-1.4\n", None).unwrap(), "task-1");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 6, "{requests:?}");
+    assert_eq!(server.connections(), 6);
+}

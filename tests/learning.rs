@@ -327,3 +327,50 @@ fn many_threads_with_different_costs_and_poll_many_share_one_learning_client() {
         });
     });
 }
+
+/// The batch counts a poll as sent when its worker sends it, not when the scheduler hands it
+/// over. One worker, kept busy by submissions that the emulator answers after 300 ms, leaves
+/// polls waiting in its queue; counted from the hand-over, a learned schedule asked a task
+/// again as soon as the answer of a poll that had waited came back, within 200 ms of it. The
+/// emulator measures the gaps between the polls of each task as they arrive.
+#[test]
+fn a_batch_never_asks_a_task_again_within_200_ms_when_its_polls_wait_for_the_worker() {
+    // Tasks of 0.6 s give or take: a plan asks most of them more than once.
+    let emulator = Emulator::start(&[
+        "--pending-ms",
+        "0",
+        "--processing-ms",
+        "600",
+        "--processing-sigma",
+        "0.6",
+        "--seed",
+        "25",
+    ]);
+    let client = Client::demo(&emulator);
+    // Learned first (20 tasks make a plan), so that the batch polls by the learned schedule.
+    poll_each(&emulator, &client, 24, None);
+    emulator.fault(serde_json::json!({
+        "path": "/v5.0/ocr/RecognizePdf", "method": "POST", "kind": "delay", "ms": 300,
+        "count": 1000
+    }));
+    let dir = scratch_dir("learning-batch-gaps");
+    let out = dir.join("out");
+    let docs = write_pdfs(&dir, 30);
+    let batch = Batch::open(&client, &out).unwrap();
+    let added = batch.add_folder(&docs, TEXT).unwrap();
+    let (code, _) = batch.run(1, &learning(true));
+    assert_code(code, OCR_OK);
+    let gaps: Vec<f64> = (0..added)
+        .filter_map(|i| emulator.task(&batch.task_id(i).unwrap())["shortestPollGapMs"].as_f64())
+        .collect();
+    assert!(!gaps.is_empty(), "no task was polled twice");
+    // The emulator sees a poll a little after it was sent, so a gap may look shorter than
+    // the 200 ms the client kept; the gaps of the defect were a few milliseconds.
+    let shortest = gaps.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(
+        shortest >= 100.0,
+        "gaps between polls of one task (ms): {gaps:?}"
+    );
+    drop(batch);
+    std::fs::remove_dir_all(dir).unwrap();
+}

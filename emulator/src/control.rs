@@ -81,6 +81,7 @@ async fn inspect_task(
         "taskStatus": inspection.task_status,
         "request": request,
         "polls": inspection.polls,
+        "shortestPollGapMs": inspection.shortest_poll_gap.map(|gap| gap.as_secs_f64() * 1e3),
         "pendingMs": inspection.schedule.pending.as_secs_f64() * 1e3,
         "processingMs": inspection.schedule.processing.as_secs_f64() * 1e3,
     })))

@@ -84,6 +84,9 @@ pub struct Task {
     /// The submitted POST body, kept for `/_emulator/tasks/{id}`; `None` for fixtures.
     request: Option<Bytes>,
     polls: u64,
+    /// When the last GET of the task arrived, and the shortest time between two of its GETs.
+    last_poll: Option<Instant>,
+    shortest_poll_gap: Option<Duration>,
     /// Whose open-task budget a submitted task counts against (with `--max-open-tasks`).
     owner: Option<Client>,
 }
@@ -113,6 +116,8 @@ impl Task {
             final_answer,
             request,
             polls: 0,
+            last_poll: None,
+            shortest_poll_gap: None,
             owner: None,
         }
     }
@@ -159,6 +164,8 @@ pub struct Inspection {
     pub task_status: String,
     pub request: Option<Bytes>,
     pub polls: u64,
+    /// The shortest time between two GETs of the task (`None` before the second).
+    pub shortest_poll_gap: Option<Duration>,
     /// How long the task stays `Pending`, then `Processing`.
     pub schedule: Schedule,
 }
@@ -262,6 +269,11 @@ impl TaskStore {
             });
         };
         task.polls += 1;
+        let now = Instant::now();
+        if let Some(last) = task.last_poll.replace(now) {
+            let gap = now.saturating_duration_since(last);
+            task.shortest_poll_gap = Some(task.shortest_poll_gap.map_or(gap, |g| g.min(gap)));
+        }
         match (task.unfinished_status(), view) {
             (Some(status), _) => render(&Answer {
                 id,
@@ -289,6 +301,7 @@ impl TaskStore {
             task_status: task.current_status().to_owned(),
             request: task.request.clone(),
             polls: task.polls,
+            shortest_poll_gap: task.shortest_poll_gap,
             schedule: task.schedule,
         })
     }

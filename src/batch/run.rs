@@ -82,7 +82,8 @@ enum Work {
 /// What a worker did.
 enum Done {
     Submitted(usize, Result<String>),
-    Fetched(usize, Result<Answer<TempFile>>),
+    /// The time is when the request was sent (not when the work was handed to the worker).
+    Fetched(usize, Instant, Result<Answer<TempFile>>),
 }
 
 pub(super) fn run(
@@ -188,16 +189,18 @@ fn perform(
                 cancel,
                 attempts: Some(1),
             };
-            let outcome = std::fs::create_dir_all(&dir)
+            let sink = std::fs::create_dir_all(&dir)
                 .map_err(|e| {
                     Error::new(
                         Code::Io,
                         format!("cannot create the folder {}: {e}", dir.display()),
                     )
                 })
-                .and_then(|()| FileSink::new(&dir))
-                .and_then(|mut sink| client.fetch_into(operation, &task_id, &mut sink, &call));
-            Done::Fetched(index, outcome)
+                .and_then(|()| FileSink::new(&dir));
+            let sent = Instant::now();
+            let outcome =
+                sink.and_then(|mut sink| client.fetch_into(operation, &task_id, &mut sink, &call));
+            Done::Fetched(index, sent, outcome)
         }
     }
 }
@@ -404,9 +407,8 @@ impl<'b, 'c: 'o, 'o> Scheduler<'b, 'c, 'o> {
             self.due.pop();
             let schedule = self
                 .schedules
-                .get_mut(&index)
+                .get(&index)
                 .expect("a polled task has a schedule");
-            schedule.attempt();
             let deadline = schedule.call().deadline;
             let item = &self.batch.items[index];
             let work = Work::Fetch {
@@ -432,7 +434,7 @@ impl<'b, 'c: 'o, 'o> Scheduler<'b, 'c, 'o> {
         let before: Vec<(usize, State)> = answers
             .iter()
             .map(|answer| match answer {
-                Done::Submitted(index, _) | Done::Fetched(index, _) => {
+                Done::Submitted(index, _) | Done::Fetched(index, ..) => {
                     (*index, self.batch.items[*index].state())
                 }
             })
@@ -443,8 +445,8 @@ impl<'b, 'c: 'o, 'o> Scheduler<'b, 'c, 'o> {
         for answer in answers {
             match answer {
                 Done::Submitted(index, outcome) => self.submitted(index, outcome),
-                Done::Fetched(index, outcome) => {
-                    if let Some((files, kinds)) = self.fetched(index, outcome) {
+                Done::Fetched(index, sent, outcome) => {
+                    if let Some((files, kinds)) = self.fetched(index, sent, outcome) {
                         match self.claim(index, &files, &kinds, &claims) {
                             Ok(chosen) => {
                                 claims.push((index, chosen.names.clone()));
@@ -605,6 +607,7 @@ impl<'b, 'c: 'o, 'o> Scheduler<'b, 'c, 'o> {
     fn fetched(
         &mut self,
         index: usize,
+        sent: Instant,
         outcome: Result<Answer<TempFile>>,
     ) -> Option<(Vec<TempFile>, Vec<String>)> {
         let task_id = self.batch.items[index]
@@ -613,6 +616,9 @@ impl<'b, 'c: 'o, 'o> Scheduler<'b, 'c, 'o> {
             .clone()
             .unwrap_or_default();
         let schedule = self.schedules.get_mut(&index)?;
+        // Counted as sent when the worker sent it: a request that waited for a busy worker
+        // must not shorten the 200 ms rule nor the durations learned.
+        schedule.attempt_at(sent);
         match schedule.next(&task_id, outcome) {
             Step::Wait(wait) => {
                 self.due.push(Reverse((Instant::now() + wait, index)));
