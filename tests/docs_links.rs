@@ -1,6 +1,8 @@
 //! Every relative link of every tracked Markdown file resolves to a tracked file or folder (a
 //! link into build output such as target/doc is broken on a fresh clone), and every `#anchor`
 //! names a heading (or an `id`/`name` anchor) of its target. Links inside code are not links.
+//! The shell commands a reader is told to run name only files that exist: a path in a ```sh block
+//! that starts in a folder of the checkout is a tracked file or folder (or a glob matching one).
 
 mod common;
 
@@ -182,6 +184,78 @@ fn broken_links(docs: &BTreeMap<String, String>, tracked: &[String]) -> Vec<Stri
     problems
 }
 
+/// The words of the ```sh blocks of `text` that name a path in the checkout: those whose first
+/// component is one of `folders` (the top-level folders of the checkout), without `$`, and not
+/// under a `target` folder (build output). Words split at spaces, quotes, `:` and `=`, so that
+/// `-cp a.jar:b.jar` and `-out:DIR/x.dll` give their paths.
+fn command_paths(text: &str, folders: &BTreeSet<&str>) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut in_shell = false;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if let Some(info) = trimmed.strip_prefix("```") {
+            in_shell = !in_shell && matches!(info.trim(), "sh" | "bash" | "shell");
+            continue;
+        }
+        if !in_shell {
+            continue;
+        }
+        let words = line.split(|c: char| c.is_whitespace() || "\"'():=,;|&<>".contains(c));
+        for word in words.map(|word| word.trim_end_matches('/')) {
+            let parts: Vec<&str> = word.split('/').collect();
+            if parts.len() > 1
+                && folders.contains(parts[0])
+                && !word.contains('$')
+                && !parts.contains(&"target")
+            {
+                found.push(word.to_string());
+            }
+        }
+    }
+    found
+}
+
+/// Whether `pattern` (`*` matches any characters but `/`) matches `path`.
+fn glob_matches(pattern: &str, path: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == path,
+        Some((head, tail)) => {
+            let Some(rest) = path.strip_prefix(head) else {
+                return false;
+            };
+            (0..=rest.len())
+                .take_while(|&n| !rest[..n].contains('/'))
+                .filter(|&n| rest.is_char_boundary(n))
+                .any(|n| glob_matches(tail, &rest[n..]))
+        }
+    }
+}
+
+/// The paths that the shell commands of `docs` name and the checkout does not hold.
+fn missing_command_paths(docs: &BTreeMap<String, String>, tracked: &[String]) -> Vec<String> {
+    let top: BTreeSet<&str> = tracked
+        .iter()
+        .filter_map(|path| path.split_once('/').map(|(first, _)| first))
+        .collect();
+    let mut problems = Vec::new();
+    for (doc, text) in docs {
+        for path in command_paths(text, &top) {
+            let exists = tracked.iter().any(|file| {
+                glob_matches(&path, file)
+                    || file
+                        .strip_prefix(path.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+            });
+            if !exists {
+                problems.push(format!(
+                    "{doc}: a command names {path}, which is not in the checkout"
+                ));
+            }
+        }
+    }
+    problems
+}
+
 #[test]
 fn every_relative_link_of_the_markdown_files_resolves() {
     let tracked = common::tracked_files();
@@ -198,7 +272,8 @@ fn every_relative_link_of_the_markdown_files_resolves() {
         docs.contains_key("README.md") && docs.len() > 10,
         "{docs:?}"
     );
-    let problems = broken_links(&docs, &tracked);
+    let mut problems = broken_links(&docs, &tracked);
+    problems.extend(missing_command_paths(&docs, &tracked));
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
@@ -225,6 +300,33 @@ fn a_broken_link_or_anchor_is_found() {
             "README.md: (#nothing) names no heading of README.md",
             "README.md: (../../etc/passwd) is no tracked file or folder",
             "README.md: (examples/app.c#main) names no heading of examples/app.c",
+        ]
+    );
+}
+
+#[test]
+fn a_command_naming_a_missing_file_is_found() {
+    let tracked: Vec<String> = [
+        "examples/app.c",
+        "bindings/csharp/src/Client.cs",
+        "bindings/java/examples/Sample.java",
+    ]
+    .map(String::from)
+    .to_vec();
+    let readme = "```sh\n\
+        cc examples/app.c -o app && cc examples/ap.c\n\
+        mcs -out:out-csharp/x.dll bindings/csharp/src/*.cs bindings/csharp/src/*.vb\n\
+        (cd bindings/java && java -cp bindings/java/target/x.jar:bindings/java/lib.jar Sample)\n\
+        ./app http://127.0.0.1:8080 \"$PWD/examples/x\" pdfs/ examples/\n\
+        ```\n\
+        ```c\n#include \"examples/gone.h\"\n```\nexamples/gone.c in prose\n";
+    let docs = BTreeMap::from([("README.md".to_string(), readme.to_string())]);
+    assert_eq!(
+        missing_command_paths(&docs, &tracked),
+        [
+            "README.md: a command names examples/ap.c, which is not in the checkout",
+            "README.md: a command names bindings/csharp/src/*.vb, which is not in the checkout",
+            "README.md: a command names bindings/java/lib.jar, which is not in the checkout",
         ]
     );
 }

@@ -1,5 +1,5 @@
 //! `ocrcloud batch`: many documents into one output folder, resumable through the library's
-//! journal (see README.md, "Batches").
+//! journal (see docs/cli.md, "Batches").
 
 use crate::batch_display::Display;
 use crate::output::note;

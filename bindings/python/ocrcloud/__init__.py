@@ -841,7 +841,7 @@ class Client(_Native):
     arguments of ``configure``.
 
     ``operation`` arguments name the API operation, e.g. ``"RecognizePdf"`` (None means that);
-    see the README for the list. A client may be shared by any number of threads."""
+    see docs/c.md, "Operations", for the list. A client may be shared by any number of threads."""
 
     _SETTERS = {
         "connect_timeout_ms": ("ocr_client_set_connect_timeout_ms", 32),
@@ -888,14 +888,14 @@ class Client(_Native):
         (3; how many requests one call sends at most when failures are transient) and
         ``max_connections`` (4; how many requests ``poll_many`` has in flight at most).
 
-        Networks (see the README): ``ca_file``, the path of a PEM file whose CA certificates are
+        Networks (see docs/networks.md): ``ca_file``, the path of a PEM file whose CA certificates are
         trusted besides the system's, and ``ca_pem``, the same as bytes (or str); either
         replaces what the other added, and None goes back to the default. ``proxy``: a URL
         (``http://[user:password@]host:port`` or ``https://...``), ``""`` for none, None for
         the environment's (the default). A missing or certificate-less CA file and a SOCKS or
         other proxy scheme raise ``InvalidArgumentError`` and leave the client as it was.
 
-        Flow control (see the README): ``max_rate``, the most requests per second the client
+        Flow control (see docs/flow-control.md): ``max_rate``, the most requests per second the client
         sends, all threads together (0, the default: unlimited; either way a ``429`` or ``503``
         slows it down); a negative, infinite or NaN rate raises ``InvalidArgumentError``.
         ``circuit_breaker`` (True, the default): after 5 failures in a row (a 5xx other than
@@ -1366,7 +1366,7 @@ class Batch(_Native):
     ``<output_dir>/.ocrcloud/journal.sqlite``) that records every submission, so that a batch
     stopped at any moment (a crash, a kill, Ctrl-C) goes on where it stopped when the same inputs
     are added and run again: completed inputs are skipped, recorded tasks are polled by their
-    ids and never submitted again. See the README, "Batches", for the naming of results and the
+    ids and never submitted again. See docs/cli.md, "Batches", for the naming of results and the
     journal's schema.
 
     The batch keeps ``client`` open until it is closed. A batch is used by one thread at a time;

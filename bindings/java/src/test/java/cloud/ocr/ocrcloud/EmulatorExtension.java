@@ -45,7 +45,7 @@ public final class EmulatorExtension implements BeforeAllCallback {
         String binary = System.getProperty("ocrcloud.emulator");
         if (binary == null || !Files.isExecutable(Path.of(binary))) {
             throw new IllegalStateException("no emulator at " + binary
-                    + " (build it with cargo build, or pass -Docrcloud.emulator=PATH)");
+                    + " (build it with cargo build --workspace, or pass -Docrcloud.emulator=PATH)");
         }
         Path logs = Path.of(System.getProperty("ocrcloud.logs", System.getProperty("java.io.tmpdir")));
         Emulator plain = null;

@@ -186,7 +186,12 @@ class PollIT extends OcrTest {
             for (PollOptions.Builder options : List.of(fast().timeout(Duration.ZERO), fast().timeout(Duration.ZERO).cancelToken(given))) {
                 String task = fixture("{\"taskStatus\": \"Pending\"}");
                 CompletableFuture<OcrResult> future = client.pollUntilDoneAsync(null, task, options.build());
-                Thread.sleep(300);
+                // Until it has polled a few times, however slow the machine (bounded only so that
+                // a poll that never starts fails instead of hanging).
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                while (polls(task) <= 2 && System.nanoTime() < deadline) {
+                    Thread.sleep(20);
+                }
                 check(future.cancel(true), "cancelled");
                 Thread.sleep(200); // the native poll ends within milliseconds of the cancel
                 int seen = polls(task);
