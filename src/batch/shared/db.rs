@@ -3,6 +3,7 @@
 
 use crate::cancel::Cancel;
 use crate::error::{Code, Error, Result, invalid};
+use crate::faults::Fault;
 use postgres::{Client, Config, NoTls};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -248,8 +249,26 @@ impl Link {
             if stopped() {
                 return Err(crate::call::cancelled());
             }
+            let fault = crate::faults::at(crate::faults::Step::Database);
+            if fault == Some(Fault::Denied) {
+                return Err(Error::new(
+                    Code::Io,
+                    format!(
+                        "shared journal: {what} {}: permission denied (a fault injected by a test)",
+                        self.target.shown
+                    ),
+                ));
+            }
+            if fault == Some(Fault::Reset) {
+                self.client = None;
+            }
             let failure = match self.client.as_mut() {
                 Some(client) => match work(client) {
+                    // The answer lost with the connection: the work ran, and runs again.
+                    Ok(_) if fault == Some(Fault::Close) => {
+                        self.client = None;
+                        continue;
+                    }
                     Ok(value) => return Ok(value),
                     Err(e) if connection_lost(&e) => {
                         self.client = None;

@@ -35,6 +35,7 @@ pub struct Claim {
     /// Seconds since the task id was recorded, by the database's clock.
     pub task_age: Option<f64>,
     pub submissions: i32,
+    pub possible_duplicates: i32,
     /// The lease token: every later write of this worker carries it.
     pub token: i64,
 }
@@ -185,7 +186,7 @@ impl Journal {
                        FROM due WHERE (i.batch, i.input) = (due.batch, due.input) \
                      RETURNING i.id, i.input, i.state, i.task_id, \
                             extract(epoch FROM now() - i.submitted_at)::float8, \
-                            i.submissions, i.lease_token"
+                            i.submissions, i.lease_token, i.possible_duplicates"
                 ),
                 &[&batch, &owner, &seconds, &limit],
             )?;
@@ -199,13 +200,16 @@ impl Journal {
                     task_age: r.get(4),
                     submissions: r.get(5),
                     token: r.get(6),
+                    possible_duplicates: r.get(7),
                 })
                 .collect())
         })
     }
 
     /// Runs one fenced `UPDATE ... SET <set>` on the claimed input: `false` when this worker's
-    /// lease was taken (the token moved on), and nothing was written.
+    /// lease was taken (the token moved on), and nothing was written. `set` must write the
+    /// same however often it runs (values, not increments): a statement whose answer was lost
+    /// with the connection runs again.
     pub fn fenced(
         &mut self,
         claim: &Claim,

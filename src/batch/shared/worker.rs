@@ -72,6 +72,10 @@ impl Work<'_, '_> {
     /// Works on `claim` until it completes, fails, is given back or is lost. `Err` stops the
     /// whole worker: refused credentials, a cancel, a journal that refuses a statement.
     pub fn run(&mut self, mut claim: Claim, local: &Local) -> Result<Ended> {
+        if claim.token > 1 {
+            // Held before, maybe by a worker that died while writing its results here.
+            crate::files::sweep_leftovers(&output_folder(self.output_dir, local.stem));
+        }
         let young = claim
             .task_age
             .is_some_and(|age| age < RESUBMIT_AFTER_SECONDS);
@@ -81,11 +85,9 @@ impl Work<'_, '_> {
         };
         // Caught during its POST by a worker that died, or holding a task too old to poll:
         // the next submission may duplicate a billed task.
-        let mut duplicates: i32 = match claim.state {
-            State::Submitting => 1,
-            State::Submitted if task.is_none() => 1,
-            _ => 0,
-        };
+        if claim.state == State::Submitting || (claim.state == State::Submitted && task.is_none()) {
+            claim.possible_duplicates += 1;
+        }
         loop {
             let task_id = match task.take() {
                 Some(task_id) => task_id,
@@ -98,17 +100,17 @@ impl Work<'_, '_> {
                                  submitted again"
                             ),
                         );
-                        return self.fail(&claim, &error, duplicates);
+                        return self.fail(&claim, &error);
                     }
+                    claim.submissions += 1;
                     fenced!(
                         self,
                         &claim,
-                        "state = 'submitting', submissions = submissions + 1, \
-                         possible_duplicates = possible_duplicates + $5, task_id = NULL, \
-                         submitted_at = NULL, code = NULL, message = NULL",
-                        duplicates
+                        "state = 'submitting', submissions = $5, possible_duplicates = $6, \
+                         task_id = NULL, submitted_at = NULL, code = NULL, message = NULL",
+                        claim.submissions,
+                        claim.possible_duplicates
                     );
-                    claim.submissions += 1;
                     (self.report)(State::Submitting);
                     match self.submit(&claim, local)? {
                         Ok(task_id) => task_id,
@@ -123,7 +125,7 @@ impl Work<'_, '_> {
                 Polled::Lost => return Ok(Ended::Lost),
                 Polled::Failed(error) if error.code() == Code::TaskNotFound => {
                     // The service forgot the task (or never had it): submit again, counted.
-                    duplicates = 1;
+                    claim.possible_duplicates += 1;
                 }
                 Polled::Failed(error) if error.code() == Code::Cancelled => {
                     self.release(&claim)?;
@@ -133,7 +135,7 @@ impl Work<'_, '_> {
                     self.release(&claim)?;
                     return Err(error);
                 }
-                Polled::Failed(error) => return self.fail(&claim, &error, 0),
+                Polled::Failed(error) => return self.fail(&claim, &error),
             }
         }
     }
@@ -171,7 +173,7 @@ impl Work<'_, '_> {
                             claim.input
                         ),
                     );
-                    return self.fail(claim, &error, 0).map(Err);
+                    return self.fail(claim, &error).map(Err);
                 }
                 let recorded = self.journal.fenced(
                     claim,
@@ -191,10 +193,10 @@ impl Work<'_, '_> {
             // The service took nothing: not a submission. Back in the queue for any worker.
             let given_back = self.journal.fenced(
                 claim,
-                "state = 'queued', submissions = submissions - 1, \
-                 not_before = now() + make_interval(secs => $5), \
+                "state = 'queued', submissions = $5, \
+                 not_before = now() + make_interval(secs => $6), \
                  lease_owner = NULL, lease_until = NULL",
-                &[&REFUSED_PAUSE_SECONDS],
+                &[&(claim.submissions - 1), &REFUSED_PAUSE_SECONDS],
                 None,
             )?;
             (self.report)(State::Queued);
@@ -215,16 +217,16 @@ impl Work<'_, '_> {
         if error.code() == Code::Unauthorized {
             self.journal.fenced(
                 claim,
-                "state = 'queued', submissions = submissions - 1, lease_owner = NULL, \
-                 lease_until = NULL",
-                &[],
+                "state = 'queued', submissions = $5, lease_owner = NULL, lease_until = NULL",
+                &[&(claim.submissions - 1)],
                 None,
             )?;
             return Err(error);
         }
         // A document that cannot be read never makes a whole request, so it makes no task.
-        let duplicate = i32::from(!error.unsent && error.code() != Code::Io);
-        self.fail(claim, &error, duplicate).map(Err)
+        let mut claim = claim.clone();
+        claim.possible_duplicates += i32::from(!error.unsent && error.code() != Code::Io);
+        self.fail(&claim, &error).map(Err)
     }
 
     /// Polls the task until it ends, checking the lease before each GET.
@@ -309,7 +311,7 @@ impl Work<'_, '_> {
             };
             let chosen = match chosen {
                 Ok(chosen) => chosen,
-                Err(error) => return self.fail(claim, &error, 0),
+                Err(error) => return self.fail(claim, &error),
             };
             let names: Vec<String> = chosen
                 .names
@@ -335,7 +337,7 @@ impl Work<'_, '_> {
                     (self.report)(State::Completed);
                     return Ok(Ended::Done);
                 }
-                Err(outputs::Unplaced::Failed(error)) => return self.fail(claim, &error, 0),
+                Err(outputs::Unplaced::Failed(error)) => return self.fail(claim, &error),
                 Err(outputs::Unplaced::Taken(back)) => files = back,
             }
         }
@@ -347,22 +349,21 @@ impl Work<'_, '_> {
                 claim.input
             ),
         );
-        self.fail(claim, &error, 0)
+        self.fail(claim, &error)
     }
 
-    /// Records the failure under the lease, with `duplicates` more possible duplicates.
-    fn fail(&mut self, claim: &Claim, error: &Error, duplicates: i32) -> Result<Ended> {
+    /// Records the failure under the lease, with the claim's possible duplicates.
+    fn fail(&mut self, claim: &Claim, error: &Error) -> Result<Ended> {
         let code = error.code() as i32;
         let message = error.message().to_string();
         fenced!(
             self,
             claim,
             "state = 'failed', code = $5, message = $6, finished_at = now(), \
-             possible_duplicates = possible_duplicates + $7, lease_owner = NULL, \
-             lease_until = NULL",
+             possible_duplicates = $7, lease_owner = NULL, lease_until = NULL",
             code,
             message,
-            duplicates
+            claim.possible_duplicates
         );
         (self.report)(State::Failed);
         Ok(Ended::Done)
