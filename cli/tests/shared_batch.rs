@@ -732,3 +732,99 @@ fn batches_share_a_database_by_name_and_a_newer_schema_or_a_wrong_password_is_re
     assert!(!refused.stderr.contains(shared.db.password()));
     assert_eq!(shared.emulator.requests(), requests, "nothing was sent");
 }
+
+/// A worker killed while it writes a result leaves its temporary file; the worker that takes
+/// the input over removes it, although it had already written into that folder before (and
+/// cleaned it then).
+#[test]
+fn a_killed_workers_partial_file_is_removed_when_its_input_is_taken_over() {
+    let mut shared = Shared::new("partial", 6, &["--pending-ms", "0", "--processing-ms", "0"]);
+    // A large PDF, whose result is itself (`resultType: Pdf`): its writing takes a while.
+    let big = shared.inputs.join("part-9/z-big.pdf");
+    std::fs::create_dir_all(big.parent().unwrap()).unwrap();
+    let mut content = b"%PDF-1.4\n%".to_vec();
+    content.resize(64 << 20, b'x');
+    content.extend_from_slice(b"\n%%EOF\n");
+    std::fs::write(&big, &content).unwrap();
+    for n in 0..6 {
+        std::fs::write(
+            shared.inputs.join(format!("part-9/a-{n}.pdf")),
+            pdf(500 + n),
+        )
+        .unwrap();
+    }
+    let results = shared.out.join("part-9");
+    let settings = |args: Vec<String>| -> Vec<String> {
+        args.into_iter()
+            .map(|arg| arg.replace(TEXT, r#"{"resultType":"Pdf"}"#))
+            .collect()
+    };
+    let spawn = |shared: &mut Shared, jobs: u32| {
+        shared.started += 1;
+        let args = settings(shared.args(jobs, 2));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let log = std::fs::File::create(shared.root.join(format!("logs/w{}", shared.started)));
+        shared
+            .emulator
+            .ocrcloud(&args)
+            .stdout(Stdio::null())
+            .stderr(log.unwrap())
+            .spawn()
+            .unwrap()
+    };
+
+    // B writes a first result into part-9/ (and so cleans it), then freezes.
+    let mut b = spawn(&mut shared, 1);
+    let started = Instant::now();
+    while !files_under(&results)
+        .iter()
+        .any(|f| f.to_str().unwrap().starts_with("a-"))
+    {
+        assert!(started.elapsed() < HANG, "B wrote nothing");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    signal(&b, libc::SIGSTOP);
+    // A takes the rest and is killed while it writes a result (most likely the large one).
+    let mut a = spawn(&mut shared, 2);
+    let partial = format!(".ocrcloud-{}-", a.id());
+    loop {
+        let writing = files_under(&results)
+            .iter()
+            .any(|f| f.to_str().unwrap().starts_with(&partial));
+        if writing {
+            signal(&a, libc::SIGKILL);
+            break;
+        }
+        assert!(
+            a.try_wait().unwrap().is_none(),
+            "the worker ended before it was caught writing a result"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    a.wait().unwrap();
+    assert!(
+        files_under(&results)
+            .iter()
+            .any(|f| f.to_str().unwrap().starts_with(&partial)),
+        "the killed worker left its partial file"
+    );
+    // B wakes, takes the large input over once A's lease ends, and finishes the batch.
+    signal(&b, libc::SIGCONT);
+    assert_eq!(finish(&mut b), Some(0), "{}", shared.logs());
+    let left: Vec<PathBuf> = files_under(&shared.out)
+        .into_iter()
+        .filter(|f| {
+            f.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with(".ocrcloud-")
+        })
+        .collect();
+    assert_eq!(
+        left,
+        Vec::<PathBuf>::new(),
+        "partial files left in the output folder"
+    );
+    assert_eq!(std::fs::read(results.join("z-big.pdf")).unwrap(), content);
+}
