@@ -315,8 +315,8 @@ impl Shared {
     }
 
     /// Asserts that every input is done, with its own result in place, or failed with a
-    /// reason, and that the output folder holds nothing else (no temporary file, no second
-    /// copy); answers how many failed.
+    /// reason, and that the output folder holds nothing else (no second copy); answers how many
+    /// failed.
     #[track_caller]
     fn assert_nothing_lost(&self) -> usize {
         let rows = self.rows();
@@ -345,7 +345,11 @@ impl Shared {
                 _ => panic!("{row:?} is neither done nor failed"),
             }
         }
-        let found = files_under(&self.out);
+        // Partial files are the business of [`Shared::assert_no_partial_file`].
+        let found: BTreeSet<PathBuf> = files_under(&self.out)
+            .into_iter()
+            .filter(|file| !is_partial(file))
+            .collect();
         assert!(
             found == expected,
             "files in the output folder that no completed input owns: {:?}; results missing: {:?}",
@@ -353,6 +357,20 @@ impl Shared {
             expected.difference(&found).collect::<Vec<_>>()
         );
         failed
+    }
+
+    /// Asserts that no temporary file of the library is left in the output folder.
+    #[track_caller]
+    fn assert_no_partial_file(&self) {
+        let left: Vec<PathBuf> = files_under(&self.out)
+            .into_iter()
+            .filter(|file| is_partial(file))
+            .collect();
+        assert_eq!(
+            left,
+            Vec::<PathBuf>::new(),
+            "partial files left in the output folder"
+        );
     }
 
     /// Asserts that no worker's output and no status shows the database's password.
@@ -393,6 +411,13 @@ fn files_under(dir: &Path) -> BTreeSet<PathBuf> {
         }
     }
     found
+}
+
+/// Whether `file` is named as the library's temporary files are.
+fn is_partial(file: &Path) -> bool {
+    file.file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| name.starts_with(".ocrcloud-"))
 }
 
 /// Every file under `dir` with its content.
@@ -552,6 +577,8 @@ fn workers_killed_at_many_moments_and_a_database_restart_lose_nothing_and_count_
     if completed {
         assert_eq!(shared.assert_nothing_lost(), failed);
     }
+    // 3. No partial file (last: the other invariants are checked also when this one breaks).
+    shared.assert_no_partial_file();
 }
 
 /// A worker frozen (SIGSTOP) while it holds leases looks dead: another worker takes its inputs
@@ -612,6 +639,7 @@ fn a_worker_frozen_past_its_lease_changes_nothing_when_it_wakes() {
     let duplicates: u64 = rows.values().map(|row| row.possible_duplicates).sum();
     assert!(shared.posts() <= INPUTS as u64 + duplicates);
     assert!(!shared.logs().contains("panicked"), "{}", shared.logs());
+    shared.assert_no_partial_file();
 }
 
 /// The database stopped for longer than a lease under a lone worker: the worker waits, comes
@@ -664,6 +692,7 @@ fn a_database_away_for_longer_than_a_lease_pauses_the_batch_and_loses_nothing() 
     }
     assert!(status.contains("empty.pdf"), "{status}");
     shared.assert_password_never_shown();
+    shared.assert_no_partial_file();
 }
 
 /// Two batches in one database are told apart by their names; a database whose schema is
@@ -811,20 +840,46 @@ fn a_killed_workers_partial_file_is_removed_when_its_input_is_taken_over() {
     // B wakes, takes the large input over once A's lease ends, and finishes the batch.
     signal(&b, libc::SIGCONT);
     assert_eq!(finish(&mut b), Some(0), "{}", shared.logs());
-    let left: Vec<PathBuf> = files_under(&shared.out)
-        .into_iter()
-        .filter(|f| {
-            f.file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .starts_with(".ocrcloud-")
-        })
-        .collect();
-    assert_eq!(
-        left,
-        Vec::<PathBuf>::new(),
-        "partial files left in the output folder"
-    );
     assert_eq!(std::fs::read(results.join("z-big.pdf")).unwrap(), content);
+    shared.assert_no_partial_file();
+}
+
+/// While a worker waits for the service (its first submissions and polls held 5 s by the
+/// emulator), none of its database sessions sits in an open transaction.
+#[test]
+fn no_transaction_stays_open_across_an_http_call() {
+    let mut shared = Shared::new(
+        "transactions",
+        8,
+        &["--pending-ms", "0", "--processing-ms", "100"],
+    );
+    for method in ["POST", "GET"] {
+        ureq::post(format!("{}/_emulator/faults", shared.emulator.url))
+            .header("Content-Type", "application/json")
+            .send(
+                serde_json::json!({"path": "/v5.0/ocr/RecognizePdf", "method": method,
+                    "kind": "delay", "ms": 5000, "count": 4})
+                .to_string(),
+            )
+            .unwrap();
+    }
+    let mut worker = shared.spawn(4, 30);
+    let mut held_open = String::new();
+    let mut samples = 0;
+    while worker.try_wait().unwrap().is_none() {
+        // A session idle inside a transaction for 4 s of the 5 s that an answer takes.
+        if let Ok(open) = shared.db.try_sql(
+            "SELECT pid, query FROM pg_stat_activity
+              WHERE usename = 'ocrcloud' AND state LIKE 'idle in transaction%'
+                AND clock_timestamp() - state_change > interval '4 seconds'",
+        ) {
+            held_open += &open;
+            samples += 1;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(finish(&mut worker), Some(0), "{}", shared.logs());
+    assert!(samples > 10, "{samples} samples");
+    assert_eq!(held_open, "", "transactions open across an HTTP call");
+    assert_eq!(shared.assert_nothing_lost(), 0);
 }
