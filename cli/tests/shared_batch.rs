@@ -883,3 +883,53 @@ fn no_transaction_stays_open_across_an_http_call() {
     assert_eq!(held_open, "", "transactions open across an HTTP call");
     assert_eq!(shared.assert_nothing_lost(), 0);
 }
+
+/// `postgres://` and a user and password that need percent-encoding work; with a database that
+/// does not exist, or TLS asked of a server without it, the message names the problem and shows
+/// the password neither as written nor decoded.
+#[test]
+fn odd_urls_work_or_fail_with_a_message_that_never_shows_the_password() {
+    let shared = Shared::new("urls", 2, &["--pending-ms", "0", "--processing-ms", "0"]);
+    let password = "ocr@Pw:/%?x#1 secret";
+    let encoded = "ocr%40Pw%3A%2F%25%3Fx%231%20secret";
+    shared.db.sql(&format!(
+        "CREATE ROLE \"odd user\" LOGIN PASSWORD '{password}'"
+    ));
+    shared.db.sql("CREATE DATABASE odd OWNER \"odd user\"");
+    let url = |database: &str, parameters: &str| {
+        format!(
+            "postgres://odd%20user:{encoded}@127.0.0.1:{}/{database}{parameters}",
+            shared.db.port()
+        )
+    };
+    let with_journal = |journal: &str| -> Vec<String> {
+        shared
+            .args(2, 30)
+            .into_iter()
+            .map(|arg| arg.replace(&shared.db.url, journal))
+            .collect()
+    };
+    let run = |journal: &str| {
+        let args = with_journal(journal);
+        shared
+            .emulator
+            .run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    run(&url("odd", "?sslmode=disable")).expect(0);
+    assert_eq!(files_under(&shared.out).len(), 2, "both results");
+    for (journal, names) in [
+        (url("nosuchdb", ""), "nosuchdb"),
+        (url("odd", "?sslmode=require"), "TLS"),
+    ] {
+        let refused = run(&journal);
+        assert!(!matches!(refused.code, Some(0 | 3)), "{}", refused.stderr);
+        let shown = format!("{}{}", refused.stdout(), refused.stderr);
+        assert!(
+            shown.contains(names) || shown.to_lowercase().contains(&names.to_lowercase()),
+            "{names}: {shown}"
+        );
+        for secret in [password, encoded, "ocr@Pw", "ocr%40Pw"] {
+            assert!(!shown.contains(secret), "{secret} shown: {shown}");
+        }
+    }
+}
