@@ -933,3 +933,57 @@ fn odd_urls_work_or_fail_with_a_message_that_never_shows_the_password() {
         }
     }
 }
+
+/// A taken-over input whose task the service no longer knows (`NotExist`: removed here, as
+/// after its 24 hours) is submitted again, and each such submission is counted.
+#[test]
+fn a_taken_over_input_whose_task_is_gone_is_submitted_again_and_counted() {
+    const INPUTS: usize = 6;
+    let mut shared = Shared::new(
+        "gone",
+        INPUTS,
+        &["--pending-ms", "0", "--processing-ms", "3000"],
+    );
+    let mut dead = shared.spawn(INPUTS as u32, 2);
+    let started = Instant::now();
+    let tasks = loop {
+        let rows = shared.db.try_sql(
+            "SELECT task_id FROM ocrcloud_inputs WHERE state = 'submitted' AND task_id IS NOT NULL",
+        );
+        let tasks: Vec<String> = rows.unwrap_or_default().lines().map(String::from).collect();
+        if tasks.len() == INPUTS {
+            break tasks;
+        }
+        assert!(
+            started.elapsed() < HANG,
+            "the tasks were never all submitted"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    signal(&dead, libc::SIGKILL);
+    dead.wait().unwrap();
+    let token = shared.emulator.token();
+    for task in &tasks {
+        ureq::delete(format!(
+            "{}/v5.0/ocr/RecognizePdf?id={task}",
+            shared.emulator.url
+        ))
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    }
+    assert_eq!(shared.posts(), INPUTS as u64);
+    shared.run(INPUTS as u32, 2).expect(0);
+    assert_eq!(shared.assert_nothing_lost(), 0);
+    let rows = shared.rows();
+    let duplicates: u64 = rows.values().map(|row| row.possible_duplicates).sum();
+    assert_eq!(
+        (shared.posts(), duplicates),
+        (2 * INPUTS as u64, INPUTS as u64),
+        "{rows:#?}"
+    );
+    for row in rows.values() {
+        assert!(!tasks.contains(&row.task_id), "{row:?} kept its old task");
+    }
+    shared.assert_no_partial_file();
+}
