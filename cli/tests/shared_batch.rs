@@ -987,3 +987,61 @@ fn a_taken_over_input_whose_task_is_gone_is_submitted_again_and_counted() {
     }
     shared.assert_no_partial_file();
 }
+
+/// Three workers with `--max-rate 10` (the total) on one token against a service that allows
+/// 10 requests a second: each takes its share, so that the service refuses few requests
+/// (without sharing, each would send 10 a second and two in three would be refused).
+#[test]
+fn workers_share_the_accounts_rate_limit() {
+    let shared = Shared::new(
+        "rate",
+        60,
+        &[
+            "--pending-ms",
+            "0",
+            "--processing-ms",
+            "0",
+            "--rate-limit",
+            "10",
+        ],
+    );
+    let token = shared.emulator.token();
+    let mut args = shared.args(4, 30);
+    args.extend(["--max-rate".to_string(), "10".to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut workers: Vec<Child> = (0..3)
+        .map(|_| {
+            shared
+                .emulator
+                .ocrcloud(&args)
+                .env_remove("OCR_CLIENT_ID")
+                .env_remove("OCR_CLIENT_SECRET")
+                .env("OCR_ACCESS_TOKEN", &token)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for worker in &mut workers {
+        assert_eq!(finish(worker), Some(0));
+    }
+    assert_eq!(shared.assert_nothing_lost(), 0);
+    let stats: serde_json::Value = serde_json::from_str(
+        &ureq::get(format!("{}/_emulator/stats", shared.emulator.url))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap(),
+    )
+    .unwrap();
+    let (requests, refused) = (
+        stats["requests"].as_u64().unwrap(),
+        stats["rate_limited"].as_u64().unwrap(),
+    );
+    assert!(
+        refused * 10 <= requests,
+        "{refused} of {requests} requests refused for the rate"
+    );
+}
