@@ -63,12 +63,13 @@ start)
     --auth-local=trust --auth-host=scram-sha-256 >"$dir/initdb.log" 2>&1 ||
     { cat "$dir/initdb.log" >&2; exit 1; }
   # The socket lives in the private folder (mode 700): only its owner and root reach the
-  # superuser, who is trusted there; TCP asks every role for its password.
+  # superuser, who is trusted there; TCP asks every role for its password. No fsync (a crash of
+  # the server, `stop`, keeps what the kernel holds), but synchronous commits: an asynchronous
+  # commit would be lost by `stop`, and a test would blame the client for it.
   cat >>"$dir/data/postgresql.conf" <<EOF
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$dir'
 fsync = off
-synchronous_commit = off
 full_page_writes = off
 shared_buffers = 16MB
 max_connections = 200

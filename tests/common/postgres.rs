@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// What splits the columns of a row that [`Postgres::sql`] answers.
+pub const FIELD: &str = "\u{1f}";
+
 /// A running server, stopped at once and its folder removed when dropped; a watcher started with
 /// it does the same if the test process is killed.
 pub struct Postgres {
@@ -92,13 +95,24 @@ impl Postgres {
     }
 
     /// Runs SQL as the superuser on the `ocrcloud` database and answers psql's unaligned
-    /// output (`-At`: one line per row, columns split by `|`). Panics on an SQL error.
+    /// output: one line per row, its columns split by [`FIELD`]. Panics on an error.
     #[track_caller]
     pub fn sql(&self, sql: &str) -> String {
-        run(Command::new(script())
+        self.try_sql(sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// [`Postgres::sql`], or psql's message (while the server is stopped, say).
+    pub fn try_sql(&self, sql: &str) -> Result<String, String> {
+        let output = Command::new(script())
             .arg("psql")
             .arg(&self.dir)
-            .args(["-At", "-c", sql]))
+            .args(["-At", "-F", FIELD, "-c", sql])
+            .output()
+            .expect("scripts/postgres.sh runs");
+        match output.status.success() {
+            true => Ok(String::from_utf8(output.stdout).unwrap()),
+            false => Err(String::from_utf8_lossy(&output.stderr).into_owned()),
+        }
     }
 
     /// The server's log so far (for a failing test's message).
