@@ -11,7 +11,7 @@ use crate::error::{Code, Error, Result};
 use crate::files::{FileSink, TempFile};
 use crate::operations::{Document, Operation};
 use crate::poll::{Schedule, Step};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -303,14 +303,20 @@ impl Work<'_, '_> {
             own: local.own,
         };
         for _ in 0..PLACE_ATTEMPTS {
-            let chosen = {
-                let records = SharedRecords(RefCell::new(&mut *self.journal));
-                outputs::choose(&records, self.output_dir, &input, &files, &kinds, &|_| {
-                    false
-                })
+            let (chosen, unreadable) = {
+                let records = SharedRecords {
+                    journal: RefCell::new(&mut *self.journal),
+                    failed: Cell::new(false),
+                };
+                let none = |_: &Path| false;
+                let chosen =
+                    outputs::choose(&records, self.output_dir, &input, &files, &kinds, &none);
+                (chosen, records.failed.get())
             };
             let chosen = match chosen {
                 Ok(chosen) => chosen,
+                // The journal could not be read: that stops the worker, not the input.
+                Err(error) if unreadable => return Err(error),
                 Err(error) => return self.fail(claim, &error),
             };
             let names: Vec<String> = chosen
@@ -394,11 +400,17 @@ fn output_folder(output_dir: &Path, stem: &Path) -> PathBuf {
 
 /// The shared journal as the output naming reads it. No file identity is recorded: any
 /// regular file at a name an input holds counts as that input's.
-struct SharedRecords<'a>(RefCell<&'a mut Journal>);
+struct SharedRecords<'a> {
+    journal: RefCell<&'a mut Journal>,
+    /// Whether a read of the journal failed.
+    failed: Cell<bool>,
+}
 
 impl Records for SharedRecords<'_> {
     fn output_owner(&self, relative: &str) -> Result<Option<i64>> {
-        self.0.borrow_mut().output_owner(relative)
+        let owner = self.journal.borrow_mut().output_owner(relative);
+        self.failed.set(self.failed.get() || owner.is_err());
+        owner
     }
     fn placed_file(&self, _relative: &str) -> Result<Option<FileIdentity>> {
         Ok(None)
