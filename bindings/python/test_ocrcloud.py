@@ -133,6 +133,31 @@ def each_call(client, folder):
     }
 
 
+# The public names as they were before the package was split into modules (and as README.md
+# documents them): every one stays importable from ocrcloud itself.
+PUBLIC_NAMES = [
+    "Client", "Result", "ResultFile", "CancelToken", "TaskStatus", "Code", "OcrError",
+    "InvalidArgumentError", "NetworkError", "TimedOutError", "HttpError", "UnauthorizedError",
+    "ProtocolError", "DecodeError", "TaskFailedError", "TaskNotFoundError", "NotReadyError",
+    "CancelledError", "TooLargeError", "FileError", "InternalError", "TlsError", "version",
+    "LogLevel", "set_log_level", "log_to", "ClientStats", "Batch", "BatchItem", "BatchState",
+]
+
+
+class PublicNames(unittest.TestCase):
+    def test_the_public_names_are_unchanged(self):
+        self.assertEqual(ocrcloud.__all__, PUBLIC_NAMES)
+        namespace = {}
+        exec("from ocrcloud import *", namespace)
+        self.assertEqual(sorted(set(namespace) - {"__builtins__"}), sorted(PUBLIC_NAMES))
+        for name in PUBLIC_NAMES:
+            # Named as the package's own (tracebacks and pickles say ocrcloud.TimedOutError).
+            self.assertEqual(getattr(ocrcloud, name).__module__, "ocrcloud", name)
+        error = pickle.loads(pickle.dumps(ocrcloud.TimedOutError(Code.TIMEOUT, "late")))
+        self.assertEqual((type(error), error.code, error.message),
+                         (ocrcloud.TimedOutError, Code.TIMEOUT, "late"))
+
+
 class HeaderCoverage(unittest.TestCase):
     """The module follows include/ocrcloud.h: every function declared, every code mapped."""
 
@@ -143,7 +168,7 @@ class HeaderCoverage(unittest.TestCase):
     def test_every_function_has_a_signature(self):
         declared = set(re.findall(r"^[a-z][\w ]*?\**\s*\**(ocr_\w+)\(", self.header, re.M))
         self.assertTrue(declared)
-        self.assertEqual(declared - set(ocrcloud._SIGNATURES), set())
+        self.assertEqual(declared - set(ocrcloud._native._SIGNATURES), set())
 
     def test_every_code_and_status_is_mapped(self):
         codes = dict(re.findall(r"#define OCR_((?:OK|ERR_\w+)) (\d+)", self.header))
@@ -151,8 +176,8 @@ class HeaderCoverage(unittest.TestCase):
                          {member.name: member.value for member in Code})
         for code in Code:
             if code != Code.OK:
-                self.assertEqual(ocrcloud._ERRORS[code](code, "m").code, code)
-                self.assertIn(f"OCR_ERR_{code.name}", str(ocrcloud._ERRORS[code](code, "m")))
+                self.assertEqual(ocrcloud.errors._ERRORS[code](code, "m").code, code)
+                self.assertIn(f"OCR_ERR_{code.name}", str(ocrcloud.errors._ERRORS[code](code, "m")))
         statuses = dict(re.findall(r"#define OCR_TASK_(\w+) (\d+)", self.header))
         self.assertEqual({name: int(v) for name, v in statuses.items()},
                          {member.name: member.value for member in TaskStatus})
@@ -170,8 +195,8 @@ class HeaderCoverage(unittest.TestCase):
 
     def test_every_stat_is_a_field_of_client_stats(self):
         stats = dict(re.findall(r"#define OCR_STAT_(\w+) (\d+)", self.header))
-        self.assertEqual({name.lower(): int(v) for name, v in stats.items()}, ocrcloud._STATS)
-        self.assertEqual(list(ocrcloud._STATS),
+        self.assertEqual({name.lower(): int(v) for name, v in stats.items()}, ocrcloud.client._STATS)
+        self.assertEqual(list(ocrcloud.client._STATS),
                          [f.name for f in dataclasses.fields(ocrcloud.ClientStats)])
 
     def test_version(self):
@@ -1234,7 +1259,7 @@ class Async(unittest.TestCase):
             return answers[0]
 
         async def main():
-            running = asyncio.ensure_future(ocrcloud._in_thread(call, None))
+            running = asyncio.ensure_future(ocrcloud._aio._in_thread(call, None))
             while not started.is_set():
                 await asyncio.sleep(0.01)
             running.cancel()
