@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 import weakref
+import zipfile
 
 import pytest
 
@@ -1310,23 +1311,35 @@ class TestSample:
 
 
 class TestPackage:
-    """The wheel, installed into a fresh virtual environment outside the checkout, runs the
-    sample (examples/, where no source package shadows the installed one) from a folder outside
-    the checkout with no environment variable: the library comes from inside the package."""
+    """The wheel (setuptools, through build_wheel.py), installed into a fresh virtual
+    environment outside the checkout, runs the sample (examples/, where no source package
+    shadows the installed one) from a folder outside the checkout with no environment variable:
+    the library comes from inside the package."""
 
     def test_the_wheel_runs_the_sample_in_a_fresh_venv(self, emulator):
         clean = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
         with tempfile.TemporaryDirectory() as folder:
-            def run(*command):
-                done = subprocess.run(command, cwd=folder, env=clean, stdout=subprocess.PIPE,
+            def run(*command, env=clean):
+                done = subprocess.run(command, cwd=folder, env=env, stdout=subprocess.PIPE,
                                       stderr=subprocess.STDOUT, text=True, check=False)
                 assert done.returncode == 0, f"{command}: {done.stdout}"
                 return done.stdout
 
+            # The build may fetch its tools from the package index: the machine's settings.
             wheel = run(sys.executable, os.path.join(HERE, "build_wheel.py"),
-                        ocrcloud._library_path(), os.path.join(folder, "dist")).strip()
-            assert os.path.basename(wheel) == \
-                             f"ocrcloud-{ocrcloud.version()}-py3-none-linux_x86_64.whl"
+                        ocrcloud._library_path(), os.path.join(folder, "dist"),
+                        "manylinux_2_17_x86_64", env=None).strip()
+            tag = "manylinux_2_17_x86_64.manylinux2014_x86_64"  # both names: any pip >= 19.3
+            assert os.path.basename(wheel) == f"ocrcloud-{ocrcloud.version()}-py3-none-{tag}.whl"
+            with zipfile.ZipFile(wheel) as archive:
+                info = archive.read(f"ocrcloud-{ocrcloud.version()}.dist-info/WHEEL").decode()
+                names = archive.namelist()
+            assert [line for line in info.splitlines() if line.startswith(("Tag", "Root"))] == [
+                "Root-Is-Purelib: false", "Tag: py3-none-manylinux_2_17_x86_64",
+                "Tag: py3-none-manylinux2014_x86_64"]
+            assert sorted(n for n in names if n.startswith("ocrcloud/")) == sorted(
+                [f"ocrcloud/{name}" for name in os.listdir(os.path.join(HERE, "ocrcloud"))
+                 if name.endswith(".py") or name == "py.typed"] + ["ocrcloud/libocrcloud.so"])
             run(sys.executable, "-m", "venv", "venv")
             python = os.path.join(folder, "venv", "bin", "python")
             run(python, "-m", "pip", "install", "--quiet", "--no-index", wheel)
