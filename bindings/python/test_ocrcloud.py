@@ -141,7 +141,7 @@ class TestPublicNames:
             assert getattr(ocrcloud, name).__module__ == "ocrcloud", name
         error = pickle.loads(pickle.dumps(ocrcloud.TimedOutError(Code.TIMEOUT, "late")))
         assert (type(error), error.code, error.message) == \
-                         (ocrcloud.TimedOutError, Code.TIMEOUT, "late")
+            (ocrcloud.TimedOutError, Code.TIMEOUT, "late")
 
 
 class TestHeaderCoverage:
@@ -160,14 +160,14 @@ class TestHeaderCoverage:
     def test_every_code_and_status_is_mapped(self, header):
         codes = dict(re.findall(r"#define OCR_((?:OK|ERR_\w+)) (\d+)", header))
         assert {name.replace("ERR_", "", 1): int(v) for name, v in codes.items()} == \
-                         {member.name: member.value for member in Code}
+            {member.name: member.value for member in Code}
         for code in Code:
             if code != Code.OK:
                 assert ocrcloud.errors._ERRORS[code](code, "m").code == code
                 assert f"OCR_ERR_{code.name}" in str(ocrcloud.errors._ERRORS[code](code, "m"))
         statuses = dict(re.findall(r"#define OCR_TASK_(\w+) (\d+)", header))
         assert {name: int(v) for name, v in statuses.items()} == \
-                         {member.name: member.value for member in TaskStatus}
+            {member.name: member.value for member in TaskStatus}
 
     def test_statuses_read_as_the_service_spells_them(self):
         spelled = {TaskStatus.UNKNOWN: "Unknown", TaskStatus.PENDING: "Pending",
@@ -184,7 +184,7 @@ class TestHeaderCoverage:
         stats = dict(re.findall(r"#define OCR_STAT_(\w+) (\d+)", header))
         assert {name.lower(): int(v) for name, v in stats.items()} == ocrcloud.client._STATS
         assert list(ocrcloud.client._STATS) == \
-                         [f.name for f in dataclasses.fields(ocrcloud.ClientStats)]
+            [f.name for f in dataclasses.fields(ocrcloud.ClientStats)]
 
     def test_version(self, header):
         expected = re.search(r'#define OCR_VERSION_STRING "([^"]+)"', header).group(1)
@@ -283,7 +283,7 @@ class TestSubmitAndPoll:
         assert request["settings"]["resultType"] == "Pdf"
         task = client.submit(b"%PDF-1.4", settings='{"resultType": "Hocr"}')
         assert emulator.control("GET", f"/_emulator/tasks/{task}")["request"]["settings"] == \
-                         {"resultType": "Hocr"}
+            {"resultType": "Hocr"}
         task = client.submit("Hello", "ConvertTextToSpeech")
         assert emulator.control("GET", f"/_emulator/tasks/{task}")["request"]["text"] == "Hello"
 
@@ -445,7 +445,7 @@ class TestLifecycle:
                                          **FAST) as result:
                 assert result.types == ["Text", "Pdf"]
                 assert result.paths == [os.path.join(folder, f"{task}.txt"),
-                                                os.path.join(folder, f"{task}.pdf")]
+                                        os.path.join(folder, f"{task}.pdf")]
                 assert result.sizes[1] == len(sample_pdf())
                 assert [f.data for f in result.files] == [None, None]
                 with open(result.paths[1], "rb") as f:
@@ -535,8 +535,10 @@ class TestCallLimits:
                 client.fetch(task, 5000)  # the limits are keyword-only: 5000 is the operation
 
     def test_poll_many_gives_each_failed_task_its_own_message(self, emulator):
-        first = emulator.add_task({"taskStatus": "Error", "error": {"messages": ["page 1 is blank"]}})
-        second = emulator.add_task({"taskStatus": "Error", "error": {"messages": ["the scan is upside down"]}})
+        first = emulator.add_task({"taskStatus": "Error",
+                                   "error": {"messages": ["page 1 is blank"]}})
+        second = emulator.add_task({"taskStatus": "Error",
+                                    "error": {"messages": ["the scan is upside down"]}})
         done = emulator.add_task({"results": [{"type": "Text", "text": "x"}]})
         with emulator.client() as client:
             outcomes = client.poll_many([first, done, second, "never-existed"], **FAST)
@@ -569,7 +571,7 @@ class TestFlowControl:
             assert stats.requests == 4  # three fetches and the token request
             assert stats.token_fetches == 1
             assert (stats.retries, stats.throttled, stats.rate, stats.breaker_open,
-                              stats.retry_quota) == (0, 0, 0.0, False, 500)
+                    stats.retry_quota) == (0, 0, 0.0, False, 500)
             assert isinstance(stats.requests, int)
             assert isinstance(stats.rate, float)
             assert isinstance(stats.breaker_open, bool)
@@ -670,9 +672,9 @@ class TestClientSettings:
             ocrcloud.log_to(None)
         lines = [(r.levelno, r.getMessage()) for r in handler.records]
         assert any(level == logging.INFO and "obtained a token" in text
-                            for level, text in lines), lines
+                   for level, text in lines), lines
         assert any(level == logging.DEBUG and "-> HTTP 200" in text
-                            for level, text in lines), lines
+                   for level, text in lines), lines
         assert not any("demo-secret" in text for _, text in lines)
         with pytest.raises(ocrcloud.InvalidArgumentError):
             ocrcloud.set_log_level(7)
@@ -740,7 +742,8 @@ class TestHttps:
         assert "not trusted" in raised.value.message
         assert "OCR_ERR_TLS" in str(raised.value)
         # The plain emulator's port does not speak TLS.
-        with Client(emulator.url.replace("http://", "https://", 1), "token", max_attempts=1) as client:
+        plain_port_over_https = emulator.url.replace("http://", "https://", 1)
+        with Client(plain_port_over_https, "token", max_attempts=1) as client:
             with pytest.raises(ocrcloud.TlsError):
                 client.fetch("x")
 
@@ -764,7 +767,8 @@ class TestHttps:
                 assert result.status == TaskStatus.NOT_EXIST
 
     def test_a_bad_ca_is_an_invalid_argument_and_changes_nothing(self, tls_emulator, https_client):
-        with https_client(ca_file=tls_emulator.ca_file) as client, tempfile.TemporaryDirectory() as d:
+        with https_client(ca_file=tls_emulator.ca_file) as client, \
+                tempfile.TemporaryDirectory() as d:
             empty = os.path.join(d, "empty.pem")
             with open(empty, "w") as f:
                 f.write("no certificate here\n")
@@ -978,7 +982,8 @@ class TestProcess:
             print(wrong)
             """
         for i in range(100):
-            emulator.add_task({"id": f"fork-{i}", "results": [{"type": "Text", "text": f"fork-{i}"}]})
+            emulator.add_task({"id": f"fork-{i}",
+                               "results": [{"type": "Text", "text": f"fork-{i}"}]})
         done = run_script(emulator.url, script, "100")
         assert (done.returncode, done.stderr) == (0, "")
         assert done.stdout.strip() == "[]"
@@ -1050,7 +1055,7 @@ class TestProcess:
         assert (done.returncode, done.stderr) == (0, "")
         elapsed = dict(line.split() for line in done.stdout.splitlines())
         assert list(elapsed) == ["fetch", "submit", "submit_file", "fetch_to_dir",
-                                         "task_status", "cancel_task"]
+                                 "task_status", "cancel_task"]
         print("\n    Ctrl-C: " + ", ".join(f"{name} {ms} ms" for name, ms in elapsed.items())
               + " after SIGINT", end=" ")
         for name, ms in elapsed.items():
@@ -1298,7 +1303,8 @@ class TestSample:
     def test_the_sample_saves_and_prints_the_results(self, emulator):
         with tempfile.TemporaryDirectory() as folder:
             output = subprocess.run(
-                [sys.executable, os.path.join(HERE, "examples", "sample.py"), emulator.url, SAMPLE_PDF, folder],
+                [sys.executable, os.path.join(HERE, "examples", "sample.py"), emulator.url,
+                 SAMPLE_PDF, folder],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False, text=True)
             assert output.returncode == 0, output.stdout
             assert "poll  1: task " in output.stdout
@@ -1347,11 +1353,12 @@ class TestPackage:
             assert installed.strip() == os.path.join(
                 folder, "venv", "lib", f"python{sys.version_info[0]}.{sys.version_info[1]}",
                 "site-packages", "ocrcloud", "libocrcloud.so")
-            sample = os.path.join(HERE, "examples", "sample.py")  # run where it is, as the README says
+            # Run where it is, as the README says.
+            sample = os.path.join(HERE, "examples", "sample.py")
             usage = subprocess.run([python, sample], cwd=folder, env=clean, text=True,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
             assert (usage.returncode, usage.stderr) == \
-                             (1, "usage: python3 sample.py BASE_URL [PDF [OUTPUT_DIR]]\n")
+                (1, "usage: python3 sample.py BASE_URL [PDF [OUTPUT_DIR]]\n")
             output = run(python, sample, emulator.url, SAMPLE_PDF)
             assert "Hello from ocrcloud!" in output
             saved = sorted(os.listdir(os.path.join(folder, "out")))
@@ -1432,7 +1439,7 @@ class TestBatches:
                 assert item.seconds >= 0
             for index in range(5):
                 assert [s for i, s in changes if i == index][-1] == \
-                                 ocrcloud.BatchState.COMPLETED
+                    ocrcloud.BatchState.COMPLETED
             before = emulator.control("GET", "/_emulator/stats")["requests"]
             with ocrcloud.Batch(client, out) as batch:
                 batch.add_folder(docs, settings=TEXT)
@@ -1462,7 +1469,7 @@ class TestBatches:
                 batch.run(**FAST)
                 item = batch.item(0)
                 assert (item.state, item.code) == (ocrcloud.BatchState.FAILED,
-                                                           Code.INVALID_ARGUMENT)
+                                                   Code.INVALID_ARGUMENT)
                 assert "is empty" in item.message
             with pytest.raises(ValueError):
                 batch.item(0)
