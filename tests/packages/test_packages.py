@@ -373,4 +373,6 @@ if __name__ == "__main__":
     if len(sys.argv) < 2:
         sys.exit("usage: python3 tests/packages/test_packages.py EMULATOR_BIN [unittest args]")
     EMULATOR = os.path.abspath(sys.argv.pop(1))
+    if not os.path.isfile(JNA):
+        sys.exit(f"test_packages.py: no jna.jar at {JNA}: install Debian's libjna-java or set JNA_JAR")
     unittest.main(verbosity=2)
