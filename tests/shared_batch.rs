@@ -49,10 +49,10 @@ fn open_shared(client: &Client, url: &str, name: &str, out: &Path) -> Result<Bat
 
 /// A journal of batch `name` for worker `owner`, with the schema prepared.
 fn journal(pg: &Postgres, name: &str, owner: &str) -> Journal {
-    let target = Target::parse(&pg.url).unwrap();
-    db::prepare(&mut target.connect().unwrap(), &target).unwrap();
+    let mut link = Link::new(Target::parse(&pg.url).unwrap());
+    db::prepare(&mut link).unwrap();
     let mut journal = Journal {
-        link: Link::new(target),
+        link,
         batch: name.to_string(),
         owner: owner.to_string(),
     };

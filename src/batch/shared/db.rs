@@ -206,7 +206,18 @@ impl Link {
         work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
     ) -> Result<T> {
         let stopped = || cancel.is_some_and(Cancel::is_triggered);
-        self.with_until(what, &stopped, work)
+        self.with_until(what, &stopped, None, work)
+    }
+
+    /// [`Link::with`] that waits for the database at most `patience`, then fails with what
+    /// kept it away.
+    pub fn with_patience<T>(
+        &mut self,
+        what: &str,
+        patience: Duration,
+        work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<T> {
+        self.with_until(what, &|| false, Instant::now().checked_add(patience), work)
     }
 
     /// [`Link::with`] that gives up waiting when `stop` is set.
@@ -217,7 +228,7 @@ impl Link {
         work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
     ) -> Result<T> {
         let stopped = || stop.is_some_and(|s| s.load(Ordering::Relaxed));
-        self.with_until(what, &stopped, work)
+        self.with_until(what, &stopped, None, work)
     }
 
     /// Runs `work` once, on the connection there is or a new one; a lost connection is
@@ -241,6 +252,7 @@ impl Link {
         &mut self,
         what: &str,
         stopped: &dyn Fn() -> bool,
+        deadline: Option<Instant>,
         mut work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
     ) -> Result<T> {
         let mut wait = RECONNECT_FIRST;
@@ -286,9 +298,16 @@ impl Link {
                         self.client = Some(client);
                         continue;
                     }
+                    // Refused credentials, a missing database: waiting would not help.
+                    Err(e) if !connection_lost(&e) => {
+                        return Err(self.target.error("cannot connect to", &e));
+                    }
                     Err(e) => e,
                 },
             };
+            if deadline.is_some_and(|d| Instant::now() + wait > d) {
+                return Err(self.target.error(what, &failure));
+            }
             if !logged {
                 let error = self.target.error(what, &failure);
                 crate::logging::log(crate::logging::Level::Warn, || {
@@ -313,13 +332,15 @@ pub fn sleep_unless(cancel: Option<&Cancel>, wait: Duration) {
     }
 }
 
+/// How long opening a shared batch waits for a database that is away (restarting, say).
+pub(crate) const OPEN_PATIENCE: Duration = Duration::from_secs(30);
+
 /// Creates the schema in an empty database, or checks the version of the one there: a newer
-/// one is refused. Several processes may do this at once (an advisory lock orders them).
-pub fn prepare(client: &mut Client, target: &Target) -> Result<()> {
-    let mut tx = client
-        .transaction()
-        .map_err(|e| target.error("cannot use", &e))?;
-    let prepared = (|| {
+/// one is refused. Several processes may do this at once (an advisory lock orders them). A
+/// database that is away is waited for up to [`OPEN_PATIENCE`].
+pub fn prepare(link: &mut Link) -> Result<()> {
+    let version = link.with_patience("cannot create the schema in", OPEN_PATIENCE, |c| {
+        let mut tx = c.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock(7301562024)", &[])?;
         tx.batch_execute(
             "CREATE TABLE IF NOT EXISTS ocrcloud_schema (
@@ -336,21 +357,22 @@ pub fn prepare(client: &mut Client, target: &Target) -> Result<()> {
                 &[&SCHEMA_VERSION],
             )?;
         }
+        match version {
+            // Nothing of a newer schema is touched: the transaction is rolled back.
+            Some(version) if version > SCHEMA_VERSION => {}
+            _ => tx.commit()?,
+        }
         Ok(version)
-    })();
-    let version = prepared.map_err(|e| target.error("cannot create the schema in", &e))?;
-    if let Some(version) = version
-        && version > SCHEMA_VERSION
-    {
-        return Err(Error::new(
+    })?;
+    match version {
+        Some(version) if version > SCHEMA_VERSION => Err(Error::new(
             Code::InvalidArgument,
             format!(
                 "shared journal {} has schema version {version}, newer than this library's \
                  {SCHEMA_VERSION}: use a newer ocrcloud",
-                target.shown
+                link.target.shown
             ),
-        ));
+        )),
+        _ => Ok(()),
     }
-    tx.commit()
-        .map_err(|e| target.error("cannot create the schema in", &e))
 }

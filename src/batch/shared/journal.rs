@@ -88,13 +88,15 @@ impl Journal {
     /// Creates the batch's row if it is new.
     pub fn create_batch(&mut self) -> Result<()> {
         let batch = self.batch.clone();
-        self.link.with("cannot create the batch in", None, |c| {
-            c.execute(
-                "INSERT INTO ocrcloud_batches (name) VALUES ($1) ON CONFLICT DO NOTHING",
-                &[&batch],
-            )
-            .map(drop)
-        })
+        let patience = super::db::OPEN_PATIENCE;
+        self.link
+            .with_patience("cannot create the batch in", patience, |c| {
+                c.execute(
+                    "INSERT INTO ocrcloud_batches (name) VALUES ($1) ON CONFLICT DO NOTHING",
+                    &[&batch],
+                )
+                .map(drop)
+            })
     }
 
     /// Registers inputs in one transaction: new ones queued (or failed, if unusable), changed

@@ -75,10 +75,10 @@ impl<'c> SharedBatch<'c> {
                 ),
             )
         })?;
-        let mut connection = target.connect()?;
-        db::prepare(&mut connection, &target)?;
+        let mut link = Link::new(target);
+        db::prepare(&mut link)?;
         let mut journal = Journal {
-            link: Link::new(target),
+            link,
             batch: name.to_string(),
             owner: worker_name(),
         };
