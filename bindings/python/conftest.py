@@ -129,6 +129,23 @@ def tls_emulator(request):
             _stop(pid)
 
 
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A PostgreSQL of its own (scripts/postgres.sh), removed at the end: its URL."""
+    folder = tempfile.mktemp(prefix="ocrcloud-pg-py-", dir="/tmp")
+    script = os.path.join(ROOT, "scripts", "postgres.sh")
+    started = subprocess.run([script, "start", folder, str(os.getpid())],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             check=False)
+    if started.returncode != 0:
+        pytest.fail(f"PostgreSQL did not start: {started.stderr.strip()}", pytrace=False)
+    try:
+        yield started.stdout.strip()
+    finally:
+        subprocess.run([script, "remove", folder], check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 @pytest.fixture
 def client(emulator):
     """A client of the plain emulator, closed after the test."""

@@ -1413,6 +1413,34 @@ except KeyboardInterrupt:
 """
 
 
+class TestSharedBatches:
+    def test_a_shared_batch_runs_and_no_message_shows_the_password(self, emulator,
+                                                                   postgres_url):
+        password = postgres_url.split("@")[0].rsplit(":", 1)[1]
+        with tempfile.TemporaryDirectory() as folder, emulator.client() as client:
+            docs, out = write_pdfs(folder, 3), os.path.join(folder, "out")
+            with ocrcloud.Batch.open_shared(client, postgres_url, "python", out) as batch:
+                assert batch.add_folder(docs, settings=TEXT) == 3
+                batch.run(jobs=2, **FAST)
+                assert [i.state for i in batch.items()] == [ocrcloud.BatchState.COMPLETED] * 3
+                assert batch.item(0).outputs[0].endswith("/out/part-0/doc-000.txt")
+            with ocrcloud.Batch.open_shared(client, postgres_url, "python", out) as again:
+                again.add_folder(docs, settings=TEXT)
+                again.run()
+                assert all(item.skipped for item in again.items())
+            with pytest.raises(ocrcloud.OcrError) as bad:
+                ocrcloud.Batch.open_shared(client, "mysql://u@h/d", "python", out)
+            assert bad.value.code == Code.INVALID_ARGUMENT
+            wrong = postgres_url.replace(f":{password}@", ":Py-Wrong-Password-83@")
+            with pytest.raises(ocrcloud.OcrError) as refused:
+                ocrcloud.Batch.open_shared(client, wrong, "python", out)
+            assert refused.value.code == Code.IO
+            assert "Py-Wrong-Password-83" not in str(refused.value)
+            assert password not in str(refused.value)
+            with pytest.raises(TypeError):
+                ocrcloud.Batch.open_shared(None, postgres_url, "python", out)
+
+
 class TestBatches:
     def check_results(self, batch, count):
         """Every input completed, each result the emulator's text for that very input."""

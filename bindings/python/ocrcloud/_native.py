@@ -180,6 +180,8 @@ _SIGNATURES = {
     "ocr_client_stats": (_code, [_client_p, c_int32, POINTER(c_double)]),
     # Batches: the Batch class.
     "ocr_batch_open": (_code, [_client_p, c_char_p, c_char_p, POINTER(_batch_p)]),
+    "ocr_batch_open_shared": (_code, [_client_p, c_char_p, c_char_p, c_char_p,
+                                      POINTER(_batch_p)]),
     "ocr_batch_add_file": (_code, [_batch_p, c_char_p, c_char_p, c_char_p, c_char_p]),
     "ocr_batch_add_folder": (
         _code, [_batch_p, c_char_p, c_char_p, c_char_p, POINTER(c_size_t)]),

@@ -62,11 +62,32 @@ class Batch(_Native):
             raise TypeError("client must be a Client")
         output_dir = _path(output_dir, "output_dir")
         journal = _path(journal, "journal")
+        self._open(client, lambda c, out: _lib.ocr_batch_open(c, journal, output_dir, out))
+
+    @classmethod
+    def open_shared(cls, client: "Client", url: str, name: str,
+                    output_dir: _PathLike) -> "Batch":
+        """Opens batch ``name`` of a journal in PostgreSQL that many processes, on many hosts,
+        share (``ocr_batch_open_shared``; see docs/shared-batches.md): ``url`` is
+        ``postgresql://USER[:PASSWORD]@HOST[:PORT]/DB``; results go to ``output_dir``. Then add
+        inputs and ``run`` as for a batch of its own; a run returns when no input of the batch
+        is left to do. A newer schema raises ``InvalidArgumentError``, refused credentials or an
+        unreachable database ``FileError``; the password is in no message."""
+        if not isinstance(client, Client):
+            raise TypeError("client must be a Client")
+        url_bytes, name_bytes = _text(url, "url"), _text(name, "name")
+        output = _path(output_dir, "output_dir")
+        batch = cls.__new__(cls)
+        batch._open(client, lambda c, out: _lib.ocr_batch_open_shared(
+            c, url_bytes, name_bytes, output, out))
+        return batch
+
+    def _open(self, client: "Client", opener: Callable[[Any, Any], int]) -> None:
         self._client_use = client._use()
         client_handle = self._client_use.__enter__()
         handle = _batch_p()
         try:
-            _check(_lib.ocr_batch_open(client_handle, journal, output_dir, byref(handle)))
+            _check(opener(client_handle, byref(handle)))
         except BaseException:
             self._client_use.__exit__(None, None, None)
             raise
