@@ -177,6 +177,13 @@ pub fn connection_lost(e: &postgres::Error) -> bool {
     }
 }
 
+/// Whether `e` is a deadlock or a serialization failure: the transaction was rolled back for
+/// another one's sake, and may simply run again.
+fn rolled_back_for_another(e: &postgres::Error) -> bool {
+    e.code()
+        .is_some_and(|code| matches!(code.code(), "40001" | "40P01"))
+}
+
 /// A connection that comes back: every use that fails because the database went away waits
 /// (with a growing backoff, until `cancel`) for a new connection and asks again.
 pub struct Link {
@@ -282,6 +289,9 @@ impl Link {
                         continue;
                     }
                     Ok(value) => return Ok(value),
+                    // Two workers registering the same inputs in different orders, say: the
+                    // database rolled this transaction back, and it runs again.
+                    Err(e) if rolled_back_for_another(&e) => continue,
                     Err(e) if connection_lost(&e) => {
                         self.client = None;
                         e
