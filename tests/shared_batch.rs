@@ -284,6 +284,13 @@ fn the_password_is_in_no_message() {
     let message = last_error();
     assert!(message.contains("no_such_db"), "{message}");
     assert!(!message.contains(pg.password()), "{message}");
+    // While a batch is open its password is a registered secret: no log line or message of
+    // the library (all pass through the registry) can show it, in either spelling.
+    let batch = open_shared(&client, &pg.url, "b", &dir).unwrap();
+    let line = format!("a line with {} and {}", pg.password(), pg.password());
+    let redacted = ocrcloud::secrets::redact(&line);
+    assert!(!redacted.contains(pg.password()), "{redacted}");
+    drop(batch);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
