@@ -70,7 +70,7 @@ one round, no large run; it fails if the batch fails or leaves results missing.
 The shared batch rows (bench_shared.py, whose docstring says how; issue 24) run 10000 inputs under
 the emulator's rate limit with 1, 2 and 4 worker processes on a PostgreSQL journal, as ratios to
 the SQLite batch and to what the limit allows, with the statements and bytes per input and the
-peak RSS per worker. With --smoke: 40 inputs, 1 and 2 workers.
+peak RSS per worker. With --smoke: 40 inputs, 2 workers.
 """
 import argparse
 import base64
@@ -802,6 +802,7 @@ def main():
                         help="the emulator's --rate-limit in the shared batch rows")
     parser.add_argument("--shared-workers", type=int, nargs="+", default=[1, 2, 4],
                         help="worker processes of the shared batch rows")
+    parser.add_argument("--shared-jobs", type=int, default=8, help="--jobs of every shared batch row")
     args = parser.parse_args()
     if args.smoke:
         args.size_mib, args.rounds, args.polls, args.many = 1, 1, 100, 20
@@ -815,7 +816,7 @@ def main():
         args.batch_inputs, args.batch_rounds, args.batch_large = 20, 1, 0
         args.many_tasks, args.many_spread_s, args.many_rounds = 40, 1, 1
         args.many_schedule = (100, 1.5, 500)
-        args.shared_inputs, args.shared_workers = 40, [1, 2]
+        args.shared_inputs, args.shared_workers = 40, [2]
 
     target, binary = build(args.profile, args.no_build)
     load_before = os.getloadavg()[0]

@@ -7,9 +7,10 @@ Inputs: N small distinct one-page PDFs (bench_batch.make_inputs). The emulator r
 access token (OCR_ACCESS_TOKEN), so that the limit is the account's, shared by all. Each input
 needs at least two requests (its POST, and a GET once it is done: the polls start at 600 ms,
 `--interval-ms 600`, after the 500 ms of processing), so the limit allows R / 2 inputs a second.
-- sqlite: `ocrcloud batch --jobs 8 --max-rate R --interval-ms 600 --output OUT INPUTS`, one
+J is --shared-jobs (8 by default, as the command's --jobs).
+- sqlite: `ocrcloud batch --jobs J --max-rate R --interval-ms 600 --output OUT INPUTS`, one
   process, its journal in OUT.
-- shared xK: K processes of `ocrcloud batch --journal postgresql://... --batch NAME --jobs 8
+- shared xK: K processes of `ocrcloud batch --journal postgresql://... --batch NAME --jobs J
   --max-rate R ...` started at once (each takes its share of R), a fresh batch name each run in
   one private server (scripts/postgres.sh). The wall time runs from the first start to the last
   exit; every worker must exit 0 and every result be in OUT.
@@ -36,7 +37,6 @@ from bench_batch import check_outputs, make_inputs
 
 PROCESSING_MS = 500
 INTERVAL_MS = 600
-JOBS = 8
 MIB = 1 << 20
 
 
@@ -149,7 +149,7 @@ def bench_shared(args, root, target, emulator_class):
                 env = dict(os.environ, OCR_BASE_URL=emulator.url,
                            OCR_ACCESS_TOKEN=json.loads(token)["access_token"])
                 out = os.path.join(work, f"out-{name}")
-                argv = [ocrcloud, "batch", "--jobs", str(JOBS), "--interval-ms", str(INTERVAL_MS),
+                argv = [ocrcloud, "batch", "--jobs", str(args.shared_jobs), "--interval-ms", str(INTERVAL_MS),
                         "--output", out]
                 if limited:
                     argv += ["--max-rate", str(rate)]
@@ -195,7 +195,7 @@ def table(args, n, rate, rows, bytes_per_input, small):
     lines = [
         f"Shared batch (issue 24): {n} small distinct PDFs against a fresh emulator per run with "
         f"`--pending-ms 0 --processing-ms {PROCESSING_MS} --rate-limit {rate}` (one token for all "
-        f"workers: the account's limit); every worker `--jobs {JOBS} --max-rate {rate} --interval-ms "
+        f"workers: the account's limit); every worker `--jobs {args.shared_jobs} --max-rate {rate} --interval-ms "
         f"{INTERVAL_MS}`; the limit allows {rate} / 2 = {allowed:.0f} inputs/s (a POST and a GET "
         f"each); one run each, in one script run; the SQLite journal on disk, synced; the PostgreSQL "
         f"journal on a private local server (scripts/postgres.sh, fsync off)",

@@ -1045,3 +1045,60 @@ fn workers_share_the_accounts_rate_limit() {
         "{refused} of {requests} requests refused for the rate"
     );
 }
+
+/// `--jobs` counts requests at once, not tasks open: like the SQLite batch (which keeps up to
+/// 16 tasks per job open), a shared worker with 2 jobs submits more than 2 inputs while its
+/// first tasks are still being processed (30 s each here). Otherwise a worker's throughput is
+/// jobs / the processing time, far below the service's limit (benches/bench_shared.py).
+#[test]
+fn a_worker_keeps_more_tasks_open_than_its_jobs_as_the_sqlite_batch_does() {
+    let mut shared = Shared::new(
+        "open-tasks",
+        20,
+        &["--pending-ms", "0", "--processing-ms", "30000"],
+    );
+    // The same inputs first through the SQLite batch, into another folder.
+    let sqlite_out = shared.root.join("out-sqlite");
+    let args = [
+        "batch",
+        "--settings",
+        TEXT,
+        "--jobs",
+        "2",
+        "--output",
+        text(&sqlite_out),
+        text(&shared.inputs),
+    ];
+    let mut sqlite = shared
+        .emulator
+        .ocrcloud(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let open_within = |shared: &Shared, before: u64| {
+        let started = Instant::now();
+        while shared.posts() - before < 8 && started.elapsed() < Duration::from_secs(25) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        shared.posts() - before
+    };
+    let sqlite_open = open_within(&shared, 0);
+    signal(&sqlite, libc::SIGKILL);
+    sqlite.wait().unwrap();
+    assert!(
+        sqlite_open >= 8,
+        "the SQLite batch opened {sqlite_open} tasks"
+    );
+
+    let before = shared.posts();
+    let mut worker = shared.spawn(2, 60);
+    let shared_open = open_within(&shared, before);
+    signal(&worker, libc::SIGKILL);
+    worker.wait().unwrap();
+    assert!(
+        shared_open >= 8,
+        "a shared worker with 2 jobs opened {shared_open} tasks in 25 s, the SQLite batch \
+         {sqlite_open}"
+    );
+}
