@@ -10,13 +10,13 @@ mod common;
 use common::postgres::Postgres;
 use common::*;
 use ocrcloud::batch::inputs::sha256_hex;
-use ocrcloud::batch::shared::db::{self, Link, Target};
+use ocrcloud::batch::shared::db::{self, Pool, Target};
 use ocrcloud::batch::shared::journal::{Claim, Journal, NewInput};
 use ocrcloud::faults::{self, Fault, Step};
 use ocrcloud::ffi::*;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const TEXT: Option<&str> = Some(r#"{"resultType":"Text"}"#);
@@ -49,10 +49,10 @@ fn open_shared(client: &Client, url: &str, name: &str, out: &Path) -> Result<Bat
 
 /// A journal of batch `name` for worker `owner`, with the schema prepared.
 fn journal(pg: &Postgres, name: &str, owner: &str) -> Journal {
-    let mut link = Link::new(Target::parse(&pg.url).unwrap());
-    db::prepare(&mut link).unwrap();
+    let pool = Arc::new(Pool::new(Target::parse(&pg.url).unwrap(), 1));
+    db::prepare(&pool).unwrap();
     let mut journal = Journal {
-        link,
+        pool,
         batch: name.to_string(),
         owner: owner.to_string(),
     };

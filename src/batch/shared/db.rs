@@ -6,8 +6,8 @@ use crate::error::{Code, Error, Result, invalid};
 use crate::faults::Fault;
 use postgres::{Client, Config, NoTls};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -334,6 +334,81 @@ impl Link {
     }
 }
 
+/// Connections shared by the threads of one worker process: a thread takes one for one
+/// statement (or transaction) and gives it back, so that many threads waiting for the service
+/// hold few connections. At most `size` connections; a thread waits for a free one.
+pub struct Pool {
+    target: Target,
+    size: usize,
+    /// The idle connections, and how many exist (idle or taken).
+    idle: Mutex<(Vec<Link>, usize)>,
+    freed: Condvar,
+}
+
+impl Pool {
+    pub fn new(target: Target, size: usize) -> Pool {
+        Pool {
+            target,
+            size: size.max(1),
+            idle: Mutex::new((Vec::new(), 0)),
+            freed: Condvar::new(),
+        }
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    fn take(&self) -> Link {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(link) = idle.0.pop() {
+                return link;
+            }
+            if idle.1 < self.size {
+                idle.1 += 1;
+                return Link::new(self.target.clone());
+            }
+            idle = self.freed.wait(idle).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn give(&self, link: Link) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .push(link);
+        self.freed.notify_one();
+    }
+
+    /// [`Link::with`] on a connection of the pool.
+    pub fn with<T>(
+        &self,
+        what: &str,
+        cancel: Option<&Cancel>,
+        work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<T> {
+        let mut link = self.take();
+        let outcome = link.with(what, cancel, work);
+        self.give(link);
+        outcome
+    }
+
+    /// [`Link::with_patience`] on a connection of the pool.
+    pub fn with_patience<T>(
+        &self,
+        what: &str,
+        patience: Duration,
+        work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<T> {
+        let mut link = self.take();
+        let outcome = link.with_patience(what, patience, work);
+        self.give(link);
+        outcome
+    }
+}
+
 /// Sleeps for `wait`, or less when `cancel` is triggered meanwhile.
 pub fn sleep_unless(cancel: Option<&Cancel>, wait: Duration) {
     let end = Instant::now() + wait;
@@ -348,8 +423,8 @@ pub(crate) const OPEN_PATIENCE: Duration = Duration::from_secs(30);
 /// Creates the schema in an empty database, or checks the version of the one there: a newer
 /// one is refused. Several processes may do this at once (an advisory lock orders them). A
 /// database that is away is waited for up to [`OPEN_PATIENCE`].
-pub fn prepare(link: &mut Link) -> Result<()> {
-    let version = link.with_patience("cannot create the schema in", OPEN_PATIENCE, |c| {
+pub fn prepare(pool: &Pool) -> Result<()> {
+    let version = pool.with_patience("cannot create the schema in", OPEN_PATIENCE, |c| {
         let mut tx = c.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock(7301562024)", &[])?;
         tx.batch_execute(
@@ -380,7 +455,7 @@ pub fn prepare(link: &mut Link) -> Result<()> {
             format!(
                 "shared journal {} has schema version {version}, newer than this library's \
                  {SCHEMA_VERSION}: use a newer ocrcloud",
-                link.target.shown
+                pool.target.shown
             ),
         )),
         _ => Ok(()),

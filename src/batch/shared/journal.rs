@@ -2,11 +2,12 @@
 //! writes fenced by that lease (owner and token), each one short transaction that never spans
 //! an HTTP request.
 
-use super::db::Link;
+use super::db::Pool;
 use crate::batch::State;
 use crate::cancel::Cancel;
 use crate::error::Result;
 use postgres::Row as PgRow;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The states in which an input still has work (and may be claimed).
@@ -57,7 +58,7 @@ pub struct Record {
 
 /// One batch of the shared journal, seen by one worker (`owner`).
 pub struct Journal {
-    pub link: Link,
+    pub pool: Arc<Pool>,
     pub batch: String,
     pub owner: String,
 }
@@ -89,7 +90,7 @@ impl Journal {
     pub fn create_batch(&mut self) -> Result<()> {
         let batch = self.batch.clone();
         let patience = super::db::OPEN_PATIENCE;
-        self.link
+        self.pool
             .with_patience("cannot create the batch in", patience, |c| {
                 c.execute(
                     "INSERT INTO ocrcloud_batches (name) VALUES ($1) ON CONFLICT DO NOTHING",
@@ -110,7 +111,7 @@ impl Journal {
         cancel: Option<&Cancel>,
     ) -> Result<Vec<Record>> {
         let batch = self.batch.clone();
-        self.link.with("cannot register inputs in", cancel, |c| {
+        self.pool.with("cannot register inputs in", cancel, |c| {
             let mut tx = c.transaction()?;
             let upsert = tx.prepare(&format!(
                 "INSERT INTO ocrcloud_inputs AS i (batch, input, sha256, size, operation, \
@@ -173,7 +174,7 @@ impl Journal {
     ) -> Result<Vec<Claim>> {
         let (batch, owner) = (self.batch.clone(), self.owner.clone());
         let seconds = lease.as_secs_f64();
-        self.link.with("cannot claim inputs in", cancel, |c| {
+        self.pool.with("cannot claim inputs in", cancel, |c| {
             let rows = c.query(
                 &format!(
                     "WITH due AS MATERIALIZED ( \
@@ -227,7 +228,7 @@ impl Journal {
         let mut all: Vec<&(dyn postgres::types::ToSql + Sync)> =
             vec![&batch, &claim.input, &owner, &claim.token];
         all.extend_from_slice(params);
-        self.link.with("cannot write to", cancel, |c| {
+        self.pool.with("cannot write to", cancel, |c| {
             Ok(c.execute(&statement, &all)? == 1)
         })
     }
@@ -244,7 +245,7 @@ impl Journal {
     ) -> Result<bool> {
         let (batch, owner) = (self.batch.clone(), self.owner.clone());
         let seconds = lease.as_secs_f64();
-        self.link.with("cannot write to", cancel, |c| {
+        self.pool.with("cannot write to", cancel, |c| {
             let mut tx = c.transaction()?;
             let held = tx.execute(
                 "UPDATE ocrcloud_inputs SET lease_until = now() + make_interval(secs => $5) \
@@ -269,7 +270,7 @@ impl Journal {
     /// The input (its id) that holds output path `relative`, if one does.
     pub fn output_owner(&mut self, relative: &str) -> Result<Option<i64>> {
         let batch = self.batch.clone();
-        self.link.with("cannot read", None, |c| {
+        self.pool.with("cannot read", None, |c| {
             Ok(c.query_opt(
                 "SELECT input FROM ocrcloud_outputs WHERE batch = $1 AND path = $2",
                 &[&batch, &relative],
@@ -281,7 +282,7 @@ impl Journal {
     /// The input other than `id` of this batch that holds task `task_id`, if one does.
     pub fn task_holder(&mut self, task_id: &str, id: i64) -> Result<Option<String>> {
         let batch = self.batch.clone();
-        self.link.with("cannot read", None, |c| {
+        self.pool.with("cannot read", None, |c| {
             Ok(c.query_opt(
                 "SELECT input FROM ocrcloud_inputs \
                   WHERE batch = $1 AND task_id = $2 AND id <> $3 LIMIT 1",
@@ -294,7 +295,7 @@ impl Journal {
     /// How many inputs still have work, leaving out `unknown` (inputs this worker cannot read).
     pub fn remaining(&mut self, unknown: &[String], cancel: Option<&Cancel>) -> Result<i64> {
         let batch = self.batch.clone();
-        self.link.with("cannot read", cancel, |c| {
+        self.pool.with("cannot read", cancel, |c| {
             Ok(c.query_one(
                 &format!(
                     "SELECT count(*) FROM ocrcloud_inputs \
@@ -309,7 +310,7 @@ impl Journal {
     /// Every input of the batch, in name order.
     pub fn records(&mut self) -> Result<Vec<Record>> {
         let batch = self.batch.clone();
-        self.link.with("cannot read", None, |c| {
+        self.pool.with("cannot read", None, |c| {
             Ok(c.query(
                 &format!("SELECT {RECORD} FROM ocrcloud_inputs WHERE batch = $1 ORDER BY input"),
                 &[&batch],

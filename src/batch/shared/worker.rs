@@ -13,6 +13,7 @@ use crate::operations::{Document, Operation};
 use crate::poll::{Schedule, Step};
 use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// Submissions of one input before it fails: each may have made a billed task.
@@ -51,6 +52,8 @@ pub struct Work<'a, 'o> {
     pub output_dir: &'a Path,
     pub options: &'o RunOptions,
     pub lease: Duration,
+    /// Requests at once, shared by the threads of the run.
+    pub slots: &'a Slots,
     /// Hears each state this input reaches, once written.
     pub report: &'a mut dyn FnMut(State),
 }
@@ -102,6 +105,12 @@ impl Work<'_, '_> {
                         );
                         return self.fail(&claim, &error);
                     }
+                    // The slot first: an intent must not wait for one (a kill then would
+                    // count a submission that never left).
+                    let Some(_slot) = self.slots.take(self.options.poll.cancel.as_deref()) else {
+                        self.release(&claim)?;
+                        return Err(crate::call::cancelled());
+                    };
                     claim.submissions += 1;
                     fenced!(
                         self,
@@ -261,6 +270,9 @@ impl Work<'_, '_> {
             if !held {
                 return Ok(Polled::Lost);
             }
+            let Some(_slot) = self.slots.take(options.cancel.as_deref()) else {
+                return Ok(Polled::Failed(crate::call::cancelled()));
+            };
             schedule.attempt();
             let call = schedule.call();
             let outcome = std::fs::create_dir_all(&dir)
@@ -380,6 +392,50 @@ impl Work<'_, '_> {
         self.journal
             .fenced(claim, "lease_owner = NULL, lease_until = NULL", &[], None)
             .map(drop)
+    }
+}
+
+/// Requests at once: a counting semaphore shared by the threads of one run.
+pub struct Slots {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+/// A slot taken, given back on drop.
+pub struct Slot<'a>(&'a Slots);
+
+impl Slots {
+    pub fn new(count: usize) -> Slots {
+        Slots {
+            free: Mutex::new(count),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Waits for a free slot; `None` once `cancel` is triggered.
+    pub fn take(&self, cancel: Option<&crate::cancel::Cancel>) -> Option<Slot<'_>> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if cancel.is_some_and(|c| c.is_triggered()) {
+                return None;
+            }
+            if *free > 0 {
+                *free -= 1;
+                return Some(Slot(self));
+            }
+            free = self
+                .freed
+                .wait_timeout(free, Duration::from_millis(50))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.0.freed.notify_one();
     }
 }
 
