@@ -30,7 +30,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a claim lasts without renewal: a dead worker's inputs are taken over after it.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
@@ -292,6 +292,7 @@ impl<'c> SharedBatch<'c> {
         // One connection per job, shared by the threads, which mostly wait for the service.
         let pool = Arc::new(Pool::new(target.clone(), options.jobs + 1));
         let slots = worker::Slots::new(options.jobs);
+        let finished = AtomicBool::new(false);
         let threads = (options.jobs * super::run::OPEN_TASKS_PER_JOB).min(MAX_THREADS);
         let (batch, owner) = (self.journal.batch.as_str(), self.journal.owner.as_str());
         let (updates, updated) = mpsc::channel::<(usize, State)>();
@@ -306,6 +307,7 @@ impl<'c> SharedBatch<'c> {
             locals: &locals,
             slots: &slots,
             jobs: options.jobs,
+            finished: &finished,
         };
         std::thread::scope(|scope| {
             let mut heart = heartbeat::Heart {
@@ -372,6 +374,8 @@ struct Context<'a> {
     /// Requests at once: the run's jobs.
     slots: &'a worker::Slots,
     jobs: usize,
+    /// Set by the thread that found nothing left to do.
+    finished: &'a AtomicBool,
 }
 
 impl Context<'_> {
@@ -395,13 +399,21 @@ impl Context<'_> {
                     .unwrap_or_else(|e| e.into_inner())
                     .clone();
                 if journal.remaining(&unknown, cancel)? == 0 {
+                    // Nothing left: the other idle threads need not look again.
+                    self.finished.store(true, Ordering::Relaxed);
                     return Ok(());
                 }
                 // The first `jobs` threads look for work often, the others less and less.
                 let slower = u32::try_from(thread / self.jobs)
                     .unwrap_or(u32::MAX)
                     .min(16);
-                db::sleep_unless(cancel, IDLE_WAIT * (1 + slower));
+                let until = Instant::now() + IDLE_WAIT * (1 + slower);
+                while Instant::now() < until && !self.finished.load(Ordering::Relaxed) {
+                    db::sleep_unless(cancel, Duration::from_millis(50).min(IDLE_WAIT));
+                }
+                if self.finished.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
                 continue;
             };
             let Some(&index) = self.keys.get(&claim.input) else {
