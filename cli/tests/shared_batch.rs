@@ -54,6 +54,31 @@ impl Moments {
     }
 }
 
+/// A worker process, killed when dropped, so that a failing test leaves none behind (a worker
+/// whose database is gone waits for it).
+struct Worker(Child);
+
+impl std::ops::Deref for Worker {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Worker {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // A child already waited for is not signalled again.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// One input's row in the shared journal.
 #[derive(Debug, Clone, PartialEq)]
 struct Row {
@@ -133,7 +158,7 @@ impl Shared {
     }
 
     /// Starts a worker; its stdout and stderr go to files under `logs/`.
-    fn spawn(&mut self, jobs: u32, lease: u32) -> Child {
+    fn spawn(&mut self, jobs: u32, lease: u32) -> Worker {
         self.started += 1;
         let log = |kind: &str| {
             std::fs::File::create(
@@ -150,6 +175,7 @@ impl Shared {
             .stdout(log("out"))
             .stderr(log("err"))
             .spawn()
+            .map(Worker)
             .expect("ocrcloud starts")
     }
 
@@ -473,7 +499,7 @@ fn workers_killed_at_many_moments_and_a_database_restart_lose_nothing_and_count_
     shared.audit();
     let posts_before = shared.posts();
     let mut moments = Moments::new();
-    let mut workers: Vec<Child> = (0..WORKERS).map(|_| shared.spawn(JOBS, LEASE)).collect();
+    let mut workers: Vec<Worker> = (0..WORKERS).map(|_| shared.spawn(JOBS, LEASE)).collect();
 
     // Inputs held by a killed worker with a task id: (input, its owner, the kill's time by
     // the database's clock, the task id, the submissions then).
@@ -799,6 +825,7 @@ fn a_killed_workers_partial_file_is_removed_when_its_input_is_taken_over() {
             .stdout(Stdio::null())
             .stderr(log.unwrap())
             .spawn()
+            .map(Worker)
             .unwrap()
     };
 
@@ -1009,7 +1036,7 @@ fn workers_share_the_accounts_rate_limit() {
     let mut args = shared.args(4, 30);
     args.extend(["--max-rate".to_string(), "10".to_string()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut workers: Vec<Child> = (0..3)
+    let mut workers: Vec<Worker> = (0..3)
         .map(|_| {
             shared
                 .emulator
@@ -1020,6 +1047,7 @@ fn workers_share_the_accounts_rate_limit() {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
+                .map(Worker)
                 .unwrap()
         })
         .collect();
@@ -1075,6 +1103,7 @@ fn a_worker_keeps_more_tasks_open_than_its_jobs_as_the_sqlite_batch_does() {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
+        .map(Worker)
         .unwrap();
     let open_within = |shared: &Shared, before: u64| {
         let started = Instant::now();
