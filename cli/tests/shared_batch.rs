@@ -71,6 +71,33 @@ impl std::ops::DerefMut for Worker {
     }
 }
 
+impl Worker {
+    /// Starts `command`, which the kernel kills if the test's thread ends first (the test
+    /// process killed, say), so that it does not wait forever for a removed database.
+    fn start(command: &mut std::process::Command) -> Worker {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl is async-signal-safe and changes only the child.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        Worker(command.spawn().expect("ocrcloud starts"))
+    }
+}
+
+/// [`Worker::start`] as a method of the command.
+trait SpawnWorker {
+    fn spawn_worker(&mut self) -> Worker;
+}
+
+impl SpawnWorker for std::process::Command {
+    fn spawn_worker(&mut self) -> Worker {
+        Worker::start(self)
+    }
+}
+
 impl Drop for Worker {
     fn drop(&mut self) {
         // A child already waited for is not signalled again.
@@ -174,9 +201,7 @@ impl Shared {
             .stdin(Stdio::null())
             .stdout(log("out"))
             .stderr(log("err"))
-            .spawn()
-            .map(Worker)
-            .expect("ocrcloud starts")
+            .spawn_worker()
     }
 
     /// Runs one worker to its end.
@@ -824,9 +849,7 @@ fn a_killed_workers_partial_file_is_removed_when_its_input_is_taken_over() {
             .ocrcloud(&args)
             .stdout(Stdio::null())
             .stderr(log.unwrap())
-            .spawn()
-            .map(Worker)
-            .unwrap()
+            .spawn_worker()
     };
 
     // B writes a first result into part-9/ (and so cleans it), then freezes.
@@ -1046,9 +1069,7 @@ fn workers_share_the_accounts_rate_limit() {
                 .env("OCR_ACCESS_TOKEN", &token)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
-                .spawn()
-                .map(Worker)
-                .unwrap()
+                .spawn_worker()
         })
         .collect();
     for worker in &mut workers {
@@ -1102,9 +1123,7 @@ fn a_worker_keeps_more_tasks_open_than_its_jobs_as_the_sqlite_batch_does() {
         .ocrcloud(&args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .spawn()
-        .map(Worker)
-        .unwrap();
+        .spawn_worker();
     let open_within = |shared: &Shared, before: u64| {
         let started = Instant::now();
         while shared.posts() - before < 8 && started.elapsed() < Duration::from_secs(25) {
