@@ -423,7 +423,9 @@ ocr_code ocr_batch_open(const ocr_client *client,
  * (`disable`, `prefer`: the default, `require`) as a parameter; TLS trusts the same roots as
  * the client. The password never appears in a message or a log line. The schema is created
  * if missing; a database whose schema a newer library wrote fails with
- * `OCR_ERR_INVALID_ARGUMENT`, one that cannot be reached with `OCR_ERR_IO`. Several batches
+ * `OCR_ERR_INVALID_ARGUMENT`, refused credentials or a missing database at once with
+ * `OCR_ERR_IO`, and a database that does not answer (restarting, say) is waited for up to 30
+ * seconds, then fails with `OCR_ERR_IO`. Several batches
  * share a database, told apart by `name` (1 to 200 characters). Inputs are known by their
  * path relative to the root they were added with (hosts may mount the inputs at different
  * places) and their content; results go to `output_dir` (created if missing) under the names

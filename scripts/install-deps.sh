@@ -4,7 +4,7 @@
 # postgresql: the server the shared journal's tests start (scripts/postgres.sh), and psql.
 set -euo pipefail
 
-packages=(gcc g++ make binutils patchelf pkg-config valgrind curl jq time python3-venv openjdk-17-jdk-headless mono-mcs mono-runtime libmono-system-io-compression4.0-cil libmono-system-io-compression-filesystem4.0-cil libjna-java cmake doxygen postgresql)
+packages=(gcc g++ make binutils patchelf pkg-config valgrind curl jq time python3-venv openjdk-17-jdk-headless maven mono-mcs mono-runtime libmono-system-io-compression4.0-cil libmono-system-io-compression-filesystem4.0-cil libjna-java cmake doxygen postgresql)
 [ $# -eq 0 ] || packages=("$@")
 missing=()
 for package in "${packages[@]}"; do

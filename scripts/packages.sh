@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Packs the release builds of the three platforms (make linux-x86-64, make linux-arm64,
 # make windows; `make packages` runs them first) into target/packages/:
-#   ocrcloud-VERSION-py3-none-manylinux_2_17_x86_64.whl, ..._aarch64.whl, ...-win_amd64.whl
-#       (bindings/python/build_wheel.py; the library beside the package's modules)
-#   ocrcloud-VERSION.jar      linux-x86-64/, linux-aarch64/, win32-x86-64/ (JNA's prefixes)
+#   ocrcloud-VERSION-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl, the same for
+#       aarch64, ...-win_amd64.whl (bindings/python/build_wheel.py: setuptools through
+#       `python -m build`; the library beside the package's modules)
+#   ocrcloud-VERSION.jar      linux-x86-64/, linux-aarch64/, win32-x86-64/ (JNA's prefixes;
+#                             Maven's build of bindings/java: java_jar below)
 #   Ocrcloud.VERSION.nupkg    runtimes/{linux-x64,linux-arm64,win-x64}/native/
 #   ocrcloud-VERSION-linux-x86_64.tar.gz, ocrcloud-VERSION-linux-aarch64.tar.gz,
 #   ocrcloud-VERSION-windows-x86_64.zip   the C release archives: see c_archive below.
@@ -12,7 +14,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 . packaging/platforms.sh
-scripts/install-deps.sh binutils-aarch64-linux-gnu openjdk-17-jdk-headless libjna-java mono-mcs
+scripts/install-deps.sh binutils-aarch64-linux-gnu openjdk-17-jdk-headless maven libjna-java mono-mcs
 
 version=$(awk -F'"' '/^\[package\]/ { in_package = 1; next } /^\[/ { in_package = 0 }
   in_package && $1 ~ /^version *= *$/ { print $2; exit }' Cargo.toml)
@@ -25,6 +27,26 @@ for file in "$linux_x86_64" "$linux_aarch64" "$windows_x86_64" "$windows_x86_64_
   [ -f "$file" ] || { echo "packages.sh: $file is missing (make linux-x86-64 linux-arm64 windows)" >&2; exit 1; }
 done
 
+# The jar of Maven's build of bindings/java (no tests: the binding's tests ran on the debug build),
+# with each platform's library stripped of its debug information; copied into OUT.
+# Usage: java_jar OUT
+java_jar() {
+  local natives
+  natives=$(mktemp -d)
+  mkdir "$natives/linux-x86-64" "$natives/linux-aarch64" "$natives/win32-x86-64"
+  packaging/strip-debug.sh "$linux_x86_64" "$natives/linux-x86-64/libocrcloud.so"
+  packaging/strip-debug.sh "$linux_aarch64" "$natives/linux-aarch64/libocrcloud.so"
+  packaging/strip-debug.sh "$windows_x86_64" "$natives/win32-x86-64/ocrcloud.dll"
+  # A fresh build, removed afterwards: target/classes keeps the libraries it was given.
+  rm -rf bindings/java/target
+  (cd bindings/java && mvn -B -q --no-transfer-progress -Dmaven.test.skip=true \
+    -Docrcloud.lib.dir="$natives/linux-x86-64" -Docrcloud.lib.linux-aarch64.dir="$natives/linux-aarch64" \
+    -Docrcloud.lib.win32-x86-64.dir="$natives/win32-x86-64" package)
+  cp "bindings/java/target/ocrcloud-$version.jar" "$1/" ||
+    { echo "packages.sh: bindings/java/pom.xml's version is not $version (Cargo.toml's)" >&2; exit 1; }
+  rm -rf bindings/java/target "$natives"
+}
+
 out=target/packages
 rm -rf "$out"
 mkdir -p "$out"
@@ -32,8 +54,7 @@ manylinux=manylinux_${glibc_floor/./_}
 python3 bindings/python/build_wheel.py "$linux_x86_64" "$out" "${manylinux}_x86_64" >/dev/null
 python3 bindings/python/build_wheel.py "$linux_aarch64" "$out" "${manylinux}_aarch64" >/dev/null
 python3 bindings/python/build_wheel.py "$windows_x86_64" "$out" win_amd64 >/dev/null
-bindings/java/build-jar.sh "$linux_x86_64_dir" "$out" \
-  "linux-aarch64=$linux_aarch64" "win32-x86-64=$windows_x86_64" >/dev/null
+java_jar "$out"
 bindings/csharp/build-nupkg.sh "$linux_x86_64_dir" "$out" \
   "linux-arm64=$linux_aarch64" "win-x64=$windows_x86_64" >/dev/null
 

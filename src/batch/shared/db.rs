@@ -3,10 +3,11 @@
 
 use crate::cancel::Cancel;
 use crate::error::{Code, Error, Result, invalid};
+use crate::faults::Fault;
 use postgres::{Client, Config, NoTls};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -176,6 +177,13 @@ pub fn connection_lost(e: &postgres::Error) -> bool {
     }
 }
 
+/// Whether `e` is a deadlock or a serialization failure: the transaction was rolled back for
+/// another one's sake, and may simply run again.
+fn rolled_back_for_another(e: &postgres::Error) -> bool {
+    e.code()
+        .is_some_and(|code| matches!(code.code(), "40001" | "40P01"))
+}
+
 /// A connection that comes back: every use that fails because the database went away waits
 /// (with a growing backoff, until `cancel`) for a new connection and asks again.
 pub struct Link {
@@ -205,7 +213,18 @@ impl Link {
         work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
     ) -> Result<T> {
         let stopped = || cancel.is_some_and(Cancel::is_triggered);
-        self.with_until(what, &stopped, work)
+        self.with_until(what, &stopped, None, work)
+    }
+
+    /// [`Link::with`] that waits for the database at most `patience`, then fails with what
+    /// kept it away.
+    pub fn with_patience<T>(
+        &mut self,
+        what: &str,
+        patience: Duration,
+        work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<T> {
+        self.with_until(what, &|| false, Instant::now().checked_add(patience), work)
     }
 
     /// [`Link::with`] that gives up waiting when `stop` is set.
@@ -216,7 +235,7 @@ impl Link {
         work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
     ) -> Result<T> {
         let stopped = || stop.is_some_and(|s| s.load(Ordering::Relaxed));
-        self.with_until(what, &stopped, work)
+        self.with_until(what, &stopped, None, work)
     }
 
     /// Runs `work` once, on the connection there is or a new one; a lost connection is
@@ -240,6 +259,7 @@ impl Link {
         &mut self,
         what: &str,
         stopped: &dyn Fn() -> bool,
+        deadline: Option<Instant>,
         mut work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
     ) -> Result<T> {
         let mut wait = RECONNECT_FIRST;
@@ -248,9 +268,30 @@ impl Link {
             if stopped() {
                 return Err(crate::call::cancelled());
             }
+            let fault = crate::faults::at(crate::faults::Step::Database);
+            if fault == Some(Fault::Denied) {
+                return Err(Error::new(
+                    Code::Io,
+                    format!(
+                        "shared journal: {what} {}: permission denied (a fault injected by a test)",
+                        self.target.shown
+                    ),
+                ));
+            }
+            if fault == Some(Fault::Reset) {
+                self.client = None;
+            }
             let failure = match self.client.as_mut() {
                 Some(client) => match work(client) {
+                    // The answer lost with the connection: the work ran, and runs again.
+                    Ok(_) if fault == Some(Fault::Close) => {
+                        self.client = None;
+                        continue;
+                    }
                     Ok(value) => return Ok(value),
+                    // Two workers registering the same inputs in different orders, say: the
+                    // database rolled this transaction back, and it runs again.
+                    Err(e) if rolled_back_for_another(&e) => continue,
                     Err(e) if connection_lost(&e) => {
                         self.client = None;
                         e
@@ -267,9 +308,16 @@ impl Link {
                         self.client = Some(client);
                         continue;
                     }
+                    // Refused credentials, a missing database: waiting would not help.
+                    Err(e) if !connection_lost(&e) => {
+                        return Err(self.target.error("cannot connect to", &e));
+                    }
                     Err(e) => e,
                 },
             };
+            if deadline.is_some_and(|d| Instant::now() + wait > d) {
+                return Err(self.target.error(what, &failure));
+            }
             if !logged {
                 let error = self.target.error(what, &failure);
                 crate::logging::log(crate::logging::Level::Warn, || {
@@ -286,6 +334,81 @@ impl Link {
     }
 }
 
+/// Connections shared by the threads of one worker process: a thread takes one for one
+/// statement (or transaction) and gives it back, so that many threads waiting for the service
+/// hold few connections. At most `size` connections; a thread waits for a free one.
+pub struct Pool {
+    target: Target,
+    size: usize,
+    /// The idle connections, and how many exist (idle or taken).
+    idle: Mutex<(Vec<Link>, usize)>,
+    freed: Condvar,
+}
+
+impl Pool {
+    pub fn new(target: Target, size: usize) -> Pool {
+        Pool {
+            target,
+            size: size.max(1),
+            idle: Mutex::new((Vec::new(), 0)),
+            freed: Condvar::new(),
+        }
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    fn take(&self) -> Link {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(link) = idle.0.pop() {
+                return link;
+            }
+            if idle.1 < self.size {
+                idle.1 += 1;
+                return Link::new(self.target.clone());
+            }
+            idle = self.freed.wait(idle).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn give(&self, link: Link) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .push(link);
+        self.freed.notify_one();
+    }
+
+    /// [`Link::with`] on a connection of the pool.
+    pub fn with<T>(
+        &self,
+        what: &str,
+        cancel: Option<&Cancel>,
+        work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<T> {
+        let mut link = self.take();
+        let outcome = link.with(what, cancel, work);
+        self.give(link);
+        outcome
+    }
+
+    /// [`Link::with_patience`] on a connection of the pool.
+    pub fn with_patience<T>(
+        &self,
+        what: &str,
+        patience: Duration,
+        work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<T> {
+        let mut link = self.take();
+        let outcome = link.with_patience(what, patience, work);
+        self.give(link);
+        outcome
+    }
+}
+
 /// Sleeps for `wait`, or less when `cancel` is triggered meanwhile.
 pub fn sleep_unless(cancel: Option<&Cancel>, wait: Duration) {
     let end = Instant::now() + wait;
@@ -294,13 +417,15 @@ pub fn sleep_unless(cancel: Option<&Cancel>, wait: Duration) {
     }
 }
 
+/// How long opening a shared batch waits for a database that is away (restarting, say).
+pub(crate) const OPEN_PATIENCE: Duration = Duration::from_secs(30);
+
 /// Creates the schema in an empty database, or checks the version of the one there: a newer
-/// one is refused. Several processes may do this at once (an advisory lock orders them).
-pub fn prepare(client: &mut Client, target: &Target) -> Result<()> {
-    let mut tx = client
-        .transaction()
-        .map_err(|e| target.error("cannot use", &e))?;
-    let prepared = (|| {
+/// one is refused. Several processes may do this at once (an advisory lock orders them). A
+/// database that is away is waited for up to [`OPEN_PATIENCE`].
+pub fn prepare(pool: &Pool) -> Result<()> {
+    let version = pool.with_patience("cannot create the schema in", OPEN_PATIENCE, |c| {
+        let mut tx = c.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock(7301562024)", &[])?;
         tx.batch_execute(
             "CREATE TABLE IF NOT EXISTS ocrcloud_schema (
@@ -317,21 +442,22 @@ pub fn prepare(client: &mut Client, target: &Target) -> Result<()> {
                 &[&SCHEMA_VERSION],
             )?;
         }
+        match version {
+            // Nothing of a newer schema is touched: the transaction is rolled back.
+            Some(version) if version > SCHEMA_VERSION => {}
+            _ => tx.commit()?,
+        }
         Ok(version)
-    })();
-    let version = prepared.map_err(|e| target.error("cannot create the schema in", &e))?;
-    if let Some(version) = version
-        && version > SCHEMA_VERSION
-    {
-        return Err(Error::new(
+    })?;
+    match version {
+        Some(version) if version > SCHEMA_VERSION => Err(Error::new(
             Code::InvalidArgument,
             format!(
                 "shared journal {} has schema version {version}, newer than this library's \
                  {SCHEMA_VERSION}: use a newer ocrcloud",
-                target.shown
+                pool.target.shown
             ),
-        ));
+        )),
+        _ => Ok(()),
     }
-    tx.commit()
-        .map_err(|e| target.error("cannot create the schema in", &e))
 }

@@ -42,7 +42,9 @@ pub fn host_name() -> String {
 }
 
 impl Heart<'_> {
-    /// Beats every [`HEARTBEAT`] until `stop`, then says goodbye (removes the worker's row).
+    /// Beats every [`HEARTBEAT`] until `stop`, then says goodbye (gives back the leases still
+    /// held and removes the worker's row): `stop` must be set only once every worker thread
+    /// of this process has ended.
     /// The client's maximum rate is its share while this runs, and `total` again after.
     pub fn beat_until(&mut self, stop: &AtomicBool, total: Option<f64>) {
         let mut throttled = self.client.flow().stats().throttled;
@@ -83,12 +85,20 @@ impl Heart<'_> {
         }
         let (batch, owner) = (self.batch, self.owner);
         // Best effort, once: a worker that cannot say goodbye is forgotten after a few beats.
+        // The worker threads have ended: the leases they still hold (a cancel, a fatal error)
+        // go back now rather than when they run out.
         let _ = self.link.once(|c| {
-            c.execute(
+            let mut tx = c.transaction()?;
+            tx.execute(
+                "UPDATE ocrcloud_inputs SET lease_owner = NULL, lease_until = NULL \
+                  WHERE batch = $1 AND lease_owner = $2",
+                &[&batch, &owner],
+            )?;
+            tx.execute(
                 "DELETE FROM ocrcloud_workers WHERE batch = $1 AND worker = $2",
                 &[&batch, &owner],
-            )
-            .map(drop)
+            )?;
+            tx.commit()
         });
     }
 

@@ -2,11 +2,12 @@
 //! writes fenced by that lease (owner and token), each one short transaction that never spans
 //! an HTTP request.
 
-use super::db::Link;
+use super::db::Pool;
 use crate::batch::State;
 use crate::cancel::Cancel;
 use crate::error::Result;
 use postgres::Row as PgRow;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The states in which an input still has work (and may be claimed).
@@ -35,6 +36,7 @@ pub struct Claim {
     /// Seconds since the task id was recorded, by the database's clock.
     pub task_age: Option<f64>,
     pub submissions: i32,
+    pub possible_duplicates: i32,
     /// The lease token: every later write of this worker carries it.
     pub token: i64,
 }
@@ -56,7 +58,7 @@ pub struct Record {
 
 /// One batch of the shared journal, seen by one worker (`owner`).
 pub struct Journal {
-    pub link: Link,
+    pub pool: Arc<Pool>,
     pub batch: String,
     pub owner: String,
 }
@@ -87,13 +89,15 @@ impl Journal {
     /// Creates the batch's row if it is new.
     pub fn create_batch(&mut self) -> Result<()> {
         let batch = self.batch.clone();
-        self.link.with("cannot create the batch in", None, |c| {
-            c.execute(
-                "INSERT INTO ocrcloud_batches (name) VALUES ($1) ON CONFLICT DO NOTHING",
-                &[&batch],
-            )
-            .map(drop)
-        })
+        let patience = super::db::OPEN_PATIENCE;
+        self.pool
+            .with_patience("cannot create the batch in", patience, |c| {
+                c.execute(
+                    "INSERT INTO ocrcloud_batches (name) VALUES ($1) ON CONFLICT DO NOTHING",
+                    &[&batch],
+                )
+                .map(drop)
+            })
     }
 
     /// Registers inputs in one transaction: new ones queued (or failed, if unusable), changed
@@ -107,7 +111,7 @@ impl Journal {
         cancel: Option<&Cancel>,
     ) -> Result<Vec<Record>> {
         let batch = self.batch.clone();
-        self.link.with("cannot register inputs in", cancel, |c| {
+        self.pool.with("cannot register inputs in", cancel, |c| {
             let mut tx = c.transaction()?;
             let upsert = tx.prepare(&format!(
                 "INSERT INTO ocrcloud_inputs AS i (batch, input, sha256, size, operation, \
@@ -170,7 +174,7 @@ impl Journal {
     ) -> Result<Vec<Claim>> {
         let (batch, owner) = (self.batch.clone(), self.owner.clone());
         let seconds = lease.as_secs_f64();
-        self.link.with("cannot claim inputs in", cancel, |c| {
+        self.pool.with("cannot claim inputs in", cancel, |c| {
             let rows = c.query(
                 &format!(
                     "WITH due AS MATERIALIZED ( \
@@ -185,7 +189,7 @@ impl Journal {
                        FROM due WHERE (i.batch, i.input) = (due.batch, due.input) \
                      RETURNING i.id, i.input, i.state, i.task_id, \
                             extract(epoch FROM now() - i.submitted_at)::float8, \
-                            i.submissions, i.lease_token"
+                            i.submissions, i.lease_token, i.possible_duplicates"
                 ),
                 &[&batch, &owner, &seconds, &limit],
             )?;
@@ -199,13 +203,16 @@ impl Journal {
                     task_age: r.get(4),
                     submissions: r.get(5),
                     token: r.get(6),
+                    possible_duplicates: r.get(7),
                 })
                 .collect())
         })
     }
 
     /// Runs one fenced `UPDATE ... SET <set>` on the claimed input: `false` when this worker's
-    /// lease was taken (the token moved on), and nothing was written.
+    /// lease was taken (the token moved on), and nothing was written. `set` must write the
+    /// same however often it runs (values, not increments): a statement whose answer was lost
+    /// with the connection runs again.
     pub fn fenced(
         &mut self,
         claim: &Claim,
@@ -221,7 +228,7 @@ impl Journal {
         let mut all: Vec<&(dyn postgres::types::ToSql + Sync)> =
             vec![&batch, &claim.input, &owner, &claim.token];
         all.extend_from_slice(params);
-        self.link.with("cannot write to", cancel, |c| {
+        self.pool.with("cannot write to", cancel, |c| {
             Ok(c.execute(&statement, &all)? == 1)
         })
     }
@@ -238,7 +245,7 @@ impl Journal {
     ) -> Result<bool> {
         let (batch, owner) = (self.batch.clone(), self.owner.clone());
         let seconds = lease.as_secs_f64();
-        self.link.with("cannot write to", cancel, |c| {
+        self.pool.with("cannot write to", cancel, |c| {
             let mut tx = c.transaction()?;
             let held = tx.execute(
                 "UPDATE ocrcloud_inputs SET lease_until = now() + make_interval(secs => $5) \
@@ -263,7 +270,7 @@ impl Journal {
     /// The input (its id) that holds output path `relative`, if one does.
     pub fn output_owner(&mut self, relative: &str) -> Result<Option<i64>> {
         let batch = self.batch.clone();
-        self.link.with("cannot read", None, |c| {
+        self.pool.with("cannot read", None, |c| {
             Ok(c.query_opt(
                 "SELECT input FROM ocrcloud_outputs WHERE batch = $1 AND path = $2",
                 &[&batch, &relative],
@@ -275,7 +282,7 @@ impl Journal {
     /// The input other than `id` of this batch that holds task `task_id`, if one does.
     pub fn task_holder(&mut self, task_id: &str, id: i64) -> Result<Option<String>> {
         let batch = self.batch.clone();
-        self.link.with("cannot read", None, |c| {
+        self.pool.with("cannot read", None, |c| {
             Ok(c.query_opt(
                 "SELECT input FROM ocrcloud_inputs \
                   WHERE batch = $1 AND task_id = $2 AND id <> $3 LIMIT 1",
@@ -288,7 +295,7 @@ impl Journal {
     /// How many inputs still have work, leaving out `unknown` (inputs this worker cannot read).
     pub fn remaining(&mut self, unknown: &[String], cancel: Option<&Cancel>) -> Result<i64> {
         let batch = self.batch.clone();
-        self.link.with("cannot read", cancel, |c| {
+        self.pool.with("cannot read", cancel, |c| {
             Ok(c.query_one(
                 &format!(
                     "SELECT count(*) FROM ocrcloud_inputs \
@@ -303,7 +310,7 @@ impl Journal {
     /// Every input of the batch, in name order.
     pub fn records(&mut self) -> Result<Vec<Record>> {
         let batch = self.batch.clone();
-        self.link.with("cannot read", None, |c| {
+        self.pool.with("cannot read", None, |c| {
             Ok(c.query(
                 &format!("SELECT {RECORD} FROM ocrcloud_inputs WHERE batch = $1 ORDER BY input"),
                 &[&batch],

@@ -24,7 +24,7 @@ use crate::cancel::Cancel;
 use crate::client::Client;
 use crate::error::{Code, Error, Result, invalid};
 use crate::operations::Operation;
-use db::{Link, Target};
+use db::{Link, Pool, Target};
 use journal::{Journal, NewInput, Record};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -38,6 +38,9 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 const IDLE_WAIT: Duration = Duration::from_millis(500);
 /// How long an input this worker cannot read waits before any worker claims it again.
 const UNKNOWN_PAUSE: &str = "10 seconds";
+/// The most threads of one worker process: each holds one input from its claim to its end,
+/// mostly waiting for the service (requests at once are the run's jobs).
+const MAX_THREADS: usize = 512;
 /// Inputs registered per transaction.
 const REGISTER_CHUNK: usize = 500;
 
@@ -75,10 +78,10 @@ impl<'c> SharedBatch<'c> {
                 ),
             )
         })?;
-        let mut connection = target.connect()?;
-        db::prepare(&mut connection, &target)?;
+        let pool = Arc::new(Pool::new(target, 1));
+        db::prepare(&pool)?;
         let mut journal = Journal {
-            link: Link::new(target),
+            pool,
             batch: name.to_string(),
             owner: worker_name(),
         };
@@ -285,7 +288,11 @@ impl<'c> SharedBatch<'c> {
             self.output_dir.as_path(),
             self.lease,
         );
-        let target = self.journal.link.target().clone();
+        let target = self.journal.pool.target().clone();
+        // One connection per job, shared by the threads, which mostly wait for the service.
+        let pool = Arc::new(Pool::new(target.clone(), options.jobs + 1));
+        let slots = worker::Slots::new(options.jobs);
+        let threads = (options.jobs * super::run::OPEN_TASKS_PER_JOB).min(MAX_THREADS);
         let (batch, owner) = (self.journal.batch.as_str(), self.journal.owner.as_str());
         let (updates, updated) = mpsc::channel::<(usize, State)>();
         let context = Context {
@@ -297,6 +304,8 @@ impl<'c> SharedBatch<'c> {
             unknown: &unknown,
             keys,
             locals: &locals,
+            slots: &slots,
+            jobs: options.jobs,
         };
         std::thread::scope(|scope| {
             let mut heart = heartbeat::Heart {
@@ -312,17 +321,17 @@ impl<'c> SharedBatch<'c> {
                 crate::panics::library_thread();
                 heart.beat_until(beating, total);
             });
-            for _ in 0..options.jobs {
+            for thread in 0..threads {
                 let updates = updates.clone();
                 let (context, fatal) = (&context, &fatal);
                 let mut journal = Journal {
-                    link: Link::new(target.clone()),
+                    pool: Arc::clone(&pool),
                     batch: batch.to_string(),
                     owner: owner.to_string(),
                 };
                 scope.spawn(move || {
                     crate::panics::library_thread();
-                    if let Err(error) = context.work_until_done(&mut journal, &updates) {
+                    if let Err(error) = context.work_until_done(thread, &mut journal, &updates) {
                         context.stop.store(true, Ordering::Relaxed);
                         fatal
                             .lock()
@@ -360,6 +369,9 @@ struct Context<'a> {
     unknown: &'a Mutex<Vec<String>>,
     keys: &'a HashMap<String, usize>,
     locals: &'a [LocalInput],
+    /// Requests at once: the run's jobs.
+    slots: &'a worker::Slots,
+    jobs: usize,
 }
 
 impl Context<'_> {
@@ -367,6 +379,7 @@ impl Context<'_> {
     /// batch's inputs is left to do (leaving out those no worker here can read), or `stop`.
     fn work_until_done(
         &self,
+        thread: usize,
         journal: &mut Journal,
         updates: &mpsc::Sender<(usize, State)>,
     ) -> Result<()> {
@@ -384,7 +397,11 @@ impl Context<'_> {
                 if journal.remaining(&unknown, cancel)? == 0 {
                     return Ok(());
                 }
-                db::sleep_unless(cancel, IDLE_WAIT);
+                // The first `jobs` threads look for work often, the others less and less.
+                let slower = u32::try_from(thread / self.jobs)
+                    .unwrap_or(u32::MAX)
+                    .min(16);
+                db::sleep_unless(cancel, IDLE_WAIT * (1 + slower));
                 continue;
             };
             let Some(&index) = self.keys.get(&claim.input) else {
@@ -417,6 +434,7 @@ impl Context<'_> {
                 output_dir: self.output_dir,
                 options: self.options,
                 lease: self.lease,
+                slots: self.slots,
                 report: &mut report,
             };
             work.run(claim, &local)?;

@@ -11,8 +11,9 @@ use crate::error::{Code, Error, Result};
 use crate::files::{FileSink, TempFile};
 use crate::operations::{Document, Operation};
 use crate::poll::{Schedule, Step};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// Submissions of one input before it fails: each may have made a billed task.
@@ -51,6 +52,8 @@ pub struct Work<'a, 'o> {
     pub output_dir: &'a Path,
     pub options: &'o RunOptions,
     pub lease: Duration,
+    /// Requests at once, shared by the threads of the run.
+    pub slots: &'a Slots,
     /// Hears each state this input reaches, once written.
     pub report: &'a mut dyn FnMut(State),
 }
@@ -72,6 +75,10 @@ impl Work<'_, '_> {
     /// Works on `claim` until it completes, fails, is given back or is lost. `Err` stops the
     /// whole worker: refused credentials, a cancel, a journal that refuses a statement.
     pub fn run(&mut self, mut claim: Claim, local: &Local) -> Result<Ended> {
+        if claim.token > 1 {
+            // Held before, maybe by a worker that died while writing its results here.
+            crate::files::sweep_leftovers(&output_folder(self.output_dir, local.stem));
+        }
         let young = claim
             .task_age
             .is_some_and(|age| age < RESUBMIT_AFTER_SECONDS);
@@ -81,11 +88,9 @@ impl Work<'_, '_> {
         };
         // Caught during its POST by a worker that died, or holding a task too old to poll:
         // the next submission may duplicate a billed task.
-        let mut duplicates: i32 = match claim.state {
-            State::Submitting => 1,
-            State::Submitted if task.is_none() => 1,
-            _ => 0,
-        };
+        if claim.state == State::Submitting || (claim.state == State::Submitted && task.is_none()) {
+            claim.possible_duplicates += 1;
+        }
         loop {
             let task_id = match task.take() {
                 Some(task_id) => task_id,
@@ -98,17 +103,23 @@ impl Work<'_, '_> {
                                  submitted again"
                             ),
                         );
-                        return self.fail(&claim, &error, duplicates);
+                        return self.fail(&claim, &error);
                     }
+                    // The slot first: an intent must not wait for one (a kill then would
+                    // count a submission that never left).
+                    let Some(_slot) = self.slots.take(self.options.poll.cancel.as_deref()) else {
+                        self.release(&claim)?;
+                        return Err(crate::call::cancelled());
+                    };
+                    claim.submissions += 1;
                     fenced!(
                         self,
                         &claim,
-                        "state = 'submitting', submissions = submissions + 1, \
-                         possible_duplicates = possible_duplicates + $5, task_id = NULL, \
-                         submitted_at = NULL, code = NULL, message = NULL",
-                        duplicates
+                        "state = 'submitting', submissions = $5, possible_duplicates = $6, \
+                         task_id = NULL, submitted_at = NULL, code = NULL, message = NULL",
+                        claim.submissions,
+                        claim.possible_duplicates
                     );
-                    claim.submissions += 1;
                     (self.report)(State::Submitting);
                     match self.submit(&claim, local)? {
                         Ok(task_id) => task_id,
@@ -123,7 +134,7 @@ impl Work<'_, '_> {
                 Polled::Lost => return Ok(Ended::Lost),
                 Polled::Failed(error) if error.code() == Code::TaskNotFound => {
                     // The service forgot the task (or never had it): submit again, counted.
-                    duplicates = 1;
+                    claim.possible_duplicates += 1;
                 }
                 Polled::Failed(error) if error.code() == Code::Cancelled => {
                     self.release(&claim)?;
@@ -133,7 +144,7 @@ impl Work<'_, '_> {
                     self.release(&claim)?;
                     return Err(error);
                 }
-                Polled::Failed(error) => return self.fail(&claim, &error, 0),
+                Polled::Failed(error) => return self.fail(&claim, &error),
             }
         }
     }
@@ -171,7 +182,7 @@ impl Work<'_, '_> {
                             claim.input
                         ),
                     );
-                    return self.fail(claim, &error, 0).map(Err);
+                    return self.fail(claim, &error).map(Err);
                 }
                 let recorded = self.journal.fenced(
                     claim,
@@ -191,10 +202,10 @@ impl Work<'_, '_> {
             // The service took nothing: not a submission. Back in the queue for any worker.
             let given_back = self.journal.fenced(
                 claim,
-                "state = 'queued', submissions = submissions - 1, \
-                 not_before = now() + make_interval(secs => $5), \
+                "state = 'queued', submissions = $5, \
+                 not_before = now() + make_interval(secs => $6), \
                  lease_owner = NULL, lease_until = NULL",
-                &[&REFUSED_PAUSE_SECONDS],
+                &[&(claim.submissions - 1), &REFUSED_PAUSE_SECONDS],
                 None,
             )?;
             (self.report)(State::Queued);
@@ -215,16 +226,16 @@ impl Work<'_, '_> {
         if error.code() == Code::Unauthorized {
             self.journal.fenced(
                 claim,
-                "state = 'queued', submissions = submissions - 1, lease_owner = NULL, \
-                 lease_until = NULL",
-                &[],
+                "state = 'queued', submissions = $5, lease_owner = NULL, lease_until = NULL",
+                &[&(claim.submissions - 1)],
                 None,
             )?;
             return Err(error);
         }
         // A document that cannot be read never makes a whole request, so it makes no task.
-        let duplicate = i32::from(!error.unsent && error.code() != Code::Io);
-        self.fail(claim, &error, duplicate).map(Err)
+        let mut claim = claim.clone();
+        claim.possible_duplicates += i32::from(!error.unsent && error.code() != Code::Io);
+        self.fail(&claim, &error).map(Err)
     }
 
     /// Polls the task until it ends, checking the lease before each GET.
@@ -259,6 +270,9 @@ impl Work<'_, '_> {
             if !held {
                 return Ok(Polled::Lost);
             }
+            let Some(_slot) = self.slots.take(options.cancel.as_deref()) else {
+                return Ok(Polled::Failed(crate::call::cancelled()));
+            };
             schedule.attempt();
             let call = schedule.call();
             let outcome = std::fs::create_dir_all(&dir)
@@ -301,15 +315,21 @@ impl Work<'_, '_> {
             own: local.own,
         };
         for _ in 0..PLACE_ATTEMPTS {
-            let chosen = {
-                let records = SharedRecords(RefCell::new(&mut *self.journal));
-                outputs::choose(&records, self.output_dir, &input, &files, &kinds, &|_| {
-                    false
-                })
+            let (chosen, unreadable) = {
+                let records = SharedRecords {
+                    journal: RefCell::new(&mut *self.journal),
+                    failed: Cell::new(false),
+                };
+                let none = |_: &Path| false;
+                let chosen =
+                    outputs::choose(&records, self.output_dir, &input, &files, &kinds, &none);
+                (chosen, records.failed.get())
             };
             let chosen = match chosen {
                 Ok(chosen) => chosen,
-                Err(error) => return self.fail(claim, &error, 0),
+                // The journal could not be read: that stops the worker, not the input.
+                Err(error) if unreadable => return Err(error),
+                Err(error) => return self.fail(claim, &error),
             };
             let names: Vec<String> = chosen
                 .names
@@ -335,7 +355,7 @@ impl Work<'_, '_> {
                     (self.report)(State::Completed);
                     return Ok(Ended::Done);
                 }
-                Err(outputs::Unplaced::Failed(error)) => return self.fail(claim, &error, 0),
+                Err(outputs::Unplaced::Failed(error)) => return self.fail(claim, &error),
                 Err(outputs::Unplaced::Taken(back)) => files = back,
             }
         }
@@ -347,22 +367,21 @@ impl Work<'_, '_> {
                 claim.input
             ),
         );
-        self.fail(claim, &error, 0)
+        self.fail(claim, &error)
     }
 
-    /// Records the failure under the lease, with `duplicates` more possible duplicates.
-    fn fail(&mut self, claim: &Claim, error: &Error, duplicates: i32) -> Result<Ended> {
+    /// Records the failure under the lease, with the claim's possible duplicates.
+    fn fail(&mut self, claim: &Claim, error: &Error) -> Result<Ended> {
         let code = error.code() as i32;
         let message = error.message().to_string();
         fenced!(
             self,
             claim,
             "state = 'failed', code = $5, message = $6, finished_at = now(), \
-             possible_duplicates = possible_duplicates + $7, lease_owner = NULL, \
-             lease_until = NULL",
+             possible_duplicates = $7, lease_owner = NULL, lease_until = NULL",
             code,
             message,
-            duplicates
+            claim.possible_duplicates
         );
         (self.report)(State::Failed);
         Ok(Ended::Done)
@@ -373,6 +392,50 @@ impl Work<'_, '_> {
         self.journal
             .fenced(claim, "lease_owner = NULL, lease_until = NULL", &[], None)
             .map(drop)
+    }
+}
+
+/// Requests at once: a counting semaphore shared by the threads of one run.
+pub struct Slots {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+/// A slot taken, given back on drop.
+pub struct Slot<'a>(&'a Slots);
+
+impl Slots {
+    pub fn new(count: usize) -> Slots {
+        Slots {
+            free: Mutex::new(count),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Waits for a free slot; `None` once `cancel` is triggered.
+    pub fn take(&self, cancel: Option<&crate::cancel::Cancel>) -> Option<Slot<'_>> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if cancel.is_some_and(|c| c.is_triggered()) {
+                return None;
+            }
+            if *free > 0 {
+                *free -= 1;
+                return Some(Slot(self));
+            }
+            free = self
+                .freed
+                .wait_timeout(free, Duration::from_millis(50))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.0.freed.notify_one();
     }
 }
 
@@ -393,11 +456,17 @@ fn output_folder(output_dir: &Path, stem: &Path) -> PathBuf {
 
 /// The shared journal as the output naming reads it. No file identity is recorded: any
 /// regular file at a name an input holds counts as that input's.
-struct SharedRecords<'a>(RefCell<&'a mut Journal>);
+struct SharedRecords<'a> {
+    journal: RefCell<&'a mut Journal>,
+    /// Whether a read of the journal failed.
+    failed: Cell<bool>,
+}
 
 impl Records for SharedRecords<'_> {
     fn output_owner(&self, relative: &str) -> Result<Option<i64>> {
-        self.0.borrow_mut().output_owner(relative)
+        let owner = self.journal.borrow_mut().output_owner(relative);
+        self.failed.set(self.failed.get() || owner.is_err());
+        owner
     }
     fn placed_file(&self, _relative: &str) -> Result<Option<FileIdentity>> {
         Ok(None)
