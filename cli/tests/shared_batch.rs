@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 const TEXT: &str = r#"{"resultType":"Text"}"#;
 /// Longer than any run of these tests takes, so that a hang fails rather than blocks.
-const HANG: Duration = Duration::from_secs(900);
+const HANG: Duration = Duration::from_secs(300);
 
 /// A small PDF of its own for input `n` (the emulator's text result names its SHA-256).
 fn pdf(n: usize) -> Vec<u8> {
@@ -498,6 +498,32 @@ fn finish(child: &mut Child) -> Option<i32> {
     }
 }
 
+/// Sessions of the workers' role inside a transaction that is waiting for its client.
+fn transactions_waiting(shared: &Shared) -> u64 {
+    shared
+        .db
+        .sql(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE usename = 'ocrcloud' AND state LIKE 'idle in transaction%'",
+        )
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Freezes `worker` (SIGSTOP), the only worker running, at a moment when it has no
+/// transaction open (thawed and frozen again until it is so).
+fn freeze_outside_a_transaction(shared: &Shared, worker: &Child) {
+    loop {
+        signal(worker, libc::SIGSTOP);
+        if transactions_waiting(shared) == 0 {
+            return;
+        }
+        signal(worker, libc::SIGCONT);
+        std::thread::sleep(Duration::from_millis(3));
+    }
+}
+
 fn signal(child: &Child, signal: i32) {
     // SAFETY: kill with the pid of our own child, which has not been waited for.
     assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
@@ -862,7 +888,7 @@ fn a_killed_workers_partial_file_is_removed_when_its_input_is_taken_over() {
         assert!(started.elapsed() < HANG, "B wrote nothing");
         std::thread::sleep(Duration::from_millis(5));
     }
-    signal(&b, libc::SIGSTOP);
+    freeze_outside_a_transaction(&shared, &b);
     // A takes the rest and is killed while it writes a result (most likely the large one).
     let mut a = spawn(&mut shared, 2);
     let partial = format!(".ocrcloud-{}-", a.id());
@@ -1149,4 +1175,59 @@ fn a_worker_keeps_more_tasks_open_than_its_jobs_as_the_sqlite_batch_does() {
         "a shared worker with 2 jobs opened {shared_open} tasks in 25 s, the SQLite batch \
          {sqlite_open}"
     );
+}
+
+/// A worker frozen (SIGSTOP: a paused VM, a stalled network) while one of its transactions is
+/// open holds that transaction's locks: the other workers must still take its inputs over and
+/// finish the batch (the server ends such a transaction, or they do not wait for its locks).
+#[test]
+fn a_worker_frozen_inside_a_transaction_does_not_stop_the_others() {
+    let mut shared = Shared::new(
+        "frozen-in-transaction",
+        300,
+        &["--pending-ms", "0", "--processing-ms", "200"],
+    );
+    let mut frozen = shared.spawn(4, 2);
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < HANG,
+            "never caught inside a transaction"
+        );
+        assert!(
+            frozen.try_wait().unwrap().is_none(),
+            "the worker ended first"
+        );
+        if shared
+            .db
+            .try_sql("SELECT 1 FROM ocrcloud_inputs LIMIT 0")
+            .is_err()
+            || transactions_waiting(&shared) == 0
+        {
+            std::thread::sleep(Duration::from_millis(2));
+            continue;
+        }
+        signal(&frozen, libc::SIGSTOP);
+        if transactions_waiting(&shared) > 0 {
+            break;
+        }
+        signal(&frozen, libc::SIGCONT);
+    }
+    // Another worker: 300 small inputs, the frozen one's taken over after its 2 s lease.
+    let mut other = shared.spawn(4, 2);
+    let started = Instant::now();
+    while other.try_wait().unwrap().is_none() && started.elapsed() < Duration::from_secs(180) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stuck = other.try_wait().unwrap().is_none();
+    let sessions = shared.db.sql(
+        "SELECT state, wait_event_type, left(query, 60) FROM pg_stat_activity WHERE usename = 'ocrcloud'",
+    );
+    assert!(
+        !stuck,
+        "a worker still waits 180 s after another froze inside a transaction:\n{sessions}"
+    );
+    assert_eq!(finish(&mut other), Some(0), "{}", shared.logs());
+    assert_eq!(shared.assert_nothing_lost(), 0);
+    signal(&frozen, libc::SIGCONT);
 }
