@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 const TEXT: &str = r#"{"resultType":"Text"}"#;
 /// Longer than any run of these tests takes, so that a hang fails rather than blocks.
-const HANG: Duration = Duration::from_secs(900);
+const HANG: Duration = Duration::from_secs(300);
 
 /// A small PDF of its own for input `n` (the emulator's text result names its SHA-256).
 fn pdf(n: usize) -> Vec<u8> {
@@ -51,6 +51,58 @@ impl Moments {
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0 % n
+    }
+}
+
+/// A worker process, killed when dropped, so that a failing test leaves none behind (a worker
+/// whose database is gone waits for it).
+struct Worker(Child);
+
+impl std::ops::Deref for Worker {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Worker {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Worker {
+    /// Starts `command`, which the kernel kills if the test's thread ends first (the test
+    /// process killed, say), so that it does not wait forever for a removed database.
+    fn start(command: &mut std::process::Command) -> Worker {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl is async-signal-safe and changes only the child.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        Worker(command.spawn().expect("ocrcloud starts"))
+    }
+}
+
+/// [`Worker::start`] as a method of the command.
+trait SpawnWorker {
+    fn spawn_worker(&mut self) -> Worker;
+}
+
+impl SpawnWorker for std::process::Command {
+    fn spawn_worker(&mut self) -> Worker {
+        Worker::start(self)
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // A child already waited for is not signalled again.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -133,7 +185,7 @@ impl Shared {
     }
 
     /// Starts a worker; its stdout and stderr go to files under `logs/`.
-    fn spawn(&mut self, jobs: u32, lease: u32) -> Child {
+    fn spawn(&mut self, jobs: u32, lease: u32) -> Worker {
         self.started += 1;
         let log = |kind: &str| {
             std::fs::File::create(
@@ -149,8 +201,7 @@ impl Shared {
             .stdin(Stdio::null())
             .stdout(log("out"))
             .stderr(log("err"))
-            .spawn()
-            .expect("ocrcloud starts")
+            .spawn_worker()
     }
 
     /// Runs one worker to its end.
@@ -447,6 +498,32 @@ fn finish(child: &mut Child) -> Option<i32> {
     }
 }
 
+/// Sessions of the workers' role inside a transaction that is waiting for its client.
+fn transactions_waiting(shared: &Shared) -> u64 {
+    shared
+        .db
+        .sql(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE usename = 'ocrcloud' AND state LIKE 'idle in transaction%'",
+        )
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Freezes `worker` (SIGSTOP), the only worker running, at a moment when it has no
+/// transaction open (thawed and frozen again until it is so).
+fn freeze_outside_a_transaction(shared: &Shared, worker: &Child) {
+    loop {
+        signal(worker, libc::SIGSTOP);
+        if transactions_waiting(shared) == 0 {
+            return;
+        }
+        signal(worker, libc::SIGCONT);
+        std::thread::sleep(Duration::from_millis(3));
+    }
+}
+
 fn signal(child: &Child, signal: i32) {
     // SAFETY: kill with the pid of our own child, which has not been waited for.
     assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
@@ -473,7 +550,7 @@ fn workers_killed_at_many_moments_and_a_database_restart_lose_nothing_and_count_
     shared.audit();
     let posts_before = shared.posts();
     let mut moments = Moments::new();
-    let mut workers: Vec<Child> = (0..WORKERS).map(|_| shared.spawn(JOBS, LEASE)).collect();
+    let mut workers: Vec<Worker> = (0..WORKERS).map(|_| shared.spawn(JOBS, LEASE)).collect();
 
     // Inputs held by a killed worker with a task id: (input, its owner, the kill's time by
     // the database's clock, the task id, the submissions then).
@@ -798,8 +875,7 @@ fn a_killed_workers_partial_file_is_removed_when_its_input_is_taken_over() {
             .ocrcloud(&args)
             .stdout(Stdio::null())
             .stderr(log.unwrap())
-            .spawn()
-            .unwrap()
+            .spawn_worker()
     };
 
     // B writes a first result into part-9/ (and so cleans it), then freezes.
@@ -812,7 +888,7 @@ fn a_killed_workers_partial_file_is_removed_when_its_input_is_taken_over() {
         assert!(started.elapsed() < HANG, "B wrote nothing");
         std::thread::sleep(Duration::from_millis(5));
     }
-    signal(&b, libc::SIGSTOP);
+    freeze_outside_a_transaction(&shared, &b);
     // A takes the rest and is killed while it writes a result (most likely the large one).
     let mut a = spawn(&mut shared, 2);
     let partial = format!(".ocrcloud-{}-", a.id());
@@ -1009,7 +1085,7 @@ fn workers_share_the_accounts_rate_limit() {
     let mut args = shared.args(4, 30);
     args.extend(["--max-rate".to_string(), "10".to_string()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut workers: Vec<Child> = (0..3)
+    let mut workers: Vec<Worker> = (0..3)
         .map(|_| {
             shared
                 .emulator
@@ -1019,8 +1095,7 @@ fn workers_share_the_accounts_rate_limit() {
                 .env("OCR_ACCESS_TOKEN", &token)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
-                .spawn()
-                .unwrap()
+                .spawn_worker()
         })
         .collect();
     for worker in &mut workers {
@@ -1074,8 +1149,7 @@ fn a_worker_keeps_more_tasks_open_than_its_jobs_as_the_sqlite_batch_does() {
         .ocrcloud(&args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .spawn_worker();
     let open_within = |shared: &Shared, before: u64| {
         let started = Instant::now();
         while shared.posts() - before < 8 && started.elapsed() < Duration::from_secs(25) {
@@ -1101,4 +1175,59 @@ fn a_worker_keeps_more_tasks_open_than_its_jobs_as_the_sqlite_batch_does() {
         "a shared worker with 2 jobs opened {shared_open} tasks in 25 s, the SQLite batch \
          {sqlite_open}"
     );
+}
+
+/// A worker frozen (SIGSTOP: a paused VM, a stalled network) while one of its transactions is
+/// open holds that transaction's locks: the other workers must still take its inputs over and
+/// finish the batch (the server ends such a transaction, or they do not wait for its locks).
+#[test]
+fn a_worker_frozen_inside_a_transaction_does_not_stop_the_others() {
+    let mut shared = Shared::new(
+        "frozen-in-transaction",
+        300,
+        &["--pending-ms", "0", "--processing-ms", "200"],
+    );
+    let mut frozen = shared.spawn(4, 2);
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < HANG,
+            "never caught inside a transaction"
+        );
+        assert!(
+            frozen.try_wait().unwrap().is_none(),
+            "the worker ended first"
+        );
+        if shared
+            .db
+            .try_sql("SELECT 1 FROM ocrcloud_inputs LIMIT 0")
+            .is_err()
+            || transactions_waiting(&shared) == 0
+        {
+            std::thread::sleep(Duration::from_millis(2));
+            continue;
+        }
+        signal(&frozen, libc::SIGSTOP);
+        if transactions_waiting(&shared) > 0 {
+            break;
+        }
+        signal(&frozen, libc::SIGCONT);
+    }
+    // Another worker: 300 small inputs, the frozen one's taken over after its 2 s lease.
+    let mut other = shared.spawn(4, 2);
+    let started = Instant::now();
+    while other.try_wait().unwrap().is_none() && started.elapsed() < Duration::from_secs(180) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stuck = other.try_wait().unwrap().is_none();
+    let sessions = shared.db.sql(
+        "SELECT state, wait_event_type, left(query, 60) FROM pg_stat_activity WHERE usename = 'ocrcloud'",
+    );
+    assert!(
+        !stuck,
+        "a worker still waits 180 s after another froze inside a transaction:\n{sessions}"
+    );
+    assert_eq!(finish(&mut other), Some(0), "{}", shared.logs());
+    assert_eq!(shared.assert_nothing_lost(), 0);
+    signal(&frozen, libc::SIGCONT);
 }
