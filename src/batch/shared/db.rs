@@ -70,6 +70,9 @@ CREATE TABLE ocrcloud_workers (
 /// The first wait before connecting again, and the longest.
 const RECONNECT_FIRST: Duration = Duration::from_millis(200);
 const RECONNECT_LONGEST: Duration = Duration::from_secs(5);
+/// How long a session of this library may sit idle inside a transaction before the server
+/// ends it (no transaction of the journal waits for anything but the database).
+const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(15);
 /// How long one connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -133,12 +136,21 @@ impl Target {
     }
 
     fn connect_once(&self) -> std::result::Result<Client, postgres::Error> {
-        if self.tls {
+        let mut client = if self.tls {
             let tls = MakeRustlsConnect::new(crate::tls::rustls_config());
-            self.config.connect(tls)
+            self.config.connect(tls)?
         } else {
-            self.config.connect(NoTls)
-        }
+            self.config.connect(NoTls)?
+        };
+        // A worker stopped inside a transaction (frozen, paused by a debugger, its host
+        // suspended) would hold its row locks, and the other workers would wait for them
+        // without end: the server ends such a session instead, and the worker, when it wakes,
+        // connects again and runs its transaction again.
+        client.batch_execute(&format!(
+            "SET idle_in_transaction_session_timeout = {}",
+            IDLE_IN_TRANSACTION.as_millis()
+        ))?;
+        Ok(client)
     }
 
     /// One connection, or the reason there is none (the password never in it).
