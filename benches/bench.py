@@ -10,7 +10,8 @@
                                 --only flow: only the flow-control rows, --only upload: only
                                 the submission rows, --only batch: only the batch rows,
                                 --only many: only the many-tasks rows, --only schedule: only
-                                the time-to-result table)
+                                the time-to-result table, --only shared: only the shared
+                                batch rows, bench_shared.py)
 
 Every figure is a ratio against a baseline measured in the same run: fetches against
 `curl -s -o /dev/null` on the same URL, polls against a raw-socket loop sending the same request
@@ -65,6 +66,11 @@ The batch rows (bench_batch.py, whose docstring says how) compare `ocrcloud batc
 1000 small PDFs with `xargs -P 8 ocrcloud run` on the same inputs and with the ideal, and give
 its peak RSS at 1000 and 10000 inputs and the journal's cost per input. With --smoke: 20 inputs,
 one round, no large run; it fails if the batch fails or leaves results missing.
+
+The shared batch rows (bench_shared.py, whose docstring says how; issue 24) run 10000 inputs under
+the emulator's rate limit with 1, 2 and 4 worker processes on a PostgreSQL journal, as ratios to
+the SQLite batch and to what the limit allows, with the statements and bytes per input and the
+peak RSS per worker. With --smoke: 40 inputs, 2 workers.
 """
 import argparse
 import base64
@@ -84,6 +90,7 @@ import urllib.request
 
 import many_tasks
 from bench_batch import bench_batch
+from bench_shared import bench_shared
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCHES = os.path.join(ROOT, "benches")
@@ -766,7 +773,7 @@ def main():
     parser.add_argument("--upload-mib", type=int, nargs="+", default=[64, 512],
                         help="document sizes of the submission rows")
     parser.add_argument("--only", choices=["http", "https", "flow", "upload", "batch", "many",
-                                           "schedule"],
+                                           "schedule", "shared"],
                         help="run only the plain, the HTTPS, the flow-control, the submission, "
                              "the batch or the many-tasks rows, or the time-to-result table")
     parser.add_argument("--flow-rounds", type=int, default=3)
@@ -790,6 +797,12 @@ def main():
     parser.add_argument("--batch-rounds", type=int, default=3)
     parser.add_argument("--batch-large", type=int, default=10000,
                         help="inputs of the batch's large run (peak RSS; 0: none)")
+    parser.add_argument("--shared-inputs", type=int, default=10000, help="inputs of the shared batch rows")
+    parser.add_argument("--shared-rate", type=int, default=200,
+                        help="the emulator's --rate-limit in the shared batch rows")
+    parser.add_argument("--shared-workers", type=int, nargs="+", default=[1, 2, 4],
+                        help="worker processes of the shared batch rows")
+    parser.add_argument("--shared-jobs", type=int, default=8, help="--jobs of every shared batch row")
     args = parser.parse_args()
     if args.smoke:
         args.size_mib, args.rounds, args.polls, args.many = 1, 1, 100, 20
@@ -803,6 +816,7 @@ def main():
         args.batch_inputs, args.batch_rounds, args.batch_large = 20, 1, 0
         args.many_tasks, args.many_spread_s, args.many_rounds = 40, 1, 1
         args.many_schedule = (100, 1.5, 500)
+        args.shared_inputs, args.shared_workers = 40, [2]
 
     target, binary = build(args.profile, args.no_build)
     load_before = os.getloadavg()[0]
@@ -832,6 +846,8 @@ def main():
     if not args.only or args.only == "many":
         tables.append([SECTIONS["many"], ""] +
                       many_tasks.bench_many_tasks(args, lambda: Emulator(emulator_binary), target))
+    if not args.only or args.only == "shared":
+        tables.append(["## Shared batch", ""] + bench_shared(args, ROOT, target, Emulator))
     if not args.only or args.only == "schedule":
         tables.append([SECTIONS["schedule"], ""] + bench_schedule(args))
     tables = "\n".join(line for table in tables for line in table + [""]).rstrip("\n")

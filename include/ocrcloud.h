@@ -416,6 +416,37 @@ ocr_code ocr_batch_open(const ocr_client *client,
                         ocr_batch **out);
 
 /**
+ * Opens batch `name` of a journal in PostgreSQL that many processes, on many hosts, share:
+ * each one that opens the same batch with the same inputs and runs it takes inputs from it
+ * until the batch is done (see docs/shared-batches.md). `url` is
+ * `postgresql://USER[:PASSWORD]@HOST[:PORT]/DB` (or `postgres://`), with libpq's `sslmode`
+ * (`disable`, `prefer`: the default, `require`) as a parameter; TLS trusts the same roots as
+ * the client. The password never appears in a message or a log line. The schema is created
+ * if missing; a database whose schema a newer library wrote fails with
+ * `OCR_ERR_INVALID_ARGUMENT`, refused credentials or a missing database at once with
+ * `OCR_ERR_IO`, and a database that does not answer (restarting, say) is waited for up to 30
+ * seconds, then fails with `OCR_ERR_IO`. Several batches
+ * share a database, told apart by `name` (1 to 200 characters). Inputs are known by their
+ * path relative to the root they were added with (hosts may mount the inputs at different
+ * places) and their content; results go to `output_dir` (created if missing) under the names
+ * `ocr_batch_open` gives them.
+ *
+ * Then use `ocr_batch_add_file`, `ocr_batch_add_folder`, `ocr_batch_run` and the accessors as
+ * for `ocr_batch_open`. `ocr_batch_run` returns when no input of the batch is left to do,
+ * the ones other workers hold included; while the database is unreachable it waits (and its
+ * cancel token still stops it). The client's maximum rate (`ocr_client_set_max_rate`) is
+ * the total of all workers: each live worker takes its share.
+ *
+ * `client` must stay alive until `ocr_batch_free`. On `OCR_OK`, `*out` receives a batch that
+ * the caller owns and frees with `ocr_batch_free`; on failure `*out` is untouched.
+ */
+ocr_code ocr_batch_open_shared(const ocr_client *client,
+                               const char *url,
+                               const char *name,
+                               const char *output_dir,
+                               ocr_batch **out);
+
+/**
  * Adds one file. Its results are named after its path relative to `root` (NULL: the file's
  * own folder): the results of `<root>/a/b.pdf` are `<output_dir>/a/b.<ext>` (see docs/cli.md,
  * "Batches", for the rule that keeps two inputs from sharing a name). `operation` NULL chooses by

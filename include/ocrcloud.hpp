@@ -720,6 +720,19 @@ public:
         return Batch(batch);
     }
 
+    /// Opens batch `name` of a journal in PostgreSQL that many processes share (see
+    /// ocr_batch_open_shared and docs/shared-batches.md): `url` is
+    /// postgresql://USER[:PASSWORD]@HOST[:PORT]/DB; results go to `output_dir`. A newer schema is
+    /// OCR_ERR_INVALID_ARGUMENT, an unreachable database OCR_ERR_IO; the password is in no
+    /// message. Then add inputs and run() as for open().
+    static Batch open_shared(const Client &client, const std::string &url,
+                             const std::string &name, const std::string &output_dir) {
+        ocr_batch *batch = nullptr;
+        detail::check(ocr_batch_open_shared(detail::held(client.native(), "Client"), url.c_str(),
+                                            name.c_str(), output_dir.c_str(), &batch));
+        return Batch(batch);
+    }
+
     /// Adds one file, its results named after its path relative to `root` (nullptr: its own
     /// folder). `operation` nullptr chooses by extension; `settings_json` nullptr takes the
     /// operation's defaults. A file that cannot be submitted (empty, say) is added as failed.

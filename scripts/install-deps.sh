@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need, only those that are missing; with arguments, only
 # the packages named (the cross builds name theirs: scripts/portable.sh).
+# postgresql: the server the shared journal's tests start (scripts/postgres.sh), and psql.
 set -euo pipefail
 
-packages=(gcc g++ make binutils patchelf pkg-config valgrind curl jq time python3-venv openjdk-17-jdk-headless maven mono-mcs mono-runtime libmono-system-io-compression4.0-cil libmono-system-io-compression-filesystem4.0-cil libjna-java cmake doxygen)
+packages=(gcc g++ make binutils patchelf pkg-config valgrind curl jq time python3-venv openjdk-17-jdk-headless maven mono-mcs mono-runtime libmono-system-io-compression4.0-cil libmono-system-io-compression-filesystem4.0-cil libjna-java cmake doxygen postgresql)
 [ $# -eq 0 ] || packages=("$@")
 missing=()
 for package in "${packages[@]}"; do

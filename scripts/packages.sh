@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Packs the release builds of the three platforms (make linux-x86-64, make linux-arm64,
 # make windows; `make packages` runs them first) into target/packages/:
-#   ocrcloud-VERSION-py3-none-manylinux_2_17_x86_64.whl, ..._aarch64.whl, ...-win_amd64.whl
-#       (bindings/python/build_wheel.py; the library beside the package's modules)
+#   ocrcloud-VERSION-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl, the same for
+#       aarch64, ...-win_amd64.whl (bindings/python/build_wheel.py: setuptools through
+#       `python -m build`; the library beside the package's modules)
 #   ocrcloud-VERSION.jar      linux-x86-64/, linux-aarch64/, win32-x86-64/ (JNA's prefixes;
 #                             Maven's build of bindings/java: java_jar below)
 #   Ocrcloud.VERSION.nupkg    runtimes/{linux-x64,linux-arm64,win-x64}/native/

@@ -25,6 +25,8 @@ pub enum Step {
     FileRead,
     /// Renaming or linking a file into its place.
     Rename,
+    /// A statement (or transaction) of the shared batch journal in PostgreSQL.
+    Database,
 }
 
 /// How a step fails.
@@ -71,6 +73,9 @@ impl Fault {
                 matches!(self, Fault::NoSpace | Fault::Denied)
             }
             Step::FileRead => matches!(self, Fault::Denied),
+            // Reset: the connection is lost before the statement; Close: after it ran, before
+            // its answer came back; Denied: the database refuses it.
+            Step::Database => matches!(self, Fault::Reset | Fault::Close | Fault::Denied),
         }
     }
 

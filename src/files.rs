@@ -169,6 +169,13 @@ pub(crate) fn remove_leftovers(dir: &Path) {
         }
         cleaned.push(key);
     }
+    sweep_leftovers(dir);
+}
+
+/// Removes the temporary files of processes that no longer run from `dir`, every time it is
+/// called (a shared batch's worker that takes over a dead worker's input sweeps its folder
+/// again: that worker may have died after this process first cleaned the folder).
+pub(crate) fn sweep_leftovers(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };

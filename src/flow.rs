@@ -212,6 +212,11 @@ impl Flow {
         state.learned = false;
     }
 
+    /// The maximum rate set with [`Flow::set_max_rate`]; `None`: unlimited.
+    pub fn max_rate(&self) -> Option<f64> {
+        self.lock().ceiling
+    }
+
     /// Turns the circuit breaker on or off.
     pub fn set_breaker(&self, enabled: bool) {
         let mut state = self.lock();

@@ -14,7 +14,7 @@ use crate::proxy::{self, ChosenProxy};
 use crate::settings::Settings;
 use crate::transport::TcpConnector;
 use std::path::Path;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::unversioned::resolver::Resolver;
 use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConnector};
@@ -94,6 +94,20 @@ pub fn read_ca_file(path: &Path) -> Result<Vec<Certificate<'static>>> {
     let what = format!("the CA file {}", path.display());
     let pem = std::fs::read(path).map_err(|e| invalid(format!("cannot read {what}: {e}")))?;
     parse_cas(&pem, &what)
+}
+
+/// The rustls configuration for connections that are not HTTP (the shared batch journal's
+/// PostgreSQL): the same trusted roots as the client's default ones.
+pub(crate) fn rustls_config() -> rustls::ClientConfig {
+    let mut store = rustls::RootCertStore::empty();
+    for cert in DEFAULT_ROOTS.iter() {
+        let _ = store.add(rustls::pki_types::CertificateDer::from(cert.der().to_vec()));
+    }
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_root_certificates(store)
+        .with_no_client_auth()
 }
 
 /// The keep-alive agent for `network` and the base URL `base_url`: trusted roots, proxy (none

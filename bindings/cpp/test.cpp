@@ -649,6 +649,38 @@ static void test_batch_runs_a_folder_then_skips_it(const Client &client) {
     CHECK(fresh.stats().requests == 0, fresh.stats());
 }
 
+// A shared batch on the PostgreSQL whose URL test.sh gives in OCR_TEST_PG_URL (not under
+// valgrind): it runs to the end, a second worker finds nothing left, and neither a bad URL's
+// message nor a wrong password's shows the password.
+static void test_shared_batch(const Client &client) {
+    const char *pg_url = std::getenv("OCR_TEST_PG_URL");
+    if (pg_url == nullptr) return;
+    std::string url = pg_url, in = scratch + "/shared-in", out = scratch + "/shared-out";
+    std::string password = url.substr(url.find(':', 13) + 1);
+    password = password.substr(0, password.find('@'));
+    for (const char *name : {"a", "sub/b"})
+        write_file(in + "/" + name + ".pdf", std::string("%PDF-1.4\n% shared ") + name + "\n");
+    const char *text = R"({"resultType":"Text"})";
+    {
+        Batch batch = Batch::open_shared(client, url, "cpp", out);
+        CHECK(batch.add_folder(in, nullptr, text) == 2, batch.size());
+        batch.run(2, fast());
+        CHECK(batch.count(OCR_BATCH_COMPLETED) == 2, batch.count(OCR_BATCH_COMPLETED));
+        CHECK(batch.outputs(1) == std::vector<std::string>{out + "/sub/b.txt"}, batch.outputs(1).size());
+    }
+    Batch again = Batch::open_shared(client, url, "cpp", out);
+    again.add_folder(in, nullptr, text);
+    again.run();
+    CHECK(again.skipped(0) && again.skipped(1), "a second worker finds nothing left");
+    std::string message = EXPECT_ERROR(OCR_ERR_INVALID_ARGUMENT,
+                                       Batch::open_shared(client, "mysql://u@h/d", "cpp", out));
+    CHECK(contains(message, "postgresql://"), message);
+    std::string wrong = url;
+    wrong.replace(wrong.find(password), password.size(), "Cpp-Wrong-Password-31");
+    message = EXPECT_ERROR(OCR_ERR_IO, Batch::open_shared(client, wrong, "cpp", out));
+    CHECK(!contains(message, "Cpp-Wrong-Password-31") && !contains(message, password), message);
+}
+
 static void test_batch_failures_and_bad_arguments(const Client &client) {
     std::string in = scratch + "/batch-bad", out = scratch + "/batch-bad-out";
     write_file(in + "/empty.pdf", "");
@@ -1061,6 +1093,7 @@ int main(int argc, char **argv) {
         test_batch_runs_a_folder_then_skips_it(client);
         test_batch_failures_and_bad_arguments(client);
         test_batch_progress_exception_stops_the_run(client);
+        test_shared_batch(client);
         test_stats_count_the_requests_and_the_token_fetches();
         test_max_rate_is_validated_and_shown_in_the_stats();
         test_the_circuit_breaker_opens_on_a_dead_port_unless_turned_off();

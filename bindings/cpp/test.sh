@@ -12,7 +12,11 @@ lib_dir=$(cd "${1:-$root/target/debug}" && pwd)
 emulator=${2:-$root/target/debug/ocrcloud-emulator}
 
 work=$(mktemp -d)
-trap 'for p in "$work"/*.pid; do [ -s "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; rm -rf "$work"' EXIT
+# A PostgreSQL of its own for the shared batch's test (natively; not under valgrind). Its folder
+# is outside $work, which the server's user cannot enter.
+pg_dir=$(mktemp -u /tmp/ocrcloud-pg-cpp-XXXXXX)
+trap 'for p in "$work"/*.pid; do [ -s "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; rm -rf "$work"; "$root/scripts/postgres.sh" remove "$pg_dir"' EXIT
+pg_url=$("$root/scripts/postgres.sh" start "$pg_dir" $$)
 url=$("$root/scripts/start-emulator.sh" "$emulator" "$work/emulator.pid" --pending-ms 100 --processing-ms 100)
 tls_url=$("$root/scripts/start-emulator.sh" "$emulator" "$work/tls-emulator.pid" --pending-ms 100 \
   --processing-ms 100 --tls-self-signed "$work/ca.pem")
@@ -88,7 +92,7 @@ run_tests() {
   fi
 }
 
-run_tests native "$url" env
+run_tests native "$url" env OCR_TEST_PG_URL="$pg_url"
 run_tests valgrind "$slow_url" env OCR_TEST_UNDER_VALGRIND=1 valgrind --quiet --error-exitcode=99 \
   --leak-check=full --show-leak-kinds=definite,indirect,possible \
   --errors-for-leak-kinds=definite,indirect,possible --suppressions="$root/tests/c/valgrind.supp" \

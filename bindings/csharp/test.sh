@@ -43,7 +43,11 @@ if ! { mcs -target:library -unsafe -warnaserror -out:"$build/Ocrcloud.dll" "$her
 fi
 
 work=$(mktemp -d) log=$(mktemp)
-trap 'for p in "$work"/*.pid; do [ -s "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; rm -rf "$work" "$log"' EXIT
+# A PostgreSQL of its own for the shared batch's test, outside $work (which its user cannot enter).
+pg_dir=$(mktemp -u /tmp/ocrcloud-pg-cs-XXXXXX)
+trap 'for p in "$work"/*.pid; do [ -s "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; rm -rf "$work" "$log"; "$repo/scripts/postgres.sh" remove "$pg_dir"' EXIT
+OCR_TEST_PG_URL=$("$repo/scripts/postgres.sh" start "$pg_dir" $$)
+export OCR_TEST_PG_URL
 url=$("$repo/scripts/start-emulator.sh" "$emulator" "$work/emulator.pid" --pending-ms 100 --processing-ms 100)
 tls_url=$("$repo/scripts/start-emulator.sh" "$emulator" "$work/tls-emulator.pid" --pending-ms 100 \
   --processing-ms 100 --tls-self-signed "$work/ca.pem")

@@ -4,88 +4,94 @@
 
 LIBRARY is the library to pack (e.g. target/release/libocrcloud.so; it is stripped of debug
 symbols in the wheel). PLATFORM is the wheel's platform tag, linux_x86_64 by default;
-scripts/packages.sh passes manylinux_2_17_x86_64, manylinux_2_17_aarch64 and win_amd64. The
-library goes beside the package's modules under the name its loader looks for: ocrcloud.dll in a
-win_* wheel, libocrcloud.so in the others. Writes
-OUTPUT_DIR/ocrcloud-<version>-py3-none-<PLATFORM>.whl (the version from pyproject.toml) and prints
-its path. Standard library only: a wheel is a zip file with a .dist-info folder (PEP 427), so no
-build backend is downloaded.
+scripts/packages.sh passes manylinux_2_17_x86_64, manylinux_2_17_aarch64 and win_amd64. A
+manylinux_2_17 (or _2_12, _2_5) tag gets its older alias as well (PEP 600): the wheel is tagged
+manylinux_2_17_x86_64.manylinux2014_x86_64, which pip before 20.3 installs too.
+
+The build is setuptools' (pyproject.toml, setup.py) through `python -m build --wheel`, run in a
+copy of this folder with the library beside the package's modules under the name its loader looks
+for: ocrcloud.dll in a win_* wheel, libocrcloud.so in the others. build and setuptools come from
+PyPI, at the versions below, into the venv target/venv-wheel (made on the first run). Writes
+OUTPUT_DIR/ocrcloud-<version>-py3-none-<PLATFORM>.whl (the version from pyproject.toml) and
+prints its path.
 """
-import base64
-import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
-import tomllib
-import zipfile
+import venv
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+VENV = os.path.join(ROOT, "target", "venv-wheel")
+REQUIREMENTS = ["build==1.6.1", "setuptools==84.2.1"]
+# The manylinux tags that have an older name (PEP 600; manylinux1, 2010 and 2014 of PEPs 513,
+# 571 and 599), by glibc version.
+LEGACY_MANYLINUX = {"2_5": "manylinux1", "2_12": "manylinux2010", "2_17": "manylinux2014"}
 
 
-def record_line(name, data):
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"{name},sha256={digest},{len(data)}"
+def compound_tag(platform):
+    """``platform`` with its legacy manylinux alias after it, if it has one."""
+    for glibc, legacy in LEGACY_MANYLINUX.items():
+        prefix = f"manylinux_{glibc}_"
+        if platform.startswith(prefix) and "." not in platform:
+            return f"{platform}.{legacy}_{platform[len(prefix):]}"
+    return platform
 
 
-def metadata(project, readme, windows):
-    lines = ["Metadata-Version: 2.1", f"Name: {project['name']}", f"Version: {project['version']}",
-             f"Summary: {project['description']}", f"Requires-Python: {project['requires-python']}",
-             f"License: {project['license']['text']}"]
-    system = "Microsoft :: Windows" if windows else "POSIX :: Linux"
-    lines += [f"Classifier: {classifier}" for classifier in project["classifiers"]
-              if not classifier.startswith("Operating System ::")]
-    lines.append(f"Classifier: Operating System :: {system}")
-    lines += ["Description-Content-Type: text/markdown", "", readme]
-    return "\n".join(lines).encode()
+def build_python():
+    """The venv's python with build and setuptools at REQUIREMENTS (made when they changed)."""
+    python = os.path.join(VENV, "Scripts" if os.name == "nt" else "bin", "python")
+    marker = os.path.join(VENV, "requirements.txt")
+    wanted = "\n".join(REQUIREMENTS) + "\n"
+    try:
+        with open(marker) as f:
+            if f.read() == wanted and os.path.exists(python):
+                return python
+    except FileNotFoundError:
+        pass
+    shutil.rmtree(VENV, ignore_errors=True)
+    venv.create(VENV, with_pip=True)
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    *REQUIREMENTS], check=True, stdout=sys.stderr)
+    with open(marker, "w") as f:
+        f.write(wanted)
+    return python
 
 
 def main():
     if len(sys.argv) not in (3, 4):
         sys.exit("usage: python3 build_wheel.py LIBRARY OUTPUT_DIR [PLATFORM]")
     library, output_dir = sys.argv[1:3]
-    platform = sys.argv[3] if len(sys.argv) == 4 else "linux_x86_64"
-    windows = platform.startswith("win")
-    library_name = "ocrcloud.dll" if windows else "libocrcloud.so"
-    tag = f"py3-none-{platform}"
-    with open(os.path.join(HERE, "pyproject.toml"), "rb") as f:
-        project = tomllib.load(f)["project"]
-    with open(os.path.join(HERE, project["readme"])) as f:
-        readme = f.read()
-    name, version = project["name"], project["version"]
+    platform = compound_tag(sys.argv[3] if len(sys.argv) == 4 else "linux_x86_64")
+    library_name = "ocrcloud.dll" if platform.startswith("win") else "libocrcloud.so"
+    python = build_python()
+    os.makedirs(output_dir, exist_ok=True)
     with tempfile.TemporaryDirectory() as work:
-        stripped = os.path.join(work, library_name)
-        subprocess.run([os.path.join(HERE, "..", "..", "packaging", "strip-debug.sh"), library,
-                        stripped], check=True)
-        files = {f"{name}/{entry}": os.path.join(HERE, name, entry)
-                 for entry in sorted(os.listdir(os.path.join(HERE, name)))
-                 if entry.endswith(".py") or entry == "py.typed"}
-        files[f"{name}/{library_name}"] = stripped
-        info = f"{name}-{version}.dist-info"
-        generated = {
-            f"{info}/METADATA": metadata(project, readme, windows),
-            f"{info}/WHEEL": (f"Wheel-Version: 1.0\nGenerator: ocrcloud build_wheel.py\n"
-                              f"Root-Is-Purelib: false\nTag: {tag}\n").encode(),
-            f"{info}/top_level.txt": f"{name}\n".encode(),
-        }
-        os.makedirs(output_dir, exist_ok=True)
-        wheel = os.path.join(output_dir, f"{name}-{version}-{tag}.whl")
-        record = []
-        with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
-            for entry, path in files.items():
-                with open(path, "rb") as f:
-                    data = f.read()
-                info_entry = zipfile.ZipInfo(entry, date_time=(2020, 1, 1, 0, 0, 0))
-                info_entry.external_attr = (0o755 if entry.endswith(library_name) else 0o644) << 16
-                info_entry.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info_entry, data)
-                record.append(record_line(entry, data))
-            for entry, data in generated.items():
-                archive.writestr(zipfile.ZipInfo(entry, date_time=(2020, 1, 1, 0, 0, 0)), data)
-                record.append(record_line(entry, data))
-            record.append(f"{info}/RECORD,,")
-            archive.writestr(zipfile.ZipInfo(f"{info}/RECORD", date_time=(2020, 1, 1, 0, 0, 0)),
-                             "\n".join(record) + "\n")
+        # A copy of the sources, so that neither the library nor setuptools' build/ and
+        # egg-info/ land in the checkout.
+        source = os.path.join(work, "src")
+        os.makedirs(os.path.join(source, "ocrcloud"))
+        for name in ("pyproject.toml", "setup.py", "README.md"):
+            shutil.copy(os.path.join(HERE, name), source)
+        for name in os.listdir(os.path.join(HERE, "ocrcloud")):
+            if name.endswith(".py") or name == "py.typed":
+                shutil.copy(os.path.join(HERE, "ocrcloud", name), os.path.join(source, "ocrcloud"))
+        subprocess.run([os.path.join(ROOT, "packaging", "strip-debug.sh"), library,
+                        os.path.join(source, "ocrcloud", library_name)], check=True)
+        built = os.path.join(work, "dist")
+        done = subprocess.run([python, "-m", "build", "--wheel", "--no-isolation", "--outdir",
+                               built, f"--config-setting=--build-option=--plat-name={platform}",
+                               source], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, check=False)
+        if done.returncode != 0:
+            sys.exit(f"build_wheel.py: python -m build failed:\n{done.stdout}")
+        wheels = os.listdir(built)
+        if len(wheels) != 1 or not wheels[0].endswith(f"-py3-none-{platform}.whl"):
+            sys.exit(f"build_wheel.py: the build made {wheels}, not one py3-none-{platform} wheel")
+        wheel = os.path.join(output_dir, wheels[0])
+        shutil.move(os.path.join(built, wheels[0]), wheel)
     print(wheel)
 
 

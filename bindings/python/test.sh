@@ -1,28 +1,25 @@
 #!/usr/bin/env bash
-# Runs the Python binding's tests against two fresh emulators: plain HTTP, and HTTPS with a CA
-# of its own (--tls-self-signed).
-# Usage: bindings/python/test.sh [LIB_DIR] [EMULATOR_BIN]
-# (defaults: target/debug and target/debug/ocrcloud-emulator). Ends with "N passed, M failed".
+# Runs the Python binding's tests with pytest (from PyPI, in the venv target/venv-python that this
+# script makes), against the two emulators that conftest.py starts: plain HTTP, and HTTPS with a
+# CA of its own.
+# Usage: bindings/python/test.sh [LIB_DIR] [EMULATOR_BIN] [PYTEST_ARGS...]
+# (defaults: target/debug and target/debug/ocrcloud-emulator). Ends with pytest's summary line.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 lib_dir=$(cd "${1:-$root/target/debug}" && pwd)
-emulator=${2:-$root/target/debug/ocrcloud-emulator}
+emulator=$(realpath "${2:-$root/target/debug/ocrcloud-emulator}")
+shift $(($# < 2 ? $# : 2))
 
-work=$(mktemp -d) log=$(mktemp)
-trap 'for p in "$work"/*.pid; do [ -s "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; rm -rf "$work" "$log"' EXIT
-url=$("$root/scripts/start-emulator.sh" "$emulator" "$work/emulator.pid" --pending-ms 100 --processing-ms 100)
-tls_url=$("$root/scripts/start-emulator.sh" "$emulator" "$work/tls-emulator.pid" --pending-ms 100 \
-  --processing-ms 100 --tls-self-signed "$work/ca.pem")
+# The versions the tests were written with; the venv is made again when they change.
+requirements="pytest==9.2.0"
+venv=$root/target/venv-python
+if [ "$(cat "$venv/requirements" 2>/dev/null)" != "$requirements" ]; then
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check $requirements
+  echo "$requirements" >"$venv/requirements"
+fi
 
 cd "$root"
-status=0
-OCRCLOUD_LIBRARY_DIR="$lib_dir" PYTHONPATH="$here" python3 "$here/test_ocrcloud.py" "$url" "$tls_url" "$work/ca.pem" 2>&1 |
-  tee "$log" || status=$?
-# A crash or an import error ends the run before the tests' own summary.
-if ! tail -n 1 "$log" | grep -Eq '^[0-9]+ passed, [0-9]+ failed$'; then
-  echo "the tests did not finish (status $status)"
-  echo "0 passed, 1 failed"
-  exit 1
-fi
-exit "$status"
+exec "$venv/bin/python" -m pytest bindings/python --library-dir "$lib_dir" --emulator "$emulator" "$@"

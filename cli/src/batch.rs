@@ -5,8 +5,10 @@ use crate::batch_display::Display;
 use crate::output::note;
 use crate::{Failure, PollArgs, exit_status, in_cli_terms};
 use clap::{Args, value_parser};
+use ocrcloud::batch::any::AnyBatch;
 use ocrcloud::batch::inputs::operation_for;
 use ocrcloud::batch::journal::Journal;
+use ocrcloud::batch::shared::SharedBatch;
 use ocrcloud::batch::{Batch, Item, RunOptions, State, default_journal};
 use ocrcloud::cancel::Cancel;
 use ocrcloud::client::Client;
@@ -17,6 +19,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Exit status when some inputs failed.
 const SOME_FAILED: u8 = 3;
@@ -28,9 +31,22 @@ pub struct BatchArgs {
     /// Requests at once (1 to 256)
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = value_parser!(u16).range(1..=256))]
     jobs: u16,
-    /// The journal [default: DIR/.ocrcloud/journal.sqlite]
-    #[arg(long, value_name = "FILE")]
-    journal: Option<PathBuf>,
+    /// The journal: an SQLite file [default: DIR/.ocrcloud/journal.sqlite], or a PostgreSQL
+    /// database that many workers share, postgresql://USER[:PASSWORD]@HOST[:PORT]/DB (with
+    /// --batch)
+    #[arg(long, value_name = "FILE|URL")]
+    journal: Option<String>,
+    /// The name of the shared batch in a PostgreSQL journal
+    #[arg(long, value_name = "NAME")]
+    batch: Option<String>,
+    /// Seconds a shared batch's worker holds an input without renewing its lease; a dead
+    /// worker's inputs are taken over after that [default: 60]
+    #[arg(long, value_name = "SECONDS", value_parser = value_parser!(u32).range(1..=86400))]
+    lease: Option<u32>,
+    /// Requests per second at most; for a shared batch, the total of all its workers (each
+    /// live worker takes its share)
+    #[arg(long, value_name = "R")]
+    max_rate: Option<f64>,
     /// The settings of every input, as a JSON object or @FILE holding one [default: the
     /// operation's]
     #[arg(long, value_name = "JSON|@FILE")]
@@ -39,9 +55,10 @@ pub struct BatchArgs {
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
     /// The folder for the results, created if missing
-    #[arg(short, long, value_name = "DIR")]
-    output: PathBuf,
-    /// Prints the counts per state and the failed inputs of the batch in DIR, and nothing else
+    #[arg(short, long, value_name = "DIR", required_unless_present = "status")]
+    output: Option<PathBuf>,
+    /// Prints the counts per state and the failed inputs of the batch in DIR (of a shared
+    /// batch: also its live workers), and nothing else
     #[arg(long, conflicts_with_all = ["jobs", "settings", "report", "inputs"])]
     status: bool,
     /// Files or folders (walked recursively; hidden entries skipped)
@@ -58,19 +75,59 @@ pub fn batch(
     operation: Option<Operation>,
     cancel: &Arc<Cancel>,
 ) -> std::result::Result<ExitCode, Failure> {
+    let shared = args.journal.as_deref().filter(|j| is_database_url(j));
+    if shared.is_none() && args.batch.is_some() {
+        return Err(
+            invalid("--batch names a shared batch: give --journal postgresql://...").into(),
+        );
+    }
+    if let Some(url) = shared {
+        let Some(name) = args.batch.as_deref() else {
+            return Err(invalid("a PostgreSQL journal needs --batch NAME").into());
+        };
+        if args.status {
+            return shared_status(url, name);
+        }
+    }
+    if args.status && args.output.is_none() {
+        return Err(invalid("--status needs --output DIR (or a PostgreSQL --journal)").into());
+    }
+    let output = args.output.clone().unwrap_or_default();
     let journal_path = args
         .journal
-        .clone()
-        .unwrap_or_else(|| default_journal(&args.output));
+        .as_ref()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| default_journal(&output));
     if args.status {
         return status(&journal_path);
+    }
+    if let Some(rate) = args.max_rate {
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(
+                invalid("--max-rate must be a number of requests per second above 0").into(),
+            );
+        }
+        client.flow().set_max_rate(Some(rate));
     }
     let settings = settings_text(args.settings.as_deref())?;
     if let Some(report) = &args.report {
         probe_report(report)?;
     }
-    let mut batch = Batch::open(client, Some(&journal_path), &args.output)?;
-    batch.cancel_adds_with(Arc::clone(cancel));
+    let mut batch = match (shared, args.batch.as_deref()) {
+        (Some(url), Some(name)) => {
+            let mut batch = SharedBatch::open(client, url, name, &output)?;
+            if let Some(lease) = args.lease {
+                batch.set_lease(Duration::from_secs(u64::from(lease)))?;
+            }
+            batch.cancel_adds_with(Arc::clone(cancel));
+            AnyBatch::Shared(Box::new(batch))
+        }
+        _ => {
+            let mut batch = Batch::open(client, Some(&journal_path), &output)?;
+            batch.cancel_adds_with(Arc::clone(cancel));
+            AnyBatch::Local(Box::new(batch))
+        }
+    };
     for input in &args.inputs {
         let added = if input.is_dir() {
             batch
@@ -112,7 +169,9 @@ pub fn batch(
         write_report(report, batch.items())?;
     }
     match outcome {
-        Ok(()) if batch.count(State::Failed) > 0 => Ok(ExitCode::from(SOME_FAILED)),
+        Ok(()) if batch.items().iter().any(|i| i.state() == State::Failed) => {
+            Ok(ExitCode::from(SOME_FAILED))
+        }
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(error) if error.code() == Code::Cancelled => {
             note(b"ocrcloud: interrupted; the journal keeps every submitted task: run the same command again to go on");
@@ -173,6 +232,45 @@ fn status(journal: &Path) -> std::result::Result<ExitCode, Failure> {
             row.path,
             row.message.as_deref().unwrap_or("")
         ));
+    }
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(Failure::output)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn invalid(message: &str) -> Error {
+    Error::new(Code::InvalidArgument, message)
+}
+
+/// Whether `--journal` names a PostgreSQL database rather than an SQLite file.
+fn is_database_url(journal: &str) -> bool {
+    journal.starts_with("postgresql://") || journal.starts_with("postgres://")
+}
+
+/// `--status` of a shared batch: counts per state, the live workers, the failed inputs.
+fn shared_status(url: &str, name: &str) -> std::result::Result<ExitCode, Failure> {
+    let status = ocrcloud::batch::shared::status::status(url, name)?;
+    let mut out = String::new();
+    for (state, n) in &status.counts {
+        out.push_str(&format!("{}\t{n}\n", state.name()));
+    }
+    out.push_str(&format!(
+        "possible duplicates\t{}\n",
+        status.possible_duplicates
+    ));
+    out.push_str(&format!("workers\t{}\n", status.workers.len()));
+    for w in &status.workers {
+        out.push_str(&format!(
+            "worker\t{}\t{}\tpid {}\t{} jobs\t{} leases\tseen {:.0} s ago\n",
+            w.worker, w.host, w.pid, w.jobs, w.leases, w.seen_ago
+        ));
+    }
+    for f in &status.failed {
+        let code = f.code.and_then(Code::from_i32).map_or("?", Code::name);
+        out.push_str(&format!("failed\t{}\t{code}\t{}\n", f.input, f.message));
     }
     let mut stdout = std::io::stdout().lock();
     stdout

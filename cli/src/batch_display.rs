@@ -5,7 +5,8 @@
 use crate::in_cli_words;
 use crate::output::note;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use ocrcloud::batch::{Batch, Item, State};
+use ocrcloud::batch::any::AnyBatch;
+use ocrcloud::batch::{Item, State};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::IsTerminal;
@@ -206,7 +207,7 @@ pub struct Display {
 }
 
 impl Display {
-    pub fn start(batch: &Batch) -> Display {
+    pub fn start(batch: &AnyBatch) -> Display {
         let states: Vec<State> = batch.items().iter().map(Item::state).collect();
         let skipped = batch.items().iter().filter(|i| i.skipped).count();
         let bars = std::io::stderr().is_terminal().then(|| {
@@ -286,7 +287,9 @@ impl Display {
     }
 
     /// Ends the display with a summary line; an interrupted run's bar stays where it stopped.
-    pub fn finish(&self, batch: &Batch, interrupted: bool) {
+    pub fn finish(&self, batch: &AnyBatch, interrupted: bool) {
+        // What the journal holds now (a shared batch's other workers finished inputs too).
+        *self.states.borrow_mut() = batch.items().iter().map(Item::state).collect();
         if let Some((_, bar, line)) = &self.bars {
             self.refresh();
             if interrupted {

@@ -4,14 +4,18 @@
 //! - [`inputs`]: walking folders, operations by extension, fingerprints;
 //! - [`journal`]: the SQLite journal;
 //! - [`outputs`]: naming results, all-or-none;
-//! - [`run`]: the scheduler over the client's request budget.
+//! - [`run`]: the scheduler over the client's request budget;
+//! - [`shared`]: the batch many workers share through PostgreSQL;
+//! - [`any`]: either batch, as the C surface and the command hold it.
 //!
 //! The resume rules (what [`Batch::add_file`] decides from the journal) are in [`resume`].
 
+pub mod any;
 pub mod inputs;
 pub mod journal;
 pub mod outputs;
 pub mod run;
+pub mod shared;
 
 use crate::cancel::Cancel;
 use crate::client::Client;
@@ -202,16 +206,7 @@ impl<'c> Batch<'c> {
         operation: Option<Operation>,
         settings: Option<&str>,
     ) -> Result<()> {
-        let operation = match operation {
-            Some(op) => op,
-            None => inputs::operation_for(path).ok_or_else(|| {
-                invalid(format!(
-                    "{}: not a PDF or an image (.pdf .png .jpg .jpeg .tif .tiff .bmp .gif); \
-                     give the operation",
-                    path.display()
-                ))
-            })?,
-        };
+        let operation = operation_or_by_extension(path, operation)?;
         let settings_hash = sha256_hex(canonical_settings(operation, settings)?.as_bytes());
         let key = own_path(path)
             .map_err(|e| Error::new(Code::Io, format!("cannot read {}: {e}", path.display())))?;
@@ -219,16 +214,7 @@ impl<'c> Batch<'c> {
             .to_str()
             .ok_or_else(|| invalid(format!("{}: the path is not UTF-8", path.display())))?
             .to_string();
-        let relative = match root {
-            Some(root) => path.strip_prefix(root).map_err(|_| {
-                invalid(format!(
-                    "{} is not inside {}",
-                    path.display(),
-                    root.display()
-                ))
-            })?,
-            None => Path::new(path.file_name().unwrap_or(path.as_os_str())),
-        };
+        let relative = relative_to(path, root)?;
         if canonicalize(path).is_ok_and(|p| p == self.journal.path()) {
             return Err(invalid(format!(
                 "{} is the batch's journal",
@@ -238,7 +224,7 @@ impl<'c> Batch<'c> {
         if !self.keys.insert(key.clone()) {
             return Ok(());
         }
-        let stem = self.stem_for(relative);
+        let stem = stem_for(&mut self.stems, relative);
         let now = journal::now();
         let previous = self.journal.find(&key)?;
         let cancelled = || self.cancel.as_deref().is_some_and(Cancel::is_triggered);
@@ -318,27 +304,6 @@ impl<'c> Batch<'c> {
         Ok(self.items.len() - before)
     }
 
-    /// The output stem for an input at `relative`: the path without its extension, or with it
-    /// when another input of this batch has that stem, then `~2`, `~3`, ... (see docs/cli.md,
-    /// "Batches").
-    fn stem_for(&mut self, relative: &Path) -> PathBuf {
-        let plain = relative.with_extension("");
-        let mut candidate = plain.clone();
-        let mut n = 1;
-        while self.stems.contains(&candidate) {
-            candidate = if n == 1 {
-                relative.to_path_buf()
-            } else {
-                let mut name = relative.as_os_str().to_owned();
-                name.push(format!("~{n}"));
-                PathBuf::from(name)
-            };
-            n += 1;
-        }
-        self.stems.insert(candidate.clone());
-        candidate
-    }
-
     /// Processes every input that is not completed: submits the queued ones (at most
     /// `options.jobs` requests at once), polls the submitted ones, and writes the results
     /// into the output folder. `progress` runs on this thread after each change of an input's
@@ -368,6 +333,56 @@ impl<'c> Batch<'c> {
         }
         Ok(())
     }
+}
+
+/// `operation`, or the one for the file's extension ([`inputs::operation_for`]).
+fn operation_or_by_extension(path: &Path, operation: Option<Operation>) -> Result<Operation> {
+    match operation {
+        Some(op) => Ok(op),
+        None => inputs::operation_for(path).ok_or_else(|| {
+            invalid(format!(
+                "{}: not a PDF or an image (.pdf .png .jpg .jpeg .tif .tiff .bmp .gif); \
+                 give the operation",
+                path.display()
+            ))
+        }),
+    }
+}
+
+/// The path of the input at `path` relative to `root` (`None`: its own folder), which its
+/// results are named after.
+fn relative_to<'p>(path: &'p Path, root: Option<&Path>) -> Result<&'p Path> {
+    match root {
+        Some(root) => path.strip_prefix(root).map_err(|_| {
+            invalid(format!(
+                "{} is not inside {}",
+                path.display(),
+                root.display()
+            ))
+        }),
+        None => Ok(Path::new(path.file_name().unwrap_or(path.as_os_str()))),
+    }
+}
+
+/// The output stem for an input at `relative`: the path without its extension, or with it
+/// when another input of the batch (whose stems are `stems`) has that stem, then `~2`, `~3`,
+/// ... (see docs/cli.md, "Batches").
+fn stem_for(stems: &mut HashSet<PathBuf>, relative: &Path) -> PathBuf {
+    let plain = relative.with_extension("");
+    let mut candidate = plain.clone();
+    let mut n = 1;
+    while stems.contains(&candidate) {
+        candidate = if n == 1 {
+            relative.to_path_buf()
+        } else {
+            let mut name = relative.as_os_str().to_owned();
+            name.push(format!("~{n}"));
+            PathBuf::from(name)
+        };
+        n += 1;
+    }
+    stems.insert(candidate.clone());
+    candidate
 }
 
 /// The journal key of the input at `path`: its absolute path with the links of its folders

@@ -57,6 +57,24 @@ fn fitted(stem: &Path, tail: &str) -> PathBuf {
     parent.join(format!("{}~{}{tail}", &name[..keep], &hash[..8]))
 }
 
+/// What a journal records of the output names: which input holds each, and the identity of
+/// the file put in place there. The SQLite journal and the shared one both answer it.
+pub trait Records {
+    /// The input that holds the output path `relative`, if one does.
+    fn output_owner(&self, relative: &str) -> Result<Option<i64>>;
+    /// The identity of the file put in place at `relative`, if one was recorded.
+    fn placed_file(&self, relative: &str) -> Result<Option<FileIdentity>>;
+}
+
+impl Records for Journal {
+    fn output_owner(&self, relative: &str) -> Result<Option<i64>> {
+        Journal::output_owner(self, relative)
+    }
+    fn placed_file(&self, relative: &str) -> Result<Option<FileIdentity>> {
+        Journal::placed_file(self, relative)
+    }
+}
+
 /// What a batch knows of the input whose output names it chooses.
 pub struct Claimant<'a> {
     /// Its id in the journal.
@@ -83,7 +101,7 @@ pub struct Chosen {
 /// killed between putting the file in place and recording it). The name is still only chosen:
 /// [`place`] claims the free ones on disk, atomically, as another batch may want them too.
 pub fn choose(
-    journal: &Journal,
+    journal: &dyn Records,
     output_dir: &Path,
     input: &Claimant,
     files: &[TempFile],
@@ -150,7 +168,7 @@ pub fn identity(path: &Path) -> Option<FileIdentity> {
 /// file, the very one whose identity the journal recorded (a journal of an older version
 /// recorded none: any regular file). A name whose file was deleted, then taken by another
 /// batch sharing the folder, holds a file of another identity.
-pub fn still_placed(journal: &Journal, output_dir: &Path, relative: &str) -> Result<bool> {
+pub fn still_placed(journal: &dyn Records, output_dir: &Path, relative: &str) -> Result<bool> {
     let Some(found) = identity(&output_dir.join(relative)) else {
         return Ok(false);
     };

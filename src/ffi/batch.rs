@@ -6,6 +6,8 @@ use super::{
     Handle, borrow, boxed, free_boxed, guard, guard_code, ocr_code, optional_str, out_param,
     required_str, write_out,
 };
+use crate::batch::any::AnyBatch;
+use crate::batch::shared::SharedBatch;
 use crate::batch::{Batch, Item, RunOptions};
 use crate::error::{Result, invalid};
 use std::cell::{Cell, RefCell, UnsafeCell};
@@ -52,7 +54,7 @@ pub struct ocr_batch {
 /// input, kept up to date by the adds and, during a run, before each progress callback. The
 /// accessors read only the copy, so a callback may call them while the run changes the batch.
 pub(super) struct BatchHandle {
-    batch: UnsafeCell<Batch<'static>>,
+    batch: UnsafeCell<AnyBatch<'static>>,
     items: RefCell<Vec<ItemView>>,
     running: Cell<bool>,
 }
@@ -101,12 +103,20 @@ fn c_string(text: &str) -> CString {
 }
 
 impl BatchHandle {
+    fn boxed(batch: AnyBatch<'static>) -> *mut ocr_batch {
+        boxed(BatchHandle {
+            batch: UnsafeCell::new(batch),
+            items: RefCell::new(Vec::new()),
+            running: Cell::new(false),
+        })
+    }
+
     /// Runs `change` on the batch, then copies what the accessors tell about the inputs it
     /// added, or with `all` about every input. Refused inside the batch's own progress callback.
     fn change<T>(
         &self,
         all: bool,
-        change: impl FnOnce(&mut Batch<'static>) -> Result<T>,
+        change: impl FnOnce(&mut AnyBatch<'static>) -> Result<T>,
     ) -> Result<T> {
         if self.running.get() {
             return Err(invalid(
@@ -177,14 +187,50 @@ pub unsafe extern "C" fn ocr_batch_open(
         let journal = optional_str(journal_path, "journal_path")?.map(Path::new);
         let output_dir = required_str(output_dir, "output_dir")?;
         let batch = Batch::open(client, journal, Path::new(output_dir))?;
-        write_out(
-            out,
-            boxed(BatchHandle {
-                batch: UnsafeCell::new(batch),
-                items: RefCell::new(Vec::new()),
-                running: Cell::new(false),
-            }),
-        );
+        write_out(out, BatchHandle::boxed(AnyBatch::Local(Box::new(batch))));
+        Ok(())
+    })
+}
+
+/// Opens batch `name` of a journal in PostgreSQL that many processes, on many hosts, share:
+/// each one that opens the same batch with the same inputs and runs it takes inputs from it
+/// until the batch is done (see docs/shared-batches.md). `url` is
+/// `postgresql://USER[:PASSWORD]@HOST[:PORT]/DB` (or `postgres://`), with libpq's `sslmode`
+/// (`disable`, `prefer`: the default, `require`) as a parameter; TLS trusts the same roots as
+/// the client. The password never appears in a message or a log line. The schema is created
+/// if missing; a database whose schema a newer library wrote fails with
+/// `OCR_ERR_INVALID_ARGUMENT`, refused credentials or a missing database at once with
+/// `OCR_ERR_IO`, and a database that does not answer (restarting, say) is waited for up to 30
+/// seconds, then fails with `OCR_ERR_IO`. Several batches
+/// share a database, told apart by `name` (1 to 200 characters). Inputs are known by their
+/// path relative to the root they were added with (hosts may mount the inputs at different
+/// places) and their content; results go to `output_dir` (created if missing) under the names
+/// `ocr_batch_open` gives them.
+///
+/// Then use `ocr_batch_add_file`, `ocr_batch_add_folder`, `ocr_batch_run` and the accessors as
+/// for `ocr_batch_open`. `ocr_batch_run` returns when no input of the batch is left to do,
+/// the ones other workers hold included; while the database is unreachable it waits (and its
+/// cancel token still stops it). The client's maximum rate (`ocr_client_set_max_rate`) is
+/// the total of all workers: each live worker takes its share.
+///
+/// `client` must stay alive until `ocr_batch_free`. On `OCR_OK`, `*out` receives a batch that
+/// the caller owns and frees with `ocr_batch_free`; on failure `*out` is untouched.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ocr_batch_open_shared(
+    client: *const ocr_client,
+    url: *const c_char,
+    name: *const c_char,
+    output_dir: *const c_char,
+    out: *mut *mut ocr_batch,
+) -> ocr_code {
+    guard_code(|| {
+        out_param(out, "out")?;
+        let client = client_arg(client)?;
+        let url = required_str(url, "url")?;
+        let name = required_str(name, "name")?;
+        let output_dir = required_str(output_dir, "output_dir")?;
+        let batch = SharedBatch::open(client, url, name, Path::new(output_dir))?;
+        write_out(out, BatchHandle::boxed(AnyBatch::Shared(Box::new(batch))));
         Ok(())
     })
 }

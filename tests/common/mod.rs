@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod postgres;
+
 use ocrcloud::ffi::*;
 use serde_json::Value;
 use std::ffi::{CStr, CString, c_char, c_void};

@@ -39,6 +39,15 @@ def floor():
 
 
 MANYLINUX = "manylinux_" + floor().replace(".", "_")
+# The older name of the same platform (PEP 600), the only one that pip before 20.3 knows.
+LEGACY_MANYLINUX = {"manylinux_2_5": "manylinux1", "manylinux_2_12": "manylinux2010",
+                    "manylinux_2_17": "manylinux2014"}.get(MANYLINUX)
+
+
+def linux_tag(arch):
+    """The Linux wheels' platform tag, e.g. manylinux_2_17_x86_64.manylinux2014_x86_64."""
+    tag = f"{MANYLINUX}_{arch}"
+    return f"{tag}.{LEGACY_MANYLINUX}_{arch}" if LEGACY_MANYLINUX else tag
 
 # The machine each platform's library is built for: (ELF e_machine, or PE machine).
 X86_64_ELF, AARCH64_ELF, X86_64_PE = ("ELF", 62), ("ELF", 183), ("PE", 0x8664)
@@ -66,7 +75,7 @@ def run(*command, cwd=None, env=None):
 
 def load_python_loader():
     """The binding's _library_name without loading a library (the module loads one at import)."""
-    with open(os.path.join(ROOT, "bindings", "python", "ocrcloud", "__init__.py")) as f:
+    with open(os.path.join(ROOT, "bindings", "python", "ocrcloud", "_native.py")) as f:
         source = f.read()
     start = source.index("def _library_name(")
     end = source.index("\ndef ", start + 1)
@@ -103,8 +112,8 @@ class Emulator:
 class Packages(unittest.TestCase):
     def test_the_folder_holds_every_package_and_nothing_else(self):
         expected = sorted([
-            f"ocrcloud-{VERSION}-py3-none-{MANYLINUX}_x86_64.whl",
-            f"ocrcloud-{VERSION}-py3-none-{MANYLINUX}_aarch64.whl",
+            f"ocrcloud-{VERSION}-py3-none-{linux_tag('x86_64')}.whl",
+            f"ocrcloud-{VERSION}-py3-none-{linux_tag('aarch64')}.whl",
             f"ocrcloud-{VERSION}-py3-none-win_amd64.whl",
             f"ocrcloud-{VERSION}.jar",
             f"Ocrcloud.{VERSION}.nupkg",
@@ -116,8 +125,8 @@ class Packages(unittest.TestCase):
 
 
 class Wheels(unittest.TestCase):
-    WHEELS = [(f"{MANYLINUX}_x86_64", "linux", X86_64_ELF),
-              (f"{MANYLINUX}_aarch64", "linux", AARCH64_ELF),
+    WHEELS = [(linux_tag("x86_64"), "linux", X86_64_ELF),
+              (linux_tag("aarch64"), "linux", AARCH64_ELF),
               ("win_amd64", "win32", X86_64_PE)]
 
     def wheel(self, tag):
@@ -131,14 +140,16 @@ class Wheels(unittest.TestCase):
                 self.assertEqual(libraries, [f"ocrcloud/{library_name(platform)}"])
                 self.assertEqual(machine(wheel.read(libraries[0])), expected_machine)
                 info = wheel.read(f"ocrcloud-{VERSION}.dist-info/WHEEL").decode()
-                self.assertIn(f"Tag: py3-none-{tag}\n", info)
+                # One line per platform of a compound tag (a.b).
+                tags = [line for line in info.splitlines() if line.startswith("Tag: ")]
+                self.assertEqual(tags, [f"Tag: py3-none-{plat}" for plat in tag.split(".")])
                 self.assertIn("Root-Is-Purelib: false\n", info)
 
     def test_each_wheels_description_names_the_library_it_carries(self):
         # The description (METADATA, shown on the package index) is the same in every wheel: it
         # must name each wheel's library file and platform, not only Linux x86-64's.
         library_name = load_python_loader()
-        names = {f"{MANYLINUX}_x86_64": "x86-64", f"{MANYLINUX}_aarch64": "arm64",
+        names = {linux_tag("x86_64"): "x86-64", linux_tag("aarch64"): "arm64",
                  "win_amd64": "Windows x64"}
         for tag, platform, _ in self.WHEELS:
             with self.subTest(tag), zipfile.ZipFile(self.wheel(tag)) as wheel:
@@ -152,7 +163,7 @@ class Wheels(unittest.TestCase):
         for arch in ("x86_64", "aarch64"):
             with self.subTest(arch):
                 shown = run(os.path.join(TOOLS, "auditwheel"), "show",
-                            self.wheel(f"{MANYLINUX}_{arch}"))
+                            self.wheel(linux_tag(arch)))
                 granted = re.search(r'consistent with\s+the following platform tag:\s+"(\S+)"', shown)
                 self.assertIsNotNone(granted, shown)
                 self.assertEqual(granted.group(1), f"{MANYLINUX}_{arch}", shown)
@@ -165,7 +176,7 @@ class Wheels(unittest.TestCase):
             run(sys.executable, "-m", "venv", "venv", cwd=folder, env=clean)
             python = os.path.join(folder, "venv", "bin", "python")
             run(python, "-m", "pip", "install", "--quiet", "--no-index",
-                self.wheel(f"{MANYLINUX}_x86_64"), cwd=folder, env=clean)
+                self.wheel(linux_tag("x86_64")), cwd=folder, env=clean)
             loaded = run(python, "-c", "import ocrcloud; print(ocrcloud._library_path())",
                          cwd=folder, env=clean).strip()
             self.assertTrue(loaded.startswith(os.path.join(folder, "venv", "lib")), loaded)
@@ -174,6 +185,22 @@ class Wheels(unittest.TestCase):
                          emulator.url, SAMPLE_PDF, "out-python", cwd=folder,
                          env=dict(clean, SSL_CERT_FILE=emulator.ca))
             self.assertIn("Hello from ocrcloud!", output)
+
+    def test_pip_before_20_3_installs_the_linux_wheel(self):
+        # pip 20.2 knows manylinux2014 but not manylinux_2_17 (PEP 600 came with pip 20.3): a
+        # wheel tagged manylinux_2_17 alone is "not a supported wheel on this platform" there.
+        clean = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
+        with tempfile.TemporaryDirectory() as folder:
+            run(sys.executable, "-m", "venv", "venv", cwd=folder, env=clean)
+            python = os.path.join(folder, "venv", "bin", "python")
+            run(python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                "pip==20.2.4", cwd=folder)  # from the package index: the machine's settings
+            self.assertIn("pip 20.2.4 ", run(python, "-m", "pip", "--version", cwd=folder))
+            run(python, "-m", "pip", "install", "--quiet", "--no-index",
+                self.wheel(linux_tag("x86_64")), cwd=folder, env=clean)
+            loaded = run(python, "-c", "import ocrcloud; print(ocrcloud._library_path())",
+                         cwd=folder, env=clean).strip()
+            self.assertTrue(loaded.endswith("site-packages/ocrcloud/libocrcloud.so"), loaded)
 
 
 class Jar(unittest.TestCase):

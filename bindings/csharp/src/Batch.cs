@@ -125,13 +125,42 @@ namespace Ocrcloud
             }
             byte[] journal = Native.Utf8(journalPath, "journalPath");
             byte[] output = Native.Utf8(outputDirectory, "outputDirectory");
+            return OpenWith(client, (ClientHandle c, out BatchHandle b) => Native.ocr_batch_open(c, journal, output, out b));
+        }
+
+        /// <summary>
+        /// Opens batch <paramref name="name"/> of a journal in PostgreSQL that many processes, on
+        /// many hosts, share (see <c>ocr_batch_open_shared</c> and docs/shared-batches.md):
+        /// <paramref name="url"/> is <c>postgresql://USER[:PASSWORD]@HOST[:PORT]/DB</c>; results go
+        /// to <paramref name="outputDirectory"/>. Then add inputs and <see cref="Run()"/> as for
+        /// <see cref="Open"/>; a run returns when no input of the batch is left to do. A newer
+        /// schema is <see cref="OcrCode.InvalidArgument"/>, refused credentials or an unreachable
+        /// database <see cref="OcrCode.Io"/>; the password is in no message.
+        /// </summary>
+        public static Batch OpenShared(OcrClient client, string url, string name, string outputDirectory)
+        {
+            if (client == null)
+            {
+                throw new ArgumentNullException("client");
+            }
+            byte[] urlBytes = Native.Utf8(url, "url");
+            byte[] nameBytes = Native.Utf8(name, "name");
+            byte[] output = Native.Utf8(outputDirectory, "outputDirectory");
+            return OpenWith(client, (ClientHandle c, out BatchHandle b) =>
+                Native.ocr_batch_open_shared(c, urlBytes, nameBytes, output, out b));
+        }
+
+        private delegate int NativeOpen(ClientHandle client, out BatchHandle batch);
+
+        private static Batch OpenWith(OcrClient client, NativeOpen open)
+        {
             ClientHandle clientHandle = client.Open();
             bool added = false;
             clientHandle.DangerousAddRef(ref added);
             BatchHandle batch = null;
             try
             {
-                int code = Native.ocr_batch_open(clientHandle, journal, output, out batch);
+                int code = open(clientHandle, out batch);
                 if (code != 0)
                 {
                     throw Native.Failure(code);

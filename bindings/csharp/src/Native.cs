@@ -112,6 +112,7 @@ namespace Ocrcloud
         [DllImport(Lib)] internal static extern int ocr_result_save(ResultHandle result, UIntPtr index, byte[] path);
 
         [DllImport(Lib)] internal static extern int ocr_batch_open(ClientHandle client, byte[] journalPath, byte[] outputDir, out BatchHandle batch);
+        [DllImport(Lib)] internal static extern int ocr_batch_open_shared(ClientHandle client, byte[] url, byte[] name, byte[] outputDir, out BatchHandle batch);
         [DllImport(Lib)] internal static extern int ocr_batch_add_file(BatchHandle batch, byte[] path, byte[] root, byte[] operation, byte[] settingsJson);
         [DllImport(Lib)] internal static extern int ocr_batch_add_folder(BatchHandle batch, byte[] folder, byte[] operation, byte[] settingsJson, out UIntPtr added);
         [DllImport(Lib)] internal static extern int ocr_batch_run(BatchHandle batch, uint jobs, PollOptionsHandle poll, BatchProgressFn progress, IntPtr userData);

@@ -1376,6 +1376,50 @@ public static class BindingTests
         }
     }
 
+    // A shared batch on the PostgreSQL that test.sh starts (OCR_TEST_PG_URL): it runs to the
+    // end, a second worker finds nothing left, and no message shows the password.
+    private static void TestSharedBatchRunsAndHidesThePassword()
+    {
+        string pgUrl = Environment.GetEnvironmentVariable("OCR_TEST_PG_URL");
+        Check(pgUrl != null, "test.sh gives OCR_TEST_PG_URL");
+        string password = pgUrl.Substring(pgUrl.IndexOf(':', 13) + 1);
+        password = password.Substring(0, password.IndexOf('@'));
+        string dir = Path.Combine(Path.GetTempPath(), "ocrcloud-cs-shared-" + Guid.NewGuid());
+        string input = Path.Combine(dir, "in"), output = Path.Combine(dir, "out");
+        try
+        {
+            WriteFile(Path.Combine(input, "a.pdf"), "%PDF-1.4\n% shared a\n");
+            WriteFile(Path.Combine(input, "sub/b.pdf"), "%PDF-1.4\n% shared b\n");
+            const string text = "{\"resultType\":\"Text\"}";
+            using (OcrClient client = DemoClient())
+            {
+                using (Batch batch = Batch.OpenShared(client, pgUrl, "csharp", output))
+                {
+                    Equal(batch.AddFolder(input, null, text), 2);
+                    batch.Run(2, Fast());
+                    Equal(batch.Count(BatchState.Completed), 2);
+                    Equal(string.Join(" ", batch.Item(1).Outputs), Path.Combine(output, "sub", "b.txt"));
+                }
+                using (Batch again = Batch.OpenShared(client, pgUrl, "csharp", output))
+                {
+                    again.AddFolder(input, null, text);
+                    again.Run();
+                    Check(again.Item(0).Skipped && again.Item(1).Skipped, "a second worker finds nothing left");
+                }
+                Fails(OcrCode.InvalidArgument, () => Batch.OpenShared(client, "mysql://u@h/d", "csharp", output));
+                string wrong = pgUrl.Replace(":" + password + "@", ":Cs-Wrong-Password-57@");
+                OcrException refused = Fails(OcrCode.Io, () => Batch.OpenShared(client, wrong, "csharp", output));
+                Check(!refused.Message.Contains("Cs-Wrong-Password-57") && !refused.Message.Contains(password),
+                    refused.Message);
+                Throws<ArgumentNullException>(() => Batch.OpenShared(null, pgUrl, "csharp", output));
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
     private static void TestBatchFailuresAndBadArguments()
     {
         string dir = Path.Combine(Path.GetTempPath(), "ocrcloud-cs-batch-bad-" + Guid.NewGuid());

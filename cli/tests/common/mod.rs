@@ -1,6 +1,9 @@
 //! What the command-line tests share: a private emulator and `ocrcloud` runs against it.
 #![allow(dead_code)]
 
+#[path = "../../../tests/common/postgres.rs"]
+pub mod postgres;
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};

@@ -49,11 +49,34 @@ public final class Batch implements AutoCloseable {
     public static Batch open(OcrClient client, Path journal, Path outputDir) {
         String journalPath = path(journal, "journal");
         String output = path(outputDir, "outputDir");
+        return openWith(client, (c, out) -> LIB.ocr_batch_open(c, journalPath, output, out));
+    }
+
+    /**
+     * Opens batch {@code name} of a journal in PostgreSQL that many processes, on many hosts, share
+     * ({@code ocr_batch_open_shared}; see docs/shared-batches.md): {@code url} is
+     * {@code postgresql://USER[:PASSWORD]@HOST[:PORT]/DB}; results go to {@code outputDir}. Then add
+     * inputs and run as for {@link #open}; a run returns when no input of the batch is left to do.
+     * A newer schema is {@link OcrCode#INVALID_ARGUMENT}, refused credentials or an unreachable
+     * database {@link OcrCode#IO}; the password is in no message.
+     */
+    public static Batch openShared(OcrClient client, String url, String name, Path outputDir) {
+        String u = OcrClient.arg(url, "url");
+        String n = OcrClient.arg(name, "name");
+        String output = path(outputDir, "outputDir");
+        return openWith(client, (c, out) -> LIB.ocr_batch_open_shared(c, u, n, output, out));
+    }
+
+    private interface NativeOpen {
+        int open(ClientHandle client, PointerByReference out);
+    }
+
+    private static Batch openWith(OcrClient client, NativeOpen open) {
         NativeHandle<ClientHandle> owner = Objects.requireNonNull(client, "client").handle;
         ClientHandle c = owner.acquire();
         try {
             PointerByReference out = new PointerByReference();
-            OcrException.check(LIB.ocr_batch_open(c, journalPath, output, out));
+            OcrException.check(open.open(c, out));
             return new Batch(new BatchHandle(out.getValue()), owner);
         } catch (RuntimeException | Error e) {
             owner.release();

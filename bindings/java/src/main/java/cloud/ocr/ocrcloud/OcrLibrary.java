@@ -180,6 +180,9 @@ interface OcrLibrary extends Library {
     int ocr_result_save(ResultHandle result, SizeT index, String path);
 
     int ocr_batch_open(ClientHandle client, String journalPath, String outputDir, PointerByReference out);
+
+    int ocr_batch_open_shared(ClientHandle client, String url, String name, String outputDir,
+            PointerByReference out);
     int ocr_batch_add_file(BatchHandle batch, String path, String root, String operation, String settingsJson);
     int ocr_batch_add_folder(BatchHandle batch, String folder, String operation, String settingsJson,
             SizeTByReference added);

@@ -1,0 +1,475 @@
+//! The shared journal's database: the URL (its password kept out of every message), one
+//! connection that comes back after the database went away, and the versioned schema.
+
+use crate::cancel::Cancel;
+use crate::error::{Code, Error, Result, invalid};
+use crate::faults::Fault;
+use postgres::{Client, Config, NoTls};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+/// The schema this library writes (`ocrcloud_schema.version`).
+pub(crate) const SCHEMA_VERSION: i32 = 1;
+
+/// Every table of the shared journal; several batches share them, told apart by `batch`.
+const SCHEMA: &str = "
+CREATE TABLE ocrcloud_batches (
+    name         TEXT PRIMARY KEY,
+    created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    throttled_at TIMESTAMPTZ
+);
+CREATE TABLE ocrcloud_inputs (
+    id                  BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+    batch               TEXT NOT NULL REFERENCES ocrcloud_batches (name),
+    input               TEXT NOT NULL,
+    sha256              TEXT NOT NULL,
+    size                BIGINT NOT NULL,
+    operation           TEXT NOT NULL,
+    settings_sha256     TEXT NOT NULL,
+    stem                TEXT NOT NULL,
+    state               TEXT NOT NULL
+        CHECK (state IN ('queued', 'submitting', 'submitted', 'completed', 'failed')),
+    task_id             TEXT,
+    submitted_at        TIMESTAMPTZ,
+    submissions         INTEGER NOT NULL DEFAULT 0,
+    possible_duplicates INTEGER NOT NULL DEFAULT 0,
+    outputs             TEXT[] NOT NULL DEFAULT '{}',
+    code                INTEGER,
+    message             TEXT,
+    not_before          TIMESTAMPTZ NOT NULL DEFAULT now(),
+    lease_owner         TEXT,
+    lease_token         BIGINT NOT NULL DEFAULT 0,
+    lease_until         TIMESTAMPTZ,
+    started_at          TIMESTAMPTZ,
+    finished_at         TIMESTAMPTZ,
+    PRIMARY KEY (batch, input)
+);
+CREATE INDEX ocrcloud_inputs_due ON ocrcloud_inputs (batch, not_before)
+    WHERE state IN ('queued', 'submitting', 'submitted');
+CREATE TABLE ocrcloud_outputs (
+    batch TEXT NOT NULL,
+    path  TEXT NOT NULL,
+    input BIGINT NOT NULL REFERENCES ocrcloud_inputs (id),
+    PRIMARY KEY (batch, path)
+);
+CREATE TABLE ocrcloud_workers (
+    batch      TEXT NOT NULL,
+    worker     TEXT NOT NULL,
+    host       TEXT NOT NULL,
+    pid        BIGINT NOT NULL,
+    jobs       INTEGER NOT NULL,
+    started_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    seen_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (batch, worker)
+);
+";
+
+/// The first wait before connecting again, and the longest.
+const RECONNECT_FIRST: Duration = Duration::from_millis(200);
+const RECONNECT_LONGEST: Duration = Duration::from_secs(5);
+/// How long a session of this library may sit idle inside a transaction before the server
+/// ends it (no transaction of the journal waits for anything but the database).
+const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(15);
+/// How long one connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where the shared journal is: the driver's configuration, and the URL as messages show it
+/// (without the password). The password is registered with [`crate::secrets`] for as long as
+/// this lives, so that no message or log line shows it.
+#[derive(Clone)]
+pub struct Target {
+    config: Config,
+    shown: String,
+    tls: bool,
+    /// The password as written in the URL and percent-decoded, registered as secrets.
+    _password: Vec<Arc<str>>,
+}
+
+impl Target {
+    /// Parses `postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=...]` (or `postgres://`).
+    pub fn parse(url: &str) -> Result<Target> {
+        let parsed = url::Url::parse(url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "postgresql" | "postgres"));
+        let Some(mut parsed) = parsed else {
+            return Err(invalid(
+                "the journal URL must look like postgresql://USER[:PASSWORD]@HOST[:PORT]/DB",
+            ));
+        };
+        let password: Vec<Arc<str>> = match parsed.password() {
+            Some(raw) => {
+                let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
+                vec![Arc::from(raw), Arc::from(decoded.as_ref())]
+            }
+            None => Vec::new(),
+        };
+        password.iter().for_each(crate::secrets::register);
+        let _ = parsed.set_password(None);
+        let shown = parsed.to_string();
+        let mut config = Config::from_str(url).map_err(|e| {
+            invalid(crate::secrets::redact(&format!(
+                "the journal URL {shown}: {e}"
+            )))
+        })?;
+        if config.get_dbname().is_none() || config.get_user().is_none() {
+            return Err(invalid(format!(
+                "the journal URL {shown} must name a user and a database"
+            )));
+        }
+        config.connect_timeout(CONNECT_TIMEOUT);
+        config.application_name("ocrcloud");
+        let tls = config.get_ssl_mode() != postgres::config::SslMode::Disable;
+        Ok(Target {
+            config,
+            shown,
+            tls,
+            _password: password,
+        })
+    }
+
+    /// The URL without its password.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    fn connect_once(&self) -> std::result::Result<Client, postgres::Error> {
+        let mut client = if self.tls {
+            let tls = MakeRustlsConnect::new(crate::tls::rustls_config());
+            self.config.connect(tls)?
+        } else {
+            self.config.connect(NoTls)?
+        };
+        // A worker stopped inside a transaction (frozen, paused by a debugger, its host
+        // suspended) would hold its row locks, and the other workers would wait for them
+        // without end: the server ends such a session instead, and the worker, when it wakes,
+        // connects again and runs its transaction again.
+        client.batch_execute(&format!(
+            "SET idle_in_transaction_session_timeout = {}",
+            IDLE_IN_TRANSACTION.as_millis()
+        ))?;
+        Ok(client)
+    }
+
+    /// One connection, or the reason there is none (the password never in it).
+    pub fn connect(&self) -> Result<Client> {
+        self.connect_once()
+            .map_err(|e| self.error("cannot connect to", &e))
+    }
+
+    /// The failure of `what` on this database, as one sentence.
+    pub fn error(&self, what: &str, e: &postgres::Error) -> Error {
+        let error = Error::new(
+            Code::Io,
+            crate::secrets::redact(&format!("shared journal: {what} {}: {e}", self.shown)),
+        );
+        match e.as_db_error() {
+            Some(db) => error.map_message(|m| format!("{m} ({})", db.message())),
+            None => error,
+        }
+    }
+}
+
+/// Whether `e` says the connection is gone (the database restarted, the network was cut), as
+/// opposed to a statement the database refused.
+pub fn connection_lost(e: &postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        // Class 08 (connection exception), 57P01-57P03 (shutdown, cannot connect now).
+        Some(code) => {
+            let code = code.code();
+            code.starts_with("08") || code.starts_with("57P")
+        }
+        // No SQLSTATE: an I/O error of the socket, a timeout.
+        None => e.as_db_error().is_none(),
+    }
+}
+
+/// Whether `e` is a deadlock or a serialization failure: the transaction was rolled back for
+/// another one's sake, and may simply run again.
+fn rolled_back_for_another(e: &postgres::Error) -> bool {
+    e.code()
+        .is_some_and(|code| matches!(code.code(), "40001" | "40P01"))
+}
+
+/// A connection that comes back: every use that fails because the database went away waits
+/// (with a growing backoff, until `cancel`) for a new connection and asks again.
+pub struct Link {
+    target: Target,
+    client: Option<Client>,
+}
+
+impl Link {
+    pub fn new(target: Target) -> Link {
+        Link {
+            target,
+            client: None,
+        }
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Runs `work` on a live connection. A lost connection pauses this caller until the
+    /// database answers again, then `work` runs again from its start (so it must be one
+    /// transaction, or a statement that may run twice). Other failures, and a cancel, end it.
+    pub fn with<T>(
+        &mut self,
+        what: &str,
+        cancel: Option<&Cancel>,
+        work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<T> {
+        let stopped = || cancel.is_some_and(Cancel::is_triggered);
+        self.with_until(what, &stopped, None, work)
+    }
+
+    /// [`Link::with`] that waits for the database at most `patience`, then fails with what
+    /// kept it away.
+    pub fn with_patience<T>(
+        &mut self,
+        what: &str,
+        patience: Duration,
+        work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<T> {
+        self.with_until(what, &|| false, Instant::now().checked_add(patience), work)
+    }
+
+    /// [`Link::with`] that gives up waiting when `stop` is set.
+    pub fn with_stop<T>(
+        &mut self,
+        what: &str,
+        stop: Option<&AtomicBool>,
+        work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<T> {
+        let stopped = || stop.is_some_and(|s| s.load(Ordering::Relaxed));
+        self.with_until(what, &stopped, None, work)
+    }
+
+    /// Runs `work` once, on the connection there is or a new one; a lost connection is
+    /// forgotten.
+    pub fn once<T>(
+        &mut self,
+        mut work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
+    ) -> std::result::Result<T, postgres::Error> {
+        let client = match self.client.as_mut() {
+            Some(client) => client,
+            None => self.client.insert(self.target.connect_once()?),
+        };
+        let outcome = work(client);
+        if outcome.as_ref().is_err_and(connection_lost) {
+            self.client = None;
+        }
+        outcome
+    }
+
+    fn with_until<T>(
+        &mut self,
+        what: &str,
+        stopped: &dyn Fn() -> bool,
+        deadline: Option<Instant>,
+        mut work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<T> {
+        let mut wait = RECONNECT_FIRST;
+        let mut logged = false;
+        loop {
+            if stopped() {
+                return Err(crate::call::cancelled());
+            }
+            let fault = crate::faults::at(crate::faults::Step::Database);
+            if fault == Some(Fault::Denied) {
+                return Err(Error::new(
+                    Code::Io,
+                    format!(
+                        "shared journal: {what} {}: permission denied (a fault injected by a test)",
+                        self.target.shown
+                    ),
+                ));
+            }
+            if fault == Some(Fault::Reset) {
+                self.client = None;
+            }
+            let failure = match self.client.as_mut() {
+                Some(client) => match work(client) {
+                    // The answer lost with the connection: the work ran, and runs again.
+                    Ok(_) if fault == Some(Fault::Close) => {
+                        self.client = None;
+                        continue;
+                    }
+                    Ok(value) => return Ok(value),
+                    // Two workers registering the same inputs in different orders, say: the
+                    // database rolled this transaction back, and it runs again.
+                    Err(e) if rolled_back_for_another(&e) => continue,
+                    Err(e) if connection_lost(&e) => {
+                        self.client = None;
+                        e
+                    }
+                    Err(e) => return Err(self.target.error(what, &e)),
+                },
+                None => match self.target.connect_once() {
+                    Ok(client) => {
+                        if logged {
+                            crate::logging::log(crate::logging::Level::Info, || {
+                                format!("shared journal {}: connected again", self.target.shown)
+                            });
+                        }
+                        self.client = Some(client);
+                        continue;
+                    }
+                    // Refused credentials, a missing database: waiting would not help.
+                    Err(e) if !connection_lost(&e) => {
+                        return Err(self.target.error("cannot connect to", &e));
+                    }
+                    Err(e) => e,
+                },
+            };
+            if deadline.is_some_and(|d| Instant::now() + wait > d) {
+                return Err(self.target.error(what, &failure));
+            }
+            if !logged {
+                let error = self.target.error(what, &failure);
+                crate::logging::log(crate::logging::Level::Warn, || {
+                    format!("{}; waiting for the database", error.message())
+                });
+                logged = true;
+            }
+            let end = Instant::now() + wait;
+            while Instant::now() < end && !stopped() {
+                std::thread::sleep((end - Instant::now()).min(Duration::from_millis(50)));
+            }
+            wait = (wait * 2).min(RECONNECT_LONGEST);
+        }
+    }
+}
+
+/// Connections shared by the threads of one worker process: a thread takes one for one
+/// statement (or transaction) and gives it back, so that many threads waiting for the service
+/// hold few connections. At most `size` connections; a thread waits for a free one.
+pub struct Pool {
+    target: Target,
+    size: usize,
+    /// The idle connections, and how many exist (idle or taken).
+    idle: Mutex<(Vec<Link>, usize)>,
+    freed: Condvar,
+}
+
+impl Pool {
+    pub fn new(target: Target, size: usize) -> Pool {
+        Pool {
+            target,
+            size: size.max(1),
+            idle: Mutex::new((Vec::new(), 0)),
+            freed: Condvar::new(),
+        }
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    fn take(&self) -> Link {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(link) = idle.0.pop() {
+                return link;
+            }
+            if idle.1 < self.size {
+                idle.1 += 1;
+                return Link::new(self.target.clone());
+            }
+            idle = self.freed.wait(idle).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn give(&self, link: Link) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .push(link);
+        self.freed.notify_one();
+    }
+
+    /// [`Link::with`] on a connection of the pool.
+    pub fn with<T>(
+        &self,
+        what: &str,
+        cancel: Option<&Cancel>,
+        work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<T> {
+        let mut link = self.take();
+        let outcome = link.with(what, cancel, work);
+        self.give(link);
+        outcome
+    }
+
+    /// [`Link::with_patience`] on a connection of the pool.
+    pub fn with_patience<T>(
+        &self,
+        what: &str,
+        patience: Duration,
+        work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<T> {
+        let mut link = self.take();
+        let outcome = link.with_patience(what, patience, work);
+        self.give(link);
+        outcome
+    }
+}
+
+/// Sleeps for `wait`, or less when `cancel` is triggered meanwhile.
+pub fn sleep_unless(cancel: Option<&Cancel>, wait: Duration) {
+    let end = Instant::now() + wait;
+    while Instant::now() < end && !cancel.is_some_and(Cancel::is_triggered) {
+        std::thread::sleep((end - Instant::now()).min(Duration::from_millis(50)));
+    }
+}
+
+/// How long opening a shared batch waits for a database that is away (restarting, say).
+pub(crate) const OPEN_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Creates the schema in an empty database, or checks the version of the one there: a newer
+/// one is refused. Several processes may do this at once (an advisory lock orders them). A
+/// database that is away is waited for up to [`OPEN_PATIENCE`].
+pub fn prepare(pool: &Pool) -> Result<()> {
+    let version = pool.with_patience("cannot create the schema in", OPEN_PATIENCE, |c| {
+        let mut tx = c.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock(7301562024)", &[])?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS ocrcloud_schema (
+                 only_row BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (only_row),
+                 version  INTEGER NOT NULL)",
+        )?;
+        let version: Option<i32> = tx
+            .query_opt("SELECT version FROM ocrcloud_schema", &[])?
+            .map(|r| r.get(0));
+        if version.is_none() {
+            tx.batch_execute(SCHEMA)?;
+            tx.execute(
+                "INSERT INTO ocrcloud_schema (version) VALUES ($1)",
+                &[&SCHEMA_VERSION],
+            )?;
+        }
+        match version {
+            // Nothing of a newer schema is touched: the transaction is rolled back.
+            Some(version) if version > SCHEMA_VERSION => {}
+            _ => tx.commit()?,
+        }
+        Ok(version)
+    })?;
+    match version {
+        Some(version) if version > SCHEMA_VERSION => Err(Error::new(
+            Code::InvalidArgument,
+            format!(
+                "shared journal {} has schema version {version}, newer than this library's \
+                 {SCHEMA_VERSION}: use a newer ocrcloud",
+                pool.target.shown
+            ),
+        )),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,148 @@
+//! The heartbeat of one worker process: it says the worker is alive, renews the leases the
+//! worker holds, and shares the account's rate among the live workers: each takes its share
+//! of the total maximum rate, and a `429` seen by one slows all for a while.
+
+use super::db::{Link, sleep_unless};
+use crate::client::Client;
+use crate::error::Result;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// How often a worker beats.
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(2);
+/// A worker not heard from for this many beats is not counted as live.
+const BEATS_TO_DEATH: i32 = 5;
+/// How long after a `429` seen by any worker every worker keeps half its share.
+const THROTTLE_MEMORY_SECONDS: f64 = 10.0;
+/// The slowest share a throttled worker slows to (requests per second).
+const SLOWEST_SHARE: f64 = 0.5;
+
+/// One worker process of a batch.
+pub struct Heart<'a> {
+    pub link: Link,
+    pub batch: &'a str,
+    pub owner: &'a str,
+    pub jobs: i32,
+    pub lease: Duration,
+    pub client: &'a Client,
+}
+
+/// The name of this host, as `--status` shows it.
+pub fn host_name() -> String {
+    ["HOSTNAME", "COMPUTERNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|h| !h.is_empty()))
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+        })
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+impl Heart<'_> {
+    /// Beats every [`HEARTBEAT`] until `stop`, then says goodbye (gives back the leases still
+    /// held and removes the worker's row): `stop` must be set only once every worker thread
+    /// of this process has ended.
+    /// The client's maximum rate is its share while this runs, and `total` again after.
+    pub fn beat_until(&mut self, stop: &AtomicBool, total: Option<f64>) {
+        let mut throttled = self.client.flow().stats().throttled;
+        let mut requests = self.client.flow().stats().requests;
+        let mut last = Instant::now();
+        let mut share = total;
+        while !stop.load(Ordering::Relaxed) {
+            let stats = self.client.flow().stats();
+            let seen_429 = stats.throttled > throttled;
+            let recent_rate = (stats.requests - requests) as f64 / last.elapsed().as_secs_f64();
+            (throttled, requests, last) = (stats.throttled, stats.requests, Instant::now());
+            // A worker stopped by a cancel still beats (renewing its leases) until its threads
+            // end; a beat that cannot reach the database gives up at `stop`.
+            match self.beat(seen_429, Some(stop)) {
+                Ok((live, slowed)) => {
+                    let fair = total.map(|total| total / live.max(1) as f64);
+                    let next = match (fair, slowed) {
+                        (Some(fair), true) => Some((fair / 2.0).max(SLOWEST_SHARE)),
+                        (None, true) if !seen_429 => Some((recent_rate / 2.0).max(SLOWEST_SHARE)),
+                        (fair, _) => fair,
+                    };
+                    if next != share {
+                        self.client.flow().set_max_rate(next);
+                        share = next;
+                    }
+                }
+                Err(error) => {
+                    crate::logging::log(crate::logging::Level::Warn, || error.message().to_string())
+                }
+            }
+            let until = Instant::now() + HEARTBEAT;
+            while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+                sleep_unless(None, Duration::from_millis(50));
+            }
+        }
+        if share != total {
+            self.client.flow().set_max_rate(total);
+        }
+        let (batch, owner) = (self.batch, self.owner);
+        // Best effort, once: a worker that cannot say goodbye is forgotten after a few beats.
+        // The worker threads have ended: the leases they still hold (a cancel, a fatal error)
+        // go back now rather than when they run out.
+        let _ = self.link.once(|c| {
+            let mut tx = c.transaction()?;
+            tx.execute(
+                "UPDATE ocrcloud_inputs SET lease_owner = NULL, lease_until = NULL \
+                  WHERE batch = $1 AND lease_owner = $2",
+                &[&batch, &owner],
+            )?;
+            tx.execute(
+                "DELETE FROM ocrcloud_workers WHERE batch = $1 AND worker = $2",
+                &[&batch, &owner],
+            )?;
+            tx.commit()
+        });
+    }
+
+    /// One beat, in one transaction: says this worker lives, renews its leases, notes a `429`
+    /// it saw. Answers the live workers and whether any saw a `429` lately.
+    pub fn beat(&mut self, seen_429: bool, stop: Option<&AtomicBool>) -> Result<(i64, bool)> {
+        let (batch, owner, jobs) = (self.batch, self.owner, self.jobs);
+        let host = host_name();
+        let pid = i64::from(std::process::id());
+        let lease = self.lease.as_secs_f64();
+        let dead_after = HEARTBEAT.as_secs_f64() * f64::from(BEATS_TO_DEATH);
+        self.link.with_stop("cannot beat in", stop, |c| {
+            let mut tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO ocrcloud_workers (batch, worker, host, pid, jobs) \
+                 VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (batch, worker) DO UPDATE SET seen_at = now()",
+                &[&batch, &owner, &host, &pid, &jobs],
+            )?;
+            tx.execute(
+                "UPDATE ocrcloud_inputs SET lease_until = now() + make_interval(secs => $3) \
+                  WHERE batch = $1 AND lease_owner = $2 AND lease_until IS NOT NULL",
+                &[&batch, &owner, &lease],
+            )?;
+            if seen_429 {
+                tx.execute(
+                    "UPDATE ocrcloud_batches SET throttled_at = now() WHERE name = $1",
+                    &[&batch],
+                )?;
+            }
+            let row = tx.query_one(
+                "SELECT (SELECT count(*) FROM ocrcloud_workers \
+                          WHERE batch = $1 AND seen_at > now() - make_interval(secs => $2)), \
+                        coalesce((SELECT throttled_at > now() - make_interval(secs => $3) \
+                                    FROM ocrcloud_batches WHERE name = $1), false)",
+                &[&batch, &dead_after, &THROTTLE_MEMORY_SECONDS],
+            )?;
+            tx.commit()?;
+            Ok((row.get(0), row.get(1)))
+        })
+    }
+}
+
+/// Seconds after which a silent worker no longer counts as live (for `--status`).
+pub(crate) fn dead_after_seconds() -> f64 {
+    HEARTBEAT.as_secs_f64() * f64::from(BEATS_TO_DEATH)
+}

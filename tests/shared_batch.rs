@@ -1,0 +1,435 @@
+//! The shared batch journal against a real PostgreSQL (tests/common/postgres.rs starts one per
+//! test): claims never give one input to two live leases, a stale lease token changes nothing,
+//! a newer schema is refused, the password is in no message, a database restart mid-run
+//! loses nothing, and a fault at each of the journal's statements in turn leaves a batch that
+//! the next run finishes without an extra submission. (The multi-process kill suite and the
+//! benchmark are tests/shared_kill.rs and benches/, written against the same contract.)
+
+mod common;
+
+use common::postgres::Postgres;
+use common::*;
+use ocrcloud::batch::inputs::sha256_hex;
+use ocrcloud::batch::shared::db::{self, Pool, Target};
+use ocrcloud::batch::shared::journal::{Claim, Journal, NewInput};
+use ocrcloud::faults::{self, Fault, Step};
+use ocrcloud::ffi::*;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const TEXT: Option<&str> = Some(r#"{"resultType":"Text"}"#);
+/// Faults are process-wide: every test of this file holds this, so that the statements of
+/// one never meet the faults another arms.
+static FAULTS: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    FAULTS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn open_shared(client: &Client, url: &str, name: &str, out: &Path) -> Result<Batch, ocr_code> {
+    let mut batch = std::ptr::null_mut();
+    let (url, name, dir) = (c(url), c(name), c(out.to_str().unwrap()));
+    let code = unsafe {
+        ocr_batch_open_shared(
+            client.0,
+            url.as_ptr(),
+            name.as_ptr(),
+            dir.as_ptr(),
+            &mut batch,
+        )
+    };
+    if code != OCR_OK {
+        assert!(batch.is_null(), "no out-parameter on failure");
+        return Err(code);
+    }
+    Ok(Batch(batch))
+}
+
+/// A journal of batch `name` for worker `owner`, with the schema prepared.
+fn journal(pg: &Postgres, name: &str, owner: &str) -> Journal {
+    let pool = Arc::new(Pool::new(Target::parse(&pg.url).unwrap(), 1));
+    db::prepare(&pool).unwrap();
+    let mut journal = Journal {
+        pool,
+        batch: name.to_string(),
+        owner: owner.to_string(),
+    };
+    journal.create_batch().unwrap();
+    journal
+}
+
+fn register(journal: &mut Journal, count: usize) {
+    let names: Vec<String> = (0..count).map(|n| format!("in/{n:04}.pdf")).collect();
+    let inputs: Vec<NewInput> = names
+        .iter()
+        .map(|name| NewInput {
+            input: name,
+            sha256: "0",
+            size: 1,
+            operation: "RecognizePdf",
+            settings_sha256: "s",
+            stem: name,
+            unusable: None,
+        })
+        .collect();
+    journal.register(&inputs, None).unwrap();
+}
+
+#[test]
+fn claims_never_give_one_input_to_two_live_leases() {
+    let _serial = serial();
+    let pg = Postgres::start();
+    const INPUTS: usize = 300;
+    register(&mut journal(&pg, "race", "setup"), INPUTS);
+    let claims: Vec<Vec<Claim>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..8)
+            .map(|w| {
+                let pg = &pg;
+                scope.spawn(move || {
+                    let mut mine = journal(pg, "race", &format!("worker-{w}"));
+                    let mut got = Vec::new();
+                    loop {
+                        let claimed = mine.claim(3, Duration::from_secs(600), None).unwrap();
+                        if claimed.is_empty() {
+                            return got;
+                        }
+                        got.extend(claimed);
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let mut holders: HashMap<String, usize> = HashMap::new();
+    for (worker, claimed) in claims.iter().enumerate() {
+        for claim in claimed {
+            if let Some(other) = holders.insert(claim.input.clone(), worker) {
+                panic!("{} leased to workers {other} and {worker}", claim.input);
+            }
+            assert_eq!(claim.token, 1, "{claim:?}");
+        }
+    }
+    assert_eq!(holders.len(), INPUTS, "every input leased once");
+    assert!(
+        claims.iter().filter(|c| !c.is_empty()).count() > 1,
+        "the claims raced: more than one worker got inputs"
+    );
+    let leased =
+        pg.sql("SELECT count(*) FROM ocrcloud_inputs WHERE batch = 'race' AND lease_until > now()");
+    assert_eq!(leased.trim(), INPUTS.to_string());
+}
+
+#[test]
+fn a_stale_lease_token_changes_nothing() {
+    let _serial = serial();
+    let pg = Postgres::start();
+    let mut first = journal(&pg, "stale", "first");
+    register(&mut first, 1);
+    let old = first
+        .claim(1, Duration::from_secs(600), None)
+        .unwrap()
+        .remove(0);
+    // The lease runs out (as when its worker stops renewing it), and another worker claims.
+    pg.sql("UPDATE ocrcloud_inputs SET lease_until = now() - interval '1 second'");
+    let mut second = journal(&pg, "stale", "second");
+    let new = second
+        .claim(1, Duration::from_secs(600), None)
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        (new.input.as_str(), new.token),
+        (old.input.as_str(), old.token + 1)
+    );
+    let before = pg.sql("SELECT * FROM ocrcloud_inputs");
+
+    // Every write of the first worker is fenced away, even by its own name.
+    assert!(
+        !first
+            .fenced(&old, "state = 'failed', message = 'stale'", &[], None)
+            .unwrap()
+    );
+    assert!(
+        !first
+            .claim_outputs(&old, &["a.txt".into()], Duration::from_secs(60), None)
+            .unwrap()
+    );
+    let same_owner_old_token = Claim {
+        token: old.token,
+        ..new.clone()
+    };
+    assert!(
+        !second
+            .fenced(&same_owner_old_token, "state = 'failed'", &[], None)
+            .unwrap()
+    );
+    assert_eq!(pg.sql("SELECT * FROM ocrcloud_inputs"), before);
+    assert_eq!(pg.sql("SELECT count(*) FROM ocrcloud_outputs").trim(), "0");
+    // The live lease writes.
+    assert!(
+        second
+            .fenced(&new, "state = 'submitting'", &[], None)
+            .unwrap()
+    );
+}
+
+#[test]
+fn a_batch_runs_through_the_c_api_and_a_rerun_sends_nothing() {
+    let _serial = serial();
+    let pg = Postgres::start();
+    let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let client = Client::demo(&emulator);
+    let dir = scratch_dir("shared-run");
+    let docs = write_pdfs(&dir, 6);
+    let out = dir.join("out");
+    let run = || {
+        let batch = open_shared(&client, &pg.url, "books", &out).unwrap();
+        assert_eq!(batch.add_folder(&docs, TEXT).unwrap(), 6);
+        let (code, changes) = batch.run(3, &Options::fast(20, 30_000));
+        assert_code(code, OCR_OK);
+        (batch, changes)
+    };
+    let (batch, changes) = run();
+    assert_eq!(batch.count(OCR_BATCH_COMPLETED), 6);
+    assert!(changes.iter().any(|&(_, s)| s == OCR_BATCH_SUBMITTED));
+    for index in 0..6 {
+        let input = std::fs::read(batch.path(index).unwrap()).unwrap();
+        let outputs = batch.outputs(index);
+        assert_eq!(outputs.len(), 1);
+        let text = std::fs::read_to_string(&outputs[0]).unwrap();
+        assert!(text.contains(&sha256_hex(&input)), "{text}");
+        assert!(batch.task_id(index).is_some());
+        assert!(!batch.skipped(index));
+    }
+    assert_eq!(temporary_files(&out), Vec::<std::path::PathBuf>::new());
+    drop(batch);
+    let requests = emulator.stats()["requests"].as_u64().unwrap();
+    let (batch, changes) = run();
+    assert_eq!(changes, Vec::new(), "nothing to do");
+    assert!((0..6).all(|i| batch.skipped(i)));
+    assert_eq!(emulator.stats()["requests"].as_u64().unwrap(), requests);
+
+    // One changed input: exactly one more POST.
+    std::fs::write(docs.join("doc-0.pdf"), small_pdf(100)).unwrap();
+    let posts = |e: &Emulator| e.stats()["by_route"]["POST /v5.0/ocr/RecognizePdf"].as_u64();
+    let before = posts(&emulator);
+    drop(batch);
+    let (batch, _) = run();
+    assert_eq!(posts(&emulator), before.map(|n| n + 1));
+    assert_eq!(batch.count(OCR_BATCH_COMPLETED), 6);
+    let text = std::fs::read_to_string(&batch.outputs(0)[0]).unwrap();
+    assert!(text.contains(&sha256_hex(&small_pdf(100))));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_newer_schema_and_bad_urls_are_refused_with_clear_messages() {
+    let _serial = serial();
+    let pg = Postgres::start();
+    let emulator = Emulator::start(&[]);
+    let client = Client::demo(&emulator);
+    let dir = scratch_dir("shared-schema");
+    drop(open_shared(&client, &pg.url, "one", &dir).unwrap());
+    pg.sql("UPDATE ocrcloud_schema SET version = 99");
+    assert_eq!(
+        open_shared(&client, &pg.url, "one", &dir).err(),
+        Some(OCR_ERR_INVALID_ARGUMENT)
+    );
+    let message = last_error();
+    assert!(
+        message.contains("schema version 99, newer than this library's 1"),
+        "{message}"
+    );
+    let status = ocrcloud::batch::shared::status::status(&pg.url, "one").unwrap_err();
+    assert!(status.message().contains("newer"), "{}", status.message());
+    for (url, expected) in [
+        ("mysql://u:p@127.0.0.1/db", "postgresql://USER"),
+        ("postgresql://127.0.0.1", "must name a user and a database"),
+    ] {
+        assert_eq!(
+            open_shared(&client, url, "one", &dir).err(),
+            Some(OCR_ERR_INVALID_ARGUMENT),
+            "{url}"
+        );
+        assert!(last_error().contains(expected), "{url}: {}", last_error());
+    }
+    assert_eq!(
+        open_shared(&client, &pg.url, "", &dir).err(),
+        Some(OCR_ERR_INVALID_ARGUMENT)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn the_password_is_in_no_message() {
+    let _serial = serial();
+    let pg = Postgres::start();
+    let emulator = Emulator::start(&[]);
+    let client = Client::demo(&emulator);
+    let dir = scratch_dir("shared-password");
+    let wrong = "Wrong-Pg-Password-9Zq4";
+    let refused = open_shared(&client, &pg.url_with_password(wrong), "b", &dir).err();
+    assert_eq!(refused, Some(OCR_ERR_IO));
+    let message = last_error();
+    assert!(message.contains("127.0.0.1"), "{message}");
+    assert!(!message.contains(wrong), "{message}");
+    // A database that is not there, a port where none listens: the right password, refused
+    // later, is not in the message either.
+    let no_db = pg.url.replace("/ocrcloud", "/no_such_db");
+    assert_eq!(
+        open_shared(&client, &no_db, "b", &dir).err(),
+        Some(OCR_ERR_IO)
+    );
+    let message = last_error();
+    assert!(message.contains("no_such_db"), "{message}");
+    assert!(!message.contains(pg.password()), "{message}");
+    // While a batch is open its password is a registered secret: no log line or message of
+    // the library (all pass through the registry) can show it, in either spelling.
+    let batch = open_shared(&client, &pg.url, "b", &dir).unwrap();
+    let line = format!("a line with {} and {}", pg.password(), pg.password());
+    let redacted = ocrcloud::secrets::redact(&line);
+    assert!(!redacted.contains(pg.password()), "{redacted}");
+    drop(batch);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_database_restart_mid_run_pauses_the_workers_and_loses_nothing() {
+    let _serial = serial();
+    let pg = Postgres::start();
+    // Tasks take a while, so that the restart comes while they are open.
+    let emulator = Emulator::start(&["--pending-ms", "300", "--processing-ms", "700"]);
+    let client = Client::demo(&emulator);
+    let dir = scratch_dir("shared-restart");
+    const INPUTS: usize = 12;
+    let docs = write_pdfs(&dir, INPUTS);
+    let out = dir.join("out");
+    let batch = open_shared(&client, &pg.url, "restart", &out).unwrap();
+    batch.add_folder(&docs, TEXT).unwrap();
+    let code = std::thread::scope(|scope| {
+        // Once tasks are recorded, the database goes away for a while and comes back.
+        scope.spawn(|| {
+            while pg
+                .sql("SELECT count(*) FROM ocrcloud_inputs WHERE state = 'submitted'")
+                .trim()
+                == "0"
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            pg.stop();
+            std::thread::sleep(Duration::from_secs(2));
+            pg.restart();
+        });
+        batch.run(3, &Options::fast(100, 120_000))
+    });
+    let (code, _) = code;
+    assert_code(code, OCR_OK);
+    assert_eq!(batch.count(OCR_BATCH_COMPLETED), INPUTS, "{}", pg.log());
+    let duplicates: u32 = (0..INPUTS).map(|i| batch.possible_duplicates(i)).sum();
+    let made = emulator.stats()["tasks_submitted"].as_u64().unwrap();
+    assert!(
+        made <= INPUTS as u64 + u64::from(duplicates),
+        "{made} tasks, {duplicates} possible duplicates"
+    );
+    for index in 0..INPUTS {
+        let input = std::fs::read(batch.path(index).unwrap()).unwrap();
+        let text = std::fs::read_to_string(&batch.outputs(index)[0]).unwrap();
+        assert!(text.contains(&sha256_hex(&input)));
+    }
+    assert_eq!(temporary_files(&out), Vec::<std::path::PathBuf>::new());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The fault loop over the journal's statements, as tests/batch_faults.rs does for the SQLite
+/// journal: one run counts the database steps of a small batch; then for each step N a fresh
+/// batch runs with step N failed (the connection lost before the statement, its answer lost
+/// after it ran, or the statement refused), and a second run without faults must finish it:
+/// every input completed with its own result, no temporary file, and no more tasks made than
+/// inputs plus the possible duplicates counted. (The heartbeat's statements interleave with
+/// the workers', so step N is not always the same statement; every point is checked all the
+/// same.) The test command runs every second statement; `OCRCLOUD_FAULTS_FULL=1` all.
+#[test]
+fn a_fault_at_any_journal_statement_leaves_a_batch_the_next_run_finishes() {
+    let _serial = serial();
+    let pg = Postgres::start();
+    let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let client = Client::demo(&emulator);
+    let dir = scratch_dir("shared-faults");
+    const INPUTS: usize = 3;
+    let docs = write_pdfs(&dir, INPUTS);
+    let run = |name: &str, out: &Path| -> (ocr_code, u32, usize) {
+        let batch = match open_shared(&client, &pg.url, name, out) {
+            Ok(batch) => batch,
+            Err(code) => return (code, 0, 0),
+        };
+        if let Err(code) = batch.add_folder(&docs, TEXT) {
+            return (code, 0, 0);
+        }
+        let (code, _) = batch.run(1, &Options::fast(5, 30_000));
+        let duplicates = (0..batch.size())
+            .map(|i| batch.possible_duplicates(i))
+            .sum();
+        (code, duplicates, batch.count(OCR_BATCH_COMPLETED))
+    };
+    faults::count();
+    let (code, _, _) = run("count", &dir.join("count"));
+    let steps = faults::disarm();
+    assert_code(code, OCR_OK);
+    let statements = steps.iter().filter(|s| **s == Step::Database).count();
+    assert!(statements > 10, "{statements} statements");
+    let tasks = |e: &Emulator| e.stats()["tasks_submitted"].as_u64().unwrap();
+    let mut hurt = 0;
+    // Every second statement (each fault meeting statements all through the run), or every
+    // one with OCRCLOUD_FAULTS_FULL=1.
+    let stride = if std::env::var_os("OCRCLOUD_FAULTS_FULL").is_some() {
+        1
+    } else {
+        2
+    };
+    for n in (1..=statements).step_by(stride) {
+        let fault = [Fault::Reset, Fault::Close, Fault::Denied][(n / stride) % 3];
+        let point = format!("statement {n} ({fault:?})");
+        let (batch_name, out) = (format!("point-{n}"), dir.join(format!("out-{n}")));
+        let before = tasks(&emulator);
+        faults::arm_step(Step::Database, n as u64, fault);
+        let (code, first_duplicates, completed) = run(&batch_name, &out);
+        faults::disarm();
+        if code != OCR_OK || completed < INPUTS {
+            hurt += 1;
+        }
+        assert!(
+            [OCR_OK, OCR_ERR_IO].contains(&code),
+            "{point}: {} {}",
+            name(code),
+            last_error()
+        );
+        let batch = open_shared(&client, &pg.url, &batch_name, &out).unwrap();
+        batch.add_folder(&docs, TEXT).unwrap();
+        let (code, _) = batch.run(1, &Options::fast(5, 30_000));
+        assert_code(code, OCR_OK);
+        assert_eq!(batch.count(OCR_BATCH_COMPLETED), INPUTS, "{point}");
+        for index in 0..INPUTS {
+            let input = std::fs::read(batch.path(index).unwrap()).unwrap();
+            let text = std::fs::read_to_string(&batch.outputs(index)[0]).unwrap();
+            assert!(text.contains(&sha256_hex(&input)), "{point}: {text}");
+        }
+        assert_eq!(
+            temporary_files(&out),
+            Vec::<std::path::PathBuf>::new(),
+            "{point}"
+        );
+        let duplicates: u32 = (0..INPUTS).map(|i| batch.possible_duplicates(i)).sum();
+        let made = tasks(&emulator) - before;
+        assert!(
+            made <= INPUTS as u64 + u64::from(duplicates.max(first_duplicates)),
+            "{point}: {made} tasks made, {duplicates} possible duplicates"
+        );
+    }
+    assert!(
+        hurt >= 3,
+        "only {hurt} of {statements} faulted runs failed anything"
+    );
+    eprintln!("{statements} statements, {hurt} faulted runs left work for the next");
+    std::fs::remove_dir_all(dir).unwrap();
+}
