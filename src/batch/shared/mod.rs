@@ -140,8 +140,19 @@ impl<'c> SharedBatch<'c> {
             .collect::<Option<Vec<&str>>>()
             .ok_or_else(|| invalid(format!("{}: the path is not UTF-8", path.display())))?
             .join("/");
-        if self.keys.contains_key(&key) {
-            return Ok(());
+        if let Some(&known) = self.keys.get(&key) {
+            let known = &self.items[known].path;
+            if same_file(known, path) {
+                return Ok(());
+            }
+            // Two inputs with one key would be one row of the journal: the second would never
+            // run, and no worker would say so.
+            return Err(invalid(format!(
+                "{} and {} are both {key} relative to their INPUT, the name a shared batch \
+                 knows an input by: give one INPUT folder that holds both",
+                known.display(),
+                path.display()
+            )));
         }
         let cancelled = || self.cancel.as_deref().is_some_and(Cancel::is_triggered);
         let printed = fingerprint(path, &cancelled);
@@ -453,4 +464,12 @@ fn worker_name() -> String {
         std::process::id(),
         &sha256_hex(seed.as_bytes())[..8]
     )
+}
+
+/// Whether `a` and `b` name the same file (the same path when either cannot be resolved).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => std::path::absolute(a).ok() == std::path::absolute(b).ok(),
+    }
 }
