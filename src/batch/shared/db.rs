@@ -72,6 +72,8 @@ const RECONNECT_FIRST: Duration = Duration::from_millis(200);
 const RECONNECT_LONGEST: Duration = Duration::from_secs(5);
 /// How long one connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one statement waits on a lock before it fails (and is asked again).
+const LOCK_WAIT: Duration = Duration::from_secs(5);
 
 /// Where the shared journal is: the driver's configuration, and the URL as messages show it
 /// (without the password). The password is registered with [`crate::secrets`] for as long as
@@ -116,8 +118,21 @@ impl Target {
                 "the journal URL {shown} must name a user and a database"
             )));
         }
-        config.connect_timeout(CONNECT_TIMEOUT);
-        config.application_name("ocrcloud");
+        // The URL's own values, where it gives them, win over the library's defaults.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("ocrcloud");
+        }
+        // A statement waiting on a lock another session holds fails after this, so that the
+        // caller can stop (a cancel, a deadline) and otherwise asks again.
+        let lock_wait = format!("-c lock_timeout={}", LOCK_WAIT.as_millis());
+        let options = match config.get_options() {
+            Some(theirs) => format!("{theirs} {lock_wait}"),
+            None => lock_wait,
+        };
+        config.options(&options);
         let tls = config.get_ssl_mode() != postgres::config::SslMode::Disable;
         Ok(Target {
             config,
@@ -149,9 +164,19 @@ impl Target {
 
     /// The failure of `what` on this database, as one sentence.
     pub fn error(&self, what: &str, e: &postgres::Error) -> Error {
+        // The driver's sentence ("error connecting to server") says what failed; its source
+        // says why ("Connection refused", "password missing").
+        let mut reasons = format!("{e}");
+        if e.as_db_error().is_none() {
+            let mut source = std::error::Error::source(e);
+            while let Some(cause) = source {
+                reasons += &format!(": {cause}");
+                source = cause.source();
+            }
+        }
         let error = Error::new(
             Code::Io,
-            crate::secrets::redact(&format!("shared journal: {what} {}: {e}", self.shown)),
+            crate::secrets::redact(&format!("shared journal: {what} {}: {reasons}", self.shown)),
         );
         match e.as_db_error() {
             Some(db) => error.map_message(|m| format!("{m} ({})", db.message())),
@@ -175,6 +200,11 @@ pub fn connection_lost(e: &postgres::Error) -> bool {
         // No SQLSTATE: an I/O error of the socket, a timeout.
         None => e.as_db_error().is_none(),
     }
+}
+
+/// Whether `e` is a statement that waited [`LOCK_WAIT`] on a lock another session holds.
+fn waited_on_a_lock(e: &postgres::Error) -> bool {
+    e.code().is_some_and(|code| code.code() == "55P03")
 }
 
 /// Whether `e` is a deadlock or a serialization failure: the transaction was rolled back for
@@ -292,6 +322,8 @@ impl Link {
                     // Two workers registering the same inputs in different orders, say: the
                     // database rolled this transaction back, and it runs again.
                     Err(e) if rolled_back_for_another(&e) => continue,
+                    // Another session holds a lock: wait as for a database that is away.
+                    Err(e) if waited_on_a_lock(&e) => e,
                     Err(e) if connection_lost(&e) => {
                         self.client = None;
                         e

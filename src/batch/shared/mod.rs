@@ -38,6 +38,8 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 const IDLE_WAIT: Duration = Duration::from_millis(500);
 /// How long an input this worker cannot read waits before any worker claims it again.
 const UNKNOWN_PAUSE: &str = "10 seconds";
+/// How long the journal is read after a cancelled run, at most.
+const REFRESH_PATIENCE: Duration = Duration::from_secs(10);
 /// Inputs registered per transaction.
 const REGISTER_CHUNK: usize = 500;
 
@@ -222,8 +224,11 @@ impl<'c> SharedBatch<'c> {
         }
         self.register()?;
         let outcome = self.work(options, progress);
-        self.refresh()?;
-        outcome
+        // After a cancel the journal is read for a while only: the database may be what the
+        // caller gave up on.
+        let cancelled = outcome.as_ref().is_err_and(|e| e.code() == Code::Cancelled);
+        let refreshed = self.refresh(cancelled.then_some(REFRESH_PATIENCE));
+        outcome.and(refreshed)
     }
 
     fn register(&mut self) -> Result<()> {
@@ -261,8 +266,8 @@ impl<'c> SharedBatch<'c> {
     }
 
     /// Reads what the journal holds now about this worker's inputs.
-    fn refresh(&mut self) -> Result<()> {
-        for record in self.journal.records()? {
+    fn refresh(&mut self, patience: Option<Duration>) -> Result<()> {
+        for record in self.journal.records(patience)? {
             if let Some(&i) = self.keys.get(&record.input) {
                 update(&mut self.items[i].row, record);
             }
