@@ -161,3 +161,43 @@ fn an_interrupt_stops_a_worker_whose_statement_waits_on_a_lock() {
     assert_eq!(status.code(), Some(130), "{status:?}");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// `--batch NAME` takes 1 to 200 characters (docs/shared-batches.md), not bytes: a name of
+/// 150 accented letters (300 bytes) was refused with a message that said "200 characters".
+/// Quotes and backslashes are plain characters of a name, isolated from the other batches.
+#[test]
+fn a_batch_name_of_200_characters_in_any_script_is_taken() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let db = Postgres::start();
+    let root = scratch("shared-names");
+    let inputs = root.join("in");
+    std::fs::create_dir_all(&inputs).unwrap();
+    std::fs::write(inputs.join("x.pdf"), "%PDF-1.4 names\n").unwrap();
+    let names = [
+        "é".repeat(150),
+        "文".repeat(200),
+        r#"o'hara "q" \x; --"#.to_string(),
+    ];
+    for name in &names {
+        let out = root.join("out");
+        let mut args = shared_args(&db, name, &out);
+        args.push(text(&inputs));
+        emulator.run(&args).expect(0);
+        let status = emulator
+            .run(&["batch", "--status", "--journal", &db.url, "--batch", name])
+            .expect(0)
+            .stdout();
+        assert!(status.contains("completed\t1"), "{status}");
+    }
+    // Each name is a batch of its own.
+    assert_eq!(
+        db.sql("SELECT count(*) FROM ocrcloud_inputs").trim(),
+        names.len().to_string()
+    );
+    let too_long = "é".repeat(201);
+    let out = root.join("out");
+    let mut args = shared_args(&db, &too_long, &out);
+    args.push(text(&inputs));
+    emulator.run(&args).says("200 characters");
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -106,9 +106,13 @@ impl Target {
             None => Vec::new(),
         };
         password.iter().for_each(crate::secrets::register);
+        // The driver reads the URL as the parser above wrote it back, with each `@` and `:` of
+        // the password percent-encoded: it cuts the user's part at the first `@`, the parser at
+        // the last, and both must read one password.
+        let normalized = parsed.to_string();
         let _ = parsed.set_password(None);
         let shown = parsed.to_string();
-        let mut config = Config::from_str(url).map_err(|e| {
+        let mut config = Config::from_str(&normalized).map_err(|e| {
             invalid(crate::secrets::redact(&format!(
                 "the journal URL {shown}: {e}"
             )))

@@ -62,7 +62,7 @@ impl<'c> SharedBatch<'c> {
     /// Opens batch `name` of the shared journal at `url` (creating the schema and the batch
     /// if missing), writing results into `output_dir` (created if missing).
     pub fn open(client: &'c Client, url: &str, name: &str, output_dir: &Path) -> Result<Self> {
-        if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
             return Err(invalid(
                 "the batch name must be 1 to 200 characters, none a control character",
             ));
@@ -471,10 +471,8 @@ fn worker_name() -> String {
     )
 }
 
-/// Whether `a` and `b` name the same file (the same path when either cannot be resolved).
+/// Whether `a` and `b` are one input: the same path once their folders' links are resolved
+/// (a link to a file is an input of its own, as in an SQLite batch).
 fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => std::path::absolute(a).ok() == std::path::absolute(b).ok(),
-    }
+    matches!((super::own_path(a), super::own_path(b)), (Ok(a), Ok(b)) if a == b)
 }
