@@ -46,7 +46,7 @@ fn two_inputs_with_the_same_relative_path_are_never_silently_dropped() {
         let out = root.join(format!("out-{name}"));
         let mut args = shared_args(&db, name, &out);
         args.extend(inputs.iter().map(|p| text(p)));
-        let posts_before = emulator.count("POST", "");
+        let posts_before = emulator.count("POST", "RecognizePdf");
         let outcome = emulator.run(&args);
         let registered = db.sql(&format!(
             "SELECT count(*) FROM ocrcloud_inputs WHERE batch = '{name}'"
@@ -66,7 +66,7 @@ fn two_inputs_with_the_same_relative_path_are_never_silently_dropped() {
                 outcome.stderr
             );
             assert_eq!(
-                emulator.count("POST", ""),
+                emulator.count("POST", "RecognizePdf"),
                 posts_before,
                 "refused, yet submitted"
             );
@@ -199,5 +199,36 @@ fn a_batch_name_of_200_characters_in_any_script_is_taken() {
     let mut args = shared_args(&db, &too_long, &out);
     args.push(text(&inputs));
     emulator.run(&args).says("200 characters");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// A rerun of a finished shared batch says its inputs were completed before this run, as an
+/// SQLite batch's rerun does: it said "1 completed (0 before this run)", because the shared
+/// batch learns what the journal holds only when its run registers the inputs.
+#[test]
+fn a_rerun_counts_the_inputs_completed_before_it() {
+    let emulator = Emulator::start_with(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let db = Postgres::start();
+    let root = scratch("shared-rerun-summary");
+    let inputs = root.join("in");
+    std::fs::create_dir_all(&inputs).unwrap();
+    std::fs::write(inputs.join("x.pdf"), "%PDF-1.4 rerun\n").unwrap();
+    let out = root.join("out");
+    let mut args = shared_args(&db, "rerun", &out);
+    args.push(text(&inputs));
+    emulator
+        .run(&args)
+        .expect(0)
+        .says("1 completed (0 before this run)");
+    let posts = emulator.count("POST", "RecognizePdf");
+    emulator
+        .run(&args)
+        .expect(0)
+        .says("1 completed (1 before this run)");
+    assert_eq!(
+        emulator.count("POST", "RecognizePdf"),
+        posts,
+        "the rerun submitted"
+    );
     let _ = std::fs::remove_dir_all(&root);
 }
