@@ -7,7 +7,7 @@ use crate::output::note;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use ocrcloud::batch::any::AnyBatch;
 use ocrcloud::batch::{Item, State};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -201,8 +201,9 @@ pub struct Display {
     started: Instant,
     states: RefCell<Vec<State>>,
     rate: RefCell<Rate>,
-    /// Inputs that were completed before this run.
-    skipped: usize,
+    /// Inputs that were completed before this run (a shared batch knows them only once its
+    /// run registered its inputs).
+    skipped: Cell<usize>,
     output_dir: PathBuf,
 }
 
@@ -227,7 +228,7 @@ impl Display {
             started: Instant::now(),
             states: RefCell::new(states),
             rate: RefCell::default(),
-            skipped,
+            skipped: Cell::new(skipped),
             output_dir: batch.output_dir().to_path_buf(),
         };
         // Inputs that failed as they were added (unreadable, empty, ...) fail in this run too.
@@ -268,7 +269,7 @@ impl Display {
         Counts {
             total: states.len(),
             completed: count(&[State::Completed]),
-            skipped: self.skipped,
+            skipped: self.skipped.get(),
             failed: count(&[State::Failed]),
             in_flight: count(&[State::Submitting, State::Submitted]),
         }
@@ -290,6 +291,8 @@ impl Display {
     pub fn finish(&self, batch: &AnyBatch, interrupted: bool) {
         // What the journal holds now (a shared batch's other workers finished inputs too).
         *self.states.borrow_mut() = batch.items().iter().map(Item::state).collect();
+        self.skipped
+            .set(batch.items().iter().filter(|i| i.skipped).count());
         if let Some((_, bar, line)) = &self.bars {
             self.refresh();
             if interrupted {

@@ -75,6 +75,8 @@ const RECONNECT_LONGEST: Duration = Duration::from_secs(5);
 const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(15);
 /// How long one connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one statement waits on a lock before it fails (and is asked again).
+const LOCK_WAIT: Duration = Duration::from_secs(5);
 
 /// Where the shared journal is: the driver's configuration, and the URL as messages show it
 /// (without the password). The password is registered with [`crate::secrets`] for as long as
@@ -107,9 +109,13 @@ impl Target {
             None => Vec::new(),
         };
         password.iter().for_each(crate::secrets::register);
+        // The driver reads the URL as the parser above wrote it back, with each `@` and `:` of
+        // the password percent-encoded: it cuts the user's part at the first `@`, the parser at
+        // the last, and both must read one password.
+        let normalized = parsed.to_string();
         let _ = parsed.set_password(None);
         let shown = parsed.to_string();
-        let mut config = Config::from_str(url).map_err(|e| {
+        let mut config = Config::from_str(&normalized).map_err(|e| {
             invalid(crate::secrets::redact(&format!(
                 "the journal URL {shown}: {e}"
             )))
@@ -119,8 +125,21 @@ impl Target {
                 "the journal URL {shown} must name a user and a database"
             )));
         }
-        config.connect_timeout(CONNECT_TIMEOUT);
-        config.application_name("ocrcloud");
+        // The URL's own values, where it gives them, win over the library's defaults.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("ocrcloud");
+        }
+        // A statement waiting on a lock another session holds fails after this, so that the
+        // caller can stop (a cancel, a deadline) and otherwise asks again.
+        let lock_wait = format!("-c lock_timeout={}", LOCK_WAIT.as_millis());
+        let options = match config.get_options() {
+            Some(theirs) => format!("{theirs} {lock_wait}"),
+            None => lock_wait,
+        };
+        config.options(&options);
         let tls = config.get_ssl_mode() != postgres::config::SslMode::Disable;
         Ok(Target {
             config,
@@ -161,9 +180,19 @@ impl Target {
 
     /// The failure of `what` on this database, as one sentence.
     pub fn error(&self, what: &str, e: &postgres::Error) -> Error {
+        // The driver's sentence ("error connecting to server") says what failed; its source
+        // says why ("Connection refused", "password missing").
+        let mut reasons = format!("{e}");
+        if e.as_db_error().is_none() {
+            let mut source = std::error::Error::source(e);
+            while let Some(cause) = source {
+                reasons += &format!(": {cause}");
+                source = cause.source();
+            }
+        }
         let error = Error::new(
             Code::Io,
-            crate::secrets::redact(&format!("shared journal: {what} {}: {e}", self.shown)),
+            crate::secrets::redact(&format!("shared journal: {what} {}: {reasons}", self.shown)),
         );
         match e.as_db_error() {
             Some(db) => error.map_message(|m| format!("{m} ({})", db.message())),
@@ -187,6 +216,11 @@ pub fn connection_lost(e: &postgres::Error) -> bool {
         // No SQLSTATE: an I/O error of the socket, a timeout.
         None => e.as_db_error().is_none(),
     }
+}
+
+/// Whether `e` is a statement that waited [`LOCK_WAIT`] on a lock another session holds.
+fn waited_on_a_lock(e: &postgres::Error) -> bool {
+    e.code().is_some_and(|code| code.code() == "55P03")
 }
 
 /// Whether `e` is a deadlock or a serialization failure: the transaction was rolled back for
@@ -304,6 +338,8 @@ impl Link {
                     // Two workers registering the same inputs in different orders, say: the
                     // database rolled this transaction back, and it runs again.
                     Err(e) if rolled_back_for_another(&e) => continue,
+                    // Another session holds a lock: wait as for a database that is away.
+                    Err(e) if waited_on_a_lock(&e) => e,
                     Err(e) if connection_lost(&e) => {
                         self.client = None;
                         e

@@ -307,10 +307,11 @@ impl Journal {
         })
     }
 
-    /// Every input of the batch, in name order.
-    pub fn records(&mut self) -> Result<Vec<Record>> {
+    /// Every input of the batch, in name order; waiting for the database at most `patience`
+    /// (`None`: until it answers).
+    pub fn records(&mut self, patience: Option<Duration>) -> Result<Vec<Record>> {
         let batch = self.batch.clone();
-        self.pool.with("cannot read", None, |c| {
+        let read = |c: &mut postgres::Client| {
             Ok(c.query(
                 &format!("SELECT {RECORD} FROM ocrcloud_inputs WHERE batch = $1 ORDER BY input"),
                 &[&batch],
@@ -318,6 +319,10 @@ impl Journal {
             .iter()
             .map(record)
             .collect())
-        })
+        };
+        match patience {
+            Some(patience) => self.pool.with_patience("cannot read", patience, read),
+            None => self.pool.with("cannot read", None, read),
+        }
     }
 }

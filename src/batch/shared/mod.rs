@@ -41,6 +41,8 @@ const UNKNOWN_PAUSE: &str = "10 seconds";
 /// The most threads of one worker process: each holds one input from its claim to its end,
 /// mostly waiting for the service (requests at once are the run's jobs).
 const MAX_THREADS: usize = 512;
+/// How long the journal is read after a cancelled run, at most.
+const REFRESH_PATIENCE: Duration = Duration::from_secs(10);
 /// Inputs registered per transaction.
 const REGISTER_CHUNK: usize = 500;
 
@@ -63,7 +65,7 @@ impl<'c> SharedBatch<'c> {
     /// Opens batch `name` of the shared journal at `url` (creating the schema and the batch
     /// if missing), writing results into `output_dir` (created if missing).
     pub fn open(client: &'c Client, url: &str, name: &str, output_dir: &Path) -> Result<Self> {
-        if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
             return Err(invalid(
                 "the batch name must be 1 to 200 characters, none a control character",
             ));
@@ -143,8 +145,19 @@ impl<'c> SharedBatch<'c> {
             .collect::<Option<Vec<&str>>>()
             .ok_or_else(|| invalid(format!("{}: the path is not UTF-8", path.display())))?
             .join("/");
-        if self.keys.contains_key(&key) {
-            return Ok(());
+        if let Some(&known) = self.keys.get(&key) {
+            let known = &self.items[known].path;
+            if same_file(known, path) {
+                return Ok(());
+            }
+            // Two inputs with one key would be one row of the journal: the second would never
+            // run, and no worker would say so.
+            return Err(invalid(format!(
+                "{} and {} are both {key} relative to their INPUT, the name a shared batch \
+                 knows an input by: give one INPUT folder that holds both",
+                known.display(),
+                path.display()
+            )));
         }
         let cancelled = || self.cancel.as_deref().is_some_and(Cancel::is_triggered);
         let printed = fingerprint(path, &cancelled);
@@ -214,8 +227,11 @@ impl<'c> SharedBatch<'c> {
         }
         self.register()?;
         let outcome = self.work(options, progress);
-        self.refresh()?;
-        outcome
+        // After a cancel the journal is read for a while only: the database may be what the
+        // caller gave up on.
+        let cancelled = outcome.as_ref().is_err_and(|e| e.code() == Code::Cancelled);
+        let refreshed = self.refresh(cancelled.then_some(REFRESH_PATIENCE));
+        outcome.and(refreshed)
     }
 
     fn register(&mut self) -> Result<()> {
@@ -253,8 +269,8 @@ impl<'c> SharedBatch<'c> {
     }
 
     /// Reads what the journal holds now about this worker's inputs.
-    fn refresh(&mut self) -> Result<()> {
-        for record in self.journal.records()? {
+    fn refresh(&mut self, patience: Option<Duration>) -> Result<()> {
+        for record in self.journal.records(patience)? {
             if let Some(&i) = self.keys.get(&record.input) {
                 update(&mut self.items[i].row, record);
             }
@@ -483,4 +499,10 @@ fn worker_name() -> String {
         std::process::id(),
         &sha256_hex(seed.as_bytes())[..8]
     )
+}
+
+/// Whether `a` and `b` are one input: the same path once their folders' links are resolved
+/// (a link to a file is an input of its own, as in an SQLite batch).
+fn same_file(a: &Path, b: &Path) -> bool {
+    matches!((super::own_path(a), super::own_path(b)), (Ok(a), Ok(b)) if a == b)
 }
