@@ -260,8 +260,16 @@ fn inspection_shows_request_polls_and_status() {
     let reply = emulator.get(&format!("/_emulator/tasks/{id}"), None);
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("content-type"), Some("application/json"));
+    let mut shown = reply.json();
+    // The shortest time between two GETs of the task: two were sent, so it is a number.
+    let gap = shown
+        .as_object_mut()
+        .unwrap()
+        .remove("shortestPollGapMs")
+        .expect("the shortest gap between two polls");
+    assert!(gap.as_f64().is_some_and(|ms| ms >= 0.0), "{gap}");
     assert_eq!(
-        reply.json(),
+        shown,
         json!({"id": id, "operation": "RecognizePdf", "taskStatus": "Processing", "request": body, "polls": 3,
                "pendingMs": 0.0, "processingMs": 60000.0})
     );
@@ -271,7 +279,7 @@ fn inspection_shows_request_polls_and_status() {
             .get(&format!("/_emulator/tasks/{fixture}"), None)
             .json(),
         json!({"id": fixture, "operation": "RecognizeImage", "taskStatus": "Error", "request": null, "polls": 0,
-               "pendingMs": 0.0, "processingMs": 0.0})
+               "pendingMs": 0.0, "processingMs": 0.0, "shortestPollGapMs": null})
     );
     emulator.get("/_emulator/tasks/unknown", None).problem(404);
 }
