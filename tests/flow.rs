@@ -230,11 +230,6 @@ fn the_breaker_opens_on_a_dead_service_and_a_probe_closes_it() {
     assert_eq!(stat(&unguarded, OCR_STAT_REQUESTS), 8.0);
 }
 
-fn closed_port() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().to_string()
-}
-
 #[test]
 fn waiting_for_the_budget_keeps_the_deadline_and_the_cancel() {
     let server = Server::start(|request, _| done(request.target.rsplit('=').next().unwrap()));

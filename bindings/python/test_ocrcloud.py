@@ -698,7 +698,8 @@ class TestClientSettings:
                 client.configure(colour="blue")
 
     def test_plain_http_is_only_for_loopback_unless_allowed(self):
-        with Client("http://192.0.2.1:9", "token") as client:
+        # A host that is not loopback (`.invalid` never resolves); nothing is sent to it.
+        with Client("http://ocr.invalid:9", "token") as client:
             with pytest.raises(ocrcloud.InvalidArgumentError) as raised:
                 client.fetch("x")
             assert "plain http" in raised.value.message

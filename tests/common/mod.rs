@@ -37,6 +37,13 @@ pub fn tracked_files() -> Vec<String> {
         .collect()
 }
 
+/// `127.0.0.1:port` of a loopback port that nothing listens on (it was free a moment ago):
+/// connections to it are refused at once, and nothing leaves the machine.
+pub fn closed_port() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
 /// The binary `name` of the workspace member `package`, next to the test executables
 /// (`target/<profile>/<name>`); `cargo build --workspace` builds it.
 pub fn workspace_binary(name: &str, package: &str) -> PathBuf {

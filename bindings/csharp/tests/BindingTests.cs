@@ -775,7 +775,8 @@ public static class BindingTests
             Fails(OcrCode.InvalidArgument, () => client.SetRequestTimeout(TimeSpan.Zero));
             Fails(OcrCode.InvalidArgument, () => client.SetMaxAttempts(0));
         }
-        using (OcrClient client = OcrClient.WithToken("http://192.0.2.1:9", "token"))
+        // A host that is not loopback (`.invalid` never resolves); the request is refused unsent.
+        using (OcrClient client = OcrClient.WithToken("http://ocr.invalid:9", "token"))
         {
             OcrException e = Fails(OcrCode.InvalidArgument, () => client.Fetch("x"));
             Check(e.Message.Contains("plain http"), e.Message);

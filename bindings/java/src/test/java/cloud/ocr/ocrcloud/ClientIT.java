@@ -164,7 +164,8 @@ class ClientIT extends OcrTest {
             fails(OcrCode.INVALID_ARGUMENT, () -> client.setRequestTimeout(Duration.ZERO));
             fails(OcrCode.INVALID_ARGUMENT, () -> client.setMaxAttempts(0));
         }
-        try (OcrClient client = OcrClient.withToken("http://192.0.2.1:9", "token")) {
+        // A host that is not loopback (`.invalid` never resolves); the request is refused unsent.
+        try (OcrClient client = OcrClient.withToken("http://ocr.invalid:9", "token")) {
             OcrException e = fails(OcrCode.INVALID_ARGUMENT, () -> client.fetch("x"));
             check(e.getMessage().contains("plain http"), e.getMessage());
         }
