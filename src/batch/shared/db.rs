@@ -470,7 +470,7 @@ pub(crate) const OPEN_PATIENCE: Duration = Duration::from_secs(30);
 
 /// Creates the schema in an empty database, or checks the version of the one there: a newer
 /// one is refused. Several processes may do this at once (an advisory lock orders them). A
-/// database that is away is waited for up to [`OPEN_PATIENCE`].
+/// database that is away is waited for up to `OPEN_PATIENCE`.
 pub fn prepare(pool: &Pool) -> Result<()> {
     let version = pool.with_patience("cannot create the schema in", OPEN_PATIENCE, |c| {
         let mut tx = c.transaction()?;

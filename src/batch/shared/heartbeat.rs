@@ -42,7 +42,7 @@ pub fn host_name() -> String {
 }
 
 impl Heart<'_> {
-    /// Beats every [`HEARTBEAT`] until `stop`, then says goodbye (gives back the leases still
+    /// Beats every `HEARTBEAT` until `stop`, then says goodbye (gives back the leases still
     /// held and removes the worker's row): `stop` must be set only once every worker thread
     /// of this process has ended.
     /// The client's maximum rate is its share while this runs, and `total` again after.
