@@ -281,6 +281,19 @@ impl Shared {
         (held, now)
     }
 
+    /// Inputs of this batch finished (completed or failed), read from the journal.
+    fn finished(&self) -> u64 {
+        self.db
+            .sql(&format!(
+                "SELECT count(*) FROM ocrcloud_inputs \
+                  WHERE batch = '{}' AND state IN ('completed', 'failed')",
+                self.name
+            ))
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
     /// POSTs of documents the emulator has seen.
     fn posts(&self) -> u64 {
         self.emulator.count("POST", "/RecognizePdf")
@@ -545,7 +558,7 @@ fn workers_killed_at_many_moments_and_a_database_restart_lose_nothing_and_count_
     let mut shared = Shared::new(
         "kills",
         INPUTS,
-        &["--pending-ms", "0", "--processing-ms", "400"],
+        &["--pending-ms", "0", "--processing-ms", "1000"],
     );
     shared.audit();
     let posts_before = shared.posts();
@@ -557,8 +570,32 @@ fn workers_killed_at_many_moments_and_a_database_restart_lose_nothing_and_count_
     let mut orphans: Vec<(String, String, String, String, u64)> = Vec::new();
     let mut kills = 0u64;
     let mut restarted_database = false;
+    // The kills (and the database's restart, halfway) happen at points of the batch's progress,
+    // not of the clock, so that a batch of any speed gets all of them: the k-th event waits
+    // until about k/(events + 2) of the inputs are finished (read from the database), plus a
+    // random part of one step, which leaves the last step's inputs and more for the end.
+    let events = kills_wanted as u64 + 1;
+    let step = INPUTS as u64 / (events + 2);
+    let mut event = 0u64;
+    let started = Instant::now();
     while kills < kills_wanted as u64 {
-        std::thread::sleep(Duration::from_millis(150 + moments.below(1200)));
+        event += 1;
+        let target = step * event + moments.below(step);
+        let finished = loop {
+            let finished = shared.finished();
+            if finished >= target || finished == INPUTS as u64 {
+                break finished;
+            }
+            assert!(
+                started.elapsed() < HANG,
+                "the batch stalled:\n{}",
+                shared.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if finished == INPUTS as u64 {
+            break; // the batch is done: nothing is left to kill
+        }
         if !restarted_database && kills == kills_wanted as u64 / 2 {
             shared.db.stop();
             std::thread::sleep(Duration::from_millis(1000));
@@ -566,10 +603,14 @@ fn workers_killed_at_many_moments_and_a_database_restart_lose_nothing_and_count_
             restarted_database = true;
             continue;
         }
-        let k = moments.below(WORKERS as u64) as usize;
-        if workers[k].try_wait().unwrap().is_some() {
-            break; // the batch is done: nothing is left to kill
+        // A random worker still running (one may have ended, finding nothing left to claim).
+        let live: Vec<usize> = (0..WORKERS)
+            .filter(|&k| workers[k].try_wait().unwrap().is_none())
+            .collect();
+        if live.is_empty() {
+            break;
         }
+        let k = live[moments.below(live.len() as u64) as usize];
         signal(&workers[k], libc::SIGKILL);
         workers[k].wait().unwrap();
         kills += 1;
@@ -587,7 +628,10 @@ fn workers_killed_at_many_moments_and_a_database_restart_lose_nothing_and_count_
         }
         workers[k] = shared.spawn(JOBS, LEASE);
     }
-    assert!(kills >= 5, "only {kills} kills before the batch was done");
+    assert_eq!(
+        kills, kills_wanted as u64,
+        "only {kills} kills before the batch was done"
+    );
     assert!(restarted_database, "the database was restarted mid-run");
     for worker in &mut workers {
         assert!(
