@@ -186,6 +186,11 @@ impl Shared {
 
     /// Starts a worker; its stdout and stderr go to files under `logs/`.
     fn spawn(&mut self, jobs: u32, lease: u32) -> Worker {
+        self.spawn_with(jobs, lease, &[])
+    }
+
+    /// [`Shared::spawn`] with more environment variables.
+    fn spawn_with(&mut self, jobs: u32, lease: u32, env: &[(&str, &str)]) -> Worker {
         self.started += 1;
         let log = |kind: &str| {
             std::fs::File::create(
@@ -198,6 +203,7 @@ impl Shared {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         self.emulator
             .ocrcloud(&args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log("out"))
             .stderr(log("err"))
@@ -279,6 +285,19 @@ impl Shared {
             .filter(|row| !owner.is_empty() && row.lease_owner == owner)
             .collect();
         (held, now)
+    }
+
+    /// Inputs of this batch finished (completed or failed), read from the journal.
+    fn finished(&self) -> u64 {
+        self.db
+            .sql(&format!(
+                "SELECT count(*) FROM ocrcloud_inputs \
+                  WHERE batch = '{}' AND state IN ('completed', 'failed')",
+                self.name
+            ))
+            .trim()
+            .parse()
+            .unwrap()
     }
 
     /// POSTs of documents the emulator has seen.
@@ -545,7 +564,7 @@ fn workers_killed_at_many_moments_and_a_database_restart_lose_nothing_and_count_
     let mut shared = Shared::new(
         "kills",
         INPUTS,
-        &["--pending-ms", "0", "--processing-ms", "400"],
+        &["--pending-ms", "0", "--processing-ms", "1000"],
     );
     shared.audit();
     let posts_before = shared.posts();
@@ -557,8 +576,32 @@ fn workers_killed_at_many_moments_and_a_database_restart_lose_nothing_and_count_
     let mut orphans: Vec<(String, String, String, String, u64)> = Vec::new();
     let mut kills = 0u64;
     let mut restarted_database = false;
+    // The kills (and the database's restart, halfway) happen at points of the batch's progress,
+    // not of the clock, so that a batch of any speed gets all of them: the k-th event waits
+    // until about k/(events + 2) of the inputs are finished (read from the database), plus a
+    // random part of one step, which leaves the last step's inputs and more for the end.
+    let events = kills_wanted as u64 + 1;
+    let step = INPUTS as u64 / (events + 2);
+    let mut event = 0u64;
+    let started = Instant::now();
     while kills < kills_wanted as u64 {
-        std::thread::sleep(Duration::from_millis(150 + moments.below(1200)));
+        event += 1;
+        let target = step * event + moments.below(step);
+        let finished = loop {
+            let finished = shared.finished();
+            if finished >= target || finished == INPUTS as u64 {
+                break finished;
+            }
+            assert!(
+                started.elapsed() < HANG,
+                "the batch stalled:\n{}",
+                shared.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if finished == INPUTS as u64 {
+            break; // the batch is done: nothing is left to kill
+        }
         if !restarted_database && kills == kills_wanted as u64 / 2 {
             shared.db.stop();
             std::thread::sleep(Duration::from_millis(1000));
@@ -566,10 +609,14 @@ fn workers_killed_at_many_moments_and_a_database_restart_lose_nothing_and_count_
             restarted_database = true;
             continue;
         }
-        let k = moments.below(WORKERS as u64) as usize;
-        if workers[k].try_wait().unwrap().is_some() {
-            break; // the batch is done: nothing is left to kill
+        // A random worker still running (one may have ended, finding nothing left to claim).
+        let live: Vec<usize> = (0..WORKERS)
+            .filter(|&k| workers[k].try_wait().unwrap().is_none())
+            .collect();
+        if live.is_empty() {
+            break;
         }
+        let k = live[moments.below(live.len() as u64) as usize];
         signal(&workers[k], libc::SIGKILL);
         workers[k].wait().unwrap();
         kills += 1;
@@ -587,7 +634,10 @@ fn workers_killed_at_many_moments_and_a_database_restart_lose_nothing_and_count_
         }
         workers[k] = shared.spawn(JOBS, LEASE);
     }
-    assert!(kills >= 5, "only {kills} kills before the batch was done");
+    assert_eq!(
+        kills, kills_wanted as u64,
+        "only {kills} kills before the batch was done"
+    );
     assert!(restarted_database, "the database was restarted mid-run");
     for worker in &mut workers {
         assert!(
@@ -770,6 +820,111 @@ fn a_database_away_for_longer_than_a_lease_pauses_the_batch_and_loses_nothing() 
     assert!(status.contains("empty.pdf"), "{status}");
     shared.assert_password_never_shown();
     shared.assert_no_partial_file();
+}
+
+/// A database that never comes back does not keep a worker waiting forever: after its patience
+/// (`OCRCLOUD_JOURNAL_PATIENCE`, 10 minutes by default, 3 s here) the worker ends with the
+/// journal's failure status (13 + 10, `OCR_ERR_IO`) and a message that says so, having published
+/// nothing it had no lease for; once the database is back, a rerun finishes the batch.
+#[test]
+fn a_database_that_never_comes_back_ends_the_worker_after_its_patience() {
+    const INPUTS: usize = 40;
+    let mut shared = Shared::new(
+        "patience",
+        INPUTS,
+        // Slow tasks, so that the worker surely still holds its leases when the test sees them.
+        &["--pending-ms", "0", "--processing-ms", "8000"],
+    );
+    let mut worker = shared.spawn_with(4, 2, &[("OCRCLOUD_JOURNAL_PATIENCE", "3")]);
+    let started = Instant::now();
+    while shared.leases_of(worker.id()).0.is_empty() {
+        assert!(
+            worker.try_wait().unwrap().is_none() && started.elapsed() < HANG,
+            "the worker never leased an input:\n{}",
+            shared.logs()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    shared.db.stop();
+    let code = finish(&mut worker);
+    let logs = shared.logs();
+    assert_eq!(
+        code,
+        Some(10 + ocrcloud::error::Code::Io as i32),
+        "the worker gives up on its database:\n{logs}"
+    );
+    assert!(logs.contains("gave up waiting for the database"), "{logs}");
+    shared.assert_no_partial_file();
+    shared.db.restart();
+    // Every file published is one whose name the journal gave its input under a live lease.
+    let claimed: BTreeSet<PathBuf> = shared
+        .db
+        .sql(&format!(
+            "SELECT path FROM ocrcloud_outputs WHERE batch = '{}'",
+            shared.name
+        ))
+        .lines()
+        .map(PathBuf::from)
+        .collect();
+    let published = files_under(&shared.out);
+    assert!(
+        published.is_subset(&claimed),
+        "published {published:?}, claimed {claimed:?}"
+    );
+    shared.run(4, 2).expect(0);
+    assert_eq!(shared.assert_nothing_lost(), 0);
+    let duplicates: u64 = shared
+        .rows()
+        .values()
+        .map(|row| row.possible_duplicates)
+        .sum();
+    assert!(shared.posts() <= INPUTS as u64 + duplicates);
+    shared.assert_password_never_shown();
+    shared.assert_no_partial_file();
+}
+
+/// A URL without a password takes it from `PGPASSWORD` (as libpq does), so that it need not be
+/// in the command line that `ps` shows; a wrong one is refused with a message that shows
+/// neither it nor the right one, and none at all fails with a message too.
+#[test]
+fn the_password_comes_from_pgpassword_when_the_url_has_none() {
+    let shared = Shared::new(
+        "pgpassword",
+        3,
+        &["--pending-ms", "0", "--processing-ms", "0"],
+    );
+    let password = shared.db.password().to_string();
+    let url = shared.db.url.replacen(&format!(":{password}@"), "@", 1);
+    assert!(!url.contains(&password), "{url}");
+    let mut args = shared.args(2, 30);
+    args[2] = url.clone();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = |pgpassword: Option<&str>| {
+        let mut command = shared.emulator.ocrcloud(&args);
+        match pgpassword {
+            Some(p) => command.env("PGPASSWORD", p),
+            None => command.env_remove("PGPASSWORD"),
+        };
+        Outcome::of(&mut command)
+    };
+
+    let wrong = "pgpassword-wrong-7Qx";
+    for refused in [run(Some(wrong)), run(None)] {
+        let refused = refused.expect(10 + ocrcloud::error::Code::Io as i32);
+        let shown = format!(
+            "{}{}",
+            refused.stderr,
+            String::from_utf8_lossy(&refused.stdout)
+        );
+        assert!(shown.contains("password"), "{shown}");
+        assert!(
+            !shown.contains(wrong) && !shown.contains(&password),
+            "{shown}"
+        );
+    }
+    run(Some(&password)).expect(0);
+    assert_eq!(shared.assert_nothing_lost(), 0);
+    shared.assert_password_never_shown();
 }
 
 /// Two batches in one database are told apart by their names; a database whose schema is

@@ -77,6 +77,25 @@ const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(15);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one statement waits on a lock before it fails (and is asked again).
 const LOCK_WAIT: Duration = Duration::from_secs(5);
+/// How long a statement waits for a database that is away before the worker gives up with an
+/// error, unless `OCRCLOUD_JOURNAL_PATIENCE` (seconds) says otherwise.
+const PATIENCE: Duration = Duration::from_secs(600);
+/// The environment variable that sets [`PATIENCE`].
+const PATIENCE_VARIABLE: &str = "OCRCLOUD_JOURNAL_PATIENCE";
+
+/// The patience that `OCRCLOUD_JOURNAL_PATIENCE` sets (whole seconds, at least 1), or
+/// [`PATIENCE`].
+fn patience() -> Result<Duration> {
+    match std::env::var(PATIENCE_VARIABLE) {
+        Err(_) => Ok(PATIENCE),
+        Ok(text) => match text.trim().parse::<u64>() {
+            Ok(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
+            _ => Err(invalid(format!(
+                "{PATIENCE_VARIABLE} must be a whole number of seconds, at least 1, not {text:?}"
+            ))),
+        },
+    }
+}
 
 /// Where the shared journal is: the driver's configuration, and the URL as messages show it
 /// (without the password). The password is registered with [`crate::secrets`] for as long as
@@ -86,6 +105,8 @@ pub struct Target {
     config: Config,
     shown: String,
     tls: bool,
+    /// How long a statement waits for a database that is away.
+    patience: Duration,
     /// The password as written in the URL and percent-decoded, registered as secrets.
     _password: Vec<Arc<str>>,
 }
@@ -101,12 +122,19 @@ impl Target {
                 "the journal URL must look like postgresql://USER[:PASSWORD]@HOST[:PORT]/DB",
             ));
         };
-        let password: Vec<Arc<str>> = match parsed.password() {
-            Some(raw) => {
+        // A URL without a password takes libpq's `PGPASSWORD`, so that the password need not
+        // be in the command line (which `ps` shows to every user of the machine).
+        let from_environment = match parsed.password() {
+            Some(_) => None,
+            None => std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty()),
+        };
+        let password: Vec<Arc<str>> = match (parsed.password(), &from_environment) {
+            (Some(raw), _) => {
                 let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
                 vec![Arc::from(raw), Arc::from(decoded.as_ref())]
             }
-            None => Vec::new(),
+            (None, Some(password)) => vec![Arc::from(password.as_str())],
+            (None, None) => Vec::new(),
         };
         password.iter().for_each(crate::secrets::register);
         // The driver reads the URL as the parser above wrote it back, with each `@` and `:` of
@@ -120,6 +148,9 @@ impl Target {
                 "the journal URL {shown}: {e}"
             )))
         })?;
+        if let Some(password) = &from_environment {
+            config.password(password);
+        }
         if config.get_dbname().is_none() || config.get_user().is_none() {
             return Err(invalid(format!(
                 "the journal URL {shown} must name a user and a database"
@@ -145,6 +176,7 @@ impl Target {
             config,
             shown,
             tls,
+            patience: patience()?,
             _password: password,
         })
     }
@@ -213,8 +245,9 @@ pub fn connection_lost(e: &postgres::Error) -> bool {
             let code = code.code();
             code.starts_with("08") || code.starts_with("57P")
         }
-        // No SQLSTATE: an I/O error of the socket, a timeout.
-        None => e.as_db_error().is_none(),
+        // No SQLSTATE: an I/O error of the socket, a timeout; but not a configuration the
+        // driver refuses (a password missing), which waiting does not mend.
+        None => e.as_db_error().is_none() && !e.to_string().starts_with("invalid configuration"),
     }
 }
 
@@ -251,7 +284,9 @@ impl Link {
 
     /// Runs `work` on a live connection. A lost connection pauses this caller until the
     /// database answers again, then `work` runs again from its start (so it must be one
-    /// transaction, or a statement that may run twice). Other failures, and a cancel, end it.
+    /// transaction, or a statement that may run twice). Other failures, a cancel, and a
+    /// database away for longer than the target's patience (10 minutes unless
+    /// `OCRCLOUD_JOURNAL_PATIENCE` says otherwise) end it.
     pub fn with<T>(
         &mut self,
         what: &str,
@@ -259,7 +294,8 @@ impl Link {
         work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
     ) -> Result<T> {
         let stopped = || cancel.is_some_and(Cancel::is_triggered);
-        self.with_until(what, &stopped, None, work)
+        let deadline = Instant::now().checked_add(self.target.patience);
+        self.with_until(what, &stopped, deadline, work)
     }
 
     /// [`Link::with`] that waits for the database at most `patience`, then fails with what
@@ -281,7 +317,8 @@ impl Link {
         work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
     ) -> Result<T> {
         let stopped = || stop.is_some_and(|s| s.load(Ordering::Relaxed));
-        self.with_until(what, &stopped, None, work)
+        let deadline = Instant::now().checked_add(self.target.patience);
+        self.with_until(what, &stopped, deadline, work)
     }
 
     /// Runs `work` once, on the connection there is or a new one; a lost connection is
@@ -364,7 +401,10 @@ impl Link {
                 },
             };
             if deadline.is_some_and(|d| Instant::now() + wait > d) {
-                return Err(self.target.error(what, &failure));
+                return Err(self
+                    .target
+                    .error(what, &failure)
+                    .map_message(|m| format!("{m}; gave up waiting for the database")));
             }
             if !logged {
                 let error = self.target.error(what, &failure);

@@ -25,6 +25,8 @@ pub struct Heart<'a> {
     pub jobs: i32,
     pub lease: Duration,
     pub client: &'a Client,
+    /// The inputs the worker's threads work on, whose leases each beat renews.
+    pub held: &'a std::sync::Mutex<Vec<i64>>,
 }
 
 /// The name of this host, as `--status` shows it.
@@ -110,6 +112,7 @@ impl Heart<'_> {
         let pid = i64::from(std::process::id());
         let lease = self.lease.as_secs_f64();
         let dead_after = HEARTBEAT.as_secs_f64() * f64::from(BEATS_TO_DEATH);
+        let held = self.held.lock().unwrap_or_else(|e| e.into_inner()).clone();
         self.link.with_stop("cannot beat in", stop, |c| {
             let mut tx = c.transaction()?;
             tx.execute(
@@ -120,8 +123,9 @@ impl Heart<'_> {
             )?;
             tx.execute(
                 "UPDATE ocrcloud_inputs SET lease_until = now() + make_interval(secs => $3) \
-                  WHERE batch = $1 AND lease_owner = $2 AND lease_until IS NOT NULL",
-                &[&batch, &owner, &lease],
+                  WHERE batch = $1 AND lease_owner = $2 AND lease_until IS NOT NULL \
+                    AND id = ANY($4)",
+                &[&batch, &owner, &lease, &held],
             )?;
             if seen_429 {
                 tx.execute(

@@ -309,6 +309,7 @@ impl<'c> SharedBatch<'c> {
         let pool = Arc::new(Pool::new(target.clone(), options.jobs + 1));
         let slots = worker::Slots::new(options.jobs);
         let finished = AtomicBool::new(false);
+        let held = Mutex::new(Vec::new());
         let threads = (options.jobs * super::run::OPEN_TASKS_PER_JOB).min(MAX_THREADS);
         let (batch, owner) = (self.journal.batch.as_str(), self.journal.owner.as_str());
         let (updates, updated) = mpsc::channel::<(usize, State)>();
@@ -324,6 +325,7 @@ impl<'c> SharedBatch<'c> {
             slots: &slots,
             jobs: options.jobs,
             finished: &finished,
+            held: &held,
         };
         std::thread::scope(|scope| {
             let mut heart = heartbeat::Heart {
@@ -333,6 +335,7 @@ impl<'c> SharedBatch<'c> {
                 jobs: options.jobs as i32,
                 lease,
                 client,
+                held: &held,
             };
             let beating = &beating;
             scope.spawn(move || {
@@ -392,6 +395,30 @@ struct Context<'a> {
     jobs: usize,
     /// Set by the thread that found nothing left to do.
     finished: &'a AtomicBool,
+    /// The inputs a thread of this process works on: the only leases the heartbeat renews.
+    held: &'a Mutex<Vec<i64>>,
+}
+
+/// An input in [`Context::held`] for as long as this lives.
+struct Holding<'a> {
+    held: &'a Mutex<Vec<i64>>,
+    id: i64,
+}
+
+impl<'a> Holding<'a> {
+    fn new(held: &'a Mutex<Vec<i64>>, id: i64) -> Holding<'a> {
+        held.lock().unwrap_or_else(|e| e.into_inner()).push(id);
+        Holding { held, id }
+    }
+}
+
+impl Drop for Holding<'_> {
+    fn drop(&mut self) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(at) = held.iter().position(|&id| id == self.id) {
+            held.swap_remove(at);
+        }
+    }
 }
 
 impl Context<'_> {
@@ -432,6 +459,10 @@ impl Context<'_> {
                 }
                 continue;
             };
+            // A lease this process took but no thread works on (a claim whose answer was lost
+            // with the connection, and which ran again) is not renewed: it runs out, and the
+            // input is claimed again.
+            let _holding = Holding::new(self.held, claim.id);
             let Some(&index) = self.keys.get(&claim.input) else {
                 // Added by workers with other inputs: one of them takes it.
                 let pause = format!(
