@@ -83,15 +83,23 @@ fn claims_never_give_one_input_to_two_live_leases() {
     let pg = Postgres::start();
     const INPUTS: usize = 300;
     register(&mut journal(&pg, "race", "setup"), INPUTS);
+    // Every worker claims once before any claims again (8 x 3 of 300 inputs), so that all of
+    // them race however fast one of them is; the first claims start together.
+    let start = std::sync::Barrier::new(8);
+    let first_claims = std::sync::Barrier::new(8);
     let claims: Vec<Vec<Claim>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..8)
             .map(|w| {
-                let pg = &pg;
+                let (pg, start, first_claims) = (&pg, &start, &first_claims);
                 scope.spawn(move || {
                     let mut mine = journal(pg, "race", &format!("worker-{w}"));
                     let mut got = Vec::new();
+                    start.wait();
                     loop {
                         let claimed = mine.claim(3, Duration::from_secs(600), None).unwrap();
+                        if got.is_empty() {
+                            first_claims.wait();
+                        }
                         if claimed.is_empty() {
                             return got;
                         }
@@ -113,8 +121,9 @@ fn claims_never_give_one_input_to_two_live_leases() {
     }
     assert_eq!(holders.len(), INPUTS, "every input leased once");
     assert!(
-        claims.iter().filter(|c| !c.is_empty()).count() > 1,
-        "the claims raced: more than one worker got inputs"
+        claims.iter().all(|c| !c.is_empty()),
+        "every worker got inputs: {:?}",
+        claims.iter().map(Vec::len).collect::<Vec<_>>()
     );
     let leased =
         pg.sql("SELECT count(*) FROM ocrcloud_inputs WHERE batch = 'race' AND lease_until > now()");
