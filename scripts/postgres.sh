@@ -13,13 +13,16 @@
 #   scripts/postgres.sh stop DIR      stops the server at once (`pg_ctl stop -m immediate`)
 #   scripts/postgres.sh restart DIR   starts a stopped server again on the same port
 #   scripts/postgres.sh remove DIR    stops the server if it runs and removes DIR
+#   scripts/postgres.sh freeze DIR    stops every process of the server with SIGSTOP: connections
+#       stay open and the kernel still accepts and acknowledges, but nothing answers
+#   scripts/postgres.sh thaw DIR      lets a frozen server go on (SIGCONT); `stop` and `remove` do too
 #   scripts/postgres.sh psql DIR ARGS...  psql as the superuser over the private socket, on the
 #       `ocrcloud` database
 # The server programs are found in $OCRCLOUD_PG_BIN, else the newest /usr/lib/postgresql/*/bin
 # (Debian's `postgresql` package; scripts/install-deps.sh installs it), else on the PATH.
 set -euo pipefail
 
-command=${1:?usage: postgres.sh start|stop|restart|remove|psql DIR ...}
+command=${1:?usage: postgres.sh start|stop|restart|remove|freeze|thaw|psql DIR ...}
 dir=${2:?usage: postgres.sh $command DIR ...}
 shift 2
 admin=ocrcloud_admin
@@ -48,6 +51,15 @@ running() {
 start_server() {
   as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 300 \
     -o "-p $(cat "$dir/port")" start >/dev/null 2>&1
+}
+
+# Sends SIGSTOP or SIGCONT to the server's postmaster and its children, if it runs.
+signal_server() {
+  local pid
+  pid=$(head -n 1 "$dir/data/postmaster.pid" 2>/dev/null) || return 0
+  [ -n "$pid" ] || return 0
+  # shellcheck disable=SC2046
+  kill "-$1" "$pid" $(pgrep -P "$pid") 2>/dev/null || true
 }
 
 psql_admin() {
@@ -101,16 +113,24 @@ EOF
   echo "postgresql://ocrcloud:$password@127.0.0.1:$(cat "$dir/port")/ocrcloud"
   ;;
 stop)
+  signal_server CONT
   as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null
   ;;
 restart)
   start_server || { echo "postgres.sh: the server did not start again:" >&2; tail -n 20 "$dir/server.log" >&2; exit 1; }
   ;;
 remove)
+  signal_server CONT
   if [ -d "$dir/data" ] && running; then
     as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
   fi
   rm -rf "$dir"
+  ;;
+freeze)
+  signal_server STOP
+  ;;
+thaw)
+  signal_server CONT
   ;;
 psql)
   psql_admin -d ocrcloud "$@"

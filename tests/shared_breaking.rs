@@ -4,7 +4,44 @@
 mod common;
 
 use common::postgres::Postgres;
+use common::*;
 use ocrcloud::batch::shared::db::Target;
+use ocrcloud::ffi::*;
+use std::path::Path;
+use std::time::Duration;
+
+const TEXT: Option<&str> = Some(r#"{"resultType":"Text"}"#);
+/// Longer than any of these tests takes: a call still blocked after it fails the test.
+const HANG: Duration = Duration::from_secs(300);
+
+/// Runs `work` on a thread of its own and answers what it answers, or fails the test when it
+/// is still blocked after [`HANG`].
+#[track_caller]
+fn within_hang<T: Send + 'static>(what: &str, work: impl FnOnce() -> T + Send + 'static) -> T {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || sender.send(work()));
+    receiver
+        .recv_timeout(HANG)
+        .unwrap_or_else(|_| panic!("{what} still blocks after {HANG:?}"))
+}
+
+fn open_shared(client: &Client, url: &str, name: &str, out: &Path) -> Result<Batch, ocr_code> {
+    let mut batch = std::ptr::null_mut();
+    let (url, name, dir) = (c(url), c(name), c(out.to_str().unwrap()));
+    let code = unsafe {
+        ocr_batch_open_shared(
+            client.0,
+            url.as_ptr(),
+            name.as_ptr(),
+            dir.as_ptr(),
+            &mut batch,
+        )
+    };
+    match code {
+        OCR_OK => Ok(Batch(batch)),
+        code => Err(code),
+    }
+}
 
 /// The URL's own `application_name` (a libpq parameter the documentation
 /// says the URL takes) is kept: the library's default replaced it.
@@ -74,4 +111,189 @@ fn a_password_with_an_at_sign_connects_written_plain_or_percent_encoded() {
             panic!("{password}: {}", e.message());
         }
     }
+}
+
+/// The URL's `connect_timeout` bounds the whole connect, as libpq's does: the driver applied it
+/// to the TCP connect only, so a server that accepts and never answers (a stopped one: the
+/// kernel still completes the handshake) blocked the connect, `--status` and every reconnect
+/// for ever. Without TLS (the startup message waits) and with `sslmode=prefer` (the TLS
+/// request waits).
+#[test]
+fn the_urls_connect_timeout_bounds_a_connect_to_a_server_that_never_answers() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accepts every connection and keeps it, without a word.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    for mode in ["disable", "prefer"] {
+        let url = format!(
+            "postgresql://ocrcloud:mute-pw-5d1a@127.0.0.1:{port}/ocrcloud\
+             ?connect_timeout=1&sslmode={mode}"
+        );
+        let target = Target::parse(&url).unwrap();
+        let message = within_hang("the connect", move || {
+            target.connect().err().map(|e| e.message().to_string())
+        })
+        .expect("a server that never answers is not connected to");
+        assert!(
+            message.contains("no answer within 1 s"),
+            "{mode}: {message}"
+        );
+        assert!(!message.contains("mute-pw-5d1a"), "{message}");
+    }
+}
+
+/// `ocr_batch_run` on a shared batch whose database is gone, or stopped without a word (SIGSTOP:
+/// connections stay open and nothing answers), fails with `OCR_ERR_IO` and a message once its
+/// patience is spent, as the header says: it waited for ever on a stopped server. The patience
+/// and the per-statement deadline are set by environment variables, read when the batch is
+/// opened, so this runs in a process of its own.
+#[test]
+fn ocr_batch_run_gives_up_with_ocr_err_io_on_a_database_gone_or_stopped() {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_shared_run_against_a_database_gone_in_a_child_process",
+            "--nocapture",
+        ])
+        .env("OCRCLOUD_TEST_DATABASE_GONE", "1")
+        .env("OCRCLOUD_JOURNAL_PATIENCE", "2")
+        .env("OCRCLOUD_JOURNAL_DEADLINE", "2")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("1 passed"), "{}", show(&output));
+}
+
+/// Run by `ocr_batch_run_gives_up_with_ocr_err_io_on_a_database_gone_or_stopped` in a child
+/// process; does nothing on its own.
+#[test]
+fn a_shared_run_against_a_database_gone_in_a_child_process() {
+    if std::env::var_os("OCRCLOUD_TEST_DATABASE_GONE").is_none() {
+        return;
+    }
+    let pg = Postgres::start();
+    let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let client = Client::demo(&emulator);
+    let dir = scratch_dir("shared-gone");
+    let docs = write_pdfs(&dir, 3);
+    let url = format!("{}?connect_timeout=2", pg.url);
+    let batch = open_shared(&client, &url, "gone", &dir.join("out")).unwrap();
+    batch.add_folder(&docs, TEXT).unwrap();
+    {
+        let _frozen = pg.freeze();
+        let (code, _) = batch.run(2, &Options::fast(100, 120_000));
+        let message = last_error();
+        assert_code(code, OCR_ERR_IO);
+        assert!(
+            message.contains("gave up waiting for the database"),
+            "{message}"
+        );
+        assert!(message.contains("no answer within 2 s"), "{message}");
+        assert!(!message.contains(pg.password()), "{message}");
+    }
+    pg.stop();
+    let (code, _) = batch.run(2, &Options::fast(100, 120_000));
+    let message = last_error();
+    assert_code(code, OCR_ERR_IO);
+    assert!(
+        message.contains("gave up waiting for the database"),
+        "{message}"
+    );
+    assert!(!message.contains(pg.password()), "{message}");
+    drop(batch);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A lease this worker took but no thread of it works on (what a claim whose answer was lost
+/// with its connection leaves: the claim ran, and ran again) runs out, and the input is claimed
+/// again and finished: the heartbeat renewed every lease the worker owned, so such an input
+/// stayed leased for as long as the worker lived, and the run never ended.
+#[test]
+fn a_lease_no_thread_works_on_runs_out_and_its_input_is_claimed_again_and_finished() {
+    use ocrcloud::auth::Auth;
+    use ocrcloud::batch::shared::SharedBatch;
+    use ocrcloud::batch::{RunOptions, State};
+    use ocrcloud::cancel::Cancel;
+    use ocrcloud::poll::PollOptions;
+    use std::sync::Arc;
+    let pg = Postgres::start();
+    let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let auth = Auth::credentials("demo", "demo-secret").unwrap();
+    let client = ocrcloud::client::Client::new(Some(&emulator.url), auth).unwrap();
+    let dir = scratch_dir("shared-unheld-lease");
+    let docs = write_pdfs(&dir, 4);
+    let out = dir.join("out");
+    let options = |cancel: &Arc<Cancel>| RunOptions {
+        jobs: 1,
+        poll: PollOptions {
+            first_interval: Duration::from_millis(100),
+            cancel: Some(Arc::clone(cancel)),
+            ..PollOptions::default()
+        },
+    };
+    let open = || {
+        let mut batch = SharedBatch::open(&client, &pg.url, "unheld", &out).unwrap();
+        batch.add_folder(&docs, None, TEXT, &mut |_| {}).unwrap();
+        batch
+    };
+    // The inputs are registered by a run cancelled before it claims anything.
+    let cancelled = Arc::new(Cancel::new());
+    cancelled.trigger();
+    let outcome = open().run(&options(&cancelled), &mut |_, _| {});
+    assert_eq!(
+        outcome.unwrap_err().code(),
+        ocrcloud::error::Code::Cancelled
+    );
+    let mut batch = open();
+    let forged = pg.sql(&format!(
+        "UPDATE ocrcloud_inputs SET lease_owner = '{}', lease_token = lease_token + 1, \
+                lease_until = now() + interval '3 seconds' \
+          WHERE batch = 'unheld' AND input = (SELECT min(input) FROM ocrcloud_inputs) \
+         RETURNING input || ' ' || lease_token",
+        batch.worker()
+    ));
+    let (input, token) = forged.trim().split_once(' ').expect("one input leased");
+    let token: i64 = token.parse().unwrap();
+    let stop = Arc::new(Cancel::new());
+    let watchdog = Arc::clone(&stop);
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let guard = std::thread::spawn(move || {
+        if finished.recv_timeout(HANG).is_err() {
+            watchdog.trigger();
+        }
+    });
+    let outcome = batch.run(&options(&stop), &mut |_, _| {});
+    drop(done);
+    guard.join().unwrap();
+    if let Err(e) = outcome {
+        panic!("the run did not end by itself: {}", e.message());
+    }
+    assert!(
+        batch
+            .items()
+            .iter()
+            .all(|i| i.row.state == State::Completed),
+        "{:?}",
+        batch
+            .items()
+            .iter()
+            .map(|i| i.row.state)
+            .collect::<Vec<_>>()
+    );
+    let row = pg.sql(&format!(
+        "SELECT state || ' ' || lease_token FROM ocrcloud_inputs \
+          WHERE batch = 'unheld' AND input = '{input}'"
+    ));
+    let (state, last) = row.trim().split_once(' ').unwrap();
+    assert_eq!(state, "completed");
+    assert!(
+        last.parse::<i64>().unwrap() > token,
+        "{input} was claimed again: token {token} -> {last}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
 }

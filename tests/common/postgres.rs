@@ -94,6 +94,14 @@ impl Postgres {
         run(Command::new(script()).arg("restart").arg(&self.dir));
     }
 
+    /// Stops every process of the server (SIGSTOP) until the guard is dropped, also when the test
+    /// fails (the script's `stop` and `remove` let it go on too): its connections stay open and
+    /// the kernel still accepts and acknowledges, but nothing answers.
+    pub fn freeze(&self) -> Frozen<'_> {
+        run(Command::new(script()).arg("freeze").arg(&self.dir));
+        Frozen(self)
+    }
+
     /// Runs SQL as the superuser on the `ocrcloud` database and answers psql's unaligned
     /// output: one line per row, its columns split by [`FIELD`]. Panics on an error.
     #[track_caller]
@@ -119,6 +127,137 @@ impl Postgres {
     pub fn log(&self) -> String {
         // As root the folder belongs to `postgres`, but root reads it all the same.
         std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+}
+
+/// A server stopped by [`Postgres::freeze`]; dropping this lets it go on.
+pub struct Frozen<'a>(&'a Postgres);
+
+impl Drop for Frozen<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new(script()).arg("thaw").arg(&self.0.dir).output();
+    }
+}
+
+/// A TCP relay on 127.0.0.1 in front of a server, as a proxy or a NAT on the way to a database
+/// would be, that can lose its connections without a word: [`Relay::black_hole`] stops
+/// forwarding on every connection it has (they stay open, and the kernel still acknowledges
+/// what the client sends) and takes no new ones until [`Relay::resume`]. Stopped when dropped.
+pub struct Relay {
+    /// `127.0.0.1:PORT`, where clients connect.
+    pub address: String,
+    state: std::sync::Arc<RelayState>,
+}
+
+#[derive(Default)]
+struct RelayState {
+    /// Connections accepted so far; those numbered below `dead_below` forward nothing.
+    accepted: AtomicUsize,
+    dead_below: AtomicUsize,
+    accepting: std::sync::atomic::AtomicBool,
+    stopped: std::sync::atomic::AtomicBool,
+}
+
+impl Relay {
+    /// A relay to `127.0.0.1:port`.
+    pub fn start(port: u16) -> Relay {
+        use std::net::{TcpListener, TcpStream};
+        use std::sync::atomic::AtomicBool;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let state = std::sync::Arc::new(RelayState {
+            accepting: AtomicBool::new(true),
+            ..RelayState::default()
+        });
+        let shared = std::sync::Arc::clone(&state);
+        std::thread::spawn(move || {
+            while !shared.stopped.load(Ordering::Relaxed) {
+                if !shared.accepting.load(Ordering::Relaxed) {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    continue;
+                }
+                let client = match listener.accept() {
+                    Ok((client, _)) => client,
+                    Err(_) => {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        continue;
+                    }
+                };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", port)) else {
+                    continue;
+                };
+                let number = shared.accepted.fetch_add(1, Ordering::SeqCst);
+                client.set_nonblocking(false).unwrap();
+                for (from, to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    let shared = std::sync::Arc::clone(&shared);
+                    std::thread::spawn(move || relay_one_way(from, to, number, &shared));
+                }
+            }
+        });
+        Relay { address, state }
+    }
+
+    /// Forwards nothing more on any connection open now, for ever, without closing it; and
+    /// takes no new connection until [`Relay::resume`].
+    pub fn black_hole(&self) {
+        self.state.accepting.store(false, Ordering::SeqCst);
+        let accepted = self.state.accepted.load(Ordering::SeqCst);
+        self.state.dead_below.store(accepted, Ordering::SeqCst);
+    }
+
+    /// Takes new connections again (the lost ones stay lost).
+    pub fn resume(&self) {
+        self.state.accepting.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Copies `from` to `to` until either closes, or forever nothing once connection `number` is
+/// lost (its sockets kept open, unread: the kernel buffers and acknowledges).
+fn relay_one_way(
+    mut from: std::net::TcpStream,
+    mut to: std::net::TcpStream,
+    number: usize,
+    state: &RelayState,
+) {
+    use std::io::{Read, Write};
+    let lost = || number < state.dead_below.load(Ordering::SeqCst);
+    from.set_read_timeout(Some(std::time::Duration::from_millis(50)))
+        .unwrap();
+    let mut buffer = [0u8; 16 * 1024];
+    while !state.stopped.load(Ordering::Relaxed) {
+        if lost() {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            continue;
+        }
+        match from.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => {
+                if lost() || to.write_all(&buffer[..n]).is_err() {
+                    // Bytes read from a lost connection are dropped, as a dead path drops them.
+                    if lost() {
+                        continue;
+                    }
+                    break;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Write);
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.state.stopped.store(true, Ordering::SeqCst);
     }
 }
 

@@ -1,14 +1,16 @@
 //! The shared journal's database: the URL (its password kept out of every message), one
 //! connection that comes back after the database went away, and the versioned schema.
 
+use super::connection::{Client, Failure};
 use crate::cancel::Cancel;
 use crate::error::{Code, Error, Result, invalid};
 use crate::faults::Fault;
-use postgres::{Client, Config, NoTls};
+use postgres::NoTls;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+use tokio_postgres::Config;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// The schema this library writes (`ocrcloud_schema.version`).
@@ -80,18 +82,22 @@ const LOCK_WAIT: Duration = Duration::from_secs(5);
 /// How long a statement waits for a database that is away before the worker gives up with an
 /// error, unless `OCRCLOUD_JOURNAL_PATIENCE` (seconds) says otherwise.
 const PATIENCE: Duration = Duration::from_secs(600);
-/// The environment variable that sets [`PATIENCE`].
-const PATIENCE_VARIABLE: &str = "OCRCLOUD_JOURNAL_PATIENCE";
+/// How long one statement (or the connection's setup) may wait for its answer before the
+/// connection is dropped and the statement asked again on a new one, unless
+/// `OCRCLOUD_JOURNAL_DEADLINE` (seconds) says otherwise. It must exceed [`LOCK_WAIT`] and any
+/// statement of the journal: it is meant for a server that stopped answering (stopped, frozen,
+/// or behind a network that stopped forwarding), which nothing else on this side notices.
+const STATEMENT_DEADLINE: Duration = Duration::from_secs(30);
 
-/// The patience that `OCRCLOUD_JOURNAL_PATIENCE` sets (whole seconds, at least 1), or
-/// [`PATIENCE`].
-fn patience() -> Result<Duration> {
-    match std::env::var(PATIENCE_VARIABLE) {
-        Err(_) => Ok(PATIENCE),
+/// The duration that environment variable `variable` sets (whole seconds, at least 1), or
+/// `default`.
+fn seconds_from(variable: &str, default: Duration) -> Result<Duration> {
+    match std::env::var(variable) {
+        Err(_) => Ok(default),
         Ok(text) => match text.trim().parse::<u64>() {
             Ok(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
             _ => Err(invalid(format!(
-                "{PATIENCE_VARIABLE} must be a whole number of seconds, at least 1, not {text:?}"
+                "{variable} must be a whole number of seconds, at least 1, not {text:?}"
             ))),
         },
     }
@@ -107,6 +113,8 @@ pub struct Target {
     tls: bool,
     /// How long a statement waits for a database that is away.
     patience: Duration,
+    /// How long one statement waits for its answer.
+    deadline: Duration,
     /// The password as written in the URL and percent-decoded, registered as secrets.
     _password: Vec<Arc<str>>,
 }
@@ -171,12 +179,13 @@ impl Target {
             None => lock_wait,
         };
         config.options(&options);
-        let tls = config.get_ssl_mode() != postgres::config::SslMode::Disable;
+        let tls = config.get_ssl_mode() != tokio_postgres::config::SslMode::Disable;
         Ok(Target {
             config,
             shown,
             tls,
-            patience: patience()?,
+            patience: seconds_from("OCRCLOUD_JOURNAL_PATIENCE", PATIENCE)?,
+            deadline: seconds_from("OCRCLOUD_JOURNAL_DEADLINE", STATEMENT_DEADLINE)?,
             _password: password,
         })
     }
@@ -186,12 +195,21 @@ impl Target {
         &self.shown
     }
 
-    fn connect_once(&self) -> std::result::Result<Client, postgres::Error> {
+    fn connect_once(&self) -> std::result::Result<Client, Failure> {
+        // As libpq's `connect_timeout`, the URL's bounds the whole connect (TCP, TLS, the startup
+        // and the password) to each host; the driver's bounds only the TCP connect.
+        let hosts = self.config.get_hosts().len().max(1) as u32;
+        let limit = self
+            .config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(CONNECT_TIMEOUT)
+            * hosts;
         let mut client = if self.tls {
             let tls = MakeRustlsConnect::new(crate::tls::rustls_config());
-            self.config.connect(tls)?
+            super::connection::connect(&self.config, tls, limit, self.deadline)?
         } else {
-            self.config.connect(NoTls)?
+            super::connection::connect(&self.config, NoTls, limit, self.deadline)?
         };
         // A worker stopped inside a transaction (frozen, paused by a debugger, its host
         // suspended) would hold its row locks, and the other workers would wait for them
@@ -211,11 +229,12 @@ impl Target {
     }
 
     /// The failure of `what` on this database, as one sentence.
-    pub fn error(&self, what: &str, e: &postgres::Error) -> Error {
+    pub fn error(&self, what: &str, e: &Failure) -> Error {
         // The driver's sentence ("error connecting to server") says what failed; its source
         // says why ("Connection refused", "password missing").
+        let db = e.database().and_then(postgres::Error::as_db_error);
         let mut reasons = format!("{e}");
-        if e.as_db_error().is_none() {
+        if db.is_none() {
             let mut source = std::error::Error::source(e);
             while let Some(cause) = source {
                 reasons += &format!(": {cause}");
@@ -226,7 +245,7 @@ impl Target {
             Code::Io,
             crate::secrets::redact(&format!("shared journal: {what} {}: {reasons}", self.shown)),
         );
-        match e.as_db_error() {
+        match db {
             Some(db) => error.map_message(|m| format!("{m} ({})", db.message())),
             None => error,
         }
@@ -235,7 +254,11 @@ impl Target {
 
 /// Whether `e` says the connection is gone (the database restarted, the network was cut), as
 /// opposed to a statement the database refused.
-pub fn connection_lost(e: &postgres::Error) -> bool {
+pub fn connection_lost(e: &Failure) -> bool {
+    let e = match e {
+        Failure::Database(e) => e,
+        Failure::NoAnswer(_) | Failure::Runtime(_) => return true,
+    };
     if e.is_closed() {
         return true;
     }
@@ -252,14 +275,17 @@ pub fn connection_lost(e: &postgres::Error) -> bool {
 }
 
 /// Whether `e` is a statement that waited [`LOCK_WAIT`] on a lock another session holds.
-fn waited_on_a_lock(e: &postgres::Error) -> bool {
-    e.code().is_some_and(|code| code.code() == "55P03")
+fn waited_on_a_lock(e: &Failure) -> bool {
+    e.database()
+        .and_then(postgres::Error::code)
+        .is_some_and(|code| code.code() == "55P03")
 }
 
 /// Whether `e` is a deadlock or a serialization failure: the transaction was rolled back for
 /// another one's sake, and may simply run again.
-fn rolled_back_for_another(e: &postgres::Error) -> bool {
-    e.code()
+fn rolled_back_for_another(e: &Failure) -> bool {
+    e.database()
+        .and_then(postgres::Error::code)
         .is_some_and(|code| matches!(code.code(), "40001" | "40P01"))
 }
 
@@ -291,7 +317,7 @@ impl Link {
         &mut self,
         what: &str,
         cancel: Option<&Cancel>,
-        work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
+        work: impl FnMut(&mut Client) -> std::result::Result<T, Failure>,
     ) -> Result<T> {
         let stopped = || cancel.is_some_and(Cancel::is_triggered);
         let deadline = Instant::now().checked_add(self.target.patience);
@@ -304,7 +330,7 @@ impl Link {
         &mut self,
         what: &str,
         patience: Duration,
-        work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
+        work: impl FnMut(&mut Client) -> std::result::Result<T, Failure>,
     ) -> Result<T> {
         self.with_until(what, &|| false, Instant::now().checked_add(patience), work)
     }
@@ -314,7 +340,7 @@ impl Link {
         &mut self,
         what: &str,
         stop: Option<&AtomicBool>,
-        work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
+        work: impl FnMut(&mut Client) -> std::result::Result<T, Failure>,
     ) -> Result<T> {
         let stopped = || stop.is_some_and(|s| s.load(Ordering::Relaxed));
         let deadline = Instant::now().checked_add(self.target.patience);
@@ -325,8 +351,8 @@ impl Link {
     /// forgotten.
     pub fn once<T>(
         &mut self,
-        mut work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
-    ) -> std::result::Result<T, postgres::Error> {
+        mut work: impl FnMut(&mut Client) -> std::result::Result<T, Failure>,
+    ) -> std::result::Result<T, Failure> {
         let client = match self.client.as_mut() {
             Some(client) => client,
             None => self.client.insert(self.target.connect_once()?),
@@ -343,7 +369,7 @@ impl Link {
         what: &str,
         stopped: &dyn Fn() -> bool,
         deadline: Option<Instant>,
-        mut work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
+        mut work: impl FnMut(&mut Client) -> std::result::Result<T, Failure>,
     ) -> Result<T> {
         let mut wait = RECONNECT_FIRST;
         let mut logged = false;
@@ -475,7 +501,7 @@ impl Pool {
         &self,
         what: &str,
         cancel: Option<&Cancel>,
-        work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
+        work: impl FnMut(&mut Client) -> std::result::Result<T, Failure>,
     ) -> Result<T> {
         let mut link = self.take();
         let outcome = link.with(what, cancel, work);
@@ -488,7 +514,7 @@ impl Pool {
         &self,
         what: &str,
         patience: Duration,
-        work: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
+        work: impl FnMut(&mut Client) -> std::result::Result<T, Failure>,
     ) -> Result<T> {
         let mut link = self.take();
         let outcome = link.with_patience(what, patience, work);

@@ -5,12 +5,14 @@
 //! the lease's token), and its task id is recorded before anything else, so that a worker's
 //! death costs polls, never a second billed task outside the counted window.
 //!
+//! - [`connection`]: one connection whose every request has a deadline;
 //! - [`db`]: the URL, the connection that survives a database restart, the schema;
 //! - [`journal`]: the statements (register, claim, fenced writes);
 //! - [`worker`]: one claimed input from its lease to its end;
 //! - [`heartbeat`]: live workers, lease renewal, the shared rate;
 //! - [`status`]: counts, live workers and failures, for `--status`.
 
+pub mod connection;
 pub mod db;
 pub mod heartbeat;
 pub mod journal;

@@ -42,7 +42,7 @@ pub struct Status {
 pub fn status(url: &str, name: &str) -> Result<Status> {
     let target = Target::parse(url)?;
     let mut client = target.connect()?;
-    let read = |e: postgres::Error| target.error("cannot read", &e);
+    let read = |e: super::connection::Failure| target.error("cannot read", &e);
     let has_schema: bool = client
         .query_one("SELECT to_regclass('ocrcloud_schema') IS NOT NULL", &[])
         .map_err(read)?
