@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::postgres::{FIELD, Postgres};
+use common::postgres::{FIELD, Postgres, Relay};
 use common::*;
 use ocrcloud::batch::inputs::sha256_hex;
 use std::collections::{BTreeMap, BTreeSet};
@@ -191,6 +191,12 @@ impl Shared {
 
     /// [`Shared::spawn`] with more environment variables.
     fn spawn_with(&mut self, jobs: u32, lease: u32, env: &[(&str, &str)]) -> Worker {
+        let args = self.args(jobs, lease);
+        self.spawn_args(&args, env)
+    }
+
+    /// Starts a worker with `args` (see [`Shared::args`]) and more environment variables.
+    fn spawn_args(&mut self, args: &[String], env: &[(&str, &str)]) -> Worker {
         self.started += 1;
         let log = |kind: &str| {
             std::fs::File::create(
@@ -199,7 +205,6 @@ impl Shared {
             )
             .unwrap()
         };
-        let args = self.args(jobs, lease);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         self.emulator
             .ocrcloud(&args)
@@ -836,15 +841,7 @@ fn a_database_that_never_comes_back_ends_the_worker_after_its_patience() {
         &["--pending-ms", "0", "--processing-ms", "8000"],
     );
     let mut worker = shared.spawn_with(4, 2, &[("OCRCLOUD_JOURNAL_PATIENCE", "3")]);
-    let started = Instant::now();
-    while shared.leases_of(worker.id()).0.is_empty() {
-        assert!(
-            worker.try_wait().unwrap().is_none() && started.elapsed() < HANG,
-            "the worker never leased an input:\n{}",
-            shared.logs()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_a_lease(&shared, &mut worker);
     shared.db.stop();
     let code = finish(&mut worker);
     let logs = shared.logs();
@@ -872,6 +869,103 @@ fn a_database_that_never_comes_back_ends_the_worker_after_its_patience() {
         "published {published:?}, claimed {claimed:?}"
     );
     shared.run(4, 2).expect(0);
+    assert_eq!(shared.assert_nothing_lost(), 0);
+    let duplicates: u64 = shared
+        .rows()
+        .values()
+        .map(|row| row.possible_duplicates)
+        .sum();
+    assert!(shared.posts() <= INPUTS as u64 + duplicates);
+    shared.assert_password_never_shown();
+    shared.assert_no_partial_file();
+}
+
+/// Waits until `worker` holds a lease (failing when it ends first or past [`HANG`]).
+#[track_caller]
+fn wait_for_a_lease(shared: &Shared, worker: &mut Worker) {
+    let started = Instant::now();
+    while shared.leases_of(worker.id()).0.is_empty() {
+        assert!(
+            worker.try_wait().unwrap().is_none() && started.elapsed() < HANG,
+            "the worker never leased an input:\n{}",
+            shared.logs()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A database server stopped without a word (SIGSTOP: its connections stay open, the kernel
+/// still accepts and acknowledges, nothing answers) ends the worker after its patience with
+/// exit status 23, as a database that is gone does: a statement waited for ever. The next run,
+/// once the server goes on, finishes the batch.
+#[test]
+fn a_stopped_database_server_ends_the_worker_after_its_patience_and_a_rerun_finishes() {
+    const INPUTS: usize = 20;
+    let mut shared = Shared::new(
+        "frozen-db",
+        INPUTS,
+        // Slow tasks, so that the worker surely still has statements to make.
+        &["--pending-ms", "0", "--processing-ms", "8000"],
+    );
+    let mut args = shared.args(4, 30);
+    args[2] = format!("{}?connect_timeout=2", shared.db.url);
+    let env = [
+        ("OCRCLOUD_JOURNAL_PATIENCE", "4"),
+        ("OCRCLOUD_JOURNAL_DEADLINE", "2"),
+    ];
+    let mut worker = shared.spawn_args(&args, &env);
+    wait_for_a_lease(&shared, &mut worker);
+    let code = {
+        let _frozen = shared.db.freeze();
+        finish(&mut worker)
+    };
+    let logs = shared.logs();
+    assert_eq!(
+        code,
+        Some(10 + ocrcloud::error::Code::Io as i32),
+        "the worker gives up on its database:\n{logs}"
+    );
+    assert!(logs.contains("gave up waiting for the database"), "{logs}");
+    assert!(logs.contains("no answer within 2 s"), "{logs}");
+    shared.assert_no_partial_file();
+    shared.run(4, 30).expect(0);
+    assert_eq!(shared.assert_nothing_lost(), 0);
+    let duplicates: u64 = shared
+        .rows()
+        .values()
+        .map(|row| row.possible_duplicates)
+        .sum();
+    assert!(shared.posts() <= INPUTS as u64 + duplicates);
+    shared.assert_password_never_shown();
+}
+
+/// A relay on the way to the database (a proxy, a NAT) that loses its connections without a
+/// word (it stops forwarding on them, the kernel still acknowledges) and later takes new ones:
+/// the worker's statements on the lost connections end at their deadline, it connects again
+/// and finishes the batch. They waited for ever.
+#[test]
+fn a_relay_that_loses_its_connections_pauses_the_worker_until_it_connects_again() {
+    const INPUTS: usize = 20;
+    let mut shared = Shared::new(
+        "relay",
+        INPUTS,
+        &["--pending-ms", "0", "--processing-ms", "3000"],
+    );
+    let relay = Relay::start(shared.db.port());
+    let direct = format!("127.0.0.1:{}", shared.db.port());
+    let mut args = shared.args(4, 30);
+    args[2] = format!(
+        "{}?connect_timeout=2",
+        shared.db.url.replacen(&direct, &relay.address, 1)
+    );
+    let mut worker = shared.spawn_args(&args, &[("OCRCLOUD_JOURNAL_DEADLINE", "2")]);
+    wait_for_a_lease(&shared, &mut worker);
+    relay.black_hole();
+    // Not a bound: the connections open now stay lost however soon the relay takes new ones.
+    std::thread::sleep(Duration::from_secs(3));
+    relay.resume();
+    let code = finish(&mut worker);
+    assert_eq!(code, Some(0), "{}", shared.logs());
     assert_eq!(shared.assert_nothing_lost(), 0);
     let duplicates: u64 = shared
         .rows()
