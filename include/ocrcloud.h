@@ -433,8 +433,15 @@ ocr_code ocr_batch_open(const ocr_client *client,
  *
  * Then use `ocr_batch_add_file`, `ocr_batch_add_folder`, `ocr_batch_run` and the accessors as
  * for `ocr_batch_open`. `ocr_batch_run` returns when no input of the batch is left to do,
- * the ones other workers hold included; while the database is unreachable it waits (and its
- * cancel token still stops it). The client's maximum rate (`ocr_client_set_max_rate`) is
+ * the ones other workers hold included. While the database is unreachable it waits,
+ * reconnecting with a backoff (its cancel token still stops it), but each statement waits at
+ * most 10 minutes (the environment variable `OCRCLOUD_JOURNAL_PATIENCE`, whole seconds, read
+ * when the batch is opened, sets another), then the run fails with `OCR_ERR_IO` ("... gave up
+ * waiting for the database"); the inputs it held are taken over by other workers, or by the
+ * next run, when their leases run out. A server that stops answering without closing the
+ * connection (stopped, or behind a network that stopped forwarding) counts as unreachable once
+ * a statement has had no answer for 30 seconds (`OCRCLOUD_JOURNAL_DEADLINE`). The client's
+ * maximum rate (`ocr_client_set_max_rate`) is
  * the total of all workers: each live worker takes its share.
  *
  * `client` must stay alive until `ocr_batch_free`. On `OCR_OK`, `*out` receives a batch that

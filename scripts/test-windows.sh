@@ -30,8 +30,10 @@ export WINEPREFIX=$root/target/wine-prefix WINEDEBUG=-all LC_ALL=C.UTF-8
 export WINEDLLOVERRIDES="bcryptprimitives=n,b;mscoree=;mshtml="
 
 emulator_pids=()
+pgdir=
 cleanup() {
   for pid in "${emulator_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -z "$pgdir" ] || "$root/scripts/postgres.sh" remove "$pgdir" || true
   if mountpoint -q "$work/read-only" 2>/dev/null; then umount "$work/read-only"; fi
   "$wineserver" -k 2>/dev/null || true
 }
@@ -178,6 +180,32 @@ total=$(posts "$slow")
   fail "the rerun submitted again what the journal held: $interrupted_posts, then $total POSTs for 5 inputs"
 ! find "$batch_out" -name '.ocrcloud-*' | grep -q . || fail "temporary files left in $batch_out"
 pass "the rerun finishes every input from the journal ($total POSTs for 5 inputs)"
+
+# --- the CLI: a batch shared through PostgreSQL ------------------------------------------------
+# A private server (scripts/postgres.sh: 127.0.0.1, its own port and folder, removed at the end);
+# the password in PGPASSWORD, not in the command line.
+pgdir=/tmp/ocrcloud-pg-wine-$$
+journal=$("$root/scripts/postgres.sh" start "$pgdir" $$)
+password=${journal#postgresql://ocrcloud:}
+password=${password%%@*}
+journal=${journal/:$password@/@}
+mkdir -p shared-in/sub
+for name in a b "sub/c"; do cp sample.pdf "shared-in/$name.pdf"; done
+shared=(ocrcloud.exe batch --journal "$journal" --batch wine)
+status=0
+PGPASSWORD=$password "$wine" "${shared[@]}" --base-url "$http" --jobs 2 --interval-ms 100 \
+  --output shared-out shared-in >shared.out 2>shared.err || status=$?
+[ "$status" -eq 0 ] || fail "a shared batch: status $status: $(cat shared.err)"
+for name in a b "sub/c"; do
+  ls "shared-out/$name".* >/dev/null 2>&1 || fail "no result of $name.pdf: $(find shared-out)"
+done
+PGPASSWORD=$password "$wine" "${shared[@]}" --status >shared-status.out 2>>shared.err ||
+  fail "--status of a shared batch: $(cat shared.err)"
+grep -q "completed"$'\t'"3" shared-status.out || fail "--status: $(cat shared-status.out)"
+! grep -qF "$password" shared.out shared.err shared-status.out || fail "the password was shown"
+"$root/scripts/postgres.sh" remove "$pgdir"
+pgdir=
+pass "a batch shared through PostgreSQL finishes 3 inputs; --status counts them"
 
 # --- the CLI: Ctrl-C during `run` ---------------------------------------------------------------
 set -m

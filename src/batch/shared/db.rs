@@ -294,6 +294,8 @@ fn rolled_back_for_another(e: &Failure) -> bool {
 pub struct Link {
     target: Target,
     client: Option<Client>,
+    /// Whether the last use gave up waiting for the database.
+    gave_up: bool,
 }
 
 impl Link {
@@ -301,6 +303,7 @@ impl Link {
         Link {
             target,
             client: None,
+            gave_up: false,
         }
     }
 
@@ -310,39 +313,19 @@ impl Link {
 
     /// Runs `work` on a live connection. A lost connection pauses this caller until the
     /// database answers again, then `work` runs again from its start (so it must be one
-    /// transaction, or a statement that may run twice). Other failures, a cancel, and a
+    /// transaction, or a statement that may run twice). Other failures, `stop`, and a
     /// database away for longer than the target's patience (10 minutes unless
     /// `OCRCLOUD_JOURNAL_PATIENCE` says otherwise) end it.
-    pub fn with<T>(
-        &mut self,
-        what: &str,
-        cancel: Option<&Cancel>,
-        work: impl FnMut(&mut Client) -> std::result::Result<T, Failure>,
-    ) -> Result<T> {
-        let stopped = || cancel.is_some_and(Cancel::is_triggered);
-        let deadline = Instant::now().checked_add(self.target.patience);
-        self.with_until(what, &stopped, deadline, work)
-    }
-
-    /// [`Link::with`] that waits for the database at most `patience`, then fails with what
-    /// kept it away.
-    pub fn with_patience<T>(
-        &mut self,
-        what: &str,
-        patience: Duration,
-        work: impl FnMut(&mut Client) -> std::result::Result<T, Failure>,
-    ) -> Result<T> {
-        self.with_until(what, &|| false, Instant::now().checked_add(patience), work)
-    }
-
-    /// [`Link::with`] that gives up waiting when `stop` is set.
     pub fn with_stop<T>(
         &mut self,
         what: &str,
         stop: Option<&AtomicBool>,
         work: impl FnMut(&mut Client) -> std::result::Result<T, Failure>,
     ) -> Result<T> {
-        let stopped = || stop.is_some_and(|s| s.load(Ordering::Relaxed));
+        let stopped = || {
+            stop.is_some_and(|s| s.load(Ordering::Relaxed))
+                .then(crate::call::cancelled)
+        };
         let deadline = Instant::now().checked_add(self.target.patience);
         self.with_until(what, &stopped, deadline, work)
     }
@@ -367,15 +350,16 @@ impl Link {
     fn with_until<T>(
         &mut self,
         what: &str,
-        stopped: &dyn Fn() -> bool,
+        stopped: &dyn Fn() -> Option<Error>,
         deadline: Option<Instant>,
         mut work: impl FnMut(&mut Client) -> std::result::Result<T, Failure>,
     ) -> Result<T> {
         let mut wait = RECONNECT_FIRST;
         let mut logged = false;
+        self.gave_up = false;
         loop {
-            if stopped() {
-                return Err(crate::call::cancelled());
+            if let Some(error) = stopped() {
+                return Err(error);
             }
             let fault = crate::faults::at(crate::faults::Step::Database);
             if fault == Some(Fault::Denied) {
@@ -427,6 +411,7 @@ impl Link {
                 },
             };
             if deadline.is_some_and(|d| Instant::now() + wait > d) {
+                self.gave_up = true;
                 return Err(self
                     .target
                     .error(what, &failure)
@@ -440,7 +425,7 @@ impl Link {
                 logged = true;
             }
             let end = Instant::now() + wait;
-            while Instant::now() < end && !stopped() {
+            while Instant::now() < end && stopped().is_none() {
                 std::thread::sleep((end - Instant::now()).min(Duration::from_millis(50)));
             }
             wait = (wait * 2).min(RECONNECT_LONGEST);
@@ -448,15 +433,29 @@ impl Link {
     }
 }
 
+/// The cancel error when `cancel` is triggered.
+fn cancelled(cancel: Option<&Cancel>) -> Option<Error> {
+    cancel
+        .is_some_and(Cancel::is_triggered)
+        .then(crate::call::cancelled)
+}
+
 /// Connections shared by the threads of one worker process: a thread takes one for one
 /// statement (or transaction) and gives it back, so that many threads waiting for the service
 /// hold few connections. At most `size` connections; a thread waits for a free one.
+///
+/// When a statement gives up waiting for the database, the statements of the pool that were
+/// already waiting (for a connection, or for the database) end at once with its error: the
+/// worker is ending, and they would otherwise each wait out their patience in turn. Statements
+/// begun later wait again.
 pub struct Pool {
     target: Target,
     size: usize,
     /// The idle connections, and how many exist (idle or taken).
     idle: Mutex<(Vec<Link>, usize)>,
     freed: Condvar,
+    /// When a statement last gave up waiting for the database, and its error.
+    gave_up: Mutex<Option<(Instant, Error)>>,
 }
 
 impl Pool {
@@ -466,6 +465,7 @@ impl Pool {
             size: size.max(1),
             idle: Mutex::new((Vec::new(), 0)),
             freed: Condvar::new(),
+            gave_up: Mutex::new(None),
         }
     }
 
@@ -473,18 +473,52 @@ impl Pool {
         &self.target
     }
 
-    fn take(&self) -> Link {
+    /// The error of a statement that gave up after `since`, if one did.
+    fn given_up_since(&self, since: Instant) -> Option<Error> {
+        match &*self.gave_up.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some((at, error)) if *at >= since => Some(error.clone()),
+            _ => None,
+        }
+    }
+
+    /// A free connection, or the error of a statement that gave up after `since`.
+    fn take(&self, since: Instant) -> Result<Link> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         loop {
+            if let Some(error) = self.given_up_since(since) {
+                return Err(error);
+            }
             if let Some(link) = idle.0.pop() {
-                return link;
+                return Ok(link);
             }
             if idle.1 < self.size {
                 idle.1 += 1;
-                return Link::new(self.target.clone());
+                return Ok(Link::new(self.target.clone()));
             }
             idle = self.freed.wait(idle).unwrap_or_else(|e| e.into_inner());
         }
+    }
+
+    /// Runs `work` as [`Link::with_stop`] does on a connection of the pool, waiting for the database
+    /// at most `patience` from now.
+    fn on_a_link<T>(
+        &self,
+        what: &str,
+        cancel: Option<&Cancel>,
+        patience: Duration,
+        work: impl FnMut(&mut Client) -> std::result::Result<T, Failure>,
+    ) -> Result<T> {
+        let since = Instant::now();
+        let mut link = self.take(since)?;
+        let stopped = || cancelled(cancel).or_else(|| self.given_up_since(since));
+        let outcome = link.with_until(what, &stopped, since.checked_add(patience), work);
+        if let (true, Err(error)) = (link.gave_up, &outcome) {
+            *self.gave_up.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((Instant::now(), error.clone()));
+            self.freed.notify_all();
+        }
+        self.give(link);
+        outcome
     }
 
     fn give(&self, link: Link) {
@@ -496,30 +530,25 @@ impl Pool {
         self.freed.notify_one();
     }
 
-    /// [`Link::with`] on a connection of the pool.
+    /// [`Link::with_stop`] on a connection of the pool, stopped by `cancel`.
     pub fn with<T>(
         &self,
         what: &str,
         cancel: Option<&Cancel>,
         work: impl FnMut(&mut Client) -> std::result::Result<T, Failure>,
     ) -> Result<T> {
-        let mut link = self.take();
-        let outcome = link.with(what, cancel, work);
-        self.give(link);
-        outcome
+        self.on_a_link(what, cancel, self.target.patience, work)
     }
 
-    /// [`Link::with_patience`] on a connection of the pool.
+    /// [`Pool::with`] that waits for the database at most `patience`, then fails with what
+    /// kept it away.
     pub fn with_patience<T>(
         &self,
         what: &str,
         patience: Duration,
         work: impl FnMut(&mut Client) -> std::result::Result<T, Failure>,
     ) -> Result<T> {
-        let mut link = self.take();
-        let outcome = link.with_patience(what, patience, work);
-        self.give(link);
-        outcome
+        self.on_a_link(what, None, patience, work)
     }
 }
 
