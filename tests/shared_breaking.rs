@@ -154,7 +154,7 @@ fn the_urls_connect_timeout_bounds_a_connect_to_a_server_that_never_answers() {
 /// opened, so this runs in a process of its own.
 #[test]
 fn ocr_batch_run_gives_up_with_ocr_err_io_on_a_database_gone_or_stopped() {
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
             "a_shared_run_against_a_database_gone_in_a_child_process",
@@ -163,8 +163,19 @@ fn ocr_batch_run_gives_up_with_ocr_err_io_on_a_database_gone_or_stopped() {
         .env("OCRCLOUD_TEST_DATABASE_GONE", "1")
         .env("OCRCLOUD_JOURNAL_PATIENCE", "2")
         .env("OCRCLOUD_JOURNAL_DEADLINE", "2")
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > HANG {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("1 passed"), "{}", show(&output));
 }
