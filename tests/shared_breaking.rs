@@ -7,6 +7,7 @@ use common::postgres::Postgres;
 use common::*;
 use ocrcloud::batch::shared::db::Target;
 use ocrcloud::ffi::*;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -165,12 +166,16 @@ fn ocr_batch_run_gives_up_with_ocr_err_io_on_a_database_gone_or_stopped() {
         .env("OCRCLOUD_JOURNAL_DEADLINE", "2")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
+        // A group of its own: a child still blocked after HANG is killed with its emulator,
+        // which would otherwise keep the pipes open.
+        .process_group(0)
         .spawn()
         .unwrap();
     let started = std::time::Instant::now();
     while child.try_wait().unwrap().is_none() {
         if started.elapsed() > HANG {
-            let _ = child.kill();
+            // SAFETY: kill with the process group of our own child, not yet waited for.
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
