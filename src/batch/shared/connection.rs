@@ -54,9 +54,9 @@ impl std::fmt::Display for Failure {
 impl std::error::Error for Failure {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
+            // The sentence above already holds the driver's error and the runtime's.
             Failure::Database(e) => std::error::Error::source(e),
-            Failure::Runtime(e) => Some(e),
-            Failure::NoAnswer(_) => None,
+            Failure::Runtime(_) | Failure::NoAnswer(_) => None,
         }
     }
 }
