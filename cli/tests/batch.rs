@@ -204,15 +204,20 @@ fn kill_after(emulator: &Emulator, args: &[&str], delay: Duration) -> bool {
     killed
 }
 
-/// Runs the batch, sends it SIGINT once `ready()` answers true (asked every 5 ms), and asserts
-/// that it exits with 130 within `bound` of the signal.
-fn interrupt_when(emulator: &Emulator, args: &[&str], ready: impl Fn() -> bool, bound: Duration) {
+/// Runs the batch, sends it SIGINT once `ready(its pid)` answers true (asked every 5 ms), and
+/// asserts that it exits with 130 within `bound` of the signal.
+fn interrupt_when(
+    emulator: &Emulator,
+    args: &[&str],
+    ready: impl Fn(u32) -> bool,
+    bound: Duration,
+) {
     let mut child = emulator
         .ocrcloud(args)
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    while !ready() {
+    while !ready(child.id()) {
         let ended = child.try_wait().unwrap();
         assert!(
             ended.is_none(),
@@ -305,7 +310,7 @@ fn ctrl_c_exits_130_keeps_the_journal_and_the_rerun_finishes() {
     let args = batch_args(&out, &inputs, &["--jobs", "2", "--interval-ms", "50"]);
     // Once a submission went out (after a fixed 300 ms, a busy machine was still reading the
     // inputs: 0 POSTs).
-    let submitted = || emulator.count("POST", "/RecognizePdf") > 0;
+    let submitted = |_| emulator.count("POST", "/RecognizePdf") > 0;
     interrupt_when(&emulator, &args, submitted, Duration::from_secs(5));
     let posts = emulator.count("POST", "/RecognizePdf");
     assert!(posts > 0 && posts < 100, "{posts}");
@@ -745,8 +750,12 @@ fn ctrl_c_while_the_inputs_are_read_exits_130_at_once_and_sends_nothing() {
     let big = std::fs::File::create(inputs.join("big.pdf")).unwrap();
     big.set_len(500 * 1024 * 1024).unwrap();
     let args = batch_args(&out, &inputs, &[]);
-    let started = Instant::now();
-    let reading = || started.elapsed() >= Duration::from_millis(150);
+    // Once the batch holds its journal's lock (its pid in the lock file), it is past its start
+    // (a fixed 150 ms was too short on a busy machine: SIGINT came before the command's
+    // handler, and killed it) and reads the inputs, which the large one makes last.
+    let lock = out.join(".ocrcloud/journal.sqlite.lock");
+    let reading =
+        |pid: u32| std::fs::read_to_string(&lock).is_ok_and(|t| t.trim() == pid.to_string());
     interrupt_when(&emulator, &args, reading, Duration::from_secs(2));
     assert_eq!(emulator.count("POST", "/RecognizePdf"), 0);
     std::fs::remove_dir_all(root).unwrap();
