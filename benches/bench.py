@@ -743,8 +743,11 @@ def bench_schedule(args):
     debug profile with fewer tasks under --smoke."""
     flags = ["--profile", "dev"] if args.smoke else []
     tasks = ["--tasks", "1000"] if args.smoke else []
+    # --workspace: the workspace's features (the emulator's turn on more of tokio and rustls), as
+    # in the debug build of the test command, which the smoke run then reuses instead of
+    # compiling every dependency again.
     _, stdout = run(["cargo", "bench", "--quiet", "--manifest-path", os.path.join(ROOT, "Cargo.toml"), *flags,
-                     "--bench", "poll_schedule", "--", *tasks])
+                     "--workspace", "--bench", "poll_schedule", "--", *tasks])
     return stdout.strip("\n").split("\n")
 
 

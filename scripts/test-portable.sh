@@ -54,5 +54,7 @@ for library in "readelf $linux_x86_64_dir/libocrcloud.so" \
 done
 [ "$failed" -eq 0 ]
 
-cargo test --quiet --test portable -- --ignored
+# --workspace: the features of the workspace build that the Rust tests used (the emulator's
+# turn on more of tokio and rustls), so that nothing is compiled again.
+cargo test --quiet --workspace --test portable -- --ignored
 python3 tests/packages/test_packages.py "$emulator"

@@ -17,28 +17,28 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "building"
 cargo build --workspace --quiet
 
-step "Rust and C tests"
-if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast
-else
-  cargo test --workspace --no-fail-fast
-fi
-
-step "documentation tests (the C functions are unsafe to call from safe Rust)"
-cargo test --doc -p ocrcloud --quiet
-
-step "the API reference (Doxygen with no warnings, rustdoc with warnings denied)"
-scripts/docs.sh
-
 step "the release builds of Windows and portable Linux, started in the background at the lowest priority"
-# The binding tests below leave the CPU mostly idle (they wait on the emulator), so the cross
-# builds that the Windows and portable steps need run meanwhile, in a process group of their own
-# (ended with this script). Their output: target/cross-builds.log.
+# The Rust and binding tests below leave the CPU mostly idle (they wait on emulators, databases
+# and timers), so the cross builds that the Windows and portable steps need run meanwhile, in a
+# process group of their own (ended with this script). Their output: target/cross-builds.log.
 cross_log=target/cross-builds.log
 setsid bash -c 'nice -n 19 scripts/build-windows.sh && nice -n 19 scripts/portable.sh x86-64 &&
   nice -n 19 scripts/portable.sh arm64' > "$cross_log" 2>&1 &
 cross_builds=$!
 trap 'kill -- -"$cross_builds" 2>/dev/null || true' EXIT
+
+step "Rust and C tests"
+# Several test binaries at once (scripts/rust-tests.sh; OCRCLOUD_TEST_JOBS), with the
+# documentation tests (the C functions are unsafe to call from safe Rust), which nextest skips.
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+  cargo test --workspace --doc --quiet
+else
+  scripts/rust-tests.sh
+fi
+
+step "the API reference (Doxygen with no warnings, rustdoc with warnings denied)"
+scripts/docs.sh
 
 step "the Python binding against the emulator"
 bindings/python/test.sh target/debug target/debug/ocrcloud-emulator

@@ -1,28 +1,21 @@
 //! The batch under a failure at every I/O step, in the manner of SQLite's I/O-error loops
 //! (see tests/fault_loop.rs): one run counts the steps of a small batch (reading the inputs,
 //! connects, writes, reads, the result files and their renames); then, for each step N, a fresh
-//! batch runs with step N failed, and a second run without faults must finish it. After each
-//! point:
-//!
-//! - the faulted run ended with a documented code (or `OCR_OK` with failed inputs);
-//! - the second run ends `OCR_OK` with every input completed, each result the emulator's text
-//!   for that very input;
-//! - no temporary file is left in the output folder;
-//! - the tasks both runs made on the service (the emulator's `tasks_submitted`) exceed the
-//!   inputs by at most the possible duplicates the batch counted. Tasks, not POSTs: a POST
-//!   whose body was broken off (the document could not be read part way through its upload)
-//!   reached the service's counter of requests but made no task, and is no duplicate.
+//! batch runs with step N failed, and a second run without faults must finish it, with the
+//! invariants of `common::faulted_batch` checked after each point. Tasks, not POSTs, are
+//! compared with the inputs: a POST whose body was broken off (the document could not be read
+//! part way through its upload) reached the service's counter of requests but made no task,
+//! and is no duplicate.
 //!
 //! Faults are process-wide: each test of this file holds [`FAULTS`], so that none runs beside
 //! another.
 
 mod common;
 
+use common::faulted_batch::{FaultLoop, posts, tasks_made};
 use common::*;
-use ocrcloud::batch::inputs::sha256_hex;
 use ocrcloud::faults::{self, Fault, Step};
 use ocrcloud::ffi::*;
-use std::path::Path;
 use std::sync::Mutex;
 
 /// Held by each test while it arms faults.
@@ -30,32 +23,6 @@ static FAULTS: Mutex<()> = Mutex::new(());
 
 const INPUTS: usize = 3;
 const TEXT: Option<&str> = Some(r#"{"resultType":"Text"}"#);
-
-/// Runs one batch over `docs` into `out`; answers its code, the possible duplicates and how
-/// many inputs it completed.
-fn run_batch(client: &Client, docs: &Path, out: &Path) -> (ocr_code, u32, usize) {
-    let batch = match Batch::open(client, out) {
-        Ok(batch) => batch,
-        Err(code) => return (code, 0, 0),
-    };
-    if let Err(code) = batch.add_folder(docs, TEXT) {
-        return (code, 0, 0);
-    }
-    let (code, _) = batch.run(1, &Options::fast(5, 3000));
-    let duplicates = (0..batch.size())
-        .map(|i| batch.possible_duplicates(i))
-        .sum();
-    (code, duplicates, batch.count(OCR_BATCH_COMPLETED))
-}
-
-fn posts(emulator: &Emulator) -> u64 {
-    emulator.count("POST /v5.0/ocr/RecognizePdf")
-}
-
-/// The tasks that submissions made on the emulator: the billed submissions.
-fn tasks_made(emulator: &Emulator) -> u64 {
-    emulator.stats()["tasks_submitted"].as_u64().unwrap()
-}
 
 #[test]
 fn a_batch_failed_at_any_step_finishes_on_the_next_run_with_no_extra_submission() {
@@ -72,9 +39,27 @@ fn a_batch_failed_at_any_step_finishes_on_the_next_run_with_no_extra_submission(
     );
     let dir = scratch_dir("batch-faults");
     let docs = write_pdfs(&dir, INPUTS);
+    let documented = [
+        OCR_OK,
+        OCR_ERR_NETWORK,
+        OCR_ERR_TIMEOUT,
+        OCR_ERR_IO,
+        OCR_ERR_PROTOCOL,
+        OCR_ERR_HTTP,
+    ];
+    let open = |_: &str, out: &std::path::Path| Batch::open(&client, out);
+    let batches = FaultLoop {
+        emulator: &emulator,
+        docs: &docs,
+        inputs: INPUTS,
+        settings: TEXT,
+        poll_ms: 3000,
+        documented: &documented,
+        open: &open,
+    };
 
     faults::count();
-    let (code, _, _) = run_batch(&client, &docs, &dir.join("count"));
+    let (code, _, _) = batches.run("count", &dir.join("count"));
     let steps = faults::disarm();
     assert_code(code, OCR_OK);
     assert!(steps.len() > 10, "{steps:?}");
@@ -90,56 +75,15 @@ fn a_batch_failed_at_any_step_finishes_on_the_next_run_with_no_extra_submission(
         assert!(steps.contains(&kind), "{kind:?} is not among {steps:?}");
     }
 
-    let documented = [
-        OCR_OK,
-        OCR_ERR_NETWORK,
-        OCR_ERR_TIMEOUT,
-        OCR_ERR_IO,
-        OCR_ERR_PROTOCOL,
-        OCR_ERR_HTTP,
-    ];
     let mut hurt = 0;
     for (n, step) in steps.iter().enumerate() {
         let fitting: Vec<Fault> = Fault::ALL.into_iter().filter(|f| f.fits(*step)).collect();
         let fault = fitting[n % fitting.len()];
         let point = format!("step {} ({step:?}, {fault:?})", n + 1);
         let out = dir.join(format!("out-{n}"));
-        let before = (posts(&emulator), tasks_made(&emulator));
-        faults::arm(n as u64 + 1, fault);
-        let (code, first_duplicates, completed) = run_batch(&client, &docs, &out);
-        faults::disarm();
-        if code != OCR_OK || completed < INPUTS {
+        if batches.check(&point, "", &out, || faults::arm(n as u64 + 1, fault)) {
             hurt += 1;
         }
-        assert!(
-            documented.contains(&code),
-            "{point}: {} {}",
-            name(code),
-            last_error()
-        );
-
-        let batch = Batch::open(&client, &out).unwrap();
-        batch.add_folder(&docs, TEXT).unwrap();
-        let (code, _) = batch.run(1, &Options::fast(5, 3000));
-        assert_code(code, OCR_OK);
-        assert_eq!(batch.count(OCR_BATCH_COMPLETED), INPUTS, "{point}");
-        for index in 0..INPUTS {
-            let input = std::fs::read(batch.path(index).unwrap()).unwrap();
-            let text = std::fs::read_to_string(&batch.outputs(index)[0]).unwrap();
-            assert!(text.contains(&sha256_hex(&input)), "{point}: {text}");
-        }
-        assert_eq!(
-            temporary_files(&out),
-            Vec::<std::path::PathBuf>::new(),
-            "{point}"
-        );
-        let duplicates: u32 = (0..INPUTS).map(|i| batch.possible_duplicates(i)).sum();
-        let sent = posts(&emulator) - before.0;
-        let made = tasks_made(&emulator) - before.1;
-        assert!(
-            made <= INPUTS as u64 + u64::from(duplicates.max(first_duplicates)),
-            "{point}: {made} tasks made ({sent} POSTs), {duplicates} possible duplicates"
-        );
     }
     // Most faults are retried away; the rest must have made a run fail, or this loop tests
     // nothing.

@@ -877,14 +877,20 @@ class TestMisuse:
             Client.with_credentials(emulator.url, None, "secret")
 
 
+# Put first in a child's script: Ctrl-C raises KeyboardInterrupt there, as in any Python started
+# from a terminal, also when this test run started with SIGINT ignored (`&` in a
+# non-interactive shell), which a child inherits and Python then leaves ignored.
+CTRL_C_RAISES = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+
+
 def run_script(url, script, *args, timeout=300):
     """Runs a Python script that imports ocrcloud (``url`` is its first argument) in a process of
     its own, so that a crash there fails a test instead of ending the run; ``timeout`` (seconds)
-    only guards against a hang."""
+    only guards against a hang. Ctrl-C raises KeyboardInterrupt in it (CTRL_C_RAISES)."""
     env = dict(os.environ, PYTHONPATH=HERE)
-    return subprocess.run([sys.executable, "-c", script, url, *map(str, args)], env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          timeout=timeout, check=False)
+    argv = [sys.executable, "-c", CTRL_C_RAISES + script, url, *map(str, args)]
+    return subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, timeout=timeout, check=False)
 
 
 class TestArguments:
@@ -1531,7 +1537,8 @@ class TestBatches:
             # Ctrl-C: KeyboardInterrupt in the child, which the script turns into 130.
             # Once the child holds the journal's lock (its pid in the lock file), it is past its
             # imports and inside the code that turns Ctrl-C into 130.
-            child = subprocess.Popen([sys.executable, "-c", BATCH_SCRIPT, emulator.url, docs, out])
+            child = subprocess.Popen([sys.executable, "-c", CTRL_C_RAISES + BATCH_SCRIPT,
+                                      emulator.url, docs, out])
             lock = os.path.join(out, ".ocrcloud", "journal.sqlite.lock")
             while child.poll() is None:
                 with contextlib.suppress(OSError), open(lock) as f:

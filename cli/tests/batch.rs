@@ -204,15 +204,27 @@ fn kill_after(emulator: &Emulator, args: &[&str], delay: Duration) -> bool {
     killed
 }
 
-/// Runs the batch, sends it SIGINT after `delay`, and asserts that it exits with 130 within
-/// `bound` of the signal.
-fn interrupt_after(emulator: &Emulator, args: &[&str], delay: Duration, bound: Duration) {
+/// Runs the batch, sends it SIGINT once `ready(its pid)` answers true (asked every 5 ms), and
+/// asserts that it exits with 130 within `bound` of the signal.
+fn interrupt_when(
+    emulator: &Emulator,
+    args: &[&str],
+    ready: impl Fn(u32) -> bool,
+    bound: Duration,
+) {
     let mut child = emulator
         .ocrcloud(args)
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(delay);
+    while !ready(child.id()) {
+        let ended = child.try_wait().unwrap();
+        assert!(
+            ended.is_none(),
+            "the batch ended before it was interrupted: {ended:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     // SAFETY: kill with a pid of our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let interrupted = Instant::now();
@@ -296,12 +308,10 @@ fn ctrl_c_exits_130_keeps_the_journal_and_the_rerun_finishes() {
     let (inputs, out) = (root.join("in"), root.join("out"));
     let relative = make_inputs(&inputs, 100);
     let args = batch_args(&out, &inputs, &["--jobs", "2", "--interval-ms", "50"]);
-    interrupt_after(
-        &emulator,
-        &args,
-        Duration::from_millis(300),
-        Duration::from_secs(5),
-    );
+    // Once a submission went out (after a fixed 300 ms, a busy machine was still reading the
+    // inputs: 0 POSTs).
+    let submitted = |_| emulator.count("POST", "/RecognizePdf") > 0;
+    interrupt_when(&emulator, &args, submitted, Duration::from_secs(5));
     let posts = emulator.count("POST", "/RecognizePdf");
     assert!(posts > 0 && posts < 100, "{posts}");
     emulator.run(&args).expect(0);
@@ -740,12 +750,13 @@ fn ctrl_c_while_the_inputs_are_read_exits_130_at_once_and_sends_nothing() {
     let big = std::fs::File::create(inputs.join("big.pdf")).unwrap();
     big.set_len(500 * 1024 * 1024).unwrap();
     let args = batch_args(&out, &inputs, &[]);
-    interrupt_after(
-        &emulator,
-        &args,
-        Duration::from_millis(150),
-        Duration::from_secs(2),
-    );
+    // Once the batch holds its journal's lock (its pid in the lock file), it is past its start
+    // (a fixed 150 ms was too short on a busy machine: SIGINT came before the command's
+    // handler, and killed it) and reads the inputs, which the large one makes last.
+    let lock = out.join(".ocrcloud/journal.sqlite.lock");
+    let reading =
+        |pid: u32| std::fs::read_to_string(&lock).is_ok_and(|t| t.trim() == pid.to_string());
+    interrupt_when(&emulator, &args, reading, Duration::from_secs(2));
     assert_eq!(emulator.count("POST", "/RecognizePdf"), 0);
     std::fs::remove_dir_all(root).unwrap();
 }

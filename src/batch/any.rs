@@ -59,6 +59,7 @@ impl AnyBatch<'_> {
         options: &RunOptions,
         progress: &mut dyn FnMut(usize, &Item),
     ) -> Result<()> {
+        options.validate()?;
         match self {
             AnyBatch::Local(b) => b.run(options, progress),
             AnyBatch::Shared(b) => b.run(options, progress),

@@ -110,6 +110,32 @@ pub fn walk(root: &Path, exclude: &Path, note: &mut dyn FnMut(String)) -> Result
     Ok(found)
 }
 
+/// What `add_folder` of either batch does: each document under `folder` ([`walk`], skipping
+/// the output folder `exclude`) goes to `add`, in order; a folder without any is refused.
+/// Answers how many inputs the batch gained (`items` counts them; a path added before adds
+/// none). `add` may skip a file, and tell `note` why.
+pub(crate) fn add_folder<B>(
+    batch: &mut B,
+    folder: &Path,
+    exclude: &Path,
+    note: &mut dyn FnMut(String),
+    items: fn(&B) -> usize,
+    mut add: impl FnMut(&mut B, &Path, &mut dyn FnMut(String)) -> Result<()>,
+) -> Result<usize> {
+    let found = walk(folder, exclude, note)?;
+    if found.is_empty() {
+        return Err(invalid(format!(
+            "{} holds no PDF or image (.pdf .png .jpg .jpeg .tif .tiff .bmp .gif)",
+            folder.display()
+        )));
+    }
+    let before = items(batch);
+    for file in &found {
+        add(batch, &file.path, note)?;
+    }
+    Ok(items(batch) - before)
+}
+
 /// What identifies an input's content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fingerprint {

@@ -283,25 +283,22 @@ impl<'c> Batch<'c> {
         settings: Option<&str>,
         note: &mut dyn FnMut(String),
     ) -> Result<usize> {
-        let found = inputs::walk(folder, &self.output_dir, note)?;
-        if found.is_empty() {
-            return Err(invalid(format!(
-                "{} holds no PDF or image (.pdf .png .jpg .jpeg .tif .tiff .bmp .gif)",
-                folder.display()
-            )));
-        }
-        let before = self.items.len();
-        for file in &found {
-            if canonicalize(&file.path).is_ok_and(|p| p == self.journal.path()) {
-                note(format!(
-                    "skipped {}: the batch's journal",
-                    file.path.display()
-                ));
-                continue;
-            }
-            self.add_file(&file.path, Some(folder), operation, settings)?;
-        }
-        Ok(self.items.len() - before)
+        let output_dir = self.output_dir.clone();
+        let items = |batch: &Batch| batch.items.len();
+        inputs::add_folder(
+            self,
+            folder,
+            &output_dir,
+            note,
+            items,
+            |batch, path, note| {
+                if canonicalize(path).is_ok_and(|p| p == batch.journal.path()) {
+                    note(format!("skipped {}: the batch's journal", path.display()));
+                    return Ok(());
+                }
+                batch.add_file(path, Some(folder), operation, settings)
+            },
+        )
     }
 
     /// Processes every input that is not completed: submits the queued ones (at most
@@ -309,8 +306,10 @@ impl<'c> Batch<'c> {
     /// into the output folder. `progress` runs on this thread after each change of an input's
     /// state, once it is in the journal, with the input's index (the order of the adds). Ends when every input is completed or failed (`Ok`,
     /// even if some failed), or with an error that stops the whole batch: cancelled, refused
-    /// credentials, an open circuit breaker, a journal that cannot be written.
-    pub fn run(
+    /// credentials, an open circuit breaker, a journal that cannot be written. `options` must
+    /// be valid: callers run a batch through [`AnyBatch::run`](any::AnyBatch::run), which
+    /// checks them ([`RunOptions::validate`]).
+    pub(crate) fn run(
         &mut self,
         options: &RunOptions,
         progress: &mut dyn FnMut(usize, &Item),

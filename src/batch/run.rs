@@ -34,6 +34,17 @@ pub struct RunOptions {
     pub poll: PollOptions,
 }
 
+impl RunOptions {
+    /// Refuses options no batch can run with: `jobs` outside 1 to [`MAX_JOBS`].
+    /// [`AnyBatch::run`](super::any::AnyBatch::run) checks them before either batch runs.
+    pub fn validate(&self) -> Result<()> {
+        if self.jobs == 0 || self.jobs > MAX_JOBS {
+            return Err(invalid(format!("jobs must be from 1 to {MAX_JOBS}")));
+        }
+        Ok(())
+    }
+}
+
 impl Default for RunOptions {
     fn default() -> RunOptions {
         RunOptions {
@@ -91,9 +102,6 @@ pub(super) fn run(
     options: &RunOptions,
     progress: &mut dyn FnMut(usize, &Item),
 ) -> Result<()> {
-    if options.jobs == 0 || options.jobs > MAX_JOBS {
-        return Err(invalid(format!("jobs must be from 1 to {MAX_JOBS}")));
-    }
     remove_crash_leftovers(batch);
     let client = batch.client;
     let (work_tx, work_rx) = mpsc::channel::<Work>();

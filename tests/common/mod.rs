@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod faulted_batch;
 pub mod postgres;
 
 use ocrcloud::ffi::*;

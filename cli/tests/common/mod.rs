@@ -122,10 +122,10 @@ impl Emulator {
     }
 
     /// `ocrcloud ARGS` for this emulator with its default credentials and nothing else from the
-    /// environment.
+    /// environment, with SIGINT at its default (see [`default_sigint`]).
     pub fn ocrcloud(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_ocrcloud"));
-        command
+        default_sigint(&mut command)
             .args(args)
             .env_remove("OCR_ACCESS_TOKEN")
             .env("OCR_BASE_URL", &self.url)
@@ -135,10 +135,10 @@ impl Emulator {
     }
 
     /// `SHELL -c SCRIPT ocrcloud ARGS`: a script that runs `ocrcloud` as `"$0"`, with the
-    /// environment of [`Emulator::ocrcloud`].
+    /// environment of [`Emulator::ocrcloud`] and SIGINT at its default.
     pub fn script(&self, shell: &str, script: &str, args: &[&str]) -> Command {
         let mut shell = Command::new(shell);
-        shell
+        default_sigint(&mut shell)
             .args(["-c", script])
             .arg(env!("CARGO_BIN_EXE_ocrcloud"))
             .args(args)
@@ -154,6 +154,24 @@ impl Emulator {
     /// Runs `ocrcloud ARGS` to its end.
     pub fn run(&self, args: &[&str]) -> Outcome {
         Outcome::of(&mut self.ocrcloud(args))
+    }
+}
+
+/// Starts `command`'s process with SIGINT at its default, as a terminal starts a program, so
+/// that the Ctrl-C tests pass however the test run was started. A test run started with SIGINT
+/// ignored (`&` in a non-interactive shell) passes the ignored signal on through fork and exec,
+/// and a shell started so does not stop its loop when its child dies by Ctrl-C.
+fn default_sigint(command: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec and calls only signal(),
+    // which is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::signal(libc::SIGINT, libc::SIG_DFL) == libc::SIG_ERR {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
     }
 }
 

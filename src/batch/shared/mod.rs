@@ -197,36 +197,24 @@ impl<'c> SharedBatch<'c> {
         settings: Option<&str>,
         note: &mut dyn FnMut(String),
     ) -> Result<usize> {
-        let found = super::inputs::walk(folder, &self.output_dir, note)?;
-        if found.is_empty() {
-            return Err(invalid(format!(
-                "{} holds no PDF or image (.pdf .png .jpg .jpeg .tif .tiff .bmp .gif)",
-                folder.display()
-            )));
-        }
-        let before = self.items.len();
-        for file in &found {
-            self.add_file(&file.path, Some(folder), operation, settings)?;
-        }
-        Ok(self.items.len() - before)
+        let output_dir = self.output_dir.clone();
+        let items = |batch: &SharedBatch| batch.items.len();
+        super::inputs::add_folder(self, folder, &output_dir, note, items, |batch, path, _| {
+            batch.add_file(path, Some(folder), operation, settings)
+        })
     }
 
     /// Registers the added inputs, then works with the other workers of the batch until no
     /// input of it is left to do (the ones that other workers hold included: a worker that
     /// dies leaves them to the others). `progress` runs on this thread after each change of
     /// an input's state. `Ok` even if some failed; `Err` for a cancel, refused credentials, or
-    /// a journal that refuses a statement. A database that goes away pauses the run.
-    pub fn run(
+    /// a journal that refuses a statement. A database that goes away pauses the run. `options`
+    /// must be valid: callers run it through [`AnyBatch::run`](super::any::AnyBatch::run).
+    pub(crate) fn run(
         &mut self,
         options: &RunOptions,
         progress: &mut dyn FnMut(usize, &Item),
     ) -> Result<()> {
-        if options.jobs == 0 || options.jobs > super::run::MAX_JOBS {
-            return Err(invalid(format!(
-                "jobs must be from 1 to {}",
-                super::run::MAX_JOBS
-            )));
-        }
         self.register()?;
         let outcome = self.work(options, progress);
         // After a cancel the journal is read for a while only: the database may be what the
