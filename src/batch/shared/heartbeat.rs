@@ -117,18 +117,19 @@ impl Heart<'_> {
     /// limit, and the `429`s would slow every worker for a while.
     pub fn join(&mut self, total: Option<f64>, cancel: Option<&Cancel>) {
         let stop = AtomicBool::new(false);
-        let joined = match self.beat(false, Some(&stop)) {
+        let slowed = match self.beat(false, Some(&stop)) {
             Ok((live, slowed)) => {
-                let share = share_of(total, live, slowed, 0.0);
-                self.client.flow().set_max_rate(share);
-                total.is_some() && live > 1
+                self.client
+                    .flow()
+                    .set_max_rate(share_of(total, live, slowed, 0.0));
+                slowed
             }
             Err(error) => {
                 crate::logging::log(crate::logging::Level::Warn, || error.message().to_string());
-                false
+                return;
             }
         };
-        if !joined {
+        if total.is_none() {
             return;
         }
         let (batch, owner) = (self.batch, self.owner);
@@ -141,19 +142,28 @@ impl Heart<'_> {
             let behind = self.link.with("cannot beat in", cancel, |c| {
                 let row = c.query_one(
                     "SELECT extract(epoch FROM now())::float8, \
-                            (SELECT count(*) FROM ocrcloud_workers \
-                              WHERE batch = $1 AND worker <> $2 \
-                                AND seen_at > now() - make_interval(secs => $3) \
+                            count(*) FILTER (WHERE worker <> $2 \
                                 AND extract(epoch FROM seen_at)::float8 \
-                                    <= coalesce($4::float8, 'infinity'::float8))",
+                                    <= coalesce($4::float8, 'infinity'::float8)), \
+                            count(*) \
+                       FROM ocrcloud_workers \
+                      WHERE batch = $1 AND seen_at > now() - make_interval(secs => $3)",
                     &[&batch, &owner, &dead_after, &since],
                 )?;
-                Ok((row.get::<_, f64>(0), row.get::<_, i64>(1)))
+                Ok((
+                    row.get::<_, f64>(0),
+                    row.get::<_, i64>(1),
+                    row.get::<_, i64>(2),
+                ))
             });
             match behind {
-                Ok((now, behind)) => {
+                Ok((now, behind, live)) => {
                     since.get_or_insert(now);
                     if behind == 0 {
+                        // Workers that joined meanwhile wait for this one to count them.
+                        self.client
+                            .flow()
+                            .set_max_rate(share_of(total, live, slowed, 0.0));
                         return;
                     }
                 }
