@@ -199,11 +199,10 @@ fn register_as(journal: &mut Journal, count: usize, sha256: &str) -> Vec<(String
         })
         .collect();
     let records = journal.register(&inputs, None).unwrap();
-    let states = records
+    records
         .into_iter()
         .map(|r| (r.input, r.state.name().to_string(), r.possible_duplicates))
-        .collect();
-    states
+        .collect()
 }
 
 #[test]
