@@ -184,6 +184,107 @@ fn a_stale_lease_token_changes_nothing() {
     );
 }
 
+/// Inputs `in/0000.pdf`... with content hash `sha256`, registered by `journal`.
+fn register_as(journal: &mut Journal, count: usize, sha256: &str) -> Vec<(String, String, i32)> {
+    let names: Vec<String> = (0..count).map(|n| format!("in/{n:04}.pdf")).collect();
+    let inputs: Vec<NewInput> = names
+        .iter()
+        .map(|name| NewInput {
+            input: name,
+            sha256,
+            size: 1,
+            operation: "RecognizePdf",
+            settings_sha256: "s",
+            stem: name,
+            unusable: None,
+        })
+        .collect();
+    let records = journal.register(&inputs, None).unwrap();
+    records
+        .into_iter()
+        .map(|r| (r.input, r.state.name().to_string(), r.possible_duplicates))
+        .collect()
+}
+
+#[test]
+fn registering_locks_no_unchanged_row_and_a_changed_input_in_flight_counts_a_duplicate() {
+    let _serial = serial();
+    let pg = Postgres::start();
+    let mut first = journal(&pg, "changed", "first");
+    register_as(&mut first, 3, "old");
+    let lease = Duration::from_secs(600);
+    let claims = first.claim(3, lease, None).unwrap();
+    let claim = |name: &str| claims.iter().find(|c| c.input == name).unwrap();
+    // 0000: its POST is in flight; 0001: its task is being polled; 0002: completed.
+    for (name, set) in [
+        ("in/0000.pdf", "state = 'submitting', submissions = 1"),
+        (
+            "in/0001.pdf",
+            "state = 'submitted', submissions = 1, task_id = 'task-1', submitted_at = now()",
+        ),
+        ("in/0002.pdf", "state = 'completed', submissions = 1"),
+    ] {
+        assert!(first.fenced(claim(name), set, &[], None).unwrap());
+    }
+
+    // Another worker registers the same inputs, unchanged, while a transaction holds a lock
+    // on every row: it reads them and waits for none (it took turns with the lock before).
+    let mut locker = ::postgres::Client::connect(&pg.url, ::postgres::NoTls).unwrap();
+    let mut holding = locker.transaction().unwrap();
+    holding
+        .execute("SELECT 1 FROM ocrcloud_inputs FOR UPDATE", &[])
+        .unwrap();
+    let (sent, registered) = std::sync::mpsc::channel();
+    let url = pg.url.clone();
+    let waiting = std::thread::spawn(move || {
+        let pool = Arc::new(Pool::new(Target::parse(&url).unwrap(), 1));
+        let mut second = Journal {
+            pool,
+            batch: "changed".to_string(),
+            owner: "second".to_string(),
+        };
+        let _ = sent.send(register_as(&mut second, 3, "old"));
+    });
+    let unchanged = registered.recv_timeout(Duration::from_secs(120));
+    holding.rollback().unwrap();
+    waiting.join().unwrap();
+    let unchanged = unchanged.expect("registering unchanged inputs waited on a row lock");
+    assert_eq!(
+        unchanged,
+        [
+            ("in/0000.pdf".to_string(), "submitting".to_string(), 0),
+            ("in/0001.pdf".to_string(), "submitted".to_string(), 0),
+            ("in/0002.pdf".to_string(), "completed".to_string(), 0),
+        ]
+    );
+
+    // Changed while in flight: queued again, and the task that the POST in flight (or the one
+    // being polled) made counts as a possible duplicate; a completed one counts none.
+    let mut second = journal(&pg, "changed", "second");
+    let changed = register_as(&mut second, 3, "new");
+    assert_eq!(
+        changed,
+        [
+            ("in/0000.pdf".to_string(), "queued".to_string(), 1),
+            ("in/0001.pdf".to_string(), "queued".to_string(), 1),
+            ("in/0002.pdf".to_string(), "queued".to_string(), 0),
+        ]
+    );
+    // The worker whose POST was in flight lost its lease: its task id is not recorded.
+    assert!(
+        !first
+            .fenced(
+                claim("in/0000.pdf"),
+                "state = 'submitted', task_id = 'late'",
+                &[],
+                None
+            )
+            .unwrap()
+    );
+    // Registered again as it is now: nothing changes, nothing more is counted.
+    assert_eq!(register_as(&mut second, 3, "new"), changed);
+}
+
 #[test]
 fn a_batch_runs_through_the_c_api_and_a_rerun_sends_nothing() {
     let _serial = serial();

@@ -14,6 +14,7 @@ use common::postgres::{FIELD, Postgres, Relay};
 use common::*;
 use ocrcloud::batch::inputs::sha256_hex;
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -533,6 +534,19 @@ fn transactions_waiting(shared: &Shared) -> u64 {
         .trim()
         .parse()
         .unwrap()
+}
+
+/// Whether a worker's heartbeat renewal of its leases waits for a lock.
+fn heartbeat_waiting_on_a_lock(shared: &Shared) -> bool {
+    shared
+        .db
+        .sql(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE usename = 'ocrcloud' AND wait_event_type = 'Lock'
+                AND query LIKE 'UPDATE ocrcloud_inputs SET lease_until%'",
+        )
+        .trim()
+        != "0"
 }
 
 /// Freezes `worker` (SIGSTOP), the only worker running, at a moment when it has no
@@ -1435,10 +1449,13 @@ fn a_worker_frozen_inside_a_transaction_does_not_stop_the_others() {
     let mut shared = Shared::new(
         "frozen-in-transaction",
         300,
-        &["--pending-ms", "0", "--processing-ms", "200"],
+        &["--pending-ms", "0", "--processing-ms", "1000"],
     );
     let mut frozen = shared.spawn(4, 2);
     let started = Instant::now();
+    // During a run the worker's only transaction is its heartbeat's (every 2 s: its row, then
+    // the leases it holds). A lock the test holds on every input keeps that transaction open
+    // (its lease renewal waits for the lock) until the worker is frozen inside it.
     loop {
         assert!(
             started.elapsed() < HANG,
@@ -1452,12 +1469,38 @@ fn a_worker_frozen_inside_a_transaction_does_not_stop_the_others() {
             .db
             .try_sql("SELECT 1 FROM ocrcloud_inputs LIMIT 0")
             .is_err()
-            || transactions_waiting(&shared) == 0
         {
-            std::thread::sleep(Duration::from_millis(2));
+            std::thread::sleep(Duration::from_millis(20));
             continue;
         }
-        signal(&frozen, libc::SIGSTOP);
+        let mut locker = shared.db.session();
+        let mut sql = locker.stdin.take().unwrap();
+        // A psql that failed (and quit) only makes this attempt fail.
+        let _ = writeln!(sql, "BEGIN; SELECT 1 FROM ocrcloud_inputs FOR UPDATE;");
+        let _ = sql.flush();
+        // The worker's lock timeout (5 s) ends each wait; then this tries again.
+        let asked = Instant::now();
+        let mut caught = false;
+        while !caught && asked.elapsed() < Duration::from_secs(4) {
+            caught = heartbeat_waiting_on_a_lock(&shared);
+            if !caught {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        if caught {
+            signal(&frozen, libc::SIGSTOP);
+        }
+        let _ = writeln!(sql, "ROLLBACK;");
+        drop(sql);
+        locker.wait().unwrap();
+        if !caught {
+            continue;
+        }
+        // The renewal now runs, and the frozen worker cannot commit.
+        let thawed = Instant::now();
+        while transactions_waiting(&shared) == 0 && thawed.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         if transactions_waiting(&shared) > 0 {
             break;
         }

@@ -123,6 +123,19 @@ impl Postgres {
         }
     }
 
+    /// A psql session as the superuser that reads SQL from its standard input (write to it,
+    /// then drop it and wait): for a transaction the test holds open.
+    pub fn session(&self) -> std::process::Child {
+        Command::new(script())
+            .arg("psql")
+            .arg(&self.dir)
+            .args(["-At", "-q"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("scripts/postgres.sh runs")
+    }
+
     /// The server's log so far (for a failing test's message).
     pub fn log(&self) -> String {
         // As root the folder belongs to `postgres`, but root reads it all the same.

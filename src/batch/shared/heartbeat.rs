@@ -3,6 +3,7 @@
 //! of the total maximum rate, and a `429` seen by one slows all for a while.
 
 use super::db::{Link, sleep_unless};
+use crate::cancel::Cancel;
 use crate::client::Client;
 use crate::error::Result;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,10 +11,18 @@ use std::time::{Duration, Instant};
 
 /// How often a worker beats.
 pub(crate) const HEARTBEAT: Duration = Duration::from_secs(2);
+/// How long a worker that joins a running batch waits, at most, for the others to count it.
+const JOIN_WAIT: Duration = Duration::from_secs(6);
+/// How often it looks whether they did.
+const JOIN_POLL: Duration = Duration::from_millis(100);
 /// A worker not heard from for this many beats is not counted as live.
 const BEATS_TO_DEATH: i32 = 5;
-/// How long after a `429` seen by any worker every worker keeps half its share.
-const THROTTLE_MEMORY_SECONDS: f64 = 10.0;
+/// How long after a `429` seen by any worker every worker keeps a smaller share.
+const THROTTLE_MEMORY_SECONDS: f64 = 5.0;
+/// The part of its share a worker keeps then. (Half of it for 10 s cost a batch held at the
+/// limit a third of its throughput: on a busy machine requests reach the service unevenly,
+/// and a few `429`s come even when the shares add up to the limit.)
+const THROTTLED_SHARE: f64 = 0.8;
 /// The slowest share a throttled worker slows to (requests per second).
 const SLOWEST_SHARE: f64 = 0.5;
 
@@ -52,7 +61,7 @@ impl Heart<'_> {
         let mut throttled = self.client.flow().stats().throttled;
         let mut requests = self.client.flow().stats().requests;
         let mut last = Instant::now();
-        let mut share = total;
+        let mut share = self.client.flow().max_rate();
         while !stop.load(Ordering::Relaxed) {
             let stats = self.client.flow().stats();
             let seen_429 = stats.throttled > throttled;
@@ -62,12 +71,9 @@ impl Heart<'_> {
             // end; a beat that cannot reach the database gives up at `stop`.
             match self.beat(seen_429, Some(stop)) {
                 Ok((live, slowed)) => {
-                    let fair = total.map(|total| total / live.max(1) as f64);
-                    let next = match (fair, slowed) {
-                        (Some(fair), true) => Some((fair / 2.0).max(SLOWEST_SHARE)),
-                        (None, true) if !seen_429 => Some((recent_rate / 2.0).max(SLOWEST_SHARE)),
-                        (fair, _) => fair,
-                    };
+                    // Without a total, the worker that saw the `429` is slowed by its client already.
+                    let slowed = slowed && (total.is_some() || !seen_429);
+                    let next = share_of(total, live, slowed, recent_rate);
                     if next != share {
                         self.client.flow().set_max_rate(next);
                         share = next;
@@ -102,6 +108,69 @@ impl Heart<'_> {
             )?;
             tx.commit()
         });
+    }
+
+    /// The first beat, before this worker sends any request: says it lives and takes its
+    /// share of `total`. With a shared rate it then waits (at most [`JOIN_WAIT`], or until
+    /// `cancel`) until every other live worker has beaten since, and so counted this one and
+    /// slowed to its new share: until then the shares would add up to more than the account's
+    /// limit, and the `429`s would slow every worker for a while.
+    pub fn join(&mut self, total: Option<f64>, cancel: Option<&Cancel>) {
+        let stop = AtomicBool::new(false);
+        let slowed = match self.beat(false, Some(&stop)) {
+            Ok((live, slowed)) => {
+                self.client
+                    .flow()
+                    .set_max_rate(share_of(total, live, slowed, 0.0));
+                slowed
+            }
+            Err(error) => {
+                crate::logging::log(crate::logging::Level::Warn, || error.message().to_string());
+                return;
+            }
+        };
+        if total.is_none() {
+            return;
+        }
+        let (batch, owner) = (self.batch, self.owner);
+        let dead_after = dead_after_seconds();
+        let until = Instant::now() + JOIN_WAIT;
+        let mut since: Option<f64> = None;
+        while Instant::now() < until && !cancel.is_some_and(Cancel::is_triggered) {
+            // `since` is read after this worker's row was committed: a beat that started
+            // later counted this worker.
+            let behind = self.link.with("cannot beat in", cancel, |c| {
+                let row = c.query_one(
+                    "SELECT extract(epoch FROM now())::float8, \
+                            count(*) FILTER (WHERE worker <> $2 \
+                                AND extract(epoch FROM seen_at)::float8 \
+                                    <= coalesce($4::float8, 'infinity'::float8)), \
+                            count(*) \
+                       FROM ocrcloud_workers \
+                      WHERE batch = $1 AND seen_at > now() - make_interval(secs => $3)",
+                    &[&batch, &owner, &dead_after, &since],
+                )?;
+                Ok((
+                    row.get::<_, f64>(0),
+                    row.get::<_, i64>(1),
+                    row.get::<_, i64>(2),
+                ))
+            });
+            match behind {
+                Ok((now, behind, live)) => {
+                    since.get_or_insert(now);
+                    if behind == 0 {
+                        // Workers that joined meanwhile wait for this one to count them.
+                        self.client
+                            .flow()
+                            .set_max_rate(share_of(total, live, slowed, 0.0));
+                        return;
+                    }
+                }
+                Err(_) => return,
+            }
+            sleep_unless(cancel, JOIN_POLL);
+        }
     }
 
     /// One beat, in one transaction: says this worker lives, renews its leases, notes a `429`
@@ -143,6 +212,17 @@ impl Heart<'_> {
             tx.commit()?;
             Ok((row.get(0), row.get(1)))
         })
+    }
+}
+
+/// This worker's share of `total` when `live` workers share it, times `THROTTLED_SHARE`
+/// (down to `SLOWEST_SHARE`) when `slowed`; without a total, half the `recent_rate` when
+/// `slowed`.
+fn share_of(total: Option<f64>, live: i64, slowed: bool, recent_rate: f64) -> Option<f64> {
+    match total.map(|total| total / live.max(1) as f64) {
+        Some(fair) if slowed => Some((fair * THROTTLED_SHARE).max(SLOWEST_SHARE)),
+        None if slowed => Some((recent_rate / 2.0).max(SLOWEST_SHARE)),
+        fair => fair,
     }
 }
 

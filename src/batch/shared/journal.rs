@@ -100,67 +100,99 @@ impl Journal {
             })
     }
 
-    /// Registers inputs in one transaction: new ones queued (or failed, if unusable), changed
-    /// ones (content, operation or settings) queued again from the start with their lease
-    /// taken away, the others left as they are (a file this host cannot read may be readable
-    /// on another, and a failed input stays failed: workers that join late change nothing).
-    /// Answers each input's record.
+    /// Registers inputs: new ones queued (or failed, if unusable), changed ones (content,
+    /// operation or settings) queued again from the start with their lease taken away, the
+    /// others left as they are (a file this host cannot read may be readable on another, and a
+    /// failed input stays failed: workers that join late change nothing). A changed input
+    /// caught during a submission (`submitting`), or with a task still to poll, counts one
+    /// possible duplicate: that task was billed, and the input is submitted again.
+    /// Answers each input's record, in the order of `inputs`.
+    ///
+    /// Two statements, each its own transaction, that lock no row but the new and the changed
+    /// ones: workers that start together with the same inputs do not take turns.
     pub fn register(
         &mut self,
         inputs: &[NewInput],
         cancel: Option<&Cancel>,
     ) -> Result<Vec<Record>> {
         let batch = self.batch.clone();
-        self.pool.with("cannot register inputs in", cancel, |c| {
-            let mut tx = c.transaction()?;
-            let upsert = tx.prepare(&format!(
-                "INSERT INTO ocrcloud_inputs AS i (batch, input, sha256, size, operation, \
-                     settings_sha256, stem, state, code, message, finished_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, \
-                     CASE WHEN $8::int IS NULL THEN 'queued' ELSE 'failed' END, $8, $9, \
-                     CASE WHEN $8::int IS NULL THEN NULL ELSE now() END) \
-                 ON CONFLICT (batch, input) DO UPDATE SET sha256 = $3, size = $4, \
-                     operation = $5, settings_sha256 = $6, stem = $7, \
-                     state = EXCLUDED.state, code = $8, message = $9, \
-                     finished_at = EXCLUDED.finished_at, task_id = NULL, submitted_at = NULL, \
-                     submissions = 0, not_before = now(), lease_owner = NULL, \
-                     lease_token = i.lease_token + 1, lease_until = NULL, started_at = NULL \
-                   WHERE $8::int IS NULL AND (i.sha256, i.operation, i.settings_sha256) \
-                         IS DISTINCT FROM ($3, $5, $6) \
-                 RETURNING {RECORD}"
-            ))?;
-            let select = tx.prepare(&format!(
-                "SELECT {RECORD} FROM ocrcloud_inputs WHERE batch = $1 AND input = $2"
-            ))?;
-            let mut records = Vec::with_capacity(inputs.len());
-            for new in inputs {
-                let (code, message) = match new.unusable {
-                    Some((code, message)) => (Some(code), Some(message)),
-                    None => (None, None),
-                };
-                let changed = tx.query_opt(
-                    &upsert,
+        let names: Vec<&str> = inputs.iter().map(|n| n.input).collect();
+        let hashes: Vec<&str> = inputs.iter().map(|n| n.sha256).collect();
+        let operations: Vec<&str> = inputs.iter().map(|n| n.operation).collect();
+        let settings: Vec<&str> = inputs.iter().map(|n| n.settings_sha256).collect();
+        let stems: Vec<&str> = inputs.iter().map(|n| n.stem).collect();
+        let messages: Vec<Option<&str>> = inputs.iter().map(|n| n.unusable.map(|u| u.1)).collect();
+        let sizes: Vec<i64> = inputs.iter().map(|n| n.size).collect();
+        let codes: Vec<Option<i32>> = inputs.iter().map(|n| n.unusable.map(|(c, _)| c)).collect();
+        self.pool
+            .with("cannot register inputs in", cancel, |c| {
+                // New rows inserted, changed rows updated: one statement, so one transaction. The
+                // UPDATE sees the table as it was before the INSERT, so it never touches a row
+                // this statement inserted; an unchanged row is neither written nor locked.
+                c.execute(
+                    "WITH given AS ( \
+                   SELECT * FROM unnest($2::text[], $3::text[], $4::int8[], $5::text[], \
+                          $6::text[], $7::text[], $8::int4[], $9::text[]) \
+                     AS g(input, sha256, size, operation, settings_sha256, stem, code, message)), \
+                 added AS ( \
+                   INSERT INTO ocrcloud_inputs (batch, input, sha256, size, operation, \
+                          settings_sha256, stem, state, code, message, finished_at) \
+                   SELECT $1, input, sha256, size, operation, settings_sha256, stem, \
+                          CASE WHEN code IS NULL THEN 'queued' ELSE 'failed' END, code, message, \
+                          CASE WHEN code IS NULL THEN NULL ELSE now() END \
+                     FROM given ORDER BY input \
+                   ON CONFLICT DO NOTHING) \
+                 UPDATE ocrcloud_inputs i SET sha256 = g.sha256, size = g.size, \
+                        operation = g.operation, settings_sha256 = g.settings_sha256, \
+                        stem = g.stem, state = 'queued', code = NULL, message = NULL, \
+                        finished_at = NULL, task_id = NULL, submitted_at = NULL, \
+                        submissions = 0, not_before = now(), lease_owner = NULL, \
+                        lease_token = i.lease_token + 1, lease_until = NULL, started_at = NULL, \
+                        possible_duplicates = i.possible_duplicates + CASE \
+                          WHEN i.state = 'submitting' \
+                            OR (i.state = 'submitted' AND i.task_id IS NOT NULL) THEN 1 \
+                          ELSE 0 END \
+                   FROM given g \
+                  WHERE i.batch = $1 AND i.input = g.input AND g.code IS NULL \
+                    AND (i.sha256, i.operation, i.settings_sha256) \
+                        IS DISTINCT FROM (g.sha256, g.operation, g.settings_sha256)",
                     &[
                         &batch,
-                        &new.input,
-                        &new.sha256,
-                        &new.size,
-                        &new.operation,
-                        &new.settings_sha256,
-                        &new.stem,
-                        &code,
-                        &message,
+                        &names,
+                        &hashes,
+                        &sizes,
+                        &operations,
+                        &settings,
+                        &stems,
+                        &codes,
+                        &messages,
                     ],
                 )?;
-                let row = match changed {
-                    Some(row) => row,
-                    None => tx.query_one(&select, &[&batch, &new.input])?,
-                };
-                records.push(record(&row));
-            }
-            tx.commit()?;
-            Ok(std::mem::take(&mut records))
-        })
+                c.query(
+                    &format!(
+                        "SELECT {RECORD} FROM ocrcloud_inputs WHERE batch = $1 AND input = ANY($2)"
+                    ),
+                    &[&batch, &names],
+                )
+            })
+            .and_then(|rows| {
+                let mut by_input: std::collections::HashMap<String, Record> = rows
+                    .iter()
+                    .map(record)
+                    .map(|r| (r.input.clone(), r))
+                    .collect();
+                inputs
+                    .iter()
+                    .map(|n| {
+                        by_input.remove(n.input).ok_or_else(|| {
+                            crate::error::Error::new(
+                                crate::error::Code::Io,
+                                format!("the shared journal lost the input {}", n.input),
+                            )
+                        })
+                    })
+                    .collect()
+            })
     }
 
     /// Leases up to `limit` due inputs to this worker for `lease` (by the database's clock).
@@ -246,24 +278,22 @@ impl Journal {
         let (batch, owner) = (self.batch.clone(), self.owner.clone());
         let seconds = lease.as_secs_f64();
         self.pool.with("cannot write to", cancel, |c| {
-            let mut tx = c.transaction()?;
-            let held = tx.execute(
-                "UPDATE ocrcloud_inputs SET lease_until = now() + make_interval(secs => $5) \
-                  WHERE batch = $1 AND input = $2 AND lease_owner = $3 AND lease_token = $4",
-                &[&batch, &claim.input, &owner, &claim.token, &seconds],
-            )?;
-            if held != 1 {
-                return Ok(false);
-            }
-            for name in names {
-                tx.execute(
-                    "INSERT INTO ocrcloud_outputs (batch, path, input) VALUES ($1, $2, $3) \
-                     ON CONFLICT DO NOTHING",
-                    &[&batch, name, &claim.id],
-                )?;
-            }
-            tx.commit()?;
-            Ok(true)
+            // One statement: the names are recorded only if the lease is still held.
+            let held: i64 = c
+                .query_one(
+                    "WITH held AS ( \
+                       UPDATE ocrcloud_inputs SET lease_until = now() + make_interval(secs => $5) \
+                        WHERE batch = $1 AND input = $2 AND lease_owner = $3 AND lease_token = $4 \
+                       RETURNING id), \
+                     named AS ( \
+                       INSERT INTO ocrcloud_outputs (batch, path, input) \
+                       SELECT $1, name, held.id FROM held, unnest($6::text[]) AS name \
+                       ON CONFLICT DO NOTHING) \
+                     SELECT count(*) FROM held",
+                    &[&batch, &claim.input, &owner, &claim.token, &seconds, &names],
+                )?
+                .get(0);
+            Ok(held == 1)
         })
     }
 

@@ -317,16 +317,18 @@ impl<'c> SharedBatch<'c> {
             finished: &finished,
             held: &held,
         };
+        let mut heart = heartbeat::Heart {
+            link: Link::new(target.clone()),
+            batch,
+            owner,
+            jobs: options.jobs as i32,
+            lease,
+            client,
+            held: &held,
+        };
+        // The share of the rate is known before the first request.
+        heart.join(total, options.poll.cancel.as_deref());
         std::thread::scope(|scope| {
-            let mut heart = heartbeat::Heart {
-                link: Link::new(target.clone()),
-                batch,
-                owner,
-                jobs: options.jobs as i32,
-                lease,
-                client,
-                held: &held,
-            };
             let beating = &beating;
             scope.spawn(move || {
                 crate::panics::library_thread();

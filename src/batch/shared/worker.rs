@@ -131,7 +131,6 @@ impl Work<'_, '_> {
                 Polled::Completed(files, kinds) => {
                     return self.publish(&claim, local, files, &kinds);
                 }
-                Polled::Lost => return Ok(Ended::Lost),
                 Polled::Failed(error) if error.code() == Code::TaskNotFound => {
                     // The service forgot the task (or never had it): submit again, counted.
                     claim.possible_duplicates += 1;
@@ -238,7 +237,9 @@ impl Work<'_, '_> {
         self.fail(&claim, &error).map(Err)
     }
 
-    /// Polls the task until it ends, checking the lease before each GET.
+    /// Polls the task until it ends. A GET writes nothing, so it needs no lease of its own:
+    /// the heartbeat renews the lease, and what comes of the GET is written or published only
+    /// under it.
     fn poll(&mut self, claim: &Claim, local: &Local, task_id: &str) -> Result<Polled> {
         let options = &self.options.poll;
         let started = Instant::now();
@@ -259,16 +260,6 @@ impl Work<'_, '_> {
             super::db::sleep_unless(options.cancel.as_deref(), wait);
             if options.cancel.as_deref().is_some_and(|c| c.is_triggered()) {
                 return Ok(Polled::Failed(crate::call::cancelled()));
-            }
-            let seconds = self.lease.as_secs_f64();
-            let held = self.journal.fenced(
-                claim,
-                "lease_until = now() + make_interval(secs => $5)",
-                &[&seconds],
-                options.cancel.as_deref(),
-            )?;
-            if !held {
-                return Ok(Polled::Lost);
             }
             let Some(_slot) = self.slots.take(options.cancel.as_deref()) else {
                 return Ok(Polled::Failed(crate::call::cancelled()));
@@ -443,7 +434,6 @@ impl Drop for Slot<'_> {
 enum Polled {
     Completed(Vec<TempFile>, Vec<String>),
     Failed(Error),
-    Lost,
 }
 
 /// The folder the results of the input with `stem` go to.
