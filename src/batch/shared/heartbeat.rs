@@ -139,7 +139,7 @@ impl Heart<'_> {
         while Instant::now() < until && !cancel.is_some_and(Cancel::is_triggered) {
             // `since` is read after this worker's row was committed: a beat that started
             // later counted this worker.
-            let behind = self.link.with("cannot beat in", cancel, |c| {
+            let behind = self.link.once(|c| {
                 let row = c.query_one(
                     "SELECT extract(epoch FROM now())::float8, \
                             count(*) FILTER (WHERE worker <> $2 \
