@@ -232,6 +232,7 @@ fn a_shared_run_against_a_database_gone_in_a_child_process() {
 #[test]
 fn a_lease_no_thread_works_on_runs_out_and_its_input_is_claimed_again_and_finished() {
     use ocrcloud::auth::Auth;
+    use ocrcloud::batch::any::AnyBatch;
     use ocrcloud::batch::shared::SharedBatch;
     use ocrcloud::batch::{RunOptions, State};
     use ocrcloud::cancel::Cancel;
@@ -260,18 +261,20 @@ fn a_lease_no_thread_works_on_runs_out_and_its_input_is_claimed_again_and_finish
     // The inputs are registered by a run cancelled before it claims anything.
     let cancelled = Arc::new(Cancel::new());
     cancelled.trigger();
-    let outcome = open().run(&options(&cancelled), &mut |_, _| {});
+    let outcome = AnyBatch::Shared(Box::new(open())).run(&options(&cancelled), &mut |_, _| {});
     assert_eq!(
         outcome.unwrap_err().code(),
         ocrcloud::error::Code::Cancelled
     );
-    let mut batch = open();
+    let shared = open();
+    let worker = shared.worker().to_string();
+    let mut batch = AnyBatch::Shared(Box::new(shared));
     let forged = pg.sql(&format!(
         "UPDATE ocrcloud_inputs SET lease_owner = '{}', lease_token = lease_token + 1, \
                 lease_until = now() + interval '3 seconds' \
           WHERE batch = 'unheld' AND input = (SELECT min(input) FROM ocrcloud_inputs) \
          RETURNING input || ' ' || lease_token",
-        batch.worker()
+        worker
     ));
     let (input, token) = forged.trim().split_once(' ').expect("one input leased");
     let token: i64 = token.parse().unwrap();
