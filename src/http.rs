@@ -7,7 +7,7 @@
 use crate::call::{Call, cancelled};
 use crate::cancel::Cancel;
 use crate::error::{Code, Error, Result, invalid, protocol};
-use crate::lean::{Lean, Malformed};
+use crate::lean::{Lean, Malformed, Waits};
 use crate::logging::{self, Level, log};
 use crate::secrets;
 use crate::settings::Settings;
@@ -92,8 +92,15 @@ pub fn exchange(
     settings: &Settings,
     call: &Call,
 ) -> Result<Response<ureq::Body>> {
-    if let Some(lean) = lean.filter(|_| request.method == Method::GET && request.body.is_none()) {
-        return lean_exchange(lean, request, bearer, settings, call);
+    // Requests that may be sent twice and carry at most a small body in memory (polls, a
+    // DELETE, a token request) take the lean exchange.
+    let small = match request.body {
+        None => Some(&[][..]),
+        Some((Payload::Bytes(body), _)) if body.len() as u64 <= EXPECT_CONTINUE_ABOVE => Some(body),
+        Some(_) => None,
+    };
+    if let (Some(lean), Some(body), true) = (lean, small, request.idempotent) {
+        return lean_exchange(lean, request, body, bearer, settings, call);
     }
     // Built in place rather than through `http::request::Builder`, which moves the whole
     // request on every step: a status poll is mostly this and the exchange itself.
@@ -175,16 +182,17 @@ pub fn exchange(
     concluded(request, outcome, unreadable, written_before, started, call)
 }
 
-/// A GET without a body through the lean exchange ([`crate::lean`]), with the same header
-/// lines, timeouts and outcome as through the agent.
+/// A request through the lean exchange ([`crate::lean`]), with the same header lines,
+/// timeouts and outcome as through the agent.
 fn lean_exchange(
     lean: &Lean,
     request: &Request,
+    body: &[u8],
     bearer: Option<&str>,
     settings: &Settings,
     call: &Call,
 ) -> Result<Response<ureq::Body>> {
-    let mut headers = Vec::with_capacity(96 + bearer.map_or(0, str::len));
+    let mut headers = Vec::with_capacity(128 + bearer.map_or(0, str::len));
     headers.extend_from_slice(b"User-Agent: ");
     headers.extend_from_slice(settings.user_agent.as_bytes());
     headers.extend_from_slice(b"\r\nAccept: ");
@@ -192,22 +200,42 @@ fn lean_exchange(
     headers.extend_from_slice(b"\r\n");
     if let Some(bearer) = bearer {
         // What a header value may hold (as `HeaderValue` checks it on the agent's path).
-        if !bearer.bytes().all(|b| b == b'\t' || (b >= b' ' && b != 0x7f)) {
+        if !bearer
+            .bytes()
+            .all(|b| b == b'\t' || (b >= b' ' && b != 0x7f))
+        {
             return Err(unsendable_token());
         }
         headers.extend_from_slice(b"Authorization: Bearer ");
         headers.extend_from_slice(bearer.as_bytes());
         headers.extend_from_slice(b"\r\n");
     }
+    // A request without a body carries no Content-Length (RFC 9110, section 8.6).
+    if let Some((_, content_type)) = request.body {
+        headers.extend_from_slice(b"Content-Type: ");
+        headers.extend_from_slice(content_type.as_bytes());
+        headers.extend_from_slice(b"\r\nContent-Length: ");
+        headers.extend_from_slice(body.len().to_string().as_bytes());
+        headers.extend_from_slice(b"\r\n");
+    }
     let started = logging::enabled(Level::Debug).then(Instant::now);
     let written_before = transport::bytes_written();
-    let outcome = lean.get(
+    early_answer::take();
+    let outcome = lean.send(
+        request.method.as_str(),
         request.url,
         &headers,
-        call.bounded(settings.connect_timeout),
-        call.bounded(settings.read_timeout),
-        call.bounded(settings.request_timeout),
+        body,
+        Waits {
+            connect: call.bounded(settings.connect_timeout),
+            per_io: call.bounded(settings.read_timeout),
+            whole: call.bounded(settings.request_timeout),
+        },
     );
+    let outcome = match (outcome, early_answer::take()) {
+        (Err(e), Some(early)) => parse_early_answer(&early).ok_or(e),
+        (outcome, _) => outcome,
+    };
     concluded(request, outcome, None, written_before, started, call)
 }
 

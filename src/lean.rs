@@ -1,5 +1,6 @@
-//! The lean exchange: a GET without a body (a status or result poll) on a keep-alive
-//! connection of the client's own small pool, without ureq's request machinery.
+//! The lean exchange: a request that may be sent twice, with at most a small body in memory
+//! (a status or result poll, a DELETE, a token request), on a keep-alive connection of the
+//! client's own small pool, without ureq's request machinery.
 //!
 //! A poll is mostly fixed cost: ureq builds an `http::Request`, runs a state machine with its
 //! timeout bookkeeping per step and parses the answer into its own structures, which cost
@@ -36,9 +37,8 @@ const MOST_HEADERS: usize = 128;
 /// The longest chunk-size line or trailer line that is read.
 const LONGEST_LINE: usize = 4096;
 
-type Connect = dyn Fn(&ConnectionDetails) -> Result<Option<Box<dyn Transport>>, ureq::Error>
-    + Send
-    + Sync;
+type Connect =
+    dyn Fn(&ConnectionDetails) -> Result<Option<Box<dyn Transport>>, ureq::Error> + Send + Sync;
 
 /// The lean exchanges of one client, and their idle connections. Safe to share between
 /// threads.
@@ -65,6 +65,17 @@ struct Idle {
     origin: String,
     since: Instant,
     transport: Box<dyn Transport>,
+}
+
+/// How long one exchange may wait, each already bounded by the call's deadline.
+#[derive(Clone, Copy, Debug)]
+pub struct Waits {
+    /// For a new connection (resolving, TCP, TLS).
+    pub connect: Duration,
+    /// For each read and each write.
+    pub per_io: Duration,
+    /// For the whole request, from now until its answer's body is read.
+    pub whole: Duration,
 }
 
 /// How long one exchange may wait: the end of the whole request, and each read or write.
@@ -113,10 +124,10 @@ impl Lean {
     /// Lean exchanges with the configuration (trusted roots, buffers, idle limits) of an agent
     /// that goes through no proxy.
     pub fn new(config: &ureq::config::Config) -> Lean {
-        let chain = ()
-            .chain(TcpConnector)
-            .chain(RustlsConnector::default())
-            .chain(EarlyAnswerConnector { proxied: false });
+        let chain =
+            ().chain(TcpConnector)
+                .chain(RustlsConnector::default())
+                .chain(EarlyAnswerConnector { proxied: false });
         Lean {
             config: config.clone(),
             resolver: CachingResolver::default(),
@@ -128,35 +139,36 @@ impl Lean {
         }
     }
 
-    /// Sends `GET url` with these header lines (each ending in CRLF, checked by the caller) and
-    /// answers the head of the answer, its body read from the connection as the caller reads.
-    /// `connect` bounds a new connection; `per_io` each read and write; `whole` the request
-    /// from now until its body is read.
-    pub fn get(
+    /// Sends `method url` with these header lines (each ending in CRLF, checked by the caller)
+    /// and `body`, and answers the head of the answer, its body read from the connection as the
+    /// caller reads, within `waits`.
+    pub fn send(
         &self,
+        method: &str,
         url: &str,
         headers: &[u8],
-        connect: Duration,
-        per_io: Duration,
-        whole: Duration,
+        body: &[u8],
+        waits: Waits,
     ) -> Result<Response<ureq::Body>, ureq::Error> {
         let started = Instant::now();
         let limits = Limits {
-            end: started.checked_add(whole).unwrap_or(started),
-            per_io,
+            end: started.checked_add(waits.whole).unwrap_or(started),
+            per_io: waits.per_io,
         };
         let (origin, target) = split_url(url)?;
-        let mut head = Vec::with_capacity(40 + url.len() + headers.len());
-        head.extend_from_slice(b"GET ");
+        let mut head = Vec::with_capacity(48 + url.len() + headers.len() + body.len());
+        head.extend_from_slice(method.as_bytes());
+        head.push(b' ');
         head.extend_from_slice(target.as_bytes());
         head.extend_from_slice(b" HTTP/1.1\r\nHost: ");
         head.extend_from_slice(origin[origin.find("://").map_or(0, |i| i + 3)..].as_bytes());
         head.extend_from_slice(b"\r\n");
         head.extend_from_slice(headers);
         head.extend_from_slice(b"\r\n");
+        head.extend_from_slice(body);
         let mut transport = match self.pooled(origin) {
             Some(transport) => transport,
-            None => self.open(url, connect.min(whole))?,
+            None => self.open(url, waits.connect.min(waits.whole))?,
         };
         send(&mut *transport, &head, &limits)?;
         let (parts, framing) = read_head(&mut *transport, &limits, &self.config)?;
@@ -261,7 +273,9 @@ fn more_body(transport: &mut dyn Transport, limits: &Limits) -> Result<bool, ure
         Err(ureq::Error::Io(e))
             if matches!(
                 e.kind(),
-                ErrorKind::UnexpectedEof | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
+                ErrorKind::UnexpectedEof
+                    | ErrorKind::ConnectionAborted
+                    | ErrorKind::ConnectionReset
             ) =>
         {
             Ok(false)
@@ -273,8 +287,14 @@ fn more_body(transport: &mut dyn Transport, limits: &Limits) -> Result<bool, ure
 /// How an answer's body ends, and whether its connection may serve again after it.
 #[derive(Debug)]
 enum Framing {
-    Length { left: u64, reuse: bool },
-    Chunked { state: Chunk, reuse: bool },
+    Length {
+        left: u64,
+        reuse: bool,
+    },
+    Chunked {
+        state: Chunk,
+        reuse: bool,
+    },
     /// Until the server closes the connection (never reused).
     UntilClose,
 }
@@ -306,7 +326,7 @@ fn read_head(
                     let code = parsed.code.unwrap_or(0);
                     if (100..200).contains(&code) {
                         if code == 101 {
-                            return Err(malformed("a 101 Switching Protocols to a GET"));
+                            return Err(malformed("a 101 Switching Protocols nobody asked for"));
                         }
                         transport.buffers().input_consume(used);
                         continue;
@@ -332,13 +352,13 @@ fn read_head(
 fn head_of(parsed: &httparse::Response) -> Result<(response::Parts, Framing), ureq::Error> {
     let status = StatusCode::from_u16(parsed.code.unwrap_or(0))
         .map_err(|_| malformed("an answer without a valid status"))?;
-    let mut builder = Response::builder().status(status).version(
-        if parsed.version == Some(0) {
+    let mut builder = Response::builder()
+        .status(status)
+        .version(if parsed.version == Some(0) {
             Version::HTTP_10
         } else {
             Version::HTTP_11
-        },
-    );
+        });
     let mut reuse = parsed.version == Some(1);
     let mut chunked = None;
     let mut length: Option<u64> = None;
@@ -439,7 +459,10 @@ impl BodyReader {
             }
         }
         let input = transport.buffers().input();
-        let n = input.len().min(buf.len()).min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = input
+            .len()
+            .min(buf.len())
+            .min(usize::try_from(left).unwrap_or(usize::MAX));
         buf[..n].copy_from_slice(&input[..n]);
         transport.buffers().input_consume(n);
         Ok(Some(n))
@@ -541,7 +564,11 @@ impl BodyReader {
 
 /// The size of a chunk-size line (hexadecimal, extensions after `;` ignored).
 fn chunk_size(line: &[u8]) -> Result<u64, ureq::Error> {
-    let digits = line.split(|&b| b == b';').next().unwrap_or(b"").trim_ascii();
+    let digits = line
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or(b"")
+        .trim_ascii();
     let text = std::str::from_utf8(digits).unwrap_or("");
     if text.is_empty() || text.len() > 16 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(malformed("an invalid chunk size"));
