@@ -161,7 +161,10 @@ impl Lean {
         head.push(b' ');
         head.extend_from_slice(target.as_bytes());
         head.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-        head.extend_from_slice(origin[origin.find("://").map_or(0, |i| i + 3)..].as_bytes());
+        let authority = origin
+            .split_once("://")
+            .map_or(origin, |(_, authority)| authority);
+        head.extend_from_slice(authority.as_bytes());
         head.extend_from_slice(b"\r\n");
         head.extend_from_slice(headers);
         head.extend_from_slice(b"\r\n");
