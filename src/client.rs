@@ -6,6 +6,7 @@ use crate::error::{Code, Error, Result, invalid, protocol};
 use crate::files::{FileSink, persist_results};
 use crate::flow::{Flow, Outcome};
 use crate::http::{self, CachingResolver, HttpSource, Payload, Request};
+use crate::lean::Lean;
 use crate::logging::{Level, log};
 use crate::operations::{Body, Document, Operation};
 use crate::poll::learned::Durations;
@@ -17,7 +18,7 @@ use crate::tls::{self, Network};
 use crate::wire::{self, Answer, DiscardSink, MemorySink, Sink, TokenAnswer};
 use percent_encoding::utf8_percent_encode;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use ureq::http::{Method, Response, Uri, header};
 
@@ -46,6 +47,8 @@ struct Connection {
     agent: ureq::Agent,
     /// The proxy in use (its password registered as a secret while it is in use).
     proxy: Option<ChosenProxy>,
+    /// The cheap exchange of polls, with its own idle connections; none through a proxy.
+    lean: Option<Arc<Lean>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -63,6 +66,7 @@ impl Client {
         let (base_url, insecure, loopback) = parse_base_url(base_url.unwrap_or(DEFAULT_BASE_URL))?;
         let network = Network::default();
         let (agent, proxy) = tls::agent(&network, &base_url, loopback, CachingResolver::default())?;
+        let lean = lean_for(&agent, &proxy);
         Ok(Client {
             flow: Flow::default(),
             base_url,
@@ -74,6 +78,7 @@ impl Client {
                 network,
                 agent,
                 proxy,
+                lean,
             }),
             durations: Durations::default(),
         })
@@ -92,19 +97,22 @@ impl Client {
             self.loopback,
             CachingResolver::default(),
         )?;
+        let lean = lean_for(&agent, &proxy);
         *connection = Connection {
             network,
             agent,
             proxy,
+            lean,
         };
         Ok(())
     }
 
-    /// The agent of the current network settings and the proxy it uses, as messages show it.
-    fn agent(&self) -> (ureq::Agent, Option<String>) {
+    /// The agent of the current network settings, its lean exchange, and the proxy it uses,
+    /// as messages show it.
+    fn agent(&self) -> (ureq::Agent, Option<Arc<Lean>>, Option<String>) {
         let connection = self.connection.lock().unwrap_or_else(|e| e.into_inner());
         let shown = connection.proxy.as_ref().map(|chosen| chosen.shown.clone());
-        (connection.agent.clone(), shown)
+        (connection.agent.clone(), connection.lean.clone(), shown)
     }
 
     /// A copy of the current settings.
@@ -302,10 +310,11 @@ impl Client {
             } else {
                 None
             };
-            let (agent, proxy) = self.agent();
+            let (agent, lean, proxy) = self.agent();
             let admission = self.flow.admit(call)?;
             let exchanged = http::exchange(
                 &agent,
+                lean.as_deref(),
                 request,
                 bearer.as_ref().map(|b| &*b.value),
                 &settings,
@@ -439,6 +448,12 @@ impl Client {
         }
         url
     }
+}
+
+/// The lean exchange for an agent that goes through no proxy (a CONNECT tunnel stays the
+/// agent's).
+fn lean_for(agent: &ureq::Agent, proxy: &Option<ChosenProxy>) -> Option<Arc<Lean>> {
+    proxy.is_none().then(|| Arc::new(Lean::new(agent.config())))
 }
 
 /// What an exchange tells the request budget. A call that ran out of its own deadline says

@@ -7,6 +7,7 @@
 use crate::call::{Call, cancelled};
 use crate::cancel::Cancel;
 use crate::error::{Code, Error, Result, invalid, protocol};
+use crate::lean::{Lean, Malformed, Waits};
 use crate::logging::{self, Level, log};
 use crate::secrets;
 use crate::settings::Settings;
@@ -85,11 +86,22 @@ impl<'a> Request<'a> {
 /// call's deadline, and answers the head of any answer (also non-success statuses).
 pub fn exchange(
     agent: &ureq::Agent,
+    lean: Option<&Lean>,
     request: &Request,
     bearer: Option<&str>,
     settings: &Settings,
     call: &Call,
 ) -> Result<Response<ureq::Body>> {
+    // Requests that may be sent twice and carry at most a small body in memory (polls, a
+    // DELETE, a token request) take the lean exchange.
+    let small = match request.body {
+        None => Some(&[][..]),
+        Some((Payload::Bytes(body), _)) if body.len() as u64 <= EXPECT_CONTINUE_ABOVE => Some(body),
+        Some(_) => None,
+    };
+    if let (Some(lean), Some(body), true) = (lean, small, request.idempotent) {
+        return lean_exchange(lean, request, body, bearer, settings, call);
+    }
     // Built in place rather than through `http::request::Builder`, which moves the whole
     // request on every step: a status poll is mostly this and the exchange itself.
     let mut head = http::Request::new(());
@@ -109,13 +121,7 @@ pub fn exchange(
         let mut value = Vec::with_capacity("Bearer ".len() + bearer.len());
         value.extend_from_slice(b"Bearer ");
         value.extend_from_slice(bearer.as_bytes());
-        let mut value = HeaderValue::try_from(value).map_err(|_| {
-            Error::new(
-                Code::InvalidArgument,
-                "the token cannot be sent in a header",
-            )
-            .unsent()
-        })?;
+        let mut value = HeaderValue::try_from(value).map_err(|_| unsendable_token())?;
         value.set_sensitive(true);
         headers.insert(header::AUTHORIZATION, value);
     }
@@ -173,6 +179,84 @@ pub fn exchange(
         (Err(e), Some(early)) if unreadable.is_none() => parse_early_answer(&early).ok_or(e),
         (outcome, _) => outcome,
     };
+    concluded(request, outcome, unreadable, written_before, started, call)
+}
+
+/// A request through the lean exchange ([`crate::lean`]), with the same header lines,
+/// timeouts and outcome as through the agent.
+fn lean_exchange(
+    lean: &Lean,
+    request: &Request,
+    body: &[u8],
+    bearer: Option<&str>,
+    settings: &Settings,
+    call: &Call,
+) -> Result<Response<ureq::Body>> {
+    let mut headers = Vec::with_capacity(128 + bearer.map_or(0, str::len));
+    headers.extend_from_slice(b"User-Agent: ");
+    headers.extend_from_slice(settings.user_agent.as_bytes());
+    headers.extend_from_slice(b"\r\nAccept: ");
+    headers.extend_from_slice(request.accept.as_bytes());
+    headers.extend_from_slice(b"\r\n");
+    if let Some(bearer) = bearer {
+        // What a header value may hold (as `HeaderValue` checks it on the agent's path).
+        if !bearer
+            .bytes()
+            .all(|b| b == b'\t' || (b >= b' ' && b != 0x7f))
+        {
+            return Err(unsendable_token());
+        }
+        headers.extend_from_slice(b"Authorization: Bearer ");
+        headers.extend_from_slice(bearer.as_bytes());
+        headers.extend_from_slice(b"\r\n");
+    }
+    // A request without a body carries no Content-Length (RFC 9110, section 8.6).
+    if let Some((_, content_type)) = request.body {
+        headers.extend_from_slice(b"Content-Type: ");
+        headers.extend_from_slice(content_type.as_bytes());
+        headers.extend_from_slice(b"\r\nContent-Length: ");
+        headers.extend_from_slice(body.len().to_string().as_bytes());
+        headers.extend_from_slice(b"\r\n");
+    }
+    let started = logging::enabled(Level::Debug).then(Instant::now);
+    let written_before = transport::bytes_written();
+    early_answer::take();
+    let outcome = lean.send(
+        request.method.as_str(),
+        request.url,
+        &headers,
+        body,
+        Waits {
+            connect: call.bounded(settings.connect_timeout),
+            per_io: call.bounded(settings.read_timeout),
+            whole: call.bounded(settings.request_timeout),
+        },
+    );
+    let outcome = match (outcome, early_answer::take()) {
+        (Err(e), Some(early)) => parse_early_answer(&early).ok_or(e),
+        (outcome, _) => outcome,
+    };
+    concluded(request, outcome, None, written_before, started, call)
+}
+
+fn unsendable_token() -> Error {
+    Error::new(
+        Code::InvalidArgument,
+        "the token cannot be sent in a header",
+    )
+    .unsent()
+}
+
+/// The outcome of an exchange as the caller sees it: a failure in our words, saying whether
+/// the request certainly did not leave; logged at debug level.
+fn concluded(
+    request: &Request,
+    outcome: std::result::Result<Response<ureq::Body>, ureq::Error>,
+    unreadable: Option<Error>,
+    written_before: u64,
+    started: Option<Instant>,
+    call: &Call,
+) -> Result<Response<ureq::Body>> {
     let outcome = outcome.map_err(|e| {
         let unsent = transport::bytes_written() == written_before
             || matches!(
@@ -513,6 +597,10 @@ pub fn transport_error(error: ureq::Error, what: &str, url: &str, call: &Call) -
         ureq::Error::Io(e) if e.kind() == ErrorKind::UnexpectedEof => Error::transient(
             Code::Network,
             format!("{what}: the server closed the connection before the answer was complete"),
+        ),
+        ureq::Error::Io(e) if e.get_ref().is_some_and(|e| e.is::<Malformed>()) => Error::new(
+            Code::Protocol,
+            format!("{what}: malformed HTTP answer ({e})"),
         ),
         // A TLS alert or a certificate the verifier refused: sending again cannot help.
         ureq::Error::Io(e) if e.kind() == ErrorKind::InvalidData => tls::tls_failure(&e, url)

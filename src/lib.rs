@@ -6,7 +6,8 @@
 //! - [`wire`]: the service's JSON, read as a stream, with [`decode`] for base64;
 //! - [`auth`]: tokens, fixed or from client credentials;
 //! - [`call`]: the deadline and cancel switch of one call;
-//! - `http`: one exchange; `retry`: which failures are sent again;
+//! - `http`: one exchange; `lean`: the cheap exchange of a poll; `retry`: which failures are
+//!   sent again;
 //! - [`flow`]: the client-wide request budget (adaptive rate, shared `Retry-After`, retry
 //!   quota, circuit breaker);
 //! - [`client`]: the calls of the task API;
@@ -37,6 +38,7 @@ pub mod ffi;
 pub mod files;
 pub mod flow;
 mod http;
+mod lean;
 pub mod logging;
 pub mod operations;
 mod panics;

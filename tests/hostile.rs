@@ -481,3 +481,191 @@ fn a_connection_the_server_closed_after_its_answer_is_never_reused() {
     assert_eq!(requests.len(), 6, "{requests:?}");
     assert_eq!(server.connections(), 6);
 }
+
+/// The body of a well-formed Completed answer whose result is `hello`.
+fn hello_body() -> String {
+    completed_with(HELLO)
+}
+
+/// Polls go through the lean exchange (src/lean.rs) on a pooled connection. Each answer below
+/// is followed by a well-formed one, from a server that keeps every connection open: the
+/// second poll must succeed with one attempt, and on a new connection exactly when the first
+/// answer ended its own (`Connection: close`, HTTP/1.0, a length beside a transfer coding).
+/// Interim answers (1xx) before the final one are skipped; trailers after a chunked body are
+/// read, so its connection serves again.
+#[test]
+fn a_poll_reuses_its_connection_only_after_an_answer_that_left_it_clean() {
+    let body = hello_body();
+    let head = |first_line: &str, extra: &str| {
+        format!("{first_line}\r\nContent-Type: application/json\r\n{extra}\r\n").into_bytes()
+    };
+    let framed_chunks = format!("{:x}\r\n{body}\r\n0\r\nX-Trailer: 1\r\n\r\n", body.len());
+    let length = format!("Content-Length: {}\r\n", body.len());
+    let cases: [(&str, Vec<u8>, usize); 7] = [
+        ("content_length", json(&body).bytes().to_vec(), 1),
+        (
+            "interim_answers_first",
+            [
+                &b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"[..],
+                json(&body).bytes(),
+            ]
+            .concat(),
+            1,
+        ),
+        (
+            "chunked_with_trailers",
+            [
+                head("HTTP/1.1 200 OK", "Transfer-Encoding: chunked\r\n"),
+                framed_chunks.clone().into_bytes(),
+            ]
+            .concat(),
+            1,
+        ),
+        (
+            "connection_close",
+            [
+                head("HTTP/1.1 200 OK", &format!("Connection: close\r\n{length}")),
+                body.clone().into_bytes(),
+            ]
+            .concat(),
+            2,
+        ),
+        (
+            "connection_keep_alive_and_close",
+            [
+                head(
+                    "HTTP/1.1 200 OK",
+                    &format!("Connection: keep-alive, Close\r\n{length}"),
+                ),
+                body.clone().into_bytes(),
+            ]
+            .concat(),
+            2,
+        ),
+        (
+            "http_1_0_with_a_length",
+            [
+                head(
+                    "HTTP/1.0 200 OK",
+                    &format!("Connection: keep-alive\r\n{length}"),
+                ),
+                body.clone().into_bytes(),
+            ]
+            .concat(),
+            2,
+        ),
+        (
+            "chunked_beside_a_length",
+            [
+                head(
+                    "HTTP/1.1 200 OK",
+                    &format!("Transfer-Encoding: chunked\r\n{length}"),
+                ),
+                framed_chunks.into_bytes(),
+            ]
+            .concat(),
+            2,
+        ),
+    ];
+    for (name, first, connections) in cases {
+        let server = Server::start(move |_, earlier| match earlier {
+            0 => Reply::raw(first.clone()),
+            _ => done(),
+        });
+        let client = Client::with_token(&server.url, Some(secrets::TOKEN));
+        assert_code(unsafe { ocr_client_set_max_attempts(client.0, 1) }, OCR_OK);
+        for poll in 0..2 {
+            let result = client.fetch(None, "t");
+            let result = result.unwrap_or_else(|code| panic!("{name}, poll {poll}: {code}"));
+            assert_eq!(result.data(0).unwrap(), b"hello", "{name}");
+        }
+        assert_eq!(server.requests().len(), 2, "{name}");
+        assert_eq!(server.connections(), connections, "{name}");
+    }
+}
+
+/// A poll on a pooled connection that fails part way through its answer (the server closes it
+/// in the head or the body, answers garbage, or sends a body the parser refuses before its
+/// end): the call fails with the code of its kind, the connection is never used again, and
+/// the next poll opens a new one and succeeds, with one attempt each.
+#[test]
+fn a_pooled_connection_whose_answer_broke_is_never_used_again() {
+    let body = hello_body();
+    let cases: [(&str, Reply, ocr_code); 6] = [
+        (
+            "closed_mid_head",
+            Reply::raw("HTTP/1.1 200 OK\r\nContent-Ty").then(Then::Close),
+            OCR_ERR_NETWORK,
+        ),
+        (
+            "short_body",
+            json(&body)
+                .cut(json(&body).bytes().len() - 10)
+                .then(Then::Close),
+            OCR_ERR_NETWORK,
+        ),
+        (
+            "garbage_head",
+            Reply::raw("HELLO THERE\r\n\r\n{}"),
+            OCR_ERR_PROTOCOL,
+        ),
+        (
+            "bad_chunk_size",
+            Reply::raw(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+            ),
+            OCR_ERR_PROTOCOL,
+        ),
+        (
+            "chunk_longer_than_its_size",
+            Reply::raw(format!(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{body}\r\n0\r\n\r\n"
+            )),
+            OCR_ERR_PROTOCOL,
+        ),
+        (
+            "body_refused_before_its_end",
+            // Larger than any read of the parser, so most of it is still unread.
+            http(
+                "200 OK",
+                &[("Content-Type", "application/json")],
+                format!("[{body}{}]", " ".repeat(4 << 20)),
+            ),
+            OCR_ERR_PROTOCOL,
+        ),
+    ];
+    for (name, broken, code) in cases {
+        let server = Server::start(move |_, earlier| match earlier {
+            1 => broken.clone(),
+            _ => done(),
+        });
+        let client = Client::with_token(&server.url, Some(secrets::TOKEN));
+        assert_code(unsafe { ocr_client_set_max_attempts(client.0, 1) }, OCR_OK);
+        assert_eq!(client.fetch(None, "t").unwrap().data(0).unwrap(), b"hello");
+        match client.fetch(None, "t") {
+            Ok(_) => panic!("{name}: the broken answer was taken"),
+            Err(got) => assert_eq!(got, code, "{name}: {}", error_message()),
+        }
+        let result = client.fetch(None, "t");
+        let result = result.unwrap_or_else(|code| panic!("{name}, after: {code}"));
+        assert_eq!(result.data(0).unwrap(), b"hello", "{name}");
+        assert_eq!(server.requests().len(), 3, "{name}");
+        assert_eq!(server.connections(), 2, "{name}");
+    }
+}
+
+/// A server that closes a pooled connection mid-head, after the client's check found it open:
+/// the poll is sent again on a new connection (a GET may be), and the answer is the next one.
+#[test]
+fn a_poll_whose_pooled_connection_closed_mid_head_is_sent_again() {
+    let server = Server::start(|_, earlier| match earlier {
+        1 => Reply::raw("HTTP/1.1 200 OK\r\n").then(Then::Close),
+        _ => done(),
+    });
+    let client = Client::with_token(&server.url, Some(secrets::TOKEN));
+    for _ in 0..2 {
+        assert_eq!(client.fetch(None, "t").unwrap().data(0).unwrap(), b"hello");
+    }
+    assert_eq!(server.requests().len(), 3);
+    assert_eq!(server.connections(), 2);
+}
