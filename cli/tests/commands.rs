@@ -192,9 +192,10 @@ fn a_task_that_stays_pending_times_out() {
 #[test]
 fn progress_is_a_plain_line_per_answer_without_a_terminal() {
     let emulator = Emulator::start();
-    let id = emulator.fixture(r#"{"pendingMs": 300, "processingMs": 300}"#);
+    // Pending for long enough that the first answer is Pending however slow the machine.
+    let id = emulator.fixture(r#"{"pendingMs": 2500, "processingMs": 300}"#);
     let outcome = emulator
-        .run(&["wait", &id, "--interval-ms", "100"])
+        .run(&["wait", &id, "--interval-ms", "250"])
         .expect(0);
     let lines: Vec<&str> = outcome.stderr.lines().collect();
     assert!(lines.len() >= 3, "{lines:?}");
