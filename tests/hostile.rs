@@ -472,9 +472,12 @@ fn a_connection_the_server_closed_after_its_answer_is_never_reused() {
     });
     let client = Client::with_token(&server.url, Some(secrets::TOKEN));
     assert_code(unsafe { ocr_client_set_max_attempts(client.0, 1) }, OCR_OK);
+    // The server closes after writing its answer: each request waits until the close was
+    // sent, since no client can see a close that has not happened yet.
     for _ in 0..5 {
         let result = client.fetch(None, "t").unwrap();
         assert_eq!(result.data(0).unwrap(), b"hello");
+        server.wait_until_every_connection_ended();
     }
     assert_eq!(client.submit(None, b"%PDF-1.4\n", None).unwrap(), "task-1");
     let requests = server.requests();
