@@ -493,7 +493,8 @@ fn hello_body() -> String {
 /// Polls go through the lean exchange (src/lean.rs) on a pooled connection. Each answer below
 /// is followed by a well-formed one, from a server that keeps every connection open: the
 /// second poll must succeed with one attempt, and on a new connection exactly when the first
-/// answer ended its own (`Connection: close`, HTTP/1.0, a length beside a transfer coding).
+/// answer ended its own (`Connection: close`, HTTP/1.0, a length beside a transfer coding,
+/// even `identity`).
 /// Interim answers (1xx) before the final one are skipped; trailers after a chunked body are
 /// read, so its connection serves again.
 #[test]
@@ -504,7 +505,7 @@ fn a_poll_reuses_its_connection_only_after_an_answer_that_left_it_clean() {
     };
     let framed_chunks = format!("{:x}\r\n{body}\r\n0\r\nX-Trailer: 1\r\n\r\n", body.len());
     let length = format!("Content-Length: {}\r\n", body.len());
-    let cases: [(&str, Vec<u8>, usize); 7] = [
+    let cases: [(&str, Vec<u8>, usize); 8] = [
         ("content_length", json(&body).bytes().to_vec(), 1),
         (
             "interim_answers_first",
@@ -565,6 +566,18 @@ fn a_poll_reuses_its_connection_only_after_an_answer_that_left_it_clean() {
                     &format!("Transfer-Encoding: chunked\r\n{length}"),
                 ),
                 framed_chunks.into_bytes(),
+            ]
+            .concat(),
+            2,
+        ),
+        (
+            "identity_coding_beside_a_length",
+            [
+                head(
+                    "HTTP/1.1 200 OK",
+                    &format!("Transfer-Encoding: identity\r\n{length}"),
+                ),
+                body.clone().into_bytes(),
             ]
             .concat(),
             2,
