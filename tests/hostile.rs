@@ -685,3 +685,53 @@ fn a_poll_whose_pooled_connection_closed_mid_head_is_sent_again() {
     assert_eq!(server.requests().len(), 3);
     assert_eq!(server.connections(), 2);
 }
+
+/// Sixteen threads poll through one client, with one attempt each, while the server's answers
+/// alternate between one that keeps the connection, one that ends it (`Connection: close`) and
+/// an HTTP/1.0 one: the pool hands a connection to one thread at a time and never one whose
+/// answer ended it, so every poll succeeds and each is sent exactly once.
+#[test]
+fn many_threads_share_one_pool_and_send_each_poll_once() {
+    let body = hello_body();
+    let server = Server::start(move |_, earlier| match earlier % 3 {
+        0 => json(&body),
+        1 => http(
+            "200 OK",
+            &[
+                ("Content-Type", "application/json"),
+                ("Connection", "close"),
+            ],
+            &body,
+        ),
+        _ => Reply::raw(format!(
+            "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )),
+    });
+    let client = Client::with_token(&server.url, Some(secrets::TOKEN));
+    assert_code(unsafe { ocr_client_set_max_attempts(client.0, 1) }, OCR_OK);
+    let failures = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..16 {
+            scope.spawn(|| {
+                for _ in 0..40 {
+                    match client.fetch(None, "t") {
+                        Ok(result) => assert_eq!(result.data(0).unwrap(), b"hello"),
+                        Err(code) => failures
+                            .lock()
+                            .unwrap()
+                            .push(format!("{code}: {}", common::last_error())),
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(failures.into_inner().unwrap(), Vec::<String>::new());
+    assert_eq!(server.requests().len(), 16 * 40);
+    // Each answer of the second and third kind ended its connection.
+    assert!(
+        server.connections() >= 2 * 16 * 40 / 3,
+        "{}",
+        server.connections()
+    );
+}
