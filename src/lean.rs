@@ -449,7 +449,11 @@ impl BodyReader {
             return;
         };
         // The check right after a read needs no system call; the one before reuse peeks.
-        if !reuse || !transport.buffers().input().is_empty() || !transport.is_open() {
+        if !reuse
+            || !transport.buffers().input().is_empty()
+            || !transport.is_open()
+            || !nothing_more(&mut *transport)
+        {
             return;
         }
         if let Some(pool) = self.pool.upgrade() {
@@ -586,6 +590,24 @@ impl BodyReader {
                 }
             }
         }
+    }
+}
+
+/// Whether the connection's layers hold nothing more after an answer: no input, and no end
+/// seen. A TLS layer may have read the server's `close_notify` with the answer's last record
+/// (the socket then looks idle and open) or hold more of its records; a read that may not wait
+/// asks it without a system call (TCP fails such a read before touching the socket).
+fn nothing_more(transport: &mut dyn Transport) -> bool {
+    let no_wait = NextTimeout {
+        after: Duration::ZERO.into(),
+        reason: Timeout::Global,
+        per_read: None,
+        per_write: None,
+    };
+    match transport.await_input(no_wait) {
+        Err(ureq::Error::Timeout(_)) => true,
+        Err(ureq::Error::Io(e)) => e.kind() == ErrorKind::TimedOut,
+        _ => false,
     }
 }
 

@@ -828,3 +828,67 @@ fn read_head(tls: &mut rustls::StreamOwned<rustls::ServerConnection, TcpStream>)
     }
     true
 }
+
+/// An answer over TLS followed, in the same write, by the server's `close_notify`, the TCP
+/// connection left open: the TLS layer read the close with the answer, so a peek at the socket
+/// finds it idle and open, but the server will answer nothing more on it. The next poll must
+/// go on a new connection (with one attempt, a poll sent there failed).
+#[test]
+fn a_connection_whose_server_sent_close_notify_is_never_reused() {
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let authority = Authority::new("test CA");
+    let leaf = authority.loopback_leaf();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        leaf.chain,
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf.key)),
+    )
+    .unwrap();
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let config = Arc::clone(&config);
+            std::thread::spawn(move || {
+                let connection = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = rustls::StreamOwned::new(connection, stream);
+                let body = r#"{"id":"t","taskStatus":"Completed","responseStatusCode":"Ok","results":[{"type":"Text","data":"aGVsbG8="}],"error":null}"#;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                if read_head(&mut tls) {
+                    let mut wire = Vec::new();
+                    tls.conn.writer().write_all(answer.as_bytes()).unwrap();
+                    tls.conn.send_close_notify();
+                    while tls.conn.wants_write() {
+                        tls.conn.write_tls(&mut wire).unwrap();
+                    }
+                    let _ = tls.sock.write_all(&wire);
+                    // Holds the connection open until the client closes it.
+                    let mut rest = Vec::new();
+                    let _ = tls.sock.read_to_end(&mut rest);
+                }
+            });
+        }
+    });
+    let client = trusting(&url, &authority, "close-notify");
+    assert_code(unsafe { ocr_client_set_max_attempts(client.0, 1) }, OCR_OK);
+    assert_code(
+        unsafe { ocr_client_set_read_timeout_ms(client.0, 2000) },
+        OCR_OK,
+    );
+    for poll in 0..2 {
+        let result = client.fetch(None, "t").unwrap_or_else(|code| {
+            panic!("poll {poll}: {code} {}", last_error());
+        });
+        assert_eq!(result.data(0).unwrap(), b"hello", "poll {poll}");
+    }
+}
