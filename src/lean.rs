@@ -365,6 +365,7 @@ fn head_of(parsed: &httparse::Response) -> Result<(response::Parts, Framing), ur
     let mut reuse = parsed.version == Some(1);
     let mut chunked = None;
     let mut length: Option<u64> = None;
+    let mut coded = false;
     for header in parsed.headers.iter() {
         let name = header.name;
         if name.eq_ignore_ascii_case("connection") {
@@ -372,8 +373,17 @@ fn head_of(parsed: &httparse::Response) -> Result<(response::Parts, Framing), ur
                 reuse = false;
             }
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            let last = header.value.rsplit(|&b| b == b',').next().unwrap_or(b"");
-            chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            coded = true;
+            // `identity` is no coding (as ureq reads it): a length beside it still frames the
+            // body, which is not then read until a close that may never come.
+            let last = header
+                .value
+                .split(|&b| b == b',')
+                .map(<[u8]>::trim_ascii)
+                .rfind(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case(b"identity"));
+            if let Some(last) = last {
+                chunked = Some(last.eq_ignore_ascii_case(b"chunked"));
+            }
         } else if name.eq_ignore_ascii_case("content-length") {
             for value in header.value.split(|&b| b == b',') {
                 let value = std::str::from_utf8(value.trim_ascii())
@@ -399,7 +409,11 @@ fn head_of(parsed: &httparse::Response) -> Result<(response::Parts, Framing), ur
             reuse: reuse && length.is_none(),
         },
         (Some(false), _) => Framing::UntilClose,
-        (None, Some(left)) => Framing::Length { left, reuse },
+        // A length beside a transfer coding line, even `identity`: not reused either.
+        (None, Some(left)) => Framing::Length {
+            left,
+            reuse: reuse && !coded,
+        },
         (None, None) => Framing::UntilClose,
     };
     let (parts, ()) = builder
@@ -435,7 +449,11 @@ impl BodyReader {
             return;
         };
         // The check right after a read needs no system call; the one before reuse peeks.
-        if !reuse || !transport.buffers().input().is_empty() || !transport.is_open() {
+        if !reuse
+            || !transport.buffers().input().is_empty()
+            || !transport.is_open()
+            || !nothing_more(&mut *transport)
+        {
             return;
         }
         if let Some(pool) = self.pool.upgrade() {
@@ -473,20 +491,27 @@ impl BodyReader {
 
     /// The next line of input (a chunk size or a trailer), consumed with its CRLF.
     fn line(&mut self) -> Result<Vec<u8>, ureq::Error> {
-        let transport = self.transport.as_deref_mut().ok_or_else(closed_early)?;
+        self.line_or_close()?.ok_or_else(closed_early)
+    }
+
+    /// The next line of input, or `None` when the server closed the connection first.
+    fn line_or_close(&mut self) -> Result<Option<Vec<u8>>, ureq::Error> {
+        let Some(transport) = self.transport.as_deref_mut() else {
+            return Ok(None);
+        };
         loop {
             let input = transport.buffers().input();
             if let Some(end) = memchr::memchr(b'\n', input) {
                 let line = input[..end].strip_suffix(b"\r").unwrap_or(&input[..end]);
                 let line = line.to_vec();
                 transport.buffers().input_consume(end + 1);
-                return Ok(line);
+                return Ok(Some(line));
             }
             if input.len() > LONGEST_LINE {
                 return Err(malformed("a chunk size or trailer line is too long"));
             }
             if !more_body(transport, &self.limits)? {
-                return Err(closed_early());
+                return Ok(None);
             }
         }
     }
@@ -549,19 +574,40 @@ impl BodyReader {
                             }
                             Chunk::Size
                         }
-                        Chunk::Trailers => {
-                            if self.line()?.is_empty() {
-                                self.finish(reuse);
+                        Chunk::Trailers => match self.line_or_close()? {
+                            Some(line) if !line.is_empty() => Chunk::Trailers,
+                            // The empty line that ends the trailers, or a close before it: the
+                            // data was all there (ureq accepts a close right after the last
+                            // chunk too); a closed connection is not kept.
+                            ended => {
+                                self.finish(reuse && ended.is_some());
                                 self.framing = Framing::Length { left: 0, reuse };
                                 return Ok(0);
                             }
-                            Chunk::Trailers
-                        }
+                        },
                     };
                     self.framing = Framing::Chunked { state: next, reuse };
                 }
             }
         }
+    }
+}
+
+/// Whether the connection's layers hold nothing more after an answer: no input, and no end
+/// seen. A TLS layer may have read the server's `close_notify` with the answer's last record
+/// (the socket then looks idle and open) or hold more of its records; a read that may not wait
+/// asks it without a system call (TCP fails such a read before touching the socket).
+fn nothing_more(transport: &mut dyn Transport) -> bool {
+    let no_wait = NextTimeout {
+        after: Duration::ZERO.into(),
+        reason: Timeout::Global,
+        per_read: None,
+        per_write: None,
+    };
+    match transport.await_input(no_wait) {
+        Err(ureq::Error::Timeout(_)) => true,
+        Err(ureq::Error::Io(e)) => e.kind() == ErrorKind::TimedOut,
+        _ => false,
     }
 }
 

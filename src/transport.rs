@@ -22,6 +22,9 @@
 //!   later writes are dropped, so that
 //!   an answer the server sent first can still be read, also through TLS
 //!   ([`crate::early_answer`]).
+//! - On a connection that carries TLS to the service it follows the TLS records read: one read
+//!   only in part (held by the TLS layer, where a peek cannot see it) means the server left
+//!   bytes after its answer, and the connection is not reused.
 //! - Each connect, write and read is a step of [`crate::faults`].
 //!
 //! Everything else follows ureq's TCP transport: connect with a timeout to each resolved address
@@ -104,9 +107,14 @@ impl<In: Transport> Connector<In> for TcpConnector {
             details.config.input_buffer_size(),
             details.config.output_buffer_size(),
         );
+        // TLS straight to the service (not inside a proxy's tunnel, whose CONNECT answer
+        // comes first in plain text): its records are followed.
+        let direct_tls = details.uri.scheme() == Some(&ureq::http::uri::Scheme::HTTPS)
+            && details.config.proxy().is_none();
         Ok(Some(Either::B(TcpTransport {
             stream,
             buffers,
+            records: direct_tls.then(TlsRecords::default),
             read_timeout: None,
             write_timeout: None,
             owner: fork_generation(),
@@ -198,6 +206,47 @@ pub struct TcpTransport {
     /// timeout: later writes are dropped, so that an answer the server sent first can still be
     /// read ([`crate::early_answer`]).
     write_failed: bool,
+    /// Where the bytes read so far end among TLS records, on a connection that carries TLS.
+    records: Option<TlsRecords>,
+}
+
+/// Follows the TLS records of what was read: a record read only in part is held by the TLS
+/// layer, out of sight of a peek at the socket, so a connection whose reads did not end at a
+/// record's end holds bytes the server left after its answer and is not open for reuse.
+#[derive(Debug, Default)]
+struct TlsRecords {
+    /// Bytes of the current record's 5-byte header read so far.
+    header_read: usize,
+    /// The length field of the current record's header.
+    length: [u8; 2],
+    /// Bytes of the current record's body still to come.
+    body_left: usize,
+}
+
+impl TlsRecords {
+    fn read(&mut self, mut bytes: &[u8]) {
+        while let Some((&first, rest)) = bytes.split_first() {
+            if self.body_left > 0 {
+                let n = self.body_left.min(bytes.len());
+                self.body_left -= n;
+                bytes = &bytes[n..];
+                continue;
+            }
+            if let Some(slot) = self.header_read.checked_sub(3) {
+                self.length[slot] = first;
+            }
+            self.header_read += 1;
+            if self.header_read == 5 {
+                self.header_read = 0;
+                self.body_left = usize::from(u16::from_be_bytes(self.length));
+            }
+            bytes = rest;
+        }
+    }
+
+    fn at_a_record_end(&self) -> bool {
+        self.header_read == 0 && self.body_left == 0
+    }
 }
 
 /// How long one read or write may wait, and how to wait for it.
@@ -340,6 +389,9 @@ impl Transport for TcpTransport {
             amount = amount.div_ceil(2);
             self.closed = true;
         }
+        if let Some(records) = &mut self.records {
+            records.read(&input[..amount]);
+        }
         self.buffers.input_appended(amount);
         self.read_since_check = true;
         Ok(amount > 0)
@@ -352,9 +404,31 @@ impl Transport for TcpTransport {
         if self.closed || self.write_failed || self.owner != fork_generation() {
             return false;
         }
+        if self.records.as_ref().is_some_and(|r| !r.at_a_record_end()) {
+            return false;
+        }
         if std::mem::take(&mut self.read_since_check) {
             return true;
         }
         socket::is_idle_open(&self.stream)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TlsRecords;
+
+    #[test]
+    fn tls_records_end_only_where_a_whole_record_was_read() {
+        // Two records (bodies of 3 and 0 bytes), then the first bytes of a third.
+        let bytes = [23, 3, 3, 0, 3, 1, 2, 3, 23, 3, 3, 0, 0, 23, 3, 3, 1, 0, 9];
+        for split in 0..=bytes.len() {
+            let mut records = TlsRecords::default();
+            records.read(&bytes[..split]);
+            let whole = [0, 8, 13].contains(&split);
+            assert_eq!(records.at_a_record_end(), whole, "after {split} bytes");
+            records.read(&bytes[split..]);
+            assert!(!records.at_a_record_end(), "the third record is not whole");
+        }
     }
 }

@@ -472,9 +472,12 @@ fn a_connection_the_server_closed_after_its_answer_is_never_reused() {
     });
     let client = Client::with_token(&server.url, Some(secrets::TOKEN));
     assert_code(unsafe { ocr_client_set_max_attempts(client.0, 1) }, OCR_OK);
+    // The server closes after writing its answer: each request waits until the close was
+    // sent, since no client can see a close that has not happened yet.
     for _ in 0..5 {
         let result = client.fetch(None, "t").unwrap();
         assert_eq!(result.data(0).unwrap(), b"hello");
+        server.wait_until_every_connection_ended();
     }
     assert_eq!(client.submit(None, b"%PDF-1.4\n", None).unwrap(), "task-1");
     let requests = server.requests();
@@ -490,7 +493,8 @@ fn hello_body() -> String {
 /// Polls go through the lean exchange (src/lean.rs) on a pooled connection. Each answer below
 /// is followed by a well-formed one, from a server that keeps every connection open: the
 /// second poll must succeed with one attempt, and on a new connection exactly when the first
-/// answer ended its own (`Connection: close`, HTTP/1.0, a length beside a transfer coding).
+/// answer ended its own (`Connection: close`, HTTP/1.0, a length beside a transfer coding,
+/// even `identity`).
 /// Interim answers (1xx) before the final one are skipped; trailers after a chunked body are
 /// read, so its connection serves again.
 #[test]
@@ -501,7 +505,7 @@ fn a_poll_reuses_its_connection_only_after_an_answer_that_left_it_clean() {
     };
     let framed_chunks = format!("{:x}\r\n{body}\r\n0\r\nX-Trailer: 1\r\n\r\n", body.len());
     let length = format!("Content-Length: {}\r\n", body.len());
-    let cases: [(&str, Vec<u8>, usize); 7] = [
+    let cases: [(&str, Vec<u8>, usize); 8] = [
         ("content_length", json(&body).bytes().to_vec(), 1),
         (
             "interim_answers_first",
@@ -562,6 +566,18 @@ fn a_poll_reuses_its_connection_only_after_an_answer_that_left_it_clean() {
                     &format!("Transfer-Encoding: chunked\r\n{length}"),
                 ),
                 framed_chunks.into_bytes(),
+            ]
+            .concat(),
+            2,
+        ),
+        (
+            "identity_coding_beside_a_length",
+            [
+                head(
+                    "HTTP/1.1 200 OK",
+                    &format!("Transfer-Encoding: identity\r\n{length}"),
+                ),
+                body.clone().into_bytes(),
             ]
             .concat(),
             2,
@@ -668,4 +684,54 @@ fn a_poll_whose_pooled_connection_closed_mid_head_is_sent_again() {
     }
     assert_eq!(server.requests().len(), 3);
     assert_eq!(server.connections(), 2);
+}
+
+/// Sixteen threads poll through one client, with one attempt each, while the server's answers
+/// alternate between one that keeps the connection, one that ends it (`Connection: close`) and
+/// an HTTP/1.0 one: the pool hands a connection to one thread at a time and never one whose
+/// answer ended it, so every poll succeeds and each is sent exactly once.
+#[test]
+fn many_threads_share_one_pool_and_send_each_poll_once() {
+    let body = hello_body();
+    let server = Server::start(move |_, earlier| match earlier % 3 {
+        0 => json(&body),
+        1 => http(
+            "200 OK",
+            &[
+                ("Content-Type", "application/json"),
+                ("Connection", "close"),
+            ],
+            &body,
+        ),
+        _ => Reply::raw(format!(
+            "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )),
+    });
+    let client = Client::with_token(&server.url, Some(secrets::TOKEN));
+    assert_code(unsafe { ocr_client_set_max_attempts(client.0, 1) }, OCR_OK);
+    let failures = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..16 {
+            scope.spawn(|| {
+                for _ in 0..40 {
+                    match client.fetch(None, "t") {
+                        Ok(result) => assert_eq!(result.data(0).unwrap(), b"hello"),
+                        Err(code) => failures
+                            .lock()
+                            .unwrap()
+                            .push(format!("{code}: {}", common::last_error())),
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(failures.into_inner().unwrap(), Vec::<String>::new());
+    assert_eq!(server.requests().len(), 16 * 40);
+    // Each answer of the second and third kind ended its connection.
+    assert!(
+        server.connections() >= 2 * 16 * 40 / 3,
+        "{}",
+        server.connections()
+    );
 }

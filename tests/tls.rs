@@ -723,3 +723,172 @@ fn a_submission_whose_connect_is_cut_says_a_task_may_exist() {
     assert!(message.contains(&proxy_url), "{message}");
     assert!(!message.contains("task may exist"), "{message}");
 }
+
+/// An answer over TLS followed, in the same write, by the first half of a TLS record that holds
+/// a second answer: the socket is then empty, but the TLS layer holds bytes the server left. The
+/// connection must not serve the next poll, or the rest of that record (sent once the next
+/// request arrived) would become its answer.
+#[test]
+fn a_tls_record_left_half_sent_after_an_answer_never_becomes_the_next_answer() {
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let authority = Authority::new("test CA");
+    let leaf = authority.loopback_leaf();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        leaf.chain,
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf.key)),
+    )
+    .unwrap();
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    let connections = Arc::new(Mutex::new(0usize));
+    let counted = Arc::clone(&connections);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let first = {
+                let mut count = counted.lock().unwrap();
+                *count += 1;
+                *count == 1
+            };
+            let config = Arc::clone(&config);
+            std::thread::spawn(move || {
+                let connection = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = rustls::StreamOwned::new(connection, stream);
+                let answer = |data: &str| {
+                    let body = format!(
+                        r#"{{"id":"t","taskStatus":"Completed","responseStatusCode":"Ok","results":[{{"type":"Text","data":"{data}"}}],"error":null}}"#
+                    );
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    )
+                };
+                let mut left_over = Vec::new();
+                let mut requests = 0;
+                while read_head(&mut tls) {
+                    requests += 1;
+                    if !left_over.is_empty() {
+                        // The next request came on this connection: the rest of the record.
+                        let _ = tls.sock.write_all(&left_over);
+                        left_over.clear();
+                        continue;
+                    }
+                    let mut wire = Vec::new();
+                    tls.conn
+                        .writer()
+                        .write_all(answer("aGVsbG8=").as_bytes())
+                        .unwrap();
+                    tls.conn.write_tls(&mut wire).unwrap();
+                    if first && requests == 1 {
+                        let mut second = Vec::new();
+                        // "smuggled"
+                        tls.conn
+                            .writer()
+                            .write_all(answer("c211Z2dsZWQ=").as_bytes())
+                            .unwrap();
+                        tls.conn.write_tls(&mut second).unwrap();
+                        let half = second.len() / 2;
+                        wire.extend_from_slice(&second[..half]);
+                        left_over = second[half..].to_vec();
+                    }
+                    if tls.sock.write_all(&wire).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let client = trusting(&url, &authority, "half-record");
+    assert_code(unsafe { ocr_client_set_max_attempts(client.0, 1) }, OCR_OK);
+    for poll in 0..2 {
+        let result = client.fetch(None, "t").unwrap_or_else(|code| {
+            panic!("poll {poll}: {code} {}", last_error());
+        });
+        assert_eq!(result.data(0).unwrap(), b"hello", "poll {poll}");
+    }
+    assert_eq!(*connections.lock().unwrap(), 2);
+}
+
+/// Reads one request head (the requests here have no body); false when the client is gone.
+fn read_head(tls: &mut rustls::StreamOwned<rustls::ServerConnection, TcpStream>) -> bool {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match tls.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// An answer over TLS followed, in the same write, by the server's `close_notify`, the TCP
+/// connection left open: the TLS layer read the close with the answer, so a peek at the socket
+/// finds it idle and open, but the server will answer nothing more on it. The next poll must
+/// go on a new connection (with one attempt, a poll sent there failed).
+#[test]
+fn a_connection_whose_server_sent_close_notify_is_never_reused() {
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let authority = Authority::new("test CA");
+    let leaf = authority.loopback_leaf();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        leaf.chain,
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf.key)),
+    )
+    .unwrap();
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let config = Arc::clone(&config);
+            std::thread::spawn(move || {
+                let connection = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = rustls::StreamOwned::new(connection, stream);
+                let body = r#"{"id":"t","taskStatus":"Completed","responseStatusCode":"Ok","results":[{"type":"Text","data":"aGVsbG8="}],"error":null}"#;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                if read_head(&mut tls) {
+                    let mut wire = Vec::new();
+                    tls.conn.writer().write_all(answer.as_bytes()).unwrap();
+                    tls.conn.send_close_notify();
+                    while tls.conn.wants_write() {
+                        tls.conn.write_tls(&mut wire).unwrap();
+                    }
+                    let _ = tls.sock.write_all(&wire);
+                    // Holds the connection open until the client closes it.
+                    let mut rest = Vec::new();
+                    let _ = tls.sock.read_to_end(&mut rest);
+                }
+            });
+        }
+    });
+    let client = trusting(&url, &authority, "close-notify");
+    assert_code(unsafe { ocr_client_set_max_attempts(client.0, 1) }, OCR_OK);
+    assert_code(
+        unsafe { ocr_client_set_read_timeout_ms(client.0, 2000) },
+        OCR_OK,
+    );
+    for poll in 0..2 {
+        let result = client.fetch(None, "t").unwrap_or_else(|code| {
+            panic!("poll {poll}: {code} {}", last_error());
+        });
+        assert_eq!(result.data(0).unwrap(), b"hello", "poll {poll}");
+    }
+}

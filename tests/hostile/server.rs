@@ -200,6 +200,8 @@ impl Request {
 #[derive(Default)]
 struct Log {
     connections: usize,
+    /// Connections whose serving ended (closed by the server, or left by the client).
+    ended: usize,
     requests: Vec<Request>,
 }
 
@@ -242,7 +244,10 @@ impl Server {
                 let Ok(stream) = stream else { continue };
                 accept_log.lock().unwrap().connections += 1;
                 let (log, answer) = (Arc::clone(&accept_log), Arc::clone(&answer));
-                std::thread::spawn(move || serve(stream, &log, &*answer));
+                std::thread::spawn(move || {
+                    serve(stream, &log, &*answer);
+                    log.lock().unwrap().ended += 1;
+                });
             }
         });
         Server {
@@ -267,6 +272,21 @@ impl Server {
     /// How many connections were accepted so far.
     pub fn connections(&self) -> usize {
         self.log.lock().unwrap().connections
+    }
+
+    /// Waits until the server is done with every connection it accepted (after `Then::Close`,
+    /// its shutdown has been sent), so that a client's next request cannot race the close.
+    pub fn wait_until_every_connection_ended(&self) {
+        let started = Instant::now();
+        loop {
+            let log = self.log.lock().unwrap();
+            if log.ended == log.connections {
+                return;
+            }
+            drop(log);
+            assert!(started.elapsed() < PATIENCE, "a connection never ended");
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 }
 

@@ -554,6 +554,33 @@ fn framing_cases() -> Vec<Case> {
             "closed the connection",
         )
         .api_requests(3),
+        // Some servers end a chunked body with the last chunk's size line and close at once,
+        // without the empty line after it: the body is whole (ureq accepted it too).
+        answers(
+            "chunked_last_chunk_then_close_without_its_empty_line",
+            [Reply::raw(with_head(
+                "Transfer-Encoding: chunked\r\n",
+                &(chunks(&[&body]) + "0\r\n"),
+            ))
+            .then(Then::Close)],
+            OCR_TASK_COMPLETED,
+            "hello",
+        )
+        .api_requests(1),
+        // `identity` is no transfer coding: the length frames the body (as ureq read it), on
+        // a connection the server keeps open.
+        answers(
+            "identity_transfer_coding_beside_a_length",
+            [Reply::raw(with_head(
+                &format!(
+                    "Transfer-Encoding: identity\r\nContent-Length: {}\r\n",
+                    body.len()
+                ),
+                &body,
+            ))],
+            OCR_TASK_COMPLETED,
+            "hello",
+        ),
         answers(
             "chunked_and_content_length_together",
             [Reply::raw(with_head(
