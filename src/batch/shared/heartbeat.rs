@@ -111,7 +111,7 @@ impl Heart<'_> {
     }
 
     /// The first beat, before this worker sends any request: says it lives and takes its
-    /// share of `total`. With a shared rate it then waits (at most [`JOIN_WAIT`], or until
+    /// share of `total`. With a shared rate it then waits (at most `JOIN_WAIT`, or until
     /// `cancel`) until every other live worker has beaten since, and so counted this one and
     /// slowed to its new share: until then the shares would add up to more than the account's
     /// limit, and the `429`s would slow every worker for a while.
