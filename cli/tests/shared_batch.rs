@@ -304,19 +304,24 @@ impl Shared {
     fn kill(&self, worker: &mut Worker) {
         signal(worker, libc::SIGSTOP);
         let ports = local_tcp_ports(worker.id());
+        // Backends started before now (a port used again later is another worker's).
+        let before = self.db.try_sql("SELECT now()");
         signal(worker, libc::SIGKILL);
         worker.wait().unwrap();
-        if ports.is_empty() {
+        // A database that does not answer has no backend left of the worker either.
+        let (false, Ok(before)) = (ports.is_empty(), before) else {
             return;
-        }
+        };
         let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
         let started = Instant::now();
         // A connection the database lost (restarted) leaves no backend: an error counts as none.
         while self
             .db
             .try_sql(&format!(
-                "SELECT count(*) FROM pg_stat_activity WHERE client_port IN ({})",
-                ports.join(",")
+                "SELECT count(*) FROM pg_stat_activity \
+                  WHERE client_port IN ({}) AND backend_start < '{}'",
+                ports.join(","),
+                before.trim()
             ))
             .is_ok_and(|count| count.trim() != "0")
         {
