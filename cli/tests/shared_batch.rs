@@ -141,24 +141,29 @@ impl Shared {
         let root = scratch(&format!("shared-{test}"));
         let (inputs, out) = (root.join("in"), root.join("out"));
         std::fs::create_dir_all(root.join("logs")).unwrap();
-        let relative = (0..count)
-            .map(|n| {
-                let relative = PathBuf::from(format!("part-{}/doc-{n:03}.pdf", n % 4));
-                let path = inputs.join(&relative);
-                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-                std::fs::write(&path, pdf(n)).unwrap();
-                relative
-            })
-            .collect();
-        Shared {
+        let mut shared = Shared {
             emulator: Emulator::start_with(emulator_args),
             db: Postgres::start(),
             root,
             inputs,
             out,
             name: format!("batch-{test}"),
-            relative,
+            relative: Vec::new(),
             started: 0,
+        };
+        shared.add_inputs(count);
+        shared
+    }
+
+    /// Writes `count` more numbered inputs (each of its own content) under the input folder.
+    fn add_inputs(&mut self, count: usize) {
+        let first = self.relative.len();
+        for n in first..first + count {
+            let relative = PathBuf::from(format!("part-{}/doc-{n:03}.pdf", n % 4));
+            let path = self.inputs.join(&relative);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, pdf(n)).unwrap();
+            self.relative.push(relative);
         }
     }
 
@@ -291,6 +296,41 @@ impl Shared {
             .filter(|row| !owner.is_empty() && row.lease_owner == owner)
             .collect();
         (held, now)
+    }
+
+    /// Kills `worker` with SIGKILL and waits until the database ended its connections too: a
+    /// statement the worker sent before it died (a COMMIT already in the server's socket) runs
+    /// after its death, so the worker's leases are read only once its backends are gone.
+    fn kill(&self, worker: &mut Worker) {
+        signal(worker, libc::SIGSTOP);
+        let ports = local_tcp_ports(worker.id());
+        // Backends started before now (a port used again later is another worker's).
+        let before = self.db.try_sql("SELECT now()");
+        signal(worker, libc::SIGKILL);
+        worker.wait().unwrap();
+        // A database that does not answer has no backend left of the worker either.
+        let (false, Ok(before)) = (ports.is_empty(), before) else {
+            return;
+        };
+        let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+        let started = Instant::now();
+        // A connection the database lost (restarted) leaves no backend: an error counts as none.
+        while self
+            .db
+            .try_sql(&format!(
+                "SELECT count(*) FROM pg_stat_activity \
+                  WHERE client_port IN ({}) AND backend_start < '{}'",
+                ports.join(","),
+                before.trim()
+            ))
+            .is_ok_and(|count| count.trim() != "0")
+        {
+            assert!(
+                started.elapsed() < HANG,
+                "a dead worker's backend still runs"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Inputs of this batch finished (completed or failed), read from the journal.
@@ -562,6 +602,36 @@ fn freeze_outside_a_transaction(shared: &Shared, worker: &Child) {
     }
 }
 
+/// The local ports of the TCP sockets that process `pid` holds open (Linux's /proc).
+fn local_tcp_ports(pid: u32) -> Vec<u16> {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter_map(|link| {
+            let link = link.to_str()?;
+            Some(
+                link.strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .to_string(),
+            )
+        })
+        .collect();
+    let mut ports = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(table) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in table.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.len() > 9 && inodes.iter().any(|inode| inode == fields[9]) {
+                let port = fields[1].rsplit(':').next().unwrap();
+                ports.push(u16::from_str_radix(port, 16).unwrap());
+            }
+        }
+    }
+    ports
+}
+
 fn signal(child: &Child, signal: i32) {
     // SAFETY: kill with the pid of our own child, which has not been waited for.
     assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
@@ -599,17 +669,29 @@ fn workers_killed_at_many_moments_and_a_database_restart_lose_nothing_and_count_
     // not of the clock, so that a batch of any speed gets all of them: the k-th event waits
     // until about k/(events + 2) of the inputs are finished (read from the database), plus a
     // random part of one step, which leaves the last step's inputs and more for the end.
+    // On a loaded machine the batch may finish before this loop gets its kills: then more
+    // inputs are added and the ended workers started again, so that every kill happens whatever
+    // the speed (the first kill after an extension may come during the workers' registration).
     let events = kills_wanted as u64 + 1;
-    let step = INPUTS as u64 / (events + 2);
+    let mut total = INPUTS as u64;
+    let mut step = total / (events + 2);
+    let (mut base, mut first_event) = (0u64, 0u64);
     let mut event = 0u64;
     let started = Instant::now();
     while kills < kills_wanted as u64 {
         event += 1;
-        let target = step * event + moments.below(step);
+        let target = base + step * (event - first_event - 1) + moments.below(step);
         let finished = loop {
             let finished = shared.finished();
-            if finished >= target || finished == INPUTS as u64 {
+            if finished >= target || finished == total {
                 break finished;
+            }
+            // Workers that ended before inputs were added know nothing of them.
+            if workers.iter_mut().all(|w| w.try_wait().unwrap().is_some()) {
+                for worker in &mut workers {
+                    assert!(matches!(finish(worker), Some(0 | 3)), "{}", shared.logs());
+                    *worker = shared.spawn(JOBS, LEASE);
+                }
             }
             assert!(
                 started.elapsed() < HANG,
@@ -618,8 +700,25 @@ fn workers_killed_at_many_moments_and_a_database_restart_lose_nothing_and_count_
             );
             std::thread::sleep(Duration::from_millis(20));
         };
-        if finished == INPUTS as u64 {
-            break; // the batch is done: nothing is left to kill
+        if finished == total {
+            const MORE: usize = 40;
+            eprintln!("the batch was done after {kills} kills: {MORE} more inputs");
+            shared.add_inputs(MORE);
+            for worker in &mut workers {
+                if worker.try_wait().unwrap().is_some() {
+                    assert!(
+                        matches!(finish(worker), Some(0 | 3)),
+                        "a worker failed:\n{}",
+                        shared.logs()
+                    );
+                    *worker = shared.spawn(JOBS, LEASE);
+                }
+            }
+            base = total;
+            total += MORE as u64;
+            first_event = event;
+            step = (MORE as u64 / (events - event + 3)).max(1);
+            continue;
         }
         if !restarted_database && kills == kills_wanted as u64 / 2 {
             shared.db.stop();
@@ -633,11 +732,10 @@ fn workers_killed_at_many_moments_and_a_database_restart_lose_nothing_and_count_
             .filter(|&k| workers[k].try_wait().unwrap().is_none())
             .collect();
         if live.is_empty() {
-            break;
+            continue; // the batch is about to finish: the next round adds inputs
         }
         let k = live[moments.below(live.len() as u64) as usize];
-        signal(&workers[k], libc::SIGKILL);
-        workers[k].wait().unwrap();
+        shared.kill(&mut workers[k]);
         kills += 1;
         let (held, now) = shared.leases_of(workers[k].id());
         for row in held {
@@ -671,11 +769,12 @@ fn workers_killed_at_many_moments_and_a_database_restart_lose_nothing_and_count_
     assert!(failed <= 2, "{failed} inputs failed:\n{:#?}", shared.rows());
     // 2. POSTs <= inputs + counted duplicates <= inputs + kills x jobs.
     let rows = shared.rows();
+    let inputs = shared.relative.len() as u64;
     let posts = shared.posts() - posts_before;
     let duplicates: u64 = rows.values().map(|row| row.possible_duplicates).sum();
     assert!(
-        posts <= INPUTS as u64 + duplicates,
-        "{posts} POSTs for {INPUTS} inputs and {duplicates} possible duplicates counted"
+        posts <= inputs + duplicates,
+        "{posts} POSTs for {inputs} inputs and {duplicates} possible duplicates counted"
     );
     assert!(
         duplicates <= kills * u64::from(JOBS),
@@ -714,7 +813,7 @@ fn workers_killed_at_many_moments_and_a_database_restart_lose_nothing_and_count_
     );
     let changed = shared.relative[7].clone();
     let completed = rows[changed.to_str().unwrap()].state == "completed";
-    std::fs::write(shared.inputs.join(&changed), pdf(INPUTS + 7)).unwrap();
+    std::fs::write(shared.inputs.join(&changed), pdf(1_000_007)).unwrap();
     let posts = shared.posts();
     shared
         .run(JOBS, LEASE)
