@@ -285,6 +285,76 @@ fn registering_locks_no_unchanged_row_and_a_changed_input_in_flight_counts_a_dup
     assert_eq!(register_as(&mut second, 3, "new"), changed);
 }
 
+/// Workers that join a running batch together count each other while they join: each ends
+/// with the share that counts all of them. (Each used to wait for the others' first regular
+/// beat, which none of them sent while joining, and so kept the share of its first beat: one
+/// of three joining beside a running worker kept a third of the rate.)
+#[test]
+fn workers_joining_together_count_each_other_before_their_first_request() {
+    use ocrcloud::batch::shared::heartbeat::Heart;
+    let _serial = serial();
+    let pg = Postgres::start();
+    let _ = journal(&pg, "joining", "prepare");
+    let mut sql = ::postgres::Client::connect(&pg.url, ::postgres::NoTls).unwrap();
+    sql.execute(
+        "INSERT INTO ocrcloud_workers (batch, worker, host, pid, jobs) \
+         VALUES ('joining', 'running', 'elsewhere', 1, 1)",
+        &[],
+    )
+    .unwrap();
+    let total = 300.0;
+    let shares: Vec<f64> = std::thread::scope(|scope| {
+        let joining: Vec<_> = (0..3)
+            .map(|n| {
+                let url = pg.url.clone();
+                scope.spawn(move || {
+                    let client = ocrcloud::client::Client::new(
+                        Some("http://127.0.0.1:9"),
+                        ocrcloud::auth::Auth::None,
+                    )
+                    .unwrap();
+                    let held = Mutex::new(Vec::new());
+                    let owner = format!("joiner-{n}");
+                    let mut heart = Heart {
+                        link: db::Link::new(Target::parse(&url).unwrap()),
+                        batch: "joining",
+                        owner: &owner,
+                        jobs: 1,
+                        lease: Duration::from_secs(60),
+                        client: &client,
+                        held: &held,
+                    };
+                    heart.join(Some(total), None);
+                    client.flow().max_rate().expect("a share")
+                })
+            })
+            .collect();
+        // The running worker beats once all three joined, as its heartbeat would.
+        while sql
+            .query_one(
+                "SELECT count(*) FROM ocrcloud_workers WHERE worker LIKE 'joiner-%'",
+                &[],
+            )
+            .unwrap()
+            .get::<_, i64>(0)
+            < 3
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        sql.execute(
+            "UPDATE ocrcloud_workers SET seen_at = now() WHERE worker = 'running'",
+            &[],
+        )
+        .unwrap();
+        joining.into_iter().map(|j| j.join().unwrap()).collect()
+    });
+    assert_eq!(
+        shares,
+        [total / 4.0; 3],
+        "each of 4 live workers takes a quarter"
+    );
+}
+
 #[test]
 fn a_batch_runs_through_the_c_api_and_a_rerun_sends_nothing() {
     let _serial = serial();

@@ -114,10 +114,15 @@ impl Heart<'_> {
     /// share of `total`. With a shared rate it then waits (at most `JOIN_WAIT`, or until
     /// `cancel`) until every other live worker has beaten since, and so counted this one and
     /// slowed to its new share: until then the shares would add up to more than the account's
-    /// limit, and the `429`s would slow every worker for a while.
+    /// limit, and the `429`s would slow every worker for a while. While it waits it beats
+    /// every [`JOIN_POLL`], so that workers joining together count each other at once rather
+    /// than each waiting out `JOIN_WAIT` for the others' first beat in [`Heart::beat_until`].
+    /// When a worker that started before this one was counted, this one then waits one rate
+    /// window more: that worker may have sent at its larger share in the last second, and
+    /// the service's window still holds those requests.
     pub fn join(&mut self, total: Option<f64>, cancel: Option<&Cancel>) {
         let stop = AtomicBool::new(false);
-        let slowed = match self.beat(false, Some(&stop)) {
+        let mut slowed = match self.beat(false, Some(&stop)) {
             Ok((live, slowed)) => {
                 self.client
                     .flow()
@@ -136,6 +141,7 @@ impl Heart<'_> {
         let dead_after = dead_after_seconds();
         let until = Instant::now() + JOIN_WAIT;
         let mut since: Option<f64> = None;
+        let mut older = 0;
         while Instant::now() < until && !cancel.is_some_and(Cancel::is_triggered) {
             // `since` is read after this worker's row was committed: a beat that started
             // later counted this worker.
@@ -145,6 +151,8 @@ impl Heart<'_> {
                             count(*) FILTER (WHERE worker <> $2 \
                                 AND extract(epoch FROM seen_at)::float8 \
                                     <= coalesce($4::float8, 'infinity'::float8)), \
+                            count(*) FILTER (WHERE started_at < (SELECT started_at \
+                                FROM ocrcloud_workers WHERE batch = $1 AND worker = $2)), \
                             count(*) \
                        FROM ocrcloud_workers \
                       WHERE batch = $1 AND seen_at > now() - make_interval(secs => $3)",
@@ -154,22 +162,38 @@ impl Heart<'_> {
                     row.get::<_, f64>(0),
                     row.get::<_, i64>(1),
                     row.get::<_, i64>(2),
+                    row.get::<_, i64>(3),
                 ))
             });
             match behind {
-                Ok((now, behind, live)) => {
+                Ok((now, behind, started_before, live)) => {
                     since.get_or_insert(now);
+                    older = older.max(started_before);
                     if behind == 0 {
                         // Workers that joined meanwhile wait for this one to count them.
                         self.client
                             .flow()
                             .set_max_rate(share_of(total, live, slowed, 0.0));
+                        if older > 0 {
+                            sleep_unless(cancel, crate::flow::WINDOW + crate::flow::WINDOW_GUARD);
+                        }
                         return;
                     }
                 }
                 Err(_) => return,
             }
             sleep_unless(cancel, JOIN_POLL);
+            // Beats again, counting the workers that joined meanwhile (they wait for this one
+            // to count them) and taking the share that leaves.
+            match self.beat(false, Some(&stop)) {
+                Ok((live, now_slowed)) => {
+                    slowed = now_slowed;
+                    self.client
+                        .flow()
+                        .set_max_rate(share_of(total, live, slowed, 0.0));
+                }
+                Err(_) => return,
+            }
         }
     }
 
