@@ -29,6 +29,8 @@ pub enum Failure {
     NoAnswer(Duration),
     /// The runtime that drives the connection could not start (no file descriptors left, say).
     Runtime(std::io::Error),
+    /// The caller's stop check said stop while it waited (a cancel): the connection is gone.
+    Stopped,
 }
 
 impl From<postgres::Error> for Failure {
@@ -47,6 +49,7 @@ impl std::fmt::Display for Failure {
                 limit.as_secs_f64()
             ),
             Failure::Runtime(e) => write!(f, "cannot start a connection: {e}"),
+            Failure::Stopped => write!(f, "stopped while waiting for the database"),
         }
     }
 }
@@ -56,7 +59,7 @@ impl std::error::Error for Failure {
         match self {
             // The sentence above already holds the driver's error and the runtime's.
             Failure::Database(e) => std::error::Error::source(e),
-            Failure::Runtime(_) | Failure::NoAnswer(_) => None,
+            Failure::Runtime(_) | Failure::NoAnswer(_) | Failure::Stopped => None,
         }
     }
 }
@@ -84,9 +87,11 @@ struct Io {
 }
 
 impl Io {
-    /// Waits for `request`, driving the connection meanwhile, for at most the deadline.
+    /// Waits for `request`, driving the connection meanwhile, for at most the deadline, and
+    /// until `stop` says stop (asked every [`STOP_CHECK`]).
     fn run<T>(
         &mut self,
+        stop: &dyn Fn() -> bool,
         request: impl Future<Output = Result<T, postgres::Error>>,
     ) -> Result<T, Failure> {
         let Io {
@@ -98,6 +103,7 @@ impl Io {
         let outcome = runtime.block_on(async {
             let mut request = pin!(request);
             let mut timer = pin!(tokio::time::sleep(limit));
+            let mut check = tokio::time::interval(STOP_CHECK);
             std::future::poll_fn(|cx| {
                 if let Some(driver) = connection.as_mut() {
                     match driver.as_mut().poll(cx) {
@@ -113,14 +119,19 @@ impl Io {
                 if let Poll::Ready(outcome) = request.as_mut().poll(cx) {
                     return Poll::Ready(outcome.map_err(Failure::Database));
                 }
-                match timer.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Err(Failure::NoAnswer(limit))),
-                    Poll::Pending => Poll::Pending,
+                if let Poll::Ready(()) = timer.as_mut().poll(cx) {
+                    return Poll::Ready(Err(Failure::NoAnswer(limit)));
                 }
+                while check.poll_tick(cx).is_ready() {
+                    if stop() {
+                        return Poll::Ready(Err(Failure::Stopped));
+                    }
+                }
+                Poll::Pending
             })
             .await
         });
-        if let Err(Failure::NoAnswer(_)) = outcome {
+        if let Err(Failure::NoAnswer(_) | Failure::Stopped) = outcome {
             // Closes the socket: a late answer must not be read as the next request's.
             *connection = None;
         }
@@ -146,12 +157,30 @@ pub struct Client {
     /// Declared before `io`, so dropped first: the connection then ends with a goodbye.
     inner: tokio_postgres::Client,
     io: Io,
+    /// Its requests end only by the deadline (a [`Session`]'s also by its stop check).
+    stop: &'static (dyn Fn() -> bool + Sync),
 }
 
-/// A transaction of a [`Client`]: rolled back when dropped without [`Transaction::commit`].
+/// A [`Client`] whose requests also end when a stop check says stop.
+pub struct Session<'a> {
+    inner: &'a mut tokio_postgres::Client,
+    io: &'a mut Io,
+    stop: &'a dyn Fn() -> bool,
+}
+
+/// A transaction of a [`Session`]: rolled back when dropped without [`Transaction::commit`].
 pub struct Transaction<'a> {
     inner: tokio_postgres::Transaction<'a>,
     io: &'a mut Io,
+    stop: &'a dyn Fn() -> bool,
+}
+
+/// How often a waiting request asks its stop check.
+const STOP_CHECK: Duration = Duration::from_millis(50);
+
+/// The stop check of requests that only their deadline ends.
+fn never() -> bool {
+    false
 }
 
 /// Connects with `config` within `limit` (the whole connect: TCP, TLS, the startup and the
@@ -185,6 +214,7 @@ where
             connection: Some(Box::pin(connection)),
             deadline,
         },
+        stop: &never,
     })
 }
 
@@ -199,7 +229,8 @@ macro_rules! statements {
         where
             T: ?Sized + ToStatement,
         {
-            self.io.run(self.inner.execute(statement, params))
+            self.io
+                .run(self.stop, self.inner.execute(statement, params))
         }
 
         pub fn query<T>(
@@ -210,7 +241,7 @@ macro_rules! statements {
         where
             T: ?Sized + ToStatement,
         {
-            self.io.run(self.inner.query(statement, params))
+            self.io.run(self.stop, self.inner.query(statement, params))
         }
 
         pub fn query_one<T>(
@@ -221,7 +252,8 @@ macro_rules! statements {
         where
             T: ?Sized + ToStatement,
         {
-            self.io.run(self.inner.query_one(statement, params))
+            self.io
+                .run(self.stop, self.inner.query_one(statement, params))
         }
 
         pub fn query_opt<T>(
@@ -232,28 +264,46 @@ macro_rules! statements {
         where
             T: ?Sized + ToStatement,
         {
-            self.io.run(self.inner.query_opt(statement, params))
+            self.io
+                .run(self.stop, self.inner.query_opt(statement, params))
         }
 
         pub fn prepare(&mut self, query: &str) -> Result<Statement, Failure> {
-            self.io.run(self.inner.prepare(query))
+            self.io.run(self.stop, self.inner.prepare(query))
         }
 
         /// Runs `query`, one or more statements separated by `;`, without parameters.
         pub fn batch_execute(&mut self, query: &str) -> Result<(), Failure> {
-            self.io.run(self.inner.batch_execute(query))
+            self.io.run(self.stop, self.inner.batch_execute(query))
         }
     };
 }
 
 impl Client {
+    /// This connection, its requests ended also by `stop`.
+    pub fn session<'a>(&'a mut self, stop: &'a dyn Fn() -> bool) -> Session<'a> {
+        Session {
+            inner: &mut self.inner,
+            io: &mut self.io,
+            stop,
+        }
+    }
+
+    statements!();
+}
+
+impl Session<'_> {
     statements!();
 
     /// Begins a transaction.
     pub fn transaction(&mut self) -> Result<Transaction<'_>, Failure> {
-        let Client { inner, io } = self;
-        let inner = io.run(inner.transaction())?;
-        Ok(Transaction { inner, io })
+        let stop = self.stop;
+        let inner = self.io.run(stop, self.inner.transaction())?;
+        Ok(Transaction {
+            inner,
+            io: self.io,
+            stop,
+        })
     }
 }
 
@@ -261,12 +311,12 @@ impl Transaction<'_> {
     statements!();
 
     pub fn commit(self) -> Result<(), Failure> {
-        let Transaction { inner, io } = self;
-        io.run(inner.commit())
+        let Transaction { inner, io, stop } = self;
+        io.run(stop, inner.commit())
     }
 
     pub fn rollback(self) -> Result<(), Failure> {
-        let Transaction { inner, io } = self;
-        io.run(inner.rollback())
+        let Transaction { inner, io, stop } = self;
+        io.run(stop, inner.rollback())
     }
 }

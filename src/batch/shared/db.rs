@@ -1,7 +1,7 @@
 //! The shared journal's database: the URL (its password kept out of every message), one
 //! connection that comes back after the database went away, and the versioned schema.
 
-use super::connection::{Client, Failure};
+use super::connection::{Client, Failure, Session};
 use crate::cancel::Cancel;
 use crate::error::{Code, Error, Result, invalid};
 use crate::faults::Fault;
@@ -257,7 +257,7 @@ impl Target {
 pub fn connection_lost(e: &Failure) -> bool {
     let e = match e {
         Failure::Database(e) => e,
-        Failure::NoAnswer(_) | Failure::Runtime(_) => return true,
+        Failure::NoAnswer(_) | Failure::Runtime(_) | Failure::Stopped => return true,
     };
     if e.is_closed() {
         return true;
@@ -320,7 +320,7 @@ impl Link {
         &mut self,
         what: &str,
         stop: Option<&AtomicBool>,
-        work: impl FnMut(&mut Client) -> std::result::Result<T, Failure>,
+        work: impl FnMut(&mut Session<'_>) -> std::result::Result<T, Failure>,
     ) -> Result<T> {
         let stopped = || {
             stop.is_some_and(|s| s.load(Ordering::Relaxed))
@@ -334,13 +334,13 @@ impl Link {
     /// forgotten.
     pub fn once<T>(
         &mut self,
-        mut work: impl FnMut(&mut Client) -> std::result::Result<T, Failure>,
+        mut work: impl FnMut(&mut Session<'_>) -> std::result::Result<T, Failure>,
     ) -> std::result::Result<T, Failure> {
         let client = match self.client.as_mut() {
             Some(client) => client,
             None => self.client.insert(self.target.connect_once()?),
         };
-        let outcome = work(client);
+        let outcome = work(&mut client.session(&|| false));
         if outcome.as_ref().is_err_and(connection_lost) {
             self.client = None;
         }
@@ -352,7 +352,7 @@ impl Link {
         what: &str,
         stopped: &dyn Fn() -> Option<Error>,
         deadline: Option<Instant>,
-        mut work: impl FnMut(&mut Client) -> std::result::Result<T, Failure>,
+        mut work: impl FnMut(&mut Session<'_>) -> std::result::Result<T, Failure>,
     ) -> Result<T> {
         let mut wait = RECONNECT_FIRST;
         let mut logged = false;
@@ -375,7 +375,12 @@ impl Link {
                 self.client = None;
             }
             let failure = match self.client.as_mut() {
-                Some(client) => match work(client) {
+                Some(client) => match work(&mut client.session(&|| stopped().is_some())) {
+                    // Stopped while it waited: the connection is gone, and the stop is the answer.
+                    Err(Failure::Stopped) => {
+                        self.client = None;
+                        continue;
+                    }
                     // The answer lost with the connection: the work ran, and runs again.
                     Ok(_) if fault == Some(Fault::Close) => {
                         self.client = None;
@@ -506,7 +511,7 @@ impl Pool {
         what: &str,
         cancel: Option<&Cancel>,
         patience: Duration,
-        work: impl FnMut(&mut Client) -> std::result::Result<T, Failure>,
+        work: impl FnMut(&mut Session<'_>) -> std::result::Result<T, Failure>,
     ) -> Result<T> {
         let since = Instant::now();
         let mut link = self.take(since)?;
@@ -535,7 +540,7 @@ impl Pool {
         &self,
         what: &str,
         cancel: Option<&Cancel>,
-        work: impl FnMut(&mut Client) -> std::result::Result<T, Failure>,
+        work: impl FnMut(&mut Session<'_>) -> std::result::Result<T, Failure>,
     ) -> Result<T> {
         self.on_a_link(what, cancel, self.target.patience, work)
     }
@@ -546,7 +551,7 @@ impl Pool {
         &self,
         what: &str,
         patience: Duration,
-        work: impl FnMut(&mut Client) -> std::result::Result<T, Failure>,
+        work: impl FnMut(&mut Session<'_>) -> std::result::Result<T, Failure>,
     ) -> Result<T> {
         self.on_a_link(what, None, patience, work)
     }

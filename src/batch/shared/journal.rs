@@ -341,7 +341,7 @@ impl Journal {
     /// (`None`: until it answers).
     pub fn records(&mut self, patience: Option<Duration>) -> Result<Vec<Record>> {
         let batch = self.batch.clone();
-        let read = |c: &mut super::connection::Client| {
+        let read = |c: &mut super::connection::Session<'_>| {
             Ok(c.query(
                 &format!("SELECT {RECORD} FROM ocrcloud_inputs WHERE batch = $1 ORDER BY input"),
                 &[&batch],

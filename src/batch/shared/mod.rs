@@ -215,7 +215,7 @@ impl<'c> SharedBatch<'c> {
         options: &RunOptions,
         progress: &mut dyn FnMut(usize, &Item),
     ) -> Result<()> {
-        self.register()?;
+        self.register(options.poll.cancel.as_deref())?;
         let outcome = self.work(options, progress);
         // After a cancel the journal is read for a while only: the database may be what the
         // caller gave up on.
@@ -224,7 +224,8 @@ impl<'c> SharedBatch<'c> {
         outcome.and(refreshed)
     }
 
-    fn register(&mut self) -> Result<()> {
+    /// Registers the inputs added, in chunks; `cancel` (the run's) or the adds' cancel stops it.
+    fn register(&mut self, cancel: Option<&Cancel>) -> Result<()> {
         let unsaved = std::mem::take(&mut self.unsaved);
         for chunk in unsaved.chunks(REGISTER_CHUNK) {
             let stems: Vec<String> = chunk
@@ -247,7 +248,8 @@ impl<'c> SharedBatch<'c> {
                     }
                 })
                 .collect();
-            let records = self.journal.register(&inputs, self.cancel.as_deref())?;
+            let cancel = cancel.or(self.cancel.as_deref());
+            let records = self.journal.register(&inputs, cancel)?;
             drop(inputs);
             for (&i, record) in chunk.iter().zip(records) {
                 let item = &mut self.items[i];
