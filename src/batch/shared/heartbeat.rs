@@ -115,7 +115,7 @@ impl Heart<'_> {
     /// `cancel`) until every other live worker has beaten since, and so counted this one and
     /// slowed to its new share: until then the shares would add up to more than the account's
     /// limit, and the `429`s would slow every worker for a while. While it waits it beats
-    /// every [`JOIN_POLL`], so that workers joining together count each other at once rather
+    /// every `JOIN_POLL`, so that workers joining together count each other at once rather
     /// than each waiting out `JOIN_WAIT` for the others' first beat in [`Heart::beat_until`].
     /// When a worker that started before this one was counted, this one then waits one rate
     /// window more: that worker may have sent at its larger share in the last second, and
