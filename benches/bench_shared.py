@@ -159,8 +159,11 @@ def bench_shared(args, root, target, emulator_class):
                 seconds, peaks = workers([argv + [inputs]] * count, env)
                 check_outputs(out, inputs, n)
                 stats = json.loads(emulator.call("GET", "/_emulator/stats"))
+                routes = stats["by_route"].items()
                 row = {"seconds": seconds, "peaks": peaks, "throughput": n / seconds,
-                       "rate_limited": stats["rate_limited"]}
+                       "rate_limited": stats["rate_limited"],
+                       "posts": sum(c for r, c in routes if r.startswith("POST /v5.0/")),
+                       "gets": sum(c for r, c in routes if r.startswith("GET /v5.0/"))}
                 if url:
                     row["statements"] = db.statements()
                 shutil.rmtree(out)
@@ -200,16 +203,17 @@ def table(args, n, rate, rows, bytes_per_input, small):
         f"each); one run each, in one script run; the SQLite journal on disk, synced; the PostgreSQL "
         f"journal on a private local server (scripts/postgres.sh, fsync off)",
         "",
-        "| workers | wall s | inputs/s | x the limit | x the SQLite batch | 429s | statements per input "
-        "| peak RSS MiB per worker (largest; median) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| workers | wall s | inputs/s | x the limit | x the SQLite batch | 429s | POSTs; GETs per input "
+        "| statements per input | peak RSS MiB per worker (largest; median) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, row in rows.items():
         label = "1, the SQLite batch" if name == "sqlite" else f"{name}, PostgreSQL"
         statements = f"{row['statements'] / n:.1f}" if "statements" in row else "-"
         lines.append(
             f"| {label} | {row['seconds']:.1f} | {row['throughput']:.1f} | {row['throughput'] / allowed:.2f} | "
-            f"{row['throughput'] / base:.2f} | {row['rate_limited']} | {statements} | "
+            f"{row['throughput'] / base:.2f} | {row['rate_limited']} | "
+            f"{row['posts'] / n:.2f}; {row['gets'] / n:.2f} | {statements} | "
             f"{max(row['peaks']) / MIB:.1f}; {statistics.median(row['peaks']) / MIB:.1f} |")
     four = rows.get(4)
     if four:

@@ -430,7 +430,7 @@ fn a_newer_schema_and_bad_urls_are_refused_with_clear_messages() {
     );
     let message = last_error();
     assert!(
-        message.contains("schema version 99, newer than this library's 1"),
+        message.contains("schema version 99, newer than this library's 2"),
         "{message}"
     );
     let status = ocrcloud::batch::shared::status::status(&pg.url, "one").unwrap_err();
@@ -451,6 +451,42 @@ fn a_newer_schema_and_bad_urls_are_refused_with_clear_messages() {
         Some(OCR_ERR_INVALID_ARGUMENT)
     );
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_version_1_journal_is_upgraded_in_place_and_its_batch_goes_on() {
+    let _serial = serial();
+    let pg = Postgres::start();
+    let mut first = journal(&pg, "old", "w1");
+    register(&mut first, 3);
+    let held = first.claim(1, Duration::from_secs(60), None).unwrap();
+    assert_eq!(held.len(), 1);
+    // What version 1 made: its due index, no index of task ids.
+    pg.sql(
+        "DROP INDEX ocrcloud_inputs_due_at; DROP INDEX ocrcloud_inputs_task; \
+         CREATE INDEX ocrcloud_inputs_due ON ocrcloud_inputs (batch, not_before) \
+           WHERE state IN ('queued', 'submitting', 'submitted'); \
+         UPDATE ocrcloud_schema SET version = 1",
+    );
+    let mut second = journal(&pg, "old", "w2");
+    assert_eq!(pg.sql("SELECT version FROM ocrcloud_schema").trim(), "2");
+    assert_eq!(
+        pg.sql(
+            "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes \
+              WHERE tablename = 'ocrcloud_inputs' AND indexname LIKE 'ocrcloud_inputs_%'"
+        )
+        .trim(),
+        "ocrcloud_inputs_due_at,ocrcloud_inputs_id_key,ocrcloud_inputs_pkey,ocrcloud_inputs_task"
+    );
+    // The rows and the lease are kept: the other worker takes the two inputs not leased.
+    let claimed = second.claim(3, Duration::from_secs(60), None).unwrap();
+    let mut inputs: Vec<String> = claimed.into_iter().map(|c| c.input).collect();
+    inputs.push(held[0].input.clone());
+    inputs.sort();
+    assert_eq!(inputs, ["in/0000.pdf", "in/0001.pdf", "in/0002.pdf"]);
+    // Opening it again changes nothing.
+    drop(journal(&pg, "old", "w3"));
+    assert_eq!(pg.sql("SELECT version FROM ocrcloud_schema").trim(), "2");
 }
 
 #[test]

@@ -13,10 +13,12 @@ use std::time::{Duration, Instant};
 use tokio_postgres::Config;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-/// The schema this library writes (`ocrcloud_schema.version`).
-pub(crate) const SCHEMA_VERSION: i32 = 1;
+/// The schema this library writes (`ocrcloud_schema.version`): version 1 (`SCHEMA`) and
+/// every step of `UPGRADES` after it.
+pub(crate) const SCHEMA_VERSION: i32 = 1 + UPGRADES.len() as i32;
 
-/// Every table of the shared journal; several batches share them, told apart by `batch`.
+/// Every table of the shared journal, as version 1 made them; several batches share them,
+/// told apart by `batch`.
 const SCHEMA: &str = "
 CREATE TABLE ocrcloud_batches (
     name         TEXT PRIMARY KEY,
@@ -68,6 +70,20 @@ CREATE TABLE ocrcloud_workers (
     PRIMARY KEY (batch, worker)
 );
 ";
+
+/// The steps from each version to the next: `UPGRADES[0]` makes version 2 of version 1. A new
+/// database runs them all after `SCHEMA`, so every database of one version is alike.
+const UPGRADES: [&str; 1] = [
+    // 2: no statement reads rows in proportion to the batch. A claim walks the due inputs in
+    // the order they fall due, counting a lease's end, so that it never steps over the leased
+    // ones; a task id is found by its index, not by reading the whole batch (an index that
+    // does not begin with `batch`, so that the planner never takes it for the key).
+    "CREATE INDEX ocrcloud_inputs_due_at
+         ON ocrcloud_inputs (batch, greatest(not_before, lease_until), input)
+         WHERE state IN ('queued', 'submitting', 'submitted');
+     DROP INDEX ocrcloud_inputs_due;
+     CREATE INDEX ocrcloud_inputs_task ON ocrcloud_inputs (task_id);",
+];
 
 /// The first wait before connecting again, and the longest.
 const RECONNECT_FIRST: Duration = Duration::from_millis(200);
@@ -568,8 +584,8 @@ pub fn sleep_unless(cancel: Option<&Cancel>, wait: Duration) {
 /// How long opening a shared batch waits for a database that is away (restarting, say).
 pub(crate) const OPEN_PATIENCE: Duration = Duration::from_secs(30);
 
-/// Creates the schema in an empty database, or checks the version of the one there: a newer
-/// one is refused. Several processes may do this at once (an advisory lock orders them). A
+/// Creates the schema in an empty database, or checks the version of the one there: an older
+/// one is upgraded, a newer one is refused. Several processes may do this at once (an advisory lock orders them). A
 /// database that is away is waited for up to `OPEN_PATIENCE`.
 pub fn prepare(pool: &Pool) -> Result<()> {
     let version = pool.with_patience("cannot create the schema in", OPEN_PATIENCE, |c| {
@@ -585,8 +601,15 @@ pub fn prepare(pool: &Pool) -> Result<()> {
             .map(|r| r.get(0));
         if version.is_none() {
             tx.batch_execute(SCHEMA)?;
+            tx.execute("INSERT INTO ocrcloud_schema (version) VALUES (1)", &[])?;
+        }
+        let from = version.unwrap_or(1);
+        if from < SCHEMA_VERSION {
+            for upgrade in &UPGRADES[from.max(1) as usize - 1..] {
+                tx.batch_execute(upgrade)?;
+            }
             tx.execute(
-                "INSERT INTO ocrcloud_schema (version) VALUES ($1)",
+                "UPDATE ocrcloud_schema SET version = $1",
                 &[&SCHEMA_VERSION],
             )?;
         }

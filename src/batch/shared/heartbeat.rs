@@ -215,10 +215,9 @@ impl Heart<'_> {
                 &[&batch, &owner, &host, &pid, &jobs],
             )?;
             tx.execute(
-                "UPDATE ocrcloud_inputs SET lease_until = now() + make_interval(secs => $3) \
-                  WHERE batch = $1 AND lease_owner = $2 AND lease_until IS NOT NULL \
-                    AND id = ANY($4)",
-                &[&batch, &owner, &lease, &held],
+                "UPDATE ocrcloud_inputs SET lease_until = now() + make_interval(secs => $2) \
+                  WHERE id = ANY($3) AND lease_owner = $1 AND lease_until IS NOT NULL",
+                &[&owner, &lease, &held],
             )?;
             if seen_429 {
                 tx.execute(

@@ -128,7 +128,9 @@ impl Journal {
             .with("cannot register inputs in", cancel, |c| {
                 // New rows inserted, changed rows updated: one statement, so one transaction. The
                 // UPDATE sees the table as it was before the INSERT, so it never touches a row
-                // this statement inserted; an unchanged row is neither written nor locked.
+                // this statement inserted; an unchanged row is neither written nor locked. Its
+                // rows are found by their key (`input = ANY($2)`): joined on `given` alone, a
+                // batch the planner's statistics did not know yet was read whole per chunk.
                 c.execute(
                     "WITH given AS ( \
                    SELECT * FROM unnest($2::text[], $3::text[], $4::int8[], $5::text[], \
@@ -153,7 +155,8 @@ impl Journal {
                             OR (i.state = 'submitted' AND i.task_id IS NOT NULL) THEN 1 \
                           ELSE 0 END \
                    FROM given g \
-                  WHERE i.batch = $1 AND i.input = g.input AND g.code IS NULL \
+                  WHERE i.batch = $1 AND i.input = ANY($2) AND i.input = g.input \
+                    AND g.code IS NULL \
                     AND (i.sha256, i.operation, i.settings_sha256) \
                         IS DISTINCT FROM (g.sha256, g.operation, g.settings_sha256)",
                     &[
@@ -195,6 +198,17 @@ impl Journal {
             })
     }
 
+    /// Brings the planner's statistics of the inputs up to date, after a registration: until
+    /// they count a new batch's rows, the planner takes the batch for a few rows and may read
+    /// all of it where its key or its due index would find one. (A role that does not own the
+    /// table is only warned, and the server's autovacuum does it later.)
+    pub fn refresh_statistics(&mut self, cancel: Option<&Cancel>) -> Result<()> {
+        self.pool
+            .with("cannot update the statistics of", cancel, |c| {
+                c.batch_execute("ANALYZE ocrcloud_inputs")
+            })
+    }
+
     /// Leases up to `limit` due inputs to this worker for `lease` (by the database's clock).
     /// Rows another transaction is claiming are skipped, not waited for; an input whose lease
     /// has not expired is never claimed, whatever its state.
@@ -211,9 +225,11 @@ impl Journal {
                 &format!(
                     "WITH due AS MATERIALIZED ( \
                        SELECT batch, input FROM ocrcloud_inputs \
-                        WHERE batch = $1 AND state IN {LIVE} AND not_before <= now() \
+                        WHERE batch = $1 AND state IN {LIVE} \
+                          AND greatest(not_before, lease_until) <= now() \
                           AND (lease_until IS NULL OR lease_until < now()) \
-                        ORDER BY not_before, input LIMIT $4 FOR UPDATE SKIP LOCKED) \
+                        ORDER BY greatest(not_before, lease_until), input \
+                        LIMIT $4 FOR UPDATE SKIP LOCKED) \
                      UPDATE ocrcloud_inputs i SET lease_owner = $2, \
                             lease_token = i.lease_token + 1, \
                             lease_until = now() + make_interval(secs => $3), \

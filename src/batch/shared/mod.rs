@@ -257,7 +257,11 @@ impl<'c> SharedBatch<'c> {
                 update(&mut item.row, record);
             }
         }
-        Ok(())
+        if unsaved.is_empty() {
+            return Ok(());
+        }
+        self.journal
+            .refresh_statistics(cancel.or(self.cancel.as_deref()))
     }
 
     /// Reads what the journal holds now about this worker's inputs.
