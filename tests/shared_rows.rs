@@ -4,8 +4,10 @@
 //! total work quadratic; no timing shows that on a small batch, but the rows each plan visits
 //! do. So a real PostgreSQL (tests/common/postgres.rs) runs `auto_explain` with ANALYZE on
 //! every statement, a database holding an earlier, ANALYZEd batch drives a second batch through
-//! the journal's own API as two workers would, and each statement's plan from the server's log
-//! must visit at most `VISITED_PER_ROW` rows per row it is about plus `VISITED_ANYWAY`.
+//! the journal's own API as two workers would (first with the statistics of the earlier batch
+//! only, the planner's worst case at the start of a batch, then with fresh ones and a third
+//! worker), and each statement's plan from the server's log must visit at most
+//! `VISITED_PER_ROW` rows per row it is about plus `VISITED_ANYWAY`. No timing anywhere.
 //!
 //! Rows visited by a plan: over every plan node, (actual rows + rows removed by a filter, a
 //! join filter or an index recheck) x loops. A row read and thrown away counts as much as one
@@ -39,6 +41,8 @@ const SMALL_CHUNK: usize = 25;
 /// Leases each of the two workers takes, one claim at a time, as a worker's threads do: the
 /// later claims find up to `2 * CLAIMS - 1` = 299 inputs leased before them.
 const CLAIMS: usize = 150;
+/// Leases each of three workers takes once the statistics are fresh.
+const FRESH_CLAIMS: usize = 50;
 /// Claimed inputs each worker then takes through submission and publication.
 const WORKED: usize = 30;
 /// Leases each worker still holds when its heartbeat renews them and it says goodbye.
@@ -80,6 +84,8 @@ struct Calls {
     marks: Pool,
     /// Per call, in order: what it was and what it is about.
     calls: Vec<(String, About)>,
+    /// Added to what each call was: the phase of the test.
+    phase: &'static str,
 }
 
 /// The query text of the marker before call `n`.
@@ -105,7 +111,8 @@ impl Calls {
             .with("cannot mark the log in", None, |c| c.batch_execute(&text))
             .unwrap();
         let answer = call();
-        self.calls.push((what.to_string(), about(&answer)));
+        self.calls
+            .push((format!("{what}{}", self.phase), about(&answer)));
         answer
     }
 }
@@ -398,72 +405,34 @@ impl Worker {
     }
 }
 
-/// The figures of every statement of the shared journal, driven through a batch of `INPUTS`
-/// inputs in a database that holds an earlier batch of `EARLIER`: registering in chunks (new,
-/// unchanged and changed inputs), claiming one input at a time while hundreds are leased, the
-/// fenced writes of a submission and of a failure, the task-id check, the output names,
-/// counting what remains, reading the batch, the heartbeat (a beat and the goodbye), and
-/// `--status`.
-fn run_a_batch() -> Vec<Figure> {
-    let pg = Postgres::start();
-    explain_everything(&pg);
-    earlier_batch(&pg);
-    let target = Target::parse(&pg.url).unwrap();
-    let mut calls = Calls {
-        marks: Pool::new(target.clone(), 1),
-        calls: Vec::new(),
-    };
-    let mut workers = [
-        Worker {
-            journal: journal(&pg, "current", "worker-a"),
-            claims: Vec::new(),
-        },
-        Worker {
-            journal: journal(&pg, "current", "worker-b"),
-            claims: Vec::new(),
-        },
-    ];
-
-    // Both workers register every input, as each worker process does at its start: the
-    // first in the library's chunks, the second in small ones (a statement that reads the
-    // whole batch shows against a small chunk); then the second finds a few inputs changed.
-    let names = input_names(INPUTS);
-    for (worker, chunk_size) in workers.iter_mut().zip([CHUNK, SMALL_CHUNK]) {
-        for chunk in names.chunks(chunk_size) {
-            let inputs = new_inputs(chunk, "content");
-            let records = calls.run("register", chunk.len(), || {
-                worker.journal.register(&inputs, None).unwrap()
-            });
-            assert_eq!(records.len(), chunk.len());
-        }
-    }
-    let mut changed = new_inputs(&names[..CHUNK], "content");
-    for input in changed.iter_mut().step_by(50) {
-        input.sha256 = "changed content";
-    }
-    calls.run("register (some changed)", CHUNK, || {
-        workers[1].journal.register(&changed, None).unwrap()
-    });
-
-    // Each worker's threads claim one input at a time, taking turns, until hundreds are leased.
-    for _ in 0..CLAIMS {
-        for worker in &mut workers {
+/// One round of work by `workers` on the registered batch, in which `failed` inputs had failed
+/// before: each worker's threads claim one input at a time, taking turns, until
+/// `claims` per worker are leased; each worker takes `WORKED` through to the end (one in ten
+/// failed), gives back all but `HELD` of the others and counts what remains; one reads the
+/// records; each worker's heartbeat beats; `--status`; each worker says goodbye. Answers how
+/// many inputs have failed.
+fn round(
+    pg: &Postgres,
+    calls: &mut Calls,
+    workers: &mut [Worker],
+    claims: usize,
+    failed: usize,
+) -> usize {
+    for _ in 0..claims {
+        for worker in workers.iter_mut() {
             let journal = &mut worker.journal;
             let claimed = calls.run("claim", 1, || journal.claim(1, LEASE, None).unwrap());
             assert_eq!(claimed.len(), 1);
             worker.claims.extend(claimed);
         }
     }
-
-    // Each worker takes some through to the end (one in ten failed), gives back all but
-    // `HELD` of the others, and counts what remains.
-    for worker in &mut workers {
+    for worker in workers.iter_mut() {
         let claims = std::mem::take(&mut worker.claims);
         for (n, claim) in claims[..WORKED].iter().enumerate() {
-            worker.work_through(&mut calls, claim, n % 10 == 9);
+            worker.work_through(calls, claim, n % 10 == 9);
         }
         for claim in &claims[WORKED..claims.len() - HELD] {
-            worker.release(&mut calls, claim);
+            worker.release(calls, claim);
         }
         worker.claims = claims[claims.len() - HELD..].to_vec();
         let journal = &mut worker.journal;
@@ -473,6 +442,7 @@ fn run_a_batch() -> Vec<Figure> {
             |&count| all(count as usize),
         );
     }
+    let failed = failed + workers.len() * WORKED / 10;
     let journal = &mut workers[0].journal;
     calls.run_then(
         "records",
@@ -481,12 +451,13 @@ fn run_a_batch() -> Vec<Figure> {
     );
 
     // The heartbeat of each worker: a beat renews its `HELD` leases, the goodbye gives them
-    // back (about them, the worker's row and the other worker's).
+    // back (about them, the worker's row and the others').
     let client = Client::new(Some("http://127.0.0.1:9"), Auth::None).unwrap();
     let helds: Vec<Mutex<Vec<i64>>> = workers
         .iter()
         .map(|w| Mutex::new(w.claims.iter().map(|c| c.id).collect()))
         .collect();
+    let target = Target::parse(&pg.url).unwrap();
     let mut hearts: Vec<Heart> = workers
         .iter()
         .zip(&helds)
@@ -500,8 +471,9 @@ fn run_a_batch() -> Vec<Figure> {
             held,
         })
         .collect();
+    let about_beat = HELD + workers.len();
     for heart in &mut hearts {
-        calls.run("heartbeat: beat", HELD + 2, || {
+        calls.run("heartbeat: beat", about_beat, || {
             heart.beat(false, None).unwrap()
         });
     }
@@ -525,15 +497,86 @@ fn run_a_batch() -> Vec<Figure> {
         shown.counts.iter().map(|(_, n)| n).sum::<i64>(),
         INPUTS as i64
     );
-    assert_eq!(shown.workers.len(), 2);
-    assert_eq!(shown.failed.len(), 2 * WORKED / 10);
+    assert_eq!(shown.workers.len(), workers.len());
+    assert_eq!(shown.failed.len(), failed);
 
     let stop = AtomicBool::new(true);
     for heart in &mut hearts {
-        calls.run("heartbeat: goodbye", HELD + 2, || {
+        calls.run("heartbeat: goodbye", about_beat, || {
             heart.beat_until(&stop, None)
         });
     }
+    drop(hearts);
+    for worker in workers {
+        worker.claims.clear();
+    }
+    failed
+}
+
+/// The figures of every statement of the shared journal, driven through a batch of `INPUTS`
+/// inputs in a database that holds an earlier batch of `EARLIER`: registering in chunks (new,
+/// unchanged and changed inputs), claiming one input at a time while hundreds are leased, the
+/// fenced writes of a submission and of a failure, the task-id check, the output names,
+/// counting what remains, reading the batch, the heartbeat (a beat and the goodbye), and
+/// `--status`; first with the statistics of the earlier batch only, then with fresh ones.
+fn run_a_batch() -> Vec<Figure> {
+    let pg = Postgres::start();
+    explain_everything(&pg);
+    earlier_batch(&pg);
+    let target = Target::parse(&pg.url).unwrap();
+    let mut calls = Calls {
+        marks: Pool::new(target.clone(), 1),
+        calls: Vec::new(),
+        phase: "",
+    };
+    let [first, second, mut third] = ["worker-a", "worker-b", "worker-c"].map(|owner| Worker {
+        journal: journal(&pg, "current", owner),
+        claims: Vec::new(),
+    });
+    let mut workers = [first, second];
+
+    // Both workers register every input, as each worker process does at its start: the
+    // first in the library's chunks, the second in small ones (a statement that reads the
+    // whole batch shows against a small chunk); then the second finds a few inputs changed.
+    let names = input_names(INPUTS);
+    for (worker, chunk_size) in workers.iter_mut().zip([CHUNK, SMALL_CHUNK]) {
+        for chunk in names.chunks(chunk_size) {
+            let inputs = new_inputs(chunk, "content");
+            let records = calls.run("register", chunk.len(), || {
+                worker.journal.register(&inputs, None).unwrap()
+            });
+            assert_eq!(records.len(), chunk.len());
+        }
+    }
+    let mut changed = new_inputs(&names[..CHUNK], "content");
+    for input in changed.iter_mut().step_by(50) {
+        input.sha256 = "changed content";
+    }
+    calls.run("register (some changed)", CHUNK, || {
+        workers[1].journal.register(&changed, None).unwrap()
+    });
+
+    let failed = round(&pg, &mut calls, &mut workers, CLAIMS, 0);
+
+    // Then the statistics catch up (autovacuum, or the library's own ANALYZE), the plans
+    // change, and they must stay as bounded: a third worker joins and registers every input,
+    // and the three work a shorter round.
+    calls.phase = ", statistics fresh";
+    pg.sql("ANALYZE");
+    for chunk in names.chunks(CHUNK) {
+        let inputs = new_inputs(chunk, "content");
+        calls.run("register", chunk.len(), || {
+            third.journal.register(&inputs, None).unwrap()
+        });
+    }
+    let [first, second] = workers;
+    round(
+        &pg,
+        &mut calls,
+        &mut [first, second, third],
+        FRESH_CLAIMS,
+        failed,
+    );
 
     let plans = explained(&pg.log(), calls.calls.len());
     let explained_calls: HashSet<usize> = plans.iter().map(|p| p.call).collect();
