@@ -90,7 +90,14 @@ struct Calls {
 
 /// The query text of the marker before call `n`.
 fn marker(n: usize) -> String {
-    format!("SELECT 'shared_rows call {n}'")
+    format!("{MARKER}{n}'")
+}
+
+const MARKER: &str = "SELECT 'shared_rows call ";
+
+/// The call whose marker `query` is, if it is one.
+fn marked(query: &str) -> Option<usize> {
+    query.strip_prefix(MARKER)?.strip_suffix('\'')?.parse().ok()
 }
 
 impl Calls {
@@ -161,7 +168,8 @@ fn explained(log: &str, calls: usize) -> Vec<Explained> {
         rest = &rest[at + PLAN.len() + stream.byte_offset()..];
         let query = plan["Query Text"].as_str().unwrap_or_default();
         let query = query.split_whitespace().collect::<Vec<_>>().join(" ");
-        if let Some(n) = (0..calls).find(|&n| query == marker(n)) {
+        if let Some(n) = marked(&query) {
+            assert!(n < calls, "a marker of no call: {query}");
             call = Some(n);
             continue;
         }
