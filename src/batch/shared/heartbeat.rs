@@ -3,6 +3,7 @@
 //! of the total maximum rate, and a `429` seen by one slows all for a while.
 
 use super::db::{Link, sleep_unless};
+use super::journal::LIVE;
 use crate::cancel::Cancel;
 use crate::client::Client;
 use crate::error::Result;
@@ -97,9 +98,13 @@ impl Heart<'_> {
         // go back now rather than when they run out.
         let _ = self.link.once(|c| {
             let mut tx = c.transaction()?;
+            // Through the claims' index: a lease not yet run out is on an input not yet due.
             tx.execute(
-                "UPDATE ocrcloud_inputs SET lease_owner = NULL, lease_until = NULL \
-                  WHERE batch = $1 AND lease_owner = $2",
+                &format!(
+                    "UPDATE ocrcloud_inputs SET lease_owner = NULL, lease_until = NULL \
+                      WHERE batch = $1 AND state IN {LIVE} \
+                        AND greatest(not_before, lease_until) > now() AND lease_owner = $2"
+                ),
                 &[&batch, &owner],
             )?;
             tx.execute(

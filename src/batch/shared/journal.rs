@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The states in which an input still has work (and may be claimed).
-const LIVE: &str = "('queued', 'submitting', 'submitted')";
+pub(crate) const LIVE: &str = "('queued', 'submitting', 'submitted')";
 
 /// An input as a worker registers it.
 pub struct NewInput<'a> {
@@ -329,9 +329,13 @@ impl Journal {
     pub fn task_holder(&mut self, task_id: &str, id: i64) -> Result<Option<String>> {
         let batch = self.batch.clone();
         self.pool.with("cannot read", None, |c| {
+            // The rows of that task id first (`OFFSET 0` keeps the subquery apart), then the
+            // batch: given `batch = $1` with it, a planner that takes a new batch for a row
+            // or two reads the whole batch by its key instead.
             Ok(c.query_opt(
-                "SELECT input FROM ocrcloud_inputs \
-                  WHERE batch = $1 AND task_id = $2 AND id <> $3 LIMIT 1",
+                "SELECT input FROM (SELECT input, batch, id FROM ocrcloud_inputs \
+                                     WHERE task_id = $2 OFFSET 0) t \
+                  WHERE batch = $1 AND id <> $3 LIMIT 1",
                 &[&batch, &task_id, &id],
             )?
             .map(|r| r.get(0)))

@@ -3,6 +3,7 @@
 
 use super::db::Target;
 use super::heartbeat::dead_after_seconds;
+use super::journal::LIVE;
 use crate::batch::State;
 use crate::error::{Code, Error, Result};
 
@@ -96,13 +97,21 @@ pub fn status(url: &str, name: &str) -> Result<Status> {
     let possible_duplicates = rows.iter().map(|r| r.get::<_, i64>(2)).sum();
     let workers = client
         .query(
-            "SELECT w.worker, w.host, w.pid, w.jobs, \
-                    extract(epoch FROM now() - w.seen_at)::float8, \
-                    (SELECT count(*) FROM ocrcloud_inputs i WHERE i.batch = w.batch \
-                        AND i.lease_owner = w.worker AND i.lease_until > now()) \
-               FROM ocrcloud_workers w \
-              WHERE w.batch = $1 AND w.seen_at > now() - make_interval(secs => $2) \
-              ORDER BY w.host, w.pid",
+            &format!(
+                // The leases are counted in one pass over the inputs not yet due (through
+                // the claims' index), not once per worker over the whole batch.
+                "SELECT w.worker, w.host, w.pid, w.jobs, \
+                        extract(epoch FROM now() - w.seen_at)::float8, \
+                        coalesce(l.leases, 0) \
+                   FROM ocrcloud_workers w \
+                   LEFT JOIN (SELECT lease_owner, count(*) AS leases FROM ocrcloud_inputs \
+                               WHERE batch = $1 AND state IN {LIVE} \
+                                 AND greatest(not_before, lease_until) > now() \
+                                 AND lease_until > now() \
+                               GROUP BY lease_owner) l ON l.lease_owner = w.worker \
+                  WHERE w.batch = $1 AND w.seen_at > now() - make_interval(secs => $2) \
+                  ORDER BY w.host, w.pid"
+            ),
             &[&name, &dead_after_seconds()],
         )
         .map_err(read)?
