@@ -16,6 +16,8 @@ J is --shared-jobs (8 by default, as the command's --jobs).
   exit; every worker must exit 0 and every result be in OUT.
 - throughput: N / wall time; x the limit: throughput / (R / 2); x sqlite: against the SQLite
   batch of the same script run.
+- POSTs; GETs per input: the emulator's counts of the API's routes / N (1.00; 1.00 when no
+  request is wasted: a GET before the task is done, or a submission sent twice).
 - round trips per input: the statements the workers' role ran (pg_stat_statements, BEGIN and
   COMMIT included, reset before each run) / N; each is one round trip of the extended protocol.
 - bytes per input: in a run of its own (2 workers, N / 10 inputs, no rate limit), the workers
