@@ -8,11 +8,11 @@
 mod common;
 
 use common::faulted_batch::FaultLoop;
-use common::postgres::Postgres;
+use common::postgres::{Postgres, new_inputs};
 use common::*;
 use ocrcloud::batch::inputs::sha256_hex;
 use ocrcloud::batch::shared::db::{self, Pool, Target};
-use ocrcloud::batch::shared::journal::{Claim, Journal, NewInput};
+use ocrcloud::batch::shared::journal::{Claim, Journal};
 use ocrcloud::faults::{self, Fault, Step};
 use ocrcloud::ffi::*;
 use std::collections::HashMap;
@@ -48,34 +48,8 @@ fn open_shared(client: &Client, url: &str, name: &str, out: &Path) -> Result<Bat
     Ok(Batch(batch))
 }
 
-/// A journal of batch `name` for worker `owner`, with the schema prepared.
-fn journal(pg: &Postgres, name: &str, owner: &str) -> Journal {
-    let pool = Arc::new(Pool::new(Target::parse(&pg.url).unwrap(), 1));
-    db::prepare(&pool).unwrap();
-    let mut journal = Journal {
-        pool,
-        batch: name.to_string(),
-        owner: owner.to_string(),
-    };
-    journal.create_batch().unwrap();
-    journal
-}
-
 fn register(journal: &mut Journal, count: usize) {
-    let names: Vec<String> = (0..count).map(|n| format!("in/{n:04}.pdf")).collect();
-    let inputs: Vec<NewInput> = names
-        .iter()
-        .map(|name| NewInput {
-            input: name,
-            sha256: "0",
-            size: 1,
-            operation: "RecognizePdf",
-            settings_sha256: "s",
-            stem: name,
-            unusable: None,
-        })
-        .collect();
-    journal.register(&inputs, None).unwrap();
+    register_as(journal, count, "0");
 }
 
 #[test]
@@ -83,7 +57,7 @@ fn claims_never_give_one_input_to_two_live_leases() {
     let _serial = serial();
     let pg = Postgres::start();
     const INPUTS: usize = 300;
-    register(&mut journal(&pg, "race", "setup"), INPUTS);
+    register(&mut pg.journal("race", "setup"), INPUTS);
     // Every worker claims once before any claims again (8 x 3 of 300 inputs), so that all of
     // them race however fast one of them is; the first claims start together.
     let start = std::sync::Barrier::new(8);
@@ -93,7 +67,7 @@ fn claims_never_give_one_input_to_two_live_leases() {
             .map(|w| {
                 let (pg, start, first_claims) = (&pg, &start, &first_claims);
                 scope.spawn(move || {
-                    let mut mine = journal(pg, "race", &format!("worker-{w}"));
+                    let mut mine = pg.journal("race", &format!("worker-{w}"));
                     let mut got = Vec::new();
                     start.wait();
                     loop {
@@ -135,7 +109,7 @@ fn claims_never_give_one_input_to_two_live_leases() {
 fn a_stale_lease_token_changes_nothing() {
     let _serial = serial();
     let pg = Postgres::start();
-    let mut first = journal(&pg, "stale", "first");
+    let mut first = pg.journal("stale", "first");
     register(&mut first, 1);
     let old = first
         .claim(1, Duration::from_secs(600), None)
@@ -143,7 +117,7 @@ fn a_stale_lease_token_changes_nothing() {
         .remove(0);
     // The lease runs out (as when its worker stops renewing it), and another worker claims.
     pg.sql("UPDATE ocrcloud_inputs SET lease_until = now() - interval '1 second'");
-    let mut second = journal(&pg, "stale", "second");
+    let mut second = pg.journal("stale", "second");
     let new = second
         .claim(1, Duration::from_secs(600), None)
         .unwrap()
@@ -187,19 +161,7 @@ fn a_stale_lease_token_changes_nothing() {
 /// Inputs `in/0000.pdf`... with content hash `sha256`, registered by `journal`.
 fn register_as(journal: &mut Journal, count: usize, sha256: &str) -> Vec<(String, String, i32)> {
     let names: Vec<String> = (0..count).map(|n| format!("in/{n:04}.pdf")).collect();
-    let inputs: Vec<NewInput> = names
-        .iter()
-        .map(|name| NewInput {
-            input: name,
-            sha256,
-            size: 1,
-            operation: "RecognizePdf",
-            settings_sha256: "s",
-            stem: name,
-            unusable: None,
-        })
-        .collect();
-    let records = journal.register(&inputs, None).unwrap();
+    let records = journal.register(&new_inputs(&names, sha256), None).unwrap();
     records
         .into_iter()
         .map(|r| (r.input, r.state.name().to_string(), r.possible_duplicates))
@@ -210,7 +172,7 @@ fn register_as(journal: &mut Journal, count: usize, sha256: &str) -> Vec<(String
 fn registering_locks_no_unchanged_row_and_a_changed_input_in_flight_counts_a_duplicate() {
     let _serial = serial();
     let pg = Postgres::start();
-    let mut first = journal(&pg, "changed", "first");
+    let mut first = pg.journal("changed", "first");
     register_as(&mut first, 3, "old");
     let lease = Duration::from_secs(600);
     let claims = first.claim(3, lease, None).unwrap();
@@ -260,7 +222,7 @@ fn registering_locks_no_unchanged_row_and_a_changed_input_in_flight_counts_a_dup
 
     // Changed while in flight: queued again, and the task that the POST in flight (or the one
     // being polled) made counts as a possible duplicate; a completed one counts none.
-    let mut second = journal(&pg, "changed", "second");
+    let mut second = pg.journal("changed", "second");
     let changed = register_as(&mut second, 3, "new");
     assert_eq!(
         changed,
@@ -294,7 +256,7 @@ fn workers_joining_together_count_each_other_before_their_first_request() {
     use ocrcloud::batch::shared::heartbeat::Heart;
     let _serial = serial();
     let pg = Postgres::start();
-    let _ = journal(&pg, "joining", "prepare");
+    let _ = pg.journal("joining", "prepare");
     let mut sql = ::postgres::Client::connect(&pg.url, ::postgres::NoTls).unwrap();
     sql.execute(
         "INSERT INTO ocrcloud_workers (batch, worker, host, pid, jobs) \
@@ -457,7 +419,7 @@ fn a_newer_schema_and_bad_urls_are_refused_with_clear_messages() {
 fn a_version_1_journal_is_upgraded_in_place_and_its_batch_goes_on() {
     let _serial = serial();
     let pg = Postgres::start();
-    let mut first = journal(&pg, "old", "w1");
+    let mut first = pg.journal("old", "w1");
     register(&mut first, 3);
     let held = first.claim(1, Duration::from_secs(60), None).unwrap();
     assert_eq!(held.len(), 1);
@@ -468,7 +430,7 @@ fn a_version_1_journal_is_upgraded_in_place_and_its_batch_goes_on() {
            WHERE state IN ('queued', 'submitting', 'submitted'); \
          UPDATE ocrcloud_schema SET version = 1",
     );
-    let mut second = journal(&pg, "old", "w2");
+    let mut second = pg.journal("old", "w2");
     assert_eq!(pg.sql("SELECT version FROM ocrcloud_schema").trim(), "2");
     assert_eq!(
         pg.sql(
@@ -485,7 +447,7 @@ fn a_version_1_journal_is_upgraded_in_place_and_its_batch_goes_on() {
     inputs.sort();
     assert_eq!(inputs, ["in/0000.pdf", "in/0001.pdf", "in/0002.pdf"]);
     // Opening it again changes nothing.
-    drop(journal(&pg, "old", "w3"));
+    drop(pg.journal("old", "w3"));
     assert_eq!(pg.sql("SELECT version FROM ocrcloud_schema").trim(), "2");
 }
 

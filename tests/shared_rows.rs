@@ -15,17 +15,17 @@
 
 mod common;
 
-use common::postgres::Postgres;
+use common::postgres::{Postgres, new_inputs};
 use ocrcloud::auth::Auth;
-use ocrcloud::batch::shared::db::{self, Link, Pool, Target};
+use ocrcloud::batch::shared::db::{Link, Pool, Target};
 use ocrcloud::batch::shared::heartbeat::Heart;
-use ocrcloud::batch::shared::journal::{Claim, Journal, NewInput};
+use ocrcloud::batch::shared::journal::{Claim, Journal};
 use ocrcloud::batch::shared::status;
 use ocrcloud::client::Client;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Inputs of the earlier batch already in the database (two thirds completed).
@@ -256,44 +256,15 @@ SELECT pg_reload_conf();
     assert!(session.wait().unwrap().success(), "{}", pg.log());
 }
 
-/// A journal of batch `name` for worker `owner`, with the schema prepared.
-fn journal(pg: &Postgres, name: &str, owner: &str) -> Journal {
-    let pool = Arc::new(Pool::new(Target::parse(&pg.url).unwrap(), 1));
-    db::prepare(&pool).unwrap();
-    let mut journal = Journal {
-        pool,
-        batch: name.to_string(),
-        owner: owner.to_string(),
-    };
-    journal.create_batch().unwrap();
-    journal
-}
-
 fn input_names(count: usize) -> Vec<String> {
     (0..count).map(|n| format!("scans/{n:05}.pdf")).collect()
-}
-
-/// `names` as new inputs, with content `sha256`.
-fn new_inputs<'a>(names: &'a [String], sha256: &'a str) -> Vec<NewInput<'a>> {
-    names
-        .iter()
-        .map(|name| NewInput {
-            input: name,
-            sha256,
-            size: 1,
-            operation: "RecognizePdf",
-            settings_sha256: "settings",
-            stem: name,
-            unusable: None,
-        })
-        .collect()
 }
 
 /// The database as earlier batches leave it: `EARLIER` inputs of batch `earlier`, two thirds
 /// completed with a task id and an output, a sixth submitted and leased to a live worker, the
 /// rest queued; statistics up to date.
 fn earlier_batch(pg: &Postgres) {
-    let mut earlier = journal(pg, "earlier", "earlier-worker");
+    let mut earlier = pg.journal("earlier", "earlier-worker");
     let names = input_names(EARLIER);
     for chunk in names.chunks(CHUNK) {
         earlier
@@ -544,7 +515,7 @@ fn run_a_batch() -> Vec<Figure> {
         phase: "",
     };
     let [first, second, mut third] = ["worker-a", "worker-b", "worker-c"].map(|owner| Worker {
-        journal: journal(&pg, "current", owner),
+        journal: pg.journal("current", owner),
         claims: Vec::new(),
     });
     let mut workers = [first, second];

@@ -10,6 +10,25 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// What splits the columns of a row that [`Postgres::sql`] answers.
 pub const FIELD: &str = "\u{1f}";
 
+/// `names` as new inputs of a shared journal with content hash `sha256` (each its own stem).
+pub fn new_inputs<'a>(
+    names: &'a [String],
+    sha256: &'a str,
+) -> Vec<ocrcloud::batch::shared::journal::NewInput<'a>> {
+    names
+        .iter()
+        .map(|name| ocrcloud::batch::shared::journal::NewInput {
+            input: name,
+            sha256,
+            size: 1,
+            operation: "RecognizePdf",
+            settings_sha256: "settings",
+            stem: name,
+            unusable: None,
+        })
+        .collect()
+}
+
 /// A running server, stopped at once and its folder removed when dropped; a watcher started with
 /// it does the same if the test process is killed.
 pub struct Postgres {
@@ -64,6 +83,21 @@ impl Postgres {
         .to_string();
         assert!(url.starts_with("postgresql://"), "{url:?}");
         Postgres { dir, url }
+    }
+
+    /// A journal of batch `name` for worker `owner` on this server, with the schema prepared
+    /// and the batch's row made (one connection).
+    pub fn journal(&self, name: &str, owner: &str) -> ocrcloud::batch::shared::journal::Journal {
+        use ocrcloud::batch::shared::db::{self, Pool, Target};
+        let pool = std::sync::Arc::new(Pool::new(Target::parse(&self.url).unwrap(), 1));
+        db::prepare(&pool).unwrap();
+        let mut journal = ocrcloud::batch::shared::journal::Journal {
+            pool,
+            batch: name.to_string(),
+            owner: owner.to_string(),
+        };
+        journal.create_batch().unwrap();
+        journal
     }
 
     /// The role's password (a secret: tests check that no output holds it).
