@@ -440,7 +440,8 @@ fn new_row(path: &str, print: Option<&Fingerprint>, operation: &str, settings_sh
 
 /// The resume rules: what to do with an input, given what the journal holds about it.
 ///
-/// - new, or changed (content hash, operation or settings): queued, from the start;
+/// - new, or changed (content hash, operation or settings): queued, from the start (the
+///   possible duplicates counted before stay counted);
 /// - completed with every output still there: completed (skipped);
 /// - a recorded task id younger than [`RESUBMIT_AFTER_SECONDS`] (submitted, failed after its
 ///   submission, or completed with an output gone): submitted, polled by that id, never
@@ -465,9 +466,13 @@ pub fn resume(
         && row.operation == operation
         && row.settings_sha256 == settings_sha256;
     if !same {
+        // From the start, but the possible duplicates stay counted: a POST caught in flight
+        // may have made a billed task, whatever the input holds now.
         return Row {
             id: row.id,
             outputs: row.outputs,
+            possible_duplicates: row.possible_duplicates
+                + u32::from(row.state == State::Submitting),
             ..fresh()
         };
     }
@@ -602,6 +607,18 @@ mod tests {
             assert_eq!(next.id, 7);
             assert_eq!(next.outputs, ["a.txt"], "its old outputs stay its own");
         }
+    }
+
+    #[test]
+    fn a_changed_input_keeps_its_possible_duplicates_and_counts_one_caught_in_flight() {
+        let mut caught = recorded(State::Submitting, None, None);
+        caught.possible_duplicates = 2;
+        let next = resumed(caught, "other", "s", false, HOUR);
+        assert_eq!((next.state, next.possible_duplicates), (State::Queued, 3));
+        let mut done = recorded(State::Completed, Some("t"), Some(0.0));
+        done.possible_duplicates = 1;
+        let next = resumed(done, "other", "s", true, HOUR);
+        assert_eq!((next.state, next.possible_duplicates), (State::Queued, 1));
     }
 
     #[test]
