@@ -452,6 +452,56 @@ fn a_version_1_journal_is_upgraded_in_place_and_its_batch_goes_on() {
 }
 
 #[test]
+fn statistics_are_left_to_autovacuum_while_another_session_holds_the_table() {
+    let _serial = serial();
+    let pg = Postgres::start();
+    register(&mut pg.journal("held", "setup"), 3);
+    // A worker that would wait for the table at most 3 s: before, the ANALYZE waited on the
+    // lock like on a database that is away, until this patience ran out, and failed.
+    // SAFETY: every test of this file holds `serial()`, so no other thread reads the
+    // environment meanwhile.
+    unsafe { std::env::set_var("OCRCLOUD_JOURNAL_PATIENCE", "3") };
+    let target = Target::parse(&pg.url);
+    unsafe { std::env::remove_var("OCRCLOUD_JOURNAL_PATIENCE") };
+    let mut journal = Journal {
+        pool: Arc::new(Pool::new(target.unwrap(), 1)),
+        batch: "held".to_string(),
+        owner: "worker".to_string(),
+    };
+    // The lock a vacuum holds, and ANALYZE needs, held by a session until the test ends it.
+    let mut session = pg.session();
+    let stdin = session.stdin.as_mut().unwrap();
+    use std::io::Write;
+    writeln!(
+        stdin,
+        "BEGIN; LOCK TABLE ocrcloud_inputs IN SHARE UPDATE EXCLUSIVE MODE; SELECT pg_sleep(600);"
+    )
+    .unwrap();
+    stdin.flush().unwrap();
+    let held = "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+                 WHERE c.relname = 'ocrcloud_inputs' AND l.granted \
+                   AND l.mode = 'ShareUpdateExclusiveLock'";
+    while pg.sql(held).trim() != "1" {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    journal
+        .refresh_statistics(None)
+        .expect("the statistics are left to autovacuum, not waited for");
+    // The table was not analyzed meanwhile, and the journal goes on.
+    assert_eq!(pg.sql(held).trim(), "1");
+    assert_eq!(
+        journal
+            .claim(3, Duration::from_secs(60), None)
+            .unwrap()
+            .len(),
+        3
+    );
+    session.kill().unwrap();
+    session.wait().unwrap();
+    journal.refresh_statistics(None).unwrap();
+}
+
+#[test]
 fn the_password_is_in_no_message() {
     let _serial = serial();
     let pg = Postgres::start();

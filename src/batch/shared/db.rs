@@ -78,11 +78,11 @@ const UPGRADES: [&str; 1] = [
     // the order they fall due, counting a lease's end, so that it never steps over the leased
     // ones; a task id is found by its index, not by reading the whole batch (an index that
     // does not begin with `batch`, so that the planner never takes it for the key).
-    "CREATE INDEX ocrcloud_inputs_due_at
+    "CREATE INDEX IF NOT EXISTS ocrcloud_inputs_due_at
          ON ocrcloud_inputs (batch, greatest(not_before, lease_until), input)
          WHERE state IN ('queued', 'submitting', 'submitted');
-     DROP INDEX ocrcloud_inputs_due;
-     CREATE INDEX ocrcloud_inputs_task ON ocrcloud_inputs (task_id);",
+     DROP INDEX IF EXISTS ocrcloud_inputs_due;
+     CREATE INDEX IF NOT EXISTS ocrcloud_inputs_task ON ocrcloud_inputs (task_id);",
 ];
 
 /// The first wait before connecting again, and the longest.
@@ -291,7 +291,7 @@ pub fn connection_lost(e: &Failure) -> bool {
 }
 
 /// Whether `e` is a statement that waited [`LOCK_WAIT`] on a lock another session holds.
-fn waited_on_a_lock(e: &Failure) -> bool {
+pub(crate) fn waited_on_a_lock(e: &Failure) -> bool {
     e.database()
         .and_then(postgres::Error::code)
         .is_some_and(|code| code.code() == "55P03")

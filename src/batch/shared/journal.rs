@@ -10,6 +10,8 @@ use postgres::Row as PgRow;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long `Journal::refresh_statistics` waits for another session's hold on the table.
+const ANALYZE_WAIT: Duration = Duration::from_secs(1);
 /// The states in which an input still has work (and may be claimed).
 pub(crate) const LIVE: &str = "('queued', 'submitting', 'submitted')";
 
@@ -200,12 +202,22 @@ impl Journal {
 
     /// Brings the planner's statistics of the inputs up to date, after a registration: until
     /// they count a new batch's rows, the planner takes the batch for a few rows and may read
-    /// all of it where its key or its due index would find one. (A role that does not own the
-    /// table is only warned, and the server's autovacuum does it later.)
+    /// all of it where its key or its due index would find one. Best effort: a role that does
+    /// not own the table is only warned, and when another session holds the table (a vacuum
+    /// that does not yield, another worker's ANALYZE) for `ANALYZE_WAIT`, the statistics are
+    /// left to the server's autovacuum rather than waited for.
     pub fn refresh_statistics(&mut self, cancel: Option<&Cancel>) -> Result<()> {
         self.pool
             .with("cannot update the statistics of", cancel, |c| {
-                c.batch_execute("ANALYZE ocrcloud_inputs")
+                let mut tx = c.transaction()?;
+                tx.batch_execute(&format!(
+                    "SET LOCAL lock_timeout = {}",
+                    ANALYZE_WAIT.as_millis()
+                ))?;
+                match tx.batch_execute("ANALYZE ocrcloud_inputs") {
+                    Err(e) if super::db::waited_on_a_lock(&e) => Ok(()),
+                    analyzed => analyzed.and_then(|()| tx.commit()),
+                }
             })
     }
 
