@@ -5,6 +5,7 @@ mod common;
 
 use common::postgres::Postgres;
 use common::*;
+use ocrcloud::batch::inputs::sha256_hex;
 use ocrcloud::batch::shared::db::Target;
 use ocrcloud::ffi::*;
 use std::os::unix::process::CommandExt;
@@ -386,5 +387,83 @@ fn a_run_cancelled_on_a_stopped_server_in_a_child_process() {
     }
     unsafe { ocr_cancel_free(cancel) };
     drop(batch);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A role of its own on `pg`'s database that owns nothing and may create nothing: it may only
+/// read and write the rows of the tables there now (as a DBA grants a worker's role). Answers
+/// its URL.
+fn a_role_with_row_grants_only(pg: &Postgres) -> String {
+    let password = "rowsOnly7Kq2Vx";
+    pg.sql(&format!(
+        "CREATE ROLE ocrcloud_rows_only LOGIN PASSWORD '{password}'; \
+         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public \
+           TO ocrcloud_rows_only"
+    ));
+    format!(
+        "postgresql://ocrcloud_rows_only:{password}@127.0.0.1:{}/ocrcloud",
+        pg.port()
+    )
+}
+
+/// Runs a batch of `inputs` documents as the role of `url` into `out`: it must finish.
+fn run_as(client: &Client, url: &str, docs: &Path, inputs: usize, out: &Path) {
+    let batch = open_shared(client, url, "rows", out)
+        .unwrap_or_else(|code| panic!("{} {}", name(code), last_error()));
+    batch.add_folder(docs, TEXT).unwrap();
+    let (code, _) = batch.run(2, &Options::fast(20, 120_000));
+    assert_eq!(code, OCR_OK, "{}", last_error());
+    assert_eq!(batch.count(OCR_BATCH_COMPLETED), inputs);
+    for index in 0..inputs {
+        let input = std::fs::read(batch.path(index).unwrap()).unwrap();
+        let text = std::fs::read_to_string(&batch.outputs(index)[0]).unwrap();
+        assert!(text.contains(&sha256_hex(&input)), "{text}");
+    }
+}
+
+/// A worker's role that may only read and write the journal's rows (its tables made by
+/// another role) runs a batch: opening it created `ocrcloud_schema` "if not exists", which
+/// needs the right to create tables even when the table is there, and the ANALYZE after
+/// registering is only refused with a warning.
+#[test]
+fn a_role_that_may_only_write_rows_runs_a_batch() {
+    let pg = Postgres::start();
+    let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let client = Client::demo(&emulator);
+    let dir = scratch_dir("shared-rows-only");
+    let docs = write_pdfs(&dir, 4);
+    // The owner makes the schema.
+    drop(open_shared(&client, &pg.url, "owner", &dir.join("first")).unwrap());
+    let url = a_role_with_row_grants_only(&pg);
+    run_as(&client, &url, &docs, 4, &dir.join("out"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A journal of schema version 1 with a batch under way (three inputs done, two new ones),
+/// opened by a worker whose role may only write rows: it cannot upgrade the schema (only the
+/// tables' owner may make indexes), and the batch goes on all the same on the older schema,
+/// whose tables are the same; the owner's next worker upgrades it.
+#[test]
+fn a_version_1_journal_goes_on_under_a_role_that_cannot_upgrade_it() {
+    let pg = Postgres::start();
+    let emulator = Emulator::start(&["--pending-ms", "0", "--processing-ms", "0"]);
+    let client = Client::demo(&emulator);
+    let dir = scratch_dir("shared-v1-rows-only");
+    let docs = write_pdfs(&dir, 3);
+    run_as(&client, &pg.url, &docs, 3, &dir.join("out"));
+    write_pdfs(&dir, 5);
+    let url = a_role_with_row_grants_only(&pg);
+    // What version 1 made: its due index, no index of task ids.
+    pg.sql(
+        "DROP INDEX ocrcloud_inputs_due_at; DROP INDEX ocrcloud_inputs_task; \
+         CREATE INDEX ocrcloud_inputs_due ON ocrcloud_inputs (batch, not_before) \
+           WHERE state IN ('queued', 'submitting', 'submitted'); \
+         UPDATE ocrcloud_schema SET version = 1",
+    );
+    run_as(&client, &url, &docs, 5, &dir.join("out"));
+    assert_eq!(pg.sql("SELECT version FROM ocrcloud_schema").trim(), "1");
+    // The owner's next worker upgrades it.
+    drop(open_shared(&client, &pg.url, "rows", &dir.join("out")).unwrap());
+    assert_eq!(pg.sql("SELECT version FROM ocrcloud_schema").trim(), "2");
     std::fs::remove_dir_all(dir).unwrap();
 }

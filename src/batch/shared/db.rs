@@ -585,17 +585,25 @@ pub fn sleep_unless(cancel: Option<&Cancel>, wait: Duration) {
 pub(crate) const OPEN_PATIENCE: Duration = Duration::from_secs(30);
 
 /// Creates the schema in an empty database, or checks the version of the one there: an older
-/// one is upgraded, a newer one is refused. Several processes may do this at once (an advisory lock orders them). A
+/// one is upgraded (when this role owns its tables; another works on it as it is), a newer one
+/// is refused. Several processes may do this at once (an advisory lock orders them). A
 /// database that is away is waited for up to `OPEN_PATIENCE`.
 pub fn prepare(pool: &Pool) -> Result<()> {
     let version = pool.with_patience("cannot create the schema in", OPEN_PATIENCE, |c| {
         let mut tx = c.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock(7301562024)", &[])?;
-        tx.batch_execute(
-            "CREATE TABLE IF NOT EXISTS ocrcloud_schema (
-                 only_row BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (only_row),
-                 version  INTEGER NOT NULL)",
-        )?;
+        // Made only when missing: `CREATE TABLE IF NOT EXISTS` needs the right to create
+        // tables even when the table is there, and a worker's role may only write rows.
+        let made: bool = tx
+            .query_one("SELECT to_regclass('ocrcloud_schema') IS NOT NULL", &[])?
+            .get(0);
+        if !made {
+            tx.batch_execute(
+                "CREATE TABLE ocrcloud_schema (
+                     only_row BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (only_row),
+                     version  INTEGER NOT NULL)",
+            )?;
+        }
         let version: Option<i32> = tx
             .query_opt("SELECT version FROM ocrcloud_schema", &[])?
             .map(|r| r.get(0));
@@ -604,7 +612,17 @@ pub fn prepare(pool: &Pool) -> Result<()> {
             tx.execute("INSERT INTO ocrcloud_schema (version) VALUES (1)", &[])?;
         }
         let from = version.unwrap_or(1);
-        if from < SCHEMA_VERSION {
+        // Only the tables' owner may upgrade them. The upgrades change indexes only: a role
+        // that may only write rows works on the older schema, and the owner's next worker
+        // upgrades it.
+        let owner: bool = tx
+            .query_one(
+                "SELECT pg_has_role((SELECT relowner FROM pg_class \
+                                      WHERE oid = 'ocrcloud_inputs'::regclass), 'USAGE')",
+                &[],
+            )?
+            .get(0);
+        if from < SCHEMA_VERSION && owner {
             for upgrade in &UPGRADES[from.max(1) as usize - 1..] {
                 tx.batch_execute(upgrade)?;
             }
