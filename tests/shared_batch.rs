@@ -426,6 +426,7 @@ fn a_version_1_journal_is_upgraded_in_place_and_its_batch_goes_on() {
     // What version 1 made: its due index, no index of task ids.
     pg.sql(
         "DROP INDEX ocrcloud_inputs_due_at; DROP INDEX ocrcloud_inputs_task; \
+         DROP INDEX ocrcloud_inputs_leased; \
          CREATE INDEX ocrcloud_inputs_due ON ocrcloud_inputs (batch, not_before) \
            WHERE state IN ('queued', 'submitting', 'submitted'); \
          UPDATE ocrcloud_schema SET version = 1",
@@ -438,7 +439,8 @@ fn a_version_1_journal_is_upgraded_in_place_and_its_batch_goes_on() {
               WHERE tablename = 'ocrcloud_inputs' AND indexname LIKE 'ocrcloud_inputs_%'"
         )
         .trim(),
-        "ocrcloud_inputs_due_at,ocrcloud_inputs_id_key,ocrcloud_inputs_pkey,ocrcloud_inputs_task"
+        "ocrcloud_inputs_due_at,ocrcloud_inputs_id_key,ocrcloud_inputs_leased,ocrcloud_inputs_pkey,\
+         ocrcloud_inputs_task"
     );
     // The rows and the lease are kept: the other worker takes the two inputs not leased.
     let claimed = second.claim(3, Duration::from_secs(60), None).unwrap();

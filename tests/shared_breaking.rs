@@ -3,10 +3,11 @@
 
 mod common;
 
-use common::postgres::Postgres;
+use common::postgres::{Postgres, new_inputs};
 use common::*;
 use ocrcloud::batch::inputs::sha256_hex;
 use ocrcloud::batch::shared::db::Target;
+use ocrcloud::batch::shared::journal::Journal;
 use ocrcloud::ffi::*;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -456,6 +457,7 @@ fn a_version_1_journal_goes_on_under_a_role_that_cannot_upgrade_it() {
     // What version 1 made: its due index, no index of task ids.
     pg.sql(
         "DROP INDEX ocrcloud_inputs_due_at; DROP INDEX ocrcloud_inputs_task; \
+         DROP INDEX ocrcloud_inputs_leased; \
          CREATE INDEX ocrcloud_inputs_due ON ocrcloud_inputs (batch, not_before) \
            WHERE state IN ('queued', 'submitting', 'submitted'); \
          UPDATE ocrcloud_schema SET version = 1",
@@ -466,4 +468,56 @@ fn a_version_1_journal_goes_on_under_a_role_that_cannot_upgrade_it() {
     drop(open_shared(&client, &pg.url, "rows", &dir.join("out")).unwrap());
     assert_eq!(pg.sql("SELECT version FROM ocrcloud_schema").trim(), "2");
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A journal of batch `name` for worker `owner`, with `count` inputs registered
+/// (`in/0000.pdf`, ...).
+fn journal_with_inputs(pg: &Postgres, name: &str, owner: &str, count: usize) -> Journal {
+    let mut journal = pg.journal(name, owner);
+    let names: Vec<String> = (0..count).map(|n| format!("in/{n:04}.pdf")).collect();
+    journal.register(&new_inputs(&names, "0"), None).unwrap();
+    journal
+}
+
+/// A worker that dies leaves its inputs to the others when its lease runs out: they are the
+/// next ones claimed, before the inputs still queued behind them, and go back to polling
+/// their tasks (issue 24: "a dead worker's inputs are taken over within the lease time and
+/// finish with GETs only"). Claimed in the order of their lease's end, they waited behind
+/// every input queued before it ran out: in a batch of many inputs that is hours, and a task
+/// the service forgot meanwhile (24 hours) is billed again.
+#[test]
+fn a_dead_workers_inputs_are_claimed_before_the_queue_behind_them() {
+    let pg = Postgres::start();
+    let mut dead = journal_with_inputs(&pg, "backlog", "dead-worker", 20);
+    let held = dead.claim(2, Duration::from_secs(1), None).unwrap();
+    let mut held: Vec<String> = held.into_iter().map(|c| c.input).collect();
+    held.sort();
+    assert_eq!(held, ["in/0000.pdf", "in/0001.pdf"]);
+    // Their tasks were recorded; then the worker died, and its leases ran out (by the
+    // database's clock).
+    pg.sql(
+        "UPDATE ocrcloud_inputs SET state = 'submitted', task_id = 'task-' || input, \
+                submitted_at = now() WHERE lease_owner = 'dead-worker'",
+    );
+    while pg
+        .sql("SELECT count(*) FROM ocrcloud_inputs WHERE lease_until >= now()")
+        .trim()
+        != "0"
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut alive = journal_with_inputs(&pg, "backlog", "live-worker", 20);
+    let taken = alive.claim(2, Duration::from_secs(60), None).unwrap();
+    let mut inputs: Vec<String> = taken.iter().map(|c| c.input.clone()).collect();
+    inputs.sort();
+    assert_eq!(
+        inputs, held,
+        "the queue was served before the dead worker's inputs"
+    );
+    assert!(
+        taken
+            .iter()
+            .all(|c| c.task_id.as_deref() == Some(&format!("task-{}", c.input))),
+        "{taken:?}"
+    );
 }

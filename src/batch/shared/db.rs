@@ -76,11 +76,16 @@ CREATE TABLE ocrcloud_workers (
 const UPGRADES: [&str; 1] = [
     // 2: no statement reads rows in proportion to the batch. A claim walks the due inputs in
     // the order they fall due, counting a lease's end, so that it never steps over the leased
-    // ones; a task id is found by its index, not by reading the whole batch (an index that
-    // does not begin with `batch`, so that the planner never takes it for the key).
+    // ones, after the leases that ran out (`ocrcloud_inputs_leased`, which holds only the
+    // inputs under a lease); a task id is found by its index, not by reading the whole batch
+    // (an index that does not begin with `batch`, so that the planner never takes it for the
+    // key).
     "CREATE INDEX IF NOT EXISTS ocrcloud_inputs_due_at
          ON ocrcloud_inputs (batch, greatest(not_before, lease_until), input)
          WHERE state IN ('queued', 'submitting', 'submitted');
+     CREATE INDEX IF NOT EXISTS ocrcloud_inputs_leased
+         ON ocrcloud_inputs (batch, lease_until, input)
+         WHERE state IN ('queued', 'submitting', 'submitted') AND lease_until IS NOT NULL;
      DROP INDEX IF EXISTS ocrcloud_inputs_due;
      CREATE INDEX IF NOT EXISTS ocrcloud_inputs_task ON ocrcloud_inputs (task_id);",
 ];

@@ -221,9 +221,14 @@ impl Journal {
             })
     }
 
-    /// Leases up to `limit` due inputs to this worker for `lease` (by the database's clock).
-    /// Rows another transaction is claiming are skipped, not waited for; an input whose lease
-    /// has not expired is never claimed, whatever its state.
+    /// Leases up to `limit` due inputs to this worker for `lease` (by the database's clock):
+    /// first those whose lease ran out (a dead worker's, maybe with a task to poll), then the
+    /// others in the order they fall due. Ordered by the end of their lease among the others,
+    /// a dead worker's inputs would wait behind every input queued before it. (Each part is
+    /// limited to `limit` by a number the planner knows, so it reaches the rows by their key;
+    /// the few rows of the second part it does not lease are only locked until it ends.) Rows
+    /// another transaction is claiming are skipped, not waited for; an input whose lease has
+    /// not expired is never claimed, whatever its state.
     pub fn claim(
         &mut self,
         limit: i64,
@@ -235,13 +240,20 @@ impl Journal {
         self.pool.with("cannot claim inputs in", cancel, |c| {
             let rows = c.query(
                 &format!(
-                    "WITH due AS MATERIALIZED ( \
+                    "WITH taken AS MATERIALIZED ( \
                        SELECT batch, input FROM ocrcloud_inputs \
-                        WHERE batch = $1 AND state IN {LIVE} \
+                        WHERE batch = $1 AND state IN {LIVE} AND lease_until < now() \
+                          AND not_before <= now() \
+                        ORDER BY lease_until, input LIMIT $4 FOR UPDATE SKIP LOCKED), \
+                     queued AS MATERIALIZED ( \
+                       SELECT batch, input FROM ocrcloud_inputs \
+                        WHERE batch = $1 AND state IN {LIVE} AND lease_until IS NULL \
                           AND greatest(not_before, lease_until) <= now() \
-                          AND (lease_until IS NULL OR lease_until < now()) \
                         ORDER BY greatest(not_before, lease_until), input \
-                        LIMIT $4 FOR UPDATE SKIP LOCKED) \
+                        LIMIT $4 FOR UPDATE SKIP LOCKED), \
+                     due AS MATERIALIZED ( \
+                       SELECT batch, input, 0 AS rank FROM taken \
+                       UNION ALL SELECT batch, input, 1 FROM queued ORDER BY rank LIMIT $4) \
                      UPDATE ocrcloud_inputs i SET lease_owner = $2, \
                             lease_token = i.lease_token + 1, \
                             lease_until = now() + make_interval(secs => $3), \
