@@ -521,3 +521,45 @@ fn a_dead_workers_inputs_are_claimed_before_the_queue_behind_them() {
         "{taken:?}"
     );
 }
+
+/// A claim takes exactly the inputs version 1's plain test took (live, due, and under no
+/// lease or one that ran out), whatever the mix: every state, due or paused, with no lease,
+/// one that ran out and one that runs; and every such input at once, however many.
+#[test]
+fn a_claim_takes_exactly_the_due_inputs_under_no_running_lease() {
+    let pg = Postgres::start();
+    let mut journal = journal_with_inputs(&pg, "mix", "claimer", 0);
+    pg.sql(
+        "INSERT INTO ocrcloud_inputs (batch, input, sha256, size, operation, settings_sha256, \
+                stem, state, not_before, lease_owner, lease_until) \
+         SELECT 'mix', s || '/' || n || '/' || coalesce(l::text, 'none'), '0', 1, 'RecognizePdf', \
+                's', 'x', s, now() + make_interval(hours => n), \
+                CASE WHEN l IS NULL THEN NULL ELSE 'someone' END, \
+                now() + make_interval(hours => l) \
+           FROM unnest(ARRAY['queued', 'submitting', 'submitted', 'completed', 'failed']) s, \
+                unnest(ARRAY[-2, 1]) n, unnest(ARRAY[NULL, -1, -3, 1]::int[]) l",
+    );
+    let expected = pg.sql(
+        "SELECT input FROM ocrcloud_inputs \
+          WHERE batch = 'mix' AND state IN ('queued', 'submitting', 'submitted') \
+            AND not_before <= now() AND (lease_until IS NULL OR lease_until < now()) \
+          ORDER BY input",
+    );
+    let expected: Vec<&str> = expected.lines().collect();
+    assert_eq!(expected.len(), 9, "{expected:?}");
+    let mut claimed: Vec<String> = journal
+        .claim(100, Duration::from_secs(60), None)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.input)
+        .collect();
+    claimed.sort();
+    assert_eq!(claimed, expected);
+    // Those leases now run: nothing more is claimed.
+    assert!(
+        journal
+            .claim(100, Duration::from_secs(60), None)
+            .unwrap()
+            .is_empty()
+    );
+}
