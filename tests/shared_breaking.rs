@@ -457,7 +457,7 @@ fn a_version_1_journal_goes_on_under_a_role_that_cannot_upgrade_it() {
     // What version 1 made: its due index, no index of task ids.
     pg.sql(
         "DROP INDEX ocrcloud_inputs_due_at; DROP INDEX ocrcloud_inputs_task; \
-         DROP INDEX ocrcloud_inputs_leased; \
+         DROP INDEX IF EXISTS ocrcloud_inputs_leased; \
          CREATE INDEX ocrcloud_inputs_due ON ocrcloud_inputs (batch, not_before) \
            WHERE state IN ('queued', 'submitting', 'submitted'); \
          UPDATE ocrcloud_schema SET version = 1",
