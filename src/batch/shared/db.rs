@@ -594,56 +594,68 @@ pub(crate) const OPEN_PATIENCE: Duration = Duration::from_secs(30);
 /// is refused. Several processes may do this at once (an advisory lock orders them). A
 /// database that is away is waited for up to `OPEN_PATIENCE`.
 pub fn prepare(pool: &Pool) -> Result<()> {
-    let version = pool.with_patience("cannot create the schema in", OPEN_PATIENCE, |c| {
-        let mut tx = c.transaction()?;
-        tx.execute("SELECT pg_advisory_xact_lock(7301562024)", &[])?;
-        // Made only when missing: `CREATE TABLE IF NOT EXISTS` needs the right to create
-        // tables even when the table is there, and a worker's role may only write rows.
-        let made: bool = tx
-            .query_one("SELECT to_regclass('ocrcloud_schema') IS NOT NULL", &[])?
-            .get(0);
-        if !made {
-            tx.batch_execute(
-                "CREATE TABLE ocrcloud_schema (
+    let (version, owner) =
+        pool.with_patience("cannot create the schema in", OPEN_PATIENCE, |c| {
+            let mut tx = c.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock(7301562024)", &[])?;
+            // Made only when missing: `CREATE TABLE IF NOT EXISTS` needs the right to create
+            // tables even when the table is there, and a worker's role may only write rows.
+            let made: bool = tx
+                .query_one("SELECT to_regclass('ocrcloud_schema') IS NOT NULL", &[])?
+                .get(0);
+            if !made {
+                tx.batch_execute(
+                    "CREATE TABLE ocrcloud_schema (
                      only_row BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (only_row),
                      version  INTEGER NOT NULL)",
-            )?;
-        }
-        let version: Option<i32> = tx
-            .query_opt("SELECT version FROM ocrcloud_schema", &[])?
-            .map(|r| r.get(0));
-        if version.is_none() {
-            tx.batch_execute(SCHEMA)?;
-            tx.execute("INSERT INTO ocrcloud_schema (version) VALUES (1)", &[])?;
-        }
-        let from = version.unwrap_or(1);
-        // Only the tables' owner may upgrade them. The upgrades change indexes only: a role
-        // that may only write rows works on the older schema, and the owner's next worker
-        // upgrades it.
-        let owner: bool = tx
-            .query_one(
-                "SELECT pg_has_role((SELECT relowner FROM pg_class \
-                                      WHERE oid = 'ocrcloud_inputs'::regclass), 'USAGE')",
-                &[],
-            )?
-            .get(0);
-        if from < SCHEMA_VERSION && owner {
-            for upgrade in &UPGRADES[from.max(1) as usize - 1..] {
-                tx.batch_execute(upgrade)?;
+                )?;
             }
-            tx.execute(
-                "UPDATE ocrcloud_schema SET version = $1",
-                &[&SCHEMA_VERSION],
-            )?;
-        }
-        match version {
-            // Nothing of a newer schema is touched: the transaction is rolled back.
-            Some(version) if version > SCHEMA_VERSION => {}
-            _ => tx.commit()?,
-        }
-        Ok(version)
-    })?;
+            let version: Option<i32> = tx
+                .query_opt("SELECT version FROM ocrcloud_schema", &[])?
+                .map(|r| r.get(0));
+            if version.is_none() {
+                tx.batch_execute(SCHEMA)?;
+                tx.execute("INSERT INTO ocrcloud_schema (version) VALUES (1)", &[])?;
+            }
+            let from = version.unwrap_or(1);
+            // Only the tables' owner may upgrade them. The upgrades change indexes only: a role
+            // that may only write rows works on the older schema, and the owner's next worker
+            // upgrades it.
+            let owner: bool = tx
+                .query_one(
+                    "SELECT pg_has_role((SELECT relowner FROM pg_class \
+                                      WHERE oid = 'ocrcloud_inputs'::regclass), 'USAGE')",
+                    &[],
+                )?
+                .get(0);
+            if from < SCHEMA_VERSION && owner {
+                for upgrade in &UPGRADES[from.max(1) as usize - 1..] {
+                    tx.batch_execute(upgrade)?;
+                }
+                tx.execute(
+                    "UPDATE ocrcloud_schema SET version = $1",
+                    &[&SCHEMA_VERSION],
+                )?;
+            }
+            match version {
+                // Nothing of a newer schema is touched: the transaction is rolled back.
+                Some(version) if version > SCHEMA_VERSION => {}
+                _ => tx.commit()?,
+            }
+            Ok((version, owner))
+        })?;
     match version {
+        Some(version) if version < SCHEMA_VERSION && !owner => {
+            crate::logging::log(crate::logging::Level::Warn, || {
+                format!(
+                    "shared journal {} has schema version {version}: only the owner of its \
+                     tables may upgrade it to {SCHEMA_VERSION}, and this batch works on it as \
+                     it is",
+                    pool.target.shown
+                )
+            });
+            Ok(())
+        }
         Some(version) if version > SCHEMA_VERSION => Err(Error::new(
             Code::InvalidArgument,
             format!(
