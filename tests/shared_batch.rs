@@ -29,25 +29,6 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     FAULTS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn open_shared(client: &Client, url: &str, name: &str, out: &Path) -> Result<Batch, ocr_code> {
-    let mut batch = std::ptr::null_mut();
-    let (url, name, dir) = (c(url), c(name), c(out.to_str().unwrap()));
-    let code = unsafe {
-        ocr_batch_open_shared(
-            client.0,
-            url.as_ptr(),
-            name.as_ptr(),
-            dir.as_ptr(),
-            &mut batch,
-        )
-    };
-    if code != OCR_OK {
-        assert!(batch.is_null(), "no out-parameter on failure");
-        return Err(code);
-    }
-    Ok(Batch(batch))
-}
-
 fn register(journal: &mut Journal, count: usize) {
     register_as(journal, count, "0");
 }
@@ -327,7 +308,7 @@ fn a_batch_runs_through_the_c_api_and_a_rerun_sends_nothing() {
     let docs = write_pdfs(&dir, 6);
     let out = dir.join("out");
     let run = || {
-        let batch = open_shared(&client, &pg.url, "books", &out).unwrap();
+        let batch = Batch::open_shared(&client, &pg.url, "books", &out).unwrap();
         assert_eq!(batch.add_folder(&docs, TEXT).unwrap(), 6);
         // More jobs than a batch takes: refused as for the SQLite journal (the one check of
         // the run options), before anything is registered or sent.
@@ -384,10 +365,10 @@ fn a_newer_schema_and_bad_urls_are_refused_with_clear_messages() {
     let emulator = Emulator::start(&[]);
     let client = Client::demo(&emulator);
     let dir = scratch_dir("shared-schema");
-    drop(open_shared(&client, &pg.url, "one", &dir).unwrap());
+    drop(Batch::open_shared(&client, &pg.url, "one", &dir).unwrap());
     pg.sql("UPDATE ocrcloud_schema SET version = 99");
     assert_eq!(
-        open_shared(&client, &pg.url, "one", &dir).err(),
+        Batch::open_shared(&client, &pg.url, "one", &dir).err(),
         Some(OCR_ERR_INVALID_ARGUMENT)
     );
     let message = last_error();
@@ -402,14 +383,14 @@ fn a_newer_schema_and_bad_urls_are_refused_with_clear_messages() {
         ("postgresql://127.0.0.1", "must name a user and a database"),
     ] {
         assert_eq!(
-            open_shared(&client, url, "one", &dir).err(),
+            Batch::open_shared(&client, url, "one", &dir).err(),
             Some(OCR_ERR_INVALID_ARGUMENT),
             "{url}"
         );
         assert!(last_error().contains(expected), "{url}: {}", last_error());
     }
     assert_eq!(
-        open_shared(&client, &pg.url, "", &dir).err(),
+        Batch::open_shared(&client, &pg.url, "", &dir).err(),
         Some(OCR_ERR_INVALID_ARGUMENT)
     );
     std::fs::remove_dir_all(dir).unwrap();
@@ -511,7 +492,7 @@ fn the_password_is_in_no_message() {
     let client = Client::demo(&emulator);
     let dir = scratch_dir("shared-password");
     let wrong = "Wrong-Pg-Password-9Zq4";
-    let refused = open_shared(&client, &pg.url_with_password(wrong), "b", &dir).err();
+    let refused = Batch::open_shared(&client, &pg.url_with_password(wrong), "b", &dir).err();
     assert_eq!(refused, Some(OCR_ERR_IO));
     let message = last_error();
     assert!(message.contains("127.0.0.1"), "{message}");
@@ -520,7 +501,7 @@ fn the_password_is_in_no_message() {
     // later, is not in the message either.
     let no_db = pg.url.replace("/ocrcloud", "/no_such_db");
     assert_eq!(
-        open_shared(&client, &no_db, "b", &dir).err(),
+        Batch::open_shared(&client, &no_db, "b", &dir).err(),
         Some(OCR_ERR_IO)
     );
     let message = last_error();
@@ -528,7 +509,7 @@ fn the_password_is_in_no_message() {
     assert!(!message.contains(pg.password()), "{message}");
     // While a batch is open its password is a registered secret: no log line or message of
     // the library (all pass through the registry) can show it, in either spelling.
-    let batch = open_shared(&client, &pg.url, "b", &dir).unwrap();
+    let batch = Batch::open_shared(&client, &pg.url, "b", &dir).unwrap();
     let line = format!("a line with {} and {}", pg.password(), pg.password());
     let redacted = ocrcloud::secrets::redact(&line);
     assert!(!redacted.contains(pg.password()), "{redacted}");
@@ -547,7 +528,7 @@ fn a_database_restart_mid_run_pauses_the_workers_and_loses_nothing() {
     const INPUTS: usize = 12;
     let docs = write_pdfs(&dir, INPUTS);
     let out = dir.join("out");
-    let batch = open_shared(&client, &pg.url, "restart", &out).unwrap();
+    let batch = Batch::open_shared(&client, &pg.url, "restart", &out).unwrap();
     batch.add_folder(&docs, TEXT).unwrap();
     let code = std::thread::scope(|scope| {
         // Once tasks are recorded, the database goes away for a while and comes back.
@@ -600,7 +581,7 @@ fn a_fault_at_any_journal_statement_leaves_a_batch_the_next_run_finishes() {
     let dir = scratch_dir("shared-faults");
     const INPUTS: usize = 3;
     let docs = write_pdfs(&dir, INPUTS);
-    let open = |name: &str, out: &Path| open_shared(&client, &pg.url, name, out);
+    let open = |name: &str, out: &Path| Batch::open_shared(&client, &pg.url, name, out);
     let batches = FaultLoop {
         emulator: &emulator,
         docs: &docs,

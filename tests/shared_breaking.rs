@@ -28,22 +28,32 @@ fn within_hang<T: Send + 'static>(what: &str, work: impl FnOnce() -> T + Send + 
         .unwrap_or_else(|_| panic!("{what} still blocks after {HANG:?}"))
 }
 
-fn open_shared(client: &Client, url: &str, name: &str, out: &Path) -> Result<Batch, ocr_code> {
-    let mut batch = std::ptr::null_mut();
-    let (url, name, dir) = (c(url), c(name), c(out.to_str().unwrap()));
-    let code = unsafe {
-        ocr_batch_open_shared(
-            client.0,
-            url.as_ptr(),
-            name.as_ptr(),
-            dir.as_ptr(),
-            &mut batch,
-        )
-    };
-    match code {
-        OCR_OK => Ok(Batch(batch)),
-        code => Err(code),
+/// Runs the test `name` of this binary in a child process with `env` added (the patience
+/// and the statement deadline are read when a batch is opened, so they need a process of
+/// their own) and asserts that it passed. The child runs in a process group of its own: one
+/// still blocked after `HANG` is killed with its emulator, which would otherwise keep the
+/// pipes open.
+fn passes_in_a_child_process(name: &str, env: &[(&str, &str)]) {
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture"])
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > HANG {
+            // SAFETY: kill with the process group of our own child, not yet waited for.
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("1 passed"), "{}", show(&output));
 }
 
 /// The URL's own `application_name` (a libpq parameter the documentation
@@ -157,34 +167,14 @@ fn the_urls_connect_timeout_bounds_a_connect_to_a_server_that_never_answers() {
 /// opened, so this runs in a process of its own.
 #[test]
 fn ocr_batch_run_gives_up_with_ocr_err_io_on_a_database_gone_or_stopped() {
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "a_shared_run_against_a_database_gone_in_a_child_process",
-            "--nocapture",
-        ])
-        .env("OCRCLOUD_TEST_DATABASE_GONE", "1")
-        .env("OCRCLOUD_JOURNAL_PATIENCE", "2")
-        .env("OCRCLOUD_JOURNAL_DEADLINE", "2")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        // A group of its own: a child still blocked after HANG is killed with its emulator,
-        // which would otherwise keep the pipes open.
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > HANG {
-            // SAFETY: kill with the process group of our own child, not yet waited for.
-            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("1 passed"), "{}", show(&output));
+    passes_in_a_child_process(
+        "a_shared_run_against_a_database_gone_in_a_child_process",
+        &[
+            ("OCRCLOUD_TEST_DATABASE_GONE", "1"),
+            ("OCRCLOUD_JOURNAL_PATIENCE", "2"),
+            ("OCRCLOUD_JOURNAL_DEADLINE", "2"),
+        ],
+    );
 }
 
 /// Run by `ocr_batch_run_gives_up_with_ocr_err_io_on_a_database_gone_or_stopped` in a child
@@ -200,7 +190,7 @@ fn a_shared_run_against_a_database_gone_in_a_child_process() {
     let dir = scratch_dir("shared-gone");
     let docs = write_pdfs(&dir, 3);
     let url = format!("{}?connect_timeout=2", pg.url);
-    let batch = open_shared(&client, &url, "gone", &dir.join("out")).unwrap();
+    let batch = Batch::open_shared(&client, &url, "gone", &dir.join("out")).unwrap();
     batch.add_folder(&docs, TEXT).unwrap();
     {
         let _frozen = pg.freeze();
@@ -325,32 +315,14 @@ fn a_lease_no_thread_works_on_runs_out_and_its_input_is_claimed_again_and_finish
 /// process of its own.
 #[test]
 fn the_cancel_token_stops_a_run_whose_statement_waits_on_a_stopped_server() {
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "a_run_cancelled_on_a_stopped_server_in_a_child_process",
-            "--nocapture",
-        ])
-        .env("OCRCLOUD_TEST_CANCEL_ON_STOPPED", "1")
-        .env("OCRCLOUD_JOURNAL_PATIENCE", "3600")
-        .env("OCRCLOUD_JOURNAL_DEADLINE", "3600")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > HANG {
-            // SAFETY: kill with the process group of our own child, not yet waited for.
-            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("1 passed"), "{}", show(&output));
+    passes_in_a_child_process(
+        "a_run_cancelled_on_a_stopped_server_in_a_child_process",
+        &[
+            ("OCRCLOUD_TEST_CANCEL_ON_STOPPED", "1"),
+            ("OCRCLOUD_JOURNAL_PATIENCE", "3600"),
+            ("OCRCLOUD_JOURNAL_DEADLINE", "3600"),
+        ],
+    );
 }
 
 /// Run by `the_cancel_token_stops_a_run_whose_statement_waits_on_a_stopped_server` in a child
@@ -365,7 +337,7 @@ fn a_run_cancelled_on_a_stopped_server_in_a_child_process() {
     let client = Client::demo(&emulator);
     let dir = scratch_dir("shared-cancel-stopped");
     let docs = write_pdfs(&dir, 3);
-    let batch = open_shared(&client, &pg.url, "cancel", &dir.join("out")).unwrap();
+    let batch = Batch::open_shared(&client, &pg.url, "cancel", &dir.join("out")).unwrap();
     batch.add_folder(&docs, TEXT).unwrap();
     let options = Options::fast(100, 3_600_000);
     let cancel = ocr_cancel_new();
@@ -409,7 +381,7 @@ fn a_role_with_row_grants_only(pg: &Postgres) -> String {
 
 /// Runs a batch of `inputs` documents as the role of `url` into `out`: it must finish.
 fn run_as(client: &Client, url: &str, docs: &Path, inputs: usize, out: &Path) {
-    let batch = open_shared(client, url, "rows", out)
+    let batch = Batch::open_shared(client, url, "rows", out)
         .unwrap_or_else(|code| panic!("{} {}", name(code), last_error()));
     batch.add_folder(docs, TEXT).unwrap();
     let (code, _) = batch.run(2, &Options::fast(20, 120_000));
@@ -434,7 +406,7 @@ fn a_role_that_may_only_write_rows_runs_a_batch() {
     let dir = scratch_dir("shared-rows-only");
     let docs = write_pdfs(&dir, 4);
     // The owner makes the schema.
-    drop(open_shared(&client, &pg.url, "owner", &dir.join("first")).unwrap());
+    drop(Batch::open_shared(&client, &pg.url, "owner", &dir.join("first")).unwrap());
     let url = a_role_with_row_grants_only(&pg);
     run_as(&client, &url, &docs, 4, &dir.join("out"));
     std::fs::remove_dir_all(dir).unwrap();
@@ -465,7 +437,7 @@ fn a_version_1_journal_goes_on_under_a_role_that_cannot_upgrade_it() {
     run_as(&client, &url, &docs, 5, &dir.join("out"));
     assert_eq!(pg.sql("SELECT version FROM ocrcloud_schema").trim(), "1");
     // The owner's next worker upgrades it.
-    drop(open_shared(&client, &pg.url, "rows", &dir.join("out")).unwrap());
+    drop(Batch::open_shared(&client, &pg.url, "rows", &dir.join("out")).unwrap());
     assert_eq!(pg.sql("SELECT version FROM ocrcloud_schema").trim(), "2");
     std::fs::remove_dir_all(dir).unwrap();
 }

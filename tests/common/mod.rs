@@ -752,6 +752,32 @@ impl Batch {
         Ok(Batch(batch))
     }
 
+    /// Opens batch `name` of the shared journal at `url`, writing into `out`, or the open's
+    /// code.
+    pub fn open_shared(
+        client: &Client,
+        url: &str,
+        name: &str,
+        out: &Path,
+    ) -> Result<Batch, ocr_code> {
+        let mut batch = std::ptr::null_mut();
+        let (url, name, dir) = (c(url), c(name), c(out.to_str().unwrap()));
+        let code = unsafe {
+            ocr_batch_open_shared(
+                client.0,
+                url.as_ptr(),
+                name.as_ptr(),
+                dir.as_ptr(),
+                &mut batch,
+            )
+        };
+        if code != OCR_OK {
+            assert!(batch.is_null(), "no out-parameter on failure");
+            return Err(code);
+        }
+        Ok(Batch(batch))
+    }
+
     /// Opens a batch writing into `out` with its journal at `journal`, or the open's code.
     pub fn open_with_journal(
         client: &Client,
