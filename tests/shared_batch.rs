@@ -484,6 +484,38 @@ fn statistics_are_left_to_autovacuum_while_another_session_holds_the_table() {
     journal.refresh_statistics(None).unwrap();
 }
 
+/// `--status` counts each live worker's leases still running: not a lease whose end passed,
+/// not another worker's, not another batch's.
+#[test]
+fn status_counts_each_workers_leases_still_running() {
+    let _serial = serial();
+    let pg = Postgres::start();
+    for (batch, worker) in [("counted", "w1"), ("counted", "w2"), ("other", "w1")] {
+        let mut journal = pg.journal(batch, worker);
+        register_as(&mut journal, 4, "0");
+        pg.sql(&format!(
+            "INSERT INTO ocrcloud_workers (batch, worker, host, pid, jobs) \
+             VALUES ('{batch}', '{worker}', 'host', 1, 1) ON CONFLICT DO NOTHING"
+        ));
+        let take = if worker == "w1" { 3 } else { 1 };
+        let claimed = journal.claim(take, Duration::from_secs(600), None).unwrap();
+        assert_eq!(claimed.len(), take as usize);
+    }
+    // One of w1's leases in batch `counted` has ended (its worker died, say).
+    pg.sql(
+        "UPDATE ocrcloud_inputs SET lease_until = now() - interval '1 second' \
+          WHERE id = (SELECT min(id) FROM ocrcloud_inputs \
+                       WHERE batch = 'counted' AND lease_owner = 'w1')",
+    );
+    let status = ocrcloud::batch::shared::status::status(&pg.url, "counted").unwrap();
+    let leases: HashMap<&str, i64> = status
+        .workers
+        .iter()
+        .map(|w| (w.worker.as_str(), w.leases))
+        .collect();
+    assert_eq!(leases, HashMap::from([("w1", 2), ("w2", 1)]));
+}
+
 #[test]
 fn the_password_is_in_no_message() {
     let _serial = serial();
