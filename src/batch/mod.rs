@@ -465,14 +465,14 @@ pub fn resume(
     let same = row.sha256 == print.sha256
         && row.operation == operation
         && row.settings_sha256 == settings_sha256;
+    // A POST caught in flight may have made a billed task, whatever the input holds now.
+    let possible_duplicates = row.possible_duplicates + u32::from(row.state == State::Submitting);
     if !same {
-        // From the start, but the possible duplicates stay counted: a POST caught in flight
-        // may have made a billed task, whatever the input holds now.
+        // From the start, but the possible duplicates stay counted.
         return Row {
             id: row.id,
             outputs: row.outputs,
-            possible_duplicates: row.possible_duplicates
-                + u32::from(row.state == State::Submitting),
+            possible_duplicates,
             ..fresh()
         };
     }
@@ -489,6 +489,7 @@ pub fn resume(
         state,
         size: print.size,
         modified_ns: print.modified_ns,
+        possible_duplicates,
         ..row
     };
     if state != State::Completed {
@@ -499,9 +500,6 @@ pub fn resume(
     if state == State::Queued {
         next.task_id = None;
         next.submitted_at = None;
-    }
-    if row.state == State::Submitting {
-        next.possible_duplicates += 1;
     }
     next
 }
